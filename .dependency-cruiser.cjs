@@ -1,0 +1,70 @@
+// Enforces the "may import" column of ARCHITECTURE.md. Each folder lists the
+// project folders it may import; anything else is a violation that fails `npm test`.
+const folders = [
+  'domain',
+  'schemas',
+  'platform',
+  'command-service',
+  'query-service',
+  'processors',
+  'projectors',
+  'jobs',
+  'pump',
+  'cli',
+  'stack',
+  'simulator',
+];
+const mayImport = {
+  domain: [],
+  schemas: [],
+  platform: ['domain', 'schemas'],
+  'command-service': ['domain', 'schemas', 'platform'],
+  processors: ['domain', 'schemas', 'platform'],
+  projectors: ['domain', 'schemas', 'platform'],
+  'query-service': ['schemas', 'platform'],
+  jobs: ['platform'],
+  pump: ['platform'],
+  cli: folders,
+  stack: [],
+  simulator: ['schemas'],
+};
+
+const forbidden = Object.entries(mayImport).map(([from, allowed]) => {
+  const others = folders.filter((f) => f !== from && !allowed.includes(f));
+  return {
+    name: `${from}-may-import-only-${allowed.length ? allowed.join('-') : 'itself'}`,
+    severity: 'error',
+    comment: `${from}/ may import ${allowed.length ? allowed.join(', ') : 'nothing of ours'} (ARCHITECTURE.md)`,
+    from: { path: `^${from}/` },
+    to: { path: others.length ? `^(${others.join('|')})/` : '^$' },
+  };
+});
+
+forbidden.push({
+  name: 'domain-has-no-io',
+  severity: 'error',
+  comment: 'domain/ is pure: no Node built-ins with I/O and no I/O packages',
+  from: { path: '^domain/' },
+  to: {
+    dependencyTypes: ['core', 'npm'],
+    pathNot: '^(node_modules/libphonenumber-js|crypto$|node:crypto$)',
+  },
+});
+
+forbidden.push({
+  name: 'no-circular',
+  severity: 'error',
+  from: {},
+  to: { circular: true },
+});
+
+module.exports = {
+  forbidden,
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^node_modules|\\.spec\\.ts$)' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,488 @@
+// The Message aggregate, stream `message-<messageId>`.
+//
+//   accepted ──► submitted ──► delivered | undelivered
+//      │  ▲ (failed-over, retry-scheduled: still dispatching)
+//      ├──► uncertain ──► submitted | failed
+//      └──► failed
+//
+// Late and duplicate outcomes never move a message backwards: they decide to
+// no events. A receipt may arrive before the submission is recorded; it is
+// applied, and the later submission record is then a no-op.
+import type { Decider, Event } from '../decider.ts';
+import { DomainError } from '../errors.ts';
+import type { TemplateKind } from '../templates/policy.ts';
+import type { Encoding } from '../segments/segments.ts';
+import {
+  requireInteger,
+  requireIsoTime,
+  requireText,
+  requireTextList,
+  withoutUndefined,
+} from '../checks/index.ts';
+
+export const messageStream = (messageId: string): string => `message-${messageId}`;
+
+export type FailureReason = { code: string; message: string; retriable?: boolean };
+
+export type MessageStatus =
+  'accepted' | 'submitted' | 'uncertain' | 'delivered' | 'undelivered' | 'failed';
+
+// events ------------------------------------------------------------------
+export type SmsAcceptedData = {
+  messageId: string;
+  tenantId: string;
+  templateId: string;
+  templateCode: string;
+  kind: TemplateKind;
+  mobile: string;
+  signature?: string;
+  content?: string; // masked for verification codes
+  sealedContent?: string; // AES-GCM sealed text, verification codes only
+  params?: Record<string, string>;
+  segments: number;
+  encoding: Encoding;
+  suppliers: string[];
+  requestHash: string;
+  idempotencyKey?: string;
+  verificationId?: string;
+  acceptedAt?: string;
+};
+export type SmsAccepted = Event<'sms.accepted.v1', SmsAcceptedData>;
+export type SmsSubmitted = Event<
+  'sms.submitted.v1',
+  {
+    messageId: string;
+    supplierAccount: string;
+    supplierMessageId: string;
+    attempt?: number;
+    latencyMs?: number;
+    reconciled?: boolean;
+  }
+>;
+export type SmsFailedOver = Event<
+  'sms.failed-over.v1',
+  { messageId: string; fromAccount: string; toAccount?: string; reason: FailureReason }
+>;
+export type SmsRetryScheduled = Event<
+  'sms.retry-scheduled.v1',
+  {
+    messageId: string;
+    supplierAccount: string;
+    attempt: number;
+    dueAt: string;
+    reason: FailureReason;
+  }
+>;
+export type SmsSubmissionUncertain = Event<
+  'sms.submission-uncertain.v1',
+  { messageId: string; supplierAccount: string; reason: FailureReason; attempt?: number }
+>;
+export type SmsFailed = Event<
+  'sms.failed.v1',
+  { messageId: string; supplierAccount?: string; reason: FailureReason }
+>;
+export type SmsDelivered = Event<
+  'sms.delivered.v1',
+  { messageId: string; supplierAccount: string; supplierMessageId: string; deliveredAt: string }
+>;
+export type SmsUndelivered = Event<
+  'sms.undelivered.v1',
+  {
+    messageId: string;
+    supplierAccount: string;
+    supplierMessageId: string;
+    reportedAt?: string;
+    reason: FailureReason;
+  }
+>;
+export type MessageEvent =
+  | SmsAccepted
+  | SmsSubmitted
+  | SmsFailedOver
+  | SmsRetryScheduled
+  | SmsSubmissionUncertain
+  | SmsFailed
+  | SmsDelivered
+  | SmsUndelivered;
+
+// commands (messageId comes from the stream) -------------------------------
+type Without<E extends Event, K extends string = 'messageId'> = Omit<E['data'], K>;
+export type Accept = { type: 'Accept'; data: SmsAcceptedData };
+export type RecordSubmission = {
+  type: 'RecordSubmission';
+  data: Without<SmsSubmitted>;
+};
+export type RecordFailover = { type: 'RecordFailover'; data: Without<SmsFailedOver> };
+export type ScheduleRetry = {
+  type: 'ScheduleRetry';
+  data: Without<SmsRetryScheduled, 'messageId' | 'attempt'> & { attempt?: number };
+};
+export type RecordUncertain = { type: 'RecordUncertain'; data: Without<SmsSubmissionUncertain> };
+export type RecordFailure = { type: 'RecordFailure'; data: Without<SmsFailed> };
+export type RecordDelivery = { type: 'RecordDelivery'; data: Without<SmsDelivered> };
+export type RecordUndelivered = { type: 'RecordUndelivered'; data: Without<SmsUndelivered> };
+export type MessageCommand =
+  | Accept
+  | RecordSubmission
+  | RecordFailover
+  | ScheduleRetry
+  | RecordUncertain
+  | RecordFailure
+  | RecordDelivery
+  | RecordUndelivered;
+
+// state -------------------------------------------------------------------
+export type ExistingMessage = {
+  exists: true;
+  messageId: string;
+  accepted: SmsAcceptedData;
+  status: MessageStatus;
+  // supplier calls with a recorded outcome (a reconciliation is not a call)
+  attempts: number;
+  // index into accepted.suppliers of the account to call now
+  supplierIndex: number;
+  // the account to call now (after a failover, its target)
+  currentAccount: string | undefined;
+  // calls on currentAccount since the last failover
+  accountAttempts: number;
+  triedAccounts: string[];
+  retryDueAt: string | undefined;
+  // the account that took the message, or the one in doubt while uncertain
+  supplierAccount: string | undefined;
+  supplierMessageId: string | undefined;
+  lastReason: FailureReason | undefined;
+  deliveredAt: string | undefined;
+};
+export type MessageState = { exists: false } | ExistingMessage;
+
+const finalStatuses: ReadonlySet<MessageStatus> = new Set(['delivered', 'undelivered', 'failed']);
+
+export function isFinal(state: MessageState): boolean {
+  return state.exists && finalStatuses.has(state.status);
+}
+
+/** The message's status, or undefined when the stream has no message. */
+export function status(state: MessageState): MessageStatus | undefined {
+  return state.exists ? state.status : undefined;
+}
+
+/** True when the stream holds a message accepted from the same request (an idempotent repeat). */
+export function sameRequest(state: MessageState, requestHash: string): boolean {
+  return state.exists && state.accepted.requestHash === requestHash;
+}
+
+// validation --------------------------------------------------------------
+const kinds: readonly string[] = ['verification', 'notification', 'marketing'];
+const encodings: readonly string[] = ['GSM-7', 'UCS-2'];
+
+function failed(field: string, message: string): DomainError {
+  return new DomainError('VALIDATION_FAILED', message, { field });
+}
+
+function requireReason(reason: unknown): FailureReason {
+  const r = reason as Partial<FailureReason> | undefined;
+  if (typeof r !== 'object' || r === null || typeof r.code !== 'string' || r.code === '') {
+    throw failed('reason', 'reason must be {code, message, retriable?} with a non-empty code.');
+  }
+  if (r.retriable !== undefined && typeof r.retriable !== 'boolean') {
+    throw failed('reason.retriable', 'reason.retriable must be a boolean.');
+  }
+  return withoutUndefined({
+    code: r.code,
+    message: typeof r.message === 'string' ? r.message : '',
+    retriable: r.retriable,
+  });
+}
+
+function optionalIso(value: string | undefined, field: string): string | undefined {
+  return value === undefined ? undefined : requireIsoTime(value, field);
+}
+
+function optionalLatency(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw failed('latencyMs', 'latencyMs must be a non-negative number.');
+  }
+  return value;
+}
+
+function accept(d: SmsAcceptedData): SmsAccepted {
+  for (const field of [
+    'messageId',
+    'tenantId',
+    'templateId',
+    'templateCode',
+    'mobile',
+    'requestHash',
+  ] as const) {
+    requireText(d[field], field);
+  }
+  if (!kinds.includes(d.kind)) throw failed('kind', `kind must be one of ${kinds.join(', ')}.`);
+  if (!encodings.includes(d.encoding)) throw failed('encoding', 'encoding must be GSM-7 or UCS-2.');
+  requireInteger(d.segments, 'segments', 1);
+  optionalIso(d.acceptedAt, 'acceptedAt');
+  if (d.kind === 'verification') {
+    // the code travels sealed only; content holds the masked text
+    requireText(d.sealedContent, 'sealedContent');
+    requireText(d.verificationId, 'verificationId');
+  }
+  if (d.params !== undefined && Object.values(d.params).some((v) => typeof v !== 'string')) {
+    throw failed('params', 'params values must be strings.');
+  }
+  return {
+    type: 'sms.accepted.v1',
+    data: withoutUndefined({ ...d, suppliers: requireTextList(d.suppliers, 'suppliers') }),
+  };
+}
+
+// decide ------------------------------------------------------------------
+function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
+  if (command.type === 'Accept') {
+    if (!state.exists) return [accept(command.data)];
+    if (sameRequest(state, command.data.requestHash)) return [];
+    throw new DomainError(
+      'IDEMPOTENCY_KEY_REUSED',
+      'This Idempotency-Key was already used with a different request; use a new key.',
+    );
+  }
+  if (!state.exists) throw new DomainError('MESSAGE_NOT_FOUND', 'No such message.');
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  switch (command.type) {
+    case 'RecordSubmission': {
+      if (!dispatching && s !== 'uncertain') return [];
+      const d = command.data;
+      const reconciled = s === 'uncertain' ? true : d.reconciled;
+      return [
+        {
+          type: 'sms.submitted.v1',
+          data: withoutUndefined({
+            messageId,
+            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+            supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
+            attempt: d.attempt ?? (reconciled ? state.attempts : state.attempts + 1),
+            latencyMs: optionalLatency(d.latencyMs),
+            reconciled,
+          }),
+        },
+      ];
+    }
+    case 'RecordFailover': {
+      if (!dispatching) return [];
+      const d = command.data;
+      // without an explicit target, the next supplier in template order
+      const toAccount = d.toAccount ?? state.accepted.suppliers[state.supplierIndex + 1];
+      return [
+        {
+          type: 'sms.failed-over.v1',
+          data: withoutUndefined({
+            messageId,
+            fromAccount: requireText(d.fromAccount, 'fromAccount'),
+            toAccount,
+            reason: requireReason(d.reason),
+          }),
+        },
+      ];
+    }
+    case 'ScheduleRetry': {
+      if (!dispatching) return [];
+      const d = command.data;
+      return [
+        {
+          type: 'sms.retry-scheduled.v1',
+          data: {
+            messageId,
+            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+            attempt: d.attempt ?? state.attempts + 1,
+            dueAt: requireIsoTime(d.dueAt, 'dueAt'),
+            reason: requireReason(d.reason),
+          },
+        },
+      ];
+    }
+    case 'RecordUncertain': {
+      if (!dispatching) return [];
+      const d = command.data;
+      return [
+        {
+          type: 'sms.submission-uncertain.v1',
+          data: {
+            messageId,
+            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+            reason: requireReason(d.reason),
+            attempt: d.attempt ?? state.attempts + 1,
+          },
+        },
+      ];
+    }
+    case 'RecordFailure': {
+      if (!dispatching && s !== 'uncertain') return [];
+      const d = command.data;
+      return [
+        {
+          type: 'sms.failed.v1',
+          data: withoutUndefined({
+            messageId,
+            supplierAccount:
+              d.supplierAccount === undefined
+                ? undefined
+                : requireText(d.supplierAccount, 'supplierAccount'),
+            reason: requireReason(d.reason),
+          }),
+        },
+      ];
+    }
+    case 'RecordDelivery': {
+      if (finalStatuses.has(s)) return [];
+      const d = command.data;
+      return [
+        {
+          type: 'sms.delivered.v1',
+          data: {
+            messageId,
+            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+            supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
+            deliveredAt: requireIsoTime(d.deliveredAt, 'deliveredAt'),
+          },
+        },
+      ];
+    }
+    case 'RecordUndelivered': {
+      if (finalStatuses.has(s)) return [];
+      const d = command.data;
+      return [
+        {
+          type: 'sms.undelivered.v1',
+          data: withoutUndefined({
+            messageId,
+            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+            supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
+            reportedAt: optionalIso(d.reportedAt, 'reportedAt'),
+            reason: requireReason(d.reason),
+          }),
+        },
+      ];
+    }
+  }
+}
+
+// evolve ------------------------------------------------------------------
+function tried(list: readonly string[], account: string | undefined): string[] {
+  return account === undefined || list.includes(account) ? [...list] : [...list, account];
+}
+
+function evolve(state: MessageState, event: MessageEvent): MessageState {
+  if (event.type === 'sms.accepted.v1') {
+    if (state.exists) return state;
+    const suppliers = event.data.suppliers ?? [];
+    return {
+      exists: true,
+      messageId: event.data.messageId,
+      accepted: event.data,
+      status: 'accepted',
+      attempts: 0,
+      supplierIndex: 0,
+      currentAccount: suppliers[0],
+      accountAttempts: 0,
+      triedAccounts: [],
+      retryDueAt: undefined,
+      supplierAccount: undefined,
+      supplierMessageId: undefined,
+      lastReason: undefined,
+      deliveredAt: undefined,
+    };
+  }
+  if (!state.exists) return state;
+  switch (event.type) {
+    case 'sms.failed-over.v1': {
+      const d = event.data;
+      const suppliers = state.accepted.suppliers;
+      const target = d.toAccount === undefined ? -1 : suppliers.indexOf(d.toAccount);
+      const supplierIndex = target >= 0 ? target : state.supplierIndex + 1;
+      return {
+        ...state,
+        attempts: state.attempts + 1,
+        supplierIndex,
+        currentAccount: d.toAccount ?? suppliers[supplierIndex],
+        accountAttempts: 0,
+        triedAccounts: tried(state.triedAccounts, d.fromAccount),
+        retryDueAt: undefined,
+        lastReason: d.reason,
+      };
+    }
+    case 'sms.retry-scheduled.v1':
+      return {
+        ...state,
+        attempts: state.attempts + 1,
+        currentAccount: event.data.supplierAccount,
+        accountAttempts: state.accountAttempts + 1,
+        triedAccounts: tried(state.triedAccounts, event.data.supplierAccount),
+        retryDueAt: event.data.dueAt,
+        lastReason: event.data.reason,
+      };
+    case 'sms.submission-uncertain.v1':
+      return {
+        ...state,
+        status: 'uncertain',
+        attempts: state.attempts + 1,
+        currentAccount: event.data.supplierAccount,
+        accountAttempts: state.accountAttempts + 1,
+        triedAccounts: tried(state.triedAccounts, event.data.supplierAccount),
+        retryDueAt: undefined,
+        supplierAccount: event.data.supplierAccount,
+        lastReason: event.data.reason,
+      };
+    case 'sms.submitted.v1': {
+      const call = event.data.reconciled !== true;
+      return {
+        ...state,
+        status: 'submitted',
+        attempts: state.attempts + (call ? 1 : 0),
+        currentAccount: event.data.supplierAccount,
+        accountAttempts: state.accountAttempts + (call ? 1 : 0),
+        triedAccounts: tried(state.triedAccounts, event.data.supplierAccount),
+        retryDueAt: undefined,
+        supplierAccount: event.data.supplierAccount,
+        supplierMessageId: event.data.supplierMessageId,
+      };
+    }
+    case 'sms.failed.v1': {
+      const call = event.data.supplierAccount !== undefined && state.status !== 'uncertain';
+      return {
+        ...state,
+        status: 'failed',
+        attempts: state.attempts + (call ? 1 : 0),
+        triedAccounts: tried(state.triedAccounts, event.data.supplierAccount),
+        retryDueAt: undefined,
+        lastReason: event.data.reason,
+      };
+    }
+    case 'sms.delivered.v1':
+      return {
+        ...state,
+        status: 'delivered',
+        retryDueAt: undefined,
+        supplierAccount: event.data.supplierAccount,
+        supplierMessageId: event.data.supplierMessageId,
+        deliveredAt: event.data.deliveredAt,
+      };
+    case 'sms.undelivered.v1':
+      return {
+        ...state,
+        status: 'undelivered',
+        retryDueAt: undefined,
+        supplierAccount: event.data.supplierAccount,
+        supplierMessageId: event.data.supplierMessageId,
+        lastReason: event.data.reason,
+      };
+    default:
+      return state;
+  }
+}
+
+export const messageDecider: Decider<MessageCommand, MessageState, MessageEvent> = {
+  decide,
+  evolve,
+  initialState: () => ({ exists: false }),
+};

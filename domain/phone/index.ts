@@ -1,0 +1,1 @@
+export { normalizeMobile, maskMobile, type MobileProblem } from './mobile.ts';

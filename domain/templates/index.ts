@@ -1,0 +1,32 @@
+export { parsePlaceholders, checkParams, fillPlaceholders, type Params } from './placeholders.ts';
+export {
+  resolvePolicy,
+  validatePolicy,
+  templateKinds,
+  verificationDefaults,
+  verificationMobileDefaults,
+  type RatePolicy,
+  type VerificationSettings,
+  type TemplateKind,
+  type PolicyInput,
+  type ResolvedPolicy,
+} from './policy.ts';
+export {
+  templateDecider,
+  templateStream,
+  validateTemplateContent,
+  MAX_CONTENT_LENGTH,
+  VERIFICATION_CODE_PLACEHOLDER,
+  type TemplateState,
+  type ExistingTemplate,
+  type TemplateCommand,
+  type CreateTemplate,
+  type UpdateTemplate,
+  type DisableTemplate,
+  type EnableTemplate,
+  type TemplateEvent,
+  type TemplateCreated,
+  type TemplateUpdated,
+  type TemplateDisabled,
+  type TemplateEnabled,
+} from './template.ts';

@@ -1,0 +1,17 @@
+export {
+  verificationDecider,
+  verificationStream,
+  digestMobile,
+  checkVerification,
+  checkOutcomeErrors,
+  type VerificationState,
+  type VerificationCommand,
+  type IssueVerification,
+  type CheckVerification,
+  type CheckOutcome,
+  type CheckResult,
+  type VerificationEvent,
+  type VerificationIssued,
+  type VerificationCheckFailed,
+  type VerificationVerified,
+} from './verification.ts';

@@ -1,0 +1,156 @@
+import mysql from 'mysql2/promise';
+import { Redis } from 'ioredis';
+import { MongoClient, type Db } from 'mongodb';
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../logger/index.ts';
+
+export type MysqlPool = mysql.Pool;
+
+/** A mysql2/promise pool: UTC, utf8mb4, big numbers as exact values, one statement per query. */
+export function createMysqlPool(config: Pick<Config, 'mysql'>): MysqlPool {
+  return mysql.createPool({
+    uri: config.mysql.url,
+    connectionLimit: config.mysql.poolSize,
+    waitForConnections: true,
+    queueLimit: 0,
+    multipleStatements: false,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    dateStrings: false,
+    timezone: 'Z',
+    charset: 'utf8mb4',
+    connectTimeout: 5_000,
+    enableKeepAlive: true,
+  });
+}
+
+/** An ioredis client, connecting now; commands fail after a bounded number of reconnect attempts. */
+export function createRedis(config: Pick<Config, 'redis'>, logger?: Logger): Redis {
+  const redis = new Redis(config.redis.url, {
+    lazyConnect: false,
+    maxRetriesPerRequest: 3,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  // Without a listener ioredis prints every reconnect error; route them to the log instead.
+  redis.on('error', (err: Error) => logger?.warn('redis error', { err: err.message }));
+  return redis;
+}
+
+export interface MongoHandle {
+  client: MongoClient;
+  /** The database named in the URL. */
+  db: Db;
+}
+
+/**
+ * A MongoDB driver client (it connects on first use). The server here is
+ * FerretDB 1.x on SQLite: stay with basic CRUD, indexes and simple aggregations;
+ * no transactions, change streams or retryable writes.
+ */
+export function createMongo(config: Pick<Config, 'mongo'>): MongoHandle {
+  const client = new MongoClient(config.mongo.url, {
+    serverSelectionTimeoutMS: 5_000,
+    connectTimeoutMS: 5_000,
+    retryWrites: false,
+    maxPoolSize: 20,
+  });
+  return { client, db: client.db() };
+}
+
+const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs Kafka whose own logs (warnings and errors only) go to the winston logger. */
+export function createKafka(config: Pick<Config, 'kafka'>, logger?: Logger): Kafka {
+  return new Kafka({
+    clientId: config.kafka.clientId,
+    brokers: [...config.kafka.brokers],
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { retries: 5, initialRetryTime: 300 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ namespace, level, log }: LogEntry) => {
+        if (!logger) return;
+        const { message, timestamp: _timestamp, ...rest } = log;
+        logger.log(kafkaLevels[level] ?? 'info', `kafka: ${message}`, {
+          ...rest,
+          kafkaNamespace: namespace,
+        });
+      },
+  });
+}
+
+export interface ReadinessTargets {
+  mysql?: MysqlPool;
+  redis?: Redis;
+  mongo?: Db | MongoHandle;
+  /** A connected kafkajs admin. */
+  kafkaAdmin?: Admin;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+function reason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err).slice(0, 200);
+  const code = (err as { code?: unknown }).code;
+  const text =
+    typeof code === 'string' && !err.message.includes(code)
+      ? `${code}: ${err.message}`
+      : err.message;
+  return text.slice(0, 200);
+}
+
+/**
+ * The readiness function for /readyz: SELECT 1, PING, {ping: 1} and
+ * describeCluster, concurrently, each bounded by timeoutMs. Never throws.
+ */
+export function readinessChecks(
+  targets: ReadinessTargets,
+  options: { timeoutMs?: number } = {},
+): () => Promise<Record<string, 'ok' | string>> {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const checks: [string, () => Promise<unknown>][] = [];
+  const { mysql: pool, redis, mongo, kafkaAdmin } = targets;
+  if (pool) checks.push(['mysql', () => pool.query('SELECT 1')]);
+  if (redis) checks.push(['redis', () => redis.ping()]);
+  if (mongo) {
+    const db = 'db' in mongo && 'client' in mongo ? mongo.db : (mongo as Db);
+    checks.push(['mongo', () => db.command({ ping: 1 })]);
+  }
+  if (kafkaAdmin) {
+    checks.push([
+      'kafka',
+      async () => {
+        const cluster = await kafkaAdmin.describeCluster();
+        if (cluster.brokers.length === 0) throw new Error('no brokers');
+      },
+    ]);
+  }
+  return async () => {
+    const results = await Promise.all(
+      checks.map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), timeoutMs);
+          return [name, 'ok'] as const;
+        } catch (err) {
+          return [name, reason(err)] as const;
+        }
+      }),
+    );
+    return Object.fromEntries(results);
+  };
+}

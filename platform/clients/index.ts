@@ -1,0 +1,10 @@
+export {
+  createMysqlPool,
+  createRedis,
+  createMongo,
+  createKafka,
+  readinessChecks,
+  type MysqlPool,
+  type MongoHandle,
+  type ReadinessTargets,
+} from './clients.ts';

@@ -1,0 +1,297 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import {
+  ConfigError,
+  configDocsPath,
+  loadConfig,
+  renderConfigDocs,
+  unknownVariables,
+} from './index.ts';
+
+const PROD_SECRETS = {
+  STREAMING_ENV: 'production',
+  STREAMING_JWT_SECRET: 'x'.repeat(40),
+  STREAMING_CODE_HASH_KEY: 'ab'.repeat(32),
+  STREAMING_CODE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
+
+function problemOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, 'throws ConfigError');
+    return err.message;
+  }
+  assert.fail(`expected ${JSON.stringify(env)} to be rejected`);
+}
+
+describe('loadConfig', () => {
+  it('given no variables, returns the documented defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.env, 'development');
+    assert.equal(c.logLevel, 'info');
+    assert.deepEqual(
+      { ...c.http },
+      {
+        host: '127.0.0.1',
+        commandPort: 8080,
+        queryPort: 8081,
+        simulatorPort: 8090,
+        tls: undefined,
+        corsOrigins: [],
+        bodyLimitBytes: 100 * 1024,
+        shutdownTimeoutMs: 10000,
+      },
+    );
+    assert.deepEqual(c.mysql, {
+      url: 'mysql://streaming:streaming@127.0.0.1:3306/streaming',
+      poolSize: 20,
+    });
+    assert.equal(c.redis.url, 'redis://127.0.0.1:6379/0');
+    assert.equal(c.mongo.url, 'mongodb://127.0.0.1:27017/streaming');
+    assert.deepEqual(c.kafka, { brokers: ['127.0.0.1:9092'], clientId: 'streaming' });
+    assert.deepEqual(c.eventStore, { kind: 'mysql', kurrentdbUrl: undefined });
+    assert.equal(c.auth.jwtIssuer, 'streaming');
+    assert.equal(c.auth.jwtAudience, 'streaming-api');
+    assert.equal(c.auth.jwtTtlSeconds, 3600);
+    assert.ok(c.auth.jwtSecret.length >= 32);
+    assert.equal(c.auth.loginMaxFailures, 5);
+    assert.equal(c.auth.loginThrottleSeconds, 300);
+    assert.equal(c.codes.hashKey.length, 32);
+    assert.equal(c.codes.encryptionKey.length, 32);
+    assert.deepEqual(
+      c.suppliers.map((s) => [s.id, s.vendor, s.endpoint, s.region]),
+      [
+        ['sim-aliyun', 'aliyun', 'http://127.0.0.1:8090/aliyun/', 'cn-hangzhou'],
+        ['sim-tencent', 'tencent', 'http://127.0.0.1:8090/tencent/', 'ap-guangzhou'],
+      ],
+    );
+    assert.deepEqual(c.defaultSuppliers, ['sim-aliyun', 'sim-tencent']);
+    assert.equal(c.query.readWaitMs, 5000);
+    assert.equal(c.retention.days, 365);
+    assert.deepEqual(c.jobs, { retentionCron: '0 3 * * *', sweeperCron: '*/5 * * * *' });
+  });
+
+  it('returns a frozen object all the way down', () => {
+    const c = loadConfig({});
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.http) && Object.isFrozen(c.suppliers));
+    assert.ok(Object.isFrozen(c.suppliers[0]) && Object.isFrozen(c.http.corsOrigins));
+    assert.throws(() => {
+      (c as { env: string }).env = 'production';
+    }, TypeError);
+  });
+
+  it('coerces numbers, lists, sizes, keys and JSON', () => {
+    const c = loadConfig({
+      STREAMING_COMMAND_PORT: ' 9000 ',
+      STREAMING_MYSQL_POOL_SIZE: '5',
+      STREAMING_CORS_ORIGINS: 'https://a.example.com, http://localhost:3000,',
+      STREAMING_KAFKA_BROKERS: 'k1:9092,k2:9093',
+      STREAMING_BODY_LIMIT: '1mb',
+      STREAMING_CODE_HASH_KEY: Buffer.alloc(32, 1).toString('base64'),
+      STREAMING_TLS_CERT_FILE: '/etc/tls/cert.pem',
+      STREAMING_TLS_KEY_FILE: '/etc/tls/key.pem',
+      STREAMING_SUPPLIERS: JSON.stringify([
+        {
+          id: 'ali-prod',
+          vendor: 'aliyun',
+          endpoint: 'https://dysmsapi.aliyuncs.com/',
+          accessKeyId: 'id',
+          accessKeySecret: 'secret',
+          signName: 'Acme',
+          webhookSecret: 'w'.repeat(16),
+          weight: '3',
+        },
+      ]),
+      STREAMING_DEFAULT_SUPPLIERS: 'ali-prod',
+      STREAMING_LOG_LEVEL: '',
+    });
+    assert.equal(c.http.commandPort, 9000);
+    assert.equal(c.mysql.poolSize, 5);
+    assert.deepEqual(c.http.corsOrigins, ['https://a.example.com', 'http://localhost:3000']);
+    assert.deepEqual(c.kafka.brokers, ['k1:9092', 'k2:9093']);
+    assert.equal(c.http.bodyLimitBytes, 1024 * 1024);
+    assert.deepEqual(c.codes.hashKey, Buffer.alloc(32, 1));
+    assert.deepEqual(c.http.tls, { certFile: '/etc/tls/cert.pem', keyFile: '/etc/tls/key.pem' });
+    assert.equal(c.suppliers[0]?.weight, 3);
+    assert.equal(c.suppliers[0]?.timeoutMs, 5000);
+    assert.equal(c.logLevel, 'info', 'an empty value counts as unset');
+  });
+
+  describe('names the variable and what it expects', () => {
+    const cases: [Record<string, string>, string][] = [
+      [
+        { STREAMING_COMMAND_PORT: 'abc' },
+        'STREAMING_COMMAND_PORT must be an integer between 1 and 65535 (got "abc")',
+      ],
+      [
+        { STREAMING_QUERY_PORT: '70000' },
+        'STREAMING_QUERY_PORT must be an integer between 1 and 65535 (got "70000")',
+      ],
+      [
+        { STREAMING_MYSQL_POOL_SIZE: '2.5' },
+        'STREAMING_MYSQL_POOL_SIZE must be an integer between 1 and 1000 (got "2.5")',
+      ],
+      [
+        { STREAMING_ENV: 'staging' },
+        'STREAMING_ENV must be one of development, test, production (got "staging")',
+      ],
+      [
+        { STREAMING_LOG_LEVEL: 'loud' },
+        'STREAMING_LOG_LEVEL must be one of error, warn, info, http, verbose, debug, silly (got "loud")',
+      ],
+      [
+        { STREAMING_MYSQL_URL: 'postgres://x@y/z' },
+        'STREAMING_MYSQL_URL must be a mysql:// URL with user, password, host, port and database',
+      ],
+      [
+        { STREAMING_CORS_ORIGINS: 'https://a.example.com/app' },
+        'STREAMING_CORS_ORIGINS must be a comma-separated list of origins like https://app.example.com (no path) (got "https://a.example.com/app")',
+      ],
+      [
+        { STREAMING_KAFKA_BROKERS: 'localhost' },
+        'STREAMING_KAFKA_BROKERS must be a comma-separated list of host:port (got "localhost")',
+      ],
+      [
+        { STREAMING_BODY_LIMIT: 'lots' },
+        'STREAMING_BODY_LIMIT must be a size like 100kb, 1mb or 2048b (at most 50mb) (got "lots")',
+      ],
+      [
+        { STREAMING_BODY_LIMIT: '51mb' },
+        'STREAMING_BODY_LIMIT must be a size like 100kb, 1mb or 2048b (at most 50mb) (got "51mb")',
+      ],
+      [
+        { STREAMING_JWT_SECRET: 'short' },
+        'STREAMING_JWT_SECRET must be a secret of at least 32 characters',
+      ],
+      [
+        { STREAMING_CODE_ENCRYPTION_KEY: 'abcd' },
+        'STREAMING_CODE_ENCRYPTION_KEY must be 32 bytes written as 64 hex characters or as base64',
+      ],
+      [
+        { STREAMING_JOBS_RETENTION_CRON: '0 3 * *' },
+        'STREAMING_JOBS_RETENTION_CRON must be a cron expression of 5 or 6 fields (e.g. "0 3 * * *") (got "0 3 * *")',
+      ],
+      [
+        { STREAMING_SUPPLIERS: '[{' },
+        'STREAMING_SUPPLIERS must be a JSON array of supplier accounts (not valid JSON:',
+      ],
+      [
+        { STREAMING_SUPPLIERS: '[{"id":"Bad Id"}]' },
+        'STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [0] misses required field "vendor"',
+      ],
+      [
+        {
+          STREAMING_SUPPLIERS: JSON.stringify([
+            {
+              id: 'tc',
+              vendor: 'tencent',
+              endpoint: 'https://sms.tencentcloudapi.com/',
+              accessKeyId: 'a',
+              accessKeySecret: 'b',
+              signName: 'c',
+              webhookSecret: 'w'.repeat(16),
+            },
+          ]),
+          STREAMING_DEFAULT_SUPPLIERS: 'tc',
+        },
+        'STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [0] misses required field "smsSdkAppId"',
+      ],
+      [
+        { STREAMING_DEFAULT_SUPPLIERS: 'sim-aliyun,nope' },
+        'STREAMING_DEFAULT_SUPPLIERS must list account ids from STREAMING_SUPPLIERS (unknown: nope;',
+      ],
+      [
+        { STREAMING_TLS_KEY_FILE: '/k.pem' },
+        'STREAMING_TLS_CERT_FILE must be set together with STREAMING_TLS_KEY_FILE',
+      ],
+      [
+        { STREAMING_EVENT_STORE: 'kurrentdb' },
+        'STREAMING_KURRENTDB_URL must be set when STREAMING_EVENT_STORE=kurrentdb',
+      ],
+      [
+        { STREAMING_QUERY_PORT: '8080' },
+        'STREAMING_QUERY_PORT must differ from STREAMING_COMMAND_PORT (both are 8080)',
+      ],
+    ];
+    for (const [env, expected] of cases) {
+      it(`${Object.keys(env).join(', ')} = ${Object.values(env).join(', ').slice(0, 40)}`, () => {
+        const message = problemOf(env);
+        assert.ok(message.startsWith(expected), `got: ${message}`);
+        assert.equal(message.split('\n').length, 1, 'one line for one bad variable');
+      });
+    }
+  });
+
+  it('never echoes secret values', () => {
+    const message = problemOf({ STREAMING_JWT_SECRET: 'hunter2-is-my-secret' });
+    assert.ok(!message.includes('hunter2'));
+  });
+
+  it('reports every bad variable at once, one line each', () => {
+    const err = (() => {
+      try {
+        loadConfig({ STREAMING_COMMAND_PORT: 'x', STREAMING_RETENTION_DAYS: '0' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+      assert.fail('expected a ConfigError');
+    })();
+    assert.deepEqual(
+      err.problems.map((p) => p.variable),
+      ['STREAMING_COMMAND_PORT', 'STREAMING_RETENTION_DAYS'],
+    );
+    assert.equal(err.message.split('\n').length, 2);
+  });
+
+  describe('in production', () => {
+    it('refuses to start without the secrets', () => {
+      const message = problemOf({ STREAMING_ENV: 'production' });
+      assert.match(message, /^STREAMING_JWT_SECRET must be set in production/m);
+      assert.match(message, /^STREAMING_CODE_HASH_KEY must be set in production/m);
+      assert.match(message, /^STREAMING_CODE_ENCRYPTION_KEY must be set in production/m);
+    });
+
+    it('refuses the development secret even when set explicitly', () => {
+      const dev = loadConfig({}).auth.jwtSecret;
+      const message = problemOf({ ...PROD_SECRETS, STREAMING_JWT_SECRET: dev });
+      assert.equal(
+        message,
+        'STREAMING_JWT_SECRET must not be the development default in production (set a secret of at least 32 characters)',
+      );
+    });
+
+    it('starts with real secrets', () => {
+      const c = loadConfig(PROD_SECRETS);
+      assert.equal(c.env, 'production');
+      assert.equal(c.auth.jwtSecret, 'x'.repeat(40));
+      assert.deepEqual(c.codes.encryptionKey, Buffer.alloc(32, 7));
+    });
+  });
+
+  it('lists STREAMING_* variables it does not know (typos)', () => {
+    assert.deepEqual(
+      unknownVariables({
+        STREAMING_HTTP_PORT: '1',
+        STREAMING_ENV: 'test',
+        STREAMING_STACK_DIR: 'x',
+        HOME: '/',
+      }),
+      ['STREAMING_HTTP_PORT'],
+    );
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('is exactly what renderConfigDocs() generates (regenerate: node platform/config/docs.ts)', () => {
+    assert.equal(readFileSync(configDocsPath, 'utf8'), renderConfigDocs());
+  });
+
+  it('documents every variable', () => {
+    const docs = renderConfigDocs();
+    for (const name of ['STREAMING_ENV', 'STREAMING_SUPPLIERS', 'STREAMING_JOBS_SWEEPER_CRON']) {
+      assert.ok(docs.includes('`' + name + '`'), name);
+    }
+  });
+});

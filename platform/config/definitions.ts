@@ -1,0 +1,406 @@
+// The one table of configuration variables. Validation (load.ts) and the
+// documentation (docs.ts → docs/configuration.md) are both generated from it.
+import { CronPattern } from 'croner';
+import type { SchemaObject } from 'ajv';
+
+/** How the raw environment string becomes the value the schema checks. */
+export type RawParse = 'text' | 'list' | 'json';
+
+export interface ConfigDefinition {
+  readonly name: `STREAMING_${string}`;
+  /** JSON Schema of the parsed value; strings are coerced to the schema's type. */
+  readonly schema: SchemaObject;
+  /** Default in its environment-string form; it goes through the same parsing and validation. */
+  readonly default?: string;
+  /** A default used only outside production; production must set its own value. */
+  readonly devDefault?: string;
+  readonly parse?: RawParse;
+  /** Completes "<NAME> must be …" in error messages and in the docs. */
+  readonly expects: string;
+  readonly description: string;
+  /** Never echoed in errors or docs. */
+  readonly secret?: boolean;
+  /** A check the schema cannot express; returns what is wrong, or undefined. */
+  readonly check?: (value: unknown) => string | undefined;
+}
+
+const port = (name: `STREAMING_${string}`, def: number, description: string): ConfigDefinition => ({
+  name,
+  schema: { type: 'integer', minimum: 1, maximum: 65535 },
+  default: String(def),
+  expects: 'an integer between 1 and 65535',
+  description,
+});
+
+const int = (
+  name: `STREAMING_${string}`,
+  def: number,
+  min: number,
+  max: number,
+  description: string,
+): ConfigDefinition => ({
+  name,
+  schema: { type: 'integer', minimum: min, maximum: max },
+  default: String(def),
+  expects: `an integer between ${min} and ${max}`,
+  description,
+});
+
+const cron = (name: `STREAMING_${string}`, def: string, description: string): ConfigDefinition => ({
+  name,
+  schema: { type: 'string', minLength: 1 },
+  default: def,
+  expects: 'a cron expression of 5 or 6 fields (e.g. "0 3 * * *")',
+  description,
+  check: (value) => {
+    try {
+      new CronPattern(String(value));
+      return undefined;
+    } catch (err) {
+      return err instanceof Error ? err.message.replace(/^CronPattern: /, '') : 'invalid';
+    }
+  },
+});
+
+/** Matches 32 bytes written as 64 hex characters or as (url-safe) base64. */
+export function decodeKey32(value: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(value)) {
+    const buf = Buffer.from(value.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (buf.length === 32) return buf;
+  }
+  return undefined;
+}
+
+const key32 = (name: `STREAMING_${string}`, devDefault: string, description: string) =>
+  ({
+    name,
+    schema: { type: 'string', minLength: 1 },
+    devDefault,
+    expects: '32 bytes written as 64 hex characters or as base64',
+    description,
+    secret: true,
+    check: (value) => (decodeKey32(String(value)) ? undefined : 'not 32 bytes of hex or base64'),
+  }) satisfies ConfigDefinition;
+
+/** One upstream supplier account (an element of STREAMING_SUPPLIERS). */
+export const supplierAccountSchema: SchemaObject = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'id',
+    'vendor',
+    'endpoint',
+    'accessKeyId',
+    'accessKeySecret',
+    'signName',
+    'webhookSecret',
+  ],
+  properties: {
+    id: {
+      type: 'string',
+      pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+      description: 'Stable account id used by templates and events (lowercase, digits, dashes).',
+    },
+    vendor: { enum: ['aliyun', 'tencent'], description: 'Which wire protocol the account speaks.' },
+    endpoint: {
+      type: 'string',
+      format: 'uri',
+      pattern: '^https?://',
+      description: 'Base URL of the vendor API (or of the simulator).',
+    },
+    accessKeyId: {
+      type: 'string',
+      minLength: 1,
+      description: 'AccessKeyId (Aliyun) or SecretId (Tencent).',
+    },
+    accessKeySecret: {
+      type: 'string',
+      minLength: 1,
+      description: 'AccessKeySecret (Aliyun) or SecretKey (Tencent).',
+    },
+    signName: { type: 'string', minLength: 1, description: 'Approved SMS signature name.' },
+    webhookSecret: {
+      type: 'string',
+      minLength: 16,
+      description: 'Shared secret in the receipt/inbound webhook URL (at least 16 characters).',
+    },
+    smsSdkAppId: {
+      type: 'string',
+      minLength: 1,
+      description: 'SmsSdkAppId; required for Tencent.',
+    },
+    region: {
+      type: 'string',
+      minLength: 1,
+      description: 'API region (default cn-hangzhou for Aliyun, ap-guangzhou for Tencent).',
+    },
+    weight: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1000,
+      description: 'Relative share when several accounts are eligible (default 1).',
+    },
+    maxPerSecond: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100000,
+      description: 'Throughput cap for this account (default 100).',
+    },
+    timeoutMs: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 60000,
+      description: 'Request timeout towards the vendor (default 5000).',
+    },
+  },
+  if: { type: 'object', properties: { vendor: { const: 'tencent' } }, required: ['vendor'] },
+  then: { required: ['smsSdkAppId'] },
+};
+
+export const defaultSupplierAccounts = [
+  {
+    id: 'sim-aliyun',
+    vendor: 'aliyun',
+    endpoint: 'http://127.0.0.1:8090/aliyun/',
+    accessKeyId: 'sim-aliyun-access-key-id',
+    accessKeySecret: 'sim-aliyun-access-key-secret',
+    signName: 'streaming',
+    webhookSecret: 'sim-aliyun-webhook-secret',
+  },
+  {
+    id: 'sim-tencent',
+    vendor: 'tencent',
+    endpoint: 'http://127.0.0.1:8090/tencent/',
+    accessKeyId: 'sim-tencent-secret-id',
+    accessKeySecret: 'sim-tencent-secret-key',
+    smsSdkAppId: '1400000000',
+    signName: 'streaming',
+    webhookSecret: 'sim-tencent-webhook-secret',
+  },
+] as const;
+
+export const DEV_JWT_SECRET = 'streaming-development-jwt-secret-not-for-production';
+export const DEV_CODE_HASH_KEY = '6465762d636f64652d686173682d6b65792d6e6f742d666f722d70726f642121';
+export const DEV_CODE_ENCRYPTION_KEY =
+  '6465762d636f64652d656e6372797074696f6e2d6b65792d6e6f742d70726f64';
+
+const url = (scheme: string) => ({
+  type: 'string',
+  format: 'uri',
+  pattern: `^(${scheme})://`,
+});
+
+export const configDefinitions: readonly ConfigDefinition[] = [
+  // runtime
+  {
+    name: 'STREAMING_ENV',
+    schema: { enum: ['development', 'test', 'production'] },
+    default: 'development',
+    expects: 'one of development, test, production',
+    description: 'Deployment environment. `production` refuses development secrets.',
+  },
+  {
+    name: 'STREAMING_LOG_LEVEL',
+    schema: { enum: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] },
+    default: 'info',
+    expects: 'one of error, warn, info, http, verbose, debug, silly',
+    description: 'Lowest level written to the JSON log on stdout.',
+  },
+  // HTTP
+  {
+    name: 'STREAMING_HTTP_HOST',
+    schema: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9.:_\\[\\]-]+$' },
+    default: '127.0.0.1',
+    expects: 'a host name or IP address to bind',
+    description: 'Address the HTTP services bind to (`0.0.0.0` for all interfaces).',
+  },
+  port('STREAMING_COMMAND_PORT', 8080, 'Port of the command service.'),
+  port('STREAMING_QUERY_PORT', 8081, 'Port of the query service.'),
+  port('STREAMING_SIMULATOR_PORT', 8090, 'Port of the supplier simulator.'),
+  {
+    name: 'STREAMING_TLS_CERT_FILE',
+    schema: { type: 'string', minLength: 1 },
+    expects: 'a path to a PEM certificate file',
+    description: 'PEM certificate (chain). With the key file set, the services serve HTTPS.',
+  },
+  {
+    name: 'STREAMING_TLS_KEY_FILE',
+    schema: { type: 'string', minLength: 1 },
+    expects: 'a path to a PEM private key file',
+    description: 'PEM private key for `STREAMING_TLS_CERT_FILE`.',
+  },
+  {
+    name: 'STREAMING_CORS_ORIGINS',
+    schema: {
+      type: 'array',
+      items: { type: 'string', pattern: '^https?://[^/\\s,]+$' },
+      uniqueItems: true,
+    },
+    default: '',
+    parse: 'list',
+    expects: 'a comma-separated list of origins like https://app.example.com (no path)',
+    description: 'Browser origins allowed by CORS. Empty: no cross-origin access.',
+  },
+  {
+    name: 'STREAMING_BODY_LIMIT',
+    schema: { type: 'string', pattern: '^[1-9][0-9]*([kKmM]?[bB])?$' },
+    default: '100kb',
+    expects: 'a size like 100kb, 1mb or 2048b (at most 50mb)',
+    description: 'Largest accepted JSON request body; larger bodies get 413 BODY_TOO_LARGE.',
+    check: (value) =>
+      (parseSize(String(value)) ?? Infinity) > 50 * 1024 * 1024 ? 'too large' : undefined,
+  },
+  int(
+    'STREAMING_SHUTDOWN_TIMEOUT_MS',
+    10000,
+    0,
+    600000,
+    'On SIGTERM, how long in-flight HTTP requests may take before connections are cut.',
+  ),
+  // stores
+  {
+    name: 'STREAMING_MYSQL_URL',
+    schema: url('mysql'),
+    default: 'mysql://streaming:streaming@127.0.0.1:3306/streaming',
+    expects: 'a mysql:// URL with user, password, host, port and database',
+    description: 'MySQL/MariaDB: event store (default adapter) and relational read models.',
+    secret: true,
+  },
+  int('STREAMING_MYSQL_POOL_SIZE', 20, 1, 1000, 'Connections in the MySQL pool of each process.'),
+  {
+    name: 'STREAMING_REDIS_URL',
+    schema: url('rediss?'),
+    default: 'redis://127.0.0.1:6379/0',
+    expects: 'a redis:// or rediss:// URL',
+    description: 'Redis: rate limits, locks, lookups and caches.',
+    secret: true,
+  },
+  {
+    name: 'STREAMING_MONGO_URL',
+    schema: url('mongodb|mongodb\\+srv'),
+    default: 'mongodb://127.0.0.1:27017/streaming',
+    expects: 'a mongodb:// URL naming the database',
+    description: 'Mongo-compatible server (FerretDB here): audit log, timelines, tracking.',
+    secret: true,
+  },
+  {
+    name: 'STREAMING_KAFKA_BROKERS',
+    schema: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', pattern: '^[A-Za-z0-9.\\[\\]:_-]+:[0-9]{1,5}$' },
+    },
+    default: '127.0.0.1:9092',
+    parse: 'list',
+    expects: 'a comma-separated list of host:port',
+    description: 'Kafka bootstrap brokers.',
+  },
+  {
+    name: 'STREAMING_KAFKA_CLIENT_ID',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,100}$' },
+    default: 'streaming',
+    expects: 'letters, digits, dots, dashes or underscores (at most 100)',
+    description: 'Kafka client id prefix.',
+  },
+  {
+    name: 'STREAMING_EVENT_STORE',
+    schema: { enum: ['mysql', 'kurrentdb'] },
+    default: 'mysql',
+    expects: 'one of mysql, kurrentdb',
+    description: 'Event store adapter.',
+  },
+  {
+    name: 'STREAMING_KURRENTDB_URL',
+    schema: url('kurrentdb|kurrentdb\\+discover|kdb|kdb\\+discover|esdb|esdb\\+discover'),
+    expects: 'a kurrentdb:// (or esdb://) connection string',
+    description: 'KurrentDB connection string; required when `STREAMING_EVENT_STORE=kurrentdb`.',
+    secret: true,
+  },
+  // auth
+  {
+    name: 'STREAMING_JWT_SECRET',
+    schema: { type: 'string', minLength: 32 },
+    devDefault: DEV_JWT_SECRET,
+    expects: 'a secret of at least 32 characters',
+    description: 'HMAC key signing access tokens (HS256).',
+    secret: true,
+  },
+  {
+    name: 'STREAMING_JWT_ISSUER',
+    schema: { type: 'string', minLength: 1 },
+    default: 'streaming',
+    expects: 'a non-empty string',
+    description: '`iss` claim of issued tokens, checked on every request.',
+  },
+  {
+    name: 'STREAMING_JWT_AUDIENCE',
+    schema: { type: 'string', minLength: 1 },
+    default: 'streaming-api',
+    expects: 'a non-empty string',
+    description: '`aud` claim of issued tokens, checked on every request.',
+  },
+  int('STREAMING_JWT_TTL_SECONDS', 3600, 60, 604800, 'Lifetime of an access token.'),
+  int(
+    'STREAMING_LOGIN_MAX_FAILURES',
+    5,
+    1,
+    1000,
+    'Failed logins per username within the throttle window before 429 LOGIN_THROTTLED.',
+  ),
+  int('STREAMING_LOGIN_THROTTLE_SECONDS', 300, 1, 86400, 'Window of the failed-login throttle.'),
+  // verification codes
+  key32(
+    'STREAMING_CODE_HASH_KEY',
+    DEV_CODE_HASH_KEY,
+    'HMAC key for verification-code hashes (codes are never stored in clear).',
+  ),
+  key32(
+    'STREAMING_CODE_ENCRYPTION_KEY',
+    DEV_CODE_ENCRYPTION_KEY,
+    'AES-256-GCM key encrypting codes on their way to the dispatcher.',
+  ),
+  // suppliers
+  {
+    name: 'STREAMING_SUPPLIERS',
+    schema: { type: 'array', minItems: 1, items: supplierAccountSchema },
+    default: JSON.stringify(defaultSupplierAccounts),
+    parse: 'json',
+    expects: 'a JSON array of supplier accounts',
+    description:
+      'Upstream supplier accounts (see "Supplier accounts" below). Default: the two simulator accounts.',
+    secret: true,
+  },
+  {
+    name: 'STREAMING_DEFAULT_SUPPLIERS',
+    schema: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string' } },
+    default: 'sim-aliyun,sim-tencent',
+    parse: 'list',
+    expects: 'a comma-separated list of account ids from STREAMING_SUPPLIERS',
+    description: 'Supplier accounts, in failover order, for templates that name none.',
+  },
+  // queries
+  int(
+    'STREAMING_READ_WAIT_MS',
+    5000,
+    0,
+    60000,
+    'How long a query may wait for a read model to reach a requested position.',
+  ),
+  // jobs
+  int('STREAMING_RETENTION_DAYS', 365, 1, 36500, 'Messages older than this are deleted.'),
+  cron('STREAMING_JOBS_RETENTION_CRON', '0 3 * * *', 'When the retention job runs (UTC).'),
+  cron(
+    'STREAMING_JOBS_SWEEPER_CRON',
+    '*/5 * * * *',
+    'When the sweeper of stale messages and due timers runs (UTC).',
+  ),
+];
+
+/** "100kb" → 102400; undefined when the text is not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^([1-9][0-9]*)([kKmM]?)[bB]?$/.exec(text);
+  if (!m) return undefined;
+  const unit = (m[2] ?? '').toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+}

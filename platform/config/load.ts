@@ -1,0 +1,364 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import { configDefinitions, decodeKey32, parseSize, type ConfigDefinition } from './definitions.ts';
+
+export type Environment = 'development' | 'test' | 'production';
+export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
+export type SupplierVendor = 'aliyun' | 'tencent';
+
+export interface SupplierAccount {
+  readonly id: string;
+  readonly vendor: SupplierVendor;
+  readonly endpoint: string;
+  readonly accessKeyId: string;
+  readonly accessKeySecret: string;
+  readonly signName: string;
+  readonly webhookSecret: string;
+  readonly smsSdkAppId: string | undefined;
+  readonly region: string;
+  readonly weight: number;
+  readonly maxPerSecond: number;
+  readonly timeoutMs: number;
+}
+
+export interface Config {
+  readonly env: Environment;
+  readonly logLevel: LogLevel;
+  readonly http: {
+    readonly host: string;
+    readonly commandPort: number;
+    readonly queryPort: number;
+    readonly simulatorPort: number;
+    readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+    readonly corsOrigins: readonly string[];
+    readonly bodyLimitBytes: number;
+    readonly shutdownTimeoutMs: number;
+  };
+  readonly mysql: { readonly url: string; readonly poolSize: number };
+  readonly redis: { readonly url: string };
+  readonly mongo: { readonly url: string };
+  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string };
+  readonly eventStore: {
+    readonly kind: 'mysql' | 'kurrentdb';
+    readonly kurrentdbUrl: string | undefined;
+  };
+  readonly auth: {
+    readonly jwtSecret: string;
+    readonly jwtIssuer: string;
+    readonly jwtAudience: string;
+    readonly jwtTtlSeconds: number;
+    readonly loginMaxFailures: number;
+    readonly loginThrottleSeconds: number;
+  };
+  /** 32-byte keys. Buffers cannot be frozen: never write to them. */
+  readonly codes: { readonly hashKey: Buffer; readonly encryptionKey: Buffer };
+  readonly suppliers: readonly SupplierAccount[];
+  readonly defaultSuppliers: readonly string[];
+  readonly query: { readonly readWaitMs: number };
+  readonly retention: { readonly days: number };
+  readonly jobs: { readonly retentionCron: string; readonly sweeperCron: string };
+}
+
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** Start-up configuration is invalid. The message has one line per bad variable. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super(problems.map((p) => p.message).join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const ajv = new Ajv({ allErrors: true, coerceTypes: true, strict: true, strictRequired: false });
+addFormats.default(ajv, ['uri']);
+
+const validateAll = ajv.compile({
+  type: 'object',
+  properties: Object.fromEntries(configDefinitions.map((d) => [d.name, d.schema])),
+});
+
+/** `/0/vendor` → `[0].vendor` */
+function renderPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .filter(Boolean)
+    .map((seg) =>
+      /^[0-9]+$/.test(seg) ? `[${seg}]` : `.${seg.replace(/~1/g, '/').replace(/~0/g, '~')}`,
+    )
+    .join('')
+    .replace(/^\./, '');
+}
+
+function describeAjvError(err: ErrorObject): string {
+  const params = err.params as Record<string, unknown>;
+  if (err.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    return `must be one of ${params.allowedValues.join(', ')}`;
+  }
+  if (err.keyword === 'additionalProperties')
+    return `has unknown field "${String(params.additionalProperty)}"`;
+  if (err.keyword === 'required')
+    return `misses required field "${String(params.missingProperty)}"`;
+  return err.message ?? 'is invalid';
+}
+
+function got(def: ConfigDefinition, raw: string): string {
+  return def.secret ? '' : ` (got ${JSON.stringify(raw)})`;
+}
+
+interface Collected {
+  values: Record<string, unknown>;
+  raws: Record<string, string>;
+  problems: ConfigProblem[];
+}
+
+function collect(env: Env, production: boolean): Collected {
+  const values: Record<string, unknown> = {};
+  const raws: Record<string, string> = {};
+  const problems: ConfigProblem[] = [];
+  const fail = (variable: string, message: string) => problems.push({ variable, message });
+
+  for (const def of configDefinitions) {
+    const given = env[def.name];
+    let raw: string;
+    if (given !== undefined && given.trim() !== '') {
+      raw = given.trim();
+      if (production && def.devDefault !== undefined && raw === def.devDefault) {
+        fail(
+          def.name,
+          `${def.name} must not be the development default in production (set ${def.expects})`,
+        );
+        continue;
+      }
+    } else if (def.default !== undefined) {
+      raw = def.default;
+    } else if (def.devDefault !== undefined) {
+      if (production) {
+        fail(def.name, `${def.name} must be set in production (${def.expects})`);
+        continue;
+      }
+      raw = def.devDefault;
+    } else {
+      continue; // optional and unset
+    }
+    raws[def.name] = raw;
+
+    if (def.parse === 'list') {
+      values[def.name] = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    } else if (def.parse === 'json') {
+      try {
+        values[def.name] = JSON.parse(raw);
+      } catch (err) {
+        fail(
+          def.name,
+          `${def.name} must be ${def.expects} (not valid JSON: ${(err as Error).message})`,
+        );
+      }
+    } else {
+      values[def.name] = raw;
+    }
+  }
+  return { values, raws, problems };
+}
+
+function schemaProblems({ values, raws, problems }: Collected): void {
+  if (validateAll(values)) return;
+  const seen = new Set(problems.map((p) => p.variable));
+  // Errors of the base schema first; if/then consequences (e.g. Tencent's smsSdkAppId) after.
+  const errors = [...(validateAll.errors ?? [])]
+    .filter((e) => e.keyword !== 'if')
+    .sort(
+      (a, b) => Number(a.schemaPath.includes('/then/')) - Number(b.schemaPath.includes('/then/')),
+    );
+  for (const err of errors) {
+    const [, name = '', ...rest] = err.instancePath.split('/');
+    if (seen.has(name)) continue;
+    const def = configDefinitions.find((d) => d.name === name);
+    if (!def) continue;
+    seen.add(name);
+    const raw = raws[name] ?? '';
+    const message =
+      def.parse === 'json'
+        ? `${name} must be ${def.expects}: ${renderPath(rest.join('/')) || 'the value'} ${describeAjvError(err)}`
+        : `${name} must be ${def.expects}${got(def, raw)}`;
+    problems.push({ variable: name, message });
+  }
+}
+
+function checkProblems({ values, raws, problems }: Collected): void {
+  const bad = new Set(problems.map((p) => p.variable));
+  const fail = (variable: string, message: string) => {
+    if (!bad.has(variable)) problems.push({ variable, message });
+    bad.add(variable);
+  };
+  for (const def of configDefinitions) {
+    if (bad.has(def.name) || !(def.name in values) || !def.check) continue;
+    const reason = def.check(values[def.name]);
+    if (reason !== undefined) {
+      fail(def.name, `${def.name} must be ${def.expects}${got(def, raws[def.name] ?? '')}`);
+    }
+  }
+
+  // Rules across variables.
+  const cert = values.STREAMING_TLS_CERT_FILE;
+  const key = values.STREAMING_TLS_KEY_FILE;
+  if ((cert === undefined) !== (key === undefined)) {
+    const missing = cert === undefined ? 'STREAMING_TLS_CERT_FILE' : 'STREAMING_TLS_KEY_FILE';
+    fail(
+      missing,
+      `${missing} must be set together with ${cert === undefined ? 'STREAMING_TLS_KEY_FILE' : 'STREAMING_TLS_CERT_FILE'} (set both for HTTPS, or neither)`,
+    );
+  }
+  if (
+    values.STREAMING_EVENT_STORE === 'kurrentdb' &&
+    values.STREAMING_KURRENTDB_URL === undefined
+  ) {
+    fail(
+      'STREAMING_KURRENTDB_URL',
+      'STREAMING_KURRENTDB_URL must be set when STREAMING_EVENT_STORE=kurrentdb (a kurrentdb:// connection string)',
+    );
+  }
+  if (!bad.has('STREAMING_SUPPLIERS')) {
+    const accounts = (values.STREAMING_SUPPLIERS ?? []) as { id: string }[];
+    const ids = accounts.map((a) => a.id);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup !== undefined) {
+      fail(
+        'STREAMING_SUPPLIERS',
+        `STREAMING_SUPPLIERS must have unique account ids ("${dup}" appears twice)`,
+      );
+    } else if (!bad.has('STREAMING_DEFAULT_SUPPLIERS')) {
+      const unknown = ((values.STREAMING_DEFAULT_SUPPLIERS ?? []) as string[]).filter(
+        (id) => !ids.includes(id),
+      );
+      if (unknown.length) {
+        fail(
+          'STREAMING_DEFAULT_SUPPLIERS',
+          `STREAMING_DEFAULT_SUPPLIERS must list account ids from STREAMING_SUPPLIERS (unknown: ${unknown.join(', ')}; configured: ${ids.join(', ')})`,
+        );
+      }
+    }
+  }
+  const ports = ['STREAMING_COMMAND_PORT', 'STREAMING_QUERY_PORT', 'STREAMING_SIMULATOR_PORT'];
+  for (const [i, a] of ports.entries()) {
+    for (const b of ports.slice(i + 1)) {
+      if (!bad.has(a) && !bad.has(b) && values[a] === values[b]) {
+        fail(b, `${b} must differ from ${a} (both are ${String(values[a])})`);
+      }
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+type RawAccount = Omit<
+  SupplierAccount,
+  'region' | 'weight' | 'maxPerSecond' | 'timeoutMs' | 'smsSdkAppId'
+> &
+  Partial<SupplierAccount>;
+
+function build(v: Record<string, unknown>): Config {
+  const s = (name: string) => v[name] as string;
+  const n = (name: string) => v[name] as number;
+  const list = (name: string) => v[name] as string[];
+  const opt = (name: string) => v[name] as string | undefined;
+  const cert = opt('STREAMING_TLS_CERT_FILE');
+  const key = opt('STREAMING_TLS_KEY_FILE');
+  return {
+    env: s('STREAMING_ENV') as Environment,
+    logLevel: s('STREAMING_LOG_LEVEL') as LogLevel,
+    http: {
+      host: s('STREAMING_HTTP_HOST'),
+      commandPort: n('STREAMING_COMMAND_PORT'),
+      queryPort: n('STREAMING_QUERY_PORT'),
+      simulatorPort: n('STREAMING_SIMULATOR_PORT'),
+      tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : undefined,
+      corsOrigins: list('STREAMING_CORS_ORIGINS'),
+      bodyLimitBytes: parseSize(s('STREAMING_BODY_LIMIT')) ?? 102400,
+      shutdownTimeoutMs: n('STREAMING_SHUTDOWN_TIMEOUT_MS'),
+    },
+    mysql: { url: s('STREAMING_MYSQL_URL'), poolSize: n('STREAMING_MYSQL_POOL_SIZE') },
+    redis: { url: s('STREAMING_REDIS_URL') },
+    mongo: { url: s('STREAMING_MONGO_URL') },
+    kafka: { brokers: list('STREAMING_KAFKA_BROKERS'), clientId: s('STREAMING_KAFKA_CLIENT_ID') },
+    eventStore: {
+      kind: s('STREAMING_EVENT_STORE') as 'mysql' | 'kurrentdb',
+      kurrentdbUrl: opt('STREAMING_KURRENTDB_URL'),
+    },
+    auth: {
+      jwtSecret: s('STREAMING_JWT_SECRET'),
+      jwtIssuer: s('STREAMING_JWT_ISSUER'),
+      jwtAudience: s('STREAMING_JWT_AUDIENCE'),
+      jwtTtlSeconds: n('STREAMING_JWT_TTL_SECONDS'),
+      loginMaxFailures: n('STREAMING_LOGIN_MAX_FAILURES'),
+      loginThrottleSeconds: n('STREAMING_LOGIN_THROTTLE_SECONDS'),
+    },
+    codes: {
+      hashKey: decodeKey32(s('STREAMING_CODE_HASH_KEY')) as Buffer,
+      encryptionKey: decodeKey32(s('STREAMING_CODE_ENCRYPTION_KEY')) as Buffer,
+    },
+    suppliers: (v.STREAMING_SUPPLIERS as RawAccount[]).map((a) => ({
+      id: a.id,
+      vendor: a.vendor,
+      endpoint: a.endpoint,
+      accessKeyId: a.accessKeyId,
+      accessKeySecret: a.accessKeySecret,
+      signName: a.signName,
+      webhookSecret: a.webhookSecret,
+      smsSdkAppId: a.smsSdkAppId,
+      region: a.region ?? (a.vendor === 'aliyun' ? 'cn-hangzhou' : 'ap-guangzhou'),
+      weight: a.weight ?? 1,
+      maxPerSecond: a.maxPerSecond ?? 100,
+      timeoutMs: a.timeoutMs ?? 5000,
+    })),
+    defaultSuppliers: list('STREAMING_DEFAULT_SUPPLIERS'),
+    query: { readWaitMs: n('STREAMING_READ_WAIT_MS') },
+    retention: { days: n('STREAMING_RETENTION_DAYS') },
+    jobs: {
+      retentionCron: s('STREAMING_JOBS_RETENTION_CRON'),
+      sweeperCron: s('STREAMING_JOBS_SWEEPER_CRON'),
+    },
+  };
+}
+
+/**
+ * Reads every STREAMING_* variable, applies defaults, coerces and validates.
+ * Throws one ConfigError naming each bad variable and what it expects.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.STREAMING_ENV?.trim() === 'production';
+  const collected = collect(env, production);
+  schemaProblems(collected);
+  checkProblems(collected);
+  if (collected.problems.length) {
+    const order = configDefinitions.map((d) => d.name as string);
+    const sorted = [...collected.problems].sort(
+      (a, b) => order.indexOf(a.variable) - order.indexOf(b.variable),
+    );
+    throw new ConfigError(sorted);
+  }
+  return deepFreeze(build(collected.values));
+}
+
+/** STREAMING_* variables that no definition knows (likely typos); STREAMING_STACK_* belong to stack/. */
+export function unknownVariables(env: Env = process.env): string[] {
+  const known = new Set<string>(configDefinitions.map((d) => d.name));
+  return Object.keys(env)
+    .filter((k) => k.startsWith('STREAMING_') && !k.startsWith('STREAMING_STACK_') && !known.has(k))
+    .sort();
+}

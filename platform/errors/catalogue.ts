@@ -1,0 +1,74 @@
+// The one catalogue of stable error codes. Every error a caller can cause has
+// a code here with its HTTP status; anything else is INTERNAL (500).
+export const errorCatalogue = {
+  // request shape
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match its schema.' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this route.' },
+  // auth
+  UNAUTHENTICATED: { status: 401, message: 'Authentication required.' },
+  INVALID_TOKEN: { status: 401, message: 'The bearer token is invalid or expired.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
+  API_KEY_REVOKED: { status: 401, message: 'The API key has been revoked.' },
+  FORBIDDEN: { status: 403, message: 'Not allowed.' },
+  LOGIN_THROTTLED: { status: 429, message: 'Too many failed logins; try again later.' },
+  // users
+  USERNAME_TAKEN: { status: 409, message: 'That username is taken.' },
+  USER_NOT_FOUND: { status: 404, message: 'No such user.' },
+  // templates
+  TEMPLATE_NOT_FOUND: { status: 404, message: 'No such template.' },
+  TEMPLATE_DISABLED: { status: 409, message: 'The template is disabled.' },
+  TEMPLATE_ALREADY_DISABLED: { status: 409, message: 'The template is already disabled.' },
+  TEMPLATE_ALREADY_ENABLED: { status: 409, message: 'The template is already enabled.' },
+  TEMPLATE_ALREADY_EXISTS: { status: 409, message: 'A template with that id already exists.' },
+  TEMPLATE_CONTENT_INVALID: { status: 422, message: 'The template content is invalid.' },
+  UNKNOWN_SUPPLIER: { status: 422, message: 'A supplier account in the list is not configured.' },
+  POLICY_INVALID: { status: 422, message: 'The rate-limit policy is impossible.' },
+  // sending
+  PARAMS_MISMATCH: { status: 422, message: 'The params do not match the template placeholders.' },
+  INVALID_MOBILE: { status: 422, message: 'The mobile number is not valid.' },
+  MOBILE_OPTED_OUT: { status: 422, message: 'The number has opted out of marketing messages.' },
+  WRONG_TEMPLATE_KIND: { status: 422, message: 'The template is of the wrong kind for this call.' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    message: 'The Idempotency-Key was used with another request body.',
+  },
+  RATE_LIMIT_MOBILE_INTERVAL: {
+    status: 429,
+    message: 'Too soon since the last send to this mobile.',
+  },
+  RATE_LIMIT_MOBILE_HOURLY: { status: 429, message: 'Hourly limit for this mobile reached.' },
+  RATE_LIMIT_MOBILE_DAILY: { status: 429, message: 'Daily limit for this mobile reached.' },
+  RATE_LIMIT_TEMPLATE_DAILY: { status: 429, message: 'Daily limit for this template reached.' },
+  RATE_LIMIT_TENANT_DAILY: { status: 429, message: 'Daily limit for this tenant reached.' },
+  MESSAGE_NOT_FOUND: { status: 404, message: 'No such message.' },
+  // verification
+  VERIFICATION_NOT_FOUND: { status: 404, message: 'No verification code was sent to this mobile.' },
+  VERIFICATION_CODE_WRONG: { status: 422, message: 'The code is wrong.' },
+  VERIFICATION_EXPIRED: { status: 410, message: 'The code has expired; request a new one.' },
+  VERIFICATION_ATTEMPTS_EXHAUSTED: {
+    status: 410,
+    message: 'No attempts left for this code; request a new one.',
+  },
+  VERIFICATION_ALREADY_USED: { status: 410, message: 'The code has already been used.' },
+  // concurrency
+  VERSION_CONFLICT: { status: 409, message: 'The resource changed meanwhile; retry.' },
+  PRECONDITION_FAILED: { status: 412, message: 'The expected version does not match.' },
+  // webhooks
+  WEBHOOK_UNAUTHENTICATED: { status: 401, message: 'The webhook secret or signature is wrong.' },
+  WEBHOOK_PAYLOAD_INVALID: { status: 400, message: 'The webhook payload is malformed.' },
+  // queries
+  INVALID_CURSOR: { status: 400, message: 'The cursor is malformed.' },
+  INVALID_RANGE: { status: 400, message: 'The time range is invalid.' },
+  READ_MODEL_LAGGING: { status: 503, message: 'The read model has not caught up yet.' },
+  // infrastructure
+  DEPENDENCY_UNAVAILABLE: { status: 503, message: 'A dependency is unavailable; retry later.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,0 +1,98 @@
+import type { EventEmitter } from 'node:events';
+import type { RecordedEvent, SubscribeOptions, Subscription } from './types.ts';
+
+export interface PollingSource extends SubscribeOptions {
+  read: (after: number, limit: number) => Promise<RecordedEvent[]>;
+  pollIntervalMs: number;
+  /** Emits 'appended' when this process commits, so local subscribers wake at once. */
+  notifier?: EventEmitter;
+}
+
+/**
+ * Catch-up then live subscription over readAll: reads batches after the
+ * checkpoint, hands each to the handler in order, and polls (or wakes on a
+ * local append) when it has caught up. A handler error is reported and the
+ * batch is retried after a pause, so nothing is skipped.
+ */
+export function pollingSubscription(source: PollingSource): Subscription {
+  const batchSize = source.batchSize ?? 500;
+  const types = source.types ? new Set(source.types) : undefined;
+  let position = source.after;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const waiters = new Set<{ target: number; resolve: (ok: boolean) => void }>();
+
+  const onAppended = () => wake?.();
+  source.notifier?.on('appended', onAppended);
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  const settleWaiters = () => {
+    for (const waiter of waiters) {
+      if (position >= waiter.target) {
+        waiters.delete(waiter);
+        waiter.resolve(true);
+      }
+    }
+  };
+
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const events = await source.read(position, batchSize);
+        if (stopped) break;
+        if (events.length === 0) {
+          await sleep(source.pollIntervalMs);
+          continue;
+        }
+        const wanted = types ? events.filter((e) => types.has(e.type)) : events;
+        if (wanted.length > 0) await source.onEvents(wanted);
+        position = events[events.length - 1]!.position;
+        settleWaiters();
+      } catch (err) {
+        source.onError?.(err);
+        if (!stopped) await sleep(Math.max(250, source.pollIntervalMs));
+      }
+    }
+  })();
+
+  return {
+    get position() {
+      return position;
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      source.notifier?.off('appended', onAppended);
+      await loop;
+      for (const waiter of waiters) waiter.resolve(false);
+      waiters.clear();
+    },
+    waitFor(target: number, timeoutMs: number) {
+      if (position >= target) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const waiter = {
+          target,
+          resolve: (ok: boolean) => {
+            clearTimeout(timer);
+            resolve(ok);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          resolve(false);
+        }, timeoutMs);
+        waiters.add(waiter);
+      });
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import cors from 'cors';
+import helmet from 'helmet';
+import type { Config } from '../config/index.ts';
+import { AppError, toProblem, type ErrorCode } from '../errors/index.ts';
+import { logContext, withLogContext, type Logger } from '../logger/index.ts';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** From a sane `X-Request-Id` header, or a fresh UUID. Echoed in the response. */
+    requestId: string;
+    /** From `X-Correlation-Id`, defaulting to the request id. Echoed in the response. */
+    correlationId: string;
+    /** The exact bytes of a JSON body, for webhook signature checks. */
+    rawBody?: Buffer;
+  }
+}
+
+/** Each dependency's state: 'ok', or a short reason it is not. */
+export type Readiness = () => Promise<Record<string, 'ok' | string>>;
+
+export interface HttpAppOptions {
+  config: Pick<Config, 'http'>;
+  logger: Logger;
+  /** Service name, stamped on the access log. */
+  name: string;
+  readiness: Readiness;
+}
+
+const SANE_ID = /^[A-Za-z0-9._-]{1,128}$/;
+const PROBES = new Set(['/healthz', '/readyz']);
+const loggers = new WeakMap<Express, Logger>();
+
+function headerValue(req: Request, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' && SANE_ID.test(v) ? v : undefined;
+}
+
+function pathOf(req: Request): string {
+  return req.originalUrl.split('?')[0] ?? '/';
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Maps body-parser failures to catalogue codes; anything else passes unchanged. */
+function bodyError(err: unknown, limitBytes: number): unknown {
+  const type = (err as { type?: unknown } | null)?.type;
+  switch (type) {
+    case 'entity.parse.failed': {
+      // Only the position: the parser's text quotes the body, which may hold a code.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
+      return new AppError(
+        'MALFORMED_JSON',
+        `The request body is not valid JSON${at === undefined ? '' : ` (error at position ${at})`}.`,
+      );
+    }
+    case 'entity.too.large':
+      return new AppError(
+        'BODY_TOO_LARGE',
+        `The request body is larger than the limit of ${limitBytes} bytes.`,
+        { limitBytes },
+      );
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', `${(err as Error).message}; send UTF-8 JSON.`);
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new AppError('BAD_REQUEST', 'The request body was cut short or mis-sized.');
+    default:
+      return err;
+  }
+}
+
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: 'BAD_REQUEST',
+  404: 'ROUTE_NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'BODY_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/** Client errors raised by express itself (http-errors, e.g. a malformed %-escape in a path) keep their 4xx. */
+function normalize(err: unknown): unknown {
+  if (err instanceof AppError || !(err instanceof Error)) return err;
+  const e = err as Error & { status?: unknown; statusCode?: unknown; expose?: unknown };
+  const status = typeof e.status === 'number' ? e.status : e.statusCode;
+  if (e.expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return new AppError(STATUS_CODES[status] ?? 'BAD_REQUEST');
+  }
+  return err;
+}
+
+/**
+ * An express app with the shared front half: request and correlation ids, log
+ * context, access log, CORS, security headers, JSON bodies, /healthz and /readyz.
+ * Mount routes, then call finishHttpApp(app).
+ */
+export function createHttpApp({ config, logger, name, readiness }: HttpAppOptions): Express {
+  const app = express();
+  loggers.set(app, logger);
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // 1. request id, 2. correlation id
+  app.use((req, res, next) => {
+    req.requestId = headerValue(req, 'x-request-id') ?? randomUUID();
+    req.correlationId = headerValue(req, 'x-correlation-id') ?? req.requestId;
+    res.setHeader('X-Request-Id', req.requestId);
+    res.setHeader('X-Correlation-Id', req.correlationId);
+    next();
+  });
+
+  // 3. log context for everything downstream
+  app.use((req, _res, next) => {
+    withLogContext({ requestId: req.requestId, correlationId: req.correlationId }, next);
+  });
+
+  // 4. access log
+  app.use((req, res, next) => {
+    const start = performance.now();
+    const { requestId, correlationId } = req;
+    res.once('close', () => {
+      const path = pathOf(req);
+      const fields = {
+        service: name,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - start) * 10) / 10,
+        requestId,
+        correlationId,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
+      logger.log(PROBES.has(path) ? 'debug' : 'info', 'request', fields);
+    });
+    next();
+  });
+
+  // 5. CORS: only the configured origins; none when the list is empty
+  const origins = new Set(config.http.corsOrigins);
+  app.use(
+    cors({
+      origin: (origin, callback) => callback(null, origin !== undefined && origins.has(origin)),
+      exposedHeaders: ['X-Request-Id', 'X-Correlation-Id', 'Retry-After', 'Location', 'ETag'],
+      maxAge: 600,
+    }),
+  );
+
+  // 6. security headers
+  app.use(helmet());
+
+  // 7. JSON bodies only
+  const limitBytes = config.http.bodyLimitBytes;
+  const json = express.json({
+    limit: limitBytes,
+    strict: true,
+    type: () => true, // the media type is checked just below
+    verify: (req, _res, buf) => {
+      (req as Request).rawBody = buf;
+    },
+  });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!hasBody(req)) return next();
+    if (!req.is(['application/json', 'application/*+json'])) {
+      const got = req.headers['content-type'] ?? 'no Content-Type';
+      return next(
+        new AppError('UNSUPPORTED_MEDIA_TYPE', `Send the body as application/json (got ${got}).`),
+      );
+    }
+    // Stream callbacks may run outside the request's async context: re-enter it.
+    const ctx = logContext();
+    json(req, res, (err?: unknown) =>
+      withLogContext(ctx, () => next(err === undefined ? undefined : bodyError(err, limitBytes))),
+    );
+  });
+
+  // 8. probes
+  app.get('/healthz', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    let checks: Record<string, string>;
+    try {
+      checks = await readiness();
+    } catch (err) {
+      checks = { readiness: err instanceof Error ? err.message : String(err) };
+    }
+    const ready = Object.values(checks).every((state) => state === 'ok');
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
+  });
+
+  return app;
+}
+
+/** Adds the 404 for unknown routes and the one error renderer. Call after mounting routes. */
+export function finishHttpApp(app: Express): Express {
+  const logger = loggers.get(app);
+  if (!logger) throw new Error('finishHttpApp: the app was not made by createHttpApp');
+
+  const notFound: RequestHandler = (req, _res, next) => {
+    next(new AppError('ROUTE_NOT_FOUND', `No route for ${req.method} ${pathOf(req)}.`));
+  };
+
+  const renderError: ErrorRequestHandler = (raw: unknown, req, res, _next) => {
+    const err = normalize(raw);
+    const { status, body, headers } = toProblem(err, req.requestId ?? null);
+    const fields = { method: req.method, path: pathOf(req), status, errorCode: body.code };
+    if (status >= 500) {
+      logger.error('request failed', { ...fields, err: err instanceof Error ? err : String(err) });
+    } else {
+      logger.info('request rejected', { ...fields, errorMessage: body.message });
+    }
+    if (res.headersSent) {
+      res.destroy(); // too late for a problem body: cut the response short rather than lie
+      return;
+    }
+    res.status(status).set(headers).json(body);
+  };
+
+  app.use(notFound);
+  app.use(renderError);
+  return app;
+}

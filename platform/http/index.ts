@@ -1,0 +1,9 @@
+export { createHttpApp, finishHttpApp, type HttpAppOptions, type Readiness } from './app.ts';
+export { validateBody, validateQuery, validationError, ajv, type FieldError } from './validate.ts';
+export {
+  startHttpServer,
+  onShutdown,
+  shutdown,
+  type HttpServerOptions,
+  type RunningHttpServer,
+} from './server.ts';

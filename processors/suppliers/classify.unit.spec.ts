@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { chinaDate, classifyAliyunError } from './aliyun.ts';
+import { isE164, toAliyunNumber, vendorNumberToE164 } from './mobile.ts';
+import { transportOutcome } from './outcomes.ts';
+import { TransportError } from './httpTransport.ts';
+import { classifyTencentNumberError, classifyTencentRequestError } from './tencent.ts';
+
+describe('aliyun error classification', () => {
+  for (const code of [
+    'isv.MOBILE_NUMBER_ILLEGAL',
+    'isv.SMS_TEMPLATE_ILLEGAL',
+    'isv.SMS_SIGNATURE_ILLEGAL',
+    'isv.AMOUNT_NOT_ENOUGH',
+    'isv.ACCOUNT_NOT_EXISTS',
+    'isv.ACCOUNT_ABNORMAL',
+    'isv.BUSINESS_LIMIT_CONTROL',
+    'isv.DAY_LIMIT_CONTROL',
+    'SignatureDoesNotMatch',
+    'InvalidAccessKeyId.NotFound',
+  ]) {
+    it(`${code} is a rejection`, () => assert.equal(classifyAliyunError(200, code), 'rejected'));
+  }
+  for (const code of [
+    'Throttling.User',
+    'Throttling.Api',
+    'isp.SYSTEM_ERROR',
+    'ServiceUnavailable',
+    'SignatureNonceUsed',
+  ]) {
+    it(`${code} is transient`, () => assert.equal(classifyAliyunError(400, code), 'transient'));
+  }
+  it('classifies answers without a code by HTTP status', () => {
+    assert.equal(classifyAliyunError(503, undefined), 'transient');
+    assert.equal(classifyAliyunError(429, undefined), 'transient');
+    assert.equal(classifyAliyunError(404, undefined), 'rejected');
+    assert.equal(classifyAliyunError(500, undefined), 'unknown');
+    assert.equal(classifyAliyunError(200, undefined), 'unknown');
+  });
+});
+
+describe('tencent error classification', () => {
+  it('top-level errors', () => {
+    assert.equal(classifyTencentRequestError('RequestLimitExceeded'), 'transient');
+    assert.equal(classifyTencentRequestError('RequestLimitExceeded.IPLimitExceeded'), 'transient');
+    assert.equal(classifyTencentRequestError('InternalError'), 'transient');
+    assert.equal(classifyTencentRequestError('InternalError.OtherError'), 'transient');
+    assert.equal(classifyTencentRequestError('InternalError.Timeout'), 'unknown');
+    assert.equal(classifyTencentRequestError('AuthFailure.SignatureFailure'), 'rejected');
+    assert.equal(
+      classifyTencentRequestError('FailedOperation.InsufficientBalanceInSmsPackage'),
+      'rejected',
+    );
+  });
+  it('per-number codes', () => {
+    assert.equal(classifyTencentNumberError('LimitExceeded.PhoneNumberDailyLimit'), 'rejected');
+    assert.equal(
+      classifyTencentNumberError('InvalidParameterValue.IncorrectPhoneNumber'),
+      'rejected',
+    );
+    assert.equal(classifyTencentNumberError('InternalError.Timeout'), 'unknown');
+  });
+});
+
+describe('transport failures', () => {
+  it('nothing written is transient, written is unknown', () => {
+    assert.equal(
+      transportOutcome(new TransportError('ECONNREFUSED', 'x', false), 1).kind,
+      'transient',
+    );
+    assert.equal(transportOutcome(new TransportError('TIMEOUT', 'x', true), 1).kind, 'unknown');
+    assert.equal(transportOutcome(new TransportError('ECONNRESET', 'x', true), 1).kind, 'unknown');
+  });
+});
+
+describe('phone numbers and dates', () => {
+  it('Aliyun wants mainland numbers national, others as country code + number', () => {
+    assert.equal(toAliyunNumber('+8613800138000'), '13800138000');
+    assert.equal(toAliyunNumber('+85212345678'), '85212345678');
+    assert.equal(toAliyunNumber('+12025550123'), '12025550123');
+  });
+  it('maps vendor forms back to E.164', () => {
+    assert.equal(vendorNumberToE164('13800138000'), '+8613800138000');
+    assert.equal(vendorNumberToE164('008613800138000'), '+8613800138000');
+    assert.equal(vendorNumberToE164('+8613800138000'), '+8613800138000');
+    assert.equal(vendorNumberToE164('13800138000', '86'), '+8613800138000');
+    assert.equal(vendorNumberToE164('12345678', '852'), '+85212345678');
+  });
+  it('recognises E.164', () => {
+    assert.ok(isE164('+8613800138000'));
+    assert.ok(!isE164('13800138000'));
+    assert.ok(!isE164('+0123'));
+  });
+  it('keys SendDate by the China (UTC+8) calendar day', () => {
+    assert.equal(chinaDate(new Date('2024-03-01T15:59:59Z')), '20240301');
+    assert.equal(chinaDate(new Date('2024-03-01T16:00:00Z')), '20240302');
+  });
+});

@@ -1,0 +1,27 @@
+// Entry point of the supplier port: the factory plus everything callers need.
+import { AliyunAdapter } from './aliyun.ts';
+import { TencentAdapter } from './tencent.ts';
+import type { SupplierAccount, SupplierAdapter } from './types.ts';
+
+export type {
+  QueryOutcome,
+  QueryRequest,
+  SendOutcome,
+  SendRequest,
+  SupplierAccount,
+  SupplierAdapter,
+} from './types.ts';
+export * from './receipts.ts';
+
+export function createSupplierAdapter(account: SupplierAccount): SupplierAdapter {
+  switch (account.vendor) {
+    case 'aliyun':
+      return new AliyunAdapter(account);
+    case 'tencent':
+      return new TencentAdapter(account);
+    default: {
+      const vendor: never = account.vendor;
+      throw new Error(`unsupported vendor ${String(vendor)}`);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+// The supplier port: what the dispatcher needs from an upstream SMS vendor.
+// Adapters never throw for vendor or network trouble and never log: every
+// call ends in a typed outcome. Credentials never appear in outcomes.
+
+/** One configured account at one vendor. */
+export interface SupplierAccount {
+  id: string;
+  vendor: 'aliyun' | 'tencent';
+  /** Base URL of the vendor API, e.g. https://dysmsapi.aliyuncs.com/ or http://127.0.0.1:8090/aliyun/ */
+  endpoint: string;
+  /** Aliyun AccessKeyId / Tencent SecretId. */
+  accessKeyId: string;
+  /** Aliyun AccessKeySecret / Tencent SecretKey. */
+  accessKeySecret: string;
+  /** Default signature name when a request carries none. */
+  signName?: string;
+  /** Tencent SmsSdkAppId (required for tencent). */
+  appId?: string;
+  /** Aliyun RegionId (default cn-hangzhou) / Tencent X-TC-Region (default ap-guangzhou). */
+  region?: string;
+  weight: number;
+  throughputPerSecond: number;
+  /** Whole-call deadline for one vendor request. */
+  timeoutMs: number;
+  /** Our template code -> vendor template id; a code not in the map is sent as is. */
+  templateMap?: Record<string, string>;
+  /** Secret our webhooks use to authenticate this account's pushes (not used by adapters). */
+  webhookSecret: string;
+}
+
+export interface SendRequest {
+  messageId: string;
+  /** E.164, e.g. +8613800138000. */
+  mobile: string;
+  /** Signature name (the text inside 【】); falls back to account.signName. */
+  signature: string;
+  templateCode: string;
+  /** Template parameters, in the template's placeholder order (Tencent sends values positionally). */
+  params: Record<string, string>;
+  /** Rendered text, for logs and the simulator only; never sent to the vendor. */
+  content: string;
+}
+
+/**
+ * - accepted: the vendor took the message.
+ * - rejected: the vendor definitely did not and will not send it (fail over to another supplier).
+ * - transient: nothing was sent; the same supplier may be retried later.
+ * - unknown: it may have been sent (timeout or reset after the request left): reconcile with query(), never re-send blindly.
+ */
+export type SendOutcome =
+  | { kind: 'accepted'; supplierMessageId: string; latencyMs: number }
+  | { kind: 'rejected'; code: string; message: string; latencyMs: number }
+  | { kind: 'transient'; code: string; message: string; latencyMs: number }
+  | { kind: 'unknown'; code: string; message: string; latencyMs: number };
+
+export interface QueryRequest {
+  messageId: string;
+  mobile: string;
+  supplierMessageId?: string;
+  /** When we submitted (or tried to submit) the message. */
+  sentAt: Date;
+}
+
+/**
+ * - found: the vendor has the message. supplierMessageId is absent when the
+ *   vendor's query answer does not carry it (Aliyun's SmsSendDetailDTO has no
+ *   BizId) and we did not know it already.
+ * - not_found: the vendor has no record. `conclusive` is false when the vendor's
+ *   query only lists messages that already have a delivery report (Tencent's
+ *   PullSmsSendStatusByPhoneNumber), so absence may just mean "no report yet".
+ * - unknown: the query itself failed.
+ */
+export type QueryOutcome =
+  | {
+      kind: 'found';
+      supplierMessageId?: string;
+      status: 'pending' | 'delivered' | 'failed';
+      errorCode?: string;
+    }
+  | { kind: 'not_found'; conclusive: boolean }
+  | { kind: 'unknown'; message: string };
+
+export interface SupplierAdapter {
+  readonly account: SupplierAccount;
+  send(req: SendRequest): Promise<SendOutcome>;
+  query(req: QueryRequest): Promise<QueryOutcome>;
+}

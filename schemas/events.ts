@@ -1,0 +1,217 @@
+// Versioned event types and their JSON Schemas. Event type names are stable
+// strings kept apart from code names; payloads are validated on append.
+// A new version of an event gets a new type string and an upcaster in
+// platform/eventStore/upcasting.ts; stored events are never rewritten.
+
+export type JsonSchema = Record<string, unknown>;
+
+const str = { type: 'string', minLength: 1 } as const;
+const optStr = { type: 'string' } as const;
+const int = { type: 'integer', minimum: 0 } as const;
+const time = { type: 'string', format: 'date-time' } as const;
+const reason = {
+  type: 'object',
+  required: ['code', 'message'],
+  additionalProperties: false,
+  properties: { code: str, message: optStr, retriable: { type: 'boolean' } },
+} as const;
+
+function obj(required: string[], properties: Record<string, unknown>): JsonSchema {
+  return { type: 'object', required, additionalProperties: false, properties };
+}
+
+export const ratePolicySchema = obj([], {
+  mobile: obj([], {
+    minIntervalSeconds: int,
+    maxPerHour: int,
+    maxPerDay: int,
+  }),
+  template: obj([], { maxPerDay: int }),
+  tenant: obj([], { maxPerDay: int }),
+});
+
+export const verificationSettingsSchema = obj(['codeLength', 'ttlSeconds', 'maxAttempts'], {
+  codeLength: { type: 'integer', minimum: 4, maximum: 8 },
+  ttlSeconds: { type: 'integer', minimum: 1 },
+  maxAttempts: { type: 'integer', minimum: 1 },
+});
+
+const templateKind = { enum: ['verification', 'notification', 'marketing'] } as const;
+
+export const eventSchemas: Record<string, JsonSchema> = {
+  // users and access
+  'username.reserved.v1': obj(['username', 'userId'], { username: str, userId: str }),
+  'user.registered.v1': obj(['userId', 'username', 'passwordHash', 'role'], {
+    userId: str,
+    username: str,
+    passwordHash: str,
+    role: { enum: ['admin', 'member'] },
+    email: optStr,
+    phone: optStr,
+  }),
+  'apikey.created.v1': obj(['keyId', 'userId', 'name', 'keyHash'], {
+    keyId: str,
+    userId: str,
+    name: optStr,
+    keyHash: str,
+  }),
+  'apikey.revoked.v1': obj(['keyId', 'userId'], { keyId: str, userId: str }),
+
+  // templates
+  'template.created.v1': obj(
+    ['templateId', 'templateCode', 'tenantId', 'name', 'kind', 'signature', 'content', 'policy'],
+    {
+      templateId: str,
+      templateCode: str,
+      tenantId: str,
+      name: str,
+      kind: templateKind,
+      signature: str,
+      content: str,
+      suppliers: { type: 'array', items: str },
+      policy: ratePolicySchema,
+      verification: verificationSettingsSchema,
+    },
+  ),
+  'template.updated.v1': obj(['templateCode'], {
+    templateCode: str,
+    content: str,
+    suppliers: { type: 'array', items: str },
+    policy: ratePolicySchema,
+    verification: verificationSettingsSchema,
+  }),
+  'template.disabled.v1': obj(['templateCode'], { templateCode: str }),
+  'template.enabled.v1': obj(['templateCode'], { templateCode: str }),
+
+  // messages
+  'sms.accepted.v1': obj(
+    [
+      'messageId',
+      'tenantId',
+      'templateId',
+      'templateCode',
+      'kind',
+      'mobile',
+      'content',
+      'segments',
+      'encoding',
+      'suppliers',
+      'requestHash',
+    ],
+    {
+      messageId: str,
+      tenantId: str,
+      templateId: str,
+      templateCode: str,
+      kind: templateKind,
+      mobile: str,
+      signature: optStr,
+      // what read models and exports may show: verification codes masked
+      content: optStr,
+      // the text to send, AES-GCM sealed, present for verification codes only
+      sealedContent: optStr,
+      params: { type: 'object', additionalProperties: { type: 'string' } },
+      segments: { type: 'integer', minimum: 1 },
+      encoding: { enum: ['GSM-7', 'UCS-2'] },
+      suppliers: { type: 'array', items: str },
+      requestHash: str,
+      idempotencyKey: optStr,
+      verificationId: optStr,
+      acceptedAt: time,
+    },
+  ),
+  'sms.submitted.v1': obj(['messageId', 'supplierAccount', 'supplierMessageId'], {
+    messageId: str,
+    supplierAccount: str,
+    supplierMessageId: str,
+    attempt: int,
+    latencyMs: { type: 'number', minimum: 0 },
+    reconciled: { type: 'boolean' },
+  }),
+  'sms.failed-over.v1': obj(['messageId', 'fromAccount', 'reason'], {
+    messageId: str,
+    fromAccount: str,
+    toAccount: optStr,
+    reason,
+  }),
+  'sms.retry-scheduled.v1': obj(['messageId', 'supplierAccount', 'attempt', 'dueAt', 'reason'], {
+    messageId: str,
+    supplierAccount: str,
+    attempt: int,
+    dueAt: time,
+    reason,
+  }),
+  'sms.submission-uncertain.v1': obj(['messageId', 'supplierAccount', 'reason'], {
+    messageId: str,
+    supplierAccount: str,
+    reason,
+    attempt: int,
+  }),
+  'sms.failed.v1': obj(['messageId', 'reason'], {
+    messageId: str,
+    supplierAccount: optStr,
+    reason,
+  }),
+  'sms.delivered.v1': obj(['messageId', 'supplierAccount', 'supplierMessageId', 'deliveredAt'], {
+    messageId: str,
+    supplierAccount: str,
+    supplierMessageId: str,
+    deliveredAt: time,
+  }),
+  'sms.undelivered.v1': obj(['messageId', 'supplierAccount', 'supplierMessageId', 'reason'], {
+    messageId: str,
+    supplierAccount: str,
+    supplierMessageId: str,
+    reportedAt: time,
+    reason,
+  }),
+
+  // verification codes (stream verification-<templateCode>-<mobile digest>)
+  'verification.issued.v1': obj(
+    ['verificationId', 'messageId', 'templateCode', 'codeHash', 'expiresAt', 'maxAttempts'],
+    {
+      verificationId: str,
+      messageId: str,
+      templateCode: str,
+      codeHash: str,
+      expiresAt: time,
+      maxAttempts: { type: 'integer', minimum: 1 },
+    },
+  ),
+  'verification.check-failed.v1': obj(['verificationId', 'attemptsLeft'], {
+    verificationId: str,
+    attemptsLeft: int,
+  }),
+  'verification.verified.v1': obj(['verificationId'], { verificationId: str }),
+
+  // inbound and opt-out
+  'inbound.received.v1': obj(['inboundId', 'supplierAccount', 'mobile', 'content', 'receivedAt'], {
+    inboundId: str,
+    supplierAccount: str,
+    vendor: optStr,
+    mobile: str,
+    content: optStr,
+    receivedAt: time,
+    tenantId: optStr,
+    linkedMessageId: optStr,
+    extendCode: optStr,
+    signName: optStr,
+  }),
+  'mobile.opted-out.v1': obj(['tenantId', 'mobile', 'keyword'], {
+    tenantId: str,
+    mobile: str,
+    keyword: str,
+    inboundId: optStr,
+  }),
+
+  // jobs
+  'retention.applied.v1': obj(['tenantId', 'count', 'from', 'to'], {
+    tenantId: str,
+    count: int,
+    from: time,
+    to: time,
+    cutoff: time,
+  }),
+};
+
+export type EventType = keyof typeof eventSchemas;

@@ -1,0 +1,298 @@
+// Admin API of the simulator (JSON): configure accounts and behaviour, read
+// what was received and accepted, trigger inbound messages, reset.
+import { Router, type Request, type Response } from 'express';
+import type { SimContext } from './context.ts';
+import {
+  type AccountConfig,
+  type Behaviour,
+  chinaTime,
+  DEFAULT_BEHAVIOUR,
+  normalizeMobile,
+  type SimAccount,
+  type SimMessage,
+  splitMobile,
+} from './state.ts';
+
+/** An account as given to PUT /admin/accounts/:id, the accounts file or STREAMING_SIMULATOR_ACCOUNTS. */
+export type AccountSpec = Partial<AccountConfig> & {
+  id: string;
+  behaviour?: Partial<Behaviour>;
+} & Partial<Behaviour>;
+
+const RATE_KEYS = [
+  'rejectRate',
+  'transientRate',
+  'timeoutAfterAcceptRate',
+  'dropReceiptRate',
+  'duplicateReceiptRate',
+  'deliverFailRate',
+] as const;
+const COUNT_KEYS = [
+  'latencyMs',
+  'hangMs',
+  'receiptDelayMs',
+  'seed',
+  'pushBatchSize',
+  'pushBatchWindowMs',
+  'pushRetries',
+  'pushRetryBaseMs',
+] as const;
+
+export class SpecError extends Error {
+  readonly issues: string[];
+  constructor(issues: string[]) {
+    super(issues.join('; '));
+    this.issues = issues;
+  }
+}
+
+function behaviourOf(spec: Record<string, unknown>, issues: string[]): Partial<Behaviour> {
+  const nested = spec.behaviour;
+  const src: Record<string, unknown> = {
+    ...spec,
+    ...(nested !== null && typeof nested === 'object' ? (nested as Record<string, unknown>) : {}),
+  };
+  const out: Partial<Behaviour> = {};
+  for (const k of RATE_KEYS) {
+    const v = src[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || v < 0 || v > 1) issues.push(`${k}: expected a number in [0, 1]`);
+    else out[k] = v;
+  }
+  for (const k of COUNT_KEYS) {
+    const v = src[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      issues.push(`${k}: expected a number >= 0`);
+    else out[k] = v;
+  }
+  if (src.rejectAfter !== undefined) {
+    const v = src.rejectAfter;
+    if (v !== null && (typeof v !== 'number' || !Number.isInteger(v) || v < 0))
+      issues.push('rejectAfter: expected a whole number or null');
+    else out.rejectAfter = v;
+  }
+  if (src.reorderReceipts !== undefined) {
+    if (typeof src.reorderReceipts !== 'boolean')
+      issues.push('reorderReceipts: expected a boolean');
+    else out.reorderReceipts = src.reorderReceipts;
+  }
+  for (const k of ['rejectCode', 'transientCode', 'deliverFailCode'] as const) {
+    const v = src[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || v === '') issues.push(`${k}: expected a non-empty string`);
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** Create or reconfigure an account from a spec; throws SpecError listing every problem. */
+export function applyAccountSpec(ctx: SimContext, id: string, raw: unknown): SimAccount {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new SpecError(['body: expected a JSON object']);
+  const spec = raw as Record<string, unknown>;
+  const issues: string[] = [];
+  const existing = ctx.state.accounts.get(id);
+  const str = (k: string): string | undefined => {
+    const v = spec[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') {
+      issues.push(`${k}: expected a string`);
+      return undefined;
+    }
+    return v;
+  };
+  const vendor = str('vendor') ?? existing?.vendor;
+  if (vendor !== 'aliyun' && vendor !== 'tencent')
+    issues.push('vendor: expected "aliyun" or "tencent"');
+  const accessKeyId = str('accessKeyId') ?? existing?.accessKeyId;
+  if (!accessKeyId) issues.push('accessKeyId: required');
+  const accessKeySecret = str('accessKeySecret') ?? existing?.accessKeySecret;
+  if (!accessKeySecret) issues.push('accessKeySecret: required');
+  for (const k of ['receiptUrl', 'inboundUrl'] as const) {
+    const v = str(k);
+    if (v !== undefined && v !== '' && !/^https?:\/\//.test(v))
+      issues.push(`${k}: expected an http(s) URL`);
+  }
+  const behaviour = behaviourOf(spec, issues);
+  if (issues.length > 0) throw new SpecError(issues);
+  const optional = (
+    k: 'appId' | 'receiptUrl' | 'inboundUrl' | 'signName',
+  ): Partial<AccountConfig> => {
+    const v = spec[k] === undefined ? existing?.[k] : str(k);
+    return v ? { [k]: v } : {};
+  };
+  const clash = ctx.state.findByKey(vendor as 'aliyun', accessKeyId ?? '');
+  if (clash && clash.id !== id)
+    throw new SpecError([`accessKeyId: already used by account ${clash.id}`]);
+  const config: AccountConfig = {
+    id,
+    vendor: vendor as AccountConfig['vendor'],
+    accessKeyId: accessKeyId ?? '',
+    accessKeySecret: accessKeySecret ?? '',
+    ...optional('appId'),
+    ...optional('receiptUrl'),
+    ...optional('inboundUrl'),
+    ...optional('signName'),
+  };
+  return ctx.state.upsertAccount(config, behaviour);
+}
+
+function publicAccount(a: SimAccount): Record<string, unknown> {
+  return {
+    id: a.id,
+    vendor: a.vendor,
+    accessKeyId: a.accessKeyId,
+    accessKeySecret: '***',
+    appId: a.appId,
+    receiptUrl: a.receiptUrl,
+    inboundUrl: a.inboundUrl,
+    signName: a.signName,
+    behaviour: a.behaviour,
+  };
+}
+
+function publicMessage(m: SimMessage): Record<string, unknown> {
+  return {
+    accountId: m.accountId,
+    vendor: m.vendor,
+    messageId: m.messageId,
+    supplierMessageId: m.supplierMessageId,
+    mobile: m.mobile,
+    signName: m.signName,
+    templateCode: m.templateCode,
+    params: m.params,
+    content: m.content,
+    segments: m.segments,
+    status: m.status,
+    errCode: m.errCode,
+    sentAt: m.sentAt.toISOString(),
+    reportedAt: m.reportedAt?.toISOString(),
+  };
+}
+
+function bad(res: Response, status: number, error: string, issues?: string[]): void {
+  res.status(status).json({ error, ...(issues ? { issues } : {}) });
+}
+
+export function adminRouter(ctx: SimContext): Router {
+  const r = Router();
+  const { state } = ctx;
+
+  r.get('/health', (_req, res) => {
+    res.json({ ok: true, accounts: state.accounts.size, messages: state.messages.length });
+  });
+
+  r.get('/accounts', (_req, res) => {
+    res.json({ accounts: [...state.accounts.values()].map(publicAccount) });
+  });
+
+  r.put('/accounts/:id', (req: Request<{ id: string }>, res) => {
+    try {
+      const account = applyAccountSpec(ctx, req.params.id, req.body);
+      res.json(publicAccount(account));
+    } catch (err) {
+      if (err instanceof SpecError) return bad(res, 400, 'invalid account', err.issues);
+      throw err;
+    }
+  });
+
+  r.get('/accounts/:id', (req: Request<{ id: string }>, res) => {
+    const a = state.accounts.get(req.params.id);
+    if (!a) return bad(res, 404, 'no such account');
+    res.json(publicAccount(a));
+  });
+
+  r.delete('/accounts/:id', (req: Request<{ id: string }>, res) => {
+    const deleted = state.accounts.delete(req.params.id);
+    res.status(deleted ? 200 : 404).json({ deleted });
+  });
+
+  r.get('/accounts/:id/stats', (req: Request<{ id: string }>, res) => {
+    const a = state.accounts.get(req.params.id);
+    if (!a) return bad(res, 404, 'no such account');
+    const byMessageId: Record<string, { received: number; accepted: number }> = {};
+    const prefix = `${a.id}\0`;
+    for (const [k, c] of state.accountCounts) {
+      if (k.startsWith(prefix)) byMessageId[k.slice(prefix.length)] = { ...c };
+    }
+    res.json({ id: a.id, vendor: a.vendor, ...a.stats, byMessageId });
+  });
+
+  r.get('/messages', (req, res) => {
+    const outId = typeof req.query.outId === 'string' ? req.query.outId : undefined;
+    const accountId = typeof req.query.accountId === 'string' ? req.query.accountId : undefined;
+    const messages = state.messages.filter(
+      (m) =>
+        (outId === undefined || m.messageId === outId) &&
+        (accountId === undefined || m.accountId === accountId),
+    );
+    const counts =
+      outId !== undefined ? (state.counts.get(outId) ?? { received: 0, accepted: 0 }) : undefined;
+    res.json({
+      ...(outId !== undefined ? { outId, ...counts } : {}),
+      total: messages.length,
+      messages: messages.slice(-1000).map(publicMessage),
+    });
+  });
+
+  r.get('/received', (_req, res) => {
+    const byMessageId: Record<string, number> = {};
+    const acceptedByMessageId: Record<string, number> = {};
+    for (const [id, c] of state.counts) {
+      byMessageId[id] = c.received;
+      acceptedByMessageId[id] = c.accepted;
+    }
+    res.json({ byMessageId, acceptedByMessageId });
+  });
+
+  r.post('/inbound', async (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const account =
+      typeof body.accountId === 'string' ? state.accounts.get(body.accountId) : undefined;
+    if (!account) return bad(res, 404, 'no such account');
+    if (!account.inboundUrl) return bad(res, 409, 'account has no inboundUrl');
+    const mobile = typeof body.mobile === 'string' ? normalizeMobile(body.mobile) : undefined;
+    if (!mobile) return bad(res, 400, 'mobile: expected a phone number');
+    if (typeof body.text !== 'string' || body.text === '')
+      return bad(res, 400, 'text: expected a non-empty string');
+    const extend = typeof body.extend === 'string' ? body.extend : '';
+    const sign = typeof body.signName === 'string' ? body.signName : (account.signName ?? '');
+    const { nationCode, national } = splitMobile(mobile);
+    const now = new Date();
+    const payload =
+      account.vendor === 'aliyun'
+        ? [
+            {
+              phone_number: nationCode === '86' ? national : mobile.slice(1),
+              send_time: chinaTime(now),
+              content: body.text,
+              sign_name: sign,
+              dest_code: extend,
+              sequence_id: state.nextSerial(),
+            },
+          ]
+        : {
+            extend,
+            mobile: national,
+            nationcode: nationCode,
+            sign,
+            text: body.text,
+            time: Math.floor(now.getTime() / 1000),
+          };
+    const pushed = await ctx.pusher.push(account, account.inboundUrl, payload, 1, 'inbound');
+    res.status(pushed ? 200 : 502).json({ pushed, payload });
+  });
+
+  r.post('/reset', (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    ctx.reset(body.accounts === true);
+    res.json({ reset: true });
+  });
+
+  r.get('/defaults', (_req, res) => {
+    res.json({ behaviour: DEFAULT_BEHAVIOUR });
+  });
+
+  return r;
+}

@@ -1,0 +1,262 @@
+// Aliyun dysmsapi 2017-05-25 RPC endpoint: signature check as the gateway
+// does it, then SendSms and QuerySendDetails.
+import { randomUUID } from 'node:crypto';
+import type { Request, Response } from 'express';
+import { aliyunSignatureMatches } from './aliyunAuth.ts';
+import type { SimContext } from './context.ts';
+import {
+  chinaTime,
+  normalizeMobile,
+  segmentsOf,
+  splitMobile,
+  type SimAccount,
+  type SimMessage,
+} from './state.ts';
+
+const NONCE_TTL_MS = 15 * 60_000;
+const TIMESTAMP_SKEW_MS = 15 * 60_000;
+
+function requestId(): string {
+  return randomUUID().toUpperCase();
+}
+
+function fail(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({
+    RequestId: requestId(),
+    HostId: 'dysmsapi.aliyuncs.com',
+    Code: code,
+    Message: message,
+    Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(code)}`,
+  });
+}
+
+/** Business errors come back as HTTP 200 with a Code other than OK. */
+function answer(res: Response, code: string, message: string): void {
+  res.status(200).json({ RequestId: requestId(), Code: code, Message: message });
+}
+
+function flatten(source: unknown, into: Record<string, string>): void {
+  if (source === null || typeof source !== 'object') return;
+  for (const [k, v] of Object.entries(source as Record<string, unknown>)) {
+    if (typeof v === 'string') into[k] = v;
+    else if (Array.isArray(v) && typeof v[0] === 'string') into[k] = v[0];
+  }
+}
+
+function chinaDay(d: Date): string {
+  return chinaTime(d).slice(0, 10).replaceAll('-', '');
+}
+
+export function aliyunHandler(ctx: SimContext) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const params: Record<string, string> = {};
+    flatten(req.query, params);
+    if (req.method === 'POST') flatten(req.body, params);
+
+    for (const name of [
+      'AccessKeyId',
+      'Signature',
+      'SignatureNonce',
+      'Timestamp',
+      'Action',
+      'Version',
+    ]) {
+      if (!params[name])
+        return fail(res, 400, `Missing${name}`, `${name} is mandatory for this action.`);
+    }
+    const account = ctx.state.findByKey('aliyun', params.AccessKeyId ?? '');
+    if (!account)
+      return fail(res, 404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
+    if (params.SignatureMethod !== 'HMAC-SHA1') {
+      account.stats.authFailures++;
+      return fail(
+        res,
+        400,
+        'InvalidSignatureMethod',
+        'Specified signature method is not supported.',
+      );
+    }
+    if (params.SignatureVersion !== '1.0') {
+      account.stats.authFailures++;
+      return fail(
+        res,
+        400,
+        'InvalidSignatureVersion',
+        'Specified signature version is not supported.',
+      );
+    }
+    const ts = params.Timestamp ?? '';
+    const when = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(ts) ? Date.parse(ts) : NaN;
+    if (Number.isNaN(when)) {
+      account.stats.authFailures++;
+      return fail(
+        res,
+        400,
+        'InvalidTimeStamp.Format',
+        'Specified time stamp or date value is not well formatted.',
+      );
+    }
+    if (Math.abs(Date.now() - when) > TIMESTAMP_SKEW_MS) {
+      account.stats.authFailures++;
+      return fail(
+        res,
+        400,
+        'InvalidTimeStamp.Expired',
+        'Specified time stamp or date value is expired.',
+      );
+    }
+    if (!aliyunSignatureMatches(req.method, params, account.accessKeySecret)) {
+      account.stats.authFailures++;
+      return fail(
+        res,
+        400,
+        'SignatureDoesNotMatch',
+        'Specified signature is not matched with our calculation.',
+      );
+    }
+    const nonceKey = `${account.accessKeyId}\0${params.SignatureNonce}`;
+    const seen = ctx.state.nonces.get(nonceKey);
+    if (seen !== undefined && Date.now() - seen < NONCE_TTL_MS) {
+      account.stats.authFailures++;
+      return fail(res, 400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
+    }
+    ctx.state.nonces.set(nonceKey, Date.now());
+    if (ctx.state.nonces.size > 50_000) {
+      for (const [k, t] of ctx.state.nonces)
+        if (Date.now() - t >= NONCE_TTL_MS) ctx.state.nonces.delete(k);
+    }
+    if (params.Version !== '2017-05-25') {
+      return fail(res, 400, 'InvalidVersion', 'Specified parameter Version is not valid.');
+    }
+    switch (params.Action) {
+      case 'SendSms':
+        return sendSms(ctx, account, params, res);
+      case 'QuerySendDetails':
+        return querySendDetails(ctx, account, params, res);
+      default:
+        return fail(
+          res,
+          404,
+          'InvalidAction.NotFound',
+          'Specified api is not found, please check your url and method.',
+        );
+    }
+  };
+}
+
+async function sendSms(
+  ctx: SimContext,
+  account: SimAccount,
+  params: Record<string, string>,
+  res: Response,
+): Promise<void> {
+  const outId = params.OutId ?? '';
+  ctx.state.countReceived(account, outId);
+  if (!params.PhoneNumbers)
+    return fail(res, 400, 'MissingPhoneNumbers', 'PhoneNumbers is mandatory for this action.');
+  if (!params.SignName)
+    return fail(res, 400, 'MissingSignName', 'SignName is mandatory for this action.');
+  if (!params.TemplateCode)
+    return fail(res, 400, 'MissingTemplateCode', 'TemplateCode is mandatory for this action.');
+  const numbers = params.PhoneNumbers.split(',').map((n) => normalizeMobile(n));
+  if (numbers.length > 1000 || numbers.some((n) => n === undefined)) {
+    return answer(res, 'isv.MOBILE_NUMBER_ILLEGAL', '非法手机号');
+  }
+  let templateParam: unknown = {};
+  if (params.TemplateParam !== undefined && params.TemplateParam !== '') {
+    try {
+      templateParam = JSON.parse(params.TemplateParam);
+    } catch {
+      return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法,只接受字符串值');
+    }
+    const values =
+      templateParam !== null && typeof templateParam === 'object' && !Array.isArray(templateParam)
+        ? Object.values(templateParam as Record<string, unknown>)
+        : undefined;
+    if (!values || values.some((v) => typeof v !== 'string')) {
+      return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法,只接受字符串值');
+    }
+  }
+  const decision = ctx.decide(account, {
+    transient: 'Throttling.User',
+    reject: 'isv.MOBILE_NUMBER_ILLEGAL',
+  });
+  await ctx.sleep(account.behaviour.latencyMs);
+  if (decision.kind === 'transient') {
+    return decision.code.startsWith('Throttling')
+      ? fail(res, 400, decision.code, 'Request was denied due to user flow control.')
+      : answer(res, decision.code, 'The request processing has failed due to some unknown error.');
+  }
+  if (decision.kind === 'rejected') return answer(res, decision.code, `rejected: ${decision.code}`);
+
+  const serial = ctx.state.nextSerial();
+  const bizId = `${BigInt(Date.now()) * 100000n + BigInt(serial % 100000)}^0`;
+  const values = Object.values(templateParam as Record<string, string>).join(' ');
+  const content = `【${params.SignName}】${params.TemplateCode}${values ? ' ' + values : ''}`;
+  for (const mobile of numbers) {
+    const message: SimMessage = {
+      accountId: account.id,
+      vendor: 'aliyun',
+      messageId: outId,
+      supplierMessageId: bizId,
+      mobile: mobile ?? '',
+      signName: params.SignName,
+      templateCode: params.TemplateCode,
+      params: templateParam,
+      content,
+      segments: segmentsOf(content),
+      sentAt: new Date(),
+      status: 'pending',
+    };
+    ctx.accept(account, message);
+  }
+  if (decision.hang) return ctx.hold(account, res);
+  res.status(200).json({ RequestId: requestId(), Code: 'OK', Message: 'OK', BizId: bizId });
+}
+
+function querySendDetails(
+  ctx: SimContext,
+  account: SimAccount,
+  params: Record<string, string>,
+  res: Response,
+): void {
+  account.stats.queries++;
+  const mobile = params.PhoneNumber ? normalizeMobile(params.PhoneNumber) : undefined;
+  if (!params.PhoneNumber)
+    return fail(res, 400, 'MissingPhoneNumber', 'PhoneNumber is mandatory for this action.');
+  if (!mobile) return answer(res, 'isv.MOBILE_NUMBER_ILLEGAL', '非法手机号');
+  if (!/^\d{8}$/.test(params.SendDate ?? ''))
+    return fail(res, 400, 'isv.INVALID_PARAMETERS', 'SendDate must be yyyyMMdd.');
+  const pageSize = Number(params.PageSize);
+  const page = Number(params.CurrentPage ?? '1');
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 50) {
+    return fail(res, 400, 'isv.INVALID_PARAMETERS', 'PageSize must be between 1 and 50.');
+  }
+  if (!Number.isInteger(page) || page < 1)
+    return fail(res, 400, 'isv.INVALID_PARAMETERS', 'CurrentPage must be 1 or more.');
+  const rows = ctx.state.messages.filter(
+    (m) =>
+      m.accountId === account.id &&
+      m.mobile === mobile &&
+      chinaDay(m.sentAt) === params.SendDate &&
+      (!params.BizId || m.supplierMessageId === params.BizId),
+  );
+  const { nationCode, national } = splitMobile(mobile);
+  const dtos = rows.slice((page - 1) * pageSize, page * pageSize).map((m) => ({
+    PhoneNum: nationCode === '86' ? national : mobile.slice(1),
+    SendStatus: m.status === 'pending' ? 1 : m.status === 'failed' ? 2 : 3,
+    ErrCode: m.status === 'delivered' ? 'DELIVERED' : (m.errCode ?? ''),
+    TemplateCode: m.templateCode,
+    Content: m.content,
+    SendDate: chinaTime(m.sentAt),
+    ReceiveDate: m.reportedAt ? chinaTime(m.reportedAt) : '',
+    OutId: m.messageId,
+  }));
+  res.status(200).json({
+    RequestId: requestId(),
+    Code: 'OK',
+    Message: 'OK',
+    TotalCount: rows.length,
+    SmsSendDetailDTOs: { SmsSendDetailDTO: dtos },
+  });
+}

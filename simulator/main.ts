@@ -1,0 +1,45 @@
+// Runs the supplier simulator as its own process:
+//   node simulator/main.ts
+// Port: SIMULATOR_PORT or STREAMING_SIMULATOR_PORT (default 8090); host:
+// SIMULATOR_HOST (default 127.0.0.1). Accounts at start: STREAMING_SIMULATOR_ACCOUNTS,
+// either a JSON array of account specs or the path of a JSON file holding one.
+import { readFileSync } from 'node:fs';
+import type { AccountSpec } from './admin.ts';
+import { startSimulator } from './server.ts';
+
+function loadAccounts(value: string | undefined): AccountSpec[] {
+  if (value === undefined || value.trim() === '') return [];
+  const text = /^\s*[[{]/.test(value) ? value : readFileSync(value, 'utf8');
+  const parsed: unknown = JSON.parse(text);
+  const list = Array.isArray(parsed) ? parsed : [parsed];
+  return list.map((spec, i) => {
+    if (
+      spec === null ||
+      typeof spec !== 'object' ||
+      typeof (spec as { id?: unknown }).id !== 'string'
+    ) {
+      throw new Error(`STREAMING_SIMULATOR_ACCOUNTS[${i}]: expected an object with an id`);
+    }
+    return spec as AccountSpec;
+  });
+}
+
+const port = Number(process.env.SIMULATOR_PORT ?? process.env.STREAMING_SIMULATOR_PORT ?? 8090);
+const host = process.env.SIMULATOR_HOST ?? '127.0.0.1';
+const simulator = await startSimulator({
+  port,
+  host,
+  accounts: loadAccounts(process.env.STREAMING_SIMULATOR_ACCOUNTS),
+});
+process.stdout.write(
+  `supplier simulator listening on ${simulator.url} (aliyun: ${simulator.url}/aliyun/, tencent: ${simulator.url}/tencent/, admin: ${simulator.url}/admin/)\n`,
+);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    void simulator.close().then(() => process.exit(0));
+  });
+}

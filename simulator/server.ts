@@ -1,0 +1,85 @@
+// Upstream supplier simulator: speaks Aliyun's and Tencent's real wire
+// formats on loopback, misbehaves on request, and pushes receipts back.
+//   /aliyun/   Aliyun dysmsapi 2017-05-25 RPC (POST form or GET query)
+//   /tencent/  Tencent Cloud SMS 2021-01-11 (POST JSON, TC3-HMAC-SHA256)
+//   /admin/*   JSON admin API (see admin.ts)
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { adminRouter, applyAccountSpec, type AccountSpec } from './admin.ts';
+import { aliyunHandler } from './aliyunApi.ts';
+import { SimContext } from './context.ts';
+import type { SimulatorState } from './state.ts';
+import { tencentHandler } from './tencentApi.ts';
+
+export type { AccountSpec } from './admin.ts';
+export type { Behaviour, SimulatorState } from './state.ts';
+
+export interface SimulatorOptions {
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  accounts?: AccountSpec[];
+}
+
+export interface Simulator {
+  url: string;
+  port: number;
+  state: SimulatorState;
+  /** Resolves when no receipt or inbound push is queued or in flight. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createSimulatorApp(ctx: SimContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const aliyun = aliyunHandler(ctx);
+  app.all(
+    ['/aliyun', '/aliyun/'],
+    express.urlencoded({ extended: false, limit: '1mb', type: () => true }),
+    (req, res) => aliyun(req, res),
+  );
+  const tencent = tencentHandler(ctx);
+  app.all(['/tencent', '/tencent/'], express.raw({ type: () => true, limit: '1mb' }), (req, res) =>
+    tencent(req, res),
+  );
+  app.use('/admin', express.json({ limit: '1mb' }), adminRouter(ctx));
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status =
+      err !== null && typeof err === 'object' && 'status' in err && typeof err.status === 'number'
+        ? err.status
+        : 500;
+    res.status(status).json({ error: status === 500 ? 'internal error' : 'bad request' });
+  });
+  return app;
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const host = options.host ?? '127.0.0.1';
+  const ctx = new SimContext();
+  for (const spec of options.accounts ?? []) applyAccountSpec(ctx, spec.id, spec);
+  const app = createSimulatorApp(ctx);
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(options.port, host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url,
+    port,
+    state: ctx.state,
+    idle: () => ctx.pusher.idle(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        ctx.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
