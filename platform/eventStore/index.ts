@@ -4,3 +4,4 @@ export { MysqlEventStore, mysqlEventStoreSchema } from './mysql.ts';
 export { KurrentDbEventStore } from './kurrentdb.ts';
 export { completeMetadata } from './metadata.ts';
 export { validateEvent } from './validation.ts';
+export { openEventStore } from './open.ts';
