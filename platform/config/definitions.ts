@@ -395,6 +395,27 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     '*/5 * * * *',
     'When the sweeper of stale messages and due timers runs (UTC).',
   ),
+  int(
+    'STREAMING_SWEEPER_DEADLINE_SECONDS',
+    3600,
+    60,
+    604800,
+    'A message still accepted (no outcome) or uncertain this long after its last progress is failed by the sweeper (SWEPT_STALE).',
+  ),
+  int(
+    'STREAMING_JOBS_LOCK_LEASE_MS',
+    30000,
+    1000,
+    600000,
+    'Lease of the Redis lock a job runs under; renewed at a third of it while the job runs. A holder that dies is replaced within one lease.',
+  ),
+  int(
+    'STREAMING_TRACKING_TTL_DAYS',
+    7,
+    1,
+    365,
+    'Raw tracking events in Mongo (`tracking_events`) expire after this many days; minute aggregates are kept.',
+  ),
 ];
 
 /** "100kb" → 102400; undefined when the text is not a size. */

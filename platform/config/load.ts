@@ -56,7 +56,13 @@ export interface Config {
   readonly defaultSuppliers: readonly string[];
   readonly query: { readonly readWaitMs: number };
   readonly retention: { readonly days: number };
-  readonly jobs: { readonly retentionCron: string; readonly sweeperCron: string };
+  readonly jobs: {
+    readonly retentionCron: string;
+    readonly sweeperCron: string;
+    readonly sweeperDeadlineSeconds: number;
+    readonly lockLeaseMs: number;
+  };
+  readonly tracking: { readonly ttlDays: number };
 }
 
 export interface ConfigProblem {
@@ -332,7 +338,10 @@ function build(v: Record<string, unknown>): Config {
     jobs: {
       retentionCron: s('STREAMING_JOBS_RETENTION_CRON'),
       sweeperCron: s('STREAMING_JOBS_SWEEPER_CRON'),
+      sweeperDeadlineSeconds: n('STREAMING_SWEEPER_DEADLINE_SECONDS'),
+      lockLeaseMs: n('STREAMING_JOBS_LOCK_LEASE_MS'),
     },
+    tracking: { ttlDays: n('STREAMING_TRACKING_TTL_DAYS') },
   };
 }
 

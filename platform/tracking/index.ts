@@ -5,6 +5,7 @@ import type { Producer } from 'kafkajs';
 import { TRACKING_TOPIC, type TrackingEvent } from '../../schemas/tracking.ts';
 
 export type { TrackingEvent } from '../../schemas/tracking.ts';
+export { trackingEventSchema, TRACKING_TOPIC } from '../../schemas/tracking.ts';
 export type TrackInput = Omit<TrackingEvent, 'id' | 'at' | 'service'> &
   Partial<Pick<TrackingEvent, 'id' | 'at'>>;
 

@@ -1,0 +1,26 @@
+// Authentication and authorisation: JWTs for people, API keys for systems,
+// password hashing, and the visibility rule between tenants.
+export {
+  issueToken,
+  verifyToken,
+  type IssuedToken,
+  type Role,
+  type TokenClaims,
+} from './tokens.ts';
+export {
+  generateApiKey,
+  hashApiKey,
+  parseApiKey,
+  apiKeyMatches,
+  type NewApiKey,
+} from './apiKeys.ts';
+export { hashPassword, verifyPassword } from './passwords.ts';
+export {
+  createAuthenticator,
+  requireAdmin,
+  canSee,
+  principalOf,
+  actorOf,
+  type Principal,
+  type AuthenticatorDeps,
+} from './middleware.ts';

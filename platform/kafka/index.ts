@@ -1,0 +1,68 @@
+// Kafka plumbing on top of platform/clients createKafka: topic creation,
+// a producer that waits for every in-sync replica, and consumers.
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+
+/** Accepted messages to dispatch (key = message id). */
+export const DISPATCH_TOPIC = 'sms.dispatch';
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions?: number;
+}
+
+/** Creates the topics that do not exist yet (idempotent; waits for leaders). */
+export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions ?? 4 })),
+      });
+    } catch (err) {
+      // Another process created it meanwhile.
+      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * A connected idempotent producer: sends are acknowledged by all in-sync
+ * replicas (acks = -1) and kafkajs retries them without duplicating.
+ */
+export async function createProducer(kafka: Kafka): Promise<Producer> {
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: true,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+  });
+  await producer.connect();
+  return producer;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+}
+
+/** A connected consumer in a group (not yet subscribed or running). */
+export async function createConsumer(kafka: Kafka, options: ConsumerOptions): Promise<Consumer> {
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    sessionTimeout: options.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: options.heartbeatIntervalMs ?? 1_000,
+    rebalanceTimeout: 20_000,
+    allowAutoTopicCreation: true,
+    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  await consumer.connect();
+  return consumer;
+}

@@ -1,0 +1,14 @@
+// Rate limits of template policies in Redis: reserve all or nothing, release,
+// and replay from the event store. Key layout: see limiter.ts.
+export {
+  reserveLimits,
+  releaseReservation,
+  replayAccepted,
+  createLimitReplay,
+  type RateRule,
+  type LimitSubject,
+  type Reservation,
+  type ReserveResult,
+  type LimitOptions,
+} from './limiter.ts';
+export { hourWindow, dayWindow, type Window } from './windows.ts';

@@ -1,0 +1,352 @@
+// Rate limits of a template's policy, enforced atomically in Redis.
+//
+// One Lua script checks every limit that applies and reserves all of them or
+// none: a rejected attempt consumes nothing. Key layout (prefix default `rl:`):
+//
+//   <p>mi:<templateCode>:<e164>            last accept "<ms>|<token>", TTL 1 day
+//                                           (minimum interval per mobile)
+//   <p>mh:<templateCode>:<e164>:<YYYYMMDDHH>  accepts per mobile in that hour
+//   <p>md:<templateCode>:<e164>:<YYYYMMDD>    accepts per mobile in that day
+//   <p>td:<templateCode>:<YYYYMMDD>           accepts per template in that day
+//   <p>nd:<tenantId>:<YYYYMMDD>               accepts per tenant in that day
+//
+// Hours and days are clock windows in UTC+8 (windows.ts). Mobile limits are
+// per template (the policy is the template's). Counters expire a minute after
+// their window ends. Keys span hash slots: run on one Redis (or a
+// non-cluster primary), not a Redis Cluster.
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { RatePolicy } from '../../domain/index.ts';
+import type { RecordedEvent } from '../eventStore/index.ts';
+import { dayWindow, hourWindow } from './windows.ts';
+
+export type RateRule =
+  | 'RATE_LIMIT_MOBILE_INTERVAL'
+  | 'RATE_LIMIT_MOBILE_HOURLY'
+  | 'RATE_LIMIT_MOBILE_DAILY'
+  | 'RATE_LIMIT_TEMPLATE_DAILY'
+  | 'RATE_LIMIT_TENANT_DAILY';
+
+export interface LimitSubject {
+  tenantId: string;
+  templateCode: string;
+  /** E.164 */
+  mobile: string;
+}
+
+export interface Reservation {
+  keys: string[];
+  kinds: ('i' | 'c')[];
+  token: string;
+}
+
+export type ReserveResult =
+  { ok: true; reservation: Reservation } | { ok: false; rule: RateRule; retryAfterSeconds: number };
+
+export interface LimitOptions {
+  /** Key prefix, default `rl:`. Tests use their own. */
+  prefix?: string;
+}
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+const RESERVE = `
+local now = tonumber(ARGV[1])
+local token = ARGV[2]
+local worst, worstRetry = 0, -1
+for i = 1, #KEYS do
+  local b = 2 + (i - 1) * 4
+  local kind = ARGV[b + 1]
+  local limit = tonumber(ARGV[b + 2])
+  local retry = -1
+  if kind == 'i' then
+    local v = redis.call('GET', KEYS[i])
+    if v then
+      local last = tonumber(string.match(v, '^(%d+)'))
+      if last and now - last < limit then retry = last + limit - now end
+    end
+  else
+    local c = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if c >= limit then retry = tonumber(ARGV[b + 4]) - now end
+  end
+  if retry >= 0 and retry > worstRetry then
+    worst = i
+    worstRetry = retry
+  end
+end
+if worst > 0 then return {worst, worstRetry} end
+for i = 1, #KEYS do
+  local b = 2 + (i - 1) * 4
+  if ARGV[b + 1] == 'i' then
+    redis.call('SET', KEYS[i], ARGV[1] .. '|' .. token, 'PX', ARGV[b + 3])
+  else
+    local c = redis.call('INCR', KEYS[i])
+    if c == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 3]) end
+  end
+end
+return {0, 0}
+`;
+
+const RELEASE = `
+local token = ARGV[1]
+for i = 1, #KEYS do
+  if ARGV[i + 1] == 'i' then
+    local v = redis.call('GET', KEYS[i])
+    if v and string.sub(v, -(#token + 1)) == '|' .. token then redis.call('DEL', KEYS[i]) end
+  else
+    local c = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if c > 0 then redis.call('DECR', KEYS[i]) end
+  end
+end
+return 1
+`;
+
+// Raises a counter to at least a value / an interval stamp to at least a time:
+// replaying twice, or while sends go on, never counts twice.
+const RAISE = `
+for i = 1, #KEYS do
+  local b = (i - 1) * 3
+  local kind = ARGV[b + 1]
+  local value = tonumber(ARGV[b + 2])
+  local ttl = ARGV[b + 3]
+  local v = redis.call('GET', KEYS[i])
+  local current = 0
+  if v then current = tonumber(string.match(v, '^(%d+)')) or 0 end
+  if value > current then
+    if kind == 'i' then
+      redis.call('SET', KEYS[i], ARGV[b + 2] .. '|replay', 'PX', ttl)
+    else
+      redis.call('SET', KEYS[i], ARGV[b + 2], 'PX', ttl)
+    end
+  end
+end
+return 1
+`;
+
+type LimitRedis = Redis & {
+  rlReserve(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
+  rlRelease(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  rlRaise(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+const defined = new WeakSet<Redis>();
+
+function withScripts(redis: Redis): LimitRedis {
+  if (!defined.has(redis)) {
+    redis.defineCommand('rlReserve', { lua: RESERVE });
+    redis.defineCommand('rlRelease', { lua: RELEASE });
+    redis.defineCommand('rlRaise', { lua: RAISE });
+    defined.add(redis);
+  }
+  return redis as LimitRedis;
+}
+
+interface Check {
+  key: string;
+  kind: 'i' | 'c';
+  rule: RateRule;
+  /** max count, or the interval in ms */
+  limit: number;
+  ttlMs: number;
+  endsAt: number;
+}
+
+const keys = {
+  interval: (p: string, s: LimitSubject) => `${p}mi:${s.templateCode}:${s.mobile}`,
+  hourly: (p: string, s: LimitSubject, w: string) => `${p}mh:${s.templateCode}:${s.mobile}:${w}`,
+  daily: (p: string, s: LimitSubject, w: string) => `${p}md:${s.templateCode}:${s.mobile}:${w}`,
+  template: (p: string, s: LimitSubject, w: string) => `${p}td:${s.templateCode}:${w}`,
+  tenant: (p: string, s: LimitSubject, w: string) => `${p}nd:${s.tenantId}:${w}`,
+};
+
+/** The limits of policy that apply to subject at now, in the order they are reported. */
+function checksFor(policy: RatePolicy, subject: LimitSubject, now: number, p: string): Check[] {
+  const hour = hourWindow(now);
+  const day = dayWindow(now);
+  const counter = (key: string, rule: RateRule, limit: number, endsAt: number): Check => ({
+    key,
+    kind: 'c',
+    rule,
+    limit,
+    endsAt,
+    ttlMs: endsAt - now + MINUTE_MS,
+  });
+  const out: Check[] = [];
+  const m = policy.mobile;
+  if (m?.minIntervalSeconds !== undefined && m.minIntervalSeconds > 0) {
+    out.push({
+      key: keys.interval(p, subject),
+      kind: 'i',
+      rule: 'RATE_LIMIT_MOBILE_INTERVAL',
+      limit: m.minIntervalSeconds * 1000,
+      ttlMs: DAY_MS + MINUTE_MS,
+      endsAt: 0,
+    });
+  }
+  if (m?.maxPerHour !== undefined) {
+    out.push(
+      counter(
+        keys.hourly(p, subject, hour.id),
+        'RATE_LIMIT_MOBILE_HOURLY',
+        m.maxPerHour,
+        hour.endsAt,
+      ),
+    );
+  }
+  if (m?.maxPerDay !== undefined) {
+    out.push(
+      counter(keys.daily(p, subject, day.id), 'RATE_LIMIT_MOBILE_DAILY', m.maxPerDay, day.endsAt),
+    );
+  }
+  if (policy.template?.maxPerDay !== undefined) {
+    out.push(
+      counter(
+        keys.template(p, subject, day.id),
+        'RATE_LIMIT_TEMPLATE_DAILY',
+        policy.template.maxPerDay,
+        day.endsAt,
+      ),
+    );
+  }
+  if (policy.tenant?.maxPerDay !== undefined) {
+    out.push(
+      counter(
+        keys.tenant(p, subject, day.id),
+        'RATE_LIMIT_TENANT_DAILY',
+        policy.tenant.maxPerDay,
+        day.endsAt,
+      ),
+    );
+  }
+  return out;
+}
+
+/**
+ * Reserves every limit of policy for one send at now (epoch ms), all or
+ * nothing. On refusal: the rule that waits longest and its Retry-After in
+ * whole seconds (at least 1).
+ */
+export async function reserveLimits(
+  redis: Redis,
+  policy: RatePolicy,
+  subject: LimitSubject,
+  now: number = Date.now(),
+  options: LimitOptions = {},
+): Promise<ReserveResult> {
+  const checks = checksFor(policy, subject, now, options.prefix ?? 'rl:');
+  const token = randomBytes(8).toString('hex');
+  const reservation: Reservation = {
+    keys: checks.map((c) => c.key),
+    kinds: checks.map((c) => c.kind),
+    token,
+  };
+  if (checks.length === 0) return { ok: true, reservation };
+  const args: (string | number)[] = [now, token];
+  for (const c of checks) args.push(c.kind, c.limit, c.ttlMs, c.endsAt);
+  const [failed, retryMs] = await withScripts(redis).rlReserve(
+    checks.length,
+    ...reservation.keys,
+    ...args,
+  );
+  if (failed === 0) return { ok: true, reservation };
+  const check = checks[failed - 1];
+  if (!check) throw new Error(`rate-limit script returned an unknown index ${failed}`);
+  return {
+    ok: false,
+    rule: check.rule,
+    retryAfterSeconds: Math.max(1, Math.ceil(retryMs / 1000)),
+  };
+}
+
+/** Gives back what reserveLimits took (the append failed, or the request was a repeat). */
+export async function releaseReservation(redis: Redis, reservation: Reservation): Promise<void> {
+  if (reservation.keys.length === 0) return;
+  await withScripts(redis).rlRelease(
+    reservation.keys.length,
+    ...reservation.keys,
+    reservation.token,
+    ...reservation.kinds,
+  );
+}
+
+function acceptedAt(event: RecordedEvent): number {
+  const at = (event.data as { acceptedAt?: unknown }).acceptedAt;
+  const ms = Date.parse(typeof at === 'string' ? at : event.metadata.timestamp);
+  return Number.isNaN(ms) ? event.recordedAt.getTime() : ms;
+}
+
+/**
+ * Re-applies the counters of `sms.accepted.v1` events for the windows current
+ * at now, so that losing Redis resets nobody's quota. Counters are raised to
+ * the replayed count (never added to), so replaying again, or while sends go
+ * on, does not count twice. Give it every accepted event since the start of
+ * the current UTC+8 day (one call, or many `add`s on createLimitReplay).
+ */
+export async function replayAccepted(
+  redis: Redis,
+  events: readonly RecordedEvent[],
+  now: number = Date.now(),
+  options: LimitOptions = {},
+): Promise<{ keys: number }> {
+  const replay = createLimitReplay(now, options);
+  replay.add(events);
+  return replay.apply(redis);
+}
+
+/** Batched form of replayAccepted: add() every batch, then apply() once. */
+export function createLimitReplay(now: number = Date.now(), options: LimitOptions = {}) {
+  const p = options.prefix ?? 'rl:';
+  const hour = hourWindow(now);
+  const day = dayWindow(now);
+  const counters = new Map<string, { count: number; ttlMs: number }>();
+  const stamps = new Map<string, number>();
+  const bump = (key: string, endsAt: number) => {
+    const entry = counters.get(key) ?? { count: 0, ttlMs: endsAt - now + MINUTE_MS };
+    entry.count += 1;
+    counters.set(key, entry);
+  };
+  return {
+    add(events: readonly RecordedEvent[]): void {
+      for (const event of events) {
+        if (event.type !== 'sms.accepted.v1') continue;
+        const d = event.data as { tenantId?: unknown; templateCode?: unknown; mobile?: unknown };
+        if (
+          typeof d.tenantId !== 'string' ||
+          typeof d.templateCode !== 'string' ||
+          typeof d.mobile !== 'string'
+        ) {
+          continue;
+        }
+        const subject = { tenantId: d.tenantId, templateCode: d.templateCode, mobile: d.mobile };
+        const at = acceptedAt(event);
+        if (at > now) continue;
+        if (now - at < DAY_MS) {
+          const key = keys.interval(p, subject);
+          stamps.set(key, Math.max(stamps.get(key) ?? 0, at));
+        }
+        if (hourWindow(at).id === hour.id) bump(keys.hourly(p, subject, hour.id), hour.endsAt);
+        if (dayWindow(at).id === day.id) {
+          bump(keys.daily(p, subject, day.id), day.endsAt);
+          bump(keys.template(p, subject, day.id), day.endsAt);
+          bump(keys.tenant(p, subject, day.id), day.endsAt);
+        }
+      }
+    },
+    async apply(redis: Redis): Promise<{ keys: number }> {
+      const entries: [string, 'i' | 'c', number, number][] = [];
+      for (const [key, { count, ttlMs }] of counters) entries.push([key, 'c', count, ttlMs]);
+      for (const [key, at] of stamps) entries.push([key, 'i', at, at + DAY_MS + MINUTE_MS - now]);
+      const scripted = withScripts(redis);
+      for (let i = 0; i < entries.length; i += 200) {
+        const chunk = entries.slice(i, i + 200);
+        await scripted.rlRaise(
+          chunk.length,
+          ...chunk.map((e) => e[0]),
+          ...chunk.flatMap((e) => [e[1], e[2], e[3]]),
+        );
+      }
+      return { keys: entries.length };
+    },
+  };
+}

@@ -1,0 +1,28 @@
+// Clock windows in China time (UTC+8), as the vendors count them: an hour or a
+// day starts at :00 / 00:00 Beijing time, whatever the server's time zone.
+const OFFSET_MS = 8 * 3_600_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+export interface Window {
+  /** e.g. 2024061513 (hour) or 20240615 (day), in UTC+8. */
+  id: string;
+  /** Epoch ms at which the window ends. */
+  endsAt: number;
+}
+
+function label(ms: number, withHour: boolean): string {
+  const iso = new Date(ms + OFFSET_MS).toISOString(); // the UTC+8 wall clock, as if it were UTC
+  const day = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}`;
+  return withHour ? `${day}${iso.slice(11, 13)}` : day;
+}
+
+export function hourWindow(now: number): Window {
+  const index = Math.floor((now + OFFSET_MS) / HOUR_MS);
+  return { id: label(now, true), endsAt: (index + 1) * HOUR_MS - OFFSET_MS };
+}
+
+export function dayWindow(now: number): Window {
+  const index = Math.floor((now + OFFSET_MS) / DAY_MS);
+  return { id: label(now, false), endsAt: (index + 1) * DAY_MS - OFFSET_MS };
+}
