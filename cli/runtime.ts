@@ -1,0 +1,74 @@
+// The shared runtime of every streaming process: configuration, logger and
+// the clients of the real services, opened once and closed in reverse order.
+import type { Pool } from 'mysql2/promise';
+import type { Redis } from 'ioredis';
+import type { Db, MongoClient } from 'mongodb';
+import type { Kafka, Producer } from 'kafkajs';
+import type { Logger } from 'winston';
+import { loadConfig, type Config } from '../platform/config/index.ts';
+import { createLogger } from '../platform/logger/index.ts';
+import {
+  createKafka,
+  createMongo,
+  createMysqlPool,
+  createRedis,
+} from '../platform/clients/index.ts';
+import { openEventStore, type EventStore } from '../platform/eventStore/index.ts';
+import { kafkaTracker, noTracker, type Tracker } from '../platform/tracking/index.ts';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  mysql: Pool;
+  eventStore: EventStore;
+  redis: Redis;
+  mongo: { client: MongoClient; db: Db };
+  kafka: Kafka;
+  tracker: Tracker;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  service: string;
+  /** Publish tracking events to Kafka (services do; one-shot tools need not). */
+  tracking?: boolean;
+  config?: Config;
+}
+
+export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const config = options.config ?? loadConfig();
+  const logger = createLogger(config, { name: options.service });
+  const mysql = createMysqlPool(config);
+  const eventStore = await openEventStore(config, mysql);
+  const redis = createRedis(config, logger);
+  const mongo = createMongo(config);
+  await mongo.client.connect();
+  const kafka = createKafka(config, logger);
+  let producer: Producer | undefined;
+  let tracker: Tracker = noTracker;
+  if (options.tracking) {
+    producer = kafka.producer({ allowAutoTopicCreation: true });
+    await producer.connect();
+    tracker = kafkaTracker(producer, options.service, {
+      onError: (err) => logger.warn('tracking publish failed', { err: String(err) }),
+    });
+  }
+  return {
+    config,
+    logger,
+    mysql,
+    eventStore,
+    redis,
+    mongo,
+    kafka,
+    tracker,
+    async close() {
+      await tracker.close().catch(() => undefined);
+      await producer?.disconnect().catch(() => undefined);
+      await eventStore.close().catch(() => undefined);
+      await mongo.client.close().catch(() => undefined);
+      redis.disconnect();
+      await mysql.end().catch(() => undefined);
+    },
+  };
+}
