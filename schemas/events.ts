@@ -110,6 +110,8 @@ export const eventSchemas: Record<string, JsonSchema> = {
       content: optStr,
       // the text to send, AES-GCM sealed, present for verification codes only
       sealedContent: optStr,
+      // the params to send (code included), AES-GCM sealed JSON, verification codes only
+      sealedParams: optStr,
       params: { type: 'object', additionalProperties: { type: 'string' } },
       segments: { type: 'integer', minimum: 1 },
       encoding: { enum: ['GSM-7', 'UCS-2'] },
@@ -183,6 +185,19 @@ export const eventSchemas: Record<string, JsonSchema> = {
     attemptsLeft: int,
   }),
   'verification.verified.v1': obj(['verificationId'], { verificationId: str }),
+
+  // delivery receipts as pushed (stream receipts-<account>), applied to messages by processors/
+  'receipt.received.v1': obj(['account', 'vendor', 'supplierMessageId', 'delivered', 'reportedAt'], {
+    account: str,
+    vendor: str,
+    supplierMessageId: str,
+    messageId: optStr,
+    delivered: { type: 'boolean' },
+    errorCode: optStr,
+    errorMessage: optStr,
+    reportedAt: time,
+    mobile: optStr,
+  }),
 
   // inbound and opt-out
   'inbound.received.v1': obj(['inboundId', 'supplierAccount', 'mobile', 'content', 'receivedAt'], {

@@ -1,0 +1,178 @@
+// Accepted sends per second and latency percentiles of POST /v1/messages.
+//
+//   node bench/accept.ts [--connections 64] [--duration 30]
+//
+// The command service runs in a child process (MySQL event store on a fresh
+// database, real Redis); autocannon runs here, on the same machine, sending
+// random mobiles so limits do not bite. Prints the figures and writes
+// bench/results/accept-<timestamp>.json.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { startCommandService } from '../command-service/index.ts';
+import { loadConfig } from '../platform/config/index.ts';
+import { MysqlEventStore } from '../platform/eventStore/index.ts';
+import { createLogger } from '../platform/logger/index.ts';
+import { noTracker } from '../platform/tracking/index.ts';
+import { freshDatabase } from '../tests/support/mysql.ts';
+import mysql from 'mysql2/promise';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig({ STREAMING_ENV: 'test', STREAMING_LOG_LEVEL: 'warn', ...process.env });
+  const pool = mysql.createPool({
+    uri: process.env.BENCH_MYSQL_URL!,
+    connectionLimit: 20,
+    timezone: 'Z',
+  });
+  const eventStore = await MysqlEventStore.create(pool);
+  const redis = new Redis(config.redis.url);
+  const logger = createLogger({ logLevel: 'warn' });
+  const service = await startCommandService(
+    {
+      config,
+      logger,
+      eventStore,
+      redis,
+      tracker: noTracker,
+      redisPrefix: process.env.BENCH_PREFIX ?? '',
+    },
+    { port: 0 },
+  );
+  process.stdout.write(`URL ${service.url}\n`);
+  process.on('SIGTERM', () => {
+    void service.close().then(async () => {
+      await eventStore.close();
+      await pool.end();
+      redis.disconnect();
+      process.exit(0);
+    });
+  });
+}
+
+async function json(url: string, body: unknown, token?: string) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function main(): Promise<void> {
+  const connections = arg('connections', 64);
+  const duration = arg('duration', 30);
+  const db = await freshDatabase('bench');
+  const prefix = `bench:${randomBytes(4).toString('hex')}:`;
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], {
+    env: { ...process.env, BENCH_MYSQL_URL: db.url, BENCH_PREFIX: prefix },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /URL (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
+  });
+  try {
+    const username = `bench${randomBytes(3).toString('hex')}`;
+    await json(`${url}/v1/users`, { username, password: 'benchmark password' });
+    const { token } = (await json(`${url}/v1/sessions`, {
+      username,
+      password: 'benchmark password',
+    })) as {
+      token: string;
+    };
+    const { templateCode } = (await json(
+      `${url}/v1/templates`,
+      {
+        name: 'bench',
+        kind: 'notification',
+        signature: 'Bench',
+        content: 'Order ${order} shipped.',
+      },
+      token,
+    )) as { templateCode: string };
+
+    const result = await autocannon({
+      url: `${url}/v1/messages`,
+      connections,
+      duration,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      requests: [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            body: JSON.stringify({
+              templateCode,
+              mobile: `13${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
+              params: { order: randomBytes(4).toString('hex') },
+            }),
+          }),
+        },
+      ],
+    });
+    const accepted = result['2xx'];
+    const [rows] = await db.pool.query(
+      "SELECT COUNT(*) AS n FROM es_events WHERE type = 'sms.accepted.v1'",
+    );
+    const stored = Number((rows as { n: number }[])[0]!.n);
+    const figures = {
+      command: `node bench/accept.ts --connections ${connections} --duration ${duration}`,
+      at: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
+      connections,
+      durationSeconds: duration,
+      acceptedPerSecond: Math.round(accepted / result.duration),
+      acceptedTotal: accepted,
+      storedAcceptedEvents: stored,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+      latencyMs: {
+        p50: result.latency.p50,
+        p90: result.latency.p90,
+        p99: result.latency.p99,
+        max: result.latency.max,
+      },
+    };
+    console.log(JSON.stringify(figures, null, 2));
+    mkdirSync(path.join(here, 'results'), { recursive: true });
+    const file = path.join(here, 'results', `accept-${figures.at.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
+    console.log(`written ${path.relative(process.cwd(), file)}`);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    const redis = new Redis(loadConfig({ STREAMING_ENV: 'test' }).redis.url);
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    await db.drop();
+  }
+}
+
+if (process.argv.includes('--serve')) await serve();
+else await main();

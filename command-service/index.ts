@@ -1,0 +1,89 @@
+// The command service: HTTP command API over the event store. Routes, as a
+// table of contents:
+//
+//   POST   /v1/users                       registeringUsers   username-<name>, user-<id>
+//   POST   /v1/sessions                    registeringUsers   (reads only)
+//   POST   /v1/api-keys                    managingApiKeys    apikey-<keyId>
+//   GET    /v1/api-keys                    managingApiKeys    (reads only)
+//   DELETE /v1/api-keys/:id                managingApiKeys    apikey-<keyId>
+//   POST   /v1/templates                   managingTemplates  template-<code>
+//   PATCH  /v1/templates/:code             managingTemplates  template-<code>
+//   POST   /v1/templates/:code/disable     managingTemplates  template-<code>
+//   POST   /v1/templates/:code/enable      managingTemplates  template-<code>
+//   POST   /v1/messages                    sendingMessages    message-<id>
+//   POST   /v1/verifications               verifyingCodes     verification-<code>-<digest>, message-<id>
+//   POST   /v1/verifications/check         verifyingCodes     verification-<code>-<digest>
+//   GET    /openapi.json, /docs            the API description
+import type { Express, Router } from 'express';
+import { createAuthenticator } from '../platform/auth/index.ts';
+import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
+import { serveApiDocs } from '../platform/http/apiDocs.ts';
+import { buildOpenApi } from '../schemas/openapi/index.ts';
+import type { CommandDeps } from './deps.ts';
+import { apiKeysRouter } from './managingApiKeys/index.ts';
+import { templatesRouter } from './managingTemplates/index.ts';
+import { usersRouter } from './registeringUsers/index.ts';
+import { messagesRouter } from './sendingMessages/index.ts';
+import { verificationsRouter } from './verifyingCodes/index.ts';
+
+export type { CommandDeps } from './deps.ts';
+export { createAdmin, registerUser, login } from './registeringUsers/index.ts';
+export { sendMessage } from './sendingMessages/index.ts';
+export { requestCode, checkCode } from './verifyingCodes/index.ts';
+
+export interface CommandAppOptions {
+  /** Extra routers mounted before the API (e.g. the supplier webhooks); they authenticate themselves. */
+  routers?: { path: string; router: Router }[];
+}
+
+export function createCommandApp(deps: CommandDeps, options: CommandAppOptions = {}): Express {
+  const { eventStore, redis } = deps;
+  const app = createHttpApp({
+    config: deps.config,
+    logger: deps.logger,
+    name: 'command-service',
+    readiness: async () => {
+      const checks: Record<string, string> = {};
+      await Promise.all([
+        eventStore.headPosition().then(
+          () => (checks.eventStore = 'ok'),
+          (err: unknown) => (checks.eventStore = err instanceof Error ? err.message : String(err)),
+        ),
+        redis.ping().then(
+          () => (checks.redis = 'ok'),
+          (err: unknown) => (checks.redis = err instanceof Error ? err.message : String(err)),
+        ),
+      ]);
+      return checks;
+    },
+  });
+  serveApiDocs(app, buildOpenApi());
+  for (const { path, router } of options.routers ?? []) app.use(path, router);
+  const auth = createAuthenticator({ config: deps.config, eventStore });
+  app.use(usersRouter(deps));
+  app.use(apiKeysRouter(deps, auth));
+  app.use(templatesRouter(deps, auth));
+  app.use(messagesRouter(deps, auth));
+  app.use(verificationsRouter(deps, auth));
+  return finishHttpApp(app);
+}
+
+export interface RunningCommandService {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Listens on config.http.host:commandPort (or options.port; 0 picks a free one). */
+export async function startCommandService(
+  deps: CommandDeps,
+  options: CommandAppOptions & { port?: number } = {},
+): Promise<RunningCommandService> {
+  const app = createCommandApp(deps, options);
+  const server = await startHttpServer(app, {
+    host: deps.config.http.host,
+    port: options.port ?? deps.config.http.commandPort,
+    tls: deps.config.http.tls,
+    shutdownTimeoutMs: deps.config.http.shutdownTimeoutMs,
+  });
+  return { url: server.url, close: () => server.close() };
+}

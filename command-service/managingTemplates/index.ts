@@ -1,0 +1,177 @@
+// Templates: create, update (content, suppliers, policy), disable and enable.
+// The stream is keyed by the public, random template code.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Router, type RequestHandler } from 'express';
+import {
+  templateDecider,
+  templateStream,
+  type ExistingTemplate,
+  type RatePolicy,
+  type TemplateKind,
+  type TemplateState,
+  type VerificationSettings,
+} from '../../domain/index.ts';
+import { principalOf } from '../../platform/auth/index.ts';
+import type { Config } from '../../platform/config/index.ts';
+import { AppError } from '../../platform/errors/index.ts';
+import type { EventStore } from '../../platform/eventStore/index.ts';
+import { validateBody } from '../../platform/http/index.ts';
+import { createTemplateBody, updateTemplateBody } from '../../schemas/http/index.ts';
+import type { CommandDeps } from '../deps.ts';
+import { handle, load, metaOf } from '../commandHandling/index.ts';
+import { param, tenantScope, type Principal } from '../principal.ts';
+
+/** 120 random bits, URL-safe: unguessable. */
+export function newTemplateCode(): string {
+  return `T${randomBytes(15).toString('base64url')}`;
+}
+
+const CODE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Throws UNKNOWN_SUPPLIER naming the ids that are not configured. */
+export function checkSuppliers(config: Pick<Config, 'suppliers'>, ids: readonly string[]): void {
+  const known = new Set(config.suppliers.map((s) => s.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) {
+    throw new AppError(
+      'UNKNOWN_SUPPLIER',
+      `Unknown supplier account(s): ${unknown.join(', ')}; configured: ${[...known].join(', ')}.`,
+      { field: 'suppliers', unknown },
+    );
+  }
+}
+
+/** The template as the caller may see it; another tenant's answers TEMPLATE_NOT_FOUND (404). */
+export async function loadTemplate(
+  eventStore: EventStore,
+  templateCode: string,
+  principal: Principal,
+): Promise<{ template: ExistingTemplate; version: number }> {
+  if (!CODE.test(templateCode)) throw new AppError('TEMPLATE_NOT_FOUND');
+  const { state, expected } = await load(eventStore, templateDecider, templateStream(templateCode));
+  if (!state.exists || (principal.role !== 'admin' && state.tenantId !== principal.userId)) {
+    throw new AppError('TEMPLATE_NOT_FOUND');
+  }
+  return { template: state, version: expected as number };
+}
+
+interface CreateBody {
+  name: string;
+  kind: TemplateKind;
+  signature: string;
+  content: string;
+  suppliers?: string[];
+  policy?: RatePolicy;
+  verification?: Partial<VerificationSettings>;
+}
+
+interface UpdateBody {
+  content?: string;
+  suppliers?: string[];
+  policy?: RatePolicy;
+  verification?: Partial<VerificationSettings>;
+}
+
+function stateBody(state: TemplateState, version: number | 'no_stream') {
+  if (!state.exists) throw new AppError('TEMPLATE_NOT_FOUND');
+  return {
+    templateCode: state.templateCode,
+    enabled: state.enabled,
+    version: version === 'no_stream' ? -1 : version,
+  };
+}
+
+function codeOf(req: Parameters<RequestHandler>[0]): string {
+  const code = param(req, 'code');
+  if (!CODE.test(code)) throw new AppError('TEMPLATE_NOT_FOUND');
+  return code;
+}
+
+export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router {
+  const router = Router();
+  const { config, eventStore } = deps;
+
+  router.post('/v1/templates', auth, validateBody(createTemplateBody), async (req, res) => {
+    const principal = principalOf(req);
+    const body = req.body as CreateBody;
+    const suppliers = body.suppliers ?? [...config.defaultSuppliers];
+    checkSuppliers(config, suppliers);
+    const templateCode = newTemplateCode();
+    const templateId = randomUUID();
+    await handle(
+      eventStore,
+      templateDecider,
+      templateStream(templateCode),
+      (state) =>
+        templateDecider.decide(
+          {
+            type: 'CreateTemplate',
+            data: {
+              templateId,
+              templateCode,
+              tenantId: principal.userId,
+              name: body.name,
+              kind: body.kind,
+              signature: body.signature,
+              content: body.content,
+              suppliers,
+              ...(body.policy ? { policy: body.policy } : {}),
+              ...(body.verification ? { verification: body.verification } : {}),
+            },
+          },
+          state,
+        ),
+      metaOf(req, principal),
+      0,
+    );
+    res.status(201).location(`/v1/templates/${templateCode}`).json({ templateId, templateCode });
+  });
+
+  router.patch('/v1/templates/:code', auth, validateBody(updateTemplateBody), async (req, res) => {
+    const principal = principalOf(req);
+    const body = req.body as UpdateBody;
+    if (body.suppliers) checkSuppliers(config, body.suppliers);
+    const result = await handle(
+      eventStore,
+      templateDecider,
+      templateStream(codeOf(req)),
+      (state) =>
+        templateDecider.decide(
+          {
+            type: 'UpdateTemplate',
+            data: {
+              ...body,
+              ...(tenantScope(principal) === undefined ? {} : { tenantId: principal.userId }),
+            },
+          },
+          state,
+        ),
+      metaOf(req, principal),
+    );
+    res.json(stateBody(result.state, result.version));
+  });
+
+  for (const action of ['disable', 'enable'] as const) {
+    router.post(`/v1/templates/:code/${action}`, auth, async (req, res) => {
+      const principal = principalOf(req);
+      const scope = tenantScope(principal);
+      const data = scope === undefined ? {} : { tenantId: scope };
+      const result = await handle(
+        eventStore,
+        templateDecider,
+        templateStream(codeOf(req)),
+        (state) =>
+          templateDecider.decide(
+            action === 'disable'
+              ? { type: 'DisableTemplate', data }
+              : { type: 'EnableTemplate', data },
+            state,
+          ),
+        metaOf(req, principal),
+      );
+      res.json(stateBody(result.state, result.version));
+    });
+  }
+
+  return router;
+}

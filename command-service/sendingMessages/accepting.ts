@@ -1,0 +1,224 @@
+// The shared half of sending a notification and sending a code: template
+// checks, limits, and appending `sms.accepted.v1` with "no stream" expected.
+import { createHash } from 'node:crypto';
+import {
+  aggregate,
+  countSegments,
+  messageDecider,
+  messageStream,
+  normalizeMobile,
+  optOutDecider,
+  optOutStream,
+  renderMessage,
+  type Encoding,
+  type ExistingTemplate,
+  type MessageEvent,
+  type OptOutEvent,
+  type Params,
+  type SmsAcceptedData,
+} from '../../domain/index.ts';
+import { AppError } from '../../platform/errors/index.ts';
+import { WrongExpectedVersionError, type RecordedEvent } from '../../platform/eventStore/index.ts';
+import {
+  releaseReservation,
+  reserveLimits,
+  type Reservation,
+} from '../../platform/rateLimits/index.ts';
+import type { CommandDeps } from '../deps.ts';
+import { toNewEvents, type Meta } from '../commandHandling/index.ts';
+
+export interface AcceptedAnswer {
+  messageId: string;
+  segments: number;
+  encoding: Encoding;
+  position: number;
+}
+
+/** Stable JSON: object keys sorted, so equal bodies hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function requestHash(body: unknown): string {
+  return `sha256:${createHash('sha256').update(canonicalJson(body)).digest('hex')}`;
+}
+
+// A fixed namespace for message ids derived from Idempotency-Keys (UUIDv5 style).
+const NAMESPACE = Buffer.from('6f1c2f6e8a1d4c0e9b3e5d7a2c4b6e80', 'hex');
+
+/** The message id for (tenant, Idempotency-Key): the same pair always gives the same id. */
+export function idempotentMessageId(tenantId: string, key: string): string {
+  const h = createHash('sha1').update(NAMESPACE).update(`${tenantId}\n${key}`, 'utf8').digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const hex = h.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** An Idempotency-Key header: 1–128 visible ASCII characters; undefined when absent. */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^[\x21-\x7e]{1,128}$/.test(value)) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'The Idempotency-Key header must be 1 to 128 visible ASCII characters.',
+      { errors: [{ path: 'header.Idempotency-Key', message: 'is invalid' }] },
+    );
+  }
+  return value;
+}
+
+/** Steps 1 of a send: the template is enabled and of a kind this call may send. */
+export function requireSendable(template: ExistingTemplate, verification: boolean): void {
+  if (!template.enabled) {
+    throw new AppError(
+      'TEMPLATE_DISABLED',
+      `Template ${template.templateCode} is disabled; enable it first.`,
+    );
+  }
+  if (verification !== (template.kind === 'verification')) {
+    throw new AppError(
+      'WRONG_TEMPLATE_KIND',
+      verification
+        ? `Template ${template.templateCode} is a ${template.kind} template; codes need a verification template.`
+        : `Template ${template.templateCode} sends verification codes; use POST /v1/verifications.`,
+      { kind: template.kind },
+    );
+  }
+}
+
+/** Step 3: E.164, or INVALID_MOBILE (422) saying what is wrong. */
+export function e164Of(mobile: string): string {
+  return normalizeMobile(mobile);
+}
+
+/** Step 4: marketing templates do not go to numbers that opted out with this tenant. */
+export async function checkOptOut(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  e164: string,
+): Promise<void> {
+  if (template.kind !== 'marketing') return;
+  const events = await deps.eventStore.readStream(optOutStream(template.tenantId, e164));
+  const state = aggregate(optOutDecider, events as unknown as OptOutEvent[]);
+  if (state.optedOut) {
+    throw new AppError(
+      'MOBILE_OPTED_OUT',
+      'The number has opted out of this tenant’s marketing messages.',
+    );
+  }
+}
+
+/** Step 5: every limit of the policy, all or nothing; else 429 naming the rule, with Retry-After. */
+export async function reserveOrRefuse(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  e164: string,
+  now: number,
+): Promise<Reservation> {
+  let result;
+  try {
+    result = await reserveLimits(
+      deps.redis,
+      template.policy,
+      { tenantId: template.tenantId, templateCode: template.templateCode, mobile: e164 },
+      now,
+      { prefix: `${deps.redisPrefix ?? ''}rl:` },
+    );
+  } catch (err) {
+    deps.logger.error('rate limits unavailable', { err });
+    throw new AppError('DEPENDENCY_UNAVAILABLE', 'Rate limits cannot be checked now; retry later.');
+  }
+  if (!result.ok) {
+    throw new AppError(
+      result.rule,
+      undefined,
+      { rule: result.rule, retryAfterSeconds: result.retryAfterSeconds },
+      { 'Retry-After': String(result.retryAfterSeconds) },
+    );
+  }
+  return result.reservation;
+}
+
+function answerOf(event: RecordedEvent): AcceptedAnswer {
+  const d = event.data as unknown as SmsAcceptedData;
+  return {
+    messageId: d.messageId,
+    segments: d.segments,
+    encoding: d.encoding,
+    position: event.position,
+  };
+}
+
+/**
+ * The answer for a message stream that already exists: the first 202 when it
+ * holds the same request, else IDEMPOTENCY_KEY_REUSED. Undefined when the
+ * stream is empty.
+ */
+export async function existingAnswer(
+  deps: CommandDeps,
+  messageId: string,
+  hash: string,
+): Promise<AcceptedAnswer | undefined> {
+  const events = await deps.eventStore.readStream(messageStream(messageId), { limit: 1 });
+  const first = events[0];
+  if (!first || first.type !== 'sms.accepted.v1') return undefined;
+  // the decider answers [] for the same request and throws IDEMPOTENCY_KEY_REUSED for another
+  messageDecider.decide(
+    { type: 'Accept', data: { ...(first.data as unknown as SmsAcceptedData), requestHash: hash } },
+    aggregate(messageDecider, [first] as unknown as MessageEvent[]),
+  );
+  return answerOf(first);
+}
+
+/** The rendered text and its segment count (signature included). */
+export function measure(template: ExistingTemplate, params: Params) {
+  const full = renderMessage(template.signature, template.content, params);
+  return countSegments(full);
+}
+
+/**
+ * Step 6: append `sms.accepted.v1` with "no stream" expected. When the stream
+ * exists meanwhile (an idempotent repeat that raced), the reservation is
+ * given back and the first answer (or 422) returned; on any other failure the
+ * reservation is given back and the error rethrown.
+ */
+export async function appendAccepted(
+  deps: CommandDeps,
+  data: SmsAcceptedData,
+  reservation: Reservation,
+  meta: Meta,
+): Promise<AcceptedAnswer & { repeated: boolean }> {
+  const events = messageDecider.decide({ type: 'Accept', data }, messageDecider.initialState());
+  try {
+    const result = await deps.eventStore.append(
+      messageStream(data.messageId),
+      toNewEvents(events, meta),
+      'no_stream',
+    );
+    return {
+      messageId: data.messageId,
+      segments: data.segments,
+      encoding: data.encoding,
+      position: result.position,
+      repeated: false,
+    };
+  } catch (err) {
+    await releaseReservation(deps.redis, reservation).catch((releaseErr: unknown) =>
+      deps.logger.warn('could not release a rate-limit reservation', { err: releaseErr }),
+    );
+    if (err instanceof WrongExpectedVersionError) {
+      const answer = await existingAnswer(deps, data.messageId, data.requestHash);
+      if (answer) return { ...answer, repeated: true };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,178 @@
+// JSON Schemas of the command API's request and response bodies. The same
+// objects feed ajv (validateBody) and the OpenAPI document (schemas/openapi).
+import type { JsonSchema } from '../events.ts';
+
+function obj(
+  required: string[],
+  properties: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): JsonSchema {
+  return { type: 'object', required, additionalProperties: false, properties, ...extra };
+}
+
+const text = (maxLength: number, description?: string) => ({
+  type: 'string',
+  minLength: 1,
+  maxLength,
+  ...(description ? { description } : {}),
+});
+const time = { type: 'string', format: 'date-time' } as const;
+const templateCode = {
+  ...text(64, 'The public code of the template.'),
+  pattern: '^[A-Za-z0-9_-]+$',
+};
+const mobile = text(
+  32,
+  'Mobile number; national Chinese numbers become +86…, others need +<country>.',
+);
+
+// Limits are whole numbers; ranges (negative, hourly above daily, …) are
+// checked by the domain, which answers POLICY_INVALID naming the field.
+const count = { type: 'integer' } as const;
+export const policyBody = obj(
+  [],
+  {
+    mobile: obj([], {
+      minIntervalSeconds: { ...count, description: 'Seconds between two sends to one mobile.' },
+      maxPerHour: { ...count, description: 'Sends per mobile per clock hour (UTC+8).' },
+      maxPerDay: { ...count, description: 'Sends per mobile per day (UTC+8).' },
+    }),
+    template: obj([], { maxPerDay: count }),
+    tenant: obj([], { maxPerDay: count }),
+  },
+  { description: 'Rate limits. Verification templates default to 60 s / 5 per hour / 10 per day.' },
+);
+
+export const verificationSettingsBody = obj(
+  [],
+  {
+    codeLength: { type: 'integer', description: 'Digits of a code, 4 to 8 (default 6).' },
+    ttlSeconds: { type: 'integer', description: 'Seconds a code stays valid (default 300).' },
+    maxAttempts: { type: 'integer', description: 'Checks allowed per code (default 5).' },
+  },
+  { description: 'Only for verification templates.' },
+);
+
+const suppliers = {
+  type: 'array',
+  items: { type: 'string', minLength: 1, maxLength: 63 },
+  maxItems: 16,
+  uniqueItems: true,
+  description: 'Supplier account ids in failover order; default: the deployment order.',
+};
+
+export const registerUserBody = obj(['username', 'password'], {
+  username: { type: 'string', maxLength: 64, description: '3–32 of a-z 0-9 _ . -' },
+  password: { type: 'string', maxLength: 256, description: 'At least 10 characters.' },
+  email: { type: 'string', maxLength: 254 },
+  phone: { type: 'string', maxLength: 32 },
+});
+export const registerUserResponse = obj(['userId'], { userId: { type: 'string' } });
+
+export const loginBody = obj(['username', 'password'], {
+  username: { type: 'string', maxLength: 64 },
+  password: { type: 'string', maxLength: 256 },
+});
+export const loginResponse = obj(['token', 'expiresAt'], {
+  token: { type: 'string', description: 'JWT (HS256); send as Authorization: Bearer <token>.' },
+  expiresAt: time,
+});
+
+export const createApiKeyBody = obj([], { name: { type: 'string', maxLength: 100 } });
+export const createApiKeyResponse = obj(['id', 'key'], {
+  id: { type: 'string' },
+  key: { type: 'string', description: 'Shown once; stored only hashed.' },
+});
+export const apiKeyListResponse = obj(['items'], {
+  items: {
+    type: 'array',
+    items: obj(['id', 'name', 'userId', 'revoked', 'createdAt'], {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      userId: { type: 'string' },
+      revoked: { type: 'boolean' },
+      createdAt: time,
+      revokedAt: time,
+    }),
+  },
+});
+
+export const createTemplateBody = obj(['name', 'kind', 'signature', 'content'], {
+  name: text(100),
+  kind: { enum: ['verification', 'notification', 'marketing'] },
+  signature: text(32, 'Signature without 【】.'),
+  content: text(1000, 'Text with ${name} placeholders; verification templates need ${code}.'),
+  suppliers,
+  policy: policyBody,
+  verification: verificationSettingsBody,
+});
+export const createTemplateResponse = obj(['templateId', 'templateCode'], {
+  templateId: { type: 'string' },
+  templateCode: { type: 'string' },
+});
+export const updateTemplateBody = obj(
+  [],
+  {
+    content: text(1000),
+    suppliers,
+    policy: policyBody,
+    verification: verificationSettingsBody,
+  },
+  { minProperties: 1 },
+);
+export const templateStateResponse = obj(['templateCode', 'enabled', 'version'], {
+  templateCode: { type: 'string' },
+  enabled: { type: 'boolean' },
+  version: { type: 'integer' },
+});
+export const templateCodeParam = templateCode;
+
+export const sendMessageBody = obj(['templateCode', 'mobile'], {
+  templateCode,
+  mobile,
+  params: {
+    type: 'object',
+    additionalProperties: { type: 'string', maxLength: 500 },
+    maxProperties: 50,
+    description: 'Exactly the placeholders of the template.',
+  },
+});
+export const sendMessageResponse = obj(['messageId', 'segments', 'encoding', 'position'], {
+  messageId: { type: 'string', format: 'uuid' },
+  segments: { type: 'integer', minimum: 1 },
+  encoding: { enum: ['GSM-7', 'UCS-2'] },
+  position: { type: 'integer', description: 'Global event position, for read-your-writes.' },
+});
+
+export const requestVerificationBody = obj(['templateCode', 'mobile'], {
+  templateCode,
+  mobile,
+  params: {
+    type: 'object',
+    additionalProperties: { type: 'string', maxLength: 500 },
+    maxProperties: 50,
+    description: 'Other placeholders of the template, if any (never code: the service draws it).',
+  },
+});
+export const requestVerificationResponse = obj(['messageId', 'expiresAt'], {
+  messageId: { type: 'string', format: 'uuid' },
+  expiresAt: time,
+  position: { type: 'integer' },
+});
+export const checkVerificationBody = obj(['templateCode', 'mobile', 'code'], {
+  templateCode,
+  mobile,
+  code: { type: 'string', pattern: '^[0-9]{1,16}$' },
+});
+export const checkVerificationResponse = obj(['valid'], { valid: { const: true } });
+
+export const problemResponse = obj(
+  ['code', 'message', 'requestId'],
+  {
+    code: { type: 'string', description: 'Stable error code.' },
+    message: { type: 'string' },
+    requestId: { type: ['string', 'null'] },
+    details: { type: 'object' },
+  },
+  { additionalProperties: true },
+);

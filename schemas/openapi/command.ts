@@ -1,0 +1,227 @@
+// Paths of the command service, built from the schemas in schemas/http.
+import * as http from '../http/index.ts';
+import type { JsonSchema } from '../events.ts';
+
+type Op = {
+  summary: string;
+  tag: string;
+  body?: JsonSchema;
+  status: number;
+  response?: JsonSchema;
+  errors: string[];
+  auth?: boolean;
+  params?: {
+    name: string;
+    in: 'path' | 'header';
+    schema: JsonSchema;
+    required: boolean;
+    description?: string;
+  }[];
+};
+
+const AUTH = ['UNAUTHENTICATED', 'INVALID_TOKEN', 'API_KEY_REVOKED'];
+const BODY = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+const RATE = [
+  'RATE_LIMIT_MOBILE_INTERVAL',
+  'RATE_LIMIT_MOBILE_HOURLY',
+  'RATE_LIMIT_MOBILE_DAILY',
+  'RATE_LIMIT_TEMPLATE_DAILY',
+  'RATE_LIMIT_TENANT_DAILY',
+];
+const code = { name: 'code', in: 'path' as const, schema: http.templateCodeParam, required: true };
+
+function operation(op: Op): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    summary: op.summary,
+    tags: [op.tag],
+    responses: {
+      [String(op.status)]: {
+        description: op.summary,
+        ...(op.response ? { content: { 'application/json': { schema: op.response } } } : {}),
+      },
+      default: {
+        description: `Problem; code one of: ${op.errors.join(', ')}`,
+        content: {
+          'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+        },
+      },
+    },
+    'x-error-codes': op.errors,
+  };
+  if (op.auth !== false) out.security = [{ bearer: [] }];
+  else out.security = [];
+  if (op.body) {
+    out.requestBody = { required: true, content: { 'application/json': { schema: op.body } } };
+  }
+  if (op.params) out.parameters = op.params;
+  return out;
+}
+
+export const commandPaths: Record<string, Record<string, unknown>> = {
+  '/v1/users': {
+    post: operation({
+      summary: 'Register a user (role member)',
+      tag: 'users',
+      auth: false,
+      body: http.registerUserBody,
+      status: 201,
+      response: http.registerUserResponse,
+      errors: [...BODY, 'USERNAME_TAKEN', 'INVALID_MOBILE'],
+    }),
+  },
+  '/v1/sessions': {
+    post: operation({
+      summary: 'Log in: a JWT for Authorization: Bearer',
+      tag: 'users',
+      auth: false,
+      body: http.loginBody,
+      status: 200,
+      response: http.loginResponse,
+      errors: [...BODY, 'INVALID_CREDENTIALS', 'LOGIN_THROTTLED'],
+    }),
+  },
+  '/v1/api-keys': {
+    post: operation({
+      summary: 'Create an API key (shown once)',
+      tag: 'api keys',
+      body: http.createApiKeyBody,
+      status: 201,
+      response: http.createApiKeyResponse,
+      errors: [...AUTH, ...BODY],
+    }),
+    get: operation({
+      summary: 'List API keys without secrets',
+      tag: 'api keys',
+      status: 200,
+      response: http.apiKeyListResponse,
+      errors: AUTH,
+    }),
+  },
+  '/v1/api-keys/{id}': {
+    delete: operation({
+      summary: 'Revoke an API key at once',
+      tag: 'api keys',
+      status: 204,
+      errors: [...AUTH, 'NOT_FOUND'],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
+  '/v1/templates': {
+    post: operation({
+      summary: 'Create a template with its rate-limit policy',
+      tag: 'templates',
+      body: http.createTemplateBody,
+      status: 201,
+      response: http.createTemplateResponse,
+      errors: [...AUTH, ...BODY, 'TEMPLATE_CONTENT_INVALID', 'POLICY_INVALID', 'UNKNOWN_SUPPLIER'],
+    }),
+  },
+  '/v1/templates/{code}': {
+    patch: operation({
+      summary: 'Change content, suppliers or policy',
+      tag: 'templates',
+      body: http.updateTemplateBody,
+      status: 200,
+      response: http.templateStateResponse,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'TEMPLATE_NOT_FOUND',
+        'TEMPLATE_CONTENT_INVALID',
+        'POLICY_INVALID',
+        'UNKNOWN_SUPPLIER',
+        'VERSION_CONFLICT',
+      ],
+      params: [code],
+    }),
+  },
+  '/v1/templates/{code}/disable': {
+    post: operation({
+      summary: 'Disable a template',
+      tag: 'templates',
+      status: 200,
+      response: http.templateStateResponse,
+      errors: [...AUTH, 'TEMPLATE_NOT_FOUND', 'TEMPLATE_ALREADY_DISABLED'],
+      params: [code],
+    }),
+  },
+  '/v1/templates/{code}/enable': {
+    post: operation({
+      summary: 'Enable a template',
+      tag: 'templates',
+      status: 200,
+      response: http.templateStateResponse,
+      errors: [...AUTH, 'TEMPLATE_NOT_FOUND', 'TEMPLATE_ALREADY_ENABLED'],
+      params: [code],
+    }),
+  },
+  '/v1/messages': {
+    post: operation({
+      summary: 'Accept an SMS for sending',
+      tag: 'sending',
+      body: http.sendMessageBody,
+      status: 202,
+      response: http.sendMessageResponse,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'TEMPLATE_NOT_FOUND',
+        'TEMPLATE_DISABLED',
+        'WRONG_TEMPLATE_KIND',
+        'PARAMS_MISMATCH',
+        'INVALID_MOBILE',
+        'MOBILE_OPTED_OUT',
+        'IDEMPOTENCY_KEY_REUSED',
+        ...RATE,
+      ],
+      params: [
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          schema: { type: 'string', maxLength: 128 },
+          required: false,
+          description: 'Same key and body → the same 202 and one message; another body → 422.',
+        },
+      ],
+    }),
+  },
+  '/v1/verifications': {
+    post: operation({
+      summary: 'Send a verification code',
+      tag: 'verification',
+      body: http.requestVerificationBody,
+      status: 202,
+      response: http.requestVerificationResponse,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'TEMPLATE_NOT_FOUND',
+        'TEMPLATE_DISABLED',
+        'WRONG_TEMPLATE_KIND',
+        'PARAMS_MISMATCH',
+        'INVALID_MOBILE',
+        ...RATE,
+      ],
+    }),
+  },
+  '/v1/verifications/check': {
+    post: operation({
+      summary: 'Check a verification code (valid once)',
+      tag: 'verification',
+      body: http.checkVerificationBody,
+      status: 200,
+      response: http.checkVerificationResponse,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'TEMPLATE_NOT_FOUND',
+        'INVALID_MOBILE',
+        'VERIFICATION_NOT_FOUND',
+        'VERIFICATION_CODE_WRONG',
+        'VERIFICATION_EXPIRED',
+        'VERIFICATION_ATTEMPTS_EXHAUSTED',
+        'VERIFICATION_ALREADY_USED',
+      ],
+    }),
+  },
+};
