@@ -2,10 +2,11 @@
 //   node simulator/main.ts
 // Port: SIMULATOR_PORT or STREAMING_SIMULATOR_PORT (default 8090); host:
 // SIMULATOR_HOST (default 127.0.0.1). Accounts at start: STREAMING_SIMULATOR_ACCOUNTS,
-// either a JSON array of account specs or the path of a JSON file holding one.
+// either a JSON array of account specs or the path of a JSON file holding one;
+// without it, the two accounts of streaming's default configuration.
 import { readFileSync } from 'node:fs';
 import type { AccountSpec } from './admin.ts';
-import { startSimulator } from './server.ts';
+import { runSimulator } from './run.ts';
 
 function loadAccounts(value: string | undefined): AccountSpec[] {
   if (value === undefined || value.trim() === '') return [];
@@ -26,14 +27,11 @@ function loadAccounts(value: string | undefined): AccountSpec[] {
 
 const port = Number(process.env.SIMULATOR_PORT ?? process.env.STREAMING_SIMULATOR_PORT ?? 8090);
 const host = process.env.SIMULATOR_HOST ?? '127.0.0.1';
-const simulator = await startSimulator({
+const simulator = await runSimulator({
   port,
   host,
   accounts: loadAccounts(process.env.STREAMING_SIMULATOR_ACCOUNTS),
 });
-process.stdout.write(
-  `supplier simulator listening on ${simulator.url} (aliyun: ${simulator.url}/aliyun/, tencent: ${simulator.url}/tencent/, admin: ${simulator.url}/admin/)\n`,
-);
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

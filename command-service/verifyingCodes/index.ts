@@ -137,7 +137,7 @@ export async function requestCode(
   }
   // 7. (appendAccepted gives the reservation back when it fails)
   const { segments, encoding } = measure(template, full);
-  const data: SmsAcceptedData & { sealedParams: string } = {
+  const data: SmsAcceptedData = {
     messageId,
     tenantId: template.tenantId,
     templateId: template.templateId,

@@ -38,6 +38,7 @@ export type SmsAcceptedData = {
   signature?: string;
   content?: string; // masked for verification codes
   sealedContent?: string; // AES-GCM sealed text, verification codes only
+  sealedParams?: string; // AES-GCM sealed JSON of the real params (code included), verification codes only
   params?: Record<string, string>;
   segments: number;
   encoding: Encoding;

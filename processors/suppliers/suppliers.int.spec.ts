@@ -16,7 +16,7 @@ import {
   parseTencentInbound,
   parseTencentReceipts,
   TENCENT_PUSH_ACK,
-} from './receipts.ts';
+} from '../../platform/suppliers/pushes.ts';
 import type { QueryOutcome, SendRequest, SupplierAccount, SupplierAdapter } from './types.ts';
 
 interface Push {

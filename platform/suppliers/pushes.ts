@@ -1,9 +1,10 @@
 // Pure parsers for the vendors' push payloads, into a neutral shape.
+// Shared by the webhooks (command-service) and the processors, which must
+// normalise supplier message ids the same way.
 // Aliyun SmsReport (HTTP batch push): https://help.aliyun.com/document_detail/101867.html
 // Aliyun SmsUp (HTTP batch push):     https://help.aliyun.com/document_detail/101847.htm
 // Tencent delivery status callback:  https://www.tencentcloud.com/document/product/382/43547
 // Tencent SMS reply callback:        https://www.tencentcloud.com/document/product/382/43548
-import { vendorNumberToE164 } from './mobile.ts';
 
 export interface DeliveryReceipt {
   vendor: 'aliyun' | 'tencent';
@@ -56,6 +57,21 @@ export const TENCENT_PUSH_ACK = { result: 0, errmsg: 'OK' } as const;
 export function normalizeSupplierMessageId(id: string): string {
   const s = id.trim().toLowerCase().replace(/^0+/, '');
   return s === '' && id.trim() !== '' ? '0' : s;
+}
+
+/**
+ * A number as a vendor pushes it back (mainland 11-digit, 86-prefixed,
+ * 0086-prefixed, +-prefixed or country code + number) to E.164.
+ */
+export function vendorNumberToE164(raw: string, nationCode?: string): string {
+  const s = raw.trim().replace(/[\s-]/g, '');
+  if (s.startsWith('+')) return s;
+  if (s.startsWith('00')) return `+${s.slice(2)}`;
+  if (nationCode !== undefined && nationCode !== '') {
+    return `+${nationCode.replace(/^\+/, '')}${s}`;
+  }
+  if (/^1\d{10}$/.test(s)) return `+86${s}`;
+  return `+${s}`;
 }
 
 type Obj = Record<string, unknown>;

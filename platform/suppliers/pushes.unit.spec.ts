@@ -9,7 +9,7 @@ import {
   parseTencentReceipts,
   ReceiptParseError,
   TENCENT_PUSH_ACK,
-} from './receipts.ts';
+} from './pushes.ts';
 
 function issuesOf(fn: () => unknown): string[] {
   try {

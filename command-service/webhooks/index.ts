@@ -1,0 +1,276 @@
+// Supplier webhooks, mounted by the command service at /v1/webhooks:
+//   POST /aliyun/receipts   POST /aliyun/inbound
+//   POST /tencent/receipts  POST /tencent/inbound
+// Each push is authenticated per supplier account by its webhookSecret (the
+// `token` query parameter or the X-Webhook-Token header, compared in constant
+// time), parsed strictly, appended, and answered in the vendor's success
+// format. Receipts are appended as receipt.received.v1 and applied to their
+// messages by processors/ (so the vendor gets its answer fast); inbound SMS
+// become inbound.received.v1, and STOP-style keywords opt the number out.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import { aggregate } from '../../domain/decider.ts';
+import {
+  optOutDecider,
+  optOutKeyword,
+  optOutStream,
+  type OptOutEvent,
+} from '../../domain/inbound/index.ts';
+import type { Config, SupplierAccount } from '../../platform/config/index.ts';
+import { AppError } from '../../platform/errors/index.ts';
+import {
+  WrongExpectedVersionError,
+  type EventMetadata,
+  type EventStore,
+  type NewEvent,
+} from '../../platform/eventStore/index.ts';
+import type { Logger } from '../../platform/logger/index.ts';
+import type { Tracker } from '../../platform/tracking/index.ts';
+import {
+  ALIYUN_PUSH_ACK,
+  parseAliyunInbound,
+  parseAliyunReceipts,
+  parseTencentInbound,
+  parseTencentReceipts,
+  ReceiptParseError,
+  TENCENT_PUSH_ACK,
+  type DeliveryReceipt,
+  type InboundSms,
+} from '../../platform/suppliers/pushes.ts';
+
+export interface WebhookDeps {
+  config: Pick<Config, 'suppliers'>;
+  logger: Logger;
+  eventStore: EventStore;
+  redis: Redis;
+  tracker: Tracker;
+  /** Prefix of the processors' Redis keys (default "streaming:"); must match theirs. */
+  redisPrefix?: string;
+}
+
+type Vendor = 'aliyun' | 'tencent';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
+
+function tokenOf(req: Request): string | undefined {
+  const q = req.query.token;
+  if (typeof q === 'string' && q !== '') return q;
+  const h = req.headers['x-webhook-token'];
+  return typeof h === 'string' && h !== '' ? h : undefined;
+}
+
+/** The account whose secret the push carries; every candidate is compared, in constant time. */
+export function authenticate(
+  accounts: readonly SupplierAccount[],
+  vendor: Vendor,
+  token: string | undefined,
+): SupplierAccount | undefined {
+  const given = digest(token ?? '');
+  let found: SupplierAccount | undefined;
+  for (const a of accounts) {
+    if (a.vendor !== vendor) continue;
+    if (timingSafeEqual(given, digest(a.webhookSecret)) && token !== undefined) found ??= a;
+  }
+  return found;
+}
+
+function inboundId(account: string, m: InboundSms): string {
+  return createHash('sha256')
+    .update(
+      [
+        account,
+        m.mobile,
+        m.receivedAt.toISOString(),
+        m.text,
+        m.sequenceId ?? '',
+        m.extendCode ?? '',
+      ].join('\u0000'),
+    )
+    .digest('hex')
+    .slice(0, 32);
+}
+
+function receiptEvent(account: SupplierAccount, r: DeliveryReceipt): NewEvent['data'] {
+  return {
+    account: account.id,
+    vendor: r.vendor,
+    supplierMessageId: r.supplierMessageId,
+    ...(r.messageId !== undefined ? { messageId: r.messageId } : {}),
+    delivered: r.delivered,
+    ...(r.errorCode !== undefined ? { errorCode: r.errorCode } : {}),
+    ...(r.errorMessage !== undefined ? { errorMessage: r.errorMessage } : {}),
+    reportedAt: r.reportedAt.toISOString(),
+    ...(r.mobile ? { mobile: r.mobile } : {}),
+  };
+}
+
+export function webhookRouter(deps: WebhookDeps): Router {
+  const router = Router();
+  const prefix = deps.redisPrefix ?? 'streaming:';
+  const log = deps.logger.child({ component: 'webhooks' });
+
+  const parsers = {
+    aliyun: { receipts: parseAliyunReceipts, inbound: parseAliyunInbound, ack: ALIYUN_PUSH_ACK },
+    tencent: {
+      receipts: parseTencentReceipts,
+      inbound: parseTencentInbound,
+      ack: TENCENT_PUSH_ACK,
+    },
+  } as const;
+
+  const accountOf = (req: Request, vendor: Vendor): SupplierAccount => {
+    const account = authenticate(deps.config.suppliers, vendor, tokenOf(req));
+    if (!account) {
+      log.warn('webhook rejected: wrong or missing secret', { vendor, path: req.path });
+      throw new AppError('WEBHOOK_UNAUTHENTICATED');
+    }
+    return account;
+  };
+
+  function parsed<T>(
+    parse: (body: unknown) => T[],
+    req: Request,
+    vendor: Vendor,
+    kind: string,
+  ): T[] {
+    try {
+      const items = parse(req.rawBody ?? req.body);
+      if (items.length === 0) throw new ReceiptParseError(kind, ['no items']);
+      return items;
+    } catch (err) {
+      if (err instanceof ReceiptParseError) {
+        log.warn('webhook rejected: malformed payload', { vendor, kind, issues: err.issues });
+        throw new AppError('WEBHOOK_PAYLOAD_INVALID', err.message.slice(0, 500), {
+          issues: err.issues.slice(0, 20),
+        });
+      }
+      throw err;
+    }
+  }
+
+  const metadata = (req: Request, account: SupplierAccount): Partial<EventMetadata> => ({
+    correlationId: req.correlationId,
+    requestId: req.requestId,
+    actor: { type: 'supplier', id: account.id },
+  });
+
+  const unavailable = (err: unknown): never => {
+    if (err instanceof AppError) throw err;
+    log.error('webhook could not be stored', { err: String(err) });
+    throw new AppError('DEPENDENCY_UNAVAILABLE', 'The push could not be stored; retry later.');
+  };
+
+  const receipts = (vendor: Vendor) => async (req: Request, res: Response) => {
+    const account = accountOf(req, vendor);
+    const items = parsed(parsers[vendor].receipts, req, vendor, 'receipts');
+    deps.tracker.track({
+      type: 'webhook.received',
+      kind: 'receipts',
+      vendor,
+      supplierAccount: account.id,
+    });
+    const meta = metadata(req, account);
+    await deps.eventStore
+      .append(
+        `receipts-${account.id}`,
+        items.map((r) => ({
+          type: 'receipt.received.v1',
+          data: receiptEvent(account, r),
+          metadata: meta,
+        })),
+        'any',
+      )
+      .catch(unavailable);
+    res.status(200).json(parsers[vendor].ack);
+  };
+
+  const optOut = async (
+    tenantId: string,
+    mobile: string,
+    keyword: string,
+    id: string,
+    meta: Partial<EventMetadata>,
+  ) => {
+    const stream = optOutStream(tenantId, mobile);
+    for (let round = 0; ; round++) {
+      const events = await deps.eventStore.readStream(stream);
+      const state = aggregate(optOutDecider, events as unknown as OptOutEvent[]);
+      const decided = optOutDecider.decide(
+        { type: 'OptOut', data: { tenantId, mobile, keyword, inboundId: id } },
+        state,
+      );
+      if (decided.length === 0) return;
+      try {
+        await deps.eventStore.append(
+          stream,
+          decided.map((e) => ({ type: e.type, data: e.data, metadata: meta })),
+          events.length ? events[events.length - 1]!.streamVersion : 'no_stream',
+        );
+        return;
+      } catch (err) {
+        if (!(err instanceof WrongExpectedVersionError) || round >= 5) throw err;
+      }
+    }
+  };
+
+  const inbound = (vendor: Vendor) => async (req: Request, res: Response) => {
+    const account = accountOf(req, vendor);
+    const items = parsed(parsers[vendor].inbound, req, vendor, 'inbound');
+    deps.tracker.track({
+      type: 'webhook.received',
+      kind: 'inbound',
+      vendor,
+      supplierAccount: account.id,
+    });
+    const meta = metadata(req, account);
+    try {
+      for (const m of items) {
+        const id = inboundId(account.id, m);
+        // the last message any tenant sent to this number (written by the dispatcher)
+        const raw = await deps.redis.get(`${prefix}lastmsg:${m.mobile}`);
+        const last = raw ? (JSON.parse(raw) as { messageId?: string; tenantId?: string }) : {};
+        const data: Record<string, unknown> = {
+          inboundId: id,
+          supplierAccount: account.id,
+          vendor,
+          mobile: m.mobile,
+          content: m.text,
+          receivedAt: m.receivedAt.toISOString(),
+          ...(last.tenantId ? { tenantId: last.tenantId } : {}),
+          ...(last.messageId ? { linkedMessageId: last.messageId } : {}),
+          ...(m.extendCode !== undefined ? { extendCode: m.extendCode } : {}),
+          ...(m.signName !== undefined ? { signName: m.signName } : {}),
+        };
+        try {
+          await deps.eventStore.append(
+            `inbound-${id}`,
+            [{ type: 'inbound.received.v1', data, metadata: meta }],
+            'no_stream',
+          );
+        } catch (err) {
+          // a repeated push: already recorded; the opt-out below is idempotent too
+          if (!(err instanceof WrongExpectedVersionError)) throw err;
+        }
+        const keyword = optOutKeyword(m.text);
+        if (keyword !== undefined && last.tenantId) {
+          await optOut(last.tenantId, m.mobile, keyword, id, meta);
+        } else if (keyword !== undefined) {
+          log.warn('opt-out keyword from a number no tenant sent to; nothing to opt out of', {
+            vendor,
+            account: account.id,
+          });
+        }
+      }
+    } catch (err) {
+      unavailable(err);
+    }
+    res.status(200).json(parsers[vendor].ack);
+  };
+
+  for (const vendor of ['aliyun', 'tencent'] as const) {
+    router.post(`/${vendor}/receipts`, receipts(vendor));
+    router.post(`/${vendor}/inbound`, inbound(vendor));
+  }
+  return router;
+}

@@ -1,0 +1,76 @@
+// What every processor needs, and the knobs tests and deployments may turn.
+import type { Kafka } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import type { Config } from '../platform/config/index.ts';
+import type { MysqlPool } from '../platform/clients/index.ts';
+import type { EventStore } from '../platform/eventStore/index.ts';
+import type { Logger } from '../platform/logger/index.ts';
+import type { Tracker } from '../platform/tracking/index.ts';
+import { DISPATCH_TOPIC } from '../platform/kafka/index.ts';
+
+export interface ProcessorOptions {
+  /** Kafka topic of messages to dispatch (default sms.dispatch). */
+  dispatchTopic: string;
+  /** Consumer group of the dispatchers (default streaming-dispatcher). */
+  groupId: string;
+  /** Prefix of every Redis key the processors write (default "streaming:"). */
+  redisPrefix: string;
+  /** Retries of a transient failure on one account before failing over. */
+  maxRetriesPerAccount: number;
+  /** First retry delay; doubles per retry, with jitter. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Wait before the first reconciliation of an uncertain submission. */
+  reconcileDelayMs: number;
+  /** After this long without a conclusive answer an uncertain message fails. */
+  reconcileGiveUpMs: number;
+  /** Circuit breaker: consecutive failures that open it. */
+  breakerFailures: number;
+  /** Circuit breaker: error rate (0..1) over the window that opens it, with breakerMinCalls calls at least. */
+  breakerErrorRate: number;
+  breakerMinCalls: number;
+  breakerWindowMs: number;
+  /** Open breaker cool-down before one probe call is let through. */
+  breakerCooldownMs: number;
+  /** Messages a dispatcher works on at once. */
+  concurrency: number;
+  /** How often timers and parked receipts are looked at. */
+  pollMs: number;
+}
+
+export const defaultProcessorOptions: ProcessorOptions = {
+  dispatchTopic: DISPATCH_TOPIC,
+  groupId: 'streaming-dispatcher',
+  redisPrefix: 'streaming:',
+  maxRetriesPerAccount: 3,
+  retryBaseMs: 1_000,
+  retryMaxMs: 60_000,
+  reconcileDelayMs: 2_000,
+  reconcileGiveUpMs: 3_600_000,
+  breakerFailures: 5,
+  breakerErrorRate: 0.5,
+  breakerMinCalls: 20,
+  breakerWindowMs: 30_000,
+  breakerCooldownMs: 5_000,
+  concurrency: 256,
+  pollMs: 200,
+};
+
+export interface ProcessorDeps {
+  config: Config;
+  logger: Logger;
+  eventStore: EventStore;
+  mysql: MysqlPool;
+  redis: Redis;
+  kafka: Kafka;
+  tracker: Tracker;
+  options?: Partial<ProcessorOptions>;
+}
+
+export function optionsOf(deps: ProcessorDeps): ProcessorOptions {
+  return { ...defaultProcessorOptions, ...deps.options };
+}
+
+export interface Running {
+  close(): Promise<void>;
+}

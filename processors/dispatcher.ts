@@ -1,0 +1,519 @@
+// Dispatcher: a Kafka consumer group over sms.dispatch. For each message:
+// load its stream, pick an account (failover order, breakers, shared token
+// buckets, weights), claim the attempt, call the supplier with a timeout and
+// append the outcome through the message decider. An unknown outcome is
+// reconciled through the vendor's query API, never blindly re-sent.
+import { randomUUID } from 'node:crypto';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { ExistingMessage, MessageCommand } from '../domain/messages/index.ts';
+import { open } from '../platform/crypto/index.ts';
+import type { EventMetadata, RecordedEvent } from '../platform/eventStore/index.ts';
+import { createConsumer, ensureTopics } from '../platform/kafka/index.ts';
+import { optionsOf, type ProcessorDeps, type ProcessorOptions, type Running } from './deps.ts';
+import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
+import { DispatchState } from './redisState.ts';
+import { SupplierRegistry, type RegisteredSupplier } from './registry.ts';
+import { backoffMs, candidates, currentAccount, nextAccount, sendParams } from './routing.ts';
+import { sleep } from './store.ts';
+import type { SendOutcome } from './suppliers/index.ts';
+
+/** Grace after a call's timeout before an unfinished claim counts as abandoned. */
+const CLAIM_GRACE_MS = 5_000;
+
+type Step = 'done' | 'again';
+
+export class MessageDispatcher {
+  private readonly deps: ProcessorDeps;
+  private readonly options: ProcessorOptions;
+  private readonly state: DispatchState;
+  private readonly registry: SupplierRegistry;
+  private readonly owner = randomUUID();
+  private readonly inflight = new Map<string, Promise<void>>();
+  stopping = false;
+
+  constructor(deps: ProcessorDeps) {
+    this.deps = deps;
+    this.options = optionsOf(deps);
+    this.state = new DispatchState(deps.redis, this.options);
+    this.registry = new SupplierRegistry(deps.config.suppliers);
+  }
+
+  /** Handles one message id; concurrent calls for the same id run one after the other. */
+  handle(messageId: string): Promise<void> {
+    const previous = this.inflight.get(messageId) ?? Promise.resolve();
+    const next = previous.then(() => this.run(messageId));
+    const tracked = next.finally(() => {
+      if (this.inflight.get(messageId) === tracked) this.inflight.delete(messageId);
+    });
+    this.inflight.set(messageId, tracked);
+    return tracked;
+  }
+
+  private async run(messageId: string): Promise<void> {
+    for (let round = 0; round < 10 && !this.stopping; round++) {
+      const loaded = await loadMessage(this.deps.eventStore, messageId);
+      const s = loaded.state;
+      if (!s.exists) return;
+      let step: Step;
+      if (s.status === 'accepted') step = await this.attempt(s, loaded);
+      else if (s.status === 'uncertain') step = await this.reconcile(s, loaded);
+      else return;
+      if (step === 'done') return;
+    }
+  }
+
+  private metadata(loaded: LoadedMessage): Partial<EventMetadata> {
+    const first = loaded.events[0];
+    const last = loaded.events[loaded.events.length - 1];
+    return {
+      correlationId: first?.metadata.correlationId ?? first?.eventId,
+      causationId: last?.eventId ?? null,
+      actor: { type: 'system', id: 'dispatcher' },
+    };
+  }
+
+  private append(
+    s: ExistingMessage,
+    loaded: LoadedMessage,
+    command: MessageCommand,
+  ): Promise<unknown> {
+    return decideAndAppend(
+      this.deps.eventStore,
+      s.messageId,
+      command,
+      this.metadata(loaded),
+      loaded,
+    );
+  }
+
+  /** Fail over to the next account, or fail with the reason when none is left. */
+  private async giveUpOn(
+    s: ExistingMessage,
+    loaded: LoadedMessage,
+    list: string[],
+    account: string,
+    reason: { code: string; message: string; retriable?: boolean },
+  ): Promise<Step> {
+    const next = nextAccount(s, list, [account]);
+    if (next) {
+      await this.append(s, loaded, {
+        type: 'RecordFailover',
+        data: { fromAccount: account, toAccount: next, reason },
+      });
+      return 'again';
+    }
+    await this.append(s, loaded, {
+      type: 'RecordFailure',
+      data: { supplierAccount: account, reason },
+    });
+    return 'done';
+  }
+
+  private async attempt(s: ExistingMessage, loaded: LoadedMessage): Promise<Step> {
+    // 1. a retry not due yet waits for its timer
+    if (s.retryDueAt !== undefined) {
+      const due = Date.parse(s.retryDueAt);
+      if (due > Date.now() + 20) {
+        await this.state.schedule(s.messageId, due);
+        return 'done';
+      }
+    }
+    // 2. choose the account
+    const list = candidates(s, this.deps.config.defaultSuppliers);
+    const account = currentAccount(s, list, this.registry.weights);
+    if (account === undefined) {
+      await this.append(s, loaded, {
+        type: 'RecordFailure',
+        data: {
+          reason: s.lastReason ?? { code: 'NO_SUPPLIER', message: 'no supplier account left' },
+        },
+      });
+      return 'done';
+    }
+    const supplier = this.registry.get(account);
+    if (!supplier) {
+      return this.giveUpOn(s, loaded, list, account, {
+        code: 'UNKNOWN_SUPPLIER_ACCOUNT',
+        message: `account ${account} is not configured`,
+      });
+    }
+    // 3. circuit breaker: skip an open account
+    if ((await this.state.breaker(account)) === 'open') {
+      const reason = { code: 'BREAKER_OPEN', message: 'circuit breaker open', retriable: true };
+      if (nextAccount(s, list, [account])) return this.giveUpOn(s, loaded, list, account, reason);
+      return this.retryLater(s, loaded, list, account, reason, this.options.breakerCooldownMs);
+    }
+    // 4. the account's throughput, shared by every dispatcher
+    for (;;) {
+      const wait = await this.state.takeToken(account, supplier.config.maxPerSecond);
+      if (wait === 0) break;
+      if (this.stopping) return 'done';
+      await sleep(Math.min(wait, 1_000));
+    }
+    // 5. claim this attempt: nobody else sends it
+    const claimed = await this.state.claim(s.messageId, s.attempts, {
+      owner: this.owner,
+      account,
+      at: Date.now(),
+    });
+    if (claimed) return this.contended(s, loaded, claimed, supplier);
+    // 6. call
+    const outcome = await this.send(s, supplier);
+    return this.recordOutcome(s, loaded, list, supplier, outcome);
+  }
+
+  /** Someone else claimed the attempt: wait for it, or treat an abandoned claim as uncertain. */
+  private async contended(
+    s: ExistingMessage,
+    loaded: LoadedMessage,
+    claim: { owner: string; account: string; at: number },
+    supplier: RegisteredSupplier,
+  ): Promise<Step> {
+    const deadline = claim.at + supplier.config.timeoutMs + CLAIM_GRACE_MS;
+    if (Date.now() < deadline) {
+      await this.state.schedule(s.messageId, deadline + 100);
+      return 'done';
+    }
+    const account = this.registry.get(claim.account) ? claim.account : supplier.config.id;
+    await this.append(s, loaded, {
+      type: 'RecordUncertain',
+      data: {
+        supplierAccount: account,
+        reason: {
+          code: 'DISPATCHER_LOST',
+          message: 'a dispatcher stopped in the middle of the call',
+          retriable: false,
+        },
+      },
+    });
+    await this.state.schedule(s.messageId, Date.now() + this.options.reconcileDelayMs);
+    return 'done';
+  }
+
+  private async send(s: ExistingMessage, supplier: RegisteredSupplier): Promise<SendOutcome> {
+    const a = s.accepted;
+    let openedParams: Record<string, string> | undefined;
+    let openedContent: string | undefined;
+    if (a.sealedParams !== undefined || a.sealedContent !== undefined) {
+      try {
+        // in memory only, right before the call
+        const key = this.deps.config.codes.encryptionKey;
+        if (a.sealedParams !== undefined) {
+          openedParams = JSON.parse(open(key, a.sealedParams, a.messageId)) as Record<
+            string,
+            string
+          >;
+        }
+        if (a.sealedContent !== undefined) openedContent = open(key, a.sealedContent, a.messageId);
+      } catch {
+        return {
+          kind: 'rejected',
+          code: 'LOCAL.SEALED_CONTENT_INVALID',
+          message: 'the sealed code cannot be opened with the configured key',
+          latencyMs: 0,
+        };
+      }
+    }
+    const outcome = await supplier.adapter.send({
+      messageId: a.messageId,
+      mobile: a.mobile,
+      signature: a.signature ?? supplier.config.signName,
+      templateCode: a.templateCode,
+      params: sendParams(a.params, openedParams),
+      content: openedContent ?? a.content ?? '',
+    });
+    this.deps.tracker.track({
+      type: 'supplier.call',
+      messageId: a.messageId,
+      tenantId: a.tenantId,
+      templateCode: a.templateCode,
+      supplierAccount: supplier.config.id,
+      vendor: supplier.config.vendor,
+      latencyMs: outcome.latencyMs,
+      outcome: outcome.kind,
+      code: outcome.kind === 'accepted' ? 'OK' : outcome.code,
+    });
+    await this.state
+      .recordCall(supplier.config.id, outcome.kind === 'accepted' || outcome.kind === 'rejected')
+      .catch(() => undefined);
+    return outcome;
+  }
+
+  private async retryLater(
+    s: ExistingMessage,
+    loaded: LoadedMessage,
+    list: string[],
+    account: string,
+    reason: { code: string; message: string; retriable?: boolean },
+    minDelayMs = 0,
+  ): Promise<Step> {
+    const retries = s.currentAccount === account ? s.accountAttempts : 0;
+    if (retries >= this.options.maxRetriesPerAccount) {
+      return this.giveUpOn(s, loaded, list, account, reason);
+    }
+    const delay = Math.max(
+      minDelayMs,
+      backoffMs(retries, this.options.retryBaseMs, this.options.retryMaxMs),
+    );
+    const due = Date.now() + delay;
+    await this.append(s, loaded, {
+      type: 'ScheduleRetry',
+      data: { supplierAccount: account, dueAt: new Date(due).toISOString(), reason },
+    });
+    await this.state.schedule(s.messageId, due);
+    return 'done';
+  }
+
+  private async recordOutcome(
+    s: ExistingMessage,
+    loaded: LoadedMessage,
+    list: string[],
+    supplier: RegisteredSupplier,
+    outcome: SendOutcome,
+  ): Promise<Step> {
+    const account = supplier.config.id;
+    switch (outcome.kind) {
+      case 'accepted':
+        // the lookup first: a receipt may come back before sms.submitted is appended
+        await this.state.rememberSubmission(
+          account,
+          outcome.supplierMessageId,
+          s.messageId,
+          s.accepted.mobile,
+          s.accepted.tenantId,
+        );
+        await this.append(s, loaded, {
+          type: 'RecordSubmission',
+          data: {
+            supplierAccount: account,
+            supplierMessageId: outcome.supplierMessageId,
+            latencyMs: outcome.latencyMs,
+          },
+        });
+        return 'done';
+      case 'rejected':
+        return this.giveUpOn(s, loaded, list, account, {
+          code: outcome.code,
+          message: outcome.message,
+          retriable: false,
+        });
+      case 'transient':
+        return this.retryLater(s, loaded, list, account, {
+          code: outcome.code,
+          message: outcome.message,
+          retriable: true,
+        });
+      case 'unknown':
+        await this.append(s, loaded, {
+          type: 'RecordUncertain',
+          data: {
+            supplierAccount: account,
+            reason: { code: outcome.code, message: outcome.message, retriable: false },
+          },
+        });
+        await this.state.schedule(s.messageId, Date.now() + this.options.reconcileDelayMs);
+        return 'done';
+    }
+  }
+
+  /** Ask the vendor what became of an uncertain submission. */
+  private async reconcile(s: ExistingMessage, loaded: LoadedMessage): Promise<Step> {
+    const account = s.supplierAccount ?? s.currentAccount;
+    const supplier = account === undefined ? undefined : this.registry.get(account);
+    const uncertainAt =
+      lastOf(loaded.events, 'sms.submission-uncertain.v1')?.recordedAt ?? new Date();
+    if (!supplier) {
+      await this.append(s, loaded, {
+        type: 'RecordFailure',
+        data: { reason: { code: 'UNKNOWN_SUPPLIER_ACCOUNT', message: 'cannot reconcile' } },
+      });
+      return 'done';
+    }
+    const sentAt = new Date(uncertainAt.getTime() - supplier.config.timeoutMs - CLAIM_GRACE_MS);
+    const q = await supplier.adapter.query({
+      messageId: s.messageId,
+      mobile: s.accepted.mobile,
+      ...(s.supplierMessageId ? { supplierMessageId: s.supplierMessageId } : {}),
+      sentAt,
+    });
+    const elapsed = Date.now() - uncertainAt.getTime();
+    if (q.kind === 'found') {
+      // Aliyun's query carries no BizId; its receipts match by out_id instead.
+      const supplierMessageId = q.supplierMessageId ?? `outid:${s.messageId}`;
+      await this.state.rememberSubmission(
+        supplier.config.id,
+        supplierMessageId,
+        s.messageId,
+        s.accepted.mobile,
+        s.accepted.tenantId,
+      );
+      await this.append(s, loaded, {
+        type: 'RecordSubmission',
+        data: { supplierAccount: supplier.config.id, supplierMessageId, reconciled: true },
+      });
+      if (q.status !== 'pending') {
+        const base = { supplierAccount: supplier.config.id, supplierMessageId };
+        await decideAndAppend(
+          this.deps.eventStore,
+          s.messageId,
+          q.status === 'delivered'
+            ? {
+                type: 'RecordDelivery',
+                data: { ...base, deliveredAt: new Date().toISOString() },
+              }
+            : {
+                type: 'RecordUndelivered',
+                data: {
+                  ...base,
+                  reason: { code: q.errorCode ?? 'UNDELIVERED', message: 'reported by query' },
+                },
+              },
+          this.metadata(loaded),
+        );
+      }
+      return 'done';
+    }
+    if (q.kind === 'not_found' && q.conclusive) {
+      // The vendor has no record: sending is safe, once.
+      const claimed = await this.state.claim(s.messageId, -s.attempts, {
+        owner: this.owner,
+        account: supplier.config.id,
+        at: Date.now(),
+      });
+      if (!claimed) {
+        const outcome = await this.send(s, supplier);
+        if (outcome.kind === 'accepted') {
+          await this.state.rememberSubmission(
+            supplier.config.id,
+            outcome.supplierMessageId,
+            s.messageId,
+            s.accepted.mobile,
+            s.accepted.tenantId,
+          );
+          await this.append(s, loaded, {
+            type: 'RecordSubmission',
+            data: {
+              supplierAccount: supplier.config.id,
+              supplierMessageId: outcome.supplierMessageId,
+              latencyMs: outcome.latencyMs,
+            },
+          });
+          return 'done';
+        }
+        if (outcome.kind === 'rejected') {
+          await this.append(s, loaded, {
+            type: 'RecordFailure',
+            data: {
+              supplierAccount: supplier.config.id,
+              reason: { code: outcome.code, message: outcome.message },
+            },
+          });
+          return 'done';
+        }
+        // transient or unknown again: keep reconciling (the re-send claim stays taken)
+      }
+    }
+    if (elapsed > this.options.reconcileGiveUpMs) {
+      await this.append(s, loaded, {
+        type: 'RecordFailure',
+        data: {
+          supplierAccount: supplier.config.id,
+          reason: {
+            code: 'SUBMISSION_UNRESOLVED',
+            message: 'the vendor never confirmed or denied the submission',
+          },
+        },
+      });
+      return 'done';
+    }
+    const delay = Math.min(60_000, Math.max(this.options.reconcileDelayMs, elapsed / 2));
+    await this.state.schedule(s.messageId, Date.now() + delay);
+    return 'done';
+  }
+}
+
+function lastOf(events: RecordedEvent[], type: string): RecordedEvent | undefined {
+  for (let i = events.length - 1; i >= 0; i--) if (events[i]!.type === type) return events[i];
+  return undefined;
+}
+
+function parseMessageId(value: Buffer | null): string | undefined {
+  if (!value) return undefined;
+  try {
+    const v = JSON.parse(value.toString()) as { messageId?: unknown };
+    return typeof v.messageId === 'string' && v.messageId !== '' ? v.messageId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `work` over items with at most `limit` at a time. */
+async function pooled<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
+  });
+  await Promise.all(runners);
+}
+
+export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
+  const options = optionsOf(deps);
+  const log = deps.logger.child({ component: 'dispatcher' });
+  await ensureTopics(deps.kafka, [{ topic: options.dispatchTopic }]);
+  const dispatcher = new MessageDispatcher(deps);
+  const consumer: Consumer = await createConsumer(deps.kafka, { groupId: options.groupId });
+  await consumer.subscribe({ topic: options.dispatchTopic, fromBeginning: true });
+
+  const handleOne = async (messageId: string): Promise<void> => {
+    for (let tries = 0; !dispatcher.stopping; tries++) {
+      try {
+        await dispatcher.handle(messageId);
+        return;
+      } catch (err) {
+        log.warn('dispatch failed; retrying', { messageId, err: String(err) });
+        await sleep(Math.min(5_000, 200 * 2 ** Math.min(tries, 5)));
+      }
+    }
+  };
+
+  await consumer.run({
+    autoCommit: true,
+    autoCommitInterval: 1_000,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 4,
+    eachBatch: async ({
+      batch,
+      resolveOffset,
+      heartbeat,
+      isRunning,
+      isStale,
+    }: EachBatchPayload) => {
+      const ids = new Set<string>();
+      for (const m of batch.messages) {
+        const id = parseMessageId(m.value);
+        if (id) ids.add(id);
+      }
+      const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
+      try {
+        await pooled([...ids], options.concurrency, handleOne);
+      } finally {
+        clearInterval(beat);
+      }
+      if (dispatcher.stopping || !isRunning() || isStale()) return;
+      const last = batch.messages[batch.messages.length - 1];
+      if (last) resolveOffset(last.offset);
+      await heartbeat();
+    },
+  });
+  log.info('dispatcher running', { topic: options.dispatchTopic, groupId: options.groupId });
+
+  return {
+    async close() {
+      dispatcher.stopping = true;
+      await consumer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// The processors' public face: what the CLI starts.
+//   startProcessors(deps) starts them all; each can also run alone.
+import type { RecordedEvent } from '../platform/eventStore/index.ts';
+import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
+import { startDispatcher } from './dispatcher.ts';
+import { DispatchState } from './redisState.ts';
+import { startReceipts } from './receipts.ts';
+import { startRelay } from './relay.ts';
+import { startTimers } from './timers.ts';
+
+export {
+  defaultProcessorOptions,
+  type ProcessorDeps,
+  type ProcessorOptions,
+  type Running,
+} from './deps.ts';
+export { startRelay, RELAY_CHECKPOINT, type DispatchMessage } from './relay.ts';
+export { startDispatcher, MessageDispatcher } from './dispatcher.ts';
+export { startTimers, TIMERS_CHECKPOINT } from './timers.ts';
+export { startReceipts, parkedReceiptCount, RECEIPTS_CHECKPOINT } from './receipts.ts';
+export { DispatchState } from './redisState.ts';
+export { SupplierRegistry } from './registry.ts';
+export { processorSchema, ensureProcessorSchema } from './store.ts';
+
+/** Relay, dispatcher, timers and receipts in this process; close() stops them all. */
+export async function startProcessors(deps: ProcessorDeps): Promise<Running> {
+  const running: Running[] = [];
+  try {
+    running.push(await startRelay(deps));
+    running.push(await startTimers(deps));
+    running.push(await startReceipts(deps));
+    running.push(await startDispatcher(deps));
+  } catch (err) {
+    for (const r of running.reverse()) await r.close().catch(() => undefined);
+    throw err;
+  }
+  return {
+    async close() {
+      // the dispatcher first: it may still append outcomes and schedule timers
+      for (const r of [...running].reverse()) await r.close();
+    },
+  };
+}
+
+/**
+ * Rebuilds the supplier-message-id and last-message lookups in Redis from
+ * sms.accepted and sms.submitted events (after a Redis loss).
+ */
+export async function rebuildSupplierLookups(
+  deps: Pick<ProcessorDeps, 'eventStore' | 'redis' | 'options'>,
+): Promise<number> {
+  const state = new DispatchState(deps.redis, optionsOf(deps as ProcessorDeps));
+  const accepted = new Map<string, { mobile: string; tenantId: string }>();
+  let after = 0;
+  let count = 0;
+  for (;;) {
+    const events: RecordedEvent[] = await deps.eventStore.readAll({ after, limit: 1000 });
+    if (events.length === 0) return count;
+    for (const e of events) {
+      if (e.type === 'sms.accepted.v1') {
+        accepted.set(String(e.data.messageId), {
+          mobile: String(e.data.mobile),
+          tenantId: String(e.data.tenantId),
+        });
+      } else if (e.type === 'sms.submitted.v1') {
+        const messageId = String(e.data.messageId);
+        const a = accepted.get(messageId);
+        await state.rememberSubmission(
+          String(e.data.supplierAccount),
+          String(e.data.supplierMessageId),
+          messageId,
+          a?.mobile ?? '',
+          a?.tenantId ?? '',
+        );
+        count++;
+      }
+    }
+    after = events[events.length - 1]!.position;
+  }
+}

@@ -1,0 +1,190 @@
+// Applies delivery receipts. The webhooks append each pushed receipt as
+// receipt.received.v1 (stream receipts-<account>) and answer at once; this
+// checkpointed subscription matches each to its message (Aliyun out_id, else
+// the supplier-message-id lookup) and appends sms.delivered/undelivered
+// through the decider, so duplicates and late receipts change nothing. A
+// receipt whose message is not known yet is parked in MySQL and retried.
+import type { RowDataPacket } from 'mysql2/promise';
+import type { MessageCommand } from '../domain/messages/index.ts';
+import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
+import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
+import { decideAndAppend, loadMessage } from './messages.ts';
+import { DispatchState } from './redisState.ts';
+import {
+  acquireLeadership,
+  ensureProcessorSchema,
+  loadCheckpoint,
+  saveCheckpoint,
+  sleep,
+} from './store.ts';
+
+export const RECEIPTS_CHECKPOINT = 'receipts.apply';
+/** Parked receipts older than this are dropped from the retry table (and logged). */
+const PARK_GIVE_UP_MS = 3 * 86_400_000;
+
+export interface ReceiptData {
+  account: string;
+  vendor: string;
+  supplierMessageId: string;
+  messageId?: string;
+  delivered: boolean;
+  errorCode?: string;
+  errorMessage?: string;
+  reportedAt: string;
+  mobile?: string;
+}
+
+function command(r: ReceiptData): MessageCommand {
+  const base = { supplierAccount: r.account, supplierMessageId: r.supplierMessageId };
+  return r.delivered
+    ? { type: 'RecordDelivery', data: { ...base, deliveredAt: r.reportedAt } }
+    : {
+        type: 'RecordUndelivered',
+        data: {
+          ...base,
+          reportedAt: r.reportedAt,
+          reason: { code: r.errorCode ?? 'UNDELIVERED', message: r.errorMessage ?? '' },
+        },
+      };
+}
+
+export class ReceiptApplier {
+  private readonly deps: ProcessorDeps;
+  private readonly state: DispatchState;
+
+  constructor(deps: ProcessorDeps) {
+    this.deps = deps;
+    this.state = new DispatchState(deps.redis, optionsOf(deps));
+  }
+
+  /** The message a receipt is about, if it is known yet. */
+  async resolve(r: ReceiptData): Promise<string | undefined> {
+    if (r.messageId) {
+      const loaded = await loadMessage(this.deps.eventStore, r.messageId);
+      if (loaded.state.exists) return r.messageId;
+    }
+    const id = await this.state.messageForSupplierId(r.account, r.supplierMessageId);
+    return id ?? undefined;
+  }
+
+  /** True when applied (or absorbed as a duplicate); false when the message is not known yet. */
+  async apply(r: ReceiptData, eventId: string): Promise<boolean> {
+    const messageId = await this.resolve(r);
+    if (messageId === undefined) return false;
+    await decideAndAppend(this.deps.eventStore, messageId, command(r), {
+      causationId: eventId,
+      actor: { type: 'supplier', id: r.account },
+    });
+    return true;
+  }
+}
+
+export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
+  const options = optionsOf(deps);
+  const log = deps.logger.child({ component: 'receipts' });
+  await ensureProcessorSchema(deps.mysql);
+  const applier = new ReceiptApplier(deps);
+  const lock = acquireLeadership(deps.mysql, 'receipts');
+  let subscription: Subscription | undefined;
+  let closed = false;
+  let retrier: Promise<void> = Promise.resolve();
+
+  const park = async (e: RecordedEvent) => {
+    await deps.mysql.query(
+      `INSERT IGNORE INTO parked_receipts (event_id, account, receipt, next_at)
+       VALUES (?, ?, ?, CURRENT_TIMESTAMP(3) + INTERVAL 0.2 SECOND)`,
+      [e.eventId, String(e.data.account), JSON.stringify(e.data)],
+    );
+  };
+
+  const onEvents = async (events: RecordedEvent[]) => {
+    // one message's receipts in order, different messages side by side
+    const byKey = new Map<string, RecordedEvent[]>();
+    for (const e of events) {
+      const key = `${String(e.data.account)}:${String(e.data.supplierMessageId)}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), e]);
+    }
+    await Promise.all(
+      [...byKey.values()].map(async (list) => {
+        for (const e of list) {
+          if (!(await applier.apply(e.data as unknown as ReceiptData, e.eventId))) await park(e);
+        }
+      }),
+    );
+    await saveCheckpoint(deps.mysql, RECEIPTS_CHECKPOINT, events[events.length - 1]!.position);
+  };
+
+  const retryParked = async () => {
+    while (!closed) {
+      try {
+        const [rows] = await deps.mysql.query<RowDataPacket[]>(
+          `SELECT event_id, receipt, attempts, parked_at FROM parked_receipts
+           WHERE next_at <= CURRENT_TIMESTAMP(3) ORDER BY next_at LIMIT 200`,
+        );
+        await Promise.all(
+          rows.map(async (row) => {
+            const eventId = String(row.event_id);
+            const receipt = (
+              typeof row.receipt === 'string' ? JSON.parse(row.receipt) : row.receipt
+            ) as ReceiptData;
+            if (await applier.apply(receipt, eventId)) {
+              await deps.mysql.query('DELETE FROM parked_receipts WHERE event_id = ?', [eventId]);
+              return;
+            }
+            const age = Date.now() - new Date(row.parked_at as Date).getTime();
+            if (age > PARK_GIVE_UP_MS) {
+              log.warn('parked receipt never matched a message; dropped from retries', {
+                eventId,
+                account: receipt.account,
+              });
+              await deps.mysql.query('DELETE FROM parked_receipts WHERE event_id = ?', [eventId]);
+              return;
+            }
+            const delay = Math.min(600, 0.5 * 2 ** Math.min(Number(row.attempts), 12));
+            await deps.mysql.query(
+              `UPDATE parked_receipts SET attempts = attempts + 1,
+               next_at = CURRENT_TIMESTAMP(3) + INTERVAL ? SECOND WHERE event_id = ?`,
+              [delay, eventId],
+            );
+          }),
+        );
+      } catch (err) {
+        log.warn('parked receipts retry failed', { err: String(err) });
+      }
+      await sleep(Math.max(options.pollMs, 250));
+    }
+  };
+
+  const started = (async () => {
+    if (!(await lock.acquired) || closed) return;
+    const after = await loadCheckpoint(deps.mysql, RECEIPTS_CHECKPOINT);
+    log.info('receipts active', { after });
+    subscription = deps.eventStore.subscribe({
+      after,
+      batchSize: 500,
+      types: ['receipt.received.v1'],
+      onEvents,
+      onError: (err) => log.warn('receipt batch failed; retrying', { err: String(err) }),
+    });
+    retrier = retryParked();
+  })().catch((err: unknown) => log.error('receipts failed to start', { err: String(err) }));
+
+  return {
+    async close() {
+      closed = true;
+      lock.abandon();
+      await started;
+      await subscription?.stop();
+      await retrier;
+      await lock.release();
+    },
+  };
+}
+
+/** How many receipts wait in the parked table (for tests and operators). */
+export async function parkedReceiptCount(deps: Pick<ProcessorDeps, 'mysql'>): Promise<number> {
+  const [rows] = await deps.mysql.query<RowDataPacket[]>(
+    'SELECT COUNT(*) AS n FROM parked_receipts',
+  );
+  return Number(rows[0]?.n ?? 0);
+}

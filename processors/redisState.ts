@@ -1,0 +1,221 @@
+// Dispatch state shared by every dispatcher process, in Redis: per-account
+// token buckets and circuit breakers, per-attempt send claims, the
+// supplier-message-id and last-message lookups, and the due-time index of
+// timers. All of it can be rebuilt (lookups and timers from the event store).
+import type { Redis } from 'ioredis';
+import { normalizeSupplierMessageId } from './suppliers/index.ts';
+import type { ProcessorOptions } from './deps.ts';
+
+const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+// KEYS[1] bucket; ARGV rate/s, burst. Returns 0 (take it) or ms to wait.
+const TAKE_TOKEN = `${NOW_MS}
+local rate = tonumber(ARGV[1]); local burst = tonumber(ARGV[2])
+local v = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(v[1]) or burst
+local ts = tonumber(v[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
+redis.call('PEXPIRE', KEYS[1], 60000)
+return wait`;
+
+// KEYS[1] breaker hash, KEYS[2] probe key; ARGV cooldown. 1 closed, 2 probe, 0 open.
+const BREAKER_ALLOW = `${NOW_MS}
+local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0') or 0
+if openUntil == 0 then return 1 end
+if now < openUntil then return 0 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 2 end
+return 0`;
+
+// KEYS[1] breaker hash, KEYS[2] probe key, KEYS[3] window hash;
+// ARGV ok, failures, errorRate, minCalls, windowMs, cooldownMs. Returns 1 when it (re)opened.
+const BREAKER_RECORD = `${NOW_MS}
+local ok = ARGV[1] == '1'
+redis.call('HINCRBY', KEYS[3], 'calls', 1)
+if not ok then redis.call('HINCRBY', KEYS[3], 'errors', 1) end
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]) * 2)
+if ok then
+  redis.call('HSET', KEYS[1], 'fails', 0, 'openUntil', 0)
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+local fails = redis.call('HINCRBY', KEYS[1], 'fails', 1)
+local w = redis.call('HMGET', KEYS[3], 'calls', 'errors')
+local calls = tonumber(w[1]) or 0; local errors = tonumber(w[2]) or 0
+local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0') or 0
+if openUntil > 0 or fails >= tonumber(ARGV[2]) or (calls >= tonumber(ARGV[4]) and errors / calls >= tonumber(ARGV[3])) then
+  redis.call('HSET', KEYS[1], 'openUntil', now + tonumber(ARGV[6]))
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0`;
+
+// KEYS[1] zset; ARGV member, score pairs. Removes members still at the score read.
+const ACK_DUE = `local n = 0
+for i = 1, #ARGV, 2 do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s and tonumber(s) == tonumber(ARGV[i + 1]) then redis.call('ZREM', KEYS[1], ARGV[i]); n = n + 1 end
+end
+return n`;
+
+export type BreakerState = 'closed' | 'open' | 'probe';
+
+export interface Claim {
+  owner: string;
+  account: string;
+  at: number;
+}
+
+export interface LastMessage {
+  messageId: string;
+  tenantId: string;
+  account: string;
+}
+
+const WEEK_MS = 7 * 86_400_000;
+
+export class DispatchState {
+  readonly redis: Redis;
+  readonly prefix: string;
+  private readonly options: ProcessorOptions;
+
+  constructor(redis: Redis, options: ProcessorOptions) {
+    this.redis = redis;
+    this.prefix = options.redisPrefix;
+    this.options = options;
+  }
+
+  private key(...parts: string[]): string {
+    return this.prefix + parts.join(':');
+  }
+
+  /** 0 when a send may go now, else how long to wait for the account's next token. */
+  async takeToken(account: string, perSecond: number): Promise<number> {
+    const wait = await this.redis.eval(
+      TAKE_TOKEN,
+      1,
+      this.key('bucket', account),
+      perSecond,
+      Math.max(1, perSecond),
+    );
+    return Number(wait);
+  }
+
+  async breaker(account: string): Promise<BreakerState> {
+    const r = Number(
+      await this.redis.eval(
+        BREAKER_ALLOW,
+        2,
+        this.key('breaker', account),
+        this.key('breaker', account, 'probe'),
+        this.options.breakerCooldownMs,
+      ),
+    );
+    return r === 1 ? 'closed' : r === 2 ? 'probe' : 'open';
+  }
+
+  /** Records a call's health; resolves true when the breaker opened. */
+  async recordCall(account: string, ok: boolean): Promise<boolean> {
+    const o = this.options;
+    const window = Math.floor(Date.now() / o.breakerWindowMs);
+    const r = await this.redis.eval(
+      BREAKER_RECORD,
+      3,
+      this.key('breaker', account),
+      this.key('breaker', account, 'probe'),
+      this.key('breaker', account, 'w', String(window)),
+      ok ? '1' : '0',
+      o.breakerFailures,
+      o.breakerErrorRate,
+      o.breakerMinCalls,
+      o.breakerWindowMs,
+      o.breakerCooldownMs,
+    );
+    return Number(r) === 1;
+  }
+
+  /** Claims one send attempt of a message; the existing claim when someone else has it. */
+  async claim(messageId: string, attempt: number, claim: Claim): Promise<Claim | undefined> {
+    const key = this.key('claim', messageId, String(attempt));
+    const ok = await this.redis.set(key, JSON.stringify(claim), 'PX', 86_400_000, 'NX');
+    if (ok === 'OK') return undefined;
+    const raw = await this.redis.get(key);
+    return raw ? (JSON.parse(raw) as Claim) : { ...claim, owner: '?', at: Date.now() };
+  }
+
+  async claimOf(messageId: string, attempt: number): Promise<Claim | undefined> {
+    const raw = await this.redis.get(this.key('claim', messageId, String(attempt)));
+    return raw ? (JSON.parse(raw) as Claim) : undefined;
+  }
+
+  /** Written right after a supplier accepted, before sms.submitted is appended. */
+  async rememberSubmission(
+    account: string,
+    supplierMessageId: string,
+    messageId: string,
+    mobile: string,
+    tenantId: string,
+  ): Promise<void> {
+    const last: LastMessage = { messageId, tenantId, account };
+    const tx = this.redis
+      .multi()
+      .set(this.supplierKey(account, supplierMessageId), messageId, 'PX', WEEK_MS);
+    if (mobile !== '' && tenantId !== '') {
+      tx.set(this.key('lastmsg', mobile), JSON.stringify(last), 'PX', 30 * 86_400_000);
+    }
+    await tx.exec();
+  }
+
+  supplierKey(account: string, supplierMessageId: string): string {
+    return this.key('smid', account, normalizeSupplierMessageId(supplierMessageId));
+  }
+
+  async messageForSupplierId(account: string, supplierMessageId: string): Promise<string | null> {
+    return this.redis.get(this.supplierKey(account, supplierMessageId));
+  }
+
+  async lastMessageTo(mobile: string): Promise<LastMessage | undefined> {
+    const raw = await this.redis.get(this.key('lastmsg', mobile));
+    return raw ? (JSON.parse(raw) as LastMessage) : undefined;
+  }
+
+  /** Index a due time (ms) for a message; the timer processor republishes it then. */
+  async schedule(messageId: string, dueMs: number): Promise<void> {
+    await this.redis.zadd(this.key('timers'), dueMs, messageId);
+  }
+
+  async scheduleMany(items: readonly { messageId: string; dueMs: number }[]): Promise<void> {
+    if (items.length === 0) return;
+    const args: (string | number)[] = [];
+    for (const i of items) args.push(i.dueMs, i.messageId);
+    await this.redis.zadd(this.key('timers'), ...args);
+  }
+
+  /** Due timers, left in place until ackDue (a crash in between re-fires them). */
+  async peekDue(nowMs: number, limit: number): Promise<{ messageId: string; score: string }[]> {
+    const r = await this.redis.zrangebyscore(
+      this.key('timers'),
+      '-inf',
+      nowMs,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    const out: { messageId: string; score: string }[] = [];
+    for (let i = 0; i + 1 < r.length; i += 2) out.push({ messageId: r[i]!, score: r[i + 1]! });
+    return out;
+  }
+
+  async ackDue(items: readonly { messageId: string; score: string }[]): Promise<void> {
+    if (items.length === 0) return;
+    const args = items.flatMap((i) => [i.messageId, i.score]);
+    await this.redis.eval(ACK_DUE, 1, this.key('timers'), ...args);
+  }
+
+  async pendingTimers(): Promise<number> {
+    return this.redis.zcard(this.key('timers'));
+  }
+}

@@ -1,0 +1,27 @@
+// What the CLI calls to run the simulator as a service.
+import type { AccountSpec } from './admin.ts';
+import { defaultAccounts } from './defaults.ts';
+import { startSimulator, type Simulator } from './server.ts';
+
+export interface RunSimulatorOptions {
+  port: number;
+  host?: string;
+  /** Default: the two accounts matching streaming's default configuration. */
+  accounts?: AccountSpec[];
+  /** Where progress lines go (default stdout). */
+  write?: (line: string) => void;
+}
+
+export async function runSimulator(options: RunSimulatorOptions): Promise<Simulator> {
+  const accounts = options.accounts?.length ? options.accounts : defaultAccounts();
+  const simulator = await startSimulator({
+    port: options.port,
+    host: options.host ?? '127.0.0.1',
+    accounts,
+  });
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  write(
+    `supplier simulator listening on ${simulator.url} (aliyun: ${simulator.url}/aliyun/, tencent: ${simulator.url}/tencent/, admin: ${simulator.url}/admin/; accounts: ${accounts.map((a) => a.id).join(', ')})`,
+  );
+  return simulator;
+}

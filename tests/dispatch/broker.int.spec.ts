@@ -1,0 +1,51 @@
+// The Kafka broker is stopped and started again in the middle of a run
+// (the broker `npm run stack` started): nothing is lost, nothing sent twice.
+// Runs last and keeps the outage short: other suites share the broker.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { startProcessors, type Running } from '../../processors/index.ts';
+import { startHarness, withStatus, type Harness } from './harness.ts';
+
+const run = promisify(execFile);
+const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
+const CLI = new URL('../../cli/main.ts', import.meta.url).pathname;
+
+async function stack(action: 'up' | 'down'): Promise<void> {
+  await run(NODE, [CLI, 'stack', action, 'kafka'], { timeout: 120_000 });
+}
+
+describe('the Kafka broker restarted during a run', () => {
+  let h: Harness;
+  let running: Running;
+  before(async () => {
+    h = await startHarness('broker', [
+      { id: 'brk-aliyun', vendor: 'aliyun', behaviour: { id: 'brk-aliyun', latencyMs: 5 } },
+      { id: 'brk-tencent', vendor: 'tencent', behaviour: { id: 'brk-tencent' } },
+    ]);
+    running = await startProcessors(h.deps);
+  });
+  after(async () => {
+    await running?.close();
+    await h?.close();
+  });
+
+  it('delivers every message once the broker is back', async () => {
+    const first = await h.accept(300);
+    await h.waitFinal(first.slice(0, 50), 60_000);
+    const down = Date.now();
+    await stack('down');
+    const during = await h.accept(400);
+    await new Promise((r) => setTimeout(r, 2_000));
+    await stack('up');
+    const outageMs = Date.now() - down;
+    const later = await h.accept(300);
+    const ids = [...first, ...during, ...later];
+    await h.waitFinal(ids, 150_000);
+    assert.equal(withStatus(h.states, ids, 'delivered').length, 1000);
+    const received = await h.received();
+    for (const id of ids) assert.equal(received[id], 1, `message ${id} sent once`);
+    assert.ok(outageMs > 0);
+  });
+});

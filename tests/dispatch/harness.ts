@@ -1,0 +1,298 @@
+// A whole dispatch path for one test file: a fresh MySQL database with the
+// event store, a Redis key prefix, own Kafka topic and group, the supplier
+// simulator and the webhooks on ephemeral ports.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import { webhookRouter } from '../../command-service/webhooks/index.ts';
+import {
+  messageDecider,
+  type MessageEvent,
+  type MessageState,
+} from '../../domain/messages/index.ts';
+import { createKafka } from '../../platform/clients/index.ts';
+import { loadConfig, type Config } from '../../platform/config/index.ts';
+import { MysqlEventStore, type Subscription } from '../../platform/eventStore/index.ts';
+import { createHttpApp, finishHttpApp, startHttpServer } from '../../platform/http/index.ts';
+import type { RunningHttpServer } from '../../platform/http/index.ts';
+import { createLogger, type Logger } from '../../platform/logger/index.ts';
+import { noTracker } from '../../platform/tracking/index.ts';
+import type { ProcessorDeps, ProcessorOptions } from '../../processors/index.ts';
+import { startSimulator, type AccountSpec, type Simulator } from '../../simulator/server.ts';
+import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379/2';
+
+export interface SimAccountDef {
+  id: string;
+  vendor: 'aliyun' | 'tencent';
+  behaviour?: AccountSpec;
+  maxPerSecond?: number;
+  timeoutMs?: number;
+}
+
+export interface Harness {
+  db: TestDatabase;
+  eventStore: MysqlEventStore;
+  redis: Redis;
+  kafka: Kafka;
+  logger: Logger;
+  config: Config;
+  /** The environment the config was loaded from (for child processes). */
+  env: Record<string, string>;
+  sim: Simulator;
+  webhooks: RunningHttpServer;
+  options: Partial<ProcessorOptions>;
+  deps: ProcessorDeps;
+  /** Current state of every message seen, folded from the event store. */
+  states: Map<string, MessageState>;
+  accept(count: number, extra?: { kind?: 'notification' | 'verification' }): Promise<string[]>;
+  waitFinal(ids: readonly string[], timeoutMs: number): Promise<void>;
+  admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>>;
+  received(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+const secret = (id: string) => `whsec-${id}-0123456789abcdef`;
+
+export async function startHarness(
+  name: string,
+  accounts: SimAccountDef[],
+  options: Partial<ProcessorOptions> = {},
+): Promise<Harness> {
+  const tag = randomBytes(4).toString('hex');
+  const db = await freshDatabase(name, 30);
+  const eventStore = await MysqlEventStore.create(db.pool, { pollIntervalMs: 20 });
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  const logger = createLogger({ logLevel: (process.env.TEST_LOG_LEVEL as 'warn') ?? 'error' });
+  const sim = await startSimulator({ port: 0 });
+  const suppliers = accounts.map((a) => ({
+    id: a.id,
+    vendor: a.vendor,
+    endpoint: `${sim.url}/${a.vendor}/`,
+    accessKeyId: `${a.id}-key`,
+    accessKeySecret: `${a.id}-secret`,
+    signName: 'streaming',
+    webhookSecret: secret(a.id),
+    ...(a.vendor === 'tencent' ? { smsSdkAppId: '1400009999' } : {}),
+    maxPerSecond: a.maxPerSecond ?? 100_000,
+    timeoutMs: a.timeoutMs ?? 5_000,
+  }));
+  const env: Record<string, string> = {
+    STREAMING_ENV: 'test',
+    STREAMING_LOG_LEVEL: 'error',
+    STREAMING_MYSQL_URL: db.url,
+    STREAMING_REDIS_URL: REDIS_URL,
+    STREAMING_SUPPLIERS: JSON.stringify(suppliers),
+    STREAMING_DEFAULT_SUPPLIERS: accounts.map((a) => a.id).join(','),
+    STREAMING_KAFKA_CLIENT_ID: `t-${name}-${tag}`,
+  };
+  const config = loadConfig(env);
+  const kafka = createKafka(config);
+  const merged: Partial<ProcessorOptions> = {
+    dispatchTopic: `t.dispatch.${name}.${tag}`,
+    groupId: `t-dispatcher-${name}-${tag}`,
+    redisPrefix: `t:${tag}:`,
+    retryBaseMs: 200,
+    retryMaxMs: 2_000,
+    reconcileDelayMs: 500,
+    breakerCooldownMs: 1_000,
+    pollMs: 100,
+    ...options,
+  };
+  const app = createHttpApp({
+    config,
+    logger,
+    name: 'webhooks-test',
+    readiness: async () => ({}),
+  });
+  app.use(
+    '/v1/webhooks',
+    webhookRouter({
+      config,
+      logger,
+      eventStore,
+      redis,
+      tracker: noTracker,
+      redisPrefix: merged.redisPrefix!,
+    }),
+  );
+  finishHttpApp(app);
+  const webhooks = await startHttpServer(app, {
+    host: '127.0.0.1',
+    port: 0,
+    shutdownTimeoutMs: 1_000,
+  });
+  for (const a of accounts) {
+    const s = suppliers.find((x) => x.id === a.id)!;
+    await sim.state.accounts.size; // (keeps the loop body simple)
+    const res = await fetch(`${sim.url}/admin/accounts/${a.id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        vendor: a.vendor,
+        accessKeyId: s.accessKeyId,
+        accessKeySecret: s.accessKeySecret,
+        ...(a.vendor === 'tencent' ? { appId: '1400009999' } : {}),
+        receiptUrl: `${webhooks.url}/v1/webhooks/${a.vendor}/receipts?token=${secret(a.id)}`,
+        inboundUrl: `${webhooks.url}/v1/webhooks/${a.vendor}/inbound?token=${secret(a.id)}`,
+        ...a.behaviour,
+      }),
+    });
+    if (!res.ok) throw new Error(`simulator account ${a.id}: ${res.status} ${await res.text()}`);
+  }
+
+  const states = new Map<string, MessageState>();
+  const watchers = new Set<() => void>();
+  const sub: Subscription = eventStore.subscribe({
+    after: 0,
+    batchSize: 1000,
+    onEvents: async (events) => {
+      for (const e of events) {
+        if (!e.streamId.startsWith('message-')) continue;
+        const id = e.streamId.slice('message-'.length);
+        const prev = states.get(id) ?? messageDecider.initialState();
+        states.set(id, messageDecider.evolve(prev, e as unknown as MessageEvent));
+      }
+      for (const w of watchers) w();
+    },
+  });
+
+  const deps: ProcessorDeps = {
+    config,
+    logger,
+    eventStore,
+    mysql: db.pool,
+    redis,
+    kafka,
+    tracker: noTracker,
+    options: merged,
+  };
+
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${sim.url}/admin${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  };
+
+  let seq = 0;
+  return {
+    db,
+    eventStore,
+    redis,
+    kafka,
+    logger,
+    config,
+    env,
+    sim,
+    webhooks,
+    options: merged,
+    deps,
+    states,
+    admin,
+    async received() {
+      const r = (await admin('GET', '/received')) as { byMessageId: Record<string, number> };
+      return r.byMessageId;
+    },
+    async accept(count) {
+      const ids: string[] = [];
+      const appends: Promise<unknown>[] = [];
+      for (let i = 0; i < count; i++) {
+        const messageId = randomUUID();
+        ids.push(messageId);
+        const n = String(seq++).padStart(8, '0');
+        appends.push(
+          eventStore.append(
+            `message-${messageId}`,
+            [
+              {
+                type: 'sms.accepted.v1',
+                data: {
+                  messageId,
+                  tenantId: 'tenant-1',
+                  templateId: 'tpl-1',
+                  templateCode: 'SMS_0001',
+                  kind: 'notification',
+                  mobile: `+86139${n}`,
+                  content: `【streaming】order ${n} shipped`,
+                  params: { order: n },
+                  segments: 1,
+                  encoding: 'UCS-2',
+                  suppliers: accounts.map((a) => a.id),
+                  requestHash: `h-${messageId}`,
+                  acceptedAt: new Date().toISOString(),
+                },
+              },
+            ],
+            'no_stream',
+          ),
+        );
+      }
+      await Promise.all(appends);
+      return ids;
+    },
+    waitFinal(ids, timeoutMs) {
+      const done = () =>
+        ids.every((id) => {
+          const s = states.get(id);
+          return s?.exists === true && ['delivered', 'undelivered', 'failed'].includes(s.status);
+        });
+      return new Promise<void>((resolve, reject) => {
+        if (done()) return resolve();
+        const timer = setTimeout(() => {
+          watchers.delete(check);
+          const open = ids.filter((id) => {
+            const s = states.get(id);
+            return !(s?.exists && ['delivered', 'undelivered', 'failed'].includes(s.status));
+          });
+          const sample = open
+            .slice(0, 5)
+            .map(
+              (id) =>
+                `${id}:${states.get(id)?.exists ? (states.get(id) as { status: string }).status : 'none'}`,
+            );
+          reject(
+            new Error(`${open.length} of ${ids.length} messages not final: ${sample.join(', ')}`),
+          );
+        }, timeoutMs);
+        const check = () => {
+          if (!done()) return;
+          clearTimeout(timer);
+          watchers.delete(check);
+          resolve();
+        };
+        watchers.add(check);
+      });
+    },
+    async close() {
+      await sub.stop();
+      await webhooks.close();
+      await sim.close();
+      const keys = await redis.keys(`${merged.redisPrefix!}*`);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [merged.dispatchTopic!] }).catch(() => undefined);
+      await admin.deleteGroups([merged.groupId!]).catch(() => undefined);
+      await admin.disconnect();
+      redis.disconnect();
+      await eventStore.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Messages of a given status. */
+export function withStatus(
+  states: Map<string, MessageState>,
+  ids: readonly string[],
+  status: string,
+) {
+  return ids.filter((id) => {
+    const s = states.get(id);
+    return s?.exists === true && s.status === status;
+  });
+}
