@@ -3,6 +3,15 @@
 import { Command } from 'commander';
 import { SERVICE_NAMES, stack, type ServiceName, type StackCommand } from '../stack/index.ts';
 
+// kafkajs 2.2.4 schedules a timer with a negative delay on Node 24 (tulios/kafkajs#1751);
+// the warning is harmless and would otherwise greet every user of `npm start`.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof warning === 'string' ? rest[0] : warning.name;
+  if (name === 'TimeoutNegativeWarning') return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const program = new Command();
 program
   .name('streaming')
@@ -32,4 +41,59 @@ program
     await import('../simulator/main.ts');
   });
 
-await program.parseAsync(process.argv);
+program
+  .command('start')
+  .description(
+    'start everything: the local stack, the supplier simulator and every component, in the foreground (Ctrl-C stops what it started)',
+  )
+  .option('--no-stack', 'do not start the local stack (use services already running)')
+  .action(async (options: { stack: boolean }) => {
+    const { start } = await import('./start.ts');
+    await start({ stack: options.stack });
+  });
+
+program
+  .command('serve')
+  .description('run some components in this process (one per container in docker-compose.yml)')
+  .argument('<components...>', 'command, query, processors, projectors, jobs, pump')
+  .action(async (names: string[]) => {
+    const { serveForever } = await import('./serve.ts');
+    await serveForever(names);
+  });
+
+const users = program.command('users').description('manage users');
+users
+  .command('create-admin')
+  .description('register an admin user (the first admin of a deployment)')
+  .requiredOption('-u, --username <username>', '3–32 of a-z 0-9 _ . -')
+  .option(
+    '-p, --password <password>',
+    'at least 10 characters (default: STREAMING_ADMIN_PASSWORD, so it stays out of shell history)',
+  )
+  .action(async (options: { username: string; password?: string }) => {
+    const password = options.password ?? process.env.STREAMING_ADMIN_PASSWORD;
+    if (!password)
+      program.error('users create-admin: give --password or set STREAMING_ADMIN_PASSWORD');
+    const { withRuntime } = await import('./runtime.ts');
+    const { createAdmin } = await import('../command-service/index.ts');
+    await withRuntime('cli', async (rt) => {
+      const { userId } = await createAdmin({
+        config: rt.config,
+        eventStore: rt.eventStore,
+        username: options.username,
+        password: password!,
+      });
+      console.log(`admin ${options.username} created: userId ${userId}`);
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Expected failures (bad config, a taken username …) are one line, not a stack trace.
+  const e = err as { code?: unknown; message?: unknown; problems?: unknown };
+  console.error(
+    `streaming: ${typeof e.code === 'string' ? `${e.code}: ` : ''}${String(e.message ?? err)}`,
+  );
+  process.exitCode = 1;
+}

@@ -3,7 +3,7 @@
 import type { Pool } from 'mysql2/promise';
 import type { Redis } from 'ioredis';
 import type { Db, MongoClient } from 'mongodb';
-import type { Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'winston';
 import { loadConfig, type Config } from '../platform/config/index.ts';
 import { createLogger } from '../platform/logger/index.ts';
@@ -47,7 +47,10 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
   let producer: Producer | undefined;
   let tracker: Tracker = noTracker;
   if (options.tracking) {
-    producer = kafka.producer({ allowAutoTopicCreation: true });
+    producer = kafka.producer({
+      allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await producer.connect();
     tracker = kafkaTracker(producer, options.service, {
       onError: (err) => logger.warn('tracking publish failed', { err: String(err) }),
@@ -71,4 +74,14 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
       await mysql.end().catch(() => undefined);
     },
   };
+}
+
+/** Opens a runtime for a one-shot tool, runs fn, and closes it whatever happens. */
+export async function withRuntime<T>(service: string, fn: (rt: Runtime) => Promise<T>): Promise<T> {
+  const rt = await openRuntime({ service });
+  try {
+    return await fn(rt);
+  } finally {
+    await rt.close();
+  }
 }

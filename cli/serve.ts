@@ -1,0 +1,69 @@
+// Runs streaming's components in this process: `streaming serve command query …`
+// for one container per component, `streaming start` for all of them at once.
+import type { Runtime } from './runtime.ts';
+import { openRuntime } from './runtime.ts';
+import { onShutdown } from '../platform/http/index.ts';
+
+export interface Running {
+  close(): Promise<void>;
+}
+
+type Starter = (rt: Runtime) => Promise<Running>;
+
+/** The components, in start order (stopped in reverse). */
+export const components: Record<string, Starter> = {
+  async command(rt) {
+    const { startCommandService } = await import('../command-service/index.ts');
+    const { webhookRouter } = await import('../command-service/webhooks/index.ts');
+    const service = await startCommandService(rt, {
+      routers: [{ path: '/v1/webhooks', router: webhookRouter(rt) }],
+    });
+    rt.logger.info(`command API on ${service.url} (docs ${service.url}/docs)`);
+    return service;
+  },
+  async processors(rt) {
+    const { startProcessors } = await import('../processors/index.ts');
+    const running = await startProcessors(rt);
+    rt.logger.info('processors running: relay, dispatcher, timers, receipts');
+    return running;
+  },
+};
+
+export const componentNames = Object.keys(components);
+
+/**
+ * Starts the named components on one shared runtime and returns a stop
+ * function that closes them in reverse order, then the runtime.
+ */
+export async function serve(names: string[], service = 'streaming'): Promise<Running> {
+  for (const name of names) {
+    if (!components[name]) {
+      throw new Error(`unknown component "${name}" (known: ${componentNames.join(', ')})`);
+    }
+  }
+  const rt = await openRuntime({ service, tracking: true });
+  const started: Running[] = [];
+  try {
+    for (const name of componentNames.filter((n) => names.includes(n))) {
+      started.push(await components[name]!(rt));
+    }
+  } catch (err) {
+    for (const running of started.reverse()) await running.close().catch(() => undefined);
+    await rt.close();
+    throw err;
+  }
+  return {
+    async close() {
+      for (const running of [...started].reverse()) {
+        await running.close().catch((err: unknown) => rt.logger.error('stop failed', { err }));
+      }
+      await rt.close();
+    },
+  };
+}
+
+/** serve() until SIGINT/SIGTERM. */
+export async function serveForever(names: string[]): Promise<void> {
+  const running = await serve(names, names.length === 1 ? names[0] : 'streaming');
+  onShutdown(() => running.close());
+}

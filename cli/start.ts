@@ -1,0 +1,53 @@
+// `npm start`: the local stack, the supplier simulator and every component in
+// one foreground process, logging to the terminal. Ctrl-C stops everything it
+// started, including the stack services that were not running before.
+import { loadConfig } from '../platform/config/index.ts';
+import { onShutdown } from '../platform/http/index.ts';
+import { SERVICE_NAMES, stack, type ServiceName } from '../stack/index.ts';
+import { componentNames, serve } from './serve.ts';
+
+async function downServices(): Promise<ServiceName[]> {
+  const down: ServiceName[] = [];
+  for (const name of SERVICE_NAMES) {
+    const code = await stack('status', { services: [name], print: () => undefined });
+    if (code !== 0) down.push(name);
+  }
+  return down;
+}
+
+export async function start(options: { stack: boolean }): Promise<void> {
+  const config = loadConfig();
+  const startedServices = options.stack ? await downServices() : [];
+  if (options.stack) {
+    console.log('streaming: starting the local stack (npm run stack -- up)…');
+    const code = await stack('up');
+    if (code !== 0) throw new Error('the local stack did not come up; see the lines above');
+  }
+
+  const { runSimulator } = await import('../simulator/run.ts');
+  const simulator = await runSimulator({ port: config.http.simulatorPort });
+  const running = await serve(componentNames);
+
+  onShutdown(async () => {
+    console.log('streaming: stopping…');
+    await running.close();
+    await simulator.close();
+    if (startedServices.length > 0) {
+      console.log(
+        `streaming: stopping the stack services it started: ${startedServices.join(', ')}`,
+      );
+      await stack('down', { services: startedServices });
+    }
+  });
+  console.log(
+    [
+      '',
+      'streaming is running:',
+      `  command API  http://${config.http.host}:${config.http.commandPort}  (docs: /docs)`,
+      `  query API    http://${config.http.host}:${config.http.queryPort}  (docs: /docs)`,
+      `  simulator    http://${config.http.host}:${config.http.simulatorPort}  (admin: /admin/accounts)`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+}
