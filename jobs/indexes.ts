@@ -1,0 +1,168 @@
+// The jobs' own index of the event store, in MySQL: which messages exist (for
+// retention), which are still open (for the sweeper) and which verification
+// streams exist (for expiry). It is filled incrementally from the event store
+// with a checkpoint committed in the same transaction as the rows, so a job
+// never scans the whole store and the index can be dropped and rebuilt
+// (delete the `jobs.index` checkpoint row and its tables).
+//
+// Per-tenant retention lives in `tenant_retention` (tenant_id, retention_days);
+// a tenant without a row gets STREAMING_RETENTION_DAYS.
+import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { EventStore, RecordedEvent } from '../platform/eventStore/index.ts';
+
+export const INDEX_CHECKPOINT = 'jobs.index';
+
+export const jobTablesSchema = [
+  `CREATE TABLE IF NOT EXISTS job_checkpoints (
+    name VARCHAR(64) NOT NULL PRIMARY KEY,
+    position BIGINT UNSIGNED NOT NULL
+  ) ENGINE=InnoDB`,
+  `CREATE TABLE IF NOT EXISTS job_message_index (
+    message_id VARCHAR(191) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(191) NOT NULL,
+    accepted_at DATETIME(3) NOT NULL,
+    KEY ix_job_message_index_tenant_time (tenant_id, accepted_at)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS job_open_messages (
+    message_id VARCHAR(191) NOT NULL PRIMARY KEY,
+    status VARCHAR(32) NOT NULL,
+    since DATETIME(3) NOT NULL,
+    KEY ix_job_open_messages_since (since)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS job_verification_streams (
+    stream_id VARCHAR(191) NOT NULL PRIMARY KEY,
+    expires_at DATETIME(3) NOT NULL,
+    KEY ix_job_verification_streams_expiry (expires_at)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS tenant_retention (
+    tenant_id VARCHAR(191) NOT NULL PRIMARY KEY,
+    retention_days INT UNSIGNED NOT NULL
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+];
+
+export async function ensureJobTables(pool: Pool): Promise<void> {
+  for (const ddl of jobTablesSchema) await pool.query(ddl);
+  await pool.query('INSERT IGNORE INTO job_checkpoints (name, position) VALUES (?, 0)', [
+    INDEX_CHECKPOINT,
+  ]);
+}
+
+/** Message states the sweeper watches: no outcome yet. */
+const OPENING: Record<string, string> = {
+  'sms.accepted.v1': 'accepted',
+  'sms.failed-over.v1': 'failed-over',
+  'sms.retry-scheduled.v1': 'retry-scheduled',
+  'sms.submission-uncertain.v1': 'uncertain',
+};
+/** States with an outcome (a submission the supplier took, or a final one). */
+const CLOSING = new Set([
+  'sms.submitted.v1',
+  'sms.delivered.v1',
+  'sms.undelivered.v1',
+  'sms.failed.v1',
+]);
+
+export function isOpeningType(type: string): boolean {
+  return type in OPENING;
+}
+export function isClosingType(type: string): boolean {
+  return CLOSING.has(type);
+}
+export function openStatusOf(type: string): string | undefined {
+  return OPENING[type];
+}
+
+function eventTime(e: RecordedEvent): Date {
+  const t = Date.parse(e.metadata.timestamp);
+  return Number.isNaN(t) ? e.recordedAt : new Date(t);
+}
+
+/** When an open message last made progress (a retry counts from its due time). */
+export function progressTime(e: RecordedEvent): Date {
+  const at = eventTime(e);
+  const due = typeof e.data.dueAt === 'string' ? Date.parse(e.data.dueAt) : NaN;
+  return !Number.isNaN(due) && due > at.getTime() ? new Date(due) : at;
+}
+
+function acceptedTime(e: RecordedEvent): Date {
+  const t = typeof e.data.acceptedAt === 'string' ? Date.parse(e.data.acceptedAt) : NaN;
+  return Number.isNaN(t) ? eventTime(e) : new Date(t);
+}
+
+async function apply(conn: PoolConnection, events: RecordedEvent[]): Promise<void> {
+  const index: [string, string, Date][] = [];
+  for (const e of events) {
+    const id = typeof e.data.messageId === 'string' ? e.data.messageId : undefined;
+    if (e.type === 'sms.accepted.v1' && id && typeof e.data.tenantId === 'string') {
+      index.push([id, e.data.tenantId, acceptedTime(e)]);
+    }
+  }
+  if (index.length) {
+    await conn.query(
+      'INSERT IGNORE INTO job_message_index (message_id, tenant_id, accepted_at) VALUES ?',
+      [index],
+    );
+  }
+  // Order matters for the open set: apply one by one (a batch holds few such events).
+  for (const e of events) {
+    const id = typeof e.data.messageId === 'string' ? e.data.messageId : undefined;
+    const status = OPENING[e.type];
+    if (id && status) {
+      await conn.query(
+        `INSERT INTO job_open_messages (message_id, status, since) VALUES (?, ?, ?)
+         ON DUPLICATE KEY UPDATE status = VALUES(status), since = VALUES(since)`,
+        [id, status, progressTime(e)],
+      );
+    } else if (id && CLOSING.has(e.type)) {
+      await conn.query('DELETE FROM job_open_messages WHERE message_id = ?', [id]);
+    } else if (e.type === 'verification.issued.v1' && typeof e.data.expiresAt === 'string') {
+      await conn.query(
+        `INSERT INTO job_verification_streams (stream_id, expires_at) VALUES (?, ?)
+         ON DUPLICATE KEY UPDATE expires_at = GREATEST(expires_at, VALUES(expires_at))`,
+        [e.streamId, new Date(e.data.expiresAt)],
+      );
+    }
+  }
+}
+
+/**
+ * Brings the index up to the head of the event store, batch by batch; each
+ * batch and its checkpoint commit together under the checkpoint's row lock,
+ * so concurrent jobs never apply a batch twice. Returns events read.
+ */
+export async function catchUpIndex(
+  pool: Pool,
+  eventStore: EventStore,
+  options: { batchSize?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const conn = await pool.getConnection();
+    try {
+      await conn.beginTransaction();
+      const [rows] = await conn.query<RowDataPacket[]>(
+        'SELECT position FROM job_checkpoints WHERE name = ? FOR UPDATE',
+        [INDEX_CHECKPOINT],
+      );
+      const after = Number(rows[0]?.position ?? 0);
+      const events = await eventStore.readAll({ after, limit: options.batchSize ?? 1000 });
+      if (events.length === 0) {
+        await conn.rollback();
+        return total;
+      }
+      await apply(conn, events);
+      await conn.query('UPDATE job_checkpoints SET position = ? WHERE name = ?', [
+        events[events.length - 1]!.position,
+        INDEX_CHECKPOINT,
+      ]);
+      await conn.commit();
+      total += events.length;
+    } catch (err) {
+      await conn.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      conn.release();
+    }
+  }
+}

@@ -1,0 +1,296 @@
+// The tracking pump: a Kafka consumer group on `streaming.tracking` that
+// validates each event, enriches it (supplier vendor from the configured
+// accounts), stores it raw in Mongo `tracking_events` (_id = event id, so a
+// redelivery is a no-op; expiry on `at`), and recomputes the per-minute
+// aggregates in `tracking_minutes` of every minute a batch touched from the
+// raw events of those minutes — exact, and a redelivered batch changes
+// nothing. A minute document is only replaced by one computed from at least as
+// many raw events, so two pumps racing on a minute cannot roll it back.
+// Malformed events go to `tracking_deadletter` with the reason and the raw
+// value (_id = hash of the raw value), and the pump goes on.
+import { createHash } from 'node:crypto';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Db, MongoClient } from 'mongodb';
+import type { Config } from '../platform/config/index.ts';
+import { createKafka } from '../platform/clients/index.ts';
+import type { Logger } from '../platform/logger/index.ts';
+import {
+  TRACKING_TOPIC,
+  trackingEventSchema,
+  type TrackingEvent,
+} from '../platform/tracking/index.ts';
+import { aggregateMinute, floorMinute, minuteKey, type RawTracking } from './aggregate.ts';
+
+export * from './aggregate.ts';
+
+export const TRACKING_EVENTS = 'tracking_events';
+export const TRACKING_MINUTES = 'tracking_minutes';
+export const TRACKING_DEADLETTER = 'tracking_deadletter';
+export const PUMP_GROUP = 'streaming-pump';
+
+export interface PumpDeps {
+  config: Pick<Config, 'kafka' | 'suppliers' | 'tracking'>;
+  logger: Logger;
+  mongo: { client: MongoClient; db: Db };
+  /** Default: a client from config.kafka. */
+  kafka?: Kafka;
+  /** Default `streaming.tracking`; tests use their own. */
+  topic?: string;
+  /** Default `streaming-pump`. */
+  groupId?: string;
+  /** Read the topic from its start when the group has no offsets (default true). */
+  fromBeginning?: boolean;
+}
+
+export interface RawMessage {
+  value: Buffer | string | null;
+  topic?: string;
+  partition?: number;
+  offset?: string;
+}
+
+export interface BatchResult {
+  stored: number;
+  deadLettered: number;
+  minutes: string[];
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats.default(ajv, ['date-time']);
+const validate = ajv.compile<TrackingEvent>(trackingEventSchema);
+
+type Parsed = { ok: true; event: TrackingEvent } | { ok: false; reason: string };
+
+export function parseTracking(value: Buffer | string | null): Parsed {
+  if (value === null) return { ok: false, reason: 'empty message' };
+  let json: unknown;
+  try {
+    json = JSON.parse(value.toString());
+  } catch (err) {
+    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+  }
+  if (!validate(json)) {
+    const first = validate.errors?.[0];
+    const where = first?.instancePath || '/';
+    return { ok: false, reason: `schema: ${where} ${first?.message ?? 'is invalid'}` };
+  }
+  if (Number.isNaN(Date.parse(json.at))) return { ok: false, reason: 'schema: /at is not a time' };
+  return { ok: true, event: json };
+}
+
+/**
+ * Indexes of the pump's collections. Raw events expire after ttlDays through a
+ * TTL index on `at`; a server without TTL indexes (FerretDB 1.x answers
+ * NotImplemented) gets none, and the pump purges expired raw events itself
+ * (purgeExpired, on start and every 10 minutes). Returns whether TTL is native.
+ */
+export async function ensureTrackingCollections(db: Db, ttlDays: number): Promise<boolean> {
+  const events = db.collection(TRACKING_EVENTS);
+  let nativeTtl = true;
+  try {
+    await events.createIndex({ at: 1 }, { name: 'ttl_at', expireAfterSeconds: ttlDays * 86_400 });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 238 || code === 115) {
+      nativeTtl = false; // NotImplemented / CommandNotSupported
+      await events.createIndex({ at: 1 }, { name: 'at' });
+    } else if (code === 85 || code === 86) {
+      // the TTL changed: replace the index
+      await events.dropIndex('ttl_at');
+      await events.createIndex({ at: 1 }, { name: 'ttl_at', expireAfterSeconds: ttlDays * 86_400 });
+    } else {
+      throw err;
+    }
+  }
+  await events.createIndex({ minute: 1 }, { name: 'minute' });
+  await db.collection(TRACKING_MINUTES).createIndex({ minute: 1 }, { name: 'minute' });
+  await db.collection(TRACKING_DEADLETTER).createIndex({ receivedAt: 1 }, { name: 'receivedAt' });
+  return nativeTtl;
+}
+
+/** Deletes raw events older than ttlDays (where the server has no TTL indexes). */
+export async function purgeExpired(db: Db, ttlDays: number, now = new Date()): Promise<number> {
+  const before = new Date(now.getTime() - ttlDays * 86_400_000);
+  const res = await db.collection(TRACKING_EVENTS).deleteMany({ at: { $lt: before } });
+  return res.deletedCount;
+}
+
+function isDuplicateKey(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 11000;
+}
+
+/**
+ * Inserts the documents whose _id is not there yet; existing ones (a
+ * redelivery) are left as they are. Unordered, so one duplicate does not stop
+ * the rest; only duplicate-key errors are expected.
+ */
+async function insertNew(
+  db: Db,
+  collection: string,
+  docs: Record<string, unknown>[],
+): Promise<void> {
+  if (docs.length === 0) return;
+  try {
+    await db.collection(collection).insertMany(docs, { ordered: false });
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
+    const list = Array.isArray(writeErrors) ? (writeErrors as { code?: unknown }[]) : undefined;
+    if (!list || list.length === 0 || !list.every((e) => e.code === 11000)) throw err;
+  }
+}
+
+/**
+ * Recomputes the aggregate documents of these minutes from the raw collection
+ * (served by the `minute` index on MongoDB; FerretDB 1.x scans).
+ */
+export async function recomputeMinutes(db: Db, minutes: readonly Date[]): Promise<void> {
+  if (minutes.length === 0) return;
+  const raw = await db
+    .collection<RawTracking & { _id: string }>(TRACKING_EVENTS)
+    .find(
+      { minute: { $in: [...minutes] } },
+      {
+        projection: {
+          _id: 0,
+          type: 1,
+          minute: 1,
+          supplierAccount: 1,
+          vendor: 1,
+          outcome: 1,
+          code: 1,
+          rule: 1,
+          kind: 1,
+          latencyMs: 1,
+        },
+      },
+    )
+    .toArray();
+  const byMinute = new Map<string, RawTracking[]>(minutes.map((m) => [minuteKey(m), []]));
+  for (const e of raw) byMinute.get(minuteKey(e.minute))?.push(e);
+  const coll = db.collection<{ _id: string; total: number }>(TRACKING_MINUTES);
+  for (const minute of minutes) {
+    const agg = aggregateMinute(minute, byMinute.get(minuteKey(minute)) ?? []);
+    if (agg.total === 0) continue;
+    const { _id, ...fields } = agg;
+    try {
+      await coll.updateOne(
+        { _id, total: { $lte: agg.total } },
+        { $set: { ...fields, computedAt: new Date() } },
+        { upsert: true },
+      );
+    } catch (err) {
+      // A document from more raw events exists (raw only grows until the TTL removes it).
+      if (!isDuplicateKey(err)) throw err;
+    }
+  }
+}
+
+/** Stores one batch: raw events, dead letters, then the touched minutes' aggregates. */
+export async function processBatch(
+  db: Db,
+  suppliers: Config['suppliers'],
+  messages: readonly RawMessage[],
+): Promise<BatchResult> {
+  const vendors = new Map(suppliers.map((s) => [s.id, s.vendor]));
+  const receivedAt = new Date();
+  const raws = new Map<string, Record<string, unknown>>();
+  const dead = new Map<string, Record<string, unknown>>();
+  for (const m of messages) {
+    const parsed = parseTracking(m.value);
+    if (!parsed.ok) {
+      const text = m.value === null ? null : m.value.toString();
+      const id = createHash('sha256')
+        .update(text ?? '\u0000null')
+        .digest('hex');
+      dead.set(id, {
+        _id: id,
+        reason: parsed.reason,
+        raw: text === null ? null : text.slice(0, 16_384),
+        topic: m.topic ?? null,
+        partition: m.partition ?? null,
+        offset: m.offset ?? null,
+        receivedAt,
+      });
+      continue;
+    }
+    const e = parsed.event;
+    const at = new Date(e.at);
+    const vendor = e.vendor ?? (e.supplierAccount ? vendors.get(e.supplierAccount) : undefined);
+    if (!raws.has(e.id)) {
+      raws.set(e.id, {
+        ...e,
+        _id: e.id,
+        at,
+        minute: floorMinute(at),
+        ...(vendor ? { vendor } : {}),
+        receivedAt,
+      });
+    }
+  }
+  await insertNew(db, TRACKING_EVENTS, [...raws.values()]);
+  await insertNew(db, TRACKING_DEADLETTER, [...dead.values()]);
+  const minutes = new Map<string, Date>();
+  for (const doc of raws.values()) minutes.set(minuteKey(doc.minute as Date), doc.minute as Date);
+  await recomputeMinutes(db, [...minutes.values()]);
+  return { stored: raws.size, deadLettered: dead.size, minutes: [...minutes.keys()] };
+}
+
+export interface Pump {
+  close(): Promise<void>;
+}
+
+/** Starts the consumer group; offsets are committed only after a batch is in Mongo. */
+export async function startPump(deps: PumpDeps): Promise<Pump> {
+  const topic = deps.topic ?? TRACKING_TOPIC;
+  const kafka = deps.kafka ?? createKafka(deps.config, deps.logger);
+  const ttlDays = deps.config.tracking.ttlDays;
+  const nativeTtl = await ensureTrackingCollections(deps.mongo.db, ttlDays);
+  let purger: NodeJS.Timeout | undefined;
+  if (!nativeTtl) {
+    const purge = () =>
+      purgeExpired(deps.mongo.db, ttlDays).catch((err: unknown) =>
+        deps.logger.warn('tracking purge failed', { err: String(err) }),
+      );
+    void purge();
+    purger = setInterval(() => void purge(), 600_000);
+    purger.unref();
+  }
+  const consumer: Consumer = kafka.consumer({
+    groupId: deps.groupId ?? PUMP_GROUP,
+    sessionTimeout: 30_000,
+    maxBytesPerPartition: 1_048_576,
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: deps.fromBeginning ?? true });
+  await consumer.run({
+    eachBatchAutoResolve: true,
+    eachBatch: async ({ batch, heartbeat }) => {
+      const result = await processBatch(
+        deps.mongo.db,
+        deps.config.suppliers,
+        batch.messages.map((m) => ({
+          value: m.value,
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+        })),
+      );
+      if (result.deadLettered) {
+        deps.logger.warn('malformed tracking events set aside', {
+          count: result.deadLettered,
+          partition: batch.partition,
+        });
+      }
+      await heartbeat();
+    },
+  });
+  deps.logger.info('pump started', { topic, groupId: deps.groupId ?? PUMP_GROUP });
+  return {
+    async close() {
+      clearInterval(purger);
+      await consumer.disconnect();
+    },
+  };
+}

@@ -1,0 +1,219 @@
+// GET /v1/stats/suppliers?from=&to= — per supplier account over a window:
+// calls by outcome, success rate (accepted calls / calls), latency percentiles
+// and supplier rejections by code; plus send rejections by rule.
+//
+// Admins only: supplier performance is platform-wide and reveals the traffic
+// of every tenant. The window is aligned to whole minutes (from floored, to
+// ceiled), at most 31 days, default the last hour. Counts come from the minute
+// aggregates the pump writes. Percentiles are exact (nearest rank over the raw
+// latencies) when the window lies within the raw events' retention
+// (STREAMING_TRACKING_TTL_DAYS); for older windows they are the call-weighted
+// mean of the minutes' percentiles, marked `"percentiles": "approximate"`.
+import { Router, type RequestHandler } from 'express';
+import type { Db } from 'mongodb';
+import type { Config } from '../../platform/config/index.ts';
+import { AppError } from '../../platform/errors/index.ts';
+import { validateQuery } from '../../platform/http/index.ts';
+import { requireAdmin } from '../../platform/auth/index.ts';
+
+// Collections written by pump/ (which this folder may not import).
+const TRACKING_MINUTES = 'tracking_minutes';
+const TRACKING_EVENTS = 'tracking_events';
+const MAX_WINDOW_MS = 31 * 86_400_000;
+const MAX_EXACT_SAMPLES = 500_000;
+
+export interface SupplierStatsDeps {
+  config: Pick<Config, 'tracking'>;
+  mongo: Db;
+  /** The authenticator (platform/auth createAuthenticator); the route then requires an admin. */
+  authenticate: RequestHandler;
+  now?: () => Date;
+}
+
+interface MinuteDoc {
+  _id: string;
+  minute: Date;
+  suppliers: {
+    account: string;
+    vendor: string | null;
+    outcome: string;
+    count: number;
+    latency: { count: number; p50: number; p95: number; p99: number } | null;
+    codes: { code: string; count: number }[];
+  }[];
+  rejections: { rule: string; count: number }[];
+}
+
+export interface SupplierStats {
+  account: string;
+  vendor: string | null;
+  calls: number;
+  outcomes: Record<string, number>;
+  successRate: number | null;
+  latencyMs: { count: number; p50: number; p95: number; p99: number } | null;
+  rejections: { code: string; count: number }[];
+}
+
+const querySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+  },
+};
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+function byKey<T>(map: Map<string, T>, key: string, make: () => T): T {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make();
+    map.set(key, v);
+  }
+  return v;
+}
+
+const sortCounts = <K extends string>(m: Map<string, number>, name: K) =>
+  [...m.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, count]) => ({ [name]: k, count }) as Record<K, string> & { count: number });
+
+export async function supplierStats(
+  deps: Pick<SupplierStatsDeps, 'config' | 'mongo'>,
+  from: Date,
+  to: Date,
+  now: Date,
+) {
+  const minutes = await deps.mongo
+    .collection<MinuteDoc>(TRACKING_MINUTES)
+    .find({ minute: { $gte: from, $lt: to } }, { projection: { suppliers: 1, rejections: 1 } })
+    .toArray();
+
+  type Acc = {
+    vendor: string | null;
+    outcomes: Map<string, number>;
+    codes: Map<string, number>;
+    weighted: { n: number; p50: number; p95: number; p99: number };
+  };
+  const accounts = new Map<string, Acc>();
+  const sendRejections = new Map<string, number>();
+  for (const doc of minutes) {
+    for (const r of doc.rejections ?? []) {
+      sendRejections.set(r.rule, (sendRejections.get(r.rule) ?? 0) + r.count);
+    }
+    for (const s of doc.suppliers ?? []) {
+      const acc = byKey(accounts, s.account, () => ({
+        vendor: s.vendor,
+        outcomes: new Map<string, number>(),
+        codes: new Map<string, number>(),
+        weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
+      }));
+      acc.vendor ??= s.vendor;
+      acc.outcomes.set(s.outcome, (acc.outcomes.get(s.outcome) ?? 0) + s.count);
+      for (const c of s.codes ?? []) acc.codes.set(c.code, (acc.codes.get(c.code) ?? 0) + c.count);
+      if (s.latency) {
+        const w = acc.weighted;
+        w.n += s.latency.count;
+        w.p50 += s.latency.p50 * s.latency.count;
+        w.p95 += s.latency.p95 * s.latency.count;
+        w.p99 += s.latency.p99 * s.latency.count;
+      }
+    }
+  }
+
+  // Exact percentiles from the raw events while they are kept.
+  const rawKeptFrom = now.getTime() - deps.config.tracking.ttlDays * 86_400_000;
+  const samples = [...accounts.values()].reduce((n, a) => n + a.weighted.n, 0);
+  const exact = from.getTime() >= rawKeptFrom && samples <= MAX_EXACT_SAMPLES;
+  const latencies = new Map<string, number[]>();
+  if (exact && samples > 0) {
+    const cursor = deps.mongo
+      .collection<{ supplierAccount?: string; latencyMs?: number }>(TRACKING_EVENTS)
+      .find(
+        { type: 'supplier.call', minute: { $gte: from, $lt: to } },
+        { projection: { _id: 0, supplierAccount: 1, latencyMs: 1 } },
+      );
+    for await (const e of cursor) {
+      if (typeof e.latencyMs !== 'number') continue;
+      byKey(latencies, e.supplierAccount ?? '(none)', () => []).push(e.latencyMs);
+    }
+  }
+
+  const suppliers: SupplierStats[] = [...accounts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([account, acc]) => {
+      const calls = [...acc.outcomes.values()].reduce((a, b) => a + b, 0);
+      const accepted = acc.outcomes.get('accepted') ?? 0;
+      let latencyMs: SupplierStats['latencyMs'] = null;
+      if (exact) {
+        const sorted = (latencies.get(account) ?? []).sort((a, b) => a - b);
+        if (sorted.length) {
+          latencyMs = {
+            count: sorted.length,
+            p50: percentile(sorted, 50),
+            p95: percentile(sorted, 95),
+            p99: percentile(sorted, 99),
+          };
+        }
+      } else if (acc.weighted.n > 0) {
+        const w = acc.weighted;
+        latencyMs = { count: w.n, p50: w.p50 / w.n, p95: w.p95 / w.n, p99: w.p99 / w.n };
+      }
+      return {
+        account,
+        vendor: acc.vendor,
+        calls,
+        outcomes: Object.fromEntries([...acc.outcomes.entries()].sort()),
+        successRate: calls === 0 ? null : accepted / calls,
+        latencyMs,
+        rejections: sortCounts(acc.codes, 'code'),
+      };
+    });
+  return {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    minutes: minutes.length,
+    percentiles: exact ? 'exact' : 'approximate',
+    suppliers,
+    sendRejections: sortCounts(sendRejections, 'rule'),
+  };
+}
+
+/** The router serving GET /v1/stats/suppliers (mount at the app root). */
+export function supplierStatsRouter(deps: SupplierStatsDeps): Router {
+  const router = Router();
+  router.get(
+    '/v1/stats/suppliers',
+    deps.authenticate,
+    requireAdmin,
+    validateQuery(querySchema),
+    async (req, res) => {
+      const now = deps.now?.() ?? new Date();
+      const q = req.query as { from?: string; to?: string };
+      const toRaw = q.to !== undefined ? new Date(q.to) : now;
+      const fromRaw =
+        q.from !== undefined ? new Date(q.from) : new Date(toRaw.getTime() - 3_600_000);
+      const from = new Date(Math.floor(fromRaw.getTime() / 60_000) * 60_000);
+      const to = new Date(Math.ceil(toRaw.getTime() / 60_000) * 60_000);
+      if (!(from.getTime() < toRaw.getTime())) {
+        throw new AppError('INVALID_RANGE', '`from` must be before `to`.', {
+          from: fromRaw.toISOString(),
+          to: toRaw.toISOString(),
+        });
+      }
+      if (to.getTime() - from.getTime() > MAX_WINDOW_MS) {
+        throw new AppError('INVALID_RANGE', 'The window may span at most 31 days.', {
+          maxDays: 31,
+        });
+      }
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(await supplierStats(deps, from, to, now));
+    },
+  );
+  return router;
+}
