@@ -87,6 +87,44 @@ users
     });
   });
 
+const jobs = program.command('jobs').description('scheduled jobs (retention, sweeper)');
+jobs
+  .command('list')
+  .description('each job with its schedule, last run, result and lock holder')
+  .action(async () => {
+    const { withRuntime } = await import('./runtime.ts');
+    const { listJobs } = await import('../jobs/index.ts');
+    await withRuntime('cli', async (rt) => {
+      for (const job of await listJobs(rt)) {
+        const last = job.lastRun;
+        console.log(
+          [
+            job.name.padEnd(10),
+            `schedule ${job.schedule}`.padEnd(26),
+            `next ${job.nextRun ?? '-'}`,
+            last
+              ? `last ${last.startedAt} ${last.status}${last.error ? ` (${last.error})` : ''} by ${last.holder}`
+              : 'never run',
+            job.holder ? `held by ${job.holder}` : 'not running',
+          ].join('  '),
+        );
+      }
+    });
+  });
+jobs
+  .command('run')
+  .description('run one job once now, under the same lock as the scheduler')
+  .argument('<name>', 'retention | sweeper')
+  .action(async (name: string) => {
+    const { withRuntime } = await import('./runtime.ts');
+    const { runJob } = await import('../jobs/index.ts');
+    await withRuntime('cli', async (rt) => {
+      const outcome = await runJob(rt, name);
+      console.log(JSON.stringify(outcome, null, 2));
+      if (outcome.status !== 'ran') process.exitCode = 1;
+    });
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -27,6 +27,18 @@ export const components: Record<string, Starter> = {
     rt.logger.info('processors running: relay, dispatcher, timers, receipts');
     return running;
   },
+  async jobs(rt) {
+    const { startJobs } = await import('../jobs/index.ts');
+    const running = await startJobs(rt);
+    rt.logger.info('jobs scheduler running: retention, sweeper');
+    return running;
+  },
+  async pump(rt) {
+    const { startPump } = await import('../pump/index.ts');
+    const running = await startPump(rt);
+    rt.logger.info('tracking pump running');
+    return running;
+  },
 };
 
 export const componentNames = Object.keys(components);
