@@ -1,26 +1,79 @@
 // End-to-end dispatch throughput: sms.accepted appended to the event store →
 // relay → Kafka → dispatcher → simulator (about 5 ms latency) → receipt
 // webhook → sms.delivered; and accept-to-submitted latency percentiles.
-//   node bench/dispatch.ts [messages=5000]
+//   node bench/dispatch.ts [messages=5000] [--in-process-simulator] [--in-process-processors]
+// As deployed, the processors (relay, timers, receipts, dispatcher) run as a
+// service of their own (tests/dispatch/dispatcherChild.ts with
+// DISPATCH_CHILD_RUN=all), apart from the webhooks (here, with the harness)
+// and from the vendor (the simulator, a process of its own). The flags put
+// either into this process instead.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { relative } from 'node:path';
 import { startProcessors } from '../processors/index.ts';
 import { startHarness } from '../tests/dispatch/harness.ts';
 
-const total = Number(process.argv[2] ?? 5000);
-const h = await startHarness('bench', [
-  {
-    id: 'bench-aliyun',
-    vendor: 'aliyun',
-    behaviour: { id: 'bench-aliyun', latencyMs: 5, pushBatchSize: 100 },
-  },
-  {
-    id: 'bench-tencent',
-    vendor: 'tencent',
-    behaviour: { id: 'bench-tencent', latencyMs: 5, pushBatchSize: 100 },
-  },
-]);
-const running = await startProcessors(h.deps);
+const args = process.argv.slice(2);
+const inProcess = args.includes('--in-process-simulator');
+const processorsInProcess = args.includes('--in-process-processors');
+const total = Number(args.find((a) => !a.startsWith('--')) ?? 5000);
+const command = [
+  process.argv0,
+  ...process.execArgv,
+  relative(process.cwd(), process.argv[1]!),
+  ...args,
+].join(' ');
+const loadBefore = loadavg().map((l) => Math.round(l * 100) / 100);
+const h = await startHarness(
+  'bench',
+  [
+    {
+      id: 'bench-aliyun',
+      vendor: 'aliyun',
+      behaviour: { id: 'bench-aliyun', latencyMs: 5, pushBatchSize: 100 },
+    },
+    {
+      id: 'bench-tencent',
+      vendor: 'tencent',
+      behaviour: { id: 'bench-tencent', latencyMs: 5, pushBatchSize: 100 },
+    },
+  ],
+  {},
+  { simulatorProcess: !inProcess },
+);
+const CHILD = new URL('../tests/dispatch/dispatcherChild.ts', import.meta.url).pathname;
+
+async function startChild(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CHILD], {
+    env: {
+      ...process.env,
+      ...h.env,
+      DISPATCH_OPTIONS: JSON.stringify(h.options),
+      DISPATCH_CHILD_RUN: 'all',
+      DISPATCH_CHILD_POOL: '64',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`processors exited early (${code})`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+  });
+  return child;
+}
+
+const running = processorsInProcess
+  ? await startProcessors(h.deps)
+  : await startChild().then((child) => ({
+      async close() {
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      },
+    }));
 // warm-up: group join, connections
 await h.waitFinal(await h.accept(50), 60_000);
 
@@ -46,9 +99,13 @@ const delivered = ids.filter((id) => {
 }).length;
 const result = {
   benchmark: 'dispatch',
-  command: `node bench/dispatch.ts ${total}`,
+  command,
   at: new Date().toISOString(),
   cpus: cpus().length,
+  loadAverageBefore: loadBefore,
+  loadAverageAfter: loadavg().map((l) => Math.round(l * 100) / 100),
+  simulator: inProcess ? 'in this process' : 'own process',
+  processors: processorsInProcess ? 'in this process' : 'own process',
   messages: total,
   delivered,
   simulatorLatencyMs: 5,

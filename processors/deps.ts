@@ -11,6 +11,11 @@ import { DISPATCH_TOPIC } from '../platform/kafka/index.ts';
 export interface ProcessorOptions {
   /** Kafka topic of messages to dispatch (default sms.dispatch). */
   dispatchTopic: string;
+  /**
+   * Partitions of the dispatch topic (created with them; an existing topic
+   * with fewer is grown). Each is a batch in work of its own.
+   */
+  dispatchPartitions: number;
   /** Consumer group of the dispatchers (default streaming-dispatcher). */
   groupId: string;
   /** Prefix of every Redis key the processors write (default "streaming:"). */
@@ -32,7 +37,7 @@ export interface ProcessorOptions {
   breakerWindowMs: number;
   /** Open breaker cool-down before one probe call is let through. */
   breakerCooldownMs: number;
-  /** Messages a dispatcher works on at once. */
+  /** Messages a dispatcher works on at once (over all its partitions). */
   concurrency: number;
   /** How often timers and parked receipts are looked at. */
   pollMs: number;
@@ -40,6 +45,7 @@ export interface ProcessorOptions {
 
 export const defaultProcessorOptions: ProcessorOptions = {
   dispatchTopic: DISPATCH_TOPIC,
+  dispatchPartitions: 32,
   groupId: 'streaming-dispatcher',
   redisPrefix: 'streaming:',
   maxRetriesPerAccount: 3,
@@ -52,7 +58,7 @@ export const defaultProcessorOptions: ProcessorOptions = {
   breakerMinCalls: 20,
   breakerWindowMs: 30_000,
   breakerCooldownMs: 5_000,
-  concurrency: 256,
+  concurrency: 512,
   pollMs: 200,
 };
 

@@ -137,26 +137,37 @@ export class MessageDispatcher {
         message: `account ${account} is not configured`,
       });
     }
-    // 3. circuit breaker: skip an open account
-    if ((await this.state.breaker(account)) === 'open') {
+    // 3.-5. in one round trip: skip an open breaker, take a token of the
+    // account's throughput (shared by every dispatcher), claim this attempt
+    // so nobody else sends it
+    const claim = { owner: this.owner, account, at: Date.now() };
+    let admission = await this.state.admit(
+      account,
+      supplier.config.maxPerSecond,
+      s.messageId,
+      s.attempts,
+      claim,
+      true,
+    );
+    if (admission.kind === 'open') {
       const reason = { code: 'BREAKER_OPEN', message: 'circuit breaker open', retriable: true };
       if (nextAccount(s, list, [account])) return this.giveUpOn(s, loaded, list, account, reason);
       return this.retryLater(s, loaded, list, account, reason, this.options.breakerCooldownMs);
     }
-    // 4. the account's throughput, shared by every dispatcher
-    for (;;) {
-      const wait = await this.state.takeToken(account, supplier.config.maxPerSecond);
-      if (wait === 0) break;
+    while (admission.kind === 'wait') {
       if (this.stopping) return 'done';
-      await sleep(Math.min(wait, 1_000));
+      await sleep(Math.min(admission.ms, 1_000));
+      claim.at = Date.now();
+      admission = await this.state.admit(
+        account,
+        supplier.config.maxPerSecond,
+        s.messageId,
+        s.attempts,
+        claim,
+        false,
+      );
     }
-    // 5. claim this attempt: nobody else sends it
-    const claimed = await this.state.claim(s.messageId, s.attempts, {
-      owner: this.owner,
-      account,
-      at: Date.now(),
-    });
-    if (claimed) return this.contended(s, loaded, claimed, supplier);
+    if (admission.kind === 'claimed') return this.contended(s, loaded, admission.claim, supplier);
     // 6. call
     const outcome = await this.send(s, supplier);
     return this.recordOutcome(s, loaded, list, supplier, outcome);
@@ -447,22 +458,36 @@ function parseMessageId(value: Buffer | null): string | undefined {
   }
 }
 
-/** Runs `work` over items with at most `limit` at a time. */
-async function pooled<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await work(item);
+/** At most `limit` tasks at a time, shared by every partition's batch. */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = Math.max(1, limit);
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
+    else this.active++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
     }
-  });
-  await Promise.all(runners);
+  }
 }
 
 export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
   const log = deps.logger.child({ component: 'dispatcher' });
-  await ensureTopics(deps.kafka, [{ topic: options.dispatchTopic }]);
+  await ensureTopics(deps.kafka, [
+    { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
+  ]);
+  const limiter = new Limiter(options.concurrency);
   const dispatcher = new MessageDispatcher(deps);
   const consumer: Consumer = await createConsumer(deps.kafka, { groupId: options.groupId });
   await consumer.subscribe({ topic: options.dispatchTopic, fromBeginning: true });
@@ -483,7 +508,8 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
     autoCommit: true,
     autoCommitInterval: 1_000,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 4,
+    // every partition's batch side by side; the limiter bounds the messages in work
+    partitionsConsumedConcurrently: Math.max(1, options.dispatchPartitions),
     eachBatch: async ({
       batch,
       resolveOffset,
@@ -498,7 +524,7 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
       }
       const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
       try {
-        await pooled([...ids], options.concurrency, handleOne);
+        await Promise.all([...ids].map((id) => limiter.run(() => handleOne(id))));
       } finally {
         clearInterval(beat);
       }

@@ -8,7 +8,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import type { MessageCommand } from '../domain/messages/index.ts';
 import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
-import { decideAndAppend, loadMessage } from './messages.ts';
+import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
 import { DispatchState } from './redisState.ts';
 import {
   acquireLeadership,
@@ -57,24 +57,30 @@ export class ReceiptApplier {
     this.state = new DispatchState(deps.redis, optionsOf(deps));
   }
 
-  /** The message a receipt is about, if it is known yet. */
-  async resolve(r: ReceiptData): Promise<string | undefined> {
+  /** The message a receipt is about, if it is known yet (with its stream when it was read). */
+  async resolve(
+    r: ReceiptData,
+  ): Promise<{ messageId: string; loaded?: LoadedMessage } | undefined> {
     if (r.messageId) {
       const loaded = await loadMessage(this.deps.eventStore, r.messageId);
-      if (loaded.state.exists) return r.messageId;
+      if (loaded.state.exists) return { messageId: r.messageId, loaded };
     }
     const id = await this.state.messageForSupplierId(r.account, r.supplierMessageId);
-    return id ?? undefined;
+    return id === null ? undefined : { messageId: id };
   }
 
   /** True when applied (or absorbed as a duplicate); false when the message is not known yet. */
   async apply(r: ReceiptData, eventId: string): Promise<boolean> {
-    const messageId = await this.resolve(r);
-    if (messageId === undefined) return false;
-    await decideAndAppend(this.deps.eventStore, messageId, command(r), {
-      causationId: eventId,
-      actor: { type: 'supplier', id: r.account },
-    });
+    const found = await this.resolve(r);
+    if (found === undefined) return false;
+    // the stream just read serves the decision; a concurrent writer makes it reload
+    await decideAndAppend(
+      this.deps.eventStore,
+      found.messageId,
+      command(r),
+      { causationId: eventId, actor: { type: 'supplier', id: r.account } },
+      found.loaded,
+    );
     return true;
   }
 }

@@ -2,6 +2,7 @@
 // token buckets and circuit breakers, per-attempt send claims, the
 // supplier-message-id and last-message lookups, and the due-time index of
 // timers. All of it can be rebuilt (lookups and timers from the event store).
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import type { ProcessorOptions } from './deps.ts';
@@ -52,6 +53,35 @@ if openUntil > 0 or fails >= tonumber(ARGV[2]) or (calls >= tonumber(ARGV[4]) an
 end
 return 0`;
 
+// One round trip before a call: breaker, token, claim.
+// KEYS[1] breaker hash, KEYS[2] probe key, KEYS[3] bucket, KEYS[4] claim key;
+// ARGV checkBreaker (1/0), cooldownMs, rate/s, burst, claim json, claim ttl ms.
+// Returns {0} breaker open, {1, ms} wait for a token, {2, json} claimed by
+// someone else, {3, 'closed'|'probe'|'skipped'} claimed by us.
+const ADMIT = `${NOW_MS}
+local breaker = 'skipped'
+if ARGV[1] == '1' then
+  local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0') or 0
+  if openUntil == 0 then breaker = 'closed'
+  elseif now < openUntil then return {0, ''}
+  elseif redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then breaker = 'probe'
+  else return {0, ''} end
+end
+local rate = tonumber(ARGV[3]); local burst = tonumber(ARGV[4])
+local v = redis.call('HMGET', KEYS[3], 'tokens', 'ts')
+local tokens = tonumber(v[1]) or burst
+local ts = tonumber(v[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
+if tokens < 1 then
+  redis.call('HSET', KEYS[3], 'tokens', tostring(tokens), 'ts', now)
+  redis.call('PEXPIRE', KEYS[3], 60000)
+  return {1, tostring(math.ceil((1 - tokens) * 1000 / rate))}
+end
+redis.call('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'ts', now)
+redis.call('PEXPIRE', KEYS[3], 60000)
+if redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6], 'NX') then return {3, breaker} end
+return {2, redis.call('GET', KEYS[4]) or ''}`;
+
 // KEYS[1] zset; ARGV member, score pairs. Removes members still at the score read.
 const ACK_DUE = `local n = 0
 for i = 1, #ARGV, 2 do
@@ -61,6 +91,30 @@ end
 return n`;
 
 export type BreakerState = 'closed' | 'open' | 'probe';
+
+/** What admit() decided: go (the attempt is ours), or why not. */
+export type Admission =
+  | { kind: 'go' }
+  | { kind: 'open' }
+  | { kind: 'wait'; ms: number }
+  | { kind: 'claimed'; claim: Claim };
+
+const shas = new Map<string, string>();
+
+/** EVALSHA with the script's hash (EVAL once when Redis does not know it yet). */
+async function run(redis: Redis, script: string, keys: string[], args: (string | number)[]) {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    sha = createHash('sha1').update(script).digest('hex');
+    shas.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!String(err).includes('NOSCRIPT')) throw err;
+    return redis.eval(script, keys.length, ...keys, ...args);
+  }
+}
 
 export interface Claim {
   owner: string;
@@ -93,24 +147,22 @@ export class DispatchState {
 
   /** 0 when a send may go now, else how long to wait for the account's next token. */
   async takeToken(account: string, perSecond: number): Promise<number> {
-    const wait = await this.redis.eval(
+    const wait = await run(
+      this.redis,
       TAKE_TOKEN,
-      1,
-      this.key('bucket', account),
-      perSecond,
-      Math.max(1, perSecond),
+      [this.key('bucket', account)],
+      [perSecond, Math.max(1, perSecond)],
     );
     return Number(wait);
   }
 
   async breaker(account: string): Promise<BreakerState> {
     const r = Number(
-      await this.redis.eval(
+      await run(
+        this.redis,
         BREAKER_ALLOW,
-        2,
-        this.key('breaker', account),
-        this.key('breaker', account, 'probe'),
-        this.options.breakerCooldownMs,
+        [this.key('breaker', account), this.key('breaker', account, 'probe')],
+        [this.options.breakerCooldownMs],
       ),
     );
     return r === 1 ? 'closed' : r === 2 ? 'probe' : 'open';
@@ -120,20 +172,65 @@ export class DispatchState {
   async recordCall(account: string, ok: boolean): Promise<boolean> {
     const o = this.options;
     const window = Math.floor(Date.now() / o.breakerWindowMs);
-    const r = await this.redis.eval(
+    const r = await run(
+      this.redis,
       BREAKER_RECORD,
-      3,
-      this.key('breaker', account),
-      this.key('breaker', account, 'probe'),
-      this.key('breaker', account, 'w', String(window)),
-      ok ? '1' : '0',
-      o.breakerFailures,
-      o.breakerErrorRate,
-      o.breakerMinCalls,
-      o.breakerWindowMs,
-      o.breakerCooldownMs,
+      [
+        this.key('breaker', account),
+        this.key('breaker', account, 'probe'),
+        this.key('breaker', account, 'w', String(window)),
+      ],
+      [
+        ok ? '1' : '0',
+        o.breakerFailures,
+        o.breakerErrorRate,
+        o.breakerMinCalls,
+        o.breakerWindowMs,
+        o.breakerCooldownMs,
+      ],
     );
     return Number(r) === 1;
+  }
+
+  /**
+   * Breaker check (unless checkBreaker is false: a retry after a token wait
+   * that already passed it), a token of the account's bucket and the claim of
+   * the attempt, in one round trip.
+   */
+  async admit(
+    account: string,
+    perSecond: number,
+    messageId: string,
+    attempt: number,
+    claim: Claim,
+    checkBreaker: boolean,
+  ): Promise<Admission> {
+    const r = (await run(
+      this.redis,
+      ADMIT,
+      [
+        this.key('breaker', account),
+        this.key('breaker', account, 'probe'),
+        this.key('bucket', account),
+        this.key('claim', messageId, String(attempt)),
+      ],
+      [
+        checkBreaker ? '1' : '0',
+        this.options.breakerCooldownMs,
+        perSecond,
+        Math.max(1, perSecond),
+        JSON.stringify(claim),
+        86_400_000,
+      ],
+    )) as [number, string];
+    const [code, value] = r;
+    if (code === 0) return { kind: 'open' };
+    if (code === 1) return { kind: 'wait', ms: Number(value) };
+    if (code === 3) return { kind: 'go' };
+    return {
+      kind: 'claimed',
+      claim: value ? (JSON.parse(value) as Claim) : { ...claim, owner: '?', at: Date.now() },
+    };
   }
 
   /** Claims one send attempt of a message; the existing claim when someone else has it. */
@@ -212,7 +309,7 @@ export class DispatchState {
   async ackDue(items: readonly { messageId: string; score: string }[]): Promise<void> {
     if (items.length === 0) return;
     const args = items.flatMap((i) => [i.messageId, i.score]);
-    await this.redis.eval(ACK_DUE, 1, this.key('timers'), ...args);
+    await run(this.redis, ACK_DUE, [this.key('timers')], args);
   }
 
   async pendingTimers(): Promise<number> {

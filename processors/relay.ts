@@ -31,7 +31,9 @@ export async function startRelay(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
   const log = deps.logger.child({ component: 'relay' });
   await ensureProcessorSchema(deps.mysql);
-  await ensureTopics(deps.kafka, [{ topic: options.dispatchTopic }]);
+  await ensureTopics(deps.kafka, [
+    { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
+  ]);
   const lock = acquireLeadership(deps.mysql, 'relay');
   let producer: Producer | undefined;
   let subscription: Subscription | undefined;

@@ -24,7 +24,9 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   const log = deps.logger.child({ component: 'timers' });
   const state = new DispatchState(deps.redis, options);
   await ensureProcessorSchema(deps.mysql);
-  await ensureTopics(deps.kafka, [{ topic: options.dispatchTopic }]);
+  await ensureTopics(deps.kafka, [
+    { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
+  ]);
   const lock = acquireLeadership(deps.mysql, 'timers');
   let producer: Producer | undefined;
   let subscription: Subscription | undefined;

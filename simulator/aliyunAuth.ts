@@ -4,14 +4,16 @@
 // client-side signer on purpose: a shared bug would otherwise go unnoticed.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+/** How each byte is written: unreserved characters as they are, the rest as %XY. */
+const BYTE_TEXT: string[] = Array.from({ length: 256 }, (_, byte) => {
+  const c = String.fromCharCode(byte);
+  return /[A-Za-z0-9\-_.~]/.test(c) ? c : '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+});
+
 /** RFC 3986 unreserved characters stay; everything else is %XY of its UTF-8 bytes. */
 export function rfc3986(value: string): string {
   let out = '';
-  for (const byte of Buffer.from(value, 'utf8')) {
-    const c = String.fromCharCode(byte);
-    if (/[A-Za-z0-9\-_.~]/.test(c)) out += c;
-    else out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
-  }
+  for (const byte of Buffer.from(value, 'utf8')) out += BYTE_TEXT[byte]!;
   return out;
 }
 

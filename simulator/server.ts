@@ -3,7 +3,7 @@
 //   /aliyun/   Aliyun dysmsapi 2017-05-25 RPC (POST form or GET query)
 //   /tencent/  Tencent Cloud SMS 2021-01-11 (POST JSON, TC3-HMAC-SHA256)
 //   /admin/*   JSON admin API (see admin.ts)
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { adminRouter, applyAccountSpec, type AccountSpec } from './admin.ts';
@@ -65,8 +65,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   for (const spec of options.accounts ?? []) applyAccountSpec(ctx, spec.id, spec);
   const app = createSimulatorApp(ctx);
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port, host, () => resolve(s));
+    // a deep accept queue: a burst of fresh connections must not overflow
+    // the default backlog (511), whose dropped SYNs cost a 1 s retransmit
+    const s = createServer(app);
     s.once('error', reject);
+    s.listen({ port: options.port, host, backlog: 4096 }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;

@@ -10,22 +10,45 @@ export interface TopicSpec {
   numPartitions?: number;
 }
 
-/** Creates the topics that do not exist yet (idempotent; waits for leaders). */
+/**
+ * Creates the topics that do not exist yet, and grows existing ones that have
+ * fewer partitions than asked for (idempotent; waits for leaders). Partitions
+ * are never removed.
+ */
 export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length === 0) return;
+    if (missing.length > 0) {
+      try {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions ?? 4 })),
+        });
+      } catch (err) {
+        // Another process created it meanwhile.
+        if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      }
+    }
+    const sized = topics.filter((t) => t.numPartitions !== undefined);
+    if (sized.length === 0) return;
+    const { topics: metadata } = await admin.fetchTopicMetadata({
+      topics: sized.map((t) => t.topic),
+    });
+    const grow = sized.flatMap((t) => {
+      const have = metadata.find((m) => m.name === t.topic)?.partitions.length ?? 0;
+      return have > 0 && have < t.numPartitions!
+        ? [{ topic: t.topic, count: t.numPartitions! }]
+        : [];
+    });
+    if (grow.length === 0) return;
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({ topic: t.topic, numPartitions: t.numPartitions ?? 4 })),
-      });
+      await admin.createPartitions({ validateOnly: false, timeout: 10_000, topicPartitions: grow });
     } catch (err) {
-      // Another process created it meanwhile.
-      if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      // Another process grew it meanwhile.
+      if ((err as { type?: string }).type !== 'INVALID_PARTITIONS') throw err;
     }
   } finally {
     await admin.disconnect();

@@ -1,7 +1,10 @@
 // A whole dispatch path for one test file: a fresh MySQL database with the
 // event store, a Redis key prefix, own Kafka topic and group, the supplier
 // simulator and the webhooks on ephemeral ports.
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { webhookRouter } from '../../command-service/webhooks/index.ts';
@@ -18,7 +21,7 @@ import type { RunningHttpServer } from '../../platform/http/index.ts';
 import { createLogger, type Logger } from '../../platform/logger/index.ts';
 import { noTracker } from '../../platform/tracking/index.ts';
 import type { ProcessorDeps, ProcessorOptions } from '../../processors/index.ts';
-import { startSimulator, type AccountSpec, type Simulator } from '../../simulator/server.ts';
+import { startSimulator, type AccountSpec } from '../../simulator/server.ts';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379/2';
@@ -40,7 +43,7 @@ export interface Harness {
   config: Config;
   /** The environment the config was loaded from (for child processes). */
   env: Record<string, string>;
-  sim: Simulator;
+  sim: HarnessSimulator;
   webhooks: RunningHttpServer;
   options: Partial<ProcessorOptions>;
   deps: ProcessorDeps;
@@ -53,19 +56,66 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** The simulator as the harness drives it (in this process or a child process). */
+export interface HarnessSimulator {
+  url: string;
+  /** Resolves when no receipt push is queued or in flight (in-process simulator only). */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /**
+   * Run the simulator as its own process (node simulator/main.ts), as a
+   * vendor is remote: its CPU is then not the dispatcher's (benchmarks).
+   */
+  simulatorProcess?: boolean;
+}
+
+/** simulator/main.ts on a free port; resolves once it listens. */
+async function spawnSimulator(): Promise<HarnessSimulator> {
+  const main = fileURLToPath(new URL('../../simulator/main.ts', import.meta.url));
+  const child = spawn(process.execPath, [main], {
+    env: { ...process.env, SIMULATOR_PORT: '0', SIMULATOR_HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`simulator exited (${code}) before listening`)));
+  });
+  child.stdout.resume();
+  return {
+    url,
+    idle: () => Promise.reject(new Error('idle() needs the in-process simulator')),
+    async close() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 const secret = (id: string) => `whsec-${id}-0123456789abcdef`;
 
 export async function startHarness(
   name: string,
   accounts: SimAccountDef[],
   options: Partial<ProcessorOptions> = {},
+  harnessOptions: HarnessOptions = {},
 ): Promise<Harness> {
   const tag = randomBytes(4).toString('hex');
-  const db = await freshDatabase(name, 30);
+  const db = await freshDatabase(name, 64);
   const eventStore = await MysqlEventStore.create(db.pool, { pollIntervalMs: 20 });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const logger = createLogger({ logLevel: (process.env.TEST_LOG_LEVEL as 'warn') ?? 'error' });
-  const sim = await startSimulator({ port: 0 });
+  const sim: HarnessSimulator = harnessOptions.simulatorProcess
+    ? await spawnSimulator()
+    : await startSimulator({ port: 0 });
   const suppliers = accounts.map((a) => ({
     id: a.id,
     vendor: a.vendor,
@@ -125,7 +175,6 @@ export async function startHarness(
   });
   for (const a of accounts) {
     const s = suppliers.find((x) => x.id === a.id)!;
-    await sim.state.accounts.size; // (keeps the loop body simple)
     const res = await fetch(`${sim.url}/admin/accounts/${a.id}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
