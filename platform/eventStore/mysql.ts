@@ -67,7 +67,8 @@ export const mysqlEventStoreSchema = [
     metadata TEXT NOT NULL,
     recorded_at DATETIME(6) NOT NULL,
     UNIQUE KEY uq_es_events_event_id (event_id),
-    UNIQUE KEY uq_es_events_stream (stream_id, stream_version)
+    UNIQUE KEY uq_es_events_stream (stream_id, stream_version),
+    KEY ix_es_events_type (type, position)
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   `CREATE TABLE IF NOT EXISTS es_position (
     id TINYINT UNSIGNED NOT NULL PRIMARY KEY,
@@ -123,6 +124,14 @@ export class MysqlEventStore implements EventStore {
 
   static async create(pool: Pool, options: MysqlEventStoreOptions = {}): Promise<MysqlEventStore> {
     for (const statement of mysqlEventStoreSchema) await pool.query(statement);
+    // Stores created before the type index existed get it now.
+    const [index] = await pool.query<RowDataPacket[]>(
+      `SELECT 1 FROM information_schema.statistics
+        WHERE table_schema = DATABASE() AND table_name = 'es_events' AND index_name = 'ix_es_events_type'`,
+    );
+    if (index.length === 0) {
+      await pool.query('ALTER TABLE es_events ADD KEY ix_es_events_type (type, position)');
+    }
     return new MysqlEventStore(pool, options);
   }
 
@@ -271,6 +280,27 @@ export class MysqlEventStore implements EventStore {
     return rows.map(toRecorded);
   }
 
+  /**
+   * Events of the given types after `after`. Reads the head first: every
+   * position up to it is committed (positions commit in order), so when the
+   * page is not full the caller may move its checkpoint to the head.
+   */
+  async readTypes(
+    after: number,
+    limit: number,
+    types: readonly string[],
+  ): Promise<{ events: RecordedEvent[]; scannedTo: number }> {
+    const head = await this.headPosition();
+    if (head <= after) return { events: [], scannedTo: after };
+    const [rows] = await this.pool.query<EventRow[]>(
+      `${SELECT_EVENTS} WHERE position > ? AND position <= ? AND type IN (?) ORDER BY position LIMIT ?`,
+      [after, head, types, limit],
+    );
+    const events = rows.map(toRecorded);
+    const scannedTo = events.length >= limit ? events[events.length - 1]!.position : head;
+    return { events, scannedTo };
+  }
+
   async headPosition(): Promise<number> {
     const [rows] = await this.pool.query<RowDataPacket[]>(
       'SELECT position FROM es_position WHERE id = 1',
@@ -282,6 +312,7 @@ export class MysqlEventStore implements EventStore {
     const subscription = pollingSubscription({
       ...options,
       read: (after, limit) => this.readAll({ after, limit }),
+      readTypes: (after, limit, types) => this.readTypes(after, limit, types),
       pollIntervalMs: this.pollIntervalMs,
       notifier: this.appended,
     });

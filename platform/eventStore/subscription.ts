@@ -3,6 +3,16 @@ import type { RecordedEvent, SubscribeOptions, Subscription } from './types.ts';
 
 export interface PollingSource extends SubscribeOptions {
   read: (after: number, limit: number) => Promise<RecordedEvent[]>;
+  /**
+   * Reads only events of `types` after `after`, and says how far it looked:
+   * every event up to `scannedTo` that is not returned is of another type.
+   * Lets a filtered subscriber skip foreign events without reading them.
+   */
+  readTypes?: (
+    after: number,
+    limit: number,
+    types: readonly string[],
+  ) => Promise<{ events: RecordedEvent[]; scannedTo: number }>;
   pollIntervalMs: number;
   /** Emits 'appended' when this process commits, so local subscribers wake at once. */
   notifier?: EventEmitter;
@@ -48,15 +58,24 @@ export function pollingSubscription(source: PollingSource): Subscription {
   const loop = (async () => {
     while (!stopped) {
       try {
-        const events = await source.read(position, batchSize);
+        let wanted: RecordedEvent[];
+        let reached: number;
+        if (types && source.readTypes) {
+          const page = await source.readTypes(position, batchSize, [...types]);
+          wanted = page.events;
+          reached = page.scannedTo;
+        } else {
+          const events = await source.read(position, batchSize);
+          wanted = types ? events.filter((e) => types.has(e.type)) : events;
+          reached = events.length > 0 ? events[events.length - 1]!.position : position;
+        }
         if (stopped) break;
-        if (events.length === 0) {
+        if (reached <= position) {
           await sleep(source.pollIntervalMs);
           continue;
         }
-        const wanted = types ? events.filter((e) => types.has(e.type)) : events;
         if (wanted.length > 0) await source.onEvents(wanted);
-        position = events[events.length - 1]!.position;
+        position = reached;
         settleWaiters();
       } catch (err) {
         source.onError?.(err);

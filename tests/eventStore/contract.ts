@@ -288,6 +288,35 @@ export function eventStoreContract(name: string, open: () => Promise<ContractTar
       );
     });
 
+    test('a subscriber filtered by type gets only those types, in order, and moves past the rest', async () => {
+      const stream = `contract-${randomUUID()}`;
+      const start = await store.headPosition();
+      const other: NewEvent = {
+        type: 'template.disabled.v1',
+        data: { templateCode: 'x' },
+      };
+      await store.append(stream, [retention(1), other, retention(2), other], 'no_stream');
+      const seen: RecordedEvent[] = [];
+      const subscription = store.subscribe({
+        after: start,
+        types: ['retention.applied.v1'],
+        batchSize: 1,
+        onEvents: async (events) => {
+          seen.push(...events.filter((e) => e.streamId === stream));
+        },
+      });
+      const head = await store.headPosition();
+      assert.equal(await subscription.waitFor(head, 10_000), true, 'reaches the head');
+      await subscription.stop();
+      assert.deepEqual(
+        seen.map((e) => [e.type, e.data.count]),
+        [
+          ['retention.applied.v1', 1],
+          ['retention.applied.v1', 2],
+        ],
+      );
+    });
+
     test('deleteStream removes a stream', async () => {
       const stream = `contract-${randomUUID()}`;
       await store.append(stream, [retention(1)], 'no_stream');
