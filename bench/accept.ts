@@ -1,11 +1,13 @@
 // Accepted sends per second and latency percentiles of POST /v1/messages.
 //
-//   node bench/accept.ts [--connections 64] [--duration 30]
+//   node bench/accept.ts [--connections 64] [--duration 30] [--profile <dir>]
 //
 // The command service runs in a child process (MySQL event store on a fresh
 // database, real Redis); autocannon runs here, on the same machine, sending
 // random mobiles so limits do not bite. Prints the figures and writes
-// bench/results/accept-<timestamp>.json.
+// bench/results/accept.json (overwritten) with the exact command, the load
+// average before and after, and the MySQL statements and Redis commands the
+// service sent per request. `--profile <dir>` runs the service with --cpu-prof.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,11 @@ function arg(name: string, def: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 }
 
+function strArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 async function serve(): Promise<void> {
   const config = loadConfig({ STREAMING_ENV: 'test', STREAMING_LOG_LEVEL: 'warn', ...process.env });
   const pool = mysql.createPool({
@@ -36,8 +43,28 @@ async function serve(): Promise<void> {
     connectionLimit: 20,
     timezone: 'Z',
   });
+  // Round trips, counted in the service: every SQL statement (by its first
+  // words) and every Redis command the service sends.
+  const sql = new Map<string, number>();
+  pool.pool.on('connection', (conn) => {
+    const query = conn.query.bind(conn) as (...a: unknown[]) => unknown;
+    (conn as unknown as { query: (...a: unknown[]) => unknown }).query = (...a: unknown[]) => {
+      const first = a[0];
+      const text = typeof first === 'string' ? first : String((first as { sql?: string }).sql);
+      const key = text.replace(/\s+/g, ' ').split(' ').slice(0, 3).join(' ');
+      sql.set(key, (sql.get(key) ?? 0) + 1);
+      return query(...a);
+    };
+  });
   const eventStore = await MysqlEventStore.create(pool);
+  sql.clear();
   const redis = new Redis(config.redis.url);
+  const redisCommands = new Map<string, number>();
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    redisCommands.set(command.name, (redisCommands.get(command.name) ?? 0) + 1);
+    return send(command, stream);
+  };
   const logger = createLogger({ logLevel: 'warn' });
   const service = await startCommandService(
     {
@@ -53,6 +80,9 @@ async function serve(): Promise<void> {
   process.stdout.write(`URL ${service.url}\n`);
   process.on('SIGTERM', () => {
     void service.close().then(async () => {
+      process.stdout.write(
+        `COUNTS ${JSON.stringify({ sql: Object.fromEntries(sql), redis: Object.fromEntries(redisCommands) })}\n`,
+      );
       await eventStore.close();
       await pool.end();
       redis.disconnect();
@@ -73,17 +103,31 @@ async function json(url: string, body: unknown, token?: string) {
   return (await res.json()) as Record<string, unknown>;
 }
 
+interface RoundTrips {
+  sql: Record<string, number>;
+  redis: Record<string, number>;
+}
+
 async function main(): Promise<void> {
   const connections = arg('connections', 64);
   const duration = arg('duration', 30);
   const db = await freshDatabase('bench');
   const prefix = `bench:${randomBytes(4).toString('hex')}:`;
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], {
-    env: { ...process.env, BENCH_MYSQL_URL: db.url, BENCH_PREFIX: prefix },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const profileDir = strArg('profile');
+  const child = spawn(
+    process.execPath,
+    [
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      fileURLToPath(import.meta.url),
+      '--serve',
+    ],
+    {
+      env: { ...process.env, BENCH_MYSQL_URL: db.url, BENCH_PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
       const m = /URL (\S+)/.exec(out);
@@ -91,6 +135,16 @@ async function main(): Promise<void> {
     });
     child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
   });
+  let stopped = false;
+  const stopService = async (): Promise<RoundTrips | undefined> => {
+    if (stopped) return undefined;
+    stopped = true;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    const m = /COUNTS (.+)/.exec(out);
+    return m ? (JSON.parse(m[1]!) as RoundTrips) : undefined;
+  };
   try {
     const username = `bench${randomBytes(3).toString('hex')}`;
     await json(`${url}/v1/users`, { username, password: 'benchmark password' });
@@ -111,6 +165,7 @@ async function main(): Promise<void> {
       token,
     )) as { templateCode: string };
 
+    const loadBefore = os.loadavg();
     const result = await autocannon({
       url: `${url}/v1/messages`,
       connections,
@@ -130,15 +185,28 @@ async function main(): Promise<void> {
         },
       ],
     });
+    const loadAfter = os.loadavg();
     const accepted = result['2xx'];
     const [rows] = await db.pool.query(
       "SELECT COUNT(*) AS n FROM es_events WHERE type = 'sms.accepted.v1'",
     );
     const stored = Number((rows as { n: number }[])[0]!.n);
+    const counts = await stopService();
+    const requests = result.requests.total;
+    const perRequest = (m: Record<string, number> | undefined) =>
+      Object.fromEntries(
+        Object.entries(m ?? {}).map(([k, n]) => [k, Math.round((n / requests) * 1000) / 1000]),
+      );
     const figures = {
-      command: `node bench/accept.ts --connections ${connections} --duration ${duration}`,
+      command: `node bench/accept.ts --connections ${connections} --duration ${duration}${profileDir ? ` --profile ${profileDir}` : ''}`,
       at: new Date().toISOString(),
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, load: os.loadavg() },
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model,
+        loadBefore,
+        loadAfter,
+      },
+      loadGenerator: 'autocannon in the bench process (same 2 cores), service in a child process',
       connections,
       durationSeconds: duration,
       acceptedPerSecond: Math.round(accepted / result.duration),
@@ -153,15 +221,16 @@ async function main(): Promise<void> {
         p99: result.latency.p99,
         max: result.latency.max,
       },
+      // including the few setup requests (register, login, create template)
+      roundTripsPerRequest: { sql: perRequest(counts?.sql), redis: perRequest(counts?.redis) },
     };
     console.log(JSON.stringify(figures, null, 2));
     mkdirSync(path.join(here, 'results'), { recursive: true });
-    const file = path.join(here, 'results', `accept-${figures.at.replace(/[:.]/g, '-')}.json`);
+    const file = path.join(here, 'results', 'accept.json');
     writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
     console.log(`written ${path.relative(process.cwd(), file)}`);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await stopService();
     const redis = new Redis(loadConfig({ STREAMING_ENV: 'test' }).redis.url);
     let cursor = '0';
     do {

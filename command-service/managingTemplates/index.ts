@@ -7,6 +7,7 @@ import {
   templateStream,
   type ExistingTemplate,
   type RatePolicy,
+  type TemplateEvent,
   type TemplateKind,
   type TemplateState,
   type VerificationSettings,
@@ -41,6 +42,92 @@ export function checkSuppliers(config: Pick<Config, 'suppliers'>, ids: readonly 
   }
 }
 
+interface CachedTemplate {
+  state: TemplateState;
+  /** stream version of the last event folded in */
+  version: number;
+  /** its event id: a deleted and re-created stream does not pass for the cached one */
+  eventId: string;
+}
+
+// Template state per code, per event store. Never trusted blindly: every load
+// reads the stream from the cached version on (`fromVersion: version`), so a
+// disable, enable or update appended by any process applies to the very next
+// send; only the events after the cached one are folded in. The read returns
+// the cached last event first (checked by id) and then anything newer.
+const CACHE_MAX = 10_000;
+type Loaded = { state: TemplateState; version: number | 'no_stream' };
+const templateCaches = new WeakMap<EventStore, Map<string, CachedTemplate>>();
+
+async function templateState(eventStore: EventStore, templateCode: string): Promise<Loaded> {
+  let cache = templateCaches.get(eventStore);
+  if (!cache) {
+    cache = new Map();
+    templateCaches.set(eventStore, cache);
+  }
+  const stream = templateStream(templateCode);
+  const cached = cache.get(templateCode);
+  if (cached) {
+    const events = await eventStore.readStream(stream, { fromVersion: cached.version });
+    const first = events[0];
+    if (first && first.streamVersion === cached.version && first.eventId === cached.eventId) {
+      if (events.length === 1) return { state: cached.state, version: cached.version };
+      let state = cached.state;
+      for (const event of events.slice(1)) {
+        state = templateDecider.evolve(state, event as unknown as TemplateEvent);
+      }
+      const last = events.at(-1)!;
+      cache.set(templateCode, { state, version: last.streamVersion, eventId: last.eventId });
+      return { state, version: last.streamVersion };
+    }
+    cache.delete(templateCode);
+  }
+  const { state, expected, events } = await load(eventStore, templateDecider, stream);
+  const last = events.at(-1);
+  if (last && state.exists) {
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(templateCode, { state, version: last.streamVersion, eventId: last.eventId });
+  }
+  return { state, version: expected as number | 'no_stream' };
+}
+
+interface Probe {
+  current: Promise<Loaded>;
+  /** the read that starts when current ends, shared by everyone who arrived meanwhile */
+  next: Promise<Loaded> | undefined;
+}
+const probes = new WeakMap<EventStore, Map<string, Probe>>();
+const ignore = () => undefined;
+
+/**
+ * The template's state from a read of its stream that started after this call
+ * (so a change appended before the send arrived is always seen). Concurrent
+ * sends of one template share reads: while a read is in flight, later callers
+ * wait for the next one, which starts when it ends — one read per round trip
+ * per template, not one per send.
+ */
+function freshTemplateState(eventStore: EventStore, templateCode: string): Promise<Loaded> {
+  let byCode = probes.get(eventStore);
+  if (!byCode) {
+    byCode = new Map();
+    probes.set(eventStore, byCode);
+  }
+  const map = byCode;
+  const start = (): Promise<Loaded> => {
+    const current = templateState(eventStore, templateCode);
+    const probe: Probe = { current, next: undefined };
+    map.set(templateCode, probe);
+    current.then(ignore, ignore).then(() => {
+      if (map.get(templateCode) === probe && probe.next === undefined) map.delete(templateCode);
+    });
+    return current;
+  };
+  const probe = map.get(templateCode);
+  if (!probe) return start();
+  probe.next ??= probe.current.then(ignore, ignore).then(start);
+  return probe.next;
+}
+
 /** The template as the caller may see it; another tenant's answers TEMPLATE_NOT_FOUND (404). */
 export async function loadTemplate(
   eventStore: EventStore,
@@ -48,7 +135,7 @@ export async function loadTemplate(
   principal: Principal,
 ): Promise<{ template: ExistingTemplate; version: number }> {
   if (!CODE.test(templateCode)) throw new AppError('TEMPLATE_NOT_FOUND');
-  const { state, expected } = await load(eventStore, templateDecider, templateStream(templateCode));
+  const { state, version: expected } = await freshTemplateState(eventStore, templateCode);
   if (!state.exists || (principal.role !== 'admin' && state.tenantId !== principal.userId)) {
     throw new AppError('TEMPLATE_NOT_FOUND');
   }

@@ -104,6 +104,39 @@ function normalize(err: unknown): unknown {
 }
 
 /**
+ * The headers a request-independent middleware (helmet with its defaults) sets,
+ * recorded once on a dummy response and then set on every response in one loop.
+ */
+function staticHeaders(middleware: RequestHandler): RequestHandler {
+  const headers: [string, string | number | readonly string[]][] = [];
+  const removed: string[] = [];
+  const fake = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers.push([name, value]);
+      return fake;
+    },
+    removeHeader(name: string) {
+      removed.push(name);
+    },
+  };
+  let called = false;
+  middleware(
+    { method: 'GET', headers: {} } as Request,
+    fake as unknown as Response,
+    (err?: unknown) => {
+      if (err !== undefined) throw err instanceof Error ? err : new Error(String(err));
+      called = true;
+    },
+  );
+  if (!called) throw new Error('staticHeaders: the middleware did not call next synchronously');
+  return (_req, res, next) => {
+    for (const name of removed) res.removeHeader(name);
+    for (const [name, value] of headers) res.setHeader(name, value);
+    next();
+  };
+}
+
+/**
  * An express app with the shared front half: request and correlation ids, log
  * context, access log, CORS, security headers, JSON bodies, /healthz and /readyz.
  * Mount routes, then call finishHttpApp(app).
@@ -128,12 +161,15 @@ export function createHttpApp({ config, logger, name, readiness }: HttpAppOption
     withLogContext({ requestId: req.requestId, correlationId: req.correlationId }, next);
   });
 
-  // 4. access log
+  // 4. access log (nothing to do when neither level would be written)
   app.use((req, res, next) => {
+    if (!logger.isLevelEnabled('debug') && !logger.isLevelEnabled('info')) return next();
     const start = performance.now();
     const { requestId, correlationId } = req;
     res.once('close', () => {
       const path = pathOf(req);
+      const level = PROBES.has(path) ? 'debug' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
       const fields = {
         service: name,
         method: req.method,
@@ -144,23 +180,27 @@ export function createHttpApp({ config, logger, name, readiness }: HttpAppOption
         correlationId,
         ...(res.writableFinished ? {} : { aborted: true }),
       };
-      logger.log(PROBES.has(path) ? 'debug' : 'info', 'request', fields);
+      logger.log(level, 'request', fields);
     });
     next();
   });
 
   // 5. CORS: only the configured origins; none when the list is empty
+  // (cors itself does nothing unless the origin is allowed: skip it then)
   const origins = new Set(config.http.corsOrigins);
-  app.use(
-    cors({
-      origin: (origin, callback) => callback(null, origin !== undefined && origins.has(origin)),
-      exposedHeaders: ['X-Request-Id', 'X-Correlation-Id', 'Retry-After', 'Location', 'ETag'],
-      maxAge: 600,
-    }),
-  );
+  const corsMiddleware = cors({
+    origin: (origin, callback) => callback(null, origin !== undefined && origins.has(origin)),
+    exposedHeaders: ['X-Request-Id', 'X-Correlation-Id', 'Retry-After', 'Location', 'ETag'],
+    maxAge: 600,
+  });
+  app.use((req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || !origins.has(origin)) return next();
+    corsMiddleware(req, res, next);
+  });
 
-  // 6. security headers
-  app.use(helmet());
+  // 6. security headers: helmet's, which do not depend on the request, worked out once
+  app.use(staticHeaders(helmet()));
 
   // 7. JSON bodies only
   const limitBytes = config.http.bodyLimitBytes;

@@ -162,6 +162,8 @@ const keys = {
 
 /** The limits of policy that apply to subject at now, in the order they are reported. */
 function checksFor(policy: RatePolicy, subject: LimitSubject, now: number, p: string): Check[] {
+  const m = policy.mobile;
+  if (m === undefined && policy.template === undefined && policy.tenant === undefined) return [];
   const hour = hourWindow(now);
   const day = dayWindow(now);
   const counter = (key: string, rule: RateRule, limit: number, endsAt: number): Check => ({
@@ -173,7 +175,6 @@ function checksFor(policy: RatePolicy, subject: LimitSubject, now: number, p: st
     ttlMs: endsAt - now + MINUTE_MS,
   });
   const out: Check[] = [];
-  const m = policy.mobile;
   if (m?.minIntervalSeconds !== undefined && m.minIntervalSeconds > 0) {
     out.push({
       key: keys.interval(p, subject),
@@ -235,13 +236,14 @@ export async function reserveLimits(
   options: LimitOptions = {},
 ): Promise<ReserveResult> {
   const checks = checksFor(policy, subject, now, options.prefix ?? 'rl:');
+  // nothing to reserve: no token, no round trip
+  if (checks.length === 0) return { ok: true, reservation: { keys: [], kinds: [], token: '' } };
   const token = randomBytes(8).toString('hex');
   const reservation: Reservation = {
     keys: checks.map((c) => c.key),
     kinds: checks.map((c) => c.kind),
     token,
   };
-  if (checks.length === 0) return { ok: true, reservation };
   const args: (string | number)[] = [now, token];
   for (const c of checks) args.push(c.kind, c.limit, c.ttlMs, c.endsAt);
   const [failed, retryMs] = await withScripts(redis).rlReserve(
