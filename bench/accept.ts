@@ -161,6 +161,13 @@ async function main(): Promise<void> {
         kind: 'notification',
         signature: 'Bench',
         content: 'Order ${order} shipped.',
+        // Every kind of limit is reserved on each send (one Lua script in Redis);
+        // random mobiles keep the per-mobile limits from biting.
+        policy: {
+          mobile: { minIntervalSeconds: 60, maxPerHour: 5, maxPerDay: 10 },
+          template: { maxPerDay: 100_000_000 },
+          tenant: { maxPerDay: 100_000_000 },
+        },
       },
       token,
     )) as { templateCode: string };
