@@ -187,17 +187,20 @@ export const eventSchemas: Record<string, JsonSchema> = {
   'verification.verified.v1': obj(['verificationId'], { verificationId: str }),
 
   // delivery receipts as pushed (stream receipts-<account>), applied to messages by processors/
-  'receipt.received.v1': obj(['account', 'vendor', 'supplierMessageId', 'delivered', 'reportedAt'], {
-    account: str,
-    vendor: str,
-    supplierMessageId: str,
-    messageId: optStr,
-    delivered: { type: 'boolean' },
-    errorCode: optStr,
-    errorMessage: optStr,
-    reportedAt: time,
-    mobile: optStr,
-  }),
+  'receipt.received.v1': obj(
+    ['account', 'vendor', 'supplierMessageId', 'delivered', 'reportedAt'],
+    {
+      account: str,
+      vendor: str,
+      supplierMessageId: str,
+      messageId: optStr,
+      delivered: { type: 'boolean' },
+      errorCode: optStr,
+      errorMessage: optStr,
+      reportedAt: time,
+      mobile: optStr,
+    },
+  ),
 
   // inbound and opt-out
   'inbound.received.v1': obj(['inboundId', 'supplierAccount', 'mobile', 'content', 'receivedAt'], {
