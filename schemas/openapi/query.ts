@@ -1,2 +1,297 @@
-// Paths of the query service (filled by the query side).
-export const queryPaths: Record<string, unknown> = {};
+// The query service: its query-string schemas (the service validates with
+// these very objects) and its OpenAPI paths.
+type Schema = Record<string, unknown>;
+
+// parameters ---------------------------------------------------------------
+export const afterParam = {
+  type: 'integer',
+  minimum: 0,
+  description:
+    'Read-your-writes: wait (at most STREAMING_READ_WAIT_MS) until the read model has applied this ' +
+    'event position, as returned by the command API; otherwise 503 READ_MODEL_LAGGING with Retry-After.',
+} as const;
+export const limitParam = { type: 'integer', minimum: 1, maximum: 200, default: 50 } as const;
+export const cursorParam = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 512,
+  description: 'The nextCursor of the previous page (opaque).',
+} as const;
+export const timeParam = { type: 'string', format: 'date-time' } as const;
+export const mobileParam = {
+  type: 'string',
+  // a '+' left unencoded in a query string arrives as a space
+  pattern: '^[+ ]?[1-9][0-9]{6,14}$',
+  description: 'E.164, e.g. +8613800138000 (encode + as %2B).',
+} as const;
+export const tenantParam = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  description: 'Admins: only this tenant. Members may give only their own id.',
+} as const;
+export const messageStatuses = [
+  'accepted',
+  'submitted',
+  'uncertain',
+  'delivered',
+  'undelivered',
+  'failed',
+] as const;
+const templateCode = { type: 'string', minLength: 1, maxLength: 128 } as const;
+
+const query = (properties: Record<string, unknown>) =>
+  ({ type: 'object', additionalProperties: false, properties }) as const;
+
+export const listMessagesQuery = query({
+  mobile: mobileParam,
+  template: { ...templateCode, description: 'Template code.' },
+  status: { enum: messageStatuses },
+  from: { ...timeParam, description: 'Accepted at or after (inclusive).' },
+  to: { ...timeParam, description: 'Accepted before (exclusive).' },
+  tenant: tenantParam,
+  limit: limitParam,
+  cursor: cursorParam,
+  after: afterParam,
+});
+export const getMessageQuery = query({ after: afterParam });
+export const listTemplatesQuery = query({
+  status: { enum: ['enabled', 'disabled'] },
+  kind: { enum: ['verification', 'notification', 'marketing'] },
+  tenant: tenantParam,
+  limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+  cursor: cursorParam,
+  after: afterParam,
+});
+export const getTemplateQuery = query({ tenant: tenantParam, after: afterParam });
+export const listInboundQuery = query({
+  mobile: mobileParam,
+  from: timeParam,
+  to: timeParam,
+  tenant: tenantParam,
+  limit: limitParam,
+  cursor: cursorParam,
+  after: afterParam,
+});
+export const statsQuery = query({
+  from: { ...timeParam, description: 'Default: 24 hours (hour) or 30 days (day) before to.' },
+  to: { ...timeParam, description: 'Default: the end of the current hour.' },
+  granularity: {
+    enum: ['hour', 'day'],
+    default: 'hour',
+    description: 'At most 31 days of hours, 400 days of days.',
+  },
+  tenant: tenantParam,
+  after: afterParam,
+});
+export const auditExportQuery = query({
+  tenant: tenantParam,
+  from: timeParam,
+  to: timeParam,
+  format: { enum: ['ndjson', 'csv'], default: 'ndjson' },
+  after: afterParam,
+});
+
+// responses ----------------------------------------------------------------
+const nullableString = { type: ['string', 'null'] } as const;
+const time = { type: ['string', 'null'], format: 'date-time' } as const;
+
+const message = {
+  type: 'object',
+  properties: {
+    messageId: { type: 'string' },
+    tenantId: { type: 'string' },
+    templateId: { type: 'string' },
+    templateCode: { type: 'string' },
+    kind: { type: 'string' },
+    mobile: { type: 'string' },
+    content: { ...nullableString, description: 'Verification codes masked.' },
+    segments: { type: 'integer' },
+    encoding: { type: 'string' },
+    status: { enum: messageStatuses },
+    supplierAccount: nullableString,
+    supplierMessageId: nullableString,
+    attempts: { type: 'integer' },
+    error: {
+      type: ['object', 'null'],
+      properties: { code: { type: 'string' }, message: nullableString },
+    },
+    acceptedAt: time,
+    submittedAt: time,
+    deliveredAt: time,
+    updatedAt: time,
+  },
+} as const;
+const page = (item: Schema) => ({
+  type: 'object',
+  properties: { items: { type: 'array', items: item }, nextCursor: nullableString },
+});
+const template = {
+  type: 'object',
+  properties: {
+    templateId: { type: 'string' },
+    tenantId: { type: 'string' },
+    templateCode: { type: 'string' },
+    name: { type: 'string' },
+    kind: { type: 'string' },
+    signature: { type: 'string' },
+    content: { type: 'string' },
+    suppliers: { type: 'array', items: { type: 'string' } },
+    policy: { type: 'object' },
+    verification: { type: ['object', 'null'] },
+    status: { enum: ['enabled', 'disabled'] },
+    createdAt: time,
+    updatedAt: time,
+  },
+} as const;
+const inbound = {
+  type: 'object',
+  properties: {
+    inboundId: { type: 'string' },
+    tenantId: nullableString,
+    supplierAccount: { type: 'string' },
+    vendor: nullableString,
+    mobile: { type: 'string' },
+    content: nullableString,
+    receivedAt: time,
+    linkedMessageId: nullableString,
+    optOutKeyword: nullableString,
+  },
+} as const;
+const counts = { type: 'object', additionalProperties: { type: 'integer' } } as const;
+const stats = {
+  type: 'object',
+  properties: {
+    granularity: { enum: ['hour', 'day'] },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    buckets: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          start: { type: 'string', format: 'date-time' },
+          total: { type: 'integer' },
+          byStatus: counts,
+          bySupplier: { ...counts, description: '"none" for messages no supplier took yet.' },
+          byTemplate: counts,
+        },
+      },
+    },
+  },
+} as const;
+
+// paths --------------------------------------------------------------------
+const AUTH = ['UNAUTHENTICATED', 'INVALID_TOKEN', 'API_KEY_REVOKED'];
+const READ = ['VALIDATION_FAILED', 'READ_MODEL_LAGGING', ...AUTH];
+
+function parameters(schema: { properties: Record<string, unknown> }, path: string[] = []) {
+  return [
+    ...path.map((name) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: { type: 'string', minLength: 1 },
+    })),
+    ...Object.entries(schema.properties).map(([name, s]) => ({
+      name,
+      in: 'query',
+      required: false,
+      schema: s,
+      ...(typeof (s as { description?: unknown }).description === 'string'
+        ? { description: (s as { description: string }).description }
+        : {}),
+    })),
+  ];
+}
+
+function get(
+  summary: string,
+  q: { properties: Record<string, unknown> },
+  response: Schema | { content: Record<string, unknown> },
+  errors: string[],
+  path: string[] = [],
+) {
+  return {
+    get: {
+      summary,
+      tags: ['query'],
+      security: [{ bearer: [] }],
+      parameters: parameters(q, path),
+      responses: {
+        '200': {
+          description: summary,
+          content:
+            'content' in response ? response.content : { 'application/json': { schema: response } },
+        },
+        default: {
+          description: `Problem; code one of: ${errors.join(', ')}`,
+          content: {
+            'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+          },
+        },
+      },
+      'x-error-codes': errors,
+    },
+  };
+}
+
+export const queryPaths: Record<string, Record<string, unknown>> = {
+  '/v1/messages': get(
+    'Send history, newest first; a member sees their own, an admin all',
+    listMessagesQuery,
+    page(message),
+    ['INVALID_CURSOR', 'INVALID_RANGE', 'FORBIDDEN', ...READ],
+  ),
+  '/v1/messages/{id}': get(
+    'One message with its timeline (state changes and supplier attempts)',
+    getMessageQuery,
+    {
+      ...message,
+      properties: {
+        ...message.properties,
+        timeline: {
+          type: 'object',
+          properties: { states: { type: 'array' }, attempts: { type: 'array' } },
+        },
+      },
+    },
+    ['MESSAGE_NOT_FOUND', ...READ],
+    ['id'],
+  ),
+  '/v1/templates': get('Templates', listTemplatesQuery, page(template), [
+    'INVALID_CURSOR',
+    'FORBIDDEN',
+    ...READ,
+  ]),
+  '/v1/templates/{code}': get(
+    'One template by code',
+    getTemplateQuery,
+    template,
+    ['TEMPLATE_NOT_FOUND', 'FORBIDDEN', ...READ],
+    ['code'],
+  ),
+  '/v1/inbound': get('Inbound (MO) messages, newest first', listInboundQuery, page(inbound), [
+    'INVALID_CURSOR',
+    'INVALID_RANGE',
+    'FORBIDDEN',
+    ...READ,
+  ]),
+  '/v1/stats': get(
+    'Messages accepted per hour or day, by status, supplier and template',
+    statsQuery,
+    stats,
+    ['INVALID_RANGE', 'FORBIDDEN', ...READ],
+  ),
+  '/v1/audit/export': get(
+    'Audit export (admins): one record per event with a sha256 hash chain and a closing manifest line',
+    auditExportQuery,
+    {
+      content: {
+        'application/x-ndjson': { schema: { type: 'string' } },
+        'text/csv': { schema: { type: 'string' } },
+      },
+    },
+    ['INVALID_RANGE', 'FORBIDDEN', ...READ],
+  ),
+};

@@ -1,0 +1,49 @@
+// One active instance per projection across processes: a MySQL named lock
+// held on a dedicated connection. A second, short lock per batch lets a
+// replay pause the live projector while it swaps read models.
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { MysqlPool } from '../platform/clients/index.ts';
+
+export const instanceLock = (id: string): string => `projection:${id}`;
+export const applyLock = (id: string): string => `projection-apply:${id}`;
+
+export interface HeldConnection {
+  conn: PoolConnection;
+  release(): Promise<void>;
+}
+
+/** GET_LOCK with a timeout in seconds; true when acquired. */
+export async function getLock(
+  conn: PoolConnection,
+  name: string,
+  seconds: number,
+): Promise<boolean> {
+  const [rows] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [name, seconds]);
+  return Number(rows[0]?.got) === 1;
+}
+
+export async function releaseLock(conn: PoolConnection, name: string): Promise<void> {
+  await conn.query('SELECT RELEASE_LOCK(?)', [name]);
+}
+
+/** Runs work while holding `name` on a connection of its own (waiting up to `seconds`). */
+export async function withLock<T>(
+  pool: MysqlPool,
+  name: string,
+  seconds: number,
+  work: () => Promise<T>,
+): Promise<T> {
+  const conn = await pool.getConnection();
+  try {
+    if (!(await getLock(conn, name, seconds))) {
+      throw new Error(`could not take the lock ${name} within ${seconds} s`);
+    }
+    try {
+      return await work();
+    } finally {
+      await releaseLock(conn, name).catch(() => undefined);
+    }
+  } finally {
+    conn.release();
+  }
+}

@@ -1,0 +1,352 @@
+// The MySQL read models: message_history, templates, users, inbound_messages.
+import type { RecordedEvent } from '../platform/eventStore/index.ts';
+import { mysqlProjection, type Row, type RowModel } from './mysqlProjection.ts';
+
+type Data = Record<string, unknown>;
+
+const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const at = (v: unknown, fallback: string): Date => new Date(typeof v === 'string' ? v : fallback);
+const clip = (v: unknown, n: number): string | null => {
+  const s = text(v);
+  return s === null ? null : s.slice(0, n);
+};
+const reasonOf = (d: Data) => (d.reason ?? {}) as { code?: string; message?: string };
+const streamSuffix = (event: RecordedEvent, prefix: string): string | undefined =>
+  event.streamId.startsWith(prefix) ? event.streamId.slice(prefix.length) : undefined;
+
+// message_history ---------------------------------------------------------
+const FINAL = new Set(['delivered', 'undelivered', 'failed']);
+
+const messageHistoryColumns = [
+  'message_id',
+  'tenant_id',
+  'template_id',
+  'template_code',
+  'kind',
+  'mobile',
+  'content',
+  'segments',
+  'encoding',
+  'status',
+  'supplier_account',
+  'supplier_message_id',
+  'attempts',
+  'error_code',
+  'error_message',
+  'accepted_at',
+  'submitted_at',
+  'delivered_at',
+  'updated_at',
+  'updated_position',
+] as const;
+
+function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefined {
+  const d = event.data as Data;
+  const time = event.metadata.timestamp;
+  if (event.type === 'sms.accepted.v1') {
+    if (row) return undefined;
+    return {
+      message_id: d.messageId,
+      tenant_id: d.tenantId,
+      template_id: d.templateId,
+      template_code: d.templateCode,
+      kind: d.kind,
+      mobile: d.mobile,
+      content: text(d.content), // verification codes are already masked in the event
+      segments: d.segments,
+      encoding: d.encoding,
+      status: 'accepted',
+      supplier_account: null,
+      supplier_message_id: null,
+      attempts: 0,
+      error_code: null,
+      error_message: null,
+      accepted_at: at(d.acceptedAt, time),
+      submitted_at: null,
+      delivered_at: null,
+      updated_at: new Date(time),
+      updated_position: event.position,
+    };
+  }
+  if (!row) return undefined; // an outcome without its acceptance (deleted by retention)
+  const next: Row = { ...row, updated_at: new Date(time) };
+  const final = FINAL.has(String(row.status));
+  const reason = reasonOf(d);
+  const setError = () => {
+    next.error_code = clip(reason.code, 64);
+    next.error_message = clip(reason.message, 512);
+  };
+  switch (event.type) {
+    case 'sms.submitted.v1':
+      if (final) {
+        // the receipt came first: keep its outcome, fill in what it lacked
+        next.supplier_account ??= d.supplierAccount;
+        next.supplier_message_id ??= d.supplierMessageId;
+      } else {
+        next.status = 'submitted';
+        next.supplier_account = d.supplierAccount;
+        next.supplier_message_id = d.supplierMessageId;
+      }
+      next.submitted_at ??= new Date(time);
+      if (d.reconciled !== true) next.attempts = Number(row.attempts) + 1;
+      return next;
+    case 'sms.failed-over.v1':
+      next.supplier_account = text(d.toAccount) ?? row.supplier_account ?? null;
+      setError();
+      return next;
+    case 'sms.retry-scheduled.v1':
+      next.attempts = Number(row.attempts) + 1;
+      setError();
+      return next;
+    case 'sms.submission-uncertain.v1':
+      if (!final) next.status = 'uncertain';
+      next.supplier_account = d.supplierAccount;
+      next.attempts = Number(row.attempts) + 1;
+      setError();
+      return next;
+    case 'sms.failed.v1':
+      if (final) return undefined;
+      next.status = 'failed';
+      if (typeof d.supplierAccount === 'string') next.supplier_account = d.supplierAccount;
+      setError();
+      return next;
+    case 'sms.delivered.v1':
+      if (final) return undefined;
+      next.status = 'delivered';
+      next.supplier_account = d.supplierAccount;
+      next.supplier_message_id = d.supplierMessageId;
+      next.delivered_at = at(d.deliveredAt, time);
+      next.error_code = null;
+      next.error_message = null;
+      return next;
+    case 'sms.undelivered.v1':
+      if (final) return undefined;
+      next.status = 'undelivered';
+      next.supplier_account = d.supplierAccount;
+      next.supplier_message_id = d.supplierMessageId;
+      next.delivered_at = null;
+      setError();
+      return next;
+    default:
+      return undefined;
+  }
+}
+
+export const messageHistoryModel: RowModel = {
+  table: 'message_history',
+  key: 'message_id',
+  columns: messageHistoryColumns,
+  ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
+    message_id VARCHAR(128) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(128) NOT NULL,
+    template_id VARCHAR(128) NOT NULL,
+    template_code VARCHAR(128) NOT NULL,
+    kind VARCHAR(16) NOT NULL,
+    mobile VARCHAR(24) NOT NULL,
+    content TEXT NULL,
+    segments INT UNSIGNED NOT NULL,
+    encoding VARCHAR(8) NOT NULL,
+    status VARCHAR(16) NOT NULL,
+    supplier_account VARCHAR(64) NULL,
+    supplier_message_id VARCHAR(128) NULL,
+    attempts INT UNSIGNED NOT NULL DEFAULT 0,
+    error_code VARCHAR(64) NULL,
+    error_message VARCHAR(512) NULL,
+    accepted_at DATETIME(3) NOT NULL,
+    submitted_at DATETIME(3) NULL,
+    delivered_at DATETIME(3) NULL,
+    updated_at DATETIME(3) NOT NULL,
+    updated_position BIGINT UNSIGNED NOT NULL,
+    KEY ix_tenant_accepted (tenant_id, accepted_at, message_id),
+    KEY ix_tenant_mobile (tenant_id, mobile, accepted_at),
+    KEY ix_tenant_template (tenant_id, template_code, accepted_at),
+    KEY ix_tenant_status (tenant_id, status, accepted_at),
+    KEY ix_accepted (accepted_at, message_id)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  keyOf: (event) =>
+    event.type.startsWith('sms.') ? (text((event.data as Data).messageId) ?? undefined) : undefined,
+  reduce: reduceMessage,
+};
+
+// templates ---------------------------------------------------------------
+const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
+
+export const templatesModel: RowModel = {
+  table: 'templates',
+  key: 'template_id',
+  columns: [
+    'template_id',
+    'tenant_id',
+    'template_code',
+    'name',
+    'kind',
+    'signature',
+    'content',
+    'suppliers',
+    'policy',
+    'verification',
+    'status',
+    'created_at',
+    'updated_at',
+    'updated_position',
+  ],
+  ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
+    template_id VARCHAR(128) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(128) NOT NULL,
+    template_code VARCHAR(128) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    kind VARCHAR(16) NOT NULL,
+    signature VARCHAR(255) NOT NULL,
+    content TEXT NOT NULL,
+    suppliers TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    verification TEXT NULL,
+    status VARCHAR(16) NOT NULL,
+    created_at DATETIME(3) NOT NULL,
+    updated_at DATETIME(3) NOT NULL,
+    updated_position BIGINT UNSIGNED NOT NULL,
+    KEY ix_code (template_code),
+    KEY ix_tenant_code (tenant_id, template_code)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  keyOf: (event) =>
+    event.type.startsWith('template.') ? streamSuffix(event, 'template-') : undefined,
+  reduce(row, event) {
+    const d = event.data as Data;
+    const time = new Date(event.metadata.timestamp);
+    if (event.type === 'template.created.v1') {
+      if (row) return undefined;
+      return {
+        template_id: d.templateId,
+        tenant_id: d.tenantId,
+        template_code: d.templateCode,
+        name: d.name,
+        kind: d.kind,
+        signature: d.signature,
+        content: d.content,
+        suppliers: json(d.suppliers ?? []),
+        policy: json(d.policy),
+        verification: json(d.verification),
+        status: 'enabled',
+        created_at: time,
+        updated_at: time,
+        updated_position: event.position,
+      };
+    }
+    if (!row) return undefined;
+    const next: Row = { ...row, updated_at: time };
+    if (event.type === 'template.updated.v1') {
+      if (d.content !== undefined) next.content = d.content;
+      if (d.suppliers !== undefined) next.suppliers = json(d.suppliers);
+      if (d.policy !== undefined) next.policy = json(d.policy);
+      if (d.verification !== undefined) next.verification = json(d.verification);
+    } else if (event.type === 'template.disabled.v1') next.status = 'disabled';
+    else if (event.type === 'template.enabled.v1') next.status = 'enabled';
+    else return undefined;
+    return next;
+  },
+};
+
+// users -------------------------------------------------------------------
+export const usersModel: RowModel = {
+  table: 'users',
+  key: 'user_id',
+  columns: ['user_id', 'username', 'role', 'created_at', 'updated_position'],
+  ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
+    user_id VARCHAR(128) NOT NULL PRIMARY KEY,
+    username VARCHAR(64) NOT NULL,
+    role VARCHAR(16) NOT NULL,
+    created_at DATETIME(3) NOT NULL,
+    updated_position BIGINT UNSIGNED NOT NULL,
+    UNIQUE KEY uq_username (username)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  keyOf: (event) =>
+    event.type === 'user.registered.v1'
+      ? (text((event.data as Data).userId) ?? undefined)
+      : undefined,
+  reduce(row, event) {
+    if (row) return undefined;
+    const d = event.data as Data;
+    return {
+      user_id: d.userId,
+      username: d.username,
+      role: d.role,
+      created_at: new Date(event.metadata.timestamp),
+      updated_position: event.position,
+    };
+  },
+};
+
+// inbound_messages --------------------------------------------------------
+export const inboundModel: RowModel = {
+  table: 'inbound_messages',
+  key: 'inbound_id',
+  columns: [
+    'inbound_id',
+    'tenant_id',
+    'supplier_account',
+    'vendor',
+    'mobile',
+    'content',
+    'received_at',
+    'linked_message_id',
+    'opt_out_keyword',
+    'updated_position',
+  ],
+  ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
+    inbound_id VARCHAR(128) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(128) NULL,
+    supplier_account VARCHAR(64) NOT NULL,
+    vendor VARCHAR(32) NULL,
+    mobile VARCHAR(24) NOT NULL,
+    content TEXT NULL,
+    received_at DATETIME(3) NOT NULL,
+    linked_message_id VARCHAR(128) NULL,
+    opt_out_keyword VARCHAR(32) NULL,
+    updated_position BIGINT UNSIGNED NOT NULL,
+    KEY ix_tenant_received (tenant_id, received_at, inbound_id),
+    KEY ix_received (received_at, inbound_id)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  keyOf: (event) => {
+    const d = event.data as Data;
+    if (event.type === 'inbound.received.v1') return text(d.inboundId) ?? undefined;
+    if (event.type === 'mobile.opted-out.v1') return text(d.inboundId) ?? undefined;
+    return undefined;
+  },
+  reduce(row, event) {
+    const d = event.data as Data;
+    if (event.type === 'inbound.received.v1') {
+      if (row) return undefined;
+      return {
+        inbound_id: d.inboundId,
+        tenant_id: text(d.tenantId),
+        supplier_account: d.supplierAccount,
+        vendor: text(d.vendor),
+        mobile: d.mobile,
+        content: text(d.content),
+        received_at: at(d.receivedAt, event.metadata.timestamp),
+        linked_message_id: text(d.linkedMessageId),
+        opt_out_keyword: null,
+        updated_position: event.position,
+      };
+    }
+    if (!row) return undefined;
+    return {
+      ...row,
+      opt_out_keyword: clip(d.keyword, 32),
+      tenant_id: row.tenant_id ?? text(d.tenantId),
+    };
+  },
+};
+
+export const messageHistory = mysqlProjection({
+  name: 'message_history',
+  version: 1,
+  model: messageHistoryModel,
+});
+export const templates = mysqlProjection({ name: 'templates', version: 1, model: templatesModel });
+export const users = mysqlProjection({ name: 'users', version: 1, model: usersModel });
+export const inboundMessages = mysqlProjection({
+  name: 'inbound_messages',
+  version: 1,
+  model: inboundModel,
+});

@@ -1,0 +1,180 @@
+// A MySQL projection: rows keyed by one column, folded in memory per batch
+// and written with one multi-row upsert, in the same transaction as the
+// checkpoint row. Every row remembers the position of the last event applied
+// to it (updated_position), so an event seen again is a no-op even outside
+// the checkpoint (e.g. right after a blue/green swap).
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { RecordedEvent } from '../platform/eventStore/index.ts';
+import type { MysqlPool } from '../platform/clients/index.ts';
+import type { Projection, ProjectorDeps, Target } from './types.ts';
+
+export type Row = Record<string, unknown> & { updated_position: number };
+
+export interface RowModel {
+  /** The live table name; a build lives in `<table><suffix>`. */
+  table: string;
+  key: string;
+  columns: readonly string[];
+  ddl: (table: string) => string;
+  /** The row an event concerns, or undefined. */
+  keyOf: (event: RecordedEvent) => string | undefined;
+  /** The row after the event (undefined: still no row). Only called for events newer than the row. */
+  reduce: (row: Row | undefined, event: RecordedEvent) => Row | undefined;
+}
+
+export const checkpointTable = 'projection_checkpoints';
+
+const checkpointDdl = `CREATE TABLE IF NOT EXISTS ${checkpointTable} (
+  name VARCHAR(190) NOT NULL PRIMARY KEY,
+  position BIGINT UNSIGNED NOT NULL,
+  updated_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
+
+export async function ensureCheckpointTable(pool: MysqlPool): Promise<void> {
+  await pool.query(checkpointDdl);
+}
+
+export async function readMysqlCheckpoint(
+  db: MysqlPool | PoolConnection,
+  name: string,
+  forUpdate = false,
+): Promise<number> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT position FROM ${checkpointTable} WHERE name = ?${forUpdate ? ' FOR UPDATE' : ''}`,
+    [name],
+  );
+  return Number(rows[0]?.position ?? 0);
+}
+
+async function writeCheckpoint(conn: PoolConnection, name: string, position: number) {
+  await conn.query(
+    `INSERT INTO ${checkpointTable} (name, position, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6))
+     ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position)), updated_at = VALUES(updated_at)`,
+    [name, position],
+  );
+}
+
+const CHUNK = 1000;
+
+async function upsert(conn: PoolConnection, model: RowModel, table: string, rows: Row[]) {
+  const cols = model.columns;
+  const updates = cols
+    .filter((c) => c !== model.key)
+    .map((c) => `\`${c}\` = VALUES(\`${c}\`)`)
+    .join(', ');
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const values = rows.slice(i, i + CHUNK).map((row) => cols.map((c) => row[c] ?? null));
+    await conn.query(
+      `INSERT INTO \`${table}\` (${cols.map((c) => `\`${c}\``).join(', ')}) VALUES ? ON DUPLICATE KEY UPDATE ${updates}`,
+      [values],
+    );
+  }
+}
+
+async function applyModel(
+  conn: PoolConnection,
+  model: RowModel,
+  table: string,
+  events: RecordedEvent[],
+) {
+  const keyed: [string, RecordedEvent][] = [];
+  for (const event of events) {
+    const key = model.keyOf(event);
+    if (key !== undefined) keyed.push([key, event]);
+  }
+  if (keyed.length === 0) return;
+  const keys = [...new Set(keyed.map(([k]) => k))];
+  const current = new Map<string, Row>();
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      `SELECT * FROM \`${table}\` WHERE \`${model.key}\` IN (?) FOR UPDATE`,
+      [keys.slice(i, i + CHUNK)],
+    );
+    for (const row of rows) {
+      current.set(String(row[model.key]), {
+        ...row,
+        updated_position: Number(row.updated_position),
+      });
+    }
+  }
+  const changed = new Map<string, Row>();
+  for (const [key, event] of keyed) {
+    const row = current.get(key);
+    if (row && row.updated_position >= event.position) continue;
+    const next = model.reduce(row, event);
+    if (next === undefined || next === row) continue;
+    next.updated_position = event.position;
+    current.set(key, next);
+    changed.set(key, next);
+  }
+  if (changed.size > 0) await upsert(conn, model, table, [...changed.values()]);
+}
+
+export function mysqlProjection(def: {
+  name: string;
+  version: number;
+  model: RowModel;
+}): Projection & {
+  model: RowModel;
+} {
+  const { model } = def;
+  const tableOf = (target: Target) => `${model.table}${target.suffix}`;
+  return {
+    name: def.name,
+    version: def.version,
+    store: 'mysql',
+    model,
+    async prepare(deps: ProjectorDeps, target: Target) {
+      await ensureCheckpointTable(deps.mysql);
+      await deps.mysql.query(model.ddl(tableOf(target)));
+      // the row exists before any batch locks it: no gap locks, no deadlocks between projections
+      await deps.mysql.query(
+        `INSERT IGNORE INTO ${checkpointTable} (name, position, updated_at) VALUES (?, 0, UTC_TIMESTAMP(6))`,
+        [target.checkpoint],
+      );
+    },
+    checkpoint: (deps, target) => readMysqlCheckpoint(deps.mysql, target.checkpoint),
+    async apply(deps, target, events, upTo) {
+      const conn = await deps.mysql.getConnection();
+      try {
+        await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+        await conn.beginTransaction();
+        const checkpoint = await readMysqlCheckpoint(conn, target.checkpoint, true);
+        if (upTo > checkpoint) {
+          const fresh = events.filter((e) => e.position > checkpoint);
+          await applyModel(conn, model, tableOf(target), fresh);
+          await writeCheckpoint(conn, target.checkpoint, upTo);
+        }
+        await conn.commit();
+      } catch (err) {
+        await conn.rollback().catch(() => undefined);
+        throw err;
+      } finally {
+        conn.release();
+      }
+    },
+    async swap(deps, build) {
+      const live = model.table;
+      const old = `${live}__old${build.suffix}`;
+      const position = await readMysqlCheckpoint(deps.mysql, build.checkpoint);
+      await deps.mysql.query(model.ddl(live)); // so that the rename below always has a left side
+      // One RENAME TABLE is atomic: readers see either the old or the new table.
+      await deps.mysql.query(
+        `RENAME TABLE \`${live}\` TO \`${old}\`, \`${tableOf(build)}\` TO \`${live}\``,
+      );
+      // Between the rename and this update, the live projector may re-apply
+      // a few events to the new table: updated_position makes that a no-op.
+      await deps.mysql.query(
+        `INSERT INTO ${checkpointTable} (name, position, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6))
+         ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)`,
+        [`${def.name}@${def.version}`, position],
+      );
+      await deps.mysql.query(`DELETE FROM ${checkpointTable} WHERE name = ?`, [build.checkpoint]);
+      await deps.mysql.query(`DROP TABLE IF EXISTS \`${old}\``);
+    },
+    async discard(deps, build) {
+      await deps.mysql.query(`DROP TABLE IF EXISTS \`${tableOf(build)}\``);
+      await deps.mysql.query(`DELETE FROM ${checkpointTable} WHERE name = ?`, [build.checkpoint]);
+    },
+  };
+}

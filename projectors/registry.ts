@@ -1,0 +1,19 @@
+// The table of contents: every projection, by name.
+import { auditLog, messageTimelines } from './mongoModels.ts';
+import { inboundMessages, messageHistory, templates, users } from './mysqlModels.ts';
+import { templateCache } from './redisModels.ts';
+import type { Projection } from './types.ts';
+
+export const projections: readonly Projection[] = [
+  messageHistory,
+  templates,
+  users,
+  inboundMessages,
+  auditLog,
+  messageTimelines,
+  templateCache,
+];
+
+export function projectionNamed(name: string): Projection | undefined {
+  return projections.find((p) => p.name === name || `${p.name}@${p.version}` === name);
+}

@@ -1,0 +1,55 @@
+// The query service: HTTP over the read models, on its own port, with the
+// same authentication as the command side.
+import type { Express, Router } from 'express';
+import { createAuthenticator } from '../platform/auth/index.ts';
+import { readinessChecks } from '../platform/clients/index.ts';
+import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
+import { auditRouter } from './exportingAudit/routes.ts';
+import { inboundRouter } from './gettingInbound/routes.ts';
+import { messageHistoryRouter } from './gettingMessageHistory/routes.ts';
+import { messageStatsRouter } from './gettingMessageStats/routes.ts';
+import { templatesRouter } from './gettingTemplates/routes.ts';
+import type { QueryDeps } from './readModels.ts';
+
+export interface QueryAppOptions {
+  /** More routers mounted after authentication (e.g. supplier stats from the pump). */
+  routers?: { path: string; router: Router }[];
+}
+
+export function createQueryApp(deps: QueryDeps, options: QueryAppOptions = {}): Express {
+  const app = createHttpApp({
+    config: deps.config,
+    logger: deps.logger,
+    name: 'query-service',
+    readiness: readinessChecks({ mysql: deps.mysql, redis: deps.redis, mongo: deps.mongo }),
+  });
+  app.use('/v1', createAuthenticator({ config: deps.config, eventStore: deps.eventStore }));
+  app.use(messageHistoryRouter(deps));
+  app.use(templatesRouter(deps));
+  app.use(inboundRouter(deps));
+  app.use(messageStatsRouter(deps));
+  app.use(auditRouter(deps));
+  for (const { path, router } of options.routers ?? []) app.use(path, router);
+  return finishHttpApp(app);
+}
+
+export interface RunningQueryService {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Listens on config.http.queryPort (0 in tests picks a free port). */
+export async function startQueryService(
+  deps: QueryDeps,
+  options: QueryAppOptions & { port?: number } = {},
+): Promise<RunningQueryService> {
+  const app = createQueryApp(deps, options);
+  const server = await startHttpServer(app, {
+    host: deps.config.http.host,
+    port: options.port ?? deps.config.http.queryPort,
+    tls: deps.config.http.tls,
+    shutdownTimeoutMs: deps.config.http.shutdownTimeoutMs,
+  });
+  deps.logger.info('query service listening', { url: server.url });
+  return { url: server.url, close: () => server.close() };
+}

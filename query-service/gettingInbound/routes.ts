@@ -1,0 +1,73 @@
+// GET /v1/inbound: inbound (MO) messages, newest first.
+import { Router, type Request } from 'express';
+import type { RowDataPacket } from 'mysql2/promise';
+import { validateQuery } from '../../platform/http/index.ts';
+import { listInboundQuery } from '../../schemas/openapi/query.ts';
+import { decodeTimeCursor, e164, encodeCursor, iso, parseRange, visibleTenant } from '../params.ts';
+import { waitForReadModels, type QueryDeps } from '../readModels.ts';
+
+export function inboundView(row: RowDataPacket) {
+  return {
+    inboundId: row.inbound_id,
+    tenantId: row.tenant_id,
+    supplierAccount: row.supplier_account,
+    vendor: row.vendor,
+    mobile: row.mobile,
+    content: row.content,
+    receivedAt: iso(row.received_at),
+    linkedMessageId: row.linked_message_id,
+    optOutKeyword: row.opt_out_keyword,
+  };
+}
+
+async function listInbound(deps: QueryDeps, req: Request) {
+  const q = req.query as unknown as {
+    mobile?: string;
+    from?: string;
+    to?: string;
+    tenant?: string;
+    limit: number;
+    cursor?: string;
+    after?: number;
+  };
+  const cursor = decodeTimeCursor(q.cursor);
+  const { from, to } = parseRange(q);
+  const tenant = visibleTenant(req, q.tenant);
+  await waitForReadModels(deps, ['inbound_messages'], q.after);
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    where.push(sql);
+    args.push(value);
+  };
+  if (tenant !== undefined) add('tenant_id = ?', tenant);
+  if (q.mobile !== undefined) add('mobile = ?', e164(q.mobile));
+  if (from) add('received_at >= ?', from);
+  if (to) add('received_at < ?', to);
+  if (cursor) {
+    where.push('(received_at < ? OR (received_at = ? AND inbound_id < ?))');
+    args.push(cursor.at, cursor.at, cursor.id);
+  }
+  const [rows] = await deps.mysql.query<RowDataPacket[]>(
+    `SELECT * FROM inbound_messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY received_at DESC, inbound_id DESC LIMIT ?`,
+    [...args, q.limit + 1],
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(inboundView),
+    nextCursor:
+      rows.length > q.limit && last
+        ? encodeCursor([iso(last.received_at)!, String(last.inbound_id)])
+        : null,
+  };
+}
+
+export function inboundRouter(deps: QueryDeps): Router {
+  const router = Router();
+  router.get('/v1/inbound', validateQuery(listInboundQuery), async (req, res) => {
+    res.json(await listInbound(deps, req));
+  });
+  return router;
+}

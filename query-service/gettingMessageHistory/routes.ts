@@ -1,0 +1,123 @@
+// GET /v1/messages (filters, cursor pagination newest first) and
+// GET /v1/messages/:id (with its timeline).
+import { Router, type Request } from 'express';
+import type { RowDataPacket } from 'mysql2/promise';
+import { canSee, principalOf } from '../../platform/auth/index.ts';
+import { AppError } from '../../platform/errors/index.ts';
+import { validateQuery } from '../../platform/http/index.ts';
+import { listMessagesQuery, getMessageQuery } from '../../schemas/openapi/query.ts';
+import { decodeTimeCursor, e164, encodeCursor, iso, parseRange, visibleTenant } from '../params.ts';
+import { liveCollection, waitForReadModels, type QueryDeps } from '../readModels.ts';
+
+interface ListQuery {
+  mobile?: string;
+  template?: string;
+  status?: string;
+  from?: string;
+  to?: string;
+  tenant?: string;
+  limit: number;
+  cursor?: string;
+  after?: number;
+}
+
+export function messageView(row: RowDataPacket) {
+  return {
+    messageId: row.message_id,
+    tenantId: row.tenant_id,
+    templateId: row.template_id,
+    templateCode: row.template_code,
+    kind: row.kind,
+    mobile: row.mobile,
+    content: row.content,
+    segments: Number(row.segments),
+    encoding: row.encoding,
+    status: row.status,
+    supplierAccount: row.supplier_account,
+    supplierMessageId: row.supplier_message_id,
+    attempts: Number(row.attempts),
+    error: row.error_code === null ? null : { code: row.error_code, message: row.error_message },
+    acceptedAt: iso(row.accepted_at),
+    submittedAt: iso(row.submitted_at),
+    deliveredAt: iso(row.delivered_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+async function listMessages(deps: QueryDeps, req: Request) {
+  const q = req.query as unknown as ListQuery;
+  const cursor = decodeTimeCursor(q.cursor);
+  const { from, to } = parseRange(q);
+  const tenant = visibleTenant(req, q.tenant);
+  await waitForReadModels(deps, ['message_history'], q.after);
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    where.push(sql);
+    args.push(value);
+  };
+  if (tenant !== undefined) add('tenant_id = ?', tenant);
+  if (q.mobile !== undefined) add('mobile = ?', e164(q.mobile));
+  if (q.template !== undefined) add('template_code = ?', q.template);
+  if (q.status !== undefined) add('status = ?', q.status);
+  if (from) add('accepted_at >= ?', from);
+  if (to) add('accepted_at < ?', to);
+  if (cursor) {
+    where.push('(accepted_at < ? OR (accepted_at = ? AND message_id < ?))');
+    args.push(cursor.at, cursor.at, cursor.id);
+  }
+  const [rows] = await deps.mysql.query<RowDataPacket[]>(
+    `SELECT * FROM message_history ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY accepted_at DESC, message_id DESC LIMIT ?`,
+    [...args, q.limit + 1],
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  const nextCursor =
+    rows.length > q.limit && last
+      ? encodeCursor([iso(last.accepted_at)!, String(last.message_id)])
+      : null;
+  return { items: page.map(messageView), nextCursor };
+}
+
+async function getMessage(deps: QueryDeps, req: Request) {
+  const id = String(req.params.id);
+  const after = (req.query as { after?: number }).after;
+  await waitForReadModels(deps, ['message_history', 'message_timelines'], after);
+  const [rows] = await deps.mysql.query<RowDataPacket[]>(
+    'SELECT * FROM message_history WHERE message_id = ?',
+    [id],
+  );
+  const row = rows[0];
+  // another tenant's message is as absent as one that does not exist
+  if (!row || !canSee(principalOf(req), String(row.tenant_id))) {
+    throw new AppError('MESSAGE_NOT_FOUND', `No message ${id}.`);
+  }
+  const collection = await liveCollection(deps.mongo.db, 'message_timelines');
+  const timelines = deps.mongo.db.collection<{
+    _id: string;
+    states?: unknown[];
+    attempts?: unknown[];
+  }>(collection);
+  let timeline = await timelines.findOne({ _id: id });
+  if (!timeline) {
+    // the projector replaces a document by delete and insert: look once more
+    await new Promise((r) => setTimeout(r, 50));
+    timeline = await timelines.findOne({ _id: id });
+  }
+  return {
+    ...messageView(row),
+    timeline: { states: timeline?.states ?? [], attempts: timeline?.attempts ?? [] },
+  };
+}
+
+export function messageHistoryRouter(deps: QueryDeps): Router {
+  const router = Router();
+  router.get('/v1/messages', validateQuery(listMessagesQuery), async (req, res) => {
+    res.json(await listMessages(deps, req));
+  });
+  router.get('/v1/messages/:id', validateQuery(getMessageQuery), async (req, res) => {
+    res.json(await getMessage(deps, req));
+  });
+  return router;
+}

@@ -1,0 +1,111 @@
+// GET /v1/templates and GET /v1/templates/:code.
+import { Router, type Request } from 'express';
+import type { RowDataPacket } from 'mysql2/promise';
+import { AppError } from '../../platform/errors/index.ts';
+import { validateQuery } from '../../platform/http/index.ts';
+import { listTemplatesQuery, getTemplateQuery } from '../../schemas/openapi/query.ts';
+import { encodeCursor, iso, visibleTenant } from '../params.ts';
+import { waitForReadModels, type QueryDeps } from '../readModels.ts';
+
+const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+
+export function templateView(row: RowDataPacket) {
+  return {
+    templateId: row.template_id,
+    tenantId: row.tenant_id,
+    templateCode: row.template_code,
+    name: row.name,
+    kind: row.kind,
+    signature: row.signature,
+    content: row.content,
+    suppliers: parse(row.suppliers),
+    policy: parse(row.policy),
+    verification: row.verification === null ? null : parse(row.verification),
+    status: row.status,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+function decodeCodeCursor(cursor: string | undefined): [string, string] | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('charset');
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string' && x !== '')) {
+      return [v[0] as string, v[1] as string];
+    }
+  } catch {
+    // fall through
+  }
+  throw new AppError(
+    'INVALID_CURSOR',
+    'The cursor is malformed; pass back the nextCursor of a previous page.',
+  );
+}
+
+async function listTemplates(deps: QueryDeps, req: Request) {
+  const q = req.query as unknown as {
+    status?: string;
+    kind?: string;
+    tenant?: string;
+    limit: number;
+    cursor?: string;
+    after?: number;
+  };
+  const cursor = decodeCodeCursor(q.cursor);
+  const tenant = visibleTenant(req, q.tenant);
+  await waitForReadModels(deps, ['templates'], q.after);
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    where.push(sql);
+    args.push(value);
+  };
+  if (tenant !== undefined) add('tenant_id = ?', tenant);
+  if (q.status !== undefined) add('status = ?', q.status);
+  if (q.kind !== undefined) add('kind = ?', q.kind);
+  if (cursor) {
+    where.push('(template_code > ? OR (template_code = ? AND template_id > ?))');
+    args.push(cursor[0], cursor[0], cursor[1]);
+  }
+  const [rows] = await deps.mysql.query<RowDataPacket[]>(
+    `SELECT * FROM templates ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY template_code, template_id LIMIT ?`,
+    [...args, q.limit + 1],
+  );
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(templateView),
+    nextCursor:
+      rows.length > q.limit && last
+        ? encodeCursor([String(last.template_code), String(last.template_id)])
+        : null,
+  };
+}
+
+async function getTemplate(deps: QueryDeps, req: Request) {
+  const code = String(req.params.code);
+  const q = req.query as { tenant?: string; after?: number };
+  const tenant = visibleTenant(req, q.tenant);
+  await waitForReadModels(deps, ['templates'], q.after);
+  const [rows] = await deps.mysql.query<RowDataPacket[]>(
+    `SELECT * FROM templates WHERE template_code = ?${tenant === undefined ? '' : ' AND tenant_id = ?'}
+     ORDER BY created_at LIMIT 1`,
+    tenant === undefined ? [code] : [code, tenant],
+  );
+  if (!rows[0]) throw new AppError('TEMPLATE_NOT_FOUND', `No template ${code}.`);
+  return templateView(rows[0]);
+}
+
+export function templatesRouter(deps: QueryDeps): Router {
+  const router = Router();
+  router.get('/v1/templates', validateQuery(listTemplatesQuery), async (req, res) => {
+    res.json(await listTemplates(deps, req));
+  });
+  router.get('/v1/templates/:code', validateQuery(getTemplateQuery), async (req, res) => {
+    res.json(await getTemplate(deps, req));
+  });
+  return router;
+}

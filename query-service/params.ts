@@ -1,0 +1,78 @@
+// Shared query-string pieces: schemas, cursors, ranges, visibility.
+import type { Request } from 'express';
+import { principalOf } from '../platform/auth/index.ts';
+import { AppError } from '../platform/errors/index.ts';
+
+export function e164(value: string): string {
+  return `+${value.replace(/^[+ ]/, '')}`;
+}
+
+/** Opaque cursor: base64url of a JSON array of sort values. */
+export function encodeCursor(values: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+/** Decodes a cursor made of an ISO time and an id; anything else is INVALID_CURSOR. */
+export function decodeTimeCursor(cursor: string | undefined): { at: Date; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  const bad = () =>
+    new AppError(
+      'INVALID_CURSOR',
+      'The cursor is malformed; pass back the nextCursor of a previous page.',
+    );
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw bad();
+  const [at, id] = parsed as unknown[];
+  if (typeof at !== 'string' || typeof id !== 'string' || id === '' || id.length > 128) throw bad();
+  const date = new Date(at);
+  if (Number.isNaN(date.getTime()) || date.toISOString() !== at) throw bad();
+  return { at: date, id };
+}
+
+/** from/to as dates, from before to, and at most maxDays apart when given. */
+export function parseRange(
+  query: { from?: string; to?: string },
+  maxDays?: number,
+): { from: Date | undefined; to: Date | undefined } {
+  const from = query.from === undefined ? undefined : new Date(query.from);
+  const to = query.to === undefined ? undefined : new Date(query.to);
+  for (const [name, d] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    if (d && Number.isNaN(d.getTime())) {
+      throw new AppError('INVALID_RANGE', `${name} is not a valid time.`, { field: name });
+    }
+  }
+  if (from && to && from.getTime() >= to.getTime()) {
+    throw new AppError('INVALID_RANGE', 'from must be before to.', {
+      from: from.toISOString(),
+      to: to.toISOString(),
+    });
+  }
+  if (maxDays !== undefined && from && to && to.getTime() - from.getTime() > maxDays * 86_400_000) {
+    throw new AppError('INVALID_RANGE', `The range may span at most ${maxDays} days.`, { maxDays });
+  }
+  return { from, to };
+}
+
+/**
+ * Whose rows the caller may read: a member only their own tenant; an admin
+ * every tenant, or the one named by ?tenant=.
+ */
+export function visibleTenant(req: Request, requested: string | undefined): string | undefined {
+  const principal = principalOf(req);
+  if (principal.role === 'admin') return requested;
+  if (requested !== undefined && requested !== principal.userId) {
+    throw new AppError('FORBIDDEN', 'A member may read only their own tenant.');
+  }
+  return principal.userId;
+}
+
+export const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : null);

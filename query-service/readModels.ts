@@ -1,0 +1,114 @@
+// What the query service reads and how far each read model has got. The
+// projectors (another process, another folder) own these names; they are
+// repeated here because the query side may only import schemas and platform.
+import type { Redis } from 'ioredis';
+import type { Db, MongoClient } from 'mongodb';
+import type { RowDataPacket } from 'mysql2/promise';
+import type { Config } from '../platform/config/index.ts';
+import type { MysqlPool } from '../platform/clients/index.ts';
+import { AppError } from '../platform/errors/index.ts';
+import type { EventStore } from '../platform/eventStore/index.ts';
+import type { Logger } from '../platform/logger/index.ts';
+
+export interface QueryDeps {
+  config: Config;
+  logger: Logger;
+  eventStore: EventStore;
+  mysql: MysqlPool;
+  redis: Redis;
+  mongo: { client: MongoClient; db: Db };
+}
+
+export type ReadModel =
+  | 'message_history'
+  | 'templates'
+  | 'users'
+  | 'inbound_messages'
+  | 'audit_log'
+  | 'message_timelines';
+
+const mysqlModels = new Set<ReadModel>([
+  'message_history',
+  'templates',
+  'users',
+  'inbound_messages',
+]);
+const version: Record<ReadModel, number> = {
+  message_history: 1,
+  templates: 1,
+  users: 1,
+  inbound_messages: 1,
+  audit_log: 1,
+  message_timelines: 1,
+};
+
+/** The Mongo collection holding a model now (a rebuild swaps a pointer document). */
+export async function liveCollection(db: Db, model: ReadModel): Promise<string> {
+  const pointer = await db
+    .collection<{ _id: string; collection: string }>('read_model_pointers')
+    .findOne({ _id: model });
+  return pointer?.collection ?? model;
+}
+
+/** Checkpoint of each read model: the position of the last event it has applied. */
+export async function readModelPositions(
+  deps: Pick<QueryDeps, 'mysql' | 'mongo'>,
+  models: readonly ReadModel[],
+): Promise<Map<ReadModel, number>> {
+  const out = new Map<ReadModel, number>();
+  const inMysql = models.filter((m) => mysqlModels.has(m));
+  if (inMysql.length > 0) {
+    const names = inMysql.map((m) => `${m}@${version[m]}`);
+    const [rows] = await deps.mysql
+      .query<RowDataPacket[]>(
+        'SELECT name, position FROM projection_checkpoints WHERE name IN (?)',
+        [names],
+      )
+      .catch((err: { code?: string }) => {
+        if (err.code === 'ER_NO_SUCH_TABLE') return [[] as RowDataPacket[]] as const;
+        throw err;
+      });
+    for (const m of inMysql) {
+      const row = rows.find((r) => r.name === `${m}@${version[m]}`);
+      out.set(m, Number(row?.position ?? 0));
+    }
+  }
+  for (const m of models.filter((x) => !mysqlModels.has(x))) {
+    const collection = await liveCollection(deps.mongo.db, m);
+    const doc = await deps.mongo.db
+      .collection<{ _id: string; position: number }>('projection_checkpoints')
+      .findOne({ _id: `${m}@${version[m]}:${collection}` });
+    out.set(m, doc?.position ?? 0);
+  }
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Read-your-writes: waits until every model has applied `after` (the position
+ * the command API returned), at most config.query.readWaitMs; then fails
+ * with 503 READ_MODEL_LAGGING and Retry-After.
+ */
+export async function waitForReadModels(
+  deps: Pick<QueryDeps, 'mysql' | 'mongo' | 'config'>,
+  models: readonly ReadModel[],
+  after: number | undefined,
+): Promise<void> {
+  if (after === undefined || after <= 0) return;
+  const deadline = Date.now() + deps.config.query.readWaitMs;
+  for (;;) {
+    const positions = await readModelPositions(deps, models);
+    const behind = [...positions].filter(([, p]) => p < after);
+    if (behind.length === 0) return;
+    if (Date.now() >= deadline) {
+      throw new AppError(
+        'READ_MODEL_LAGGING',
+        `The read model has not reached position ${after} yet (it is at ${Math.min(...behind.map(([, p]) => p))}); retry shortly.`,
+        { after, positions: Object.fromEntries(positions) },
+        { 'Retry-After': '1' },
+      );
+    }
+    await sleep(Math.min(25, Math.max(1, deadline - Date.now())));
+  }
+}

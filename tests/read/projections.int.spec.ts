@@ -1,0 +1,139 @@
+// Must hold: a replay from zero gives read models identical to the live ones;
+// every event delivered twice changes nothing.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  allCachedTemplates,
+  buildTarget,
+  cachedTemplate,
+  projections,
+  projectionsStatus,
+  replayCommand,
+  startProjectors,
+} from '../../projectors/index.ts';
+import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
+import { snapshot } from './snapshot.ts';
+
+describe('projections', () => {
+  let side: ReadSide;
+  let workload: Workload;
+
+  before(async () => {
+    side = await readSide('proj');
+  });
+  after(async () => {
+    await side.drop();
+  });
+
+  it('build the read models live from a mixed workload', async () => {
+    const running = startProjectors(side.deps, { maxBatch: 50, maxWaitMs: 10 });
+    try {
+      workload = await appendWorkload(side.deps.eventStore, { tenants: 2, messages: 16 });
+      assert.equal(await running.waitFor(workload.lastPosition, 20_000), true);
+    } finally {
+      await running.close();
+    }
+    const live = await snapshot(side.deps);
+    const history = live.mysql.message_history!;
+    assert.equal(history.length, workload.messages.length);
+    const byStatus = new Map<string, number>();
+    for (const row of history) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1);
+    for (const status of ['accepted', 'submitted', 'delivered', 'undelivered', 'failed']) {
+      assert.ok((byStatus.get(status) ?? 0) > 0, `some message is ${status}`);
+    }
+    // a receipt that came before the submission keeps the message delivered
+    assert.ok(history.every((r) => r.status !== 'uncertain' || r.supplier_account));
+    // verification codes stay masked; the sealed text is nowhere
+    const audit = JSON.stringify(live.mongo.audit_log);
+    assert.ok(!audit.includes('sealed:abcdef'));
+    assert.ok(!audit.includes('scrypt$secret'));
+    assert.ok(!audit.includes('hmac:deadbeef'));
+    assert.equal(live.mongo.audit_log!.length, workload.lastPosition);
+    // every audit record has its tenant, through its stream
+    const docs = live.mongo.audit_log as { type: string; tenantId: string | null }[];
+    for (const doc of docs) {
+      if (doc.type.startsWith('sms.') || doc.type.startsWith('verification.')) {
+        assert.ok(doc.tenantId && workload.tenants.includes(doc.tenantId), doc.type);
+      }
+    }
+    assert.equal(live.mysql.templates!.length, workload.templates.length);
+    assert.equal(live.mysql.users!.length, 2);
+    assert.equal(
+      live.mysql.inbound_messages!.filter((r) => r.opt_out_keyword === 'STOP').length,
+      2,
+    );
+    assert.equal(live.mongo.message_timelines!.length, workload.messages.length);
+    // the template cache follows template changes: updated, disabled, re-enabled
+    const t0 = await cachedTemplate(side.deps, workload.templates[0]!.code);
+    assert.equal(t0?.content, 'Hi ${name}!');
+    assert.equal((await cachedTemplate(side.deps, workload.templates[1]!.code))?.enabled, true);
+    const lastCode = workload.templates[workload.templates.length - 1]!.code;
+    assert.equal((await cachedTemplate(side.deps, lastCode))?.enabled, false);
+    const status = await projectionsStatus(side.deps);
+    assert.equal(status.length, projections.length);
+    for (const s of status) assert.equal(s.lag, 0, s.projection);
+  });
+
+  it('a replay from zero gives read models identical to the live ones', async () => {
+    const live = await snapshot(side.deps);
+    const results = await replayCommand(side.deps, { projection: 'all', pageSize: 40 });
+    assert.equal(results.length, projections.length);
+    for (const r of results) assert.equal(r.position, workload.lastPosition);
+    const rebuilt = await snapshot(side.deps);
+    for (const [table, rows] of Object.entries(live.mysql)) {
+      assert.equal(rebuilt.mysql[table]!.length, rows.length, table);
+      rows.forEach((row, i) =>
+        assert.deepEqual(rebuilt.mysql[table]![i], row, `${table} row ${i}`),
+      );
+    }
+    for (const [name, docs] of Object.entries(live.mongo)) {
+      assert.equal(rebuilt.mongo[name]!.length, docs.length, name);
+      docs.forEach((doc, i) => assert.deepEqual(rebuilt.mongo[name]![i], doc, `${name} doc ${i}`));
+    }
+    assert.deepEqual(rebuilt.templateCache, live.templateCache);
+    // the live models were swapped, not duplicated: the next replay still finds one of each
+    const status = await projectionsStatus(side.deps);
+    for (const s of status) assert.equal(s.position, workload.lastPosition, s.projection);
+  });
+
+  it('every event delivered twice changes nothing', async () => {
+    const events = await side.deps.eventStore.readAll({ after: 0, limit: 100_000 });
+    for (const projection of projections) {
+      const once = buildTarget(projection, 'once');
+      const twice = buildTarget(projection, 'twice');
+      await projection.prepare(side.deps, once);
+      await projection.prepare(side.deps, twice);
+      for (let i = 0; i < events.length; i += 25) {
+        const batch = events.slice(i, i + 25);
+        const upTo = batch[batch.length - 1]!.position;
+        await projection.apply(side.deps, once, batch, upTo);
+        // each event twice in the same batch (past the checkpoint: the rows' own guards)
+        await projection.apply(
+          side.deps,
+          twice,
+          batch.flatMap((e) => [e, e]),
+          upTo,
+        );
+        // and the whole batch again (the checkpoint)
+        await projection.apply(side.deps, twice, batch, upTo);
+      }
+      assert.equal(await projection.checkpoint(side.deps, twice), workload.lastPosition);
+      if (projection.store === 'redis') {
+        await projection.swap(side.deps, twice);
+        const afterTwice = await allCachedTemplates(side.deps);
+        await projection.swap(side.deps, once);
+        assert.deepEqual(await allCachedTemplates(side.deps), afterTwice);
+        continue;
+      }
+    }
+    const a = await snapshot(side.deps, '__bonce');
+    const b = await snapshot(side.deps, '__btwice');
+    assert.deepEqual(b.mysql, a.mysql);
+    assert.deepEqual(b.mongo, a.mongo);
+    assert.equal(a.mysql.message_history!.length, workload.messages.length);
+    for (const projection of projections) {
+      await projection.discard(side.deps, buildTarget(projection, 'once'));
+      await projection.discard(side.deps, buildTarget(projection, 'twice'));
+    }
+  });
+});

@@ -1,0 +1,35 @@
+// Everything the read side holds, for row-by-row and document-by-document comparison.
+import type { RowDataPacket } from 'mysql2/promise';
+import { allCachedTemplates, liveCollection, type ProjectorDeps } from '../../projectors/index.ts';
+
+const tables = [
+  ['message_history', 'message_id'],
+  ['templates', 'template_id'],
+  ['users', 'user_id'],
+  ['inbound_messages', 'inbound_id'],
+] as const;
+
+export interface Snapshot {
+  mysql: Record<string, RowDataPacket[]>;
+  mongo: Record<string, unknown[]>;
+  templateCache?: unknown[];
+}
+
+/** The live read models, or (with suffix) the build of that suffix. */
+export async function snapshot(deps: ProjectorDeps, suffix = ''): Promise<Snapshot> {
+  const mysql: Snapshot['mysql'] = {};
+  for (const [table, key] of tables) {
+    const [rows] = await deps.mysql.query<RowDataPacket[]>(
+      `SELECT * FROM \`${table}${suffix}\` ORDER BY \`${key}\``,
+    );
+    mysql[table] = rows.map((r) => ({ ...r }) as RowDataPacket);
+  }
+  const mongo: Snapshot['mongo'] = {};
+  for (const model of ['audit_log', 'message_timelines']) {
+    const name = suffix === '' ? await liveCollection(deps.mongo.db, model) : `${model}${suffix}`;
+    mongo[model] = await deps.mongo.db.collection(name).find({}).sort({ _id: 1 }).toArray();
+  }
+  const out: Snapshot = { mysql, mongo };
+  if (suffix === '') out.templateCache = await allCachedTemplates(deps);
+  return out;
+}
