@@ -21,6 +21,18 @@ export const components: Record<string, Starter> = {
     rt.logger.info(`command API on ${service.url} (docs ${service.url}/docs)`);
     return service;
   },
+  async projectors(rt) {
+    const { startProjectors } = await import('../projectors/index.ts');
+    const running = await startProjectors(rt);
+    rt.logger.info('projectors running');
+    return running;
+  },
+  async query(rt) {
+    const { startQueryService } = await import('../query-service/index.ts');
+    const service = await startQueryService(rt);
+    rt.logger.info(`query API on ${service.url} (docs ${service.url}/docs)`);
+    return service;
+  },
   async processors(rt) {
     const { startProcessors } = await import('../processors/index.ts');
     const running = await startProcessors(rt);
@@ -57,7 +69,14 @@ export async function serve(names: string[], service = 'streaming'): Promise<Run
   const started: Running[] = [];
   try {
     for (const name of componentNames.filter((n) => names.includes(n))) {
-      started.push(await components[name]!(rt));
+      const running = await components[name]!(rt);
+      started.push({
+        async close() {
+          const t0 = Date.now();
+          await running.close();
+          rt.logger.info(`${name} stopped`, { ms: Date.now() - t0 });
+        },
+      });
     }
   } catch (err) {
     for (const running of started.reverse()) await running.close().catch(() => undefined);

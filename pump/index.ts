@@ -261,6 +261,8 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
     groupId: deps.groupId ?? PUMP_GROUP,
     sessionTimeout: 30_000,
     maxBytesPerPartition: 1_048_576,
+    // bounds how long a fetch (and so a stop) waits when the topic is quiet
+    maxWaitTimeInMs: 500,
   });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: deps.fromBeginning ?? true });

@@ -9,6 +9,9 @@ import { inboundRouter } from './gettingInbound/routes.ts';
 import { messageHistoryRouter } from './gettingMessageHistory/routes.ts';
 import { messageStatsRouter } from './gettingMessageStats/routes.ts';
 import { templatesRouter } from './gettingTemplates/routes.ts';
+import { supplierStatsRouter } from './gettingSupplierStats/index.ts';
+import { serveApiDocs } from '../platform/http/apiDocs.ts';
+import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { QueryDeps } from './readModels.ts';
 
 export interface QueryAppOptions {
@@ -23,12 +26,15 @@ export function createQueryApp(deps: QueryDeps, options: QueryAppOptions = {}): 
     name: 'query-service',
     readiness: readinessChecks({ mysql: deps.mysql, redis: deps.redis, mongo: deps.mongo }),
   });
-  app.use('/v1', createAuthenticator({ config: deps.config, eventStore: deps.eventStore }));
+  serveApiDocs(app, buildOpenApi());
+  const authenticate = createAuthenticator({ config: deps.config, eventStore: deps.eventStore });
+  app.use('/v1', authenticate);
   app.use(messageHistoryRouter(deps));
   app.use(templatesRouter(deps));
   app.use(inboundRouter(deps));
   app.use(messageStatsRouter(deps));
   app.use(auditRouter(deps));
+  app.use(supplierStatsRouter({ config: deps.config, mongo: deps.mongo.db, authenticate }));
   for (const { path, router } of options.routers ?? []) app.use(path, router);
   return finishHttpApp(app);
 }

@@ -1,10 +1,13 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 // Shared query-string pieces: schemas, cursors, ranges, visibility.
 import type { Request } from 'express';
 import { principalOf } from '../platform/auth/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 
 export function e164(value: string): string {
-  return `+${value.replace(/^[+ ]/, '')}`;
+  // Same reading as the command side: mainland numbers without a country code are Chinese.
+  const parsed = parsePhoneNumberFromString(value.trim(), 'CN');
+  return parsed?.number ?? `+${value.trim().replace(/^\+/, '')}`;
 }
 
 /** Opaque cursor: base64url of a JSON array of sort values. */

@@ -83,6 +83,9 @@ export async function createConsumer(kafka: Kafka, options: ConsumerOptions): Pr
     sessionTimeout: options.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: options.heartbeatIntervalMs ?? 1_000,
     rebalanceTimeout: 20_000,
+    // A fetch waits at most this long for data; disconnect waits for the fetch in flight,
+    // so it also bounds how long a stop takes.
+    maxWaitTimeInMs: 500,
     allowAutoTopicCreation: true,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
   });

@@ -1,0 +1,248 @@
+// The whole system as a newcomer runs it: `streaming start` (without the
+// stack step, which CI has already done) in a child process, on its own
+// database, Redis DB, Mongo database and ports. A notification and a
+// verification code go through the command API, Kafka, the dispatcher, the
+// simulated suppliers and their receipts, and come back in the query API.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+
+const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+const ports = { command: 18080, query: 18081, simulator: 18090 };
+const base = `http://127.0.0.1:${ports.command}`;
+const queryBase = `http://127.0.0.1:${ports.query}`;
+const simBase = `http://127.0.0.1:${ports.simulator}`;
+const mongoDbName = `streaming_t_system_${randomBytes(4).toString('hex')}`;
+
+interface Reply {
+  status: number;
+  json: Record<string, unknown>;
+}
+
+async function call(url: string, method: string, body?: unknown, token?: string): Promise<Reply> {
+  const res = await fetch(url, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function suppliers() {
+  const endpoint = (vendor: string) => `${simBase}/${vendor}/`;
+  return JSON.stringify([
+    {
+      id: 'sim-aliyun',
+      vendor: 'aliyun',
+      endpoint: endpoint('aliyun'),
+      accessKeyId: 'sim-aliyun-access-key-id',
+      accessKeySecret: 'sim-aliyun-access-key-secret',
+      signName: 'streaming',
+      webhookSecret: 'sim-aliyun-webhook-secret',
+    },
+    {
+      id: 'sim-tencent',
+      vendor: 'tencent',
+      endpoint: endpoint('tencent'),
+      accessKeyId: 'sim-tencent-secret-id',
+      accessKeySecret: 'sim-tencent-secret-key',
+      smsSdkAppId: '1400000000',
+      signName: 'streaming',
+      webhookSecret: 'sim-tencent-webhook-secret',
+    },
+  ]);
+}
+
+describe('streaming start, as a user runs it', () => {
+  let db: TestDatabase;
+  let child: ChildProcess;
+  let output = '';
+  let token = '';
+
+  before(async () => {
+    db = await freshDatabase('system');
+    child = spawn(process.execPath, [main, 'start', '--no-stack'], {
+      env: {
+        ...process.env,
+        STREAMING_MYSQL_URL: db.url,
+        STREAMING_REDIS_URL: 'redis://127.0.0.1:6379/6',
+        STREAMING_MONGO_URL: `mongodb://127.0.0.1:27017/${mongoDbName}`,
+        STREAMING_COMMAND_PORT: String(ports.command),
+        STREAMING_QUERY_PORT: String(ports.query),
+        STREAMING_SIMULATOR_PORT: String(ports.simulator),
+        STREAMING_SUPPLIERS: suppliers(),
+        STREAMING_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    await eventually(
+      'the services to be ready',
+      async () => {
+        const [a, b] = await Promise.all([fetch(`${base}/readyz`), fetch(`${queryBase}/readyz`)]);
+        return a.ok && b.ok ? true : undefined;
+      },
+      60_000,
+    );
+    const username = `newcomer${randomBytes(3).toString('hex')}`;
+    const reg = await call(`${base}/v1/users`, 'POST', {
+      username,
+      password: 'correct horse battery',
+    });
+    assert.equal(reg.status, 201);
+    const login = await call(`${base}/v1/sessions`, 'POST', {
+      username,
+      password: 'correct horse battery',
+    });
+    assert.equal(login.status, 200);
+    token = String(login.json.token);
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+    const mongo = new MongoClient(`mongodb://127.0.0.1:27017/${mongoDbName}`);
+    await mongo
+      .db(mongoDbName)
+      .dropDatabase()
+      .catch(() => undefined);
+    await mongo.close();
+    await db.drop();
+  });
+
+  test('a notification is delivered and shows in the history with its timeline', async () => {
+    const tpl = await call(
+      `${base}/v1/templates`,
+      'POST',
+      {
+        name: 'welcome',
+        kind: 'notification',
+        signature: 'Acme',
+        content: 'Welcome, ${name}!',
+        policy: {},
+      },
+      token,
+    );
+    assert.equal(tpl.status, 201, JSON.stringify(tpl.json));
+    const sent = await call(
+      `${base}/v1/messages`,
+      'POST',
+      { templateCode: tpl.json.templateCode, mobile: '13800138000', params: { name: 'Li' } },
+      token,
+    );
+    assert.equal(sent.status, 202, JSON.stringify(sent.json));
+    const messageId = String(sent.json.messageId);
+
+    const message = await eventually('the delivery receipt in the query API', async () => {
+      const r = await call(`${queryBase}/v1/messages/${messageId}`, 'GET', undefined, token);
+      return r.status === 200 && r.json.status === 'delivered' ? r.json : undefined;
+    });
+    assert.equal(message.mobile, '+8613800138000');
+
+    const list = await call(`${queryBase}/v1/messages?mobile=13800138000`, 'GET', undefined, token);
+    assert.equal(list.status, 200);
+    const items = (list.json.items ?? list.json.messages) as { messageId: string }[];
+    assert.ok(
+      items.some((m) => m.messageId === messageId),
+      `history lists the message: ${JSON.stringify(list.json).slice(0, 500)}`,
+    );
+
+    const seen = await call(`${simBase}/admin/messages?outId=${messageId}`, 'GET');
+    assert.equal(seen.json.received, 1, 'the supplier received it exactly once');
+  });
+
+  test('a verification code reaches the supplier, never the read side, and checks once', async () => {
+    const tpl = await call(
+      `${base}/v1/templates`,
+      'POST',
+      {
+        name: 'login code',
+        kind: 'verification',
+        signature: 'Acme',
+        content: 'Your code is ${code}.',
+      },
+      token,
+    );
+    assert.equal(tpl.status, 201, JSON.stringify(tpl.json));
+    const templateCode = String(tpl.json.templateCode);
+    const asked = await call(
+      `${base}/v1/verifications`,
+      'POST',
+      { templateCode, mobile: '13900139000' },
+      token,
+    );
+    assert.equal(asked.status, 202, JSON.stringify(asked.json));
+    const messageId = String(asked.json.messageId);
+
+    // The simulated supplier got the real code in the template params.
+    const code = await eventually('the code at the supplier', async () => {
+      const r = await call(`${simBase}/admin/messages?outId=${messageId}`, 'GET');
+      const messages = r.json.messages as { params?: { code?: string } }[] | undefined;
+      const value = messages?.[0]?.params?.code;
+      return value && /^\d{6}$/.test(value) ? value : undefined;
+    });
+
+    // The read side shows the message with the code masked.
+    const shown = await eventually('the message in the query API', async () => {
+      const r = await call(`${queryBase}/v1/messages/${messageId}`, 'GET', undefined, token);
+      return r.status === 200 ? r : undefined;
+    });
+    assert.ok(!JSON.stringify(shown.json).includes(code), 'the code is not in the query API');
+
+    const wrong = code === '000000' ? '111111' : '000000';
+    const bad = await call(
+      `${base}/v1/verifications/check`,
+      'POST',
+      { templateCode, mobile: '13900139000', code: wrong },
+      token,
+    );
+    assert.equal(bad.status, 422);
+    const good = await call(
+      `${base}/v1/verifications/check`,
+      'POST',
+      { templateCode, mobile: '13900139000', code },
+      token,
+    );
+    assert.equal(good.status, 200);
+    assert.equal(good.json.valid, true);
+    const again = await call(
+      `${base}/v1/verifications/check`,
+      'POST',
+      { templateCode, mobile: '13900139000', code },
+      token,
+    );
+    assert.equal(again.status, 410, 'a used code never validates again');
+  });
+
+  test('Ctrl-C stops everything it started', async () => {
+    assert.equal(child.exitCode, null, `still running before Ctrl-C: ${output.slice(-2000)}`);
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    child.kill('SIGINT');
+    const [code] = await exited;
+    assert.equal(code, 0, output.slice(-2000));
+    await assert.rejects(fetch(`${base}/healthz`));
+    await assert.rejects(fetch(`${simBase}/admin/health`));
+  });
+});
