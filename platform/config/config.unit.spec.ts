@@ -70,7 +70,13 @@ describe('loadConfig', () => {
     assert.deepEqual(c.defaultSuppliers, ['sim-aliyun', 'sim-tencent']);
     assert.equal(c.query.readWaitMs, 5000);
     assert.equal(c.retention.days, 365);
-    assert.deepEqual(c.jobs, { retentionCron: '0 3 * * *', sweeperCron: '*/5 * * * *' });
+    assert.deepEqual(c.jobs, {
+      retentionCron: '0 3 * * *',
+      sweeperCron: '*/5 * * * *',
+      sweeperDeadlineSeconds: 3600,
+      lockLeaseMs: 30000,
+    });
+    assert.equal(c.tracking.ttlDays, 7);
   });
 
   it('returns a frozen object all the way down', () => {
