@@ -3,14 +3,27 @@
 // Runs last and keeps the outage short: other suites share the broker.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startProcessors, type Running } from '../../processors/index.ts';
 import { startHarness, withStatus, type Harness } from './harness.ts';
 
 const run = promisify(execFile);
+const BROKER_PORT = Number(process.env.STREAMING_STACK_KAFKA_PORT ?? 9092);
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const CLI = new URL('../../cli/main.ts', import.meta.url).pathname;
+
+function brokerAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: BROKER_PORT });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 async function stack(action: 'up' | 'down'): Promise<void> {
   await run(NODE, [CLI, 'stack', action, 'kafka'], { timeout: 120_000 });
@@ -36,6 +49,8 @@ describe('the Kafka broker restarted during a run', () => {
     await h.waitFinal(first.slice(0, 50), 60_000);
     const down = Date.now();
     await stack('down');
+    // The stack must own the broker for this test to mean anything (it does in CI).
+    assert.equal(await brokerAnswers(), false, 'the broker is really down');
     const during = await h.accept(400);
     await new Promise((r) => setTimeout(r, 2_000));
     await stack('up');
