@@ -227,5 +227,6 @@ try {
   console.error(
     `streaming: ${typeof e.code === 'string' ? `${e.code}: ` : ''}${String(e.message ?? err)}`,
   );
-  process.exitCode = 1;
+  // Whatever was half started must not linger.
+  process.exit(1);
 }

@@ -522,7 +522,11 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
         const id = parseMessageId(m.value);
         if (id) ids.add(id);
       }
-      const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000);
+      // A heartbeat after disconnect() would open a new connection to the coordinator
+      // and keep the process alive: none once stopping.
+      const beat = setInterval(() => {
+        if (!dispatcher.stopping) void heartbeat().catch(() => undefined);
+      }, 1_000);
       try {
         await Promise.all([...ids].map((id) => limiter.run(() => handleOne(id))));
       } finally {
@@ -531,7 +535,7 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
       if (dispatcher.stopping || !isRunning() || isStale()) return;
       const last = batch.messages[batch.messages.length - 1];
       if (last) resolveOffset(last.offset);
-      await heartbeat();
+      if (!dispatcher.stopping) await heartbeat();
     },
   });
   log.info('dispatcher running', { topic: options.dispatchTopic, groupId: options.groupId });

@@ -21,6 +21,7 @@ import {
   trackingEventSchema,
   type TrackingEvent,
 } from '../platform/tracking/index.ts';
+import { ensureTopics } from '../platform/kafka/index.ts';
 import { aggregateMinute, floorMinute, minuteKey, type RawTracking } from './aggregate.ts';
 
 export * from './aggregate.ts';
@@ -264,6 +265,8 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
     // bounds how long a fetch (and so a stop) waits when the topic is quiet
     maxWaitTimeInMs: 500,
   });
+  // On a new broker nobody may have published yet: subscribing to a missing topic fails.
+  await ensureTopics(kafka, [{ topic }]);
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: deps.fromBeginning ?? true });
   await consumer.run({
