@@ -79,3 +79,17 @@ export function visibleTenant(req: Request, requested: string | undefined): stri
 }
 
 export const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : null);
+
+/** SQL conditions joined with AND, and their arguments in order. */
+export function sqlConditions() {
+  const clauses: string[] = [];
+  const args: unknown[] = [];
+  return {
+    add(sql: string, ...values: unknown[]) {
+      clauses.push(sql);
+      args.push(...values);
+    },
+    where: () => (clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : ''),
+    args,
+  };
+}

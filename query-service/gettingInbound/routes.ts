@@ -3,7 +3,15 @@ import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { validateQuery } from '../../platform/http/index.ts';
 import { listInboundQuery } from '../../schemas/openapi/query.ts';
-import { decodeTimeCursor, e164, encodeCursor, iso, parseRange, visibleTenant } from '../params.ts';
+import {
+  decodeTimeCursor,
+  e164,
+  encodeCursor,
+  iso,
+  parseRange,
+  sqlConditions,
+  visibleTenant,
+} from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
 
 export function inboundView(row: RowDataPacket) {
@@ -34,22 +42,21 @@ async function listInbound(deps: QueryDeps, req: Request) {
   const { from, to } = parseRange(q);
   const tenant = visibleTenant(req, q.tenant);
   await waitForReadModels(deps, ['inbound_messages'], q.after);
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const add = (sql: string, value: unknown) => {
-    where.push(sql);
-    args.push(value);
-  };
+  const { add, where, args } = sqlConditions();
   if (tenant !== undefined) add('tenant_id = ?', tenant);
   if (q.mobile !== undefined) add('mobile = ?', e164(q.mobile));
   if (from) add('received_at >= ?', from);
   if (to) add('received_at < ?', to);
   if (cursor) {
-    where.push('(received_at < ? OR (received_at = ? AND inbound_id < ?))');
-    args.push(cursor.at, cursor.at, cursor.id);
+    add(
+      '(received_at < ? OR (received_at = ? AND inbound_id < ?))',
+      cursor.at,
+      cursor.at,
+      cursor.id,
+    );
   }
   const [rows] = await deps.mysql.query<RowDataPacket[]>(
-    `SELECT * FROM inbound_messages ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    `SELECT * FROM inbound_messages ${where()}
      ORDER BY received_at DESC, inbound_id DESC LIMIT ?`,
     [...args, q.limit + 1],
   );

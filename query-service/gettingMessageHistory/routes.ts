@@ -6,7 +6,15 @@ import { canSee, principalOf } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
 import { listMessagesQuery, getMessageQuery } from '../../schemas/openapi/query.ts';
-import { decodeTimeCursor, e164, encodeCursor, iso, parseRange, visibleTenant } from '../params.ts';
+import {
+  decodeTimeCursor,
+  e164,
+  encodeCursor,
+  iso,
+  parseRange,
+  sqlConditions,
+  visibleTenant,
+} from '../params.ts';
 import { liveCollection, waitForReadModels, type QueryDeps } from '../readModels.ts';
 
 interface ListQuery {
@@ -50,12 +58,7 @@ async function listMessages(deps: QueryDeps, req: Request) {
   const { from, to } = parseRange(q);
   const tenant = visibleTenant(req, q.tenant);
   await waitForReadModels(deps, ['message_history'], q.after);
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const add = (sql: string, value: unknown) => {
-    where.push(sql);
-    args.push(value);
-  };
+  const { add, where, args } = sqlConditions();
   if (tenant !== undefined) add('tenant_id = ?', tenant);
   if (q.mobile !== undefined) add('mobile = ?', e164(q.mobile));
   if (q.template !== undefined) add('template_code = ?', q.template);
@@ -63,11 +66,15 @@ async function listMessages(deps: QueryDeps, req: Request) {
   if (from) add('accepted_at >= ?', from);
   if (to) add('accepted_at < ?', to);
   if (cursor) {
-    where.push('(accepted_at < ? OR (accepted_at = ? AND message_id < ?))');
-    args.push(cursor.at, cursor.at, cursor.id);
+    add(
+      '(accepted_at < ? OR (accepted_at = ? AND message_id < ?))',
+      cursor.at,
+      cursor.at,
+      cursor.id,
+    );
   }
   const [rows] = await deps.mysql.query<RowDataPacket[]>(
-    `SELECT * FROM message_history ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    `SELECT * FROM message_history ${where()}
      ORDER BY accepted_at DESC, message_id DESC LIMIT ?`,
     [...args, q.limit + 1],
   );

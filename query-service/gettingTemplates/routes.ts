@@ -4,7 +4,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
 import { listTemplatesQuery, getTemplateQuery } from '../../schemas/openapi/query.ts';
-import { encodeCursor, iso, visibleTenant } from '../params.ts';
+import { encodeCursor, iso, sqlConditions, visibleTenant } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
 
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -56,21 +56,20 @@ async function listTemplates(deps: QueryDeps, req: Request) {
   const cursor = decodeCodeCursor(q.cursor);
   const tenant = visibleTenant(req, q.tenant);
   await waitForReadModels(deps, ['templates'], q.after);
-  const where: string[] = [];
-  const args: unknown[] = [];
-  const add = (sql: string, value: unknown) => {
-    where.push(sql);
-    args.push(value);
-  };
+  const { add, where, args } = sqlConditions();
   if (tenant !== undefined) add('tenant_id = ?', tenant);
   if (q.status !== undefined) add('status = ?', q.status);
   if (q.kind !== undefined) add('kind = ?', q.kind);
   if (cursor) {
-    where.push('(template_code > ? OR (template_code = ? AND template_id > ?))');
-    args.push(cursor[0], cursor[0], cursor[1]);
+    add(
+      '(template_code > ? OR (template_code = ? AND template_id > ?))',
+      cursor[0],
+      cursor[0],
+      cursor[1],
+    );
   }
   const [rows] = await deps.mysql.query<RowDataPacket[]>(
-    `SELECT * FROM templates ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+    `SELECT * FROM templates ${where()}
      ORDER BY template_code, template_id LIMIT ?`,
     [...args, q.limit + 1],
   );
