@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 // Shared query-string pieces: schemas, cursors, ranges, visibility.
 import type { Request } from 'express';
+import type { Pool, RowDataPacket } from 'mysql2/promise';
 import { principalOf } from '../platform/auth/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 
@@ -91,5 +92,36 @@ export function sqlConditions() {
     },
     where: () => (clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : ''),
     args,
+  };
+}
+
+/**
+ * One page of a table newest first by (time, id), after the cursor of the
+ * previous page; the next cursor is set only when more rows follow.
+ */
+export async function newestFirstPage(
+  mysql: Pool,
+  query: {
+    table: string;
+    timeColumn: string;
+    idColumn: string;
+    conditions: ReturnType<typeof sqlConditions>;
+    cursor: { at: Date; id: string } | undefined;
+    limit: number;
+  },
+): Promise<{ rows: RowDataPacket[]; nextCursor: string | null }> {
+  const { table, timeColumn: t, idColumn: id, conditions, cursor, limit } = query;
+  if (cursor)
+    conditions.add(`(${t} < ? OR (${t} = ? AND ${id} < ?))`, cursor.at, cursor.at, cursor.id);
+  const [rows] = await mysql.query<RowDataPacket[]>(
+    `SELECT * FROM ${table} ${conditions.where()} ORDER BY ${t} DESC, ${id} DESC LIMIT ?`,
+    [...conditions.args, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    rows: page,
+    nextCursor:
+      rows.length > limit && last ? encodeCursor([iso(last[t])!, String(last[id])]) : null,
   };
 }

@@ -6,9 +6,9 @@ import { listInboundQuery } from '../../schemas/openapi/query.ts';
 import {
   decodeTimeCursor,
   e164,
-  encodeCursor,
   iso,
   parseRange,
+  newestFirstPage,
   sqlConditions,
   visibleTenant,
 } from '../params.ts';
@@ -42,33 +42,21 @@ async function listInbound(deps: QueryDeps, req: Request) {
   const { from, to } = parseRange(q);
   const tenant = visibleTenant(req, q.tenant);
   await waitForReadModels(deps, ['inbound_messages'], q.after);
-  const { add, where, args } = sqlConditions();
+  const conditions = sqlConditions();
+  const { add } = conditions;
   if (tenant !== undefined) add('tenant_id = ?', tenant);
   if (q.mobile !== undefined) add('mobile = ?', e164(q.mobile));
   if (from) add('received_at >= ?', from);
   if (to) add('received_at < ?', to);
-  if (cursor) {
-    add(
-      '(received_at < ? OR (received_at = ? AND inbound_id < ?))',
-      cursor.at,
-      cursor.at,
-      cursor.id,
-    );
-  }
-  const [rows] = await deps.mysql.query<RowDataPacket[]>(
-    `SELECT * FROM inbound_messages ${where()}
-     ORDER BY received_at DESC, inbound_id DESC LIMIT ?`,
-    [...args, q.limit + 1],
-  );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(inboundView),
-    nextCursor:
-      rows.length > q.limit && last
-        ? encodeCursor([iso(last.received_at)!, String(last.inbound_id)])
-        : null,
-  };
+  const { rows, nextCursor } = await newestFirstPage(deps.mysql, {
+    table: 'inbound_messages',
+    timeColumn: 'received_at',
+    idColumn: 'inbound_id',
+    conditions,
+    cursor,
+    limit: q.limit,
+  });
+  return { items: rows.map(inboundView), nextCursor };
 }
 
 export function inboundRouter(deps: QueryDeps): Router {

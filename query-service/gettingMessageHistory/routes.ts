@@ -9,9 +9,9 @@ import { listMessagesQuery, getMessageQuery } from '../../schemas/openapi/query.
 import {
   decodeTimeCursor,
   e164,
-  encodeCursor,
   iso,
   parseRange,
+  newestFirstPage,
   sqlConditions,
   visibleTenant,
 } from '../params.ts';
@@ -58,33 +58,23 @@ async function listMessages(deps: QueryDeps, req: Request) {
   const { from, to } = parseRange(q);
   const tenant = visibleTenant(req, q.tenant);
   await waitForReadModels(deps, ['message_history'], q.after);
-  const { add, where, args } = sqlConditions();
+  const conditions = sqlConditions();
+  const { add } = conditions;
   if (tenant !== undefined) add('tenant_id = ?', tenant);
   if (q.mobile !== undefined) add('mobile = ?', e164(q.mobile));
   if (q.template !== undefined) add('template_code = ?', q.template);
   if (q.status !== undefined) add('status = ?', q.status);
   if (from) add('accepted_at >= ?', from);
   if (to) add('accepted_at < ?', to);
-  if (cursor) {
-    add(
-      '(accepted_at < ? OR (accepted_at = ? AND message_id < ?))',
-      cursor.at,
-      cursor.at,
-      cursor.id,
-    );
-  }
-  const [rows] = await deps.mysql.query<RowDataPacket[]>(
-    `SELECT * FROM message_history ${where()}
-     ORDER BY accepted_at DESC, message_id DESC LIMIT ?`,
-    [...args, q.limit + 1],
-  );
-  const page = rows.slice(0, q.limit);
-  const last = page[page.length - 1];
-  const nextCursor =
-    rows.length > q.limit && last
-      ? encodeCursor([iso(last.accepted_at)!, String(last.message_id)])
-      : null;
-  return { items: page.map(messageView), nextCursor };
+  const { rows, nextCursor } = await newestFirstPage(deps.mysql, {
+    table: 'message_history',
+    timeColumn: 'accepted_at',
+    idColumn: 'message_id',
+    conditions,
+    cursor,
+    limit: q.limit,
+  });
+  return { items: rows.map(messageView), nextCursor };
 }
 
 async function getMessage(deps: QueryDeps, req: Request) {
