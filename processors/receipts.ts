@@ -6,17 +6,12 @@
 // receipt whose message is not known yet is parked in MySQL and retried.
 import type { RowDataPacket } from 'mysql2/promise';
 import type { MessageCommand } from '../domain/messages/index.ts';
-import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
+import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
 import { DispatchState } from './redisState.ts';
-import {
-  acquireLeadership,
-  ensureProcessorSchema,
-  loadCheckpoint,
-  saveCheckpoint,
-  sleep,
-} from './store.ts';
+import { runCheckpointed } from './singleton.ts';
+import { sleep } from './store.ts';
 
 export const RECEIPTS_CHECKPOINT = 'receipts.apply';
 /** Parked receipts older than this are dropped from the retry table (and logged). */
@@ -88,12 +83,7 @@ export class ReceiptApplier {
 export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
   const log = deps.logger.child({ component: 'receipts' });
-  await ensureProcessorSchema(deps.mysql);
   const applier = new ReceiptApplier(deps);
-  const lock = acquireLeadership(deps.mysql, 'receipts');
-  let subscription: Subscription | undefined;
-  let closed = false;
-  let retrier: Promise<void> = Promise.resolve();
 
   const park = async (e: RecordedEvent) => {
     await deps.mysql.query(
@@ -117,11 +107,10 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
         }
       }),
     );
-    await saveCheckpoint(deps.mysql, RECEIPTS_CHECKPOINT, events[events.length - 1]!.position);
   };
 
-  const retryParked = async () => {
-    while (!closed) {
+  const retryParked = async (isClosed: () => boolean) => {
+    while (!isClosed()) {
       try {
         const [rows] = await deps.mysql.query<RowDataPacket[]>(
           `SELECT event_id, receipt, attempts, parked_at FROM parked_receipts
@@ -161,30 +150,13 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
     }
   };
 
-  const started = (async () => {
-    if (!(await lock.acquired) || closed) return;
-    const after = await loadCheckpoint(deps.mysql, RECEIPTS_CHECKPOINT);
-    log.info('receipts active', { after });
-    subscription = deps.eventStore.subscribe({
-      after,
-      batchSize: 500,
-      types: ['receipt.received.v1'],
-      onEvents,
-      onError: (err) => log.warn('receipt batch failed; retrying', { err: String(err) }),
-    });
-    retrier = retryParked();
-  })().catch((err: unknown) => log.error('receipts failed to start', { err: String(err) }));
-
-  return {
-    async close() {
-      closed = true;
-      lock.abandon();
-      await started;
-      await subscription?.stop();
-      await retrier;
-      await lock.release();
-    },
-  };
+  return runCheckpointed(deps, {
+    name: 'receipts',
+    checkpoint: RECEIPTS_CHECKPOINT,
+    types: ['receipt.received.v1'],
+    handle: onEvents,
+    background: retryParked,
+  });
 }
 
 /** How many receipts wait in the parked table (for tests and operators). */

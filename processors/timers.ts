@@ -4,18 +4,13 @@
 // loss: reset the checkpoint), and a poller re-publishes due messages to
 // sms.dispatch. A due timer leaves the index only after the broker acked.
 import type { Producer } from 'kafkajs';
-import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
+import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { createProducer, ensureTopics } from '../platform/kafka/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { DispatchState } from './redisState.ts';
 import { dispatchRecord } from './relay.ts';
-import {
-  acquireLeadership,
-  ensureProcessorSchema,
-  loadCheckpoint,
-  saveCheckpoint,
-  sleep,
-} from './store.ts';
+import { runCheckpointed } from './singleton.ts';
+import { sleep } from './store.ts';
 
 export const TIMERS_CHECKPOINT = 'timers.index';
 
@@ -23,15 +18,10 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
   const log = deps.logger.child({ component: 'timers' });
   const state = new DispatchState(deps.redis, options);
-  await ensureProcessorSchema(deps.mysql);
   await ensureTopics(deps.kafka, [
     { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
   ]);
-  const lock = acquireLeadership(deps.mysql, 'timers');
   let producer: Producer | undefined;
-  let subscription: Subscription | undefined;
-  let closed = false;
-  let poller: Promise<void> = Promise.resolve();
 
   const index = async (events: RecordedEvent[]) => {
     const items = events.map((e) => {
@@ -43,11 +33,10 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
       return { messageId, dueMs };
     });
     await state.scheduleMany(items);
-    await saveCheckpoint(deps.mysql, TIMERS_CHECKPOINT, events[events.length - 1]!.position);
   };
 
-  const poll = async () => {
-    while (!closed) {
+  const poll = async (isClosed: () => boolean) => {
+    while (!isClosed()) {
       try {
         const due = await state.peekDue(Date.now(), 500);
         if (due.length > 0) {
@@ -69,30 +58,17 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
     }
   };
 
-  const started = (async () => {
-    if (!(await lock.acquired) || closed) return;
-    producer = await createProducer(deps.kafka);
-    const after = await loadCheckpoint(deps.mysql, TIMERS_CHECKPOINT);
-    log.info('timers active', { after });
-    subscription = deps.eventStore.subscribe({
-      after,
-      batchSize: 500,
-      types: ['sms.retry-scheduled.v1', 'sms.submission-uncertain.v1'],
-      onEvents: index,
-      onError: (err) => log.warn('timer indexing failed; retrying', { err: String(err) }),
-    });
-    poller = poll();
-  })().catch((err: unknown) => log.error('timers failed to start', { err: String(err) }));
-
-  return {
-    async close() {
-      closed = true;
-      lock.abandon();
-      await started;
-      await subscription?.stop();
-      await poller;
-      await producer?.disconnect();
-      await lock.release();
+  return runCheckpointed(deps, {
+    name: 'timers',
+    checkpoint: TIMERS_CHECKPOINT,
+    types: ['sms.retry-scheduled.v1', 'sms.submission-uncertain.v1'],
+    handle: index,
+    activate: async () => {
+      producer = await createProducer(deps.kafka);
     },
-  };
+    background: poll,
+    deactivate: async () => {
+      await producer?.disconnect();
+    },
+  });
 }
