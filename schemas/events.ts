@@ -36,6 +36,9 @@ export const verificationSettingsSchema = obj(['codeLength', 'ttlSeconds', 'maxA
   maxAttempts: { type: 'integer', minimum: 1 },
 });
 
+// An SMS extension code: digits only (the vendors' format), 1–6 of them.
+export const extendCodeSchema = { type: 'string', pattern: '^[0-9]{1,6}$' } as const;
+
 const templateKind = { enum: ['verification', 'notification', 'marketing'] } as const;
 
 export const eventSchemas: Record<string, JsonSchema> = {
@@ -71,6 +74,7 @@ export const eventSchemas: Record<string, JsonSchema> = {
       suppliers: { type: 'array', items: str },
       policy: ratePolicySchema,
       verification: verificationSettingsSchema,
+      extendCode: extendCodeSchema,
     },
   ),
   'template.updated.v1': obj(['templateCode'], {
@@ -79,6 +83,8 @@ export const eventSchemas: Record<string, JsonSchema> = {
     suppliers: { type: 'array', items: str },
     policy: ratePolicySchema,
     verification: verificationSettingsSchema,
+    // null: removed
+    extendCode: { anyOf: [extendCodeSchema, { type: 'null' }] },
   }),
   'template.disabled.v1': obj(['templateCode'], { templateCode: str }),
   'template.enabled.v1': obj(['templateCode'], { templateCode: str }),
@@ -120,6 +126,8 @@ export const eventSchemas: Record<string, JsonSchema> = {
       idempotencyKey: optStr,
       verificationId: optStr,
       acceptedAt: time,
+      // the template's extension code when the message was accepted
+      extendCode: extendCodeSchema,
     },
   ),
   'sms.submitted.v1': obj(['messageId', 'supplierAccount', 'supplierMessageId'], {

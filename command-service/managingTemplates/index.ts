@@ -1,4 +1,4 @@
-// Templates: create, update (content, suppliers, policy), disable and enable.
+// Templates: create, update (content, suppliers, policy, extension code), disable and enable.
 // The stream is keyed by the public, random template code.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
@@ -150,6 +150,7 @@ interface CreateBody {
   suppliers?: string[];
   policy?: RatePolicy;
   verification?: Partial<VerificationSettings>;
+  extendCode?: string;
 }
 
 interface UpdateBody {
@@ -157,6 +158,7 @@ interface UpdateBody {
   suppliers?: string[];
   policy?: RatePolicy;
   verification?: Partial<VerificationSettings>;
+  extendCode?: string | null;
 }
 
 function stateBody(state: TemplateState, version: number | 'no_stream') {
@@ -204,6 +206,7 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
               suppliers,
               ...(body.policy ? { policy: body.policy } : {}),
               ...(body.verification ? { verification: body.verification } : {}),
+              ...(body.extendCode !== undefined ? { extendCode: body.extendCode } : {}),
             },
           },
           state,

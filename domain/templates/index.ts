@@ -16,6 +16,7 @@ export {
   templateStream,
   validateTemplateContent,
   MAX_CONTENT_LENGTH,
+  EXTEND_CODE_PATTERN,
   VERIFICATION_CODE_PLACEHOLDER,
   type TemplateState,
   type ExistingTemplate,

@@ -14,6 +14,9 @@ import {
 export const templateStream = (templateId: string): string => `template-${templateId}`;
 
 export const MAX_CONTENT_LENGTH = 1000;
+// The SMS extension code (appended to the sender number, so replies come back
+// with it): digits only; 6 keeps the whole sender number within the carriers' limits.
+export const EXTEND_CODE_PATTERN = /^[0-9]{1,6}$/;
 // Verification templates must say where the code goes.
 export const VERIFICATION_CODE_PLACEHOLDER = 'code';
 
@@ -31,6 +34,7 @@ export type TemplateCreated = Event<
     suppliers: string[];
     policy: RatePolicy;
     verification?: VerificationSettings;
+    extendCode?: string;
   }
 >;
 export type TemplateUpdated = Event<
@@ -41,6 +45,8 @@ export type TemplateUpdated = Event<
     suppliers?: string[];
     policy?: RatePolicy;
     verification?: VerificationSettings;
+    /** null: the extension code was removed */
+    extendCode?: string | null;
   }
 >;
 export type TemplateDisabled = Event<'template.disabled.v1', { templateCode: string }>;
@@ -61,6 +67,7 @@ export type CreateTemplate = {
     suppliers?: string[];
     policy?: RatePolicy;
     verification?: Partial<VerificationSettings>;
+    extendCode?: string;
   };
 };
 // tenantId, when given, must own the template (else TEMPLATE_NOT_FOUND).
@@ -72,6 +79,8 @@ export type UpdateTemplate = {
     suppliers?: string[];
     policy?: RatePolicy;
     verification?: Partial<VerificationSettings>;
+    /** null removes the extension code */
+    extendCode?: string | null;
   };
 };
 export type DisableTemplate = { type: 'DisableTemplate'; data?: { tenantId?: string } };
@@ -93,6 +102,7 @@ export type ExistingTemplate = {
   suppliers: string[];
   policy: RatePolicy;
   verification: VerificationSettings | undefined;
+  extendCode: string | undefined;
 };
 export type TemplateState = { exists: false } | ExistingTemplate;
 
@@ -147,6 +157,15 @@ function requireKind(kind: unknown): TemplateKind {
   return kind as TemplateKind;
 }
 
+function requireExtendCode(value: unknown): string {
+  if (typeof value !== 'string' || !EXTEND_CODE_PATTERN.test(value)) {
+    throw new DomainError('VALIDATION_FAILED', 'extendCode must be 1 to 6 digits.', {
+      field: 'extendCode',
+    });
+  }
+  return value;
+}
+
 function requireExisting(state: TemplateState, tenantId: string | undefined): ExistingTemplate {
   if (!state.exists || (tenantId !== undefined && tenantId !== state.tenantId)) {
     throw new DomainError('TEMPLATE_NOT_FOUND', 'No such template.');
@@ -174,6 +193,8 @@ function create(command: CreateTemplate['data'], state: TemplateState): Template
     policy: command.policy,
     verification: command.verification,
   });
+  const extendCode =
+    command.extendCode === undefined ? undefined : requireExtendCode(command.extendCode);
   return [
     {
       type: 'template.created.v1',
@@ -188,6 +209,7 @@ function create(command: CreateTemplate['data'], state: TemplateState): Template
         suppliers,
         policy,
         verification,
+        extendCode,
       }),
     },
   ];
@@ -212,12 +234,17 @@ function update(command: UpdateTemplate['data'], state: TemplateState): Template
     if (command.policy !== undefined) policy = resolved.policy;
     if (command.verification !== undefined) verification = resolved.verification;
   }
+  const extendCode =
+    command.extendCode === undefined || command.extendCode === null
+      ? command.extendCode
+      : requireExtendCode(command.extendCode);
   // Unchanged fields are dropped; an update that changes nothing emits nothing.
   const changes = withoutUndefined({
     content: content === current.content ? undefined : content,
     suppliers: deepEqual(suppliers, current.suppliers) ? undefined : suppliers,
     policy: deepEqual(policy, current.policy) ? undefined : policy,
     verification: deepEqual(verification, current.verification) ? undefined : verification,
+    extendCode: (extendCode ?? undefined) === current.extendCode ? undefined : extendCode,
   });
   if (Object.keys(changes).length === 0) return [];
   return [
@@ -272,6 +299,7 @@ function evolve(state: TemplateState, event: TemplateEvent): TemplateState {
         suppliers: d.suppliers ?? [],
         policy: d.policy,
         verification: d.verification,
+        extendCode: d.extendCode,
       };
     }
     case 'template.updated.v1': {
@@ -284,6 +312,7 @@ function evolve(state: TemplateState, event: TemplateEvent): TemplateState {
         suppliers: d.suppliers ?? state.suppliers,
         policy: d.policy ?? state.policy,
         verification: d.verification ?? state.verification,
+        extendCode: d.extendCode === undefined ? state.extendCode : (d.extendCode ?? undefined),
       };
     }
     case 'template.disabled.v1':

@@ -281,6 +281,76 @@ describe('Template decider', () => {
       suppliers: ['aliyun-main', 'tencent-backup'],
       policy: { mobile: { minIntervalSeconds: 60, maxPerHour: 5, maxPerDay: 10 } },
       verification: { codeLength: 6, ttlSeconds: 300, maxAttempts: 5 },
+      extendCode: undefined,
+    });
+  });
+
+  describe('extension code', () => {
+    const withCode: TemplateCreated = {
+      ...notification,
+      data: { ...notification.data, extendCode: '12' },
+    };
+
+    it('is kept from create on and shows in the state', () => {
+      given(decider)
+        .when({
+          type: 'CreateTemplate',
+          data: { ...notification.data, suppliers: [], extendCode: '12' },
+        })
+        .then([withCode]);
+      const state = aggregate(decider, [withCode]);
+      assert.ok(state.exists);
+      assert.equal(state.extendCode, '12');
+    });
+
+    it('rejects anything but 1 to 6 digits, naming the field', () => {
+      for (const bad of ['', '1234567', '12a', ' 12', '１２', '-1']) {
+        given(decider)
+          .when({ type: 'CreateTemplate', data: { ...create, extendCode: bad } })
+          .thenThrows('VALIDATION_FAILED', { field: 'extendCode' });
+        given(decider, [withCode])
+          .when({ type: 'UpdateTemplate', data: { extendCode: bad } })
+          .thenThrows('VALIDATION_FAILED', { field: 'extendCode' });
+      }
+    });
+
+    it('is changed and removed by updates; the same code again changes nothing', () => {
+      const changed: TemplateEvent = {
+        type: 'template.updated.v1',
+        data: { templateCode: 'SHIPPED', extendCode: '345' },
+      };
+      const removed: TemplateEvent = {
+        type: 'template.updated.v1',
+        data: { templateCode: 'SHIPPED', extendCode: null },
+      };
+      given(decider, [withCode])
+        .when({ type: 'UpdateTemplate', data: { extendCode: '345' } })
+        .then([changed]);
+      given(decider, [withCode])
+        .when({ type: 'UpdateTemplate', data: { extendCode: null } })
+        .then([removed]);
+      given(decider, [withCode])
+        .when({ type: 'UpdateTemplate', data: { extendCode: '12' } })
+        .thenNothing();
+      given(decider, [notification])
+        .when({ type: 'UpdateTemplate', data: { extendCode: null } })
+        .thenNothing();
+      const later = aggregate(decider, [withCode, changed]);
+      assert.ok(later.exists);
+      assert.equal(later.extendCode, '345');
+      const gone = aggregate(decider, [withCode, changed, removed]);
+      assert.ok(gone.exists);
+      assert.equal(gone.extendCode, undefined);
+      // an update without the field keeps it
+      const kept = aggregate(decider, [
+        withCode,
+        {
+          type: 'template.updated.v1',
+          data: { templateCode: 'SHIPPED', content: 'Sent ${order}.' },
+        },
+      ]);
+      assert.ok(kept.exists);
+      assert.equal(kept.extendCode, '12');
     });
   });
 });

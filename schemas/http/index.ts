@@ -1,6 +1,6 @@
 // JSON Schemas of the command API's request and response bodies. The same
 // objects feed ajv (validateBody) and the OpenAPI document (schemas/openapi).
-import type { JsonSchema } from '../events.ts';
+import { extendCodeSchema, type JsonSchema } from '../events.ts';
 
 function obj(
   required: string[],
@@ -52,6 +52,14 @@ export const verificationSettingsBody = obj(
   },
   { description: 'Only for verification templates.' },
 );
+
+const extendCode = {
+  ...extendCodeSchema,
+  description:
+    'SMS extension code, 1–6 digits, appended to the sender number (Aliyun SmsUpExtendCode, ' +
+    'Tencent ExtendCode); a reply that comes back with it is linked to this tenant. ' +
+    'The supplier account must have extension codes enabled.',
+};
 
 const suppliers = {
   type: 'array',
@@ -105,6 +113,7 @@ export const createTemplateBody = obj(['name', 'kind', 'signature', 'content'], 
   suppliers,
   policy: policyBody,
   verification: verificationSettingsBody,
+  extendCode,
 });
 export const createTemplateResponse = obj(['templateId', 'templateCode'], {
   templateId: { type: 'string' },
@@ -117,6 +126,10 @@ export const updateTemplateBody = obj(
     suppliers,
     policy: policyBody,
     verification: verificationSettingsBody,
+    extendCode: {
+      anyOf: [extendCode, { type: 'null' }],
+      description: 'A new extension code, or null to remove it.',
+    },
   },
   { minProperties: 1 },
 );

@@ -276,6 +276,46 @@ describe('templates', () => {
       if (field !== undefined) assert.equal((r.json.details as { field?: string }).field, field);
     }
   });
+  it('keeps an extension code of 1 to 6 digits; anything else is 400 VALIDATION_FAILED naming it', async () => {
+    const alice = await member(h, 'ext');
+    const code = await template(h, alice.token, { extendCode: '12' });
+    const created = await h.deps.eventStore.readStream(`template-${code}`);
+    assert.equal((created[0]!.data as { extendCode?: string }).extendCode, '12');
+    const base = { name: 'n', kind: 'marketing', signature: 'S', content: 'Sale!' };
+    for (const bad of ['', '1234567', '12a', '+12', ' 12', 12, null, ['12']]) {
+      const r = await unchanged(() =>
+        h.call('POST', '/v1/templates', { token: alice.token, body: { ...base, extendCode: bad } }),
+      );
+      assert.equal(r.status, 400, JSON.stringify(bad));
+      assert.equal(r.json.code, 'VALIDATION_FAILED');
+      const errors = (r.json.details as { errors: { path: string }[] }).errors;
+      assert.ok(
+        errors.some((e) => e.path === 'body.extendCode'),
+        JSON.stringify(errors),
+      );
+      if (bad === null) continue; // null removes the code in a PATCH
+      const p = await unchanged(() =>
+        h.call('PATCH', `/v1/templates/${code}`, { token: alice.token, body: { extendCode: bad } }),
+      );
+      assert.equal(p.status, 400, JSON.stringify(bad));
+      assert.equal(p.json.code, 'VALIDATION_FAILED');
+    }
+    const changed = await h.call('PATCH', `/v1/templates/${code}`, {
+      token: alice.token,
+      body: { extendCode: '345678' },
+    });
+    assert.equal(changed.status, 200, changed.text);
+    const removed = await h.call('PATCH', `/v1/templates/${code}`, {
+      token: alice.token,
+      body: { extendCode: null },
+    });
+    assert.equal(removed.status, 200, removed.text);
+    const events = await h.deps.eventStore.readStream(`template-${code}`);
+    assert.deepEqual(
+      events.slice(1).map((e) => (e.data as { extendCode?: unknown }).extendCode),
+      ['345678', null],
+    );
+  });
 });
 
 describe('sending', () => {
