@@ -185,6 +185,7 @@ export const templatesModel: RowModel = {
     'suppliers',
     'policy',
     'verification',
+    'extend_code',
     'status',
     'created_at',
     'updated_at',
@@ -201,6 +202,7 @@ export const templatesModel: RowModel = {
     suppliers TEXT NOT NULL,
     policy TEXT NOT NULL,
     verification TEXT NULL,
+    extend_code VARCHAR(16) NULL,
     status VARCHAR(16) NOT NULL,
     created_at DATETIME(3) NOT NULL,
     updated_at DATETIME(3) NOT NULL,
@@ -208,6 +210,7 @@ export const templatesModel: RowModel = {
     KEY ix_code (template_code),
     KEY ix_tenant_code (tenant_id, template_code)
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  addedColumns: { extend_code: 'VARCHAR(16) NULL AFTER verification' },
   keyOf: (event) =>
     event.type.startsWith('template.') ? streamSuffix(event, 'template-') : undefined,
   reduce(row, event) {
@@ -226,6 +229,7 @@ export const templatesModel: RowModel = {
         suppliers: json(d.suppliers ?? []),
         policy: json(d.policy),
         verification: json(d.verification),
+        extend_code: text(d.extendCode),
         status: 'enabled',
         created_at: time,
         updated_at: time,
@@ -239,6 +243,7 @@ export const templatesModel: RowModel = {
       if (d.suppliers !== undefined) next.suppliers = json(d.suppliers);
       if (d.policy !== undefined) next.policy = json(d.policy);
       if (d.verification !== undefined) next.verification = json(d.verification);
+      if (d.extendCode !== undefined) next.extend_code = text(d.extendCode);
     } else if (event.type === 'template.disabled.v1') next.status = 'disabled';
     else if (event.type === 'template.enabled.v1') next.status = 'enabled';
     else return undefined;

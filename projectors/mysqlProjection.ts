@@ -16,6 +16,12 @@ export interface RowModel {
   key: string;
   columns: readonly string[];
   ddl: (table: string) => string;
+  /**
+   * Columns added after the table first shipped (name → definition, as in
+   * the ddl): prepare adds those an existing table lacks. Only for columns
+   * that no event stored before them can fill, so old rows stay right as NULL.
+   */
+  addedColumns?: Readonly<Record<string, string>>;
   /** The row an event concerns, or undefined. */
   keyOf: (event: RecordedEvent) => string | undefined;
   /** The row after the event (undefined: still no row). Only called for events newer than the row. */
@@ -55,6 +61,25 @@ async function writeCheckpoint(conn: PoolConnection, name: string, position: num
 }
 
 const CHUNK = 1000;
+
+async function addMissingColumns(pool: MysqlPool, model: RowModel, table: string) {
+  const added = Object.entries(model.addedColumns ?? {});
+  if (added.length === 0) return;
+  const [rows] = await pool.query<RowDataPacket[]>(
+    'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+    [table],
+  );
+  const present = new Set(rows.map((r) => String(r.name)));
+  for (const [column, definition] of added) {
+    if (present.has(column)) continue;
+    await pool
+      .query(`ALTER TABLE \`${table}\` ADD COLUMN \`${column}\` ${definition}`)
+      .catch((err: { code?: string }) => {
+        // another process added it meanwhile
+        if (err.code !== 'ER_DUP_FIELDNAME') throw err;
+      });
+  }
+}
 
 async function upsert(conn: PoolConnection, model: RowModel, table: string, rows: Row[]) {
   const cols = model.columns;
@@ -127,6 +152,7 @@ export function mysqlProjection(def: {
     async prepare(deps: ProjectorDeps, target: Target) {
       await ensureCheckpointTable(deps.mysql);
       await deps.mysql.query(model.ddl(tableOf(target)));
+      await addMissingColumns(deps.mysql, model, tableOf(target));
       // the row exists before any batch locks it: no gap locks, no deadlocks between projections
       await deps.mysql.query(
         `INSERT IGNORE INTO ${checkpointTable} (name, position, updated_at) VALUES (?, 0, UTC_TIMESTAMP(6))`,
@@ -158,6 +184,7 @@ export function mysqlProjection(def: {
       const old = `${live}__old${build.suffix}`;
       const position = await readMysqlCheckpoint(deps.mysql, build.checkpoint);
       await deps.mysql.query(model.ddl(live)); // so that the rename below always has a left side
+      await addMissingColumns(deps.mysql, model, live);
       // One RENAME TABLE is atomic: readers see either the old or the new table.
       await deps.mysql.query(
         `RENAME TABLE \`${live}\` TO \`${old}\`, \`${tableOf(build)}\` TO \`${live}\``,

@@ -17,6 +17,7 @@ export interface CachedTemplate {
   suppliers: string[];
   policy: unknown;
   verification?: unknown;
+  extendCode?: string;
   enabled: boolean;
   /** Stream version of the last template event applied. */
   version: number;
@@ -55,6 +56,7 @@ function reduce(current: CachedTemplate | undefined, e: RecordedEvent): CachedTe
       position: e.position,
     };
     if (d.verification !== undefined) t.verification = d.verification;
+    if (typeof d.extendCode === 'string') t.extendCode = d.extendCode;
     return t;
   }
   if (!current) return undefined;
@@ -64,6 +66,8 @@ function reduce(current: CachedTemplate | undefined, e: RecordedEvent): CachedTe
     if (d.suppliers !== undefined) next.suppliers = d.suppliers as string[];
     if (d.policy !== undefined) next.policy = d.policy;
     if (d.verification !== undefined) next.verification = d.verification;
+    if (typeof d.extendCode === 'string') next.extendCode = d.extendCode;
+    else if (d.extendCode === null) delete next.extendCode;
   } else if (e.type === 'template.disabled.v1') next.enabled = false;
   else if (e.type === 'template.enabled.v1') next.enabled = true;
   else return current;

@@ -21,6 +21,7 @@ export function templateView(row: RowDataPacket) {
     suppliers: parse(row.suppliers),
     policy: parse(row.policy),
     verification: row.verification === null ? null : parse(row.verification),
+    extendCode: row.extend_code ?? null,
     status: row.status,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),

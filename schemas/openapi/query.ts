@@ -139,6 +139,7 @@ const template = {
     suppliers: { type: 'array', items: { type: 'string' } },
     policy: { type: 'object' },
     verification: { type: ['object', 'null'] },
+    extendCode: { ...nullableString, description: 'SMS extension code, digits.' },
     status: { enum: ['enabled', 'disabled'] },
     createdAt: time,
     updatedAt: time,

@@ -40,6 +40,32 @@ describe('query API documentation', () => {
     assert.ok(messages['x-error-codes'].includes('INVALID_CURSOR'));
     assert.ok(Object.keys(statsQuery.properties).includes('granularity'));
   });
+
+  it('documents the template extension code where it is written and where it is read', () => {
+    const doc = buildOpenApi();
+    type Schema = { properties: Record<string, Record<string, unknown>> };
+    const body = (method: 'post' | 'patch', path: string) =>
+      (
+        doc.paths[path] as Record<
+          string,
+          { requestBody: { content: { 'application/json': { schema: Schema } } } }
+        >
+      )[method]!.requestBody.content['application/json'].schema;
+    const created = body('post', '/v1/templates').properties.extendCode!;
+    assert.equal(created.pattern, '^[0-9]{1,6}$');
+    assert.match(String(created.description), /SmsUpExtendCode/);
+    const patched = body('patch', '/v1/templates/{code}').properties.extendCode!;
+    assert.deepEqual(
+      (patched.anyOf as { type: string }[]).map((s) => s.type),
+      ['string', 'null'],
+    );
+    const read = (
+      doc.paths['/v1/templates/{code}'] as {
+        get: { responses: { 200: { content: { 'application/json': { schema: Schema } } } } };
+      }
+    ).get.responses[200].content['application/json'].schema;
+    assert.ok(read.properties.extendCode, 'GET /v1/templates/{code} shows extendCode');
+  });
 });
 
 describe('audit hash chain', () => {

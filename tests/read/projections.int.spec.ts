@@ -2,10 +2,12 @@
 // every event delivered twice changes nothing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RowDataPacket } from 'mysql2/promise';
 import {
   allCachedTemplates,
   buildTarget,
   cachedTemplate,
+  projectionNamed,
   projections,
   projectionsStatus,
   replayCommand,
@@ -66,6 +68,16 @@ describe('projections', () => {
     // the template cache follows template changes: updated, disabled, re-enabled
     const t0 = await cachedTemplate(side.deps, workload.templates[0]!.code);
     assert.equal(t0?.content, 'Hi ${name}!');
+    // extension codes: set at create, changed, removed
+    assert.equal(t0?.extendCode, '77');
+    assert.equal(
+      (await cachedTemplate(side.deps, workload.templates[2]!.code))?.extendCode,
+      undefined,
+    );
+    const codes = new Map(live.mysql.templates!.map((r) => [r.template_code, r.extend_code]));
+    assert.equal(codes.get(workload.templates[0]!.code), '77');
+    assert.equal(codes.get(workload.templates[1]!.code), null);
+    assert.equal(codes.get(workload.templates[2]!.code), null);
     assert.equal((await cachedTemplate(side.deps, workload.templates[1]!.code))?.enabled, true);
     const lastCode = workload.templates[workload.templates.length - 1]!.code;
     assert.equal((await cachedTemplate(side.deps, lastCode))?.enabled, false);
@@ -135,5 +147,31 @@ describe('projections', () => {
       await projection.discard(side.deps, buildTarget(projection, 'once'));
       await projection.discard(side.deps, buildTarget(projection, 'twice'));
     }
+  });
+
+  it('adds a column shipped later to a table made before it, keeping its rows', async () => {
+    const templates = projectionNamed('templates')!;
+    const target = buildTarget(templates, 'old');
+    const table = 'templates__bold';
+    await templates.prepare(side.deps, target);
+    const events = await side.deps.eventStore.readAll({ after: 0, limit: 100_000 });
+    const created = events.filter((e) => e.type === 'template.created.v1');
+    await templates.apply(side.deps, target, created.slice(0, 1), created[0]!.position);
+    // the table as it was before extension codes
+    await side.deps.mysql.query(`ALTER TABLE \`${table}\` DROP COLUMN extend_code`);
+    await templates.prepare(side.deps, target);
+    await templates.prepare(side.deps, target); // twice: nothing to add the second time
+    const [rows] = await side.deps.mysql.query<RowDataPacket[]>(`SELECT * FROM \`${table}\``);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.template_code, workload.templates[0]!.code);
+    assert.equal(rows[0]!.extend_code, null);
+    const rest = events.filter((e) => e.position > created[0]!.position);
+    await templates.apply(side.deps, target, rest, workload.lastPosition);
+    const [after] = await side.deps.mysql.query<RowDataPacket[]>(
+      `SELECT extend_code FROM \`${table}\` WHERE template_code = ?`,
+      [workload.templates[0]!.code],
+    );
+    assert.equal(after[0]!.extend_code, '77');
+    await templates.discard(side.deps, target);
   });
 });

@@ -186,7 +186,15 @@ describe('query API', () => {
     const hidden = await get(`/v1/templates/${foreign.code}`);
     assert.equal(hidden.status, 404);
     assert.equal(hidden.body.code, 'TEMPLATE_NOT_FOUND');
-    assert.equal((await get(`/v1/templates/${foreign.code}`, admin)).status, 200);
+    const shown = await get(`/v1/templates/${foreign.code}`, admin);
+    assert.equal(shown.status, 200);
+    // the extension code, as last set (null when there is none or it was removed)
+    assert.equal(shown.body.extendCode, foreign.code === workload.templates[0]!.code ? '77' : null);
+    assert.equal(
+      (await get(`/v1/templates/${workload.templates[0]!.code}`, admin)).body.extendCode,
+      '77',
+    );
+    assert.ok(items.every((t) => (t as { extendCode?: unknown }).extendCode === null));
     assert.equal(
       ((await get('/v1/templates?status=disabled', admin)).body.items as unknown[]).length,
       1,

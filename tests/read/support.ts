@@ -149,7 +149,7 @@ export async function appendWorkload(
             policy,
             ...(kind === 'verification'
               ? { verification: { codeLength: 6, ttlSeconds: 300, maxAttempts: 3 } }
-              : {}),
+              : { extendCode: `1${t}` }),
           },
           actor(userId),
         ),
@@ -159,8 +159,19 @@ export async function appendWorkload(
   // template changes
   const t0 = templates[0]!;
   await put(`template-${t0.id}`, [
-    ev('template.updated.v1', { templateCode: t0.code, content: 'Hi ${name}!' }, actor(t0.tenant)),
+    ev(
+      'template.updated.v1',
+      { templateCode: t0.code, content: 'Hi ${name}!', extendCode: '77' },
+      actor(t0.tenant),
+    ),
   ]);
+  // the second tenant's notification template loses its extension code
+  const t2 = templates[2];
+  if (t2) {
+    await put(`template-${t2.id}`, [
+      ev('template.updated.v1', { templateCode: t2.code, extendCode: null }, actor(t2.tenant)),
+    ]);
+  }
   const t1 = templates[1]!;
   await put(`template-${t1.id}`, [
     ev('template.disabled.v1', { templateCode: t1.code }, actor(t1.tenant)),
