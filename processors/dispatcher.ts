@@ -232,6 +232,7 @@ export class MessageDispatcher {
       templateCode: a.templateCode,
       params: sendParams(a.params, openedParams),
       content: openedContent ?? a.content ?? '',
+      ...(a.extendCode ? { extendCode: a.extendCode } : {}),
     });
     this.deps.tracker.track({
       type: 'supplier.call',

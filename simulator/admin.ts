@@ -1,5 +1,9 @@
 // Admin API of the simulator (JSON): configure accounts and behaviour, read
 // what was received and accepted, trigger inbound messages, reset.
+// POST /admin/inbound {accountId, mobile, text, extend?, replyTo?, signName?}
+// pushes a reply from a handset: `extend` goes out as Aliyun dest_code /
+// Tencent extend; `replyTo` (one of our message ids the account took) answers
+// that message, with its mobile and the extension code it was sent with.
 import { Router, type Request, type Response } from 'express';
 import type { SimContext } from './context.ts';
 import {
@@ -164,6 +168,7 @@ function publicMessage(m: SimMessage): Record<string, unknown> {
     params: m.params,
     content: m.content,
     segments: m.segments,
+    extendCode: m.extendCode,
     status: m.status,
     errCode: m.errCode,
     sentAt: m.sentAt.toISOString(),
@@ -252,11 +257,21 @@ export function adminRouter(ctx: SimContext): Router {
       typeof body.accountId === 'string' ? state.accounts.get(body.accountId) : undefined;
     if (!account) return bad(res, 404, 'no such account');
     if (!account.inboundUrl) return bad(res, 409, 'account has no inboundUrl');
-    const mobile = typeof body.mobile === 'string' ? normalizeMobile(body.mobile) : undefined;
+    let original: SimMessage | undefined;
+    if (body.replyTo !== undefined) {
+      original = state.messages.findLast(
+        (m) => m.accountId === account.id && m.messageId === body.replyTo,
+      );
+      if (!original) return bad(res, 404, 'replyTo: this account took no such message');
+    }
+    const given = typeof body.mobile === 'string' ? normalizeMobile(body.mobile) : undefined;
+    const mobile = given ?? (body.mobile === undefined ? original?.mobile : undefined);
     if (!mobile) return bad(res, 400, 'mobile: expected a phone number');
     if (typeof body.text !== 'string' || body.text === '')
       return bad(res, 400, 'text: expected a non-empty string');
-    const extend = typeof body.extend === 'string' ? body.extend : '';
+    if (body.extend !== undefined && typeof body.extend !== 'string')
+      return bad(res, 400, 'extend: expected a string');
+    const extend = typeof body.extend === 'string' ? body.extend : (original?.extendCode ?? '');
     const sign = typeof body.signName === 'string' ? body.signName : (account.signName ?? '');
     const { nationCode, national } = splitMobile(mobile);
     const now = new Date();

@@ -205,6 +205,7 @@ async function sendSms(
       params: templateParam,
       content,
       segments: segmentsOf(content),
+      ...(params.SmsUpExtendCode ? { extendCode: params.SmsUpExtendCode } : {}),
       sentAt: new Date(),
       status: 'pending',
     };

@@ -119,6 +119,8 @@ export interface SimMessage {
   content: string;
   segments: number;
   appId?: string;
+  /** Aliyun SmsUpExtendCode / Tencent ExtendCode it was sent with, if any. */
+  extendCode?: string;
   sentAt: Date;
   status: 'pending' | 'delivered' | 'failed';
   errCode?: string;

@@ -212,6 +212,9 @@ async function sendSms(
       content,
       segments: segmentsOf(content),
       appId: String(body.SmsSdkAppId),
+      ...(typeof body.ExtendCode === 'string' && body.ExtendCode !== ''
+        ? { extendCode: body.ExtendCode }
+        : {}),
       sentAt: new Date(),
       status: 'pending',
     };

@@ -82,6 +82,7 @@ export async function sendMessage(
       segments,
       encoding,
       suppliers: [...template.suppliers],
+      ...(template.extendCode === undefined ? {} : { extendCode: template.extendCode }),
       requestHash: hash,
       ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
       acceptedAt: new Date(now).toISOString(),

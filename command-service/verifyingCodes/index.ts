@@ -156,6 +156,7 @@ export async function requestCode(
     segments,
     encoding,
     suppliers: [...template.suppliers],
+    ...(template.extendCode === undefined ? {} : { extendCode: template.extendCode }),
     requestHash: requestHash({ templateCode: template.templateCode, mobile, verificationId }),
     verificationId,
     acceptedAt: new Date(now).toISOString(),

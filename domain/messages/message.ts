@@ -47,6 +47,8 @@ export type SmsAcceptedData = {
   idempotencyKey?: string;
   verificationId?: string;
   acceptedAt?: string;
+  /** The template's extension code at accept time; sent to the supplier. */
+  extendCode?: string;
 };
 export type SmsAccepted = Event<'sms.accepted.v1', SmsAcceptedData>;
 export type SmsSubmitted = Event<

@@ -142,6 +142,7 @@ export class AliyunAdapter implements SupplierAdapter {
       OutId: req.messageId,
     };
     if (Object.keys(req.params).length > 0) params.TemplateParam = JSON.stringify(req.params);
+    if (req.extendCode) params.SmsUpExtendCode = req.extendCode;
     try {
       const { status, answer } = await this.call('SendSms', params);
       const code = str(answer?.Code);

@@ -368,6 +368,38 @@ for (const vendor of ['aliyun', 'tencent'] as const) {
       assert.equal(Array.isArray(push.body), vendor === 'aliyun');
     });
 
+    it('sends the extension code in the vendor field; a reply to the message carries it back', async () => {
+      const req = request({ extendCode: '12' });
+      const out = await adapter().send(req);
+      assert.ok(out.kind === 'accepted', JSON.stringify(out));
+      const plainReq = request();
+      const plain = await adapter().send(plainReq);
+      assert.ok(plain.kind === 'accepted');
+      const seen = async (id: string) =>
+        (
+          (await admin('GET', `/messages?outId=${id}`)) as {
+            messages: { extendCode?: string }[];
+          }
+        ).messages[0];
+      assert.equal((await seen(req.messageId))?.extendCode, '12');
+      const plainSeen = await seen(plainReq.messageId);
+      assert.ok(plainSeen);
+      assert.equal(plainSeen.extendCode, undefined);
+      const before = pushes.length;
+      await admin('POST', '/inbound', {
+        accountId: `${vendor}-1`,
+        replyTo: req.messageId,
+        text: 'TD',
+      });
+      const push = await eventually(() =>
+        pushes.slice(before).find((p) => p.path === `/${vendor}/inbound`),
+      );
+      const [inbound] =
+        vendor === 'aliyun' ? parseAliyunInbound(push.body) : parseTencentInbound(push.body);
+      assert.equal(inbound?.mobile, req.mobile);
+      assert.equal(inbound?.extendCode, '12');
+    });
+
     it('connection refused is transient', async () => {
       const out = await adapter({ endpoint: 'http://127.0.0.1:1/' }).send(request());
       assert.equal(out.kind, 'transient');

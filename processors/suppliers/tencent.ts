@@ -132,6 +132,7 @@ export class TencentAdapter implements SupplierAdapter {
       TemplateId: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
       TemplateParamSet: Object.values(req.params),
       SessionContext: req.messageId,
+      ...(req.extendCode ? { ExtendCode: req.extendCode } : {}),
     };
     try {
       const { status, response } = await this.call('SendSms', payload);

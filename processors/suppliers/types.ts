@@ -39,6 +39,8 @@ export interface SendRequest {
   params: Record<string, string>;
   /** Rendered text, for logs and the simulator only; never sent to the vendor. */
   content: string;
+  /** SMS extension code (digits) appended to the sender number, so replies carry it back. */
+  extendCode?: string;
 }
 
 /**
