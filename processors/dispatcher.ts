@@ -293,6 +293,7 @@ export class MessageDispatcher {
           s.messageId,
           s.accepted.mobile,
           s.accepted.tenantId,
+          s.accepted.extendCode,
         );
         await this.append(s, loaded, {
           type: 'RecordSubmission',
@@ -358,6 +359,7 @@ export class MessageDispatcher {
         s.messageId,
         s.accepted.mobile,
         s.accepted.tenantId,
+        s.accepted.extendCode,
       );
       await this.append(s, loaded, {
         type: 'RecordSubmission',
@@ -401,6 +403,7 @@ export class MessageDispatcher {
             s.messageId,
             s.accepted.mobile,
             s.accepted.tenantId,
+            s.accepted.extendCode,
           );
           await this.append(s, loaded, {
             type: 'RecordSubmission',

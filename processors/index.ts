@@ -43,14 +43,18 @@ export async function startProcessors(deps: ProcessorDeps): Promise<Running> {
 }
 
 /**
- * Rebuilds the supplier-message-id and last-message lookups in Redis from
- * sms.accepted and sms.submitted events (after a Redis loss).
+ * Rebuilds the supplier-message-id and last-message lookups (per number and
+ * per extension code) in Redis from sms.accepted and sms.submitted events
+ * (after a Redis loss).
  */
 export async function rebuildSupplierLookups(
   deps: Pick<ProcessorDeps, 'eventStore' | 'redis' | 'options'>,
 ): Promise<number> {
   const state = new DispatchState(deps.redis, optionsOf(deps as ProcessorDeps));
-  const accepted = new Map<string, { mobile: string; tenantId: string }>();
+  const accepted = new Map<
+    string,
+    { mobile: string; tenantId: string; extendCode: string | undefined }
+  >();
   let after = 0;
   let count = 0;
   for (;;) {
@@ -61,6 +65,7 @@ export async function rebuildSupplierLookups(
         accepted.set(String(e.data.messageId), {
           mobile: String(e.data.mobile),
           tenantId: String(e.data.tenantId),
+          extendCode: typeof e.data.extendCode === 'string' ? e.data.extendCode : undefined,
         });
       } else if (e.type === 'sms.submitted.v1') {
         const messageId = String(e.data.messageId);
@@ -71,6 +76,7 @@ export async function rebuildSupplierLookups(
           messageId,
           a?.mobile ?? '',
           a?.tenantId ?? '',
+          a?.extendCode,
         );
         count++;
       }

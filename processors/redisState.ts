@@ -4,6 +4,11 @@
 // timers. All of it can be rebuilt (lookups and timers from the event store).
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import {
+  lastMessageByExtendKey,
+  lastMessageKey,
+  type LastMessage,
+} from '../platform/suppliers/lastMessage.ts';
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import type { ProcessorOptions } from './deps.ts';
 
@@ -122,13 +127,10 @@ export interface Claim {
   at: number;
 }
 
-export interface LastMessage {
-  messageId: string;
-  tenantId: string;
-  account: string;
-}
+export type { LastMessage };
 
 const WEEK_MS = 7 * 86_400_000;
+const LAST_MESSAGE_MS = 30 * 86_400_000;
 
 export class DispatchState {
   readonly redis: Redis;
@@ -247,20 +249,33 @@ export class DispatchState {
     return raw ? (JSON.parse(raw) as Claim) : undefined;
   }
 
-  /** Written right after a supplier accepted, before sms.submitted is appended. */
+  /**
+   * Written right after a supplier accepted, before sms.submitted is appended:
+   * the supplier id lookup, and the last message to the number (also under its
+   * extension code, when it was sent with one) for linking replies.
+   */
   async rememberSubmission(
     account: string,
     supplierMessageId: string,
     messageId: string,
     mobile: string,
     tenantId: string,
+    extendCode?: string,
   ): Promise<void> {
-    const last: LastMessage = { messageId, tenantId, account };
+    const last = JSON.stringify({ messageId, tenantId, account } satisfies LastMessage);
     const tx = this.redis
       .multi()
       .set(this.supplierKey(account, supplierMessageId), messageId, 'PX', WEEK_MS);
     if (mobile !== '' && tenantId !== '') {
-      tx.set(this.key('lastmsg', mobile), JSON.stringify(last), 'PX', 30 * 86_400_000);
+      tx.set(lastMessageKey(this.prefix, mobile), last, 'PX', LAST_MESSAGE_MS);
+      if (extendCode) {
+        tx.set(
+          lastMessageByExtendKey(this.prefix, mobile, extendCode, account),
+          last,
+          'PX',
+          LAST_MESSAGE_MS,
+        );
+      }
     }
     await tx.exec();
   }
@@ -274,7 +289,7 @@ export class DispatchState {
   }
 
   async lastMessageTo(mobile: string): Promise<LastMessage | undefined> {
-    const raw = await this.redis.get(this.key('lastmsg', mobile));
+    const raw = await this.redis.get(lastMessageKey(this.prefix, mobile));
     return raw ? (JSON.parse(raw) as LastMessage) : undefined;
   }
 

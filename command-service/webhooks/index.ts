@@ -6,7 +6,8 @@
 // time), parsed strictly, appended, and answered in the vendor's success
 // format. Receipts are appended as receipt.received.v1 and applied to their
 // messages by processors/ (so the vendor gets its answer fast); inbound SMS
-// become inbound.received.v1, and STOP-style keywords opt the number out.
+// become inbound.received.v1, linked to the message they answer, and
+// STOP-style keywords opt the number out for that message's tenant.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
@@ -27,6 +28,11 @@ import {
 } from '../../platform/eventStore/index.ts';
 import type { Logger } from '../../platform/logger/index.ts';
 import type { Tracker } from '../../platform/tracking/index.ts';
+import {
+  lastMessageByExtendKey,
+  lastMessageKey,
+  type LastMessage,
+} from '../../platform/suppliers/lastMessage.ts';
 import {
   ALIYUN_PUSH_ACK,
   parseAliyunInbound,
@@ -155,6 +161,24 @@ export function webhookRouter(deps: WebhookDeps): Router {
     actor: { type: 'supplier', id: account.id },
   });
 
+  /**
+   * The message an inbound SMS answers (written by the dispatcher): the last
+   * one sent to the number with the extension code the reply came back with,
+   * through this account; without a code, or when it matches nothing, the
+   * last message any tenant sent to the number.
+   */
+  const answered = async (
+    account: SupplierAccount,
+    m: InboundSms,
+  ): Promise<Partial<LastMessage>> => {
+    const keys = [lastMessageKey(prefix, m.mobile)];
+    if (m.extendCode !== undefined) {
+      keys.unshift(lastMessageByExtendKey(prefix, m.mobile, m.extendCode, account.id));
+    }
+    const raw = (await deps.redis.mget(...keys)).find((v) => v !== null);
+    return raw ? (JSON.parse(raw) as LastMessage) : {};
+  };
+
   const unavailable = (err: unknown): never => {
     if (err instanceof AppError) throw err;
     log.error('webhook could not be stored', { err: String(err) });
@@ -227,9 +251,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
     try {
       for (const m of items) {
         const id = inboundId(account.id, m);
-        // the last message any tenant sent to this number (written by the dispatcher)
-        const raw = await deps.redis.get(`${prefix}lastmsg:${m.mobile}`);
-        const last = raw ? (JSON.parse(raw) as { messageId?: string; tenantId?: string }) : {};
+        let last = await answered(account, m);
         const data: Record<string, unknown> = {
           inboundId: id,
           supplierAccount: account.id,
@@ -249,8 +271,12 @@ export function webhookRouter(deps: WebhookDeps): Router {
             'no_stream',
           );
         } catch (err) {
-          // a repeated push: already recorded; the opt-out below is idempotent too
+          // a repeated push: already recorded; the opt-out below is idempotent too,
+          // and goes to the tenant linked then (another may have sent to the number since)
           if (!(err instanceof WrongExpectedVersionError)) throw err;
+          const [first] = await deps.eventStore.readStream(`inbound-${id}`);
+          const linked = (first?.data ?? {}) as { tenantId?: string; linkedMessageId?: string };
+          last = { tenantId: linked.tenantId, messageId: linked.linkedMessageId };
         }
         const keyword = optOutKeyword(m.text);
         if (keyword !== undefined && last.tenantId) {

@@ -1,7 +1,12 @@
 // The supplier webhooks over HTTP: authentication, malformed payloads,
-// receipts before their submission (parked, then applied), inbound and opt-out.
+// receipts before their submission (parked, then applied), inbound and opt-out,
+// and replies linked to their tenant by extension code.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { startCommandService } from '../../command-service/index.ts';
+import { optOutStream } from '../../domain/inbound/index.ts';
+import { noTracker } from '../../platform/tracking/index.ts';
 import { startProcessors, parkedReceiptCount, type Running } from '../../processors/index.ts';
 import { startHarness, type Harness } from './harness.ts';
 
@@ -156,5 +161,125 @@ describe('supplier webhooks', () => {
     assert.equal((await h.eventStore.readStream(`optout-tenant-1-${mobile}`)).length, 1);
     const after = await h.eventStore.readAll({ after: 0, limit: 100_000 });
     assert.equal(after.filter((e) => e.type === 'inbound.received.v1').length, 2);
+  });
+
+  it('links a reply by its extension code to the tenant that sent with it, else to the last message', async () => {
+    // the command API on the same event store and Redis prefix as the dispatcher
+    const cmd = await startCommandService(
+      {
+        config: h.config,
+        logger: h.logger,
+        eventStore: h.eventStore,
+        redis: h.redis,
+        tracker: noTracker,
+        redisPrefix: h.options.redisPrefix!,
+      },
+      { port: 0 },
+    );
+    try {
+      const call = async (path: string, body: unknown, token?: string) => {
+        const res = await fetch(`${cmd.url}${path}`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+        return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+      };
+      const tenant = async (name: string) => {
+        const username = `${name}${randomBytes(3).toString('hex')}`;
+        const password = 'correct horse battery';
+        const reg = await call('/v1/users', { username, password });
+        assert.equal(reg.status, 201, JSON.stringify(reg.json));
+        const login = await call('/v1/sessions', { username, password });
+        return { userId: String(reg.json.userId), token: String(login.json.token) };
+      };
+      const template = async (token: string, body: Record<string, unknown>) => {
+        const r = await call(
+          '/v1/templates',
+          { name: 'sale', kind: 'marketing', signature: 'Shop', content: 'Sale today!', ...body },
+          token,
+        );
+        assert.equal(r.status, 201, JSON.stringify(r.json));
+        return String(r.json.templateCode);
+      };
+      const mobile = `+86137${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
+      const send = async (token: string, templateCode: string) =>
+        call('/v1/messages', { templateCode, mobile, params: {} }, token);
+      const sent = async (token: string, templateCode: string) => {
+        const r = await send(token, templateCode);
+        assert.equal(r.status, 202, JSON.stringify(r.json));
+        const id = String(r.json.messageId);
+        await h.waitFinal([id], 20_000); // its lookups are written before it is submitted
+        return id;
+      };
+      const reply = async (accountId: string, text: string, extend?: string) => {
+        const r = await h.admin('POST', '/inbound', {
+          accountId,
+          mobile,
+          text,
+          ...(extend !== undefined ? { extend } : {}),
+        });
+        assert.equal(r.pushed, true, JSON.stringify(r));
+        const all = await h.eventStore.readAll({ after: 0, limit: 100_000 });
+        const mine = all.filter(
+          (e) =>
+            e.type === 'inbound.received.v1' && e.data.mobile === mobile && e.data.content === text,
+        );
+        assert.equal(mine.length, 1, text);
+        return mine[0]!.data as {
+          tenantId?: string;
+          linkedMessageId?: string;
+          extendCode?: string;
+        };
+      };
+      const optedOut = async (tenantId: string) =>
+        (await h.eventStore.readStream(optOutStream(tenantId, mobile))).map((e) => e.data.keyword);
+
+      const a = await tenant('exta');
+      const b = await tenant('extb');
+      const aSale = await template(a.token, { extendCode: '12', suppliers: ['hook-aliyun'] });
+      const aNotice = await template(a.token, { kind: 'notification', suppliers: ['hook-aliyun'] });
+      const bSale = await template(b.token, { suppliers: ['hook-aliyun'] });
+
+      // A sends with extension 12, then B sends to the same number without one
+      const fromA = await sent(a.token, aSale);
+      const fromB = await sent(b.token, bSale);
+      const atSupplier = async (id: string) =>
+        ((await h.admin('GET', `/messages?outId=${id}`)) as { messages: { extendCode?: string }[] })
+          .messages[0];
+      assert.equal((await atSupplier(fromA))?.extendCode, '12');
+      assert.equal((await atSupplier(fromB))?.extendCode, undefined);
+
+      // "TD" with extension 12: A's message, A's opt-out, B untouched
+      const td = await reply('hook-aliyun', 'TD', '12');
+      assert.equal(td.linkedMessageId, fromA);
+      assert.equal(td.tenantId, a.userId);
+      assert.equal(td.extendCode, '12');
+      assert.deepEqual(await optedOut(a.userId), ['TD']);
+      assert.deepEqual(await optedOut(b.userId), []);
+      const refused = await send(a.token, aSale);
+      assert.equal(refused.status, 422);
+      assert.equal(refused.json.code, 'MOBILE_OPTED_OUT');
+      await sent(a.token, aNotice); // notifications still go
+      const laterFromB = await sent(b.token, bSale);
+
+      // no extension, or one that matches nothing: the last message to the number
+      const hello = await reply('hook-aliyun', 'hello');
+      assert.equal(hello.linkedMessageId, laterFromB);
+      assert.equal(hello.tenantId, b.userId);
+      const unknown = await reply('hook-aliyun', 'who is this', '99');
+      assert.equal(unknown.linkedMessageId, laterFromB);
+      // extension 12 through another account is not A's: A sent through hook-aliyun only
+      const other = await reply('hook-tencent', 'UNSUBSCRIBE', '12');
+      assert.equal(other.linkedMessageId, laterFromB);
+      assert.deepEqual(await optedOut(b.userId), ['UNSUBSCRIBE']);
+      assert.deepEqual(await optedOut(a.userId), ['TD']);
+      assert.equal((await send(b.token, bSale)).json.code, 'MOBILE_OPTED_OUT');
+    } finally {
+      await cmd.close();
+    }
   });
 });

@@ -1,0 +1,27 @@
+// Where the dispatcher notes the last message sent to a number, so that an
+// inbound SMS (webhooks, in the command service) can be linked to it: per
+// number, and per (number, extension code, supplier account) when the message
+// went out with an extension code. Both sides build the keys here.
+
+export interface LastMessage {
+  messageId: string;
+  tenantId: string;
+  account: string;
+}
+
+/** `<prefix>lastmsg:<E.164>`: the last message any tenant sent to the number. */
+export const lastMessageKey = (prefix: string, mobile: string): string =>
+  `${prefix}lastmsg:${mobile}`;
+
+/**
+ * `<prefix>lastmsg:<E.164>:ext:<code>:<account>`: the last message sent to the
+ * number with that extension code through that account. The account is part
+ * of the key because a reply comes back to the sender number of the account
+ * that sent it, and two accounts may hand out the same code.
+ */
+export const lastMessageByExtendKey = (
+  prefix: string,
+  mobile: string,
+  extendCode: string,
+  account: string,
+): string => `${prefix}lastmsg:${mobile}:ext:${extendCode}:${account}`;
