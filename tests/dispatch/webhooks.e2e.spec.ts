@@ -229,11 +229,12 @@ describe('supplier webhooks', () => {
             e.type === 'inbound.received.v1' && e.data.mobile === mobile && e.data.content === text,
         );
         assert.equal(mine.length, 1, text);
-        return mine[0]!.data as {
+        const data = mine[0]!.data as {
           tenantId?: string;
           linkedMessageId?: string;
           extendCode?: string;
         };
+        return { ...data, payload: r.payload };
       };
       const optedOut = async (tenantId: string) =>
         (await h.eventStore.readStream(optOutStream(tenantId, mobile))).map((e) => e.data.keyword);
@@ -278,6 +279,16 @@ describe('supplier webhooks', () => {
       assert.deepEqual(await optedOut(b.userId), ['UNSUBSCRIBE']);
       assert.deepEqual(await optedOut(a.userId), ['TD']);
       assert.equal((await send(b.token, bSale)).json.code, 'MOBILE_OPTED_OUT');
+
+      // the vendor pushes that UNSUBSCRIBE again after a third tenant sent: still B's
+      const c = await tenant('extc');
+      const cSale = await template(c.token, { suppliers: ['hook-aliyun'] });
+      await sent(c.token, cSale);
+      const again = await post(`/tencent/inbound?token=${SECRET}`, other.payload);
+      assert.equal(again.status, 200);
+      assert.deepEqual(await optedOut(c.userId), []);
+      assert.deepEqual(await optedOut(b.userId), ['UNSUBSCRIBE']);
+      assert.equal((await send(c.token, cSale)).status, 202);
     } finally {
       await cmd.close();
     }
