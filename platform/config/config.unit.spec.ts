@@ -63,8 +63,8 @@ describe('loadConfig', () => {
     assert.deepEqual(
       c.suppliers.map((s) => [s.id, s.vendor, s.endpoint, s.region]),
       [
-        ['sim-aliyun', 'aliyun', 'http://127.0.0.1:8090/aliyun/', 'cn-hangzhou'],
-        ['sim-tencent', 'tencent', 'http://127.0.0.1:8090/tencent/', 'ap-guangzhou'],
+        ['sim-aliyun', 'aliyun', 'http://127.0.0.1:8090/', 'cn-hangzhou'],
+        ['sim-tencent', 'tencent', 'http://127.0.0.1:8090/', 'ap-guangzhou'],
       ],
     );
     assert.deepEqual(c.defaultSuppliers, ['sim-aliyun', 'sim-tencent']);
