@@ -205,6 +205,23 @@ describe('loadConfig', () => {
         'STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [0] misses required field "smsSdkAppId"',
       ],
       [
+        {
+          STREAMING_SUPPLIERS: JSON.stringify([
+            {
+              id: 'ali',
+              vendor: 'aliyun',
+              endpoint: 'http://127.0.0.1:8090/aliyun/',
+              accessKeyId: 'a',
+              accessKeySecret: 'b',
+              signName: 'c',
+              webhookSecret: 'w'.repeat(16),
+            },
+          ]),
+          STREAMING_DEFAULT_SUPPLIERS: 'ali',
+        },
+        'STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [0].endpoint of an aliyun account must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/ (got http://127.0.0.1:8090/aliyun/)',
+      ],
+      [
         { STREAMING_DEFAULT_SUPPLIERS: 'sim-aliyun,nope' },
         'STREAMING_DEFAULT_SUPPLIERS must list account ids from STREAMING_SUPPLIERS (unknown: nope;',
       ],

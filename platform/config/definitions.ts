@@ -107,7 +107,8 @@ export const supplierAccountSchema: SchemaObject = {
       type: 'string',
       format: 'uri',
       pattern: '^https?://',
-      description: 'Base URL of the vendor API (or of the simulator).',
+      description:
+        'Base URL of the vendor API (or of the simulator); for Aliyun a scheme and host only, as its SDK always requests "/".',
     },
     accessKeyId: {
       type: 'string',
