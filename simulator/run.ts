@@ -21,7 +21,7 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<Simula
   });
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   write(
-    `supplier simulator listening on ${simulator.url} (aliyun: ${simulator.url}/aliyun/, tencent: ${simulator.url}/tencent/, admin: ${simulator.url}/admin/; accounts: ${accounts.map((a) => a.id).join(', ')})`,
+    `supplier simulator listening on ${simulator.url} (aliyun: ${simulator.url}/, tencent: ${simulator.url}/ or ${simulator.url}/tencent/, admin: ${simulator.url}/admin/; accounts: ${accounts.map((a) => a.id).join(', ')})`,
   );
   return simulator;
 }

@@ -1,7 +1,10 @@
 // Upstream supplier simulator: speaks Aliyun's and Tencent's real wire
 // formats on loopback, misbehaves on request, and pushes receipts back.
-//   /aliyun/   Aliyun dysmsapi 2017-05-25 RPC (POST form or GET query)
-//   /tencent/  Tencent Cloud SMS 2021-01-11 (POST JSON, TC3-HMAC-SHA256)
+//   /          both vendors' APIs, at the path their own hosts serve them on,
+//              told apart by how the request is signed:
+//                Tencent Cloud SMS 2021-01-11 (POST JSON, TC3-HMAC-SHA256 header)
+//                Aliyun dysmsapi 2017-05-25 RPC (Signature in the query or form)
+//   /tencent/  Tencent as well (its signature covers the path, so any base path works)
 //   /admin/*   JSON admin API (see admin.ts)
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -35,16 +38,21 @@ export function createSimulatorApp(ctx: SimContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const aliyun = aliyunHandler(ctx);
-  app.all(
-    ['/aliyun', '/aliyun/'],
-    express.urlencoded({ extended: false, limit: '1mb', type: () => true }),
-    (req, res) => aliyun(req, res),
-  );
-  const tencent = tencentHandler(ctx);
-  app.all(['/tencent', '/tencent/'], express.raw({ type: () => true, limit: '1mb' }), (req, res) =>
-    tencent(req, res),
-  );
+  const aliyunApi = aliyunHandler(ctx);
+  const aliyun = express.Router();
+  aliyun.use(express.urlencoded({ extended: false, limit: '1mb', type: () => true }));
+  aliyun.use((req, res) => aliyunApi(req, res));
+  const tencentApi = tencentHandler(ctx);
+  const tencent = express.Router();
+  tencent.use(express.raw({ type: () => true, limit: '1mb' }));
+  tencent.use((req, res) => tencentApi(req, res));
+  app.all('/', (req, res, next) => {
+    const tc3 =
+      req.headers['x-tc-action'] !== undefined ||
+      String(req.headers.authorization ?? '').startsWith('TC3-');
+    (tc3 ? tencent : aliyun)(req, res, next);
+  });
+  app.all(['/tencent', '/tencent/'], tencent);
   app.use('/admin', express.json({ limit: '1mb' }), adminRouter(ctx));
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'not found' });

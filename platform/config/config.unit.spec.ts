@@ -63,8 +63,8 @@ describe('loadConfig', () => {
     assert.deepEqual(
       c.suppliers.map((s) => [s.id, s.vendor, s.endpoint, s.region]),
       [
-        ['sim-aliyun', 'aliyun', 'http://127.0.0.1:8090/aliyun/', 'cn-hangzhou'],
-        ['sim-tencent', 'tencent', 'http://127.0.0.1:8090/tencent/', 'ap-guangzhou'],
+        ['sim-aliyun', 'aliyun', 'http://127.0.0.1:8090/', 'cn-hangzhou'],
+        ['sim-tencent', 'tencent', 'http://127.0.0.1:8090/', 'ap-guangzhou'],
       ],
     );
     assert.deepEqual(c.defaultSuppliers, ['sim-aliyun', 'sim-tencent']);
@@ -203,6 +203,23 @@ describe('loadConfig', () => {
           STREAMING_DEFAULT_SUPPLIERS: 'tc',
         },
         'STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [0] misses required field "smsSdkAppId"',
+      ],
+      [
+        {
+          STREAMING_SUPPLIERS: JSON.stringify([
+            {
+              id: 'ali',
+              vendor: 'aliyun',
+              endpoint: 'http://127.0.0.1:8090/aliyun/',
+              accessKeyId: 'a',
+              accessKeySecret: 'b',
+              signName: 'c',
+              webhookSecret: 'w'.repeat(16),
+            },
+          ]),
+          STREAMING_DEFAULT_SUPPLIERS: 'ali',
+        },
+        'STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [0].endpoint of an aliyun account must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/ (got http://127.0.0.1:8090/aliyun/)',
       ],
       [
         { STREAMING_DEFAULT_SUPPLIERS: 'sim-aliyun,nope' },

@@ -107,7 +107,8 @@ export const supplierAccountSchema: SchemaObject = {
       type: 'string',
       format: 'uri',
       pattern: '^https?://',
-      description: 'Base URL of the vendor API (or of the simulator).',
+      description:
+        'Base URL of the vendor API (or of the simulator); for Aliyun a scheme and host only, as its SDK always requests "/".',
     },
     accessKeyId: {
       type: 'string',
@@ -162,7 +163,7 @@ export const defaultSupplierAccounts = [
   {
     id: 'sim-aliyun',
     vendor: 'aliyun',
-    endpoint: 'http://127.0.0.1:8090/aliyun/',
+    endpoint: 'http://127.0.0.1:8090/',
     accessKeyId: 'sim-aliyun-access-key-id',
     accessKeySecret: 'sim-aliyun-access-key-secret',
     signName: 'streaming',
@@ -171,7 +172,7 @@ export const defaultSupplierAccounts = [
   {
     id: 'sim-tencent',
     vendor: 'tencent',
-    endpoint: 'http://127.0.0.1:8090/tencent/',
+    endpoint: 'http://127.0.0.1:8090/',
     accessKeyId: 'sim-tencent-secret-id',
     accessKeySecret: 'sim-tencent-secret-key',
     smsSdkAppId: '1400000000',

@@ -234,10 +234,21 @@ function checkProblems({ values, raws, problems }: Collected): void {
     );
   }
   if (!bad.has('STREAMING_SUPPLIERS')) {
-    const accounts = (values.STREAMING_SUPPLIERS ?? []) as { id: string }[];
+    const accounts = (values.STREAMING_SUPPLIERS ?? []) as {
+      id: string;
+      vendor: string;
+      endpoint: string;
+    }[];
     const ids = accounts.map((a) => a.id);
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-    if (dup !== undefined) {
+    // Aliyun's SDK always requests "/" of the endpoint's host: a path would be ignored.
+    const rooted = accounts.findIndex((a) => a.vendor === 'aliyun' && !isHostRoot(a.endpoint));
+    if (rooted !== -1) {
+      fail(
+        'STREAMING_SUPPLIERS',
+        `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${rooted}].endpoint of an aliyun account must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/ (got ${accounts[rooted]?.endpoint})`,
+      );
+    } else if (dup !== undefined) {
       fail(
         'STREAMING_SUPPLIERS',
         `STREAMING_SUPPLIERS must have unique account ids ("${dup}" appears twice)`,
@@ -261,6 +272,15 @@ function checkProblems({ values, raws, problems }: Collected): void {
         fail(b, `${b} must differ from ${a} (both are ${String(values[a])})`);
       }
     }
+  }
+}
+
+function isHostRoot(endpoint: string): boolean {
+  try {
+    const url = new URL(endpoint);
+    return url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '';
+  } catch {
+    return false;
   }
 }
 

@@ -1,10 +1,13 @@
-// Aliyun SMS (dysmsapi, API version 2017-05-25), RPC style, signed with HMAC-SHA1.
+// Aliyun SMS (dysmsapi, API version 2017-05-25) through Alibaba Cloud's
+// official SDK, RPC style: HMAC-SHA1, SignatureVersion 1.0 (the SDK's "v2"
+// signature algorithm).
 // SendSms:          https://help.aliyun.com/document_detail/55284.html
 // QuerySendDetails: https://help.aliyun.com/document_detail/419277.html
 // API error codes:  https://help.aliyun.com/document_detail/101346.html
-import { randomUUID } from 'node:crypto';
-import { aliyunTimestamp, signedQuery } from './aliyunSignature.ts';
-import { httpRequest, TransportError } from './httpTransport.ts';
+import dysmsapi, { QuerySendDetailsRequest, SendSmsRequest } from '@alicloud/dysmsapi20170525';
+import { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
+import { ExtendsParameters, RetryOptions, RuntimeOptions } from '@darabonba/typescript';
+import { networkErrorCode, observeExchange, type ExchangeFailure } from './exchange.ts';
 import { isE164, toAliyunNumber } from './mobile.ts';
 import type {
   QueryOutcome,
@@ -14,9 +17,8 @@ import type {
   SupplierAccount,
   SupplierAdapter,
 } from './types.ts';
-import { transportOutcome } from './outcomes.ts';
 
-export const ALIYUN_API_VERSION = '2017-05-25';
+type Client = InstanceType<typeof dysmsapi.default>;
 
 /**
  * Codes of the API layer that mean the request was not processed and may be
@@ -56,71 +58,124 @@ export function classifyAliyunError(
   return 'unknown';
 }
 
-interface AliyunAnswer {
-  Code?: unknown;
-  Message?: unknown;
-  BizId?: unknown;
-  RequestId?: unknown;
-  TotalCount?: unknown;
-  SmsSendDetailDTOs?: { SmsSendDetailDTO?: unknown };
+/** yyyyMMdd of a moment in China time (UTC+8), which is how SendDate is keyed. */
+export function chinaDate(d: Date): string {
+  return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
 }
 
-function parseAnswer(body: string): AliyunAnswer | undefined {
-  try {
-    const v: unknown = JSON.parse(body);
-    return v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? (v as AliyunAnswer)
-      : undefined;
-  } catch {
-    return undefined;
-  }
+/** ISO 8601 UTC without milliseconds, as the common parameter Timestamp expects. */
+function aliyunTimestamp(now: Date): string {
+  return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
 
-/** yyyyMMdd of a moment in China time (UTC+8), which is how SendDate is keyed. */
-export function chinaDate(d: Date): string {
-  return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
+/**
+ * The RPC client only talks to the root of a host (it always requests "/"),
+ * so the endpoint is a scheme and a host[:port]; a path would be ignored.
+ */
+export function aliyunEndpoint(endpoint: string): { protocol: 'http' | 'https'; host: string } {
+  const url = new URL(endpoint);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error('aliyun endpoint must be http(s)');
+  if (url.pathname !== '/' || url.search !== '' || url.username !== '')
+    throw new Error(
+      'aliyun endpoint must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/',
+    );
+  return { protocol: url.protocol === 'https:' ? 'https' : 'http', host: url.host };
+}
+
+export type AliyunFailure = {
+  kind: 'rejected' | 'transient' | 'unknown';
+  code: string;
+  message: string;
+};
+
+/**
+ * Why an SDK call failed. The SDK throws for answers with HTTP status >= 400
+ * (ClientError, ServerError, ThrottlingError, carrying the parsed body) and
+ * passes socket errors through; its messages repeat the request URL, whose
+ * query holds AccessKeyId and Signature, so none of its text is kept.
+ */
+export function aliyunFailure(f: ExchangeFailure, timeoutMs: number): AliyunFailure {
+  const mayHaveLeft = f.sent ? 'unknown' : 'transient';
+  const timeout =
+    f.timedOut || (f.error instanceof Error && f.error.name === 'RequestTimeoutError');
+  if (timeout)
+    return { kind: mayHaveLeft, code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms` };
+  if (f.error instanceof AlibabaCloudError && typeof f.error.statusCode === 'number') {
+    const body: unknown = f.error.data;
+    const fields =
+      body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
+    const code = str(fields.Code);
+    const status = f.error.statusCode;
+    return {
+      kind: classifyAliyunError(status, code),
+      code: code || `HTTP_${status}`,
+      message: str(fields.Message) ?? `HTTP ${status}`,
+    };
+  }
+  const network = networkErrorCode(f.error);
+  if (network) return { kind: mayHaveLeft, code: network, message: `network error ${network}` };
+  // An answer came whose body the SDK could not read (not JSON, cut short).
+  if (f.status !== undefined)
+    return {
+      kind: classifyAliyunError(f.status, undefined),
+      code: `HTTP_${f.status}`,
+      message: 'unreadable answer',
+    };
+  return f.sent
+    ? { kind: 'unknown', code: 'NETWORK_ERROR', message: 'exchange failed' }
+    : { kind: 'transient', code: 'CLIENT_ERROR', message: 'request could not be made' };
 }
 
 export class AliyunAdapter implements SupplierAdapter {
   readonly account: SupplierAccount;
   private readonly now: () => Date;
+  private readonly client: Client;
 
   constructor(account: SupplierAccount, now: () => Date = () => new Date()) {
     this.account = account;
     this.now = now;
+    const { protocol, host } = aliyunEndpoint(account.endpoint);
+    this.client = new dysmsapi.default(
+      new $OpenApiUtil.Config({
+        accessKeyId: account.accessKeyId,
+        accessKeySecret: account.accessKeySecret,
+        endpoint: host,
+        protocol,
+        regionId: account.region ?? 'cn-hangzhou',
+        // RPC style, HMAC-SHA1: the signature the API documents for dysmsapi.
+        signatureAlgorithm: 'v2',
+        connectTimeout: account.timeoutMs,
+        readTimeout: account.timeoutMs,
+        // A retry could send the message twice.
+        retryOptions: new RetryOptions({ retryable: false }),
+      }),
+    );
   }
 
-  private async call(
-    action: string,
-    params: Record<string, string>,
-  ): Promise<{ status: number; answer: AliyunAnswer | undefined }> {
-    const all: Record<string, string> = {
-      AccessKeyId: this.account.accessKeyId,
-      Action: action,
-      Format: 'JSON',
-      RegionId: this.account.region ?? 'cn-hangzhou',
-      SignatureMethod: 'HMAC-SHA1',
-      SignatureNonce: randomUUID(),
-      SignatureVersion: '1.0',
-      Timestamp: aliyunTimestamp(this.now()),
-      Version: ALIYUN_API_VERSION,
-      ...params,
-    };
-    const res = await httpRequest({
-      url: new URL(this.account.endpoint),
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
-        accept: 'application/json',
-      },
-      body: signedQuery('POST', all, this.account.accessKeySecret),
-      timeoutMs: this.account.timeoutMs,
+  private runtime(): RuntimeOptions {
+    return new RuntimeOptions({
+      // read by older SDK cores; this one reads Config.retryOptions
+      autoretry: false,
+      maxAttempts: 1,
+      connectTimeout: this.account.timeoutMs,
+      readTimeout: this.account.timeoutMs,
+      extendsParameters: new ExtendsParameters({
+        queries: {
+          // a common parameter the SDK only uses to pick an endpoint
+          RegionId: this.account.region ?? 'cn-hangzhou',
+          // our clock, so a skewed one is testable
+          Timestamp: aliyunTimestamp(this.now()),
+        },
+        // A fresh connection per call: a reused keep-alive socket that the
+        // server already closed would turn a harmless failure into "unknown".
+        headers: { connection: 'close' },
+      }),
     });
-    return { status: res.status, answer: parseAnswer(res.body) };
   }
 
   async send(req: SendRequest): Promise<SendOutcome> {
@@ -134,36 +189,40 @@ export class AliyunAdapter implements SupplierAdapter {
         latencyMs: 0,
       };
     }
-    const signName = req.signature || this.account.signName || '';
-    const params: Record<string, string> = {
-      PhoneNumbers: toAliyunNumber(req.mobile),
-      SignName: signName,
-      TemplateCode: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
-      OutId: req.messageId,
-    };
-    if (Object.keys(req.params).length > 0) params.TemplateParam = JSON.stringify(req.params);
-    if (req.extendCode) params.SmsUpExtendCode = req.extendCode;
-    try {
-      const { status, answer } = await this.call('SendSms', params);
-      const code = str(answer?.Code);
-      const message = str(answer?.Message) ?? `HTTP ${status}`;
-      const bizId = str(answer?.BizId);
-      if (status >= 200 && status < 300 && code === 'OK' && bizId) {
-        return { kind: 'accepted', supplierMessageId: bizId, latencyMs: latency() };
-      }
-      if (code === 'OK') {
-        return {
-          kind: 'unknown',
-          code: 'NO_BIZ_ID',
-          message: 'OK without BizId',
-          latencyMs: latency(),
-        };
-      }
-      const kind = classifyAliyunError(status, code);
-      return { kind, code: code ?? `HTTP_${status}`, message, latencyMs: latency() };
-    } catch (err) {
-      return transportOutcome(err, latency());
+    const request = new SendSmsRequest({
+      phoneNumbers: toAliyunNumber(req.mobile),
+      signName: req.signature || this.account.signName || '',
+      templateCode: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
+      outId: req.messageId,
+      ...(Object.keys(req.params).length > 0 ? { templateParam: JSON.stringify(req.params) } : {}),
+      ...(req.extendCode ? { smsUpExtendCode: req.extendCode } : {}),
+    });
+    const result = await observeExchange(this.account.timeoutMs, () =>
+      this.client.sendSmsWithOptions(request, this.runtime()),
+    );
+    if (!result.ok)
+      return { ...aliyunFailure(result, this.account.timeoutMs), latencyMs: latency() };
+    const body = result.value.body;
+    const code = str(body?.code);
+    const bizId = str(body?.bizId);
+    if (code === 'OK' && bizId) {
+      return { kind: 'accepted', supplierMessageId: bizId, latencyMs: latency() };
     }
+    if (code === 'OK') {
+      return {
+        kind: 'unknown',
+        code: 'NO_BIZ_ID',
+        message: 'OK without BizId',
+        latencyMs: latency(),
+      };
+    }
+    const status = result.value.statusCode ?? 200;
+    return {
+      kind: classifyAliyunError(status, code),
+      code: code || `HTTP_${status}`,
+      message: str(body?.message) ?? `HTTP ${status}`,
+      latencyMs: latency(),
+    };
   }
 
   async query(req: QueryRequest): Promise<QueryOutcome> {
@@ -175,47 +234,48 @@ export class AliyunAdapter implements SupplierAdapter {
       const d = chinaDate(new Date(req.sentAt.getTime() + shift));
       if (!dates.includes(d)) dates.push(d);
     }
-    try {
-      for (const sendDate of dates) {
-        const found = await this.queryDay(req, sendDate);
-        if (found.kind !== 'not_found') return found;
-      }
-      return { kind: 'not_found', conclusive: true };
-    } catch (err) {
-      if (err instanceof TransportError)
-        return { kind: 'unknown', message: `query failed: ${err.code}` };
-      return { kind: 'unknown', message: 'query failed' };
+    for (const sendDate of dates) {
+      const found = await this.queryDay(req, sendDate);
+      if (found.kind !== 'not_found') return found;
     }
+    return { kind: 'not_found', conclusive: true };
   }
 
   private async queryDay(req: QueryRequest, sendDate: string): Promise<QueryOutcome> {
     const pageSize = 50; // the documented maximum
     for (let page = 1; page <= 20; page++) {
-      const params: Record<string, string> = {
-        PhoneNumber: toAliyunNumber(req.mobile),
-        SendDate: sendDate,
-        PageSize: String(pageSize),
-        CurrentPage: String(page),
-      };
-      if (req.supplierMessageId) params.BizId = req.supplierMessageId;
-      const { status, answer } = await this.call('QuerySendDetails', params);
-      const code = str(answer?.Code);
-      if (code !== 'OK') {
-        return { kind: 'unknown', message: `QuerySendDetails ${code ?? `HTTP ${status}`}` };
+      const request = new QuerySendDetailsRequest({
+        phoneNumber: toAliyunNumber(req.mobile),
+        sendDate,
+        pageSize,
+        currentPage: page,
+        ...(req.supplierMessageId ? { bizId: req.supplierMessageId } : {}),
+      });
+      const result = await observeExchange(this.account.timeoutMs, () =>
+        this.client.querySendDetailsWithOptions(request, this.runtime()),
+      );
+      if (!result.ok) {
+        const f = aliyunFailure(result, this.account.timeoutMs);
+        return { kind: 'unknown', message: `query failed: ${f.code}` };
       }
-      const rows = answer?.SmsSendDetailDTOs?.SmsSendDetailDTO;
-      const list: unknown[] = Array.isArray(rows) ? rows : [];
+      const body = result.value.body;
+      const code = str(body?.code);
+      if (code !== 'OK') {
+        return {
+          kind: 'unknown',
+          message: `QuerySendDetails ${code ?? `HTTP ${result.value.statusCode ?? 200}`}`,
+        };
+      }
+      const list = body?.smsSendDetailDTOs?.smsSendDetailDTO ?? [];
       for (const row of list) {
-        if (row === null || typeof row !== 'object') continue;
-        const r = row as Record<string, unknown>;
         // Our OutId identifies the send; a row without OutId can only be
         // trusted when the vendor narrowed the answer by our BizId.
-        const outId = str(r.OutId);
+        const outId = str(row.outId);
         const matches = outId === req.messageId || (req.supplierMessageId !== undefined && !outId);
         if (!matches) continue;
-        const sendStatus = Number(r.SendStatus);
+        const sendStatus = Number(row.sendStatus);
         const status = sendStatus === 3 ? 'delivered' : sendStatus === 2 ? 'failed' : 'pending';
-        const errCode = str(r.ErrCode);
+        const errCode = str(row.errCode);
         return {
           kind: 'found',
           ...(req.supplierMessageId ? { supplierMessageId: req.supplierMessageId } : {}),
@@ -223,7 +283,7 @@ export class AliyunAdapter implements SupplierAdapter {
           ...(status === 'failed' && errCode ? { errorCode: errCode } : {}),
         };
       }
-      const total = Number(answer?.TotalCount ?? list.length);
+      const total = Number(body?.totalCount ?? list.length);
       if (list.length < pageSize || page * pageSize >= total) break;
     }
     return { kind: 'not_found', conclusive: true };

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chinaDate, classifyAliyunError } from './aliyun.ts';
+import { ClientError, ServerError, ThrottlingError } from '@alicloud/openapi-core';
+import { aliyunFailure, chinaDate, classifyAliyunError } from './aliyun.ts';
+import type { ExchangeFailure } from './exchange.ts';
 import { isE164, toAliyunNumber, vendorNumberToE164 } from './mobile.ts';
 import { transportOutcome } from './outcomes.ts';
 import { TransportError } from './httpTransport.ts';
@@ -36,6 +38,77 @@ describe('aliyun error classification', () => {
     assert.equal(classifyAliyunError(404, undefined), 'rejected');
     assert.equal(classifyAliyunError(500, undefined), 'unknown');
     assert.equal(classifyAliyunError(200, undefined), 'unknown');
+  });
+});
+
+describe('aliyun SDK failures', () => {
+  const failure = (error: unknown, more: Partial<ExchangeFailure> = {}): ExchangeFailure => ({
+    ok: false,
+    error,
+    sent: true,
+    status: undefined,
+    timedOut: false,
+    ...more,
+  });
+  const errno = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
+
+  it('our deadline: unknown once the request was written, transient before', () => {
+    assert.equal(aliyunFailure(failure(undefined, { timedOut: true }), 100).kind, 'unknown');
+    assert.equal(
+      aliyunFailure(failure(undefined, { timedOut: true, sent: false }), 100).kind,
+      'transient',
+    );
+  });
+  it("the SDK's own timer counts as a timeout too", () => {
+    const err = Object.assign(new Error('ReadTimeout(100)'), { name: 'RequestTimeoutError' });
+    assert.deepEqual(aliyunFailure(failure(err), 100), {
+      kind: 'unknown',
+      code: 'TIMEOUT',
+      message: 'no answer within 100 ms',
+    });
+  });
+  it('vendor answers with HTTP >= 400 are classified by their Code, else by status', () => {
+    const throttled = new ThrottlingError({
+      statusCode: 400,
+      code: 'Throttling.User',
+      data: { Code: 'Throttling.User', Message: 'flow control' },
+    });
+    assert.deepEqual(aliyunFailure(failure(throttled), 100), {
+      kind: 'transient',
+      code: 'Throttling.User',
+      message: 'flow control',
+    });
+    const auth = new ClientError({
+      statusCode: 400,
+      data: { Code: 'SignatureDoesNotMatch', Message: 'no' },
+    });
+    assert.equal(aliyunFailure(failure(auth), 100).kind, 'rejected');
+    // the SDK writes a missing code as the string "undefined"
+    const bare = new ClientError({ statusCode: 404, code: 'undefined', data: {} });
+    assert.deepEqual(aliyunFailure(failure(bare), 100), {
+      kind: 'rejected',
+      code: 'HTTP_404',
+      message: 'HTTP 404',
+    });
+    const server = new ServerError({ statusCode: 500, data: {} });
+    assert.equal(aliyunFailure(failure(server), 100).kind, 'unknown');
+  });
+  it('socket errors: by whether the request was written; SDK text is never kept', () => {
+    const leaky = 'POST http://h/?AccessKeyId=LTAI&Signature=abc failed.';
+    const refused = aliyunFailure(failure(errno('ECONNREFUSED', leaky), { sent: false }), 100);
+    assert.deepEqual(refused, {
+      kind: 'transient',
+      code: 'ECONNREFUSED',
+      message: 'network error ECONNREFUSED',
+    });
+    assert.equal(aliyunFailure(failure(errno('ECONNRESET', leaky)), 100).kind, 'unknown');
+  });
+  it('an answer the SDK could not parse is classified by its status', () => {
+    const bad = new SyntaxError('Unexpected token');
+    assert.equal(aliyunFailure(failure(bad, { status: 503 }), 100).kind, 'transient');
+    assert.equal(aliyunFailure(failure(bad, { status: 502 }), 100).kind, 'unknown');
+    assert.equal(aliyunFailure(failure(bad, { status: 200 }), 100).kind, 'unknown');
+    assert.equal(aliyunFailure(failure(bad, { sent: false }), 100).kind, 'transient');
   });
 });
 

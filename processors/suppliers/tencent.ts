@@ -2,6 +2,12 @@
 // SendSms:                        https://cloud.tencent.com/document/api/382/55981
 // PullSmsSendStatusByPhoneNumber: https://tencentcloud.com/document/api/382/40518
 // Error codes:                    https://cloud.tencent.com/document/api/382/52075
+// Signed here rather than through tencentcloud-sdk-nodejs(-sms): the SDK takes
+// the TC3 credential scope's service from the first label of the endpoint host
+// ("127" for 127.0.0.1) and signs the host header without its port, so pointed
+// at any address but <service>.tencentcloudapi.com on the default port its
+// requests fail the gateway's signature check; its network errors also carry
+// only a message, without the socket error code.
 import { httpRequest, TransportError } from './httpTransport.ts';
 import { isE164 } from './mobile.ts';
 import { transportOutcome } from './outcomes.ts';

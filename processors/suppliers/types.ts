@@ -6,7 +6,7 @@
 export interface SupplierAccount {
   id: string;
   vendor: 'aliyun' | 'tencent';
-  /** Base URL of the vendor API, e.g. https://dysmsapi.aliyuncs.com/ or http://127.0.0.1:8090/aliyun/ */
+  /** Base URL of the vendor API, e.g. https://dysmsapi.aliyuncs.com/ or http://127.0.0.1:8090/ (Aliyun: scheme and host only) */
   endpoint: string;
   /** Aliyun AccessKeyId / Tencent SecretId. */
   accessKeyId: string;

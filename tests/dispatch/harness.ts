@@ -119,7 +119,8 @@ export async function startHarness(
   const suppliers = accounts.map((a) => ({
     id: a.id,
     vendor: a.vendor,
-    endpoint: `${sim.url}/${a.vendor}/`,
+    // both vendors' APIs answer at the root, as on their own hosts
+    endpoint: `${sim.url}/`,
     accessKeyId: `${a.id}-key`,
     accessKeySecret: `${a.id}-secret`,
     signName: 'streaming',

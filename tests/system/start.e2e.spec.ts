@@ -48,12 +48,11 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 }
 
 function suppliers() {
-  const endpoint = (vendor: string) => `${simBase}/${vendor}/`;
   return JSON.stringify([
     {
       id: 'sim-aliyun',
       vendor: 'aliyun',
-      endpoint: endpoint('aliyun'),
+      endpoint: `${simBase}/`,
       accessKeyId: 'sim-aliyun-access-key-id',
       accessKeySecret: 'sim-aliyun-access-key-secret',
       signName: 'streaming',
@@ -62,7 +61,7 @@ function suppliers() {
     {
       id: 'sim-tencent',
       vendor: 'tencent',
-      endpoint: endpoint('tencent'),
+      endpoint: `${simBase}/`,
       accessKeyId: 'sim-tencent-secret-id',
       accessKeySecret: 'sim-tencent-secret-key',
       smsSdkAppId: '1400000000',
