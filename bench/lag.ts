@@ -2,7 +2,11 @@
 // has applied it, while appenders run at the accept benchmark's rate (an
 // accepted event per send, followed by its submitted and delivered events).
 //
-//   node bench/lag.ts [--rate 1200] [--seconds 20]
+//   node bench/lag.ts [--rate 1200] [--seconds 20] [--only audit_log,message_timelines]
+//                     [--accepted-only]
+//
+// --accepted-only appends just the sms.accepted event of each send: the
+// event load of the accept benchmark, which runs no dispatch.
 //
 // Lag of an event = when the projection's checkpoint passed its position
 // minus when its append resolved (sampled every 2 ms in this process).
@@ -17,6 +21,8 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '1200' },
     seconds: { type: 'string', default: '20' },
+    only: { type: 'string' },
+    'accepted-only': { type: 'boolean', default: false },
   },
 });
 const rate = Number(values.rate);
@@ -28,7 +34,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const side = await benchReadSide('lag');
-const running = startProjectors(side.deps);
+const acceptedOnly = values['accepted-only'];
+const only = values.only?.split(',').filter(Boolean);
+const running = startProjectors(side.deps, only ? { only } : {});
 try {
   while (running.projections.some((p) => !p.active)) await new Promise((r) => setTimeout(r, 20));
   const committed: { position: number; at: number }[] = [];
@@ -72,6 +80,7 @@ try {
             'no_stream',
           );
           record(a.position);
+          if (acceptedOnly) return;
           const o = await side.deps.eventStore.append(`message-${id}`, outcomes(id, i), 0);
           record(o.position);
         })(),
@@ -99,7 +108,7 @@ try {
     );
   });
   const out = {
-    command: `node bench/lag.ts --rate ${rate} --seconds ${seconds}`,
+    command: `node bench/lag.ts --rate ${rate} --seconds ${seconds}${only ? ` --only ${only.join(',')}` : ''}${acceptedOnly ? ' --accepted-only' : ''}`,
     at: new Date().toISOString(),
     machine: machine(),
     node: process.version,
