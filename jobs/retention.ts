@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
+import { liveCollection, timelineCollections } from '../platform/readModels/index.ts';
 import { normalizeSupplierMessageId } from '../platform/suppliers/pushes.ts';
 import { catchUpIndex } from './indexes.ts';
 
@@ -35,17 +36,8 @@ export function supplierLookupKey(
 
 export const MESSAGE_HISTORY_TABLE = 'message_history';
 export const MESSAGE_TIMELINES_COLLECTION = 'message_timelines';
-/** projectors/mongoModels.ts: {_id: model, collection} names the live collection after a blue/green swap. */
-export const READ_MODEL_POINTERS = 'read_model_pointers';
 /** projectors' audit log: one document per event, with its streamId. */
 export const AUDIT_LOG_COLLECTION = 'audit_log';
-
-async function liveCollection(db: Db, model: string): Promise<string> {
-  const pointer = await db
-    .collection<{ _id: string; collection: string }>(READ_MODEL_POINTERS)
-    .findOne({ _id: model });
-  return pointer?.collection ?? model;
-}
 
 export interface RetentionDeps {
   pool: Pool;
@@ -130,7 +122,9 @@ async function removeBatch(deps: RetentionDeps, ids: string[]): Promise<void> {
   // 2. read models: timelines and the audit log's entries of these streams
   //    (the live collections may have been swapped by a rebuild)
   const timelines = await liveCollection(deps.mongo, MESSAGE_TIMELINES_COLLECTION);
-  await deps.mongo.collection<{ _id: string }>(timelines).deleteMany({ _id: { $in: ids } });
+  for (const part of timelineCollections(timelines)) {
+    await deps.mongo.collection<{ _id: string }>(part).deleteMany({ _id: { $in: ids } });
+  }
   const audit = await liveCollection(deps.mongo, AUDIT_LOG_COLLECTION);
   await deps.mongo
     .collection(audit)

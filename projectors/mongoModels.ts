@@ -11,10 +11,18 @@
 // document. Without a pointer the collection has the model's own name.
 import type { Db, Document } from 'mongodb';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
+import {
+  READ_MODEL_POINTERS,
+  liveCollection,
+  openTimelines,
+  serverUsesIndexes,
+  timelineCollections,
+} from '../platform/readModels/index.ts';
 import { maskPayload } from './masking.ts';
 import type { Projection, ProjectorDeps, Target } from './types.ts';
 
-export const pointerCollection = 'read_model_pointers';
+export const pointerCollection = READ_MODEL_POINTERS;
+export { liveCollection };
 export const mongoCheckpointCollection = 'projection_checkpoints';
 
 type Data = Record<string, unknown>;
@@ -27,17 +35,13 @@ interface CheckpointDoc {
   position: number;
 }
 
-/** The collection that currently holds a model's live documents. */
-export async function liveCollection(db: Db, model: string): Promise<string> {
-  const pointer = await db.collection<Pointer>(pointerCollection).findOne({ _id: model });
-  return pointer?.collection ?? model;
-}
-
 async function collectionOf(db: Db, model: string, target: Target): Promise<string> {
   return target.suffix === '' ? liveCollection(db, model) : `${model}${target.suffix}`;
 }
 
 const checkpointId = (id: string, collection: string) => `${id}:${collection}`;
+/** Highest position a batch may have started writing (message_timelines, see below). */
+const highWaterId = (id: string, collection: string) => `${id}:${collection}:written`;
 
 async function readCheckpoint(db: Db, id: string, collection: string): Promise<number> {
   const doc = await db
@@ -64,9 +68,12 @@ function isDuplicateOnly(err: unknown): boolean {
 interface MongoModel {
   name: string;
   version: number;
+  /** For the queries of the read side; not built where the server would not use them. */
   indexes: { key: Record<string, 1 | -1>; name: string }[];
   /** Forgets what is remembered of a collection (a new active instance starts from the store). */
   reset?(collection: string): void;
+  /** The physical collections behind one logical collection (default: itself). */
+  parts?(collection: string): string[];
   batchWindowMs?: number;
   applyDocs(
     db: Db,
@@ -78,6 +85,18 @@ interface MongoModel {
 
 function mongoProjection(model: MongoModel): Projection {
   const id = `${model.name}@${model.version}`;
+  const parts = (collection: string) => model.parts?.(collection) ?? [collection];
+  const drop = async (db: Db, collection: string) => {
+    for (const part of parts(collection)) {
+      await db
+        .collection(part)
+        .drop()
+        .catch(() => undefined);
+    }
+    await db
+      .collection<CheckpointDoc>(mongoCheckpointCollection)
+      .deleteMany({ _id: { $in: [checkpointId(id, collection), highWaterId(id, collection)] } });
+  };
   return {
     name: model.name,
     version: model.version,
@@ -86,10 +105,13 @@ function mongoProjection(model: MongoModel): Projection {
     async prepare(deps, target) {
       const collection = await collectionOf(deps.mongo.db, model.name, target);
       model.reset?.(collection);
-      const existing = await deps.mongo.db.listCollections({ name: collection }).toArray();
-      if (existing.length === 0) await deps.mongo.db.createCollection(collection);
-      for (const index of model.indexes) {
-        await deps.mongo.db.collection(collection).createIndex(index.key, { name: index.name });
+      for (const part of parts(collection)) {
+        const existing = await deps.mongo.db.listCollections({ name: part }).toArray();
+        if (existing.length === 0) await deps.mongo.db.createCollection(part);
+        if (!(await serverUsesIndexes(deps.mongo.db))) continue;
+        for (const index of model.indexes) {
+          await deps.mongo.db.collection(part).createIndex(index.key, { name: index.name });
+        }
       }
     },
     async checkpoint(deps, target) {
@@ -112,25 +134,10 @@ function mongoProjection(model: MongoModel): Projection {
       await db
         .collection<Pointer>(pointerCollection)
         .updateOne({ _id: model.name }, { $set: { collection: next } }, { upsert: true });
-      if (old !== next) {
-        await db
-          .collection(old)
-          .drop()
-          .catch(() => undefined);
-        await db
-          .collection<CheckpointDoc>(mongoCheckpointCollection)
-          .deleteOne({ _id: checkpointId(id, old) });
-      }
+      if (old !== next) await drop(db, old);
     },
     async discard(deps, build) {
-      const collection = `${model.name}${build.suffix}`;
-      await deps.mongo.db
-        .collection(collection)
-        .drop()
-        .catch(() => undefined);
-      await deps.mongo.db
-        .collection<CheckpointDoc>(mongoCheckpointCollection)
-        .deleteOne({ _id: checkpointId(id, collection) });
+      await drop(deps.mongo.db, `${model.name}${build.suffix}`);
     },
   };
 }
@@ -213,23 +220,18 @@ export const auditLog = mongoProjection({
     { key: { tenantId: 1, position: 1 }, name: 'ix_tenant_position' },
     { key: { streamId: 1, version: 1 }, name: 'ix_stream_version' },
   ],
+  batchWindowMs: 150,
   async applyDocs(db, collection, events) {
     const tenants = await resolveTenants(db, collection, events);
     const docs = events.map((e, i) => auditDocument(e, tenants[i] ?? null));
-    // independent documents: written in parallel chunks, the checkpoint after all of them
-    const chunk = Math.max(250, Math.ceil(docs.length / 4));
-    const writes: Promise<unknown>[] = [];
-    for (let i = 0; i < docs.length; i += chunk) {
-      writes.push(
-        db
-          .collection(collection)
-          .insertMany(docs.slice(i, i + chunk), { ordered: false })
-          .catch((err: unknown) => {
-            if (!isDuplicateOnly(err)) throw err; // an event already recorded: nothing to do
-          }),
-      );
-    }
-    await Promise.all(writes);
+    // one insert per batch: the SQLite behind FerretDB takes one writer at a
+    // time, so parallel inserts only wait on each other's locks
+    await db
+      .collection(collection)
+      .insertMany(docs, { ordered: false })
+      .catch((err: unknown) => {
+        if (!isDuplicateOnly(err)) throw err; // an event already recorded: nothing to do
+      });
   },
 });
 
@@ -320,23 +322,50 @@ export function foldTimeline(
   return out;
 }
 
-const timelineCache = new Map<string, Map<string, TimelineDoc>>();
+interface TimelineState {
+  /** Events above this position cannot have been written by an earlier instance. */
+  trustedAfter: number;
+  /** What this instance wrote, and where: open (in flight) or final. */
+  docs: Map<string, { doc: TimelineDoc; open: boolean }>;
+}
+const timelineStates = new Map<string, TimelineState>();
+const timelineId = 'message_timelines@1';
 
-// FerretDB 1.24 (SQLite) applies an update in ~10 ms and a batch of updates
-// far slower, while deleting and inserting 200 documents takes ~100 ms. So a
-// batch reads the documents it touches, folds the new events in memory, and
-// replaces them with one deleteMany and one insertMany. The single active
-// instance (the projection lock) makes the read-then-write safe; the stored
-// lastVersion makes a redelivered event a no-op; and a document found missing
-// or behind (a crash between the delete and the insert) is rebuilt from its
-// stream in the event store.
+// FerretDB 1.24 reads the whole collection for every query, even by _id, and
+// replacing a document means a delete (a scan) and an insert (cheap). So each
+// message's one document sits in the open collection while it is in flight
+// and moves to the final collection once (platform/readModels); a batch
+// deletes from the small open collection and inserts in bulk.
+//
+// The single active instance (the projection lock) remembers what it wrote,
+// so it reads a document only after a restart. Before a batch writes, it
+// records how far it may have written (the high-water mark); a message first
+// seen above the mark of the instance that came before cannot have a document
+// yet, so a new message costs no read. The stored lastVersion makes a
+// redelivered event a no-op, and a document found missing or behind (a crash
+// between a delete and its insert) is rebuilt from its stream.
+async function timelineState(db: Db, collection: string): Promise<TimelineState> {
+  let state = timelineStates.get(collection);
+  if (!state) {
+    const [written, checkpoint] = await Promise.all([
+      db
+        .collection<CheckpointDoc>(mongoCheckpointCollection)
+        .findOne({ _id: highWaterId(timelineId, collection) }),
+      readCheckpoint(db, timelineId, collection),
+    ]);
+    state = { trustedAfter: Math.max(written?.position ?? 0, checkpoint), docs: new Map() };
+    timelineStates.set(collection, state);
+  }
+  return state;
+}
+
 export const messageTimelines = mongoProjection({
   name: 'message_timelines',
   version: 1,
   indexes: [{ key: { tenantId: 1 }, name: 'ix_tenant' }],
-  // each batch costs a scan on FerretDB: gather more events per batch
-  batchWindowMs: 250,
-  reset: (collection) => void timelineCache.delete(collection),
+  batchWindowMs: 150,
+  parts: timelineCollections,
+  reset: (collection) => void timelineStates.delete(collection),
   async applyDocs(db, collection, events, deps) {
     const byMessage = new Map<string, RecordedEvent[]>();
     for (const e of events) {
@@ -347,29 +376,41 @@ export const messageTimelines = mongoProjection({
       byMessage.set(id, list);
     }
     if (byMessage.size === 0) return;
-    const coll = db.collection<TimelineDoc>(collection);
-    // documents this (single active) instance wrote are remembered: no read before the write
-    let cache = timelineCache.get(collection);
-    if (!cache || cache.size > 100_000) {
-      cache = new Map();
-      timelineCache.set(collection, cache);
-    }
-    const existing = new Map<string, TimelineDoc>();
+    const open = db.collection<TimelineDoc>(openTimelines(collection));
+    const final = db.collection<TimelineDoc>(collection);
+    const state = await timelineState(db, collection);
+    if (state.docs.size > 100_000) state.docs.clear();
+
+    // 1. the documents these events change: remembered, known new, or read
+    const existing = new Map<string, { doc: TimelineDoc; open: boolean }>();
     const unknown: string[] = [];
-    for (const id of byMessage.keys()) {
-      const cached = cache.get(id);
-      if (cached) existing.set(id, cached);
-      else unknown.push(id);
+    for (const [id, list] of byMessage) {
+      const known = state.docs.get(id);
+      if (known) existing.set(id, known);
+      else if (!(list[0]!.streamVersion === 0 && list[0]!.position > state.trustedAfter)) {
+        unknown.push(id);
+      }
     }
     if (unknown.length > 0) {
-      for (const doc of await coll.find({ _id: { $in: unknown } }).toArray())
-        existing.set(doc._id, doc);
+      for (const doc of await open.find({ _id: { $in: unknown } }).toArray()) {
+        existing.set(doc._id, { doc, open: true });
+      }
+      // only a message already final, or first seen before a restart, is looked for here
+      const rest = unknown.filter((id) => !existing.has(id));
+      if (rest.length > 0) {
+        for (const doc of await final.find({ _id: { $in: rest } }).toArray()) {
+          existing.set(doc._id, { doc, open: false });
+        }
+      }
     }
-    const replaced: string[] = [];
-    const writes: TimelineDoc[] = [];
+
+    // 2. fold the new events in
+    const writes: { doc: TimelineDoc; open: boolean }[] = [];
+    const fromOpen: string[] = [];
+    const fromFinal: string[] = [];
     for (const [id, list] of byMessage) {
-      const doc = existing.get(id);
-      let seen = doc?.lastVersion ?? -1;
+      const before = existing.get(id);
+      let seen = before?.doc.lastVersion ?? -1;
       const fresh = list.filter((e) => {
         if (e.streamVersion <= seen) return false; // seen before, or twice in this batch
         seen = e.streamVersion;
@@ -377,8 +418,8 @@ export const messageTimelines = mongoProjection({
       });
       if (fresh.length === 0) continue;
       let next: TimelineDoc | undefined;
-      if (fresh[0]!.streamVersion === (doc?.lastVersion ?? -1) + 1) {
-        next = foldTimeline(doc, fresh);
+      if (fresh[0]!.streamVersion === (before?.doc.lastVersion ?? -1) + 1) {
+        next = foldTimeline(before?.doc, fresh);
       } else {
         // a gap: rebuild this one document from its stream
         const last = fresh[fresh.length - 1]!.streamVersion;
@@ -389,17 +430,38 @@ export const messageTimelines = mongoProjection({
         );
       }
       if (!next) continue;
-      if (doc) replaced.push(id);
-      writes.push(next);
+      if (before) (before.open ? fromOpen : fromFinal).push(id);
+      writes.push({ doc: next, open: !FINAL.has(next.status) });
     }
+    if (writes.length === 0) return;
+
+    // 3. say how far this batch may write, then replace: deletes first, so a
+    //    crash leaves a document missing (rebuilt later), never two of them
+    const upTo = events[events.length - 1]!.position;
     try {
-      if (replaced.length > 0) await coll.deleteMany({ _id: { $in: replaced } });
-      if (writes.length > 0) await coll.insertMany(writes, { ordered: false });
+      await db
+        .collection<CheckpointDoc>(mongoCheckpointCollection)
+        .updateOne(
+          { _id: highWaterId(timelineId, collection) },
+          { $max: { position: upTo } },
+          { upsert: true },
+        );
+      if (fromOpen.length > 0) await open.deleteMany({ _id: { $in: fromOpen } });
+      if (fromFinal.length > 0) await final.deleteMany({ _id: { $in: fromFinal } });
+      const toOpen = writes.filter((w) => w.open).map((w) => w.doc);
+      const toFinal = writes.filter((w) => !w.open).map((w) => w.doc);
+      await Promise.all([
+        toOpen.length > 0 ? open.insertMany(toOpen, { ordered: false }) : undefined,
+        toFinal.length > 0 ? final.insertMany(toFinal, { ordered: false }) : undefined,
+      ]);
     } catch (err) {
-      // unsure what is stored now: forget, and let the batch be retried from the documents
-      timelineCache.delete(collection);
+      // unsure what is stored now: forget, and let the retry read the documents
+      timelineStates.delete(collection);
       throw err;
     }
-    for (const doc of writes) cache.set(doc._id, doc);
+    for (const w of writes) {
+      if (w.open) state.docs.set(w.doc._id, w);
+      else state.docs.delete(w.doc._id); // final: rarely touched again, read if it is
+    }
   },
 });

@@ -9,6 +9,7 @@ import type { MysqlPool } from '../platform/clients/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
+import { liveCollection as liveMongoCollection } from '../platform/readModels/index.ts';
 
 export interface QueryDeps {
   config: Config;
@@ -43,12 +44,8 @@ const version: Record<ReadModel, number> = {
 };
 
 /** The Mongo collection holding a model now (a rebuild swaps a pointer document). */
-export async function liveCollection(db: Db, model: ReadModel): Promise<string> {
-  const pointer = await db
-    .collection<{ _id: string; collection: string }>('read_model_pointers')
-    .findOne({ _id: model });
-  return pointer?.collection ?? model;
-}
+export const liveCollection = (db: Db, model: ReadModel): Promise<string> =>
+  liveMongoCollection(db, model);
 
 /** Checkpoint of each read model: the position of the last event it has applied. */
 export async function readModelPositions(

@@ -4,6 +4,7 @@ import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { canSee, principalOf } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
+import { findTimeline } from '../../platform/readModels/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
 import { listMessagesQuery, getMessageQuery } from '../../schemas/openapi/query.ts';
 import {
@@ -91,16 +92,12 @@ async function getMessage(deps: QueryDeps, req: Request) {
     throw new AppError('MESSAGE_NOT_FOUND', `No message ${id}.`);
   }
   const collection = await liveCollection(deps.mongo.db, 'message_timelines');
-  const timelines = deps.mongo.db.collection<{
-    _id: string;
-    states?: unknown[];
-    attempts?: unknown[];
-  }>(collection);
-  let timeline = await timelines.findOne({ _id: id });
+  type Timeline = { _id: string; states?: unknown[]; attempts?: unknown[] };
+  let timeline = await findTimeline<Timeline>(deps.mongo.db, collection, id);
   if (!timeline) {
     // the projector replaces a document by delete and insert: look once more
     await new Promise((r) => setTimeout(r, 50));
-    timeline = await timelines.findOne({ _id: id });
+    timeline = await findTimeline<Timeline>(deps.mongo.db, collection, id);
   }
   return {
     ...messageView(row),

@@ -10,6 +10,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 import { MysqlEventStore, type EventStore } from '../../platform/eventStore/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
+import { openTimelines } from '../../platform/readModels/index.ts';
 import {
   applyRetention,
   ensureJobTables,
@@ -76,10 +77,12 @@ describe('history retention', () => {
         'INSERT INTO message_history (message_id, tenant_id, accepted_at) VALUES (?, ?, ?)',
         [m.id, tenant, acceptedAt],
       );
-      await mdb.collection<{ _id: string }>('message_timelines').insertOne({
-        _id: m.id,
-        tenantId: tenant,
-      } as { _id: string });
+      // a timeline is in the open collection while in flight, in the final one after
+      await mdb
+        .collection<{ _id: string }>(
+          submitted ? 'message_timelines' : openTimelines('message_timelines'),
+        )
+        .insertOne({ _id: m.id, tenantId: tenant } as { _id: string });
       await mdb.collection('audit_log').insertOne({ streamId: `message-${m.id}`, version: 0 });
       if (submitted) {
         await redis.set(supplierLookupKey('sim-aliyun', m.supplierMessageId, prefix), m.id);
@@ -129,7 +132,10 @@ describe('history retention', () => {
     // MySQL and Mongo read models
     const [rows] = await db.pool.query<RowDataPacket[]>('SELECT message_id FROM message_history');
     assert.deepEqual(rows.map((r) => r.message_id).sort(), kept.map((m) => m.id).sort());
-    const docs = await mdb.collection('message_timelines').find().toArray();
+    const docs = [
+      ...(await mdb.collection('message_timelines').find().toArray()),
+      ...(await mdb.collection(openTimelines('message_timelines')).find().toArray()),
+    ];
     assert.deepEqual(docs.map((d) => String(d._id)).sort(), kept.map((m) => m.id).sort());
 
     const audit = await mdb.collection('audit_log').find().toArray();

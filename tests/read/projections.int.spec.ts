@@ -7,12 +7,14 @@ import {
   allCachedTemplates,
   buildTarget,
   cachedTemplate,
+  liveCollection,
   projectionNamed,
   projections,
   projectionsStatus,
   replayCommand,
   startProjectors,
 } from '../../projectors/index.ts';
+import { serverUsesIndexes, timelineCollections } from '../../platform/readModels/index.ts';
 import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
 import { snapshot } from './snapshot.ts';
 
@@ -65,6 +67,26 @@ describe('projections', () => {
       2,
     );
     assert.equal(live.mongo.message_timelines!.length, workload.messages.length);
+    // one timeline per message: in the open collection while in flight, in the final one after
+    const db = side.deps.mongo.db;
+    const [openName, finalName] = timelineCollections(
+      await liveCollection(db, 'message_timelines'),
+    );
+    const inOpen = await db.collection<{ status: string }>(openName).find({}).toArray();
+    const inFinal = await db.collection<{ status: string }>(finalName).find({}).toArray();
+    assert.equal(inOpen.length + inFinal.length, workload.messages.length);
+    assert.ok(inOpen.length > 0 && inFinal.length > 0);
+    assert.ok(inOpen.every((d) => !['delivered', 'undelivered', 'failed'].includes(d.status)));
+    assert.ok(inFinal.every((d) => ['delivered', 'undelivered', 'failed'].includes(d.status)));
+    // FerretDB 1.x uses no secondary index in a query: none is built there, costing inserts
+    const ferret = /^v?1\./.test(
+      String((await db.admin().command({ buildInfo: 1 })).ferretdbVersion ?? ''),
+    );
+    assert.equal(await serverUsesIndexes(db), !ferret);
+    const indexNames = (await db.collection(finalName).listIndexes().toArray()).map((i) =>
+      String(i.name),
+    );
+    assert.equal(indexNames.includes('ix_tenant'), !ferret);
     // the template cache follows template changes: updated, disabled, re-enabled
     const t0 = await cachedTemplate(side.deps, workload.templates[0]!.code);
     assert.equal(t0?.content, 'Hi ${name}!');

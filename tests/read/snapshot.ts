@@ -1,6 +1,7 @@
 // Everything the read side holds, for row-by-row and document-by-document comparison.
 import type { RowDataPacket } from 'mysql2/promise';
 import { allCachedTemplates, liveCollection, type ProjectorDeps } from '../../projectors/index.ts';
+import { timelineCollections } from '../../platform/readModels/index.ts';
 
 const tables = [
   ['message_history', 'message_id'],
@@ -27,7 +28,12 @@ export async function snapshot(deps: ProjectorDeps, suffix = ''): Promise<Snapsh
   const mongo: Snapshot['mongo'] = {};
   for (const model of ['audit_log', 'message_timelines']) {
     const name = suffix === '' ? await liveCollection(deps.mongo.db, model) : `${model}${suffix}`;
-    mongo[model] = await deps.mongo.db.collection(name).find({}).sort({ _id: 1 }).toArray();
+    // a timeline sits in its open collection until the message is final
+    const parts = model === 'message_timelines' ? timelineCollections(name) : [name];
+    const docs = [];
+    for (const part of parts)
+      docs.push(...(await deps.mongo.db.collection(part).find({}).toArray()));
+    mongo[model] = docs.sort((a, b) => (String(a._id) < String(b._id) ? -1 : 1));
   }
   const out: Snapshot = { mysql, mongo };
   if (suffix === '') out.templateCache = await allCachedTemplates(deps);

@@ -1,0 +1,71 @@
+// Where the Mongo read models live, shared by the projectors that write them
+// and the services and jobs that read or trim them.
+//
+// A blue/green rebuild swaps a model by rewriting one pointer document
+// ({_id: model, collection}) in `read_model_pointers`: FerretDB 1.24 has no
+// renameCollection with dropTarget.
+//
+// message_timelines keeps one document per message, in one of two
+// collections: `<live>_open` while the message is in flight, `<live>` once it
+// is final (delivered, undelivered, failed). FerretDB 1.24 answers every
+// query, even one by _id, by reading the whole collection (its SQL filter
+// does not match its own _id index), so replacing a document costs a scan of
+// its collection. The open collection holds only the messages in flight, so
+// the updates of a busy system scan a small collection; a final document is
+// inserted once into the large one and rarely touched again.
+import type { Db, Document } from 'mongodb';
+
+export const READ_MODEL_POINTERS = 'read_model_pointers';
+
+/** The collection that currently holds a model's live documents. */
+export async function liveCollection(db: Db, model: string): Promise<string> {
+  const pointer = await db
+    .collection<{ _id: string; collection: string }>(READ_MODEL_POINTERS)
+    .findOne({ _id: model });
+  return pointer?.collection ?? model;
+}
+
+/** The companion collection of a timelines collection that holds messages still in flight. */
+export const openTimelines = (collection: string): string => `${collection}_open`;
+
+/** Both collections of a timelines collection: in flight, then final. */
+export const timelineCollections = (collection: string): [string, string] => [
+  openTimelines(collection),
+  collection,
+];
+
+/** A message's timeline document, wherever it is now. */
+export async function findTimeline<T extends Document = Document>(
+  db: Db,
+  collection: string,
+  messageId: string,
+): Promise<T | null> {
+  // the open one first: a message moves from open to final, never back
+  for (const name of timelineCollections(collection)) {
+    const doc = await db.collection<Document>(name).findOne({ _id: messageId as never });
+    if (doc) return doc as unknown as T;
+  }
+  return null;
+}
+
+const indexUse = new WeakMap<Db, Promise<boolean>>();
+
+/**
+ * Whether the server's queries use secondary indexes. FerretDB 1.x does not:
+ * its SQLite backend pushes down nothing but an _id equality (with an SQL
+ * expression its own _id index does not match), and its PostgreSQL backend
+ * answered _id look-ups just as slowly in our measurement. There an index
+ * only slows every insert; MongoDB and FerretDB 2 use them.
+ */
+export function serverUsesIndexes(db: Db): Promise<boolean> {
+  let known = indexUse.get(db);
+  if (!known) {
+    known = db
+      .admin()
+      .command({ buildInfo: 1 })
+      .then((info) => !/^v?1\./.test(String(info.ferretdbVersion ?? '')))
+      .catch(() => true);
+    indexUse.set(db, known);
+  }
+  return known;
+}
