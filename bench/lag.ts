@@ -10,7 +10,7 @@
 //
 // Lag of an event = when the projection's checkpoint passed its position
 // minus when its append resolved (sampled every 2 ms in this process).
-// Writes bench/results/lag.json. Target: p99 < 1 s.
+// Writes bench/results/lag.json (lag-accepted-only.json with --accepted-only). Target: p99 < 1 s.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -120,7 +120,7 @@ try {
   };
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
   writeFileSync(
-    new URL('./results/lag.json', import.meta.url),
+    new URL(`./results/lag${acceptedOnly ? '-accepted-only' : ''}.json`, import.meta.url),
     `${JSON.stringify(out, null, 2)}\n`,
   );
 } finally {
