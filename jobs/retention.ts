@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
-import { liveCollection, timelineCollections } from '../platform/readModels/index.ts';
+import { liveCollection, readModelDb, timelineCollections } from '../platform/readModels/index.ts';
 import { normalizeSupplierMessageId } from '../platform/suppliers/pushes.ts';
 import { catchUpIndex } from './indexes.ts';
 
@@ -123,7 +123,9 @@ async function removeBatch(deps: RetentionDeps, ids: string[]): Promise<void> {
   //    (the live collections may have been swapped by a rebuild)
   const timelines = await liveCollection(deps.mongo, MESSAGE_TIMELINES_COLLECTION);
   for (const part of timelineCollections(timelines)) {
-    await deps.mongo.collection<{ _id: string }>(part).deleteMany({ _id: { $in: ids } });
+    await readModelDb(deps.mongo, MESSAGE_TIMELINES_COLLECTION)
+      .collection<{ _id: string }>(part)
+      .deleteMany({ _id: { $in: ids } });
   }
   const audit = await liveCollection(deps.mongo, AUDIT_LOG_COLLECTION);
   await deps.mongo

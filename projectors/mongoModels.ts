@@ -15,6 +15,7 @@ import {
   READ_MODEL_POINTERS,
   liveCollection,
   openTimelines,
+  readModelDb,
   serverUsesIndexes,
   timelineCollections,
 } from '../platform/readModels/index.ts';
@@ -35,8 +36,9 @@ interface CheckpointDoc {
   position: number;
 }
 
-async function collectionOf(db: Db, model: string, target: Target): Promise<string> {
-  return target.suffix === '' ? liveCollection(db, model) : `${model}${target.suffix}`;
+/** base: the configured database (liveCollection finds the model's own). */
+async function collectionOf(base: Db, model: string, target: Target): Promise<string> {
+  return target.suffix === '' ? liveCollection(base, model) : `${model}${target.suffix}`;
 }
 
 const checkpointId = (id: string, collection: string) => `${id}:${collection}`;
@@ -71,7 +73,7 @@ interface MongoModel {
   /** For the queries of the read side; not built where the server would not use them. */
   indexes: { key: Record<string, 1 | -1>; name: string }[];
   /** Forgets what is remembered of a collection (a new active instance starts from the store). */
-  reset?(collection: string): void;
+  reset?(db: Db, collection: string): void;
   /** The physical collections behind one logical collection (default: itself). */
   parts?(collection: string): string[];
   batchWindowMs?: number;
@@ -86,6 +88,8 @@ interface MongoModel {
 function mongoProjection(model: MongoModel): Projection {
   const id = `${model.name}@${model.version}`;
   const parts = (collection: string) => model.parts?.(collection) ?? [collection];
+  // where the model, its pointer and its checkpoints live (platform/readModels)
+  const home = (deps: ProjectorDeps): Db => readModelDb(deps.mongo.db, model.name);
   const drop = async (db: Db, collection: string) => {
     for (const part of parts(collection)) {
       await db
@@ -104,23 +108,24 @@ function mongoProjection(model: MongoModel): Projection {
     ...(model.batchWindowMs === undefined ? {} : { batchWindowMs: model.batchWindowMs }),
     async prepare(deps, target) {
       const collection = await collectionOf(deps.mongo.db, model.name, target);
-      model.reset?.(collection);
+      const db = home(deps);
+      model.reset?.(db, collection);
       for (const part of parts(collection)) {
-        const existing = await deps.mongo.db.listCollections({ name: part }).toArray();
-        if (existing.length === 0) await deps.mongo.db.createCollection(part);
-        if (!(await serverUsesIndexes(deps.mongo.db))) continue;
+        const existing = await db.listCollections({ name: part }).toArray();
+        if (existing.length === 0) await db.createCollection(part);
+        if (!(await serverUsesIndexes(db))) continue;
         for (const index of model.indexes) {
-          await deps.mongo.db.collection(part).createIndex(index.key, { name: index.name });
+          await db.collection(part).createIndex(index.key, { name: index.name });
         }
       }
     },
     async checkpoint(deps, target) {
       const collection = await collectionOf(deps.mongo.db, model.name, target);
-      return readCheckpoint(deps.mongo.db, id, collection);
+      return readCheckpoint(home(deps), id, collection);
     },
     async apply(deps, target, events, upTo) {
-      const db = deps.mongo.db;
-      const collection = await collectionOf(db, model.name, target);
+      const collection = await collectionOf(deps.mongo.db, model.name, target);
+      const db = home(deps);
       const checkpoint = await readCheckpoint(db, id, collection);
       if (upTo <= checkpoint) return;
       const fresh = events.filter((e) => e.position > checkpoint);
@@ -128,16 +133,15 @@ function mongoProjection(model: MongoModel): Projection {
       await writeCheckpoint(db, id, collection, upTo);
     },
     async swap(deps, build) {
-      const db = deps.mongo.db;
-      const old = await liveCollection(db, model.name);
+      const old = await liveCollection(deps.mongo.db, model.name);
       const next = `${model.name}${build.suffix}`;
-      await db
+      await home(deps)
         .collection<Pointer>(pointerCollection)
         .updateOne({ _id: model.name }, { $set: { collection: next } }, { upsert: true });
-      if (old !== next) await drop(db, old);
+      if (old !== next) await drop(home(deps), old);
     },
     async discard(deps, build) {
-      await drop(deps.mongo.db, `${model.name}${build.suffix}`);
+      await drop(home(deps), `${model.name}${build.suffix}`);
     },
   };
 }
@@ -154,14 +158,17 @@ function directTenant(event: RecordedEvent): string | undefined {
   );
 }
 
+/** What an active instance remembers is per database and collection. */
+const cacheKey = (db: Db, collection: string) => `${db.databaseName}.${collection}`;
+
 // Tenant of each stream (from its first event), per collection, remembered between batches.
 const streamTenants = new Map<string, Map<string, string | null>>();
 
 async function resolveTenants(db: Db, collection: string, events: RecordedEvent[]) {
-  let known = streamTenants.get(collection);
+  let known = streamTenants.get(cacheKey(db, collection));
   if (!known || known.size > 200_000) {
     known = new Map();
-    streamTenants.set(collection, known);
+    streamTenants.set(cacheKey(db, collection), known);
   }
   const lookup = (e: RecordedEvent): string | undefined => {
     if (e.type === 'verification.issued.v1') return `message-${String((e.data as Data).messageId)}`;
@@ -214,7 +221,7 @@ export function auditDocument(event: RecordedEvent, tenantId: string | null): Do
 export const auditLog = mongoProjection({
   name: 'audit_log',
   version: 1,
-  reset: (collection) => void streamTenants.delete(collection),
+  reset: (db, collection) => void streamTenants.delete(cacheKey(db, collection)),
   indexes: [
     { key: { position: 1 }, name: 'ix_position' },
     { key: { tenantId: 1, position: 1 }, name: 'ix_tenant_position' },
@@ -345,7 +352,7 @@ const timelineId = 'message_timelines@1';
 // redelivered event a no-op, and a document found missing or behind (a crash
 // between a delete and its insert) is rebuilt from its stream.
 async function timelineState(db: Db, collection: string): Promise<TimelineState> {
-  let state = timelineStates.get(collection);
+  let state = timelineStates.get(cacheKey(db, collection));
   if (!state) {
     const [written, checkpoint] = await Promise.all([
       db
@@ -354,7 +361,7 @@ async function timelineState(db: Db, collection: string): Promise<TimelineState>
       readCheckpoint(db, timelineId, collection),
     ]);
     state = { trustedAfter: Math.max(written?.position ?? 0, checkpoint), docs: new Map() };
-    timelineStates.set(collection, state);
+    timelineStates.set(cacheKey(db, collection), state);
   }
   return state;
 }
@@ -365,7 +372,7 @@ export const messageTimelines = mongoProjection({
   indexes: [{ key: { tenantId: 1 }, name: 'ix_tenant' }],
   batchWindowMs: 150,
   parts: timelineCollections,
-  reset: (collection) => void timelineStates.delete(collection),
+  reset: (db, collection) => void timelineStates.delete(cacheKey(db, collection)),
   async applyDocs(db, collection, events, deps) {
     const byMessage = new Map<string, RecordedEvent[]>();
     for (const e of events) {
@@ -456,7 +463,7 @@ export const messageTimelines = mongoProjection({
       ]);
     } catch (err) {
       // unsure what is stored now: forget, and let the retry read the documents
-      timelineStates.delete(collection);
+      timelineStates.delete(cacheKey(db, collection));
       throw err;
     }
     for (const w of writes) {

@@ -9,7 +9,10 @@ import type { MysqlPool } from '../platform/clients/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
-import { liveCollection as liveMongoCollection } from '../platform/readModels/index.ts';
+import {
+  liveCollection as liveMongoCollection,
+  readModelDb,
+} from '../platform/readModels/index.ts';
 
 export interface QueryDeps {
   config: Config;
@@ -72,7 +75,7 @@ export async function readModelPositions(
   }
   for (const m of models.filter((x) => !mysqlModels.has(x))) {
     const collection = await liveCollection(deps.mongo.db, m);
-    const doc = await deps.mongo.db
+    const doc = await readModelDb(deps.mongo.db, m)
       .collection<{ _id: string; position: number }>('projection_checkpoints')
       .findOne({ _id: `${m}@${version[m]}:${collection}` });
     out.set(m, doc?.position ?? 0);

@@ -282,7 +282,8 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     schema: url('mongodb|mongodb\\+srv'),
     default: 'mongodb://127.0.0.1:27017/streaming',
     expects: 'a mongodb:// URL naming the database',
-    description: 'Mongo-compatible server (FerretDB here): audit log, timelines, tracking.',
+    description:
+      'Mongo-compatible server (FerretDB here): audit log, tracking; message timelines in the database <name>_timelines beside it.',
     secret: true,
   },
   {

@@ -12,6 +12,7 @@ import { acquireLockForTest } from './support/lock.ts';
 import { listJobs, runJob, startJobs, type JobsDeps } from '../../jobs/index.ts';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 import { daysAgo, sendMessage } from './support/messages.ts';
+import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 
 describe('jobs entry points', () => {
   let db: TestDatabase;
@@ -49,7 +50,7 @@ describe('jobs entry points', () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     await redis.quit();
-    await deps.mongo.db.dropDatabase();
+    await dropReadModelDatabases(deps.mongo.db);
     await mongo.close();
   });
 

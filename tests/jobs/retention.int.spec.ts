@@ -10,7 +10,11 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 import { MysqlEventStore, type EventStore } from '../../platform/eventStore/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
-import { openTimelines } from '../../platform/readModels/index.ts';
+import {
+  dropReadModelDatabases,
+  openTimelines,
+  readModelDb,
+} from '../../platform/readModels/index.ts';
 import {
   applyRetention,
   ensureJobTables,
@@ -49,7 +53,7 @@ describe('history retention', () => {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     await redis.quit();
-    await mdb.dropDatabase();
+    await dropReadModelDatabases(mdb);
     await mongo.close();
   });
 
@@ -78,7 +82,7 @@ describe('history retention', () => {
         [m.id, tenant, acceptedAt],
       );
       // a timeline is in the open collection while in flight, in the final one after
-      await mdb
+      await readModelDb(mdb, 'message_timelines')
         .collection<{ _id: string }>(
           submitted ? 'message_timelines' : openTimelines('message_timelines'),
         )
@@ -133,8 +137,14 @@ describe('history retention', () => {
     const [rows] = await db.pool.query<RowDataPacket[]>('SELECT message_id FROM message_history');
     assert.deepEqual(rows.map((r) => r.message_id).sort(), kept.map((m) => m.id).sort());
     const docs = [
-      ...(await mdb.collection('message_timelines').find().toArray()),
-      ...(await mdb.collection(openTimelines('message_timelines')).find().toArray()),
+      ...(await readModelDb(mdb, 'message_timelines')
+        .collection('message_timelines')
+        .find()
+        .toArray()),
+      ...(await readModelDb(mdb, 'message_timelines')
+        .collection(openTimelines('message_timelines'))
+        .find()
+        .toArray()),
     ];
     assert.deepEqual(docs.map((d) => String(d._id)).sort(), kept.map((m) => m.id).sort());
 

@@ -11,6 +11,7 @@ import { createLogger } from '../../platform/logger/index.ts';
 import { MysqlEventStore, type NewEvent } from '../../platform/eventStore/index.ts';
 import type { ProjectorDeps } from '../../projectors/index.ts';
 import { freshDatabase } from '../support/mysql.ts';
+import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 
 export async function benchReadSide(name: string) {
   const database = await freshDatabase(name, 30);
@@ -39,7 +40,7 @@ export async function benchReadSide(name: string) {
       const keys = await redis.keys(`${deps.redisPrefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();
-      await deps.mongo.db.dropDatabase().catch(() => undefined);
+      await dropReadModelDatabases(deps.mongo.db).catch(() => undefined);
       await client.close();
       await database.drop();
     },

@@ -14,7 +14,11 @@ import {
   replayCommand,
   startProjectors,
 } from '../../projectors/index.ts';
-import { serverUsesIndexes, timelineCollections } from '../../platform/readModels/index.ts';
+import {
+  readModelDb,
+  serverUsesIndexes,
+  timelineCollections,
+} from '../../platform/readModels/index.ts';
 import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
 import { snapshot } from './snapshot.ts';
 
@@ -68,9 +72,9 @@ describe('projections', () => {
     );
     assert.equal(live.mongo.message_timelines!.length, workload.messages.length);
     // one timeline per message: in the open collection while in flight, in the final one after
-    const db = side.deps.mongo.db;
+    const db = readModelDb(side.deps.mongo.db, 'message_timelines');
     const [openName, finalName] = timelineCollections(
-      await liveCollection(db, 'message_timelines'),
+      await liveCollection(side.deps.mongo.db, 'message_timelines'),
     );
     const inOpen = await db.collection<{ status: string }>(openName).find({}).toArray();
     const inFinal = await db.collection<{ status: string }>(finalName).find({}).toArray();

@@ -1,7 +1,7 @@
 // Everything the read side holds, for row-by-row and document-by-document comparison.
 import type { RowDataPacket } from 'mysql2/promise';
 import { allCachedTemplates, liveCollection, type ProjectorDeps } from '../../projectors/index.ts';
-import { timelineCollections } from '../../platform/readModels/index.ts';
+import { readModelDb, timelineCollections } from '../../platform/readModels/index.ts';
 
 const tables = [
   ['message_history', 'message_id'],
@@ -31,8 +31,8 @@ export async function snapshot(deps: ProjectorDeps, suffix = ''): Promise<Snapsh
     // a timeline sits in its open collection until the message is final
     const parts = model === 'message_timelines' ? timelineCollections(name) : [name];
     const docs = [];
-    for (const part of parts)
-      docs.push(...(await deps.mongo.db.collection(part).find({}).toArray()));
+    const home = readModelDb(deps.mongo.db, model);
+    for (const part of parts) docs.push(...(await home.collection(part).find({}).toArray()));
     mongo[model] = docs.sort((a, b) => (String(a._id) < String(b._id) ? -1 : 1));
   }
   const out: Snapshot = { mysql, mongo };

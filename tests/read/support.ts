@@ -10,6 +10,7 @@ import { MysqlEventStore, type NewEvent } from '../../platform/eventStore/index.
 import type { Actor } from '../../platform/eventStore/index.ts';
 import type { ProjectorDeps } from '../../projectors/index.ts';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 
 /** Shared Redis database: tests keep to their own key prefix there. */
 export const REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -62,7 +63,7 @@ export async function readSide(
       const keys = await redis.keys(`${deps.redisPrefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();
-      await db.dropDatabase().catch(() => undefined);
+      await dropReadModelDatabases(db).catch(() => undefined);
       await client.close();
       await database.drop();
     },

@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const ports = { command: 18080, query: 18081, simulator: 18090 };
@@ -123,10 +124,7 @@ describe('streaming start, as a user runs it', () => {
       await once(child, 'exit');
     }
     const mongo = new MongoClient(`mongodb://127.0.0.1:27017/${mongoDbName}`);
-    await mongo
-      .db(mongoDbName)
-      .dropDatabase()
-      .catch(() => undefined);
+    await dropReadModelDatabases(mongo.db(mongoDbName)).catch(() => undefined);
     await mongo.close();
     await db.drop();
   });
