@@ -101,7 +101,7 @@ program
   )
   .argument(
     '<projection>',
-    'message_history | templates | users | inbound_messages | audit_log | message_timelines | template_cache | all | limits',
+    'message_history | templates | users | inbound_messages | audit_log | message_timelines | template_cache | all | limits | lookups',
   )
   .option(
     '--from <position>',
@@ -110,6 +110,32 @@ program
   )
   .action(async (projection: string, options: { from?: number }) => {
     const { withRuntime } = await import('./runtime.ts');
+    if (projection === 'lookups') {
+      // the dispatcher's Redis look-ups (receipts, replies): rebuilt in place
+      const { rebuildSupplierLookups } = await import('../processors/index.ts');
+      const { default: cliProgress } = await import('cli-progress');
+      await withRuntime('cli', async (rt) => {
+        const started = performance.now();
+        const progress = new cliProgress.SingleBar(
+          {
+            format:
+              'lookups            [{bar}] {percentage}% | {value}/{total} positions | ETA {eta_formatted}',
+            stream: process.stderr,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        progress.start(Math.max(1, await rt.eventStore.headPosition()), 0);
+        const count = await rebuildSupplierLookups(rt, {
+          onProgress: (position) => progress.update(position),
+        });
+        progress.stop();
+        console.log(
+          `lookups: ${count} submissions re-noted in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+        );
+      });
+      return;
+    }
     const { replayCommand } = await import('../projectors/index.ts');
     await withRuntime('cli', async (rt) => {
       const results = await replayCommand(rt, { projection, from: options.from, progress: true });

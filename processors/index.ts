@@ -44,23 +44,29 @@ export async function startProcessors(deps: ProcessorDeps): Promise<Running> {
 
 /**
  * Rebuilds the supplier-message-id and last-message lookups (per number and
- * per extension code) in Redis from sms.accepted and sms.submitted events
- * (after a Redis loss).
+ * per extension code) in Redis from sms.accepted and sms.submitted events,
+ * after a Redis loss: `streaming replay lookups`. Each key gets what is left of
+ * its lifetime, counted from the submission; expired ones are not written.
+ * Returns how many submissions were looked at.
  */
 export async function rebuildSupplierLookups(
   deps: Pick<ProcessorDeps, 'eventStore' | 'redis' | 'options'>,
+  options: { now?: number; onProgress?: (position: number, head: number) => void } = {},
 ): Promise<number> {
   const state = new DispatchState(deps.redis, optionsOf(deps as ProcessorDeps));
+  const now = options.now ?? Date.now();
+  const head = await deps.eventStore.headPosition();
   const accepted = new Map<
     string,
     { mobile: string; tenantId: string; extendCode: string | undefined }
   >();
   let after = 0;
   let count = 0;
-  for (;;) {
+  while (after < head) {
     const events: RecordedEvent[] = await deps.eventStore.readAll({ after, limit: 1000 });
-    if (events.length === 0) return count;
+    if (events.length === 0) break;
     for (const e of events) {
+      if (e.position > head) break;
       if (e.type === 'sms.accepted.v1') {
         accepted.set(String(e.data.messageId), {
           mobile: String(e.data.mobile),
@@ -70,6 +76,7 @@ export async function rebuildSupplierLookups(
       } else if (e.type === 'sms.submitted.v1') {
         const messageId = String(e.data.messageId);
         const a = accepted.get(messageId);
+        accepted.delete(messageId);
         await state.rememberSubmission(
           String(e.data.supplierAccount),
           String(e.data.supplierMessageId),
@@ -77,10 +84,13 @@ export async function rebuildSupplierLookups(
           a?.mobile ?? '',
           a?.tenantId ?? '',
           a?.extendCode,
+          Math.max(0, now - Date.parse(e.metadata.timestamp)),
         );
         count++;
       }
     }
     after = events[events.length - 1]!.position;
+    options.onProgress?.(Math.min(after, head), head);
   }
+  return count;
 }

@@ -254,6 +254,11 @@ export class DispatchState {
    * the supplier id lookup, and the last message to the number (also under its
    * extension code, when it was sent with one) for linking replies.
    */
+  /**
+   * Notes a submission for the receipts' and replies' look-ups. ageMs: how
+   * long ago it happened (a rebuild), so each key keeps only what is left of
+   * its lifetime and an expired one is not written at all.
+   */
   async rememberSubmission(
     account: string,
     supplierMessageId: string,
@@ -261,19 +266,24 @@ export class DispatchState {
     mobile: string,
     tenantId: string,
     extendCode?: string,
+    ageMs = 0,
   ): Promise<void> {
     const last = JSON.stringify({ messageId, tenantId, account } satisfies LastMessage);
-    const tx = this.redis
-      .multi()
-      .set(this.supplierKey(account, supplierMessageId), messageId, 'PX', WEEK_MS);
+    const supplierTtl = WEEK_MS - ageMs;
+    const lastTtl = LAST_MESSAGE_MS - ageMs;
+    if (lastTtl <= 0) return;
+    const tx = this.redis.multi();
+    if (supplierTtl > 0) {
+      tx.set(this.supplierKey(account, supplierMessageId), messageId, 'PX', supplierTtl);
+    }
     if (mobile !== '' && tenantId !== '') {
-      tx.set(lastMessageKey(this.prefix, mobile), last, 'PX', LAST_MESSAGE_MS);
+      tx.set(lastMessageKey(this.prefix, mobile), last, 'PX', lastTtl);
       if (extendCode) {
         tx.set(
           lastMessageByExtendKey(this.prefix, mobile, extendCode, account),
           last,
           'PX',
-          LAST_MESSAGE_MS,
+          lastTtl,
         );
       }
     }

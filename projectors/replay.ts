@@ -155,7 +155,8 @@ export async function replayCommand(
   const chosen =
     options.projection === 'all' ? [...projections] : [projectionNamed(options.projection)];
   if (chosen.some((p) => p === undefined)) {
-    const names = ['all', 'limits', ...projections.map((p) => p.name)].join(', ');
+    // lookups: the dispatcher's Redis look-ups, rebuilt by the CLI itself
+    const names = ['all', 'limits', 'lookups', ...projections.map((p) => p.name)].join(', ');
     throw new Error(`unknown projection "${options.projection}"; choose one of: ${names}`);
   }
   const results: ReplayResult[] = [];
