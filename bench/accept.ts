@@ -14,7 +14,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { startCommandService } from '../command-service/index.ts';
 import { loadConfig } from '../platform/config/index.ts';
@@ -23,6 +22,7 @@ import { createLogger } from '../platform/logger/index.ts';
 import { noTracker } from '../platform/tracking/index.ts';
 import { freshDatabase } from '../tests/support/mysql.ts';
 import mysql from 'mysql2/promise';
+import { sendLoad } from './sendLoad.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -91,18 +91,6 @@ async function serve(): Promise<void> {
   });
 }
 
-async function json(url: string, body: unknown, token?: string) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  return (await res.json()) as Record<string, unknown>;
-}
-
 interface RoundTrips {
   sql: Record<string, number>;
   redis: Record<string, number>;
@@ -146,51 +134,11 @@ async function main(): Promise<void> {
     return m ? (JSON.parse(m[1]!) as RoundTrips) : undefined;
   };
   try {
-    const username = `bench${randomBytes(3).toString('hex')}`;
-    await json(`${url}/v1/users`, { username, password: 'benchmark password' });
-    const { token } = (await json(`${url}/v1/sessions`, {
-      username,
-      password: 'benchmark password',
-    })) as {
-      token: string;
-    };
-    const { templateCode } = (await json(
-      `${url}/v1/templates`,
-      {
-        name: 'bench',
-        kind: 'notification',
-        signature: 'Bench',
-        content: 'Order ${order} shipped.',
-        // Every kind of limit is reserved on each send (one Lua script in Redis);
-        // random mobiles keep the per-mobile limits from biting.
-        policy: {
-          mobile: { minIntervalSeconds: 60, maxPerHour: 5, maxPerDay: 10 },
-          template: { maxPerDay: 100_000_000 },
-          tenant: { maxPerDay: 100_000_000 },
-        },
-      },
-      token,
-    )) as { templateCode: string };
-
-    const loadBefore = os.loadavg();
-    const result = await autocannon({
-      url: `${url}/v1/messages`,
+    let loadBefore: number[] = [];
+    const result = await sendLoad(url, {
       connections,
       duration,
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      requests: [
-        {
-          setupRequest: (req) => ({
-            ...req,
-            body: JSON.stringify({
-              templateCode,
-              mobile: `13${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
-              params: { order: randomBytes(4).toString('hex') },
-            }),
-          }),
-        },
-      ],
+      beforeLoad: () => (loadBefore = os.loadavg()),
     });
     const loadAfter = os.loadavg();
     const accepted = result['2xx'];

@@ -15,13 +15,13 @@ import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { openRuntime } from '../cli/runtime.ts';
 import { loadConfig } from '../platform/config/index.ts';
 import { dropReadModelDatabases } from '../platform/readModels/index.ts';
 import { projectionsStatus } from '../projectors/index.ts';
 import { freshDatabase } from '../tests/support/mysql.ts';
 import { machine } from '../tests/read/bench.ts';
+import { sendLoad } from './sendLoad.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,18 +38,6 @@ const base = `http://127.0.0.1:${port}`;
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function post(path: string, body: unknown, token?: string) {
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  return (await res.json()) as Record<string, unknown>;
 }
 
 const db = await freshDatabase('lagacc');
@@ -84,27 +72,6 @@ try {
     if (i > 300) throw new Error('the command service did not become ready');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const username = `bench${randomBytes(3).toString('hex')}`;
-  await post('/v1/users', { username, password: 'benchmark password' });
-  const { token } = (await post('/v1/sessions', { username, password: 'benchmark password' })) as {
-    token: string;
-  };
-  const { templateCode } = (await post(
-    '/v1/templates',
-    {
-      name: 'bench',
-      kind: 'notification',
-      signature: 'Bench',
-      content: 'Order ${order} shipped.',
-      policy: {
-        mobile: { minIntervalSeconds: 60, maxPerHour: 5, maxPerDay: 10 },
-        template: { maxPerDay: 100_000_000 },
-        tenant: { maxPerDay: 100_000_000 },
-      },
-    },
-    token,
-  )) as { templateCode: string };
-
   // checkpoint readings, every 50 ms, until every projection has the head
   const samples: { at: number; positions: number[] }[] = [];
   let names: string[] = [];
@@ -119,25 +86,11 @@ try {
     }
   })();
 
-  const loadBefore = machine().load;
-  const result = await autocannon({
-    url: `${base}/v1/messages`,
+  let loadBefore: number[] = [];
+  const result = await sendLoad(base, {
     connections,
     duration,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    requests: [
-      {
-        setupRequest: (req) => ({
-          ...req,
-          body: JSON.stringify({
-            templateCode,
-            mobile: `13${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
-            params: { order: randomBytes(4).toString('hex') },
-          }),
-        }),
-      },
-    ],
+    beforeLoad: () => (loadBefore = machine().load),
   });
   loading = false;
   await poller;
