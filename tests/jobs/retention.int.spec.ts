@@ -34,6 +34,16 @@ describe('history retention', () => {
   const prefix = `t:${randomBytes(4).toString('hex')}:`;
   const now = new Date();
 
+  const retentionDeps = () => ({
+    pool: db.pool,
+    eventStore: store,
+    redis,
+    mongo: mdb,
+    logger,
+    defaultDays: 365,
+    redisPrefix: prefix,
+  });
+
   before(async () => {
     db = await freshDatabase('jobs_retention');
     store = await MysqlEventStore.create(db.pool);
@@ -106,18 +116,7 @@ describe('history retention', () => {
     assert.equal(expired.length, 5);
     const before = await store.readAll({ limit: 10_000 });
 
-    const result = await applyRetention(
-      {
-        pool: db.pool,
-        eventStore: store,
-        redis,
-        mongo: mdb,
-        logger,
-        defaultDays: 365,
-        redisPrefix: prefix,
-      },
-      { now, batchSize: 2 },
-    );
+    const result = await applyRetention(retentionDeps(), { now, batchSize: 2 });
     assert.equal(result.removed, expired.length);
 
     // event store: expired streams gone, every other event untouched
@@ -191,18 +190,7 @@ describe('history retention', () => {
     assert.deepEqual(await applied('tenant-c'), []);
 
     // a second run finds nothing more
-    const again = await applyRetention(
-      {
-        pool: db.pool,
-        eventStore: store,
-        redis,
-        mongo: mdb,
-        logger,
-        defaultDays: 365,
-        redisPrefix: prefix,
-      },
-      { now },
-    );
+    const again = await applyRetention(retentionDeps(), { now });
     assert.equal(again.removed, 0);
     assert.equal((await applied('tenant-a')).length, 2);
   });
@@ -210,18 +198,7 @@ describe('history retention', () => {
   it('stops before a batch when the lock is no longer held', async () => {
     await sendMessage(store, 'tenant-d', daysAgo(now, 500));
     await assert.rejects(
-      applyRetention(
-        {
-          pool: db.pool,
-          eventStore: store,
-          redis,
-          mongo: mdb,
-          logger,
-          defaultDays: 365,
-          redisPrefix: prefix,
-        },
-        { now, stillHolder: async () => false },
-      ),
+      applyRetention(retentionDeps(), { now, stillHolder: async () => false }),
       /lock was lost/,
     );
     const [rows] = await db.pool.query<RowDataPacket[]>(
