@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
+import { defaultSupplierAccounts } from '../../platform/config/index.ts';
 
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const ports = { command: 18080, query: 18081, simulator: 18090 };
@@ -48,29 +49,9 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
-function suppliers() {
-  return JSON.stringify([
-    {
-      id: 'sim-aliyun',
-      vendor: 'aliyun',
-      endpoint: `${simBase}/`,
-      accessKeyId: 'sim-aliyun-access-key-id',
-      accessKeySecret: 'sim-aliyun-access-key-secret',
-      signName: 'streaming',
-      webhookSecret: 'sim-aliyun-webhook-secret',
-    },
-    {
-      id: 'sim-tencent',
-      vendor: 'tencent',
-      endpoint: `${simBase}/`,
-      accessKeyId: 'sim-tencent-secret-id',
-      accessKeySecret: 'sim-tencent-secret-key',
-      smsSdkAppId: '1400000000',
-      signName: 'streaming',
-      webhookSecret: 'sim-tencent-webhook-secret',
-    },
-  ]);
-}
+// the default simulator accounts, pointed at this test's simulator port
+const suppliers = () =>
+  JSON.stringify(defaultSupplierAccounts.map((a) => ({ ...a, endpoint: `${simBase}/` })));
 
 describe('streaming start, as a user runs it', () => {
   let db: TestDatabase;
