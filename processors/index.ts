@@ -65,6 +65,8 @@ export async function rebuildSupplierLookups(
   while (after < head) {
     const events: RecordedEvent[] = await deps.eventStore.readAll({ after, limit: 1000 });
     if (events.length === 0) break;
+    // one connection runs them in the order sent, so the newest last message still wins
+    const notes: Promise<void>[] = [];
     for (const e of events) {
       if (e.position > head) break;
       if (e.type === 'sms.accepted.v1') {
@@ -77,18 +79,21 @@ export async function rebuildSupplierLookups(
         const messageId = String(e.data.messageId);
         const a = accepted.get(messageId);
         accepted.delete(messageId);
-        await state.rememberSubmission(
-          String(e.data.supplierAccount),
-          String(e.data.supplierMessageId),
-          messageId,
-          a?.mobile ?? '',
-          a?.tenantId ?? '',
-          a?.extendCode,
-          Math.max(0, now - Date.parse(e.metadata.timestamp)),
+        notes.push(
+          state.rememberSubmission(
+            String(e.data.supplierAccount),
+            String(e.data.supplierMessageId),
+            messageId,
+            a?.mobile ?? '',
+            a?.tenantId ?? '',
+            a?.extendCode,
+            Math.max(0, now - Date.parse(e.metadata.timestamp)),
+          ),
         );
         count++;
       }
     }
+    await Promise.all(notes);
     after = events[events.length - 1]!.position;
     options.onProgress?.(Math.min(after, head), head);
   }
