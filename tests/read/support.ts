@@ -1,7 +1,6 @@
 // The read side under test: its own MySQL database (with the event store in
 // it), its own Mongo database and its own Redis key prefix.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { RowDataPacket } from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { loadConfig, type Config } from '../../platform/config/index.ts';
@@ -373,20 +372,4 @@ export async function appendWorkload(
     }
   }
   return { tenants, messages, templates, lastPosition: last };
-}
-
-// Comparisons -------------------------------------------------------------
-export async function tableRows(
-  deps: ProjectorDeps,
-  table: string,
-  key: string,
-): Promise<RowDataPacket[]> {
-  const [rows] = await deps.mysql.query<RowDataPacket[]>(
-    `SELECT * FROM \`${table}\` ORDER BY \`${key}\``,
-  );
-  return rows;
-}
-
-export async function collectionDocs(deps: ProjectorDeps, collection: string) {
-  return deps.mongo.db.collection(collection).find({}).sort({ _id: 1 }).toArray();
 }
