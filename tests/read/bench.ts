@@ -2,50 +2,13 @@
 // database with the event store, own Mongo database, own Redis prefix) and a
 // generator of message events in the shapes the command side and the
 // dispatcher append.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { Redis } from 'ioredis';
-import { MongoClient } from 'mongodb';
-import { loadConfig } from '../../platform/config/index.ts';
-import { createLogger } from '../../platform/logger/index.ts';
-import { MysqlEventStore, type NewEvent } from '../../platform/eventStore/index.ts';
-import type { ProjectorDeps } from '../../projectors/index.ts';
-import { freshDatabase } from '../support/mysql.ts';
-import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
+import type { NewEvent } from '../../platform/eventStore/index.ts';
+import { readSide, REDIS_URL } from './support.ts';
 
-export async function benchReadSide(name: string) {
-  const database = await freshDatabase(name, 30);
-  const mongoName = `streaming_t_${name}_${randomBytes(4).toString('hex')}`;
-  const config = loadConfig({
-    STREAMING_MYSQL_URL: database.url,
-    STREAMING_MONGO_URL: `mongodb://127.0.0.1:27017/${mongoName}`,
-    STREAMING_LOG_LEVEL: 'warn',
-  });
-  const eventStore = await MysqlEventStore.create(database.pool, { pollIntervalMs: 20 });
-  const redis = new Redis(config.redis.url);
-  const client = new MongoClient(config.mongo.url, { retryWrites: false });
-  const deps: ProjectorDeps & { eventStore: MysqlEventStore } = {
-    config,
-    logger: createLogger(config),
-    eventStore,
-    mysql: database.pool,
-    redis,
-    mongo: { client, db: client.db(mongoName) },
-    redisPrefix: `bench:${randomBytes(4).toString('hex')}:`,
-  };
-  return {
-    deps,
-    async drop() {
-      await eventStore.close();
-      const keys = await redis.keys(`${deps.redisPrefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-      await redis.quit();
-      await dropReadModelDatabases(deps.mongo.db).catch(() => undefined);
-      await client.close();
-      await database.drop();
-    },
-  };
-}
+/** The test read side, with the larger MySQL pool the benchmarks are measured with. */
+export const benchReadSide = (name: string) => readSide(name, {}, REDIS_URL, 30);
 
 const tenants = Array.from({ length: 20 }, () => randomUUID());
 

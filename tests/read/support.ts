@@ -28,8 +28,9 @@ export async function readSide(
   prefix: string,
   env: Record<string, string> = {},
   redisUrl = REDIS_URL,
+  poolSize?: number,
 ): Promise<ReadSide> {
-  const database = await freshDatabase(prefix);
+  const database = await freshDatabase(prefix, poolSize);
   const mongoName = `streaming_t_${prefix}_${randomBytes(4).toString('hex')}`;
   const config = loadConfig({
     STREAMING_MYSQL_URL: database.url,
