@@ -16,27 +16,43 @@ export function encodeCursor(values: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-/** Decodes a cursor made of an ISO time and an id; anything else is INVALID_CURSOR. */
-export function decodeTimeCursor(cursor: string | undefined): { at: Date; id: string } | undefined {
+/**
+ * The sort values of a cursor made by encodeCursor, as `read` takes them;
+ * anything `read` refuses (undefined) or that is no such cursor is INVALID_CURSOR.
+ */
+export function decodeCursor<T>(
+  cursor: string | undefined,
+  read: (values: unknown[]) => T | undefined,
+): T | undefined {
   if (cursor === undefined) return undefined;
-  const bad = () =>
-    new AppError(
+  let values: unknown;
+  try {
+    if (/^[A-Za-z0-9_-]+$/.test(cursor)) {
+      values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    }
+  } catch {
+    // not JSON: malformed
+  }
+  const decoded = Array.isArray(values) ? read(values) : undefined;
+  if (decoded === undefined) {
+    throw new AppError(
       'INVALID_CURSOR',
       'The cursor is malformed; pass back the nextCursor of a previous page.',
     );
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
   }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw bad();
-  const [at, id] = parsed as unknown[];
-  if (typeof at !== 'string' || typeof id !== 'string' || id === '' || id.length > 128) throw bad();
-  const date = new Date(at);
-  if (Number.isNaN(date.getTime()) || date.toISOString() !== at) throw bad();
-  return { at: date, id };
+  return decoded;
+}
+
+/** Decodes a cursor made of an ISO time and an id. */
+export function decodeTimeCursor(cursor: string | undefined): { at: Date; id: string } | undefined {
+  return decodeCursor(cursor, (values) => {
+    const [at, id] = values;
+    if (values.length !== 2 || typeof at !== 'string' || typeof id !== 'string') return undefined;
+    if (id === '' || id.length > 128) return undefined;
+    const date = new Date(at);
+    if (Number.isNaN(date.getTime()) || date.toISOString() !== at) return undefined;
+    return { at: date, id };
+  });
 }
 
 /** from/to as dates, from before to, and at most maxDays apart when given. */

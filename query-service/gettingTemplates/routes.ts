@@ -4,7 +4,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
 import { listTemplatesQuery, getTemplateQuery } from '../../schemas/openapi/query.ts';
-import { encodeCursor, iso, sqlConditions, visibleTenant } from '../params.ts';
+import { decodeCursor, encodeCursor, iso, sqlConditions, visibleTenant } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
 
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -28,22 +28,12 @@ export function templateView(row: RowDataPacket) {
   };
 }
 
-function decodeCodeCursor(cursor: string | undefined): [string, string] | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('charset');
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string' && x !== '')) {
-      return [v[0] as string, v[1] as string];
-    }
-  } catch {
-    // fall through
-  }
-  throw new AppError(
-    'INVALID_CURSOR',
-    'The cursor is malformed; pass back the nextCursor of a previous page.',
+const decodeCodeCursor = (cursor: string | undefined) =>
+  decodeCursor(cursor, (values) =>
+    values.length === 2 && values.every((x) => typeof x === 'string' && x !== '')
+      ? (values as [string, string])
+      : undefined,
   );
-}
 
 async function listTemplates(deps: QueryDeps, req: Request) {
   const q = req.query as unknown as {
