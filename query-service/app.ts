@@ -34,7 +34,7 @@ export function createQueryApp(deps: QueryDeps, options: QueryAppOptions = {}): 
   app.use(inboundRouter(deps));
   app.use(messageStatsRouter(deps));
   app.use(auditRouter(deps));
-  app.use(supplierStatsRouter({ config: deps.config, mongo: deps.mongo.db, authenticate }));
+  app.use(supplierStatsRouter({ config: deps.config, mongo: deps.mongo.db }));
   for (const { path, router } of options.routers ?? []) app.use(path, router);
   return finishHttpApp(app);
 }

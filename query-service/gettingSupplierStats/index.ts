@@ -25,8 +25,11 @@ const MAX_EXACT_SAMPLES = 500_000;
 export interface SupplierStatsDeps {
   config: Pick<Config, 'tracking'>;
   mongo: Db;
-  /** The authenticator (platform/auth createAuthenticator); the route then requires an admin. */
-  authenticate: RequestHandler;
+  /**
+   * The authenticator (platform/auth createAuthenticator), where the app does
+   * not already authenticate /v1 (the query app does: not again here).
+   */
+  authenticate?: RequestHandler;
   now?: () => Date;
 }
 
@@ -187,9 +190,10 @@ export async function supplierStats(
 /** The router serving GET /v1/stats/suppliers (mount at the app root). */
 export function supplierStatsRouter(deps: SupplierStatsDeps): Router {
   const router = Router();
+  const authenticate: RequestHandler = deps.authenticate ?? ((_req, _res, next) => next());
   router.get(
     '/v1/stats/suppliers',
-    deps.authenticate,
+    authenticate,
     requireAdmin,
     validateQuery(querySchema),
     async (req, res) => {
