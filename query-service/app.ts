@@ -1,6 +1,6 @@
 // The query service: HTTP over the read models, on its own port, with the
 // same authentication as the command side.
-import type { Express, Router } from 'express';
+import type { Express } from 'express';
 import { createAuthenticator } from '../platform/auth/index.ts';
 import { readinessChecks } from '../platform/clients/index.ts';
 import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
@@ -14,12 +14,7 @@ import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { QueryDeps } from './readModels.ts';
 
-export interface QueryAppOptions {
-  /** More routers mounted after authentication (e.g. supplier stats from the pump). */
-  routers?: { path: string; router: Router }[];
-}
-
-export function createQueryApp(deps: QueryDeps, options: QueryAppOptions = {}): Express {
+export function createQueryApp(deps: QueryDeps): Express {
   const app = createHttpApp({
     config: deps.config,
     logger: deps.logger,
@@ -35,7 +30,6 @@ export function createQueryApp(deps: QueryDeps, options: QueryAppOptions = {}): 
   app.use(messageStatsRouter(deps));
   app.use(auditRouter(deps));
   app.use(supplierStatsRouter({ config: deps.config, mongo: deps.mongo.db }));
-  for (const { path, router } of options.routers ?? []) app.use(path, router);
   return finishHttpApp(app);
 }
 
@@ -47,9 +41,9 @@ export interface RunningQueryService {
 /** Listens on config.http.queryPort (0 in tests picks a free port). */
 export async function startQueryService(
   deps: QueryDeps,
-  options: QueryAppOptions & { port?: number } = {},
+  options: { port?: number } = {},
 ): Promise<RunningQueryService> {
-  const app = createQueryApp(deps, options);
+  const app = createQueryApp(deps);
   const server = await startHttpServer(app, {
     host: deps.config.http.host,
     port: options.port ?? deps.config.http.queryPort,

@@ -1,10 +1,5 @@
 // The query side: HTTP API over the read models, and the audit export.
-export {
-  createQueryApp,
-  startQueryService,
-  type QueryAppOptions,
-  type RunningQueryService,
-} from './app.ts';
+export { createQueryApp, startQueryService, type RunningQueryService } from './app.ts';
 export {
   waitForReadModels,
   readModelPositions,
