@@ -86,6 +86,28 @@ export class MessageDispatcher {
     );
   }
 
+  /** The lookup first: a receipt may come back before sms.submitted is appended. */
+  private async recordSubmission(
+    s: ExistingMessage,
+    loaded: LoadedMessage,
+    supplierAccount: string,
+    supplierMessageId: string,
+    extra: { latencyMs: number } | { reconciled: true },
+  ): Promise<void> {
+    await this.state.rememberSubmission(
+      supplierAccount,
+      supplierMessageId,
+      s.messageId,
+      s.accepted.mobile,
+      s.accepted.tenantId,
+      s.accepted.extendCode,
+    );
+    await this.append(s, loaded, {
+      type: 'RecordSubmission',
+      data: { supplierAccount, supplierMessageId, ...extra },
+    });
+  }
+
   /** Fail over to the next account, or fail with the reason when none is left. */
   private async giveUpOn(
     s: ExistingMessage,
@@ -286,22 +308,8 @@ export class MessageDispatcher {
     const account = supplier.config.id;
     switch (outcome.kind) {
       case 'accepted':
-        // the lookup first: a receipt may come back before sms.submitted is appended
-        await this.state.rememberSubmission(
-          account,
-          outcome.supplierMessageId,
-          s.messageId,
-          s.accepted.mobile,
-          s.accepted.tenantId,
-          s.accepted.extendCode,
-        );
-        await this.append(s, loaded, {
-          type: 'RecordSubmission',
-          data: {
-            supplierAccount: account,
-            supplierMessageId: outcome.supplierMessageId,
-            latencyMs: outcome.latencyMs,
-          },
+        await this.recordSubmission(s, loaded, account, outcome.supplierMessageId, {
+          latencyMs: outcome.latencyMs,
         });
         return 'done';
       case 'rejected':
@@ -353,17 +361,8 @@ export class MessageDispatcher {
     if (q.kind === 'found') {
       // Aliyun's query carries no BizId; its receipts match by out_id instead.
       const supplierMessageId = q.supplierMessageId ?? `outid:${s.messageId}`;
-      await this.state.rememberSubmission(
-        supplier.config.id,
-        supplierMessageId,
-        s.messageId,
-        s.accepted.mobile,
-        s.accepted.tenantId,
-        s.accepted.extendCode,
-      );
-      await this.append(s, loaded, {
-        type: 'RecordSubmission',
-        data: { supplierAccount: supplier.config.id, supplierMessageId, reconciled: true },
+      await this.recordSubmission(s, loaded, supplier.config.id, supplierMessageId, {
+        reconciled: true,
       });
       if (q.status !== 'pending') {
         const base = { supplierAccount: supplier.config.id, supplierMessageId };
@@ -397,21 +396,8 @@ export class MessageDispatcher {
       if (!claimed) {
         const outcome = await this.send(s, supplier);
         if (outcome.kind === 'accepted') {
-          await this.state.rememberSubmission(
-            supplier.config.id,
-            outcome.supplierMessageId,
-            s.messageId,
-            s.accepted.mobile,
-            s.accepted.tenantId,
-            s.accepted.extendCode,
-          );
-          await this.append(s, loaded, {
-            type: 'RecordSubmission',
-            data: {
-              supplierAccount: supplier.config.id,
-              supplierMessageId: outcome.supplierMessageId,
-              latencyMs: outcome.latencyMs,
-            },
+          await this.recordSubmission(s, loaded, supplier.config.id, outcome.supplierMessageId, {
+            latencyMs: outcome.latencyMs,
           });
           return 'done';
         }
