@@ -5,7 +5,11 @@
 // so nothing is ever skipped.
 import { Subject, bufferTime, concatMap, filter } from 'rxjs';
 import type { PoolConnection } from 'mysql2/promise';
-import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
+import {
+  positionWaiters,
+  type RecordedEvent,
+  type Subscription,
+} from '../platform/eventStore/index.ts';
 import { applyLock, getLock, instanceLock, releaseLock } from './locks.ts';
 import { liveTarget, projectionId, type Projection, type ProjectorDeps } from './types.ts';
 
@@ -45,16 +49,7 @@ export function runProjection(
   let position = 0;
   let lockConn: PoolConnection | undefined;
   let subscription: Subscription | undefined;
-  const waiters = new Set<{ target: number; resolve: (ok: boolean) => void }>();
-
-  const settle = () => {
-    for (const w of waiters) {
-      if (position >= w.target) {
-        waiters.delete(w);
-        w.resolve(true);
-      }
-    }
-  };
+  const waiters = positionWaiters(() => position);
 
   async function applyBatch(batch: RecordedEvent[]): Promise<void> {
     const upTo = batch[batch.length - 1]!.position;
@@ -69,7 +64,7 @@ export function runProjection(
           await releaseLock(conn, applyLock(id)).catch(() => undefined);
         }
         position = Math.max(position, upTo);
-        settle();
+        waiters.settle();
         return;
       } catch (err) {
         // closing: give up; the checkpoint did not move, so the batch comes again next start
@@ -137,7 +132,7 @@ export function runProjection(
           onEvents,
           onError: (err) => log.error('projection subscription error', { err }),
         });
-        settle();
+        waiters.settle();
         return;
       } catch (err) {
         log.error('projection failed to start; retrying', { err });
@@ -156,23 +151,7 @@ export function runProjection(
     get active() {
       return active;
     },
-    waitFor(targetPosition, timeoutMs) {
-      if (position >= targetPosition) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        const waiter = {
-          target: targetPosition,
-          resolve: (ok: boolean) => {
-            clearTimeout(timer);
-            resolve(ok);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          resolve(false);
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    waitFor: waiters.waitFor,
     async close() {
       closed = true;
       await main;
@@ -180,8 +159,7 @@ export function runProjection(
       input?.complete(); // flushes the last buffer through concatMap
       await pipelineDone;
       active = false;
-      for (const w of waiters) w.resolve(false);
-      waiters.clear();
+      waiters.cancelAll();
       if (lockConn) {
         await releaseLock(lockConn, instanceLock(id)).catch(() => undefined);
         lockConn.release();

@@ -5,3 +5,4 @@ export { KurrentDbEventStore } from './kurrentdb.ts';
 export { completeMetadata } from './metadata.ts';
 export { validateEvent } from './validation.ts';
 export { openEventStore } from './open.ts';
+export { positionWaiters } from './positionWaiters.ts';

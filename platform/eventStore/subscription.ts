@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { positionWaiters } from './positionWaiters.ts';
 import type { RecordedEvent, SubscribeOptions, Subscription } from './types.ts';
 
 export interface PollingSource extends SubscribeOptions {
@@ -30,7 +31,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
   let position = source.after;
   let stopped = false;
   let wake: (() => void) | undefined;
-  const waiters = new Set<{ target: number; resolve: (ok: boolean) => void }>();
+  const waiters = positionWaiters(() => position);
 
   const onAppended = () => wake?.();
   source.notifier?.on('appended', onAppended);
@@ -45,15 +46,6 @@ export function pollingSubscription(source: PollingSource): Subscription {
       }
       wake = done;
     });
-
-  const settleWaiters = () => {
-    for (const waiter of waiters) {
-      if (position >= waiter.target) {
-        waiters.delete(waiter);
-        waiter.resolve(true);
-      }
-    }
-  };
 
   const loop = (async () => {
     while (!stopped) {
@@ -76,7 +68,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
         }
         if (wanted.length > 0) await source.onEvents(wanted);
         position = reached;
-        settleWaiters();
+        waiters.settle();
       } catch (err) {
         source.onError?.(err);
         if (!stopped) await sleep(Math.max(250, source.pollIntervalMs));
@@ -93,25 +85,8 @@ export function pollingSubscription(source: PollingSource): Subscription {
       wake?.();
       source.notifier?.off('appended', onAppended);
       await loop;
-      for (const waiter of waiters) waiter.resolve(false);
-      waiters.clear();
+      waiters.cancelAll();
     },
-    waitFor(target: number, timeoutMs: number) {
-      if (position >= target) return Promise.resolve(true);
-      return new Promise<boolean>((resolve) => {
-        const waiter = {
-          target,
-          resolve: (ok: boolean) => {
-            clearTimeout(timer);
-            resolve(ok);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          resolve(false);
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
-    },
+    waitFor: waiters.waitFor,
   };
 }
