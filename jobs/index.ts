@@ -2,9 +2,8 @@
 // The CLI calls startJobs (`streaming start jobs`), listJobs (`streaming jobs
 // list`) and runJob (`streaming jobs run <name>`).
 import type { Redis } from 'ioredis';
-import type { Db, MongoClient } from 'mongodb';
 import type { Config } from '../platform/config/index.ts';
-import type { MysqlPool } from '../platform/clients/index.ts';
+import type { MongoHandle, MysqlPool } from '../platform/clients/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 import { AppError } from '../platform/errors/index.ts';
@@ -43,7 +42,7 @@ export interface JobsDeps {
   eventStore: EventStore;
   mysql: MysqlPool;
   redis: Redis;
-  mongo: { client: MongoClient; db: Db };
+  mongo: MongoHandle;
   /** Prefix of the scheduler's Redis keys (locks, tick claims, run records); tests use their own. */
   keyPrefix?: string;
   /** Lock holder name (default host:pid:random). */

@@ -1,9 +1,8 @@
 // What every projection is: a named, versioned read model over the event
 // store, with its checkpoint in the same store as its rows.
 import type { Redis } from 'ioredis';
-import type { Db, MongoClient } from 'mongodb';
 import type { Config } from '../platform/config/index.ts';
-import type { MysqlPool } from '../platform/clients/index.ts';
+import type { MongoHandle, MysqlPool } from '../platform/clients/index.ts';
 import type { EventStore, RecordedEvent } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 
@@ -13,7 +12,7 @@ export interface ProjectorDeps {
   eventStore: EventStore;
   mysql: MysqlPool;
   redis: Redis;
-  mongo: { client: MongoClient; db: Db };
+  mongo: MongoHandle;
   /** Prefix of every Redis key written here (default `streaming:`); tests use their own. */
   redisPrefix?: string;
 }

@@ -2,10 +2,10 @@
 // projectors (another process, another folder) own these names; they are
 // repeated here because the query side may only import schemas and platform.
 import type { Redis } from 'ioredis';
-import type { Db, MongoClient } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { Config } from '../platform/config/index.ts';
-import type { MysqlPool } from '../platform/clients/index.ts';
+import type { MongoHandle, MysqlPool } from '../platform/clients/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
@@ -20,7 +20,7 @@ export interface QueryDeps {
   eventStore: EventStore;
   mysql: MysqlPool;
   redis: Redis;
-  mongo: { client: MongoClient; db: Db };
+  mongo: MongoHandle;
 }
 
 export type ReadModel =
