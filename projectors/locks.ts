@@ -12,18 +12,25 @@ export interface HeldConnection {
   release(): Promise<void>;
 }
 
+// MySQL named locks are server-wide: each is scoped to the connection's
+// database, whose read models it guards (64 characters at most: a digest).
+const scoped = "CONCAT(?, ':', LEFT(SHA1(IFNULL(DATABASE(), '')), 16))";
+
 /** GET_LOCK with a timeout in seconds; true when acquired. */
 export async function getLock(
   conn: PoolConnection,
   name: string,
   seconds: number,
 ): Promise<boolean> {
-  const [rows] = await conn.query<RowDataPacket[]>('SELECT GET_LOCK(?, ?) AS got', [name, seconds]);
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT GET_LOCK(${scoped}, ?) AS got`, [
+    name,
+    seconds,
+  ]);
   return Number(rows[0]?.got) === 1;
 }
 
 export async function releaseLock(conn: PoolConnection, name: string): Promise<void> {
-  await conn.query('SELECT RELEASE_LOCK(?)', [name]);
+  await conn.query(`SELECT RELEASE_LOCK(${scoped})`, [name]);
 }
 
 /** Runs work while holding `name` on a connection of its own (waiting up to `seconds`). */
