@@ -11,13 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
-import { aggregate } from '../../domain/decider.ts';
-import {
-  optOutDecider,
-  optOutKeyword,
-  optOutStream,
-  type OptOutEvent,
-} from '../../domain/inbound/index.ts';
+import { optOutDecider, optOutKeyword, optOutStream } from '../../domain/inbound/index.ts';
 import type { Config, SupplierAccount } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import {
@@ -28,6 +22,7 @@ import {
 } from '../../platform/eventStore/index.ts';
 import type { Logger } from '../../platform/logger/index.ts';
 import type { Tracker } from '../../platform/tracking/index.ts';
+import { handle } from '../commandHandling/index.ts';
 import {
   lastMessageByExtendKey,
   lastMessageKey,
@@ -216,26 +211,18 @@ export function webhookRouter(deps: WebhookDeps): Router {
     id: string,
     meta: Partial<EventMetadata>,
   ) => {
-    const stream = optOutStream(tenantId, mobile);
-    for (let round = 0; ; round++) {
-      const events = await deps.eventStore.readStream(stream);
-      const state = aggregate(optOutDecider, events as unknown as OptOutEvent[]);
-      const decided = optOutDecider.decide(
-        { type: 'OptOut', data: { tenantId, mobile, keyword, inboundId: id } },
-        state,
-      );
-      if (decided.length === 0) return;
-      try {
-        await deps.eventStore.append(
-          stream,
-          decided.map((e) => ({ type: e.type, data: e.data, metadata: meta })),
-          events.length ? events[events.length - 1]!.streamVersion : 'no_stream',
-        );
-        return;
-      } catch (err) {
-        if (!(err instanceof WrongExpectedVersionError) || round >= 5) throw err;
-      }
-    }
+    await handle(
+      deps.eventStore,
+      optOutDecider,
+      optOutStream(tenantId, mobile),
+      (state) =>
+        optOutDecider.decide(
+          { type: 'OptOut', data: { tenantId, mobile, keyword, inboundId: id } },
+          state,
+        ),
+      meta,
+      5,
+    );
   };
 
   const inbound = (vendor: Vendor) => async (req: Request, res: Response) => {
