@@ -179,6 +179,19 @@ export async function existingAnswer(
   return answerOf(first);
 }
 
+/** The `sms.accepted.v1` fields taken from the template as it is at accept time. */
+export function fromTemplate(template: ExistingTemplate) {
+  return {
+    tenantId: template.tenantId,
+    templateId: template.templateId,
+    templateCode: template.templateCode,
+    kind: template.kind,
+    signature: template.signature,
+    suppliers: [...template.suppliers],
+    ...(template.extendCode === undefined ? {} : { extendCode: template.extendCode }),
+  };
+}
+
 /** The rendered text and its segment count (signature included). */
 export function measure(template: ExistingTemplate, params: Params) {
   const full = renderMessage(template.signature, template.content, params);

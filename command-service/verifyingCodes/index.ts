@@ -32,6 +32,7 @@ import { trackRejection } from '../tracking.ts';
 import {
   appendAccepted,
   e164Of,
+  fromTemplate,
   measure,
   requestHash,
   requireSendable,
@@ -139,12 +140,8 @@ export async function requestCode(
   const { segments, encoding } = measure(template, full);
   const data: SmsAcceptedData = {
     messageId,
-    tenantId: template.tenantId,
-    templateId: template.templateId,
-    templateCode: template.templateCode,
-    kind: template.kind,
+    ...fromTemplate(template),
     mobile,
-    signature: template.signature,
     content: fillPlaceholders(template.content, masked),
     sealedContent: seal(
       config.codes.encryptionKey,
@@ -155,8 +152,6 @@ export async function requestCode(
     params: masked,
     segments,
     encoding,
-    suppliers: [...template.suppliers],
-    ...(template.extendCode === undefined ? {} : { extendCode: template.extendCode }),
     requestHash: requestHash({ templateCode: template.templateCode, mobile, verificationId }),
     verificationId,
     acceptedAt: new Date(now).toISOString(),
