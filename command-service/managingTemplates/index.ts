@@ -5,12 +5,11 @@ import { Router, type RequestHandler } from 'express';
 import {
   templateDecider,
   templateStream,
+  type CreateTemplate,
   type ExistingTemplate,
-  type RatePolicy,
   type TemplateEvent,
-  type TemplateKind,
   type TemplateState,
-  type VerificationSettings,
+  type UpdateTemplate,
 } from '../../domain/index.ts';
 import { principalOf } from '../../platform/auth/index.ts';
 import type { Config } from '../../platform/config/index.ts';
@@ -142,24 +141,9 @@ export async function loadTemplate(
   return { template: state, version: expected as number };
 }
 
-interface CreateBody {
-  name: string;
-  kind: TemplateKind;
-  signature: string;
-  content: string;
-  suppliers?: string[];
-  policy?: RatePolicy;
-  verification?: Partial<VerificationSettings>;
-  extendCode?: string;
-}
-
-interface UpdateBody {
-  content?: string;
-  suppliers?: string[];
-  policy?: RatePolicy;
-  verification?: Partial<VerificationSettings>;
-  extendCode?: string | null;
-}
+// The bodies are the commands less what the service fills in.
+type CreateBody = Omit<CreateTemplate['data'], 'templateId' | 'templateCode' | 'tenantId'>;
+type UpdateBody = Omit<UpdateTemplate['data'], 'tenantId'>;
 
 function stateBody(state: TemplateState, version: number | 'no_stream') {
   if (!state.exists) throw new AppError('TEMPLATE_NOT_FOUND');
