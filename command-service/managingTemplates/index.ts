@@ -1,12 +1,13 @@
 // Templates: create, update (content, suppliers, policy, extension code), disable and enable.
 // The stream is keyed by the public, random template code.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import {
   templateDecider,
   templateStream,
   type CreateTemplate,
   type ExistingTemplate,
+  type TemplateCommand,
   type TemplateEvent,
   type TemplateState,
   type UpdateTemplate,
@@ -201,50 +202,37 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
     res.status(201).location(`/v1/templates/${templateCode}`).json({ templateId, templateCode });
   });
 
-  router.patch('/v1/templates/:code', auth, validateBody(updateTemplateBody), async (req, res) => {
+  // PATCH, disable, enable: decide on the template the path names, limited to
+  // the caller's tenant unless admin, and answer its state.
+  const change = async (
+    req: Request,
+    res: Response,
+    command: (tenantId: string | undefined) => TemplateCommand,
+  ) => {
     const principal = principalOf(req);
-    const body = req.body as UpdateBody;
-    if (body.suppliers) checkSuppliers(config, body.suppliers);
     const result = await handle(
       eventStore,
       templateDecider,
       templateStream(codeOf(req)),
-      (state) =>
-        templateDecider.decide(
-          {
-            type: 'UpdateTemplate',
-            data: {
-              ...body,
-              ...(tenantScope(principal) === undefined ? {} : { tenantId: principal.userId }),
-            },
-          },
-          state,
-        ),
+      (state) => templateDecider.decide(command(tenantScope(principal)), state),
       metaOf(req, principal),
     );
     res.json(stateBody(result.state, result.version));
+  };
+
+  router.patch('/v1/templates/:code', auth, validateBody(updateTemplateBody), async (req, res) => {
+    const body = req.body as UpdateBody;
+    if (body.suppliers) checkSuppliers(config, body.suppliers);
+    await change(req, res, (tenantId) => ({ type: 'UpdateTemplate', data: { ...body, tenantId } }));
   });
 
   for (const action of ['disable', 'enable'] as const) {
-    router.post(`/v1/templates/:code/${action}`, auth, async (req, res) => {
-      const principal = principalOf(req);
-      const scope = tenantScope(principal);
-      const data = scope === undefined ? {} : { tenantId: scope };
-      const result = await handle(
-        eventStore,
-        templateDecider,
-        templateStream(codeOf(req)),
-        (state) =>
-          templateDecider.decide(
-            action === 'disable'
-              ? { type: 'DisableTemplate', data }
-              : { type: 'EnableTemplate', data },
-            state,
-          ),
-        metaOf(req, principal),
-      );
-      res.json(stateBody(result.state, result.version));
-    });
+    router.post(`/v1/templates/:code/${action}`, auth, (req, res) =>
+      change(req, res, (tenantId) => ({
+        type: action === 'disable' ? 'DisableTemplate' : 'EnableTemplate',
+        data: { tenantId },
+      })),
+    );
   }
 
   return router;
