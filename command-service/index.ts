@@ -16,6 +16,7 @@
 //   GET    /openapi.json, /docs            the API description
 import type { Express, Router } from 'express';
 import { createAuthenticator } from '../platform/auth/index.ts';
+import { readinessChecks } from '../platform/clients/index.ts';
 import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
 import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
@@ -42,20 +43,7 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
     config: deps.config,
     logger: deps.logger,
     name: 'command-service',
-    readiness: async () => {
-      const checks: Record<string, string> = {};
-      await Promise.all([
-        eventStore.headPosition().then(
-          () => (checks.eventStore = 'ok'),
-          (err: unknown) => (checks.eventStore = err instanceof Error ? err.message : String(err)),
-        ),
-        redis.ping().then(
-          () => (checks.redis = 'ok'),
-          (err: unknown) => (checks.redis = err instanceof Error ? err.message : String(err)),
-        ),
-      ]);
-      return checks;
-    },
+    readiness: readinessChecks({ eventStore, redis }),
   });
   serveApiDocs(app, buildOpenApi());
   for (const { path, router } of options.routers ?? []) app.use(path, router);

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { Config } from '../config/index.ts';
+import type { EventStore } from '../eventStore/index.ts';
 import type { Logger } from '../logger/index.ts';
 
 export type MysqlPool = mysql.Pool;
@@ -89,6 +90,8 @@ export function createKafka(config: Pick<Config, 'kafka'>, logger?: Logger): Kaf
 }
 
 export interface ReadinessTargets {
+  /** Checked by reading its head position. */
+  eventStore?: Pick<EventStore, 'headPosition'>;
   mysql?: MysqlPool;
   redis?: Redis;
   mongo?: Db | MongoHandle;
@@ -115,8 +118,9 @@ function reason(err: unknown): string {
 }
 
 /**
- * The readiness function for /readyz: SELECT 1, PING, {ping: 1} and
- * describeCluster, concurrently, each bounded by timeoutMs. Never throws.
+ * The readiness function for /readyz: the event store's head position,
+ * SELECT 1, PING, {ping: 1} and describeCluster, concurrently, each bounded
+ * by timeoutMs. Never throws.
  */
 export function readinessChecks(
   targets: ReadinessTargets,
@@ -124,7 +128,8 @@ export function readinessChecks(
 ): () => Promise<Record<string, 'ok' | string>> {
   const timeoutMs = options.timeoutMs ?? 2_000;
   const checks: [string, () => Promise<unknown>][] = [];
-  const { mysql: pool, redis, mongo, kafkaAdmin } = targets;
+  const { eventStore, mysql: pool, redis, mongo, kafkaAdmin } = targets;
+  if (eventStore) checks.push(['eventStore', () => eventStore.headPosition()]);
   if (pool) checks.push(['mysql', () => pool.query('SELECT 1')]);
   if (redis) checks.push(['redis', () => redis.ping()]);
   if (mongo) {

@@ -587,3 +587,11 @@ describe('API description', () => {
     assert.ok(page.text.includes('RATE_LIMIT_MOBILE_HOURLY'));
   });
 });
+
+describe('probes', () => {
+  it('/readyz checks the event store and Redis', async () => {
+    const r = await h.call('GET', '/readyz');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { status: 'ok', checks: { eventStore: 'ok', redis: 'ok' } });
+  });
+});
