@@ -145,12 +145,7 @@ export async function login(
   // 3. password (the same work when there is no user)
   const ok = await verifyPassword(password, user.exists ? user.passwordHash : undefined);
   if (!ok || !user.exists) {
-    const count = await redis
-      .multi()
-      .incr(key)
-      .expire(key, config.auth.loginThrottleSeconds, 'NX')
-      .exec();
-    void count;
+    await redis.multi().incr(key).expire(key, config.auth.loginThrottleSeconds, 'NX').exec();
     throw new AppError('INVALID_CREDENTIALS');
   }
   await redis.del(key);
