@@ -2,7 +2,8 @@
 // for one container per component, `streaming start` for all of them at once.
 import type { Runtime } from './runtime.ts';
 import { openRuntime } from './runtime.ts';
-import { onShutdown } from '../platform/http/index.ts';
+import { onShutdown, shutdown } from '../platform/http/index.ts';
+import { reportToSupervisor } from './supervisor.ts';
 
 export interface Running {
   close(): Promise<void>;
@@ -97,4 +98,5 @@ export async function serve(names: string[], service = 'streaming'): Promise<Run
 export async function serveForever(names: string[]): Promise<void> {
   const running = await serve(names, names.length === 1 ? names[0] : 'streaming');
   onShutdown(() => running.close());
+  reportToSupervisor(() => void shutdown('supervisor gone').then(() => process.exit()));
 }

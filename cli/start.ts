@@ -1,10 +1,12 @@
-// `npm start`: the local stack, the supplier simulator and every component in
-// one foreground process, logging to the terminal. Ctrl-C stops everything it
-// started, including the stack services that were not running before.
+// `npm start`: the local stack, then the supplier simulator and every
+// component as supervised child processes (one command, logs on the
+// terminal, every core used). Ctrl-C stops everything it started, including
+// the stack services that were not running before; a child that dies is
+// restarted.
 import { loadConfig } from '../platform/config/index.ts';
 import { onShutdown } from '../platform/http/index.ts';
 import { SERVICE_NAMES, stack, type ServiceName } from '../stack/index.ts';
-import { componentNames, serve } from './serve.ts';
+import { startChildren, supervise } from './supervisor.ts';
 
 async function downServices(): Promise<ServiceName[]> {
   const down: ServiceName[] = [];
@@ -24,14 +26,10 @@ export async function start(options: { stack: boolean }): Promise<void> {
     if (code !== 0) throw new Error('the local stack did not come up; see the lines above');
   }
 
-  const { runSimulator } = await import('../simulator/run.ts');
-  const simulator = await runSimulator({ port: config.http.simulatorPort });
-  const running = await serve(componentNames);
-
+  const children = supervise(startChildren);
   onShutdown(async () => {
     console.log('streaming: stopping…');
-    await running.close();
-    await simulator.close();
+    await children.stop();
     if (startedServices.length > 0) {
       console.log(
         `streaming: stopping the stack services it started: ${startedServices.join(', ')}`,
@@ -39,6 +37,7 @@ export async function start(options: { stack: boolean }): Promise<void> {
       await stack('down', { services: startedServices });
     }
   });
+  await children.ready;
   console.log(
     [
       '',
@@ -46,6 +45,9 @@ export async function start(options: { stack: boolean }): Promise<void> {
       `  command API  http://${config.http.host}:${config.http.commandPort}  (docs: /docs)`,
       `  query API    http://${config.http.host}:${config.http.queryPort}  (docs: /docs)`,
       `  simulator    http://${config.http.host}:${config.http.simulatorPort}  (admin: /admin/accounts)`,
+      `  processes    ${Object.entries(children.pids())
+        .map(([name, pid]) => `${name} ${pid}`)
+        .join(', ')}`,
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),

@@ -34,10 +34,14 @@ const simulator = await runSimulator({
 });
 
 let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void simulator.close().then(() => process.exit(0));
-  });
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  void simulator.close().then(() => process.exit(0));
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, stop);
+// Under `streaming start`'s supervisor: say it serves, and stop when the supervisor goes.
+if (process.send) {
+  process.send('streaming:ready');
+  process.on('disconnect', stop);
 }

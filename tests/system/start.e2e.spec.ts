@@ -49,6 +49,23 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
+/** The latest pid of each child, from the supervisor's "started <name> (pid N)" lines. */
+function childPids(log: string): Record<string, number> {
+  const pids: Record<string, number> = {};
+  for (const m of log.matchAll(/streaming: started (\w+) \(pid (\d+)\)/g))
+    pids[m[1]!] = Number(m[2]);
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // the default simulator accounts, pointed at this test's simulator port
 const suppliers = () =>
   JSON.stringify(defaultSupplierAccounts.map((a) => ({ ...a, endpoint: `${simBase}/` })));
@@ -103,6 +120,10 @@ describe('streaming start, as a user runs it', () => {
     if (child.exitCode === null) {
       child.kill('SIGKILL');
       await once(child, 'exit');
+    }
+    // children stop by themselves when their supervisor is gone; make sure
+    for (const pid of Object.values(childPids(output))) {
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
     }
     const mongo = new MongoClient(`mongodb://127.0.0.1:27017/${mongoDbName}`);
     await dropReadModelDatabases(mongo.db(mongoDbName)).catch(() => undefined);
@@ -214,12 +235,52 @@ describe('streaming start, as a user runs it', () => {
     assert.equal(again.status, 410, 'a used code never validates again');
   });
 
+  test('a killed child is restarted and the system keeps delivering', async () => {
+    const before = childPids(output);
+    assert.ok(before.processors && before.command, `children named in the log: ${output}`);
+    process.kill(before.processors, 'SIGKILL');
+    process.kill(before.command, 'SIGKILL');
+    const after = await eventually('both children restarted', async () => {
+      const now = childPids(output);
+      return now.processors !== before.processors && now.command !== before.command
+        ? now
+        : undefined;
+    });
+    assert.ok(alive(after.processors!) && alive(after.command!));
+    const tpl = await eventually('the restarted command API', async () => {
+      const r = await call(
+        `${base}/v1/templates`,
+        'POST',
+        { name: 'after', kind: 'notification', signature: 'Acme', content: 'Hi', policy: {} },
+        token,
+      );
+      return r.status === 201 ? r : undefined;
+    });
+    const sent = await call(
+      `${base}/v1/messages`,
+      'POST',
+      { templateCode: tpl.json.templateCode, mobile: '13700137000', params: {} },
+      token,
+    );
+    assert.equal(sent.status, 202, JSON.stringify(sent.json));
+    const messageId = String(sent.json.messageId);
+    await eventually('delivery through the restarted processors', async () => {
+      const r = await call(`${queryBase}/v1/messages/${messageId}`, 'GET', undefined, token);
+      return r.status === 200 && r.json.status === 'delivered' ? true : undefined;
+    });
+    const seen = await call(`${simBase}/admin/messages?outId=${messageId}`, 'GET');
+    assert.equal(seen.json.received, 1, 'the supplier received it exactly once');
+  });
+
   test('Ctrl-C stops everything it started', async () => {
     assert.equal(child.exitCode, null, `still running before Ctrl-C: ${output.slice(-2000)}`);
+    const pids = Object.values(childPids(output));
+    assert.ok(pids.length >= 5, `every child named: ${JSON.stringify(pids)}`);
     const exited = once(child, 'exit') as Promise<[number | null]>;
     child.kill('SIGINT');
     const [code] = await exited;
     assert.equal(code, 0, output.slice(-2000));
+    for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} stopped`);
     await assert.rejects(fetch(`${base}/healthz`));
     await assert.rejects(fetch(`${simBase}/admin/health`));
   });

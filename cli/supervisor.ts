@@ -1,0 +1,134 @@
+// Runs streaming's parts as child processes of one foreground command, so
+// that every core serves and a busy projector never delays an accept. Each
+// child is `streaming serve …` (or the simulator) with the terminal as its
+// stdout/stderr; a child that exits without being asked to is logged and
+// restarted with a growing delay. stop() asks every child to stop (SIGTERM),
+// waits for it, and SIGKILLs what does not stop in time. A child whose
+// supervisor disappears (even by SIGKILL) notices through its IPC channel
+// and stops by itself.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const mainScript = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export interface ChildSpec {
+  /** Name in the supervisor's log lines. */
+  name: string;
+  /** Arguments of the `streaming` command, e.g. ['serve', 'command']. */
+  args: string[];
+}
+
+/** The parts `npm start` runs, one process each (stopped in reverse order). */
+export const startChildren: ChildSpec[] = [
+  { name: 'simulator', args: ['simulator'] },
+  { name: 'command', args: ['serve', 'command'] },
+  { name: 'query', args: ['serve', 'query'] },
+  { name: 'processors', args: ['serve', 'processors'] },
+  { name: 'projectors', args: ['serve', 'projectors', 'jobs', 'pump'] },
+];
+
+/** The message a child sends on its IPC channel once it serves. */
+export const READY_MESSAGE = 'streaming:ready';
+
+const STOP_GRACE_MS = 15_000;
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+/** A child that ran this long before dying restarts without delay growth. */
+const HEALTHY_RUN_MS = 60_000;
+
+interface Slot {
+  spec: ChildSpec;
+  child?: ChildProcess;
+  startedAt: number;
+  restarts: number;
+  delayMs: number;
+  timer?: NodeJS.Timeout;
+  ready: Promise<void>;
+  markReady: () => void;
+}
+
+export interface Supervisor {
+  /** Resolves once every child said it serves (first start only). */
+  ready: Promise<void>;
+  /** The pid of each running child, by name. */
+  pids(): Record<string, number | undefined>;
+  stop(): Promise<void>;
+}
+
+export function supervise(
+  specs: ChildSpec[],
+  log: (line: string) => void = (line) => console.log(line),
+): Supervisor {
+  let stopping = false;
+  const slots: Slot[] = specs.map((spec) => {
+    let markReady = () => undefined as void;
+    const ready = new Promise<void>((r) => (markReady = r));
+    return { spec, startedAt: 0, restarts: 0, delayMs: RESTART_MIN_MS, ready, markReady };
+  });
+
+  const launch = (slot: Slot): void => {
+    slot.timer = undefined;
+    slot.startedAt = Date.now();
+    const child = spawn(process.execPath, [mainScript, ...slot.spec.args], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // its own process group: a Ctrl-C on the terminal reaches the supervisor
+      // only, which then stops the children in order
+      detached: true,
+      env: { ...process.env, STREAMING_SUPERVISED: '1' },
+    });
+    slot.child = child;
+    log(`streaming: started ${slot.spec.name} (pid ${child.pid})`);
+    child.on('message', (m) => {
+      if (m === READY_MESSAGE) slot.markReady();
+    });
+    child.on('error', (err) => log(`streaming: ${slot.spec.name}: ${String(err)}`));
+    child.on('exit', (code, signal) => {
+      if (slot.child === child) slot.child = undefined;
+      if (stopping) return;
+      const ranMs = Date.now() - slot.startedAt;
+      if (ranMs >= HEALTHY_RUN_MS) slot.delayMs = RESTART_MIN_MS;
+      const delay = slot.delayMs;
+      slot.delayMs = Math.min(RESTART_MAX_MS, slot.delayMs * 2);
+      slot.restarts++;
+      log(
+        `streaming: ${slot.spec.name} (pid ${child.pid}) exited (${signal ?? `code ${code}`}) after ${Math.round(ranMs / 1000)} s; restarting in ${delay} ms (restart ${slot.restarts})`,
+      );
+      slot.timer = setTimeout(() => launch(slot), delay);
+    });
+  };
+
+  for (const slot of slots) launch(slot);
+
+  return {
+    ready: Promise.all(slots.map((s) => s.ready)).then(() => undefined),
+    pids: () => Object.fromEntries(slots.map((s) => [s.spec.name, s.child?.pid])),
+    async stop() {
+      stopping = true;
+      for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);
+      await Promise.all(
+        [...slots].reverse().map(async (slot) => {
+          const child = slot.child;
+          if (!child || child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise<void>((r) => child.once('exit', () => r()));
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => {
+            log(`streaming: ${slot.spec.name} did not stop in ${STOP_GRACE_MS} ms; killing it`);
+            child.kill('SIGKILL');
+          }, STOP_GRACE_MS);
+          await exited;
+          clearTimeout(timer);
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * In a supervised child: tell the supervisor it serves, and stop (as on
+ * SIGTERM) when the supervisor goes away.
+ */
+export function reportToSupervisor(stop: () => void): void {
+  if (!process.send) return;
+  process.send(READY_MESSAGE);
+  process.on('disconnect', stop);
+}
