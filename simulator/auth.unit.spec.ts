@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { aliyunSignatureMatches, expectedAliyunSignature, rfc3986 } from './aliyunAuth.ts';
+import { signedHost } from './tencentApi.ts';
 import { expectedTc3Signature, parseAuthorization, tc3SignatureMatches } from './tencentAuth.ts';
 
 // The simulator verifies signatures on its own code (as the vendor does); it
@@ -78,5 +79,14 @@ describe('simulator: Tencent TC3 check', () => {
     assert.ok(tc3SignatureMatches(check));
     assert.ok(!tc3SignatureMatches({ ...check, rawBody: Buffer.from(payload + ' ') }));
     assert.ok(!tc3SignatureMatches({ ...check, secretKey: 'wrong' }));
+  });
+});
+
+describe('tencent signed host', () => {
+  it('is the Host header without its port, as the gateway on 443 sees it', () => {
+    assert.equal(signedHost('sms.tencentcloudapi.com:8090'), 'sms.tencentcloudapi.com');
+    assert.equal(signedHost('sms.tencentcloudapi.com'), 'sms.tencentcloudapi.com');
+    assert.equal(signedHost('[::1]:8090'), '[::1]');
+    assert.equal(signedHost(undefined), undefined);
   });
 });

@@ -4,7 +4,8 @@
 //              told apart by how the request is signed:
 //                Tencent Cloud SMS 2021-01-11 (POST JSON, TC3-HMAC-SHA256 header)
 //                Aliyun dysmsapi 2017-05-25 RPC (Signature in the query or form)
-//   /tencent/  Tencent as well (its signature covers the path, so any base path works)
+//   /tencent/  Tencent as well (its signature covers the path, so any base path works;
+//              the signed host is the Host header without its port, see tencentApi.ts)
 //   /admin/*   JSON admin API (see admin.ts)
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

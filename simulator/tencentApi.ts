@@ -44,6 +44,17 @@ function isoCode(e164: string): string {
   );
 }
 
+/**
+ * The host as the gateway's signature covers it: without a port. The real
+ * gateway listens on 443, where clients send Host without one, and the
+ * official SDK signs the endpoint's hostname even when it names a port.
+ */
+export function signedHost(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const m = /^(\[[^\]]*\]|[^:]*)(?::\d+)?$/.exec(host.trim());
+  return m ? m[1] : host;
+}
+
 export function tencentHandler(ctx: SimContext) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'POST')
@@ -70,7 +81,8 @@ export function tencentHandler(ctx: SimContext) {
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const [path = '/', query = ''] = req.originalUrl.split('?');
     const headers: Record<string, string | undefined> = {};
-    for (const name of auth.signedHeaders) headers[name] = header(req, name);
+    for (const name of auth.signedHeaders)
+      headers[name] = name === 'host' ? signedHost(header(req, name)) : header(req, name);
     const scopeOk =
       auth.service === 'sms' &&
       auth.date === new Date(ts * 1000).toISOString().slice(0, 10) &&

@@ -4,8 +4,6 @@ import { ClientError, ServerError, ThrottlingError } from '@alicloud/openapi-cor
 import { aliyunFailure, chinaDate, classifyAliyunError } from './aliyun.ts';
 import type { ExchangeFailure } from './exchange.ts';
 import { isE164, toAliyunNumber, vendorNumberToE164 } from './mobile.ts';
-import { transportOutcome } from './outcomes.ts';
-import { TransportError } from './httpTransport.ts';
 import { classifyTencentNumberError, classifyTencentRequestError } from './tencent.ts';
 
 describe('aliyun error classification', () => {
@@ -48,6 +46,7 @@ describe('aliyun SDK failures', () => {
     sent: true,
     status: undefined,
     timedOut: false,
+    networkCode: undefined,
     ...more,
   });
   const errno = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
@@ -132,17 +131,6 @@ describe('tencent error classification', () => {
       'rejected',
     );
     assert.equal(classifyTencentNumberError('InternalError.Timeout'), 'unknown');
-  });
-});
-
-describe('transport failures', () => {
-  it('nothing written is transient, written is unknown', () => {
-    assert.equal(
-      transportOutcome(new TransportError('ECONNREFUSED', 'x', false), 1).kind,
-      'transient',
-    );
-    assert.equal(transportOutcome(new TransportError('TIMEOUT', 'x', true), 1).kind, 'unknown');
-    assert.equal(transportOutcome(new TransportError('ECONNRESET', 'x', true), 1).kind, 'unknown');
   });
 });
 

@@ -13,6 +13,7 @@ interface Exchange {
   requests: ClientRequest[];
   sent: boolean;
   status: number | undefined;
+  networkCode: string | undefined;
 }
 
 export interface ExchangeFailure {
@@ -24,6 +25,11 @@ export interface ExchangeFailure {
   status: number | undefined;
   /** Our deadline ended the call. */
   timedOut: boolean;
+  /**
+   * The socket or DNS error code of a failed request (ECONNREFUSED, ENOTFOUND, …),
+   * for SDKs that wrap it into an error carrying only its message.
+   */
+  networkCode: string | undefined;
 }
 
 export type ExchangeResult<T> = { ok: true; value: T } | ExchangeFailure;
@@ -42,6 +48,9 @@ diagnosticsChannel.subscribe('http.client.request.start', (message) => {
     exchange.sent = true;
     exchange.status = res.statusCode;
   });
+  request.once('error', (err) => {
+    exchange.networkCode ??= networkErrorCode(err);
+  });
 });
 
 /** Run one SDK call under a deadline, never rejecting. */
@@ -49,7 +58,12 @@ export function observeExchange<T>(
   timeoutMs: number,
   call: () => Promise<T>,
 ): Promise<ExchangeResult<T>> {
-  const exchange: Exchange = { requests: [], sent: false, status: undefined };
+  const exchange: Exchange = {
+    requests: [],
+    sent: false,
+    status: undefined,
+    networkCode: undefined,
+  };
   return new Promise<ExchangeResult<T>>((resolve) => {
     let settled = false;
     const finish = (result: ExchangeResult<T>): void => {
@@ -64,6 +78,7 @@ export function observeExchange<T>(
       sent: exchange.sent,
       status: exchange.status,
       timedOut,
+      networkCode: exchange.networkCode,
     });
     const timer = setTimeout(() => {
       finish(fail(undefined, true));

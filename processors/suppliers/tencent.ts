@@ -1,17 +1,22 @@
-// Tencent Cloud SMS, API version 2021-01-11, JSON POST signed with TC3-HMAC-SHA256.
+// Tencent Cloud SMS, API version 2021-01-11, through Tencent Cloud's official
+// SDK (tencentcloud-sdk-nodejs-sms), as Aliyun goes through its own.
 // SendSms:                        https://cloud.tencent.com/document/api/382/55981
 // PullSmsSendStatusByPhoneNumber: https://tencentcloud.com/document/api/382/40518
 // Error codes:                    https://cloud.tencent.com/document/api/382/52075
-// Signed here rather than through tencentcloud-sdk-nodejs(-sms): the SDK takes
-// the TC3 credential scope's service from the first label of the endpoint host
-// ("127" for 127.0.0.1) and signs the host header without its port, so pointed
-// at any address but <service>.tencentcloudapi.com on the default port its
-// requests fail the gateway's signature check; its network errors also carry
-// only a message, without the socket error code.
-import { httpRequest, TransportError } from './httpTransport.ts';
+//
+// The SDK signs TC3-HMAC-SHA256 with the service taken from the first DNS label
+// of its endpoint and with `host` as the endpoint's hostname without its port.
+// So it always addresses sms.<domain>: an endpoint that is not an sms.* host
+// (the simulator on 127.0.0.1:8090) is addressed as sms.tencentcloudapi.com on
+// the endpoint's port, and an agent whose lookup resolves that name to the
+// endpoint's own host makes the connection go there.
+import dns from 'node:dns';
+import http from 'node:http';
+import type { LookupFunction } from 'node:net';
+import https from 'node:https';
+import { sms } from 'tencentcloud-sdk-nodejs-sms';
+import { observeExchange, type ExchangeFailure } from './exchange.ts';
 import { isE164 } from './mobile.ts';
-import { transportOutcome } from './outcomes.ts';
-import { tc3Sign } from './tencentSignature.ts';
 import type {
   QueryOutcome,
   QueryRequest,
@@ -22,8 +27,9 @@ import type {
 } from './types.ts';
 
 export const TENCENT_API_VERSION = '2021-01-11';
-const SERVICE = 'sms';
-const CONTENT_TYPE = 'application/json; charset=utf-8';
+const TENCENT_HOST = 'sms.tencentcloudapi.com';
+
+type Client = InstanceType<typeof sms.v20210111.Client>;
 
 /**
  * Classify a top-level Response.Error code (the request as a whole failed).
@@ -61,55 +67,125 @@ function obj(v: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
+/** How the SDK is pointed at an account's endpoint. */
+export interface TencentTarget {
+  protocol: 'http://' | 'https://';
+  /** What the SDK addresses and signs: host[:port][/base path]. */
+  endpoint: string;
+  /** Where the connection really goes, when that is not the addressed host. */
+  connectTo: string | undefined;
+}
+
+export function tencentTarget(endpoint: string): TencentTarget {
+  const url = new URL(endpoint);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error('tencent endpoint must be http(s)');
+  if (url.search !== '' || url.username !== '')
+    throw new Error('tencent endpoint must be a scheme, a host and at most a base path');
+  const own = url.hostname.startsWith('sms.');
+  const host = own ? url.hostname : TENCENT_HOST;
+  const path = url.pathname.replace(/\/+$/, '');
+  return {
+    protocol: url.protocol === 'https:' ? 'https://' : 'http://',
+    endpoint: `${host}${url.port ? `:${url.port}` : ''}${path}`,
+    connectTo: own ? undefined : url.hostname.replace(/^\[|\]$/g, ''),
+  };
+}
+
+/**
+ * A fresh connection per call (a reused keep-alive socket that the server
+ * already closed would turn a harmless failure into "unknown"), resolved to
+ * connectTo when the endpoint is not the addressed host.
+ */
+function agentFor(target: TencentTarget): http.Agent {
+  const options: http.AgentOptions = { keepAlive: false };
+  const connectTo = target.connectTo;
+  if (connectTo !== undefined) {
+    const lookup: LookupFunction = (_hostname, opts, callback) => {
+      dns.lookup(connectTo, opts, (err, address, family) => callback(err, address, family));
+    };
+    options.lookup = lookup;
+  }
+  return target.protocol === 'https://' ? new https.Agent(options) : new http.Agent(options);
+}
+
+export type TencentFailure = {
+  kind: 'rejected' | 'transient' | 'unknown';
+  code: string;
+  message: string;
+};
+
+/**
+ * Why an SDK call failed. The SDK throws TencentCloudSDKHttpException for a
+ * Response.Error (with its code) and for a non-200 answer (with httpCode), and
+ * wraps socket errors into one that carries only their message, whose text
+ * names the URL: none of that text is kept but the vendor's own messages.
+ */
+export function tencentFailure(f: ExchangeFailure, timeoutMs: number): TencentFailure {
+  const mayHaveLeft = f.sent ? 'unknown' : 'transient';
+  if (f.timedOut)
+    return { kind: mayHaveLeft, code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms` };
+  const err = obj(f.error);
+  const code = str(err?.code);
+  if (code !== undefined && code !== '' && str(err?.requestId) !== undefined) {
+    return {
+      kind: classifyTencentRequestError(code),
+      code,
+      message: str(err?.message) ?? code,
+    };
+  }
+  if (f.networkCode)
+    return { kind: mayHaveLeft, code: f.networkCode, message: `network error ${f.networkCode}` };
+  if (f.status !== undefined && f.status !== 200) {
+    const status = f.status;
+    const kind =
+      status === 429 || status === 503
+        ? 'transient'
+        : status >= 400 && status < 500
+          ? 'rejected'
+          : 'unknown';
+    return { kind, code: `HTTP_${status}`, message: 'no Response in answer' };
+  }
+  // A 200 whose body is not a Response, or an exchange cut short.
+  if (f.status !== undefined)
+    return { kind: 'unknown', code: 'HTTP_200', message: 'unreadable answer' };
+  return f.sent
+    ? { kind: 'unknown', code: 'NETWORK_ERROR', message: 'exchange failed' }
+    : { kind: 'transient', code: 'CLIENT_ERROR', message: 'request could not be made' };
+}
+
+/** The SDK client of an account, pointed at its endpoint; shared with the management calls. */
+export function tencentClient(account: SupplierAccount): Client {
+  const target = tencentTarget(account.endpoint);
+  return new sms.v20210111.Client({
+    credential: { secretId: account.accessKeyId, secretKey: account.accessKeySecret },
+    region: account.region ?? 'ap-guangzhou',
+    profile: {
+      signMethod: 'TC3-HMAC-SHA256',
+      httpProfile: {
+        protocol: target.protocol,
+        endpoint: target.endpoint,
+        reqMethod: 'POST',
+        // seconds; twice the account's deadline so that observeExchange's
+        // whole-call deadline is the one that ends a slow call
+        reqTimeout: (2 * account.timeoutMs) / 1000,
+        agent: agentFor(target),
+        headers: { Connection: 'close' },
+      },
+    },
+  });
+}
+
 export class TencentAdapter implements SupplierAdapter {
   readonly account: SupplierAccount;
   private readonly now: () => Date;
+  private readonly client: Client;
 
+  /** `now` sets the pull window; the SDK signs with the system clock. */
   constructor(account: SupplierAccount, now: () => Date = () => new Date()) {
     this.account = account;
     this.now = now;
-  }
-
-  private async call(
-    action: string,
-    payload: Record<string, unknown>,
-  ): Promise<{ status: number; response: Record<string, unknown> | undefined }> {
-    const url = new URL(this.account.endpoint);
-    const body = JSON.stringify(payload);
-    const timestamp = Math.floor(this.now().getTime() / 1000);
-    const { authorization } = tc3Sign({
-      secretId: this.account.accessKeyId,
-      secretKey: this.account.accessKeySecret,
-      service: SERVICE,
-      method: 'POST',
-      canonicalUri: url.pathname || '/',
-      canonicalQueryString: '',
-      headers: { 'content-type': CONTENT_TYPE, host: url.host },
-      payload: body,
-      timestamp,
-    });
-    const res = await httpRequest({
-      url,
-      method: 'POST',
-      headers: {
-        authorization,
-        'content-type': CONTENT_TYPE,
-        host: url.host,
-        'x-tc-action': action,
-        'x-tc-version': TENCENT_API_VERSION,
-        'x-tc-timestamp': String(timestamp),
-        'x-tc-region': this.account.region ?? 'ap-guangzhou',
-      },
-      body,
-      timeoutMs: this.account.timeoutMs,
-    });
-    let response: Record<string, unknown> | undefined;
-    try {
-      response = obj(obj(JSON.parse(res.body))?.Response);
-    } catch {
-      response = undefined;
-    }
-    return { status: res.status, response };
+    this.client = tencentClient(account);
   }
 
   async send(req: SendRequest): Promise<SendOutcome> {
@@ -131,75 +207,53 @@ export class TencentAdapter implements SupplierAdapter {
         latencyMs: 0,
       };
     }
-    const payload = {
-      PhoneNumberSet: [req.mobile],
-      SmsSdkAppId: this.account.appId,
-      SignName: req.signature || this.account.signName || '',
-      TemplateId: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
-      TemplateParamSet: Object.values(req.params),
-      SessionContext: req.messageId,
-      ...(req.extendCode ? { ExtendCode: req.extendCode } : {}),
-    };
-    try {
-      const { status, response } = await this.call('SendSms', payload);
-      if (!response) {
-        const kind =
-          status === 429 || status === 503
-            ? 'transient'
-            : status >= 400 && status < 500
-              ? 'rejected'
-              : 'unknown';
-        return {
-          kind,
-          code: `HTTP_${status}`,
-          message: 'no Response in answer',
-          latencyMs: latency(),
-        };
-      }
-      const error = obj(response.Error);
-      if (error) {
-        const code = str(error.Code) ?? 'Error';
-        return {
-          kind: classifyTencentRequestError(code),
-          code,
-          message: str(error.Message) ?? code,
-          latencyMs: latency(),
-        };
-      }
-      const set = Array.isArray(response.SendStatusSet) ? response.SendStatusSet : [];
-      const mine = set
-        .map(obj)
-        .find((s) => s !== undefined && (str(s.PhoneNumber) === req.mobile || set.length === 1));
-      if (!mine) {
-        return {
-          kind: 'unknown',
-          code: 'NO_SEND_STATUS',
-          message: 'no SendStatus for the number',
-          latencyMs: latency(),
-        };
-      }
-      const code = str(mine.Code) ?? '';
-      const serialNo = str(mine.SerialNo);
-      if (code === 'Ok' && serialNo) {
-        return { kind: 'accepted', supplierMessageId: serialNo, latencyMs: latency() };
-      }
-      if (code === 'Ok') {
-        return {
-          kind: 'unknown',
-          code: 'NO_SERIAL_NO',
-          message: 'Ok without SerialNo',
-          latencyMs: latency(),
-        };
-      }
+    const appId = this.account.appId;
+    const result = await observeExchange(this.account.timeoutMs, () =>
+      this.client.SendSms({
+        PhoneNumberSet: [req.mobile],
+        SmsSdkAppId: appId,
+        SignName: req.signature || this.account.signName || '',
+        TemplateId: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
+        TemplateParamSet: Object.values(req.params),
+        SessionContext: req.messageId,
+        ...(req.extendCode ? { ExtendCode: req.extendCode } : {}),
+      }),
+    );
+    if (!result.ok)
+      return { ...tencentFailure(result, this.account.timeoutMs), latencyMs: latency() };
+    const set: unknown[] = Array.isArray(result.value.SendStatusSet)
+      ? result.value.SendStatusSet
+      : [];
+    const mine = set
+      .map(obj)
+      .find((s) => s !== undefined && (str(s.PhoneNumber) === req.mobile || set.length === 1));
+    if (!mine) {
       return {
-        kind: classifyTencentNumberError(code),
-        code: code || 'UNKNOWN_CODE',
-        message: str(mine.Message) ?? code,
+        kind: 'unknown',
+        code: 'NO_SEND_STATUS',
+        message: 'no SendStatus for the number',
         latencyMs: latency(),
       };
-    } catch (err) {
-      return transportOutcome(err, latency());
     }
+    const code = str(mine.Code) ?? '';
+    const serialNo = str(mine.SerialNo);
+    if (code === 'Ok' && serialNo) {
+      return { kind: 'accepted', supplierMessageId: serialNo, latencyMs: latency() };
+    }
+    if (code === 'Ok') {
+      return {
+        kind: 'unknown',
+        code: 'NO_SERIAL_NO',
+        message: 'Ok without SerialNo',
+        latencyMs: latency(),
+      };
+    }
+    return {
+      kind: classifyTencentNumberError(code),
+      code: code || 'UNKNOWN_CODE',
+      message: str(mine.Message) ?? code,
+      latencyMs: latency(),
+    };
   }
 
   /**
@@ -209,46 +263,46 @@ export class TencentAdapter implements SupplierAdapter {
   async query(req: QueryRequest): Promise<QueryOutcome> {
     if (!isE164(req.mobile)) return { kind: 'unknown', message: 'mobile is not E.164' };
     if (!this.account.appId) return { kind: 'unknown', message: 'account has no appId' };
+    const appId = this.account.appId;
     const nowSec = Math.floor(this.now().getTime() / 1000);
     const begin = Math.floor(req.sentAt.getTime() / 1000) - 60;
     if (nowSec - begin > 7 * 86400)
       return { kind: 'unknown', message: 'older than the 7 days the pull API keeps' };
-    try {
-      const { status, response } = await this.call('PullSmsSendStatusByPhoneNumber', {
+    const result = await observeExchange(this.account.timeoutMs, () =>
+      this.client.PullSmsSendStatusByPhoneNumber({
         BeginTime: begin,
         EndTime: nowSec + 60,
         Offset: 0, // the doc: fixed to 0
         Limit: 100, // the documented maximum
         PhoneNumber: req.mobile,
-        SmsSdkAppId: this.account.appId,
-      });
-      if (!response) return { kind: 'unknown', message: `pull failed: HTTP ${status}` };
-      const error = obj(response.Error);
-      if (error) return { kind: 'unknown', message: `pull failed: ${str(error.Code) ?? 'Error'}` };
-      const set = Array.isArray(response.PullSmsSendStatusSet) ? response.PullSmsSendStatusSet : [];
-      for (const item of set) {
-        const s = obj(item);
-        if (!s) continue;
-        const serialNo = str(s.SerialNo);
-        const matches =
-          str(s.SessionContext) === req.messageId ||
-          (req.supplierMessageId !== undefined && serialNo === req.supplierMessageId);
-        if (!matches) continue;
-        const report = str(s.ReportStatus);
-        const st = report === 'SUCCESS' ? 'delivered' : report === 'FAIL' ? 'failed' : 'pending';
-        const description = str(s.Description);
-        return {
-          kind: 'found',
-          ...(serialNo ? { supplierMessageId: serialNo } : {}),
-          status: st,
-          ...(st === 'failed' && description ? { errorCode: description } : {}),
-        };
-      }
-      return { kind: 'not_found', conclusive: false };
-    } catch (err) {
-      if (err instanceof TransportError)
-        return { kind: 'unknown', message: `pull failed: ${err.code}` };
-      return { kind: 'unknown', message: 'pull failed' };
+        SmsSdkAppId: appId,
+      }),
+    );
+    if (!result.ok) {
+      const f = tencentFailure(result, this.account.timeoutMs);
+      return { kind: 'unknown', message: `pull failed: ${f.code}` };
     }
+    const set: unknown[] = Array.isArray(result.value.PullSmsSendStatusSet)
+      ? result.value.PullSmsSendStatusSet
+      : [];
+    for (const item of set) {
+      const s = obj(item);
+      if (!s) continue;
+      const serialNo = str(s.SerialNo);
+      const matches =
+        str(s.SessionContext) === req.messageId ||
+        (req.supplierMessageId !== undefined && serialNo === req.supplierMessageId);
+      if (!matches) continue;
+      const report = str(s.ReportStatus);
+      const st = report === 'SUCCESS' ? 'delivered' : report === 'FAIL' ? 'failed' : 'pending';
+      const description = str(s.Description);
+      return {
+        kind: 'found',
+        ...(serialNo ? { supplierMessageId: serialNo } : {}),
+        status: st,
+        ...(st === 'failed' && description ? { errorCode: description } : {}),
+      };
+    }
+    return { kind: 'not_found', conclusive: false };
   }
 }

@@ -6,7 +6,11 @@
 export interface SupplierAccount {
   id: string;
   vendor: 'aliyun' | 'tencent';
-  /** Base URL of the vendor API, e.g. https://dysmsapi.aliyuncs.com/ or http://127.0.0.1:8090/ (Aliyun: scheme and host only) */
+  /**
+   * Base URL of the vendor API, e.g. https://dysmsapi.aliyuncs.com/ or http://127.0.0.1:8090/
+   * (Aliyun: scheme and host only). A Tencent endpoint that is not an sms.* host is
+   * addressed as sms.tencentcloudapi.com and connected to at its own host (tencent.ts).
+   */
   endpoint: string;
   /** Aliyun AccessKeyId / Tencent SecretId. */
   accessKeyId: string;
