@@ -2,7 +2,10 @@
 // table of contents:
 //
 //   POST   /v1/users                       registeringUsers   username-<name>, user-<id>
-//   POST   /v1/sessions                    registeringUsers   (reads only)
+//   POST   /v1/sessions                    registeringUsers   (reads; user-<id> on re-hash)
+//   POST   /v1/sessions/logout             registeringUsers   user-<id>
+//   POST   /v1/users/me/password           registeringUsers   user-<id>
+//   POST   /v1/users/:id/disable|enable    registeringUsers   user-<id> (admin)
 //   POST   /v1/api-keys                    managingApiKeys    apikey-<keyId>
 //   GET    /v1/api-keys                    managingApiKeys    (reads only)
 //   DELETE /v1/api-keys/:id                managingApiKeys    apikey-<keyId>
@@ -47,8 +50,13 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
   });
   serveApiDocs(app, buildOpenApi());
   for (const { path, router } of options.routers ?? []) app.use(path, router);
-  const auth = createAuthenticator({ config: deps.config, eventStore });
-  app.use(usersRouter(deps));
+  const auth = createAuthenticator({
+    config: deps.config,
+    eventStore,
+    redis,
+    redisPrefix: deps.redisPrefix,
+  });
+  app.use(usersRouter(deps, auth));
   app.use(apiKeysRouter(deps, auth));
   app.use(templatesRouter(deps, auth));
   app.use(messagesRouter(deps, auth));

@@ -22,7 +22,12 @@ export function createQueryApp(deps: QueryDeps): Express {
     readiness: readinessChecks({ mysql: deps.mysql, redis: deps.redis, mongo: deps.mongo }),
   });
   serveApiDocs(app, buildOpenApi());
-  const authenticate = createAuthenticator({ config: deps.config, eventStore: deps.eventStore });
+  const authenticate = createAuthenticator({
+    config: deps.config,
+    eventStore: deps.eventStore,
+    redis: deps.redis,
+    redisPrefix: deps.redisPrefix,
+  });
   app.use('/v1', authenticate);
   app.use(messageHistoryRouter(deps));
   app.use(templatesRouter(deps));

@@ -21,6 +21,8 @@ export interface QueryDeps {
   mysql: MysqlPool;
   redis: Redis;
   mongo: MongoHandle;
+  /** Prefix of the command service's Redis keys (the session copies). Default ''. */
+  redisPrefix?: string | undefined;
 }
 
 export type ReadModel =

@@ -52,6 +52,15 @@ export const eventSchemas: Record<string, JsonSchema> = {
     email: optStr,
     phone: optStr,
   }),
+  'user.password-changed.v1': obj(['userId', 'passwordHash'], { userId: str, passwordHash: str }),
+  'user.password-rehashed.v1': obj(['userId', 'passwordHash'], { userId: str, passwordHash: str }),
+  'user.disabled.v1': obj(['userId'], { userId: str }),
+  'user.enabled.v1': obj(['userId'], { userId: str }),
+  'user.session-ended.v1': obj(['userId', 'tokenId', 'expiresAt'], {
+    userId: str,
+    tokenId: str,
+    expiresAt: time,
+  }),
   'apikey.created.v1': obj(['keyId', 'userId', 'name', 'keyHash'], {
     keyId: str,
     userId: str,

@@ -25,6 +25,9 @@ export const verificationMobileDefaults = {
   maxPerHour: 5,
   maxPerDay: 10,
 } as const;
+/** The most wrong guesses a verification policy may allow. */
+export const MAX_ATTEMPTS = 10;
+
 export const verificationDefaults: VerificationSettings = {
   codeLength: 6,
   ttlSeconds: 300,
@@ -116,10 +119,11 @@ export function validatePolicy(
         `must be a whole number from 1 to ${DAY}, got ${ttlSeconds}.`,
       );
     }
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    // More than 10 tries makes a 4-digit code guessable one time in a thousand.
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS) {
       throw invalid(
         'verification.maxAttempts',
-        `must be a whole number of at least 1, got ${maxAttempts}.`,
+        `must be a whole number from 1 to ${MAX_ATTEMPTS}, got ${maxAttempts}.`,
       );
     }
   }

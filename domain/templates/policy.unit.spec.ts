@@ -136,6 +136,7 @@ describe('validatePolicy names the impossible field', () => {
     ['code too long', {}, { ...ok, codeLength: 9 }, 'verification.codeLength'],
     ['zero ttl', {}, { ...ok, ttlSeconds: 0 }, 'verification.ttlSeconds'],
     ['zero attempts', {}, { ...ok, maxAttempts: 0 }, 'verification.maxAttempts'],
+    ['eleven attempts', {}, { ...ok, maxAttempts: 11 }, 'verification.maxAttempts'],
   ];
   for (const [name, policy, verification, field] of cases) {
     it(`${name} → ${field}`, () => {

@@ -15,8 +15,18 @@ export {
   type UserState,
   type UserCommand,
   type RegisterUser,
+  type ChangePassword,
+  type RehashPassword,
+  type DisableUser,
+  type EnableUser,
+  type EndSession,
   type UserEvent,
   type UserRegistered,
+  type UserPasswordChanged,
+  type UserPasswordRehashed,
+  type UserDisabled,
+  type UserEnabled,
+  type UserSessionEnded,
 } from './user.ts';
 export {
   usernameDecider,

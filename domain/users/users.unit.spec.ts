@@ -123,7 +123,14 @@ describe('User decider', () => {
 
   it('state holds the user', () => {
     const state = aggregate(userDecider, [{ type: 'user.registered.v1', data: register }]);
-    assert.deepEqual(state, { exists: true, ...register, phone: undefined });
+    assert.deepEqual(state, {
+      exists: true,
+      ...register,
+      phone: undefined,
+      tokenVersion: 0,
+      disabled: false,
+      endedSessions: {},
+    });
   });
 });
 
@@ -208,5 +215,58 @@ describe('ApiKey decider', () => {
     assert.equal(isApiKeyActive(aggregate(apiKeyDecider, [created])), true);
     assert.equal(isApiKeyActive(aggregate(apiKeyDecider, [created, revoked])), false);
     assert.equal(isApiKeyActive(apiKeyDecider.initialState()), false);
+  });
+});
+
+describe('userDecider: tokens that can be ended', () => {
+  const registered = {
+    type: 'user.registered.v1' as const,
+    data: { userId: 'u1', username: 'alice', passwordHash: 'h1', role: 'member' as const },
+  };
+
+  it('a password change and a disable raise the token version; an enable and a re-hash do not', () => {
+    const events = [
+      registered,
+      { type: 'user.password-rehashed.v1' as const, data: { userId: 'u1', passwordHash: 'h2' } },
+      { type: 'user.password-changed.v1' as const, data: { userId: 'u1', passwordHash: 'h3' } },
+      { type: 'user.disabled.v1' as const, data: { userId: 'u1' } },
+      { type: 'user.enabled.v1' as const, data: { userId: 'u1' } },
+    ];
+    const state = aggregate(userDecider, events);
+    assert.ok(state.exists);
+    assert.equal(state.tokenVersion, 2);
+    assert.equal(state.disabled, false);
+    assert.equal(state.passwordHash, 'h3');
+  });
+
+  it('re-hashes only while the hash is the one that was checked', () => {
+    given(userDecider, [registered])
+      .when({ type: 'RehashPassword', data: { passwordHash: 'h2', previousHash: 'h1' } })
+      .then([{ type: 'user.password-rehashed.v1', data: { userId: 'u1', passwordHash: 'h2' } }]);
+    given(userDecider, [registered])
+      .when({ type: 'RehashPassword', data: { passwordHash: 'h2', previousHash: 'other' } })
+      .thenNothing();
+  });
+
+  it('disable and enable are idempotent; ending a session twice records it once', () => {
+    const disabled = { type: 'user.disabled.v1' as const, data: { userId: 'u1' } };
+    given(userDecider, [registered, disabled])
+      .when({ type: 'DisableUser', data: {} })
+      .thenNothing();
+    given(userDecider, [registered]).when({ type: 'EnableUser', data: {} }).thenNothing();
+    const ended = {
+      type: 'user.session-ended.v1' as const,
+      data: { userId: 'u1', tokenId: 't1', expiresAt: '2030-01-01T00:00:00.000Z' },
+    };
+    given(userDecider, [registered])
+      .when({ type: 'EndSession', data: { tokenId: 't1', expiresAt: '2030-01-01T00:00:00.000Z' } })
+      .then([ended]);
+    given(userDecider, [registered, ended])
+      .when({ type: 'EndSession', data: { tokenId: 't1', expiresAt: '2030-01-01T00:00:00.000Z' } })
+      .thenNothing();
+  });
+
+  it('refuses commands for a user that does not exist', () => {
+    given(userDecider, []).when({ type: 'DisableUser', data: {} }).thenThrows('USER_NOT_FOUND');
   });
 });

@@ -14,7 +14,22 @@ export {
   apiKeyMatches,
   type NewApiKey,
 } from './apiKeys.ts';
-export { hashPassword, verifyPassword } from './passwords.ts';
+export {
+  hashPassword,
+  verifyPassword,
+  needsRehash,
+  PASSWORD_LOG_N,
+  type PasswordCost,
+} from './passwords.ts';
+export {
+  publishUserAccess,
+  publishEndedToken,
+  rebuildUserAccess,
+  userAccess,
+  type SessionStore,
+  type UserAccess,
+} from './sessions.ts';
+export { takeAttempt, giveBack, type Counter, type ThrottleResult } from './throttle.ts';
 export {
   createAuthenticator,
   requireAdmin,

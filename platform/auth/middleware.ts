@@ -1,6 +1,7 @@
 // Who is calling: `Authorization: Bearer <jwt>` for people, `Bearer <api key>`
 // for systems. Sets req.principal; renders failures as 401 with a stable code.
 import type { Request, RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
 import {
   aggregate,
   apiKeyDecider,
@@ -14,6 +15,7 @@ import type { Config } from '../config/index.ts';
 import { AppError } from '../errors/index.ts';
 import type { EventStore } from '../eventStore/index.ts';
 import { apiKeyMatches, parseApiKey } from './apiKeys.ts';
+import { userAccess, type SessionStore } from './sessions.ts';
 import { verifyToken, type Role } from './tokens.ts';
 
 export interface Principal {
@@ -22,6 +24,9 @@ export interface Principal {
   kind: 'user' | 'apiKey';
   /** Set when kind is 'apiKey'. */
   keyId?: string;
+  /** Set when kind is 'user': the token's id and expiry (epoch ms), to end it at logout. */
+  tokenId?: string;
+  tokenExpiresAtMs?: number;
 }
 
 declare module 'express-serve-static-core' {
@@ -34,6 +39,10 @@ declare module 'express-serve-static-core' {
 export interface AuthenticatorDeps {
   config: Pick<Config, 'auth' | 'codes'>;
   eventStore: EventStore;
+  /** Where the users' token versions and ended tokens are (see sessions.ts). */
+  redis: Redis;
+  /** The service's Redis key prefix. Default ''. */
+  redisPrefix?: string | undefined;
 }
 
 /** The authenticated caller; throws UNAUTHENTICATED when the authenticator did not run or let it through. */
@@ -70,10 +79,27 @@ function bearer(req: Request): string {
  * Express middleware that authenticates every request it sees. API keys are
  * checked against their stream on every call, so a revocation applies at once;
  * the owner's role comes from the user stream (roles never change, so it is
- * remembered per user).
+ * remembered per user). A person's token must carry the user's current token
+ * version and not have been ended; a disabled user's tokens and API keys stop
+ * (one Redis MGET per request, see sessions.ts).
  */
-export function createAuthenticator({ config, eventStore }: AuthenticatorDeps): RequestHandler {
+export function createAuthenticator({
+  config,
+  eventStore,
+  redis,
+  redisPrefix,
+}: AuthenticatorDeps): RequestHandler {
   const roles = new Map<string, Role>();
+  const sessions: SessionStore = { redis, prefix: redisPrefix ?? '' };
+
+  async function accessOf(userId: string, tokenId: string | undefined) {
+    try {
+      return await userAccess(sessions, eventStore, userId, tokenId);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError('DEPENDENCY_UNAVAILABLE', 'Sessions cannot be checked now; retry later.');
+    }
+  }
 
   async function roleOf(userId: string): Promise<Role> {
     const known = roles.get(userId);
@@ -92,7 +118,27 @@ export function createAuthenticator({ config, eventStore }: AuthenticatorDeps): 
       throw new AppError('INVALID_TOKEN', 'The API key is not valid.');
     }
     if (state.revoked) throw new AppError('API_KEY_REVOKED');
+    const { access } = await accessOf(state.userId, undefined);
+    if (access.disabled) throw new AppError('USER_DISABLED');
     return { userId: state.userId, role: await roleOf(state.userId), kind: 'apiKey', keyId };
+  }
+
+  async function fromToken(token: string): Promise<Principal> {
+    const claims = verifyToken(config, token);
+    const { access, tokenEnded } = await accessOf(claims.userId, claims.tokenId);
+    if (access.disabled) throw new AppError('USER_DISABLED');
+    if (tokenEnded || (claims.tokenVersion ?? 0) !== access.tokenVersion) {
+      throw new AppError('TOKEN_REVOKED');
+    }
+    return {
+      userId: claims.userId,
+      role: claims.role,
+      kind: 'user',
+      ...(claims.tokenId === undefined ? {} : { tokenId: claims.tokenId }),
+      ...(claims.expiresAtSeconds === undefined
+        ? {}
+        : { tokenExpiresAtMs: claims.expiresAtSeconds * 1000 }),
+    };
   }
 
   return (req, _res, next) => {
@@ -103,23 +149,13 @@ export function createAuthenticator({ config, eventStore }: AuthenticatorDeps): 
       return next(err);
     }
     const apiKey = parseApiKey(token);
-    if (apiKey) {
-      fromApiKey(token, apiKey.keyId).then(
-        (principal) => {
-          req.principal = principal;
-          next();
-        },
-        (err: unknown) => next(err),
-      );
-      return;
-    }
-    try {
-      const claims = verifyToken(config, token);
-      req.principal = { userId: claims.userId, role: claims.role, kind: 'user' };
-    } catch (err) {
-      return next(err);
-    }
-    next();
+    (apiKey ? fromApiKey(token, apiKey.keyId) : fromToken(token)).then(
+      (principal) => {
+        req.principal = principal;
+        next();
+      },
+      (err: unknown) => next(err),
+    );
   };
 }
 

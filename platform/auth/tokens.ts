@@ -1,5 +1,7 @@
 // Access tokens for people: HS256 JWTs, algorithm pinned, issuer and audience checked.
-import { createSecretKey, type KeyObject } from 'node:crypto';
+// Each carries an id (`jti`, to end it alone at logout) and the user's token
+// version (`ver`, to end all of them at a password change or a disable).
+import { createSecretKey, randomUUID, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Config } from '../config/index.ts';
 import { AppError } from '../errors/index.ts';
@@ -15,6 +17,12 @@ export interface IssuedToken {
 export interface TokenClaims {
   userId: string;
   role: Role;
+  /** The user's token version at issue; tokens of older versions are refused. Default 0. */
+  tokenVersion?: number;
+  /** `jti`; set on every issued token (absent only on tokens from before it existed). */
+  tokenId?: string;
+  /** `exp` in epoch seconds, as verified. */
+  expiresAtSeconds?: number;
 }
 
 type AuthConfig = Pick<Config, 'auth'>;
@@ -25,11 +33,13 @@ const ALGORITHM = 'HS256' as const;
 export function issueToken(config: AuthConfig, claims: TokenClaims, now = Date.now()): IssuedToken {
   const iat = Math.floor(now / 1000);
   const exp = iat + config.auth.jwtTtlSeconds;
-  const token = jwt.sign({ role: claims.role, iat, exp }, config.auth.jwtSecret, {
+  const ver = claims.tokenVersion ?? 0;
+  const token = jwt.sign({ role: claims.role, ver, iat, exp }, config.auth.jwtSecret, {
     algorithm: ALGORITHM,
     issuer: config.auth.jwtIssuer,
     audience: config.auth.jwtAudience,
     subject: claims.userId,
+    jwtid: claims.tokenId ?? randomUUID(),
   });
   return { token, expiresAt: new Date(exp * 1000).toISOString() };
 }
@@ -115,7 +125,17 @@ function verifyUncached(config: AuthConfig, token: string, now: number): TokenCl
   ) {
     throw new AppError('INVALID_TOKEN', 'The bearer token lacks its subject or role.');
   }
-  const claims: TokenClaims = { userId: payload.sub, role };
+  const ver = payload.ver;
+  if (ver !== undefined && (typeof ver !== 'number' || !Number.isSafeInteger(ver) || ver < 0)) {
+    throw new AppError('INVALID_TOKEN', 'The bearer token has a malformed version.');
+  }
+  const claims: TokenClaims = {
+    userId: payload.sub,
+    role,
+    tokenVersion: typeof ver === 'number' ? ver : 0,
+    ...(typeof payload.jti === 'string' && payload.jti !== '' ? { tokenId: payload.jti } : {}),
+    ...(typeof payload.exp === 'number' ? { expiresAtSeconds: payload.exp } : {}),
+  };
   const cache = verifiedCache(config);
   if (cache.size >= VERIFIED_MAX) cache.clear();
   cache.set(token, {

@@ -28,8 +28,12 @@ describe('verifyToken', () => {
   it('accepts a token again and again, and refuses it once it has expired', () => {
     const now = Date.UTC(2026, 0, 1);
     const { token } = issueToken(config, { userId: 'u-1', role: 'member' }, now);
-    assert.deepEqual(verifyToken(config, token, now), { userId: 'u-1', role: 'member' });
-    assert.deepEqual(verifyToken(config, token, now + 599_000), { userId: 'u-1', role: 'member' });
+    const claims = verifyToken(config, token, now);
+    assert.equal(claims.userId, 'u-1');
+    assert.equal(claims.role, 'member');
+    assert.equal(claims.tokenVersion, 0);
+    assert.match(String(claims.tokenId), /^[0-9a-f-]{36}$/);
+    assert.deepEqual(verifyToken(config, token, now + 599_000), claims);
     const expired = refusal(() => verifyToken(config, token, now + 600_000));
     assert.equal(expired.code, 'INVALID_TOKEN');
     assert.match(expired.message, /expired/);

@@ -42,6 +42,7 @@ describe('loadConfig', () => {
         corsOrigins: [],
         bodyLimitBytes: 100 * 1024,
         shutdownTimeoutMs: 10000,
+        trustProxyHops: 0,
       },
     );
     assert.deepEqual(c.mysql, {
@@ -58,6 +59,7 @@ describe('loadConfig', () => {
     assert.ok(c.auth.jwtSecret.length >= 32);
     assert.equal(c.auth.loginMaxFailures, 5);
     assert.equal(c.auth.loginThrottleSeconds, 300);
+    assert.equal(c.auth.passwordLogN, 17);
     assert.equal(c.codes.hashKey.length, 32);
     assert.equal(c.codes.encryptionKey.length, 32);
     assert.deepEqual(
@@ -282,6 +284,19 @@ describe('loadConfig', () => {
       assert.equal(
         message,
         'STREAMING_JWT_SECRET must not be the development default in production (set a secret of at least 32 characters)',
+      );
+    });
+
+    it('refuses a scrypt cost under OWASP guidance, which test suites may set', () => {
+      assert.equal(
+        problemOf({ ...PROD_SECRETS, STREAMING_PASSWORD_SCRYPT_LOG_N: '12' }),
+        'STREAMING_PASSWORD_SCRYPT_LOG_N must be at least 17 in production (OWASP scrypt guidance; lower costs are for test suites)',
+      );
+      assert.equal(loadConfig(PROD_SECRETS).auth.passwordLogN, 17);
+      assert.equal(
+        loadConfig({ STREAMING_ENV: 'test', STREAMING_PASSWORD_SCRYPT_LOG_N: '12' }).auth
+          .passwordLogN,
+        12,
       );
     });
 

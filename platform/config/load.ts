@@ -33,6 +33,7 @@ export interface Config {
     readonly corsOrigins: readonly string[];
     readonly bodyLimitBytes: number;
     readonly shutdownTimeoutMs: number;
+    readonly trustProxyHops: number;
   };
   readonly mysql: { readonly url: string; readonly poolSize: number };
   readonly redis: { readonly url: string };
@@ -48,7 +49,13 @@ export interface Config {
     readonly jwtAudience: string;
     readonly jwtTtlSeconds: number;
     readonly loginMaxFailures: number;
+    readonly loginMaxFailuresPerIp: number;
+    readonly loginMaxPerSecond: number;
     readonly loginThrottleSeconds: number;
+    readonly registerMaxPerIp: number;
+    readonly registerWindowSeconds: number;
+    /** log2 of scrypt's N for new hashes. */
+    readonly passwordLogN: number;
   };
   /** 32-byte keys. Buffers cannot be frozen: never write to them. */
   readonly codes: { readonly hashKey: Buffer; readonly encryptionKey: Buffer };
@@ -200,7 +207,7 @@ function schemaProblems({ values, raws, problems }: Collected): void {
   }
 }
 
-function checkProblems({ values, raws, problems }: Collected): void {
+function checkProblems({ values, raws, problems }: Collected, production: boolean): void {
   const bad = new Set(problems.map((p) => p.variable));
   const fail = (variable: string, message: string) => {
     if (!bad.has(variable)) problems.push({ variable, message });
@@ -265,6 +272,16 @@ function checkProblems({ values, raws, problems }: Collected): void {
       }
     }
   }
+  if (
+    production &&
+    !bad.has('STREAMING_PASSWORD_SCRYPT_LOG_N') &&
+    Number(values.STREAMING_PASSWORD_SCRYPT_LOG_N) < 17
+  ) {
+    fail(
+      'STREAMING_PASSWORD_SCRYPT_LOG_N',
+      'STREAMING_PASSWORD_SCRYPT_LOG_N must be at least 17 in production (OWASP scrypt guidance; lower costs are for test suites)',
+    );
+  }
   const ports = ['STREAMING_COMMAND_PORT', 'STREAMING_QUERY_PORT', 'STREAMING_SIMULATOR_PORT'];
   for (const [i, a] of ports.entries()) {
     for (const b of ports.slice(i + 1)) {
@@ -317,6 +334,7 @@ function build(v: Record<string, unknown>): Config {
       corsOrigins: list('STREAMING_CORS_ORIGINS'),
       bodyLimitBytes: parseSize(s('STREAMING_BODY_LIMIT')) ?? 102400,
       shutdownTimeoutMs: n('STREAMING_SHUTDOWN_TIMEOUT_MS'),
+      trustProxyHops: n('STREAMING_HTTP_TRUST_PROXY_HOPS'),
     },
     mysql: { url: s('STREAMING_MYSQL_URL'), poolSize: n('STREAMING_MYSQL_POOL_SIZE') },
     redis: { url: s('STREAMING_REDIS_URL') },
@@ -332,7 +350,12 @@ function build(v: Record<string, unknown>): Config {
       jwtAudience: s('STREAMING_JWT_AUDIENCE'),
       jwtTtlSeconds: n('STREAMING_JWT_TTL_SECONDS'),
       loginMaxFailures: n('STREAMING_LOGIN_MAX_FAILURES'),
+      loginMaxFailuresPerIp: n('STREAMING_LOGIN_MAX_FAILURES_PER_IP'),
+      loginMaxPerSecond: n('STREAMING_LOGIN_MAX_PER_SECOND'),
       loginThrottleSeconds: n('STREAMING_LOGIN_THROTTLE_SECONDS'),
+      registerMaxPerIp: n('STREAMING_REGISTER_MAX_PER_IP'),
+      registerWindowSeconds: n('STREAMING_REGISTER_WINDOW_SECONDS'),
+      passwordLogN: n('STREAMING_PASSWORD_SCRYPT_LOG_N'),
     },
     codes: {
       hashKey: decodeKey32(s('STREAMING_CODE_HASH_KEY')) as Buffer,
@@ -373,7 +396,7 @@ export function loadConfig(env: Env = process.env): Config {
   const production = env.STREAMING_ENV?.trim() === 'production';
   const collected = collect(env, production);
   schemaProblems(collected);
-  checkProblems(collected);
+  checkProblems(collected, production);
   if (collected.problems.length) {
     const order = configDefinitions.map((d) => d.name as string);
     const sorted = [...collected.problems].sort(

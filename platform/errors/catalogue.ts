@@ -17,6 +17,16 @@ export const errorCatalogue = {
   API_KEY_REVOKED: { status: 401, message: 'The API key has been revoked.' },
   FORBIDDEN: { status: 403, message: 'Not allowed.' },
   LOGIN_THROTTLED: { status: 429, message: 'Too many failed logins; try again later.' },
+  REGISTRATION_THROTTLED: {
+    status: 429,
+    message: 'Too many registrations from this address; try again later.',
+  },
+  TOKEN_REVOKED: {
+    status: 401,
+    message: 'The token was ended (logout or password change); log in again.',
+  },
+  USER_DISABLED: { status: 401, message: 'The user is disabled; ask an admin.' },
+  CURRENT_PASSWORD_WRONG: { status: 403, message: 'The current password is wrong.' },
   // users
   USERNAME_TAKEN: { status: 409, message: 'That username is taken.' },
   USER_NOT_FOUND: { status: 404, message: 'No such user.' },

@@ -146,6 +146,8 @@ export function createHttpApp({ config, logger, name, readiness }: HttpAppOption
   loggers.set(app, logger);
   app.disable('x-powered-by');
   app.set('etag', false);
+  // req.ip: the TCP peer, or the address that many trusted proxies in front saw.
+  app.set('trust proxy', config.http.trustProxyHops > 0 ? config.http.trustProxyHops : false);
 
   // 1. request id, 2. correlation id
   app.use((req, res, next) => {

@@ -48,7 +48,7 @@ export const verificationSettingsBody = obj(
   {
     codeLength: { type: 'integer', description: 'Digits of a code, 4 to 8 (default 6).' },
     ttlSeconds: { type: 'integer', description: 'Seconds a code stays valid (default 300).' },
-    maxAttempts: { type: 'integer', description: 'Checks allowed per code (default 5).' },
+    maxAttempts: { type: 'integer', description: 'Checks allowed per code, 1–10 (default 5).' },
   },
   { description: 'Only for verification templates.' },
 );
@@ -84,6 +84,15 @@ export const loginBody = obj(['username', 'password'], {
 export const loginResponse = obj(['token', 'expiresAt'], {
   token: { type: 'string', description: 'JWT (HS256); send as Authorization: Bearer <token>.' },
   expiresAt: time,
+});
+
+export const changePasswordBody = obj(['currentPassword', 'newPassword'], {
+  currentPassword: { type: 'string', maxLength: 256 },
+  newPassword: { type: 'string', maxLength: 256, description: 'At least 10 characters.' },
+});
+export const userDisabledResponse = obj(['userId', 'disabled'], {
+  userId: { type: 'string' },
+  disabled: { type: 'boolean' },
 });
 
 export const createApiKeyBody = obj([], { name: { type: 'string', maxLength: 100 } });

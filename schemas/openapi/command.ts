@@ -19,7 +19,13 @@ type Op = {
   }[];
 };
 
-const AUTH = ['UNAUTHENTICATED', 'INVALID_TOKEN', 'API_KEY_REVOKED'];
+const AUTH = [
+  'UNAUTHENTICATED',
+  'INVALID_TOKEN',
+  'API_KEY_REVOKED',
+  'TOKEN_REVOKED',
+  'USER_DISABLED',
+];
 const BODY = ['VALIDATION_FAILED', 'MALFORMED_JSON', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
 const RATE = [
   'RATE_LIMIT_MOBILE_INTERVAL',
@@ -66,7 +72,7 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
       body: http.registerUserBody,
       status: 201,
       response: http.registerUserResponse,
-      errors: [...BODY, 'USERNAME_TAKEN', 'INVALID_MOBILE'],
+      errors: [...BODY, 'USERNAME_TAKEN', 'INVALID_MOBILE', 'REGISTRATION_THROTTLED'],
     }),
   },
   '/v1/sessions': {
@@ -77,7 +83,45 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
       body: http.loginBody,
       status: 200,
       response: http.loginResponse,
-      errors: [...BODY, 'INVALID_CREDENTIALS', 'LOGIN_THROTTLED'],
+      errors: [...BODY, 'INVALID_CREDENTIALS', 'LOGIN_THROTTLED', 'USER_DISABLED'],
+    }),
+  },
+  '/v1/sessions/logout': {
+    post: operation({
+      summary: 'Log out: this token answers 401 TOKEN_REVOKED from now on, on both APIs',
+      tag: 'users',
+      status: 204,
+      errors: [...AUTH, 'FORBIDDEN'],
+    }),
+  },
+  '/v1/users/me/password': {
+    post: operation({
+      summary: 'Change the password: every earlier token ends; answers a fresh token',
+      tag: 'users',
+      body: http.changePasswordBody,
+      status: 200,
+      response: http.loginResponse,
+      errors: [...AUTH, ...BODY, 'CURRENT_PASSWORD_WRONG', 'LOGIN_THROTTLED', 'FORBIDDEN'],
+    }),
+  },
+  '/v1/users/{id}/disable': {
+    post: operation({
+      summary: 'Admin: disable a user (its tokens and API keys stop at once)',
+      tag: 'users',
+      status: 200,
+      response: http.userDisabledResponse,
+      errors: [...AUTH, 'FORBIDDEN', 'USER_NOT_FOUND'],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
+  '/v1/users/{id}/enable': {
+    post: operation({
+      summary: 'Admin: enable a disabled user again (it logs in anew)',
+      tag: 'users',
+      status: 200,
+      response: http.userDisabledResponse,
+      errors: [...AUTH, 'FORBIDDEN', 'USER_NOT_FOUND'],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
     }),
   },
   '/v1/api-keys': {

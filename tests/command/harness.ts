@@ -38,7 +38,15 @@ export async function startHarness(
   name: string,
   env: Record<string, string> = {},
 ): Promise<Harness> {
-  const config = loadConfig({ STREAMING_ENV: 'test', STREAMING_LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({
+    STREAMING_ENV: 'test',
+    STREAMING_LOG_LEVEL: 'info',
+    // Test suites create many users: a cheap scrypt (production refuses it) and no
+    // registration throttle from the one loopback address.
+    STREAMING_PASSWORD_SCRYPT_LOG_N: '12',
+    STREAMING_REGISTER_MAX_PER_IP: '1000000',
+    ...env,
+  });
   const db = await freshDatabase(name);
   const eventStore = await MysqlEventStore.create(db.pool);
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });

@@ -132,6 +132,7 @@ export async function startHarness(
   const env: Record<string, string> = {
     STREAMING_ENV: 'test',
     STREAMING_LOG_LEVEL: 'error',
+    STREAMING_PASSWORD_SCRYPT_LOG_N: '12',
     STREAMING_MYSQL_URL: db.url,
     STREAMING_REDIS_URL: REDIS_URL,
     STREAMING_SUPPLIERS: JSON.stringify(suppliers),

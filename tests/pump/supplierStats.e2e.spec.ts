@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import { loadConfig } from '../../platform/config/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
@@ -24,6 +25,8 @@ describe('GET /v1/stats/suppliers', () => {
   let store: EventStore;
   let server: http.Server;
   let base: string;
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
+  const redisPrefix = `t:${randomBytes(4).toString('hex')}:`;
   const now = new Date();
   const m0 = new Date(Math.floor(now.getTime() / 60_000) * 60_000 - 10 * 60_000);
   const m1 = new Date(m0.getTime() + 60_000);
@@ -79,7 +82,7 @@ describe('GET /v1/stats/suppliers', () => {
       supplierStatsRouter({
         config,
         mongo: db,
-        authenticate: createAuthenticator({ config, eventStore: store }),
+        authenticate: createAuthenticator({ config, eventStore: store, redis, redisPrefix }),
         now: () => now,
       }),
     );
@@ -94,6 +97,9 @@ describe('GET /v1/stats/suppliers', () => {
     await mysql.drop();
     await db.dropDatabase();
     await mongo.close();
+    const keys = await redis.keys(`${redisPrefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
   });
 
   const get = async (query: string, token?: string) => {
