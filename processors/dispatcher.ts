@@ -1,7 +1,7 @@
 // Dispatcher: a Kafka consumer group over sms.dispatch. For each message:
-// load its stream, pick an account (failover order, breakers, shared token
-// buckets, weights), claim the attempt, call the supplier with a timeout and
-// append the outcome through the message decider. An unknown outcome is
+// load its stream, pick an account (failover order, breakers, weights), wait
+// for its turn in the account's shared throughput (throttle.ts), claim the
+// attempt, call the supplier with a timeout and append the outcome through the message decider. An unknown outcome is
 // reconciled through the vendor's query API, never blindly re-sent.
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
@@ -15,6 +15,7 @@ import { DispatchState } from './redisState.ts';
 import { SupplierRegistry, type RegisteredSupplier } from './registry.ts';
 import { backoffMs, candidates, currentAccount, nextAccount, sendParams } from './routing.ts';
 import { sleep } from './store.ts';
+import { Throttle } from './throttle.ts';
 import type { SendOutcome } from './suppliers/index.ts';
 
 /** Grace after a call's timeout before an unfinished claim counts as abandoned. */
@@ -29,6 +30,9 @@ export class MessageDispatcher {
   private readonly registry: SupplierRegistry;
   private readonly owner = randomUUID();
   private readonly inflight = new Map<string, Promise<void>>();
+  private readonly throttle: Throttle;
+  /** Accounts whose breaker was found open, until when this process skips them. */
+  private readonly seenOpen = new Map<string, number>();
   stopping = false;
 
   constructor(deps: ProcessorDeps) {
@@ -36,6 +40,12 @@ export class MessageDispatcher {
     this.options = optionsOf(deps);
     this.state = new DispatchState(deps.redis, this.options);
     this.registry = new SupplierRegistry(deps.config.suppliers);
+    this.throttle = new Throttle(deps.redis, { prefix: this.options.redisPrefix });
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.throttle.close();
   }
 
   /** Handles one message id; concurrent calls for the same id run one after the other. */
@@ -159,40 +169,36 @@ export class MessageDispatcher {
         message: `account ${account} is not configured`,
       });
     }
-    // 3.-5. in one round trip: skip an open breaker, take a token of the
-    // account's throughput (shared by every dispatcher), claim this attempt
-    // so nobody else sends it
-    const claim = { owner: this.owner, account, at: Date.now() };
-    let admission = await this.state.admit(
-      account,
-      supplier.config.maxPerSecond,
-      s.messageId,
-      s.attempts,
-      claim,
-      true,
-    );
-    if (admission.kind === 'open') {
-      const reason = { code: 'BREAKER_OPEN', message: 'circuit breaker open', retriable: true };
-      if (nextAccount(s, list, [account])) return this.giveUpOn(s, loaded, list, account, reason);
-      return this.retryLater(s, loaded, list, account, reason, this.options.breakerCooldownMs);
+    // 3. an account seen open a moment ago fails over without waiting for its turn
+    if ((this.seenOpen.get(account) ?? 0) > Date.now()) {
+      return this.breakerOpen(s, loaded, list, account);
     }
-    while (admission.kind === 'wait') {
-      if (this.stopping) return 'done';
-      await sleep(Math.min(admission.ms, 1_000));
-      claim.at = Date.now();
-      admission = await this.state.admit(
-        account,
-        supplier.config.maxPerSecond,
-        s.messageId,
-        s.attempts,
-        claim,
-        false,
-      );
+    // 4. this message's turn in the account's throughput, shared by every
+    // dispatcher: reserved in batches and slept until, never polled
+    if (!(await this.throttle.acquire(account, supplier.config.maxPerSecond))) return 'done';
+    if (this.stopping) return 'done';
+    // 5. in one round trip: skip an open breaker, claim this attempt so nobody else sends it
+    const claim = { owner: this.owner, account, at: Date.now() };
+    const admission = await this.state.admit(account, s.messageId, s.attempts, claim);
+    if (admission.kind === 'open') {
+      this.seenOpen.set(account, Date.now() + Math.min(1_000, this.options.breakerCooldownMs));
+      return this.breakerOpen(s, loaded, list, account);
     }
     if (admission.kind === 'claimed') return this.contended(s, loaded, admission.claim, supplier);
     // 6. call
     const outcome = await this.send(s, supplier);
     return this.recordOutcome(s, loaded, list, supplier, outcome);
+  }
+
+  private breakerOpen(
+    s: ExistingMessage,
+    loaded: LoadedMessage,
+    list: string[],
+    account: string,
+  ): Promise<Step> {
+    const reason = { code: 'BREAKER_OPEN', message: 'circuit breaker open', retriable: true };
+    if (nextAccount(s, list, [account])) return this.giveUpOn(s, loaded, list, account, reason);
+    return this.retryLater(s, loaded, list, account, reason, this.options.breakerCooldownMs);
   }
 
   /** Someone else claimed the attempt: wait for it, or treat an abandoned claim as uncertain. */
@@ -267,9 +273,15 @@ export class MessageDispatcher {
       outcome: outcome.kind,
       code: outcome.kind === 'accepted' ? 'OK' : outcome.code,
     });
-    await this.state
+    const opened = await this.state
       .recordCall(supplier.config.id, outcome.kind === 'accepted' || outcome.kind === 'rejected')
-      .catch(() => undefined);
+      .catch(() => false);
+    if (opened) {
+      this.seenOpen.set(
+        supplier.config.id,
+        Date.now() + Math.min(1_000, this.options.breakerCooldownMs),
+      );
+    }
     return outcome;
   }
 
@@ -479,7 +491,13 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
   ]);
   const limiter = new Limiter(options.concurrency);
   const dispatcher = new MessageDispatcher(deps);
-  const consumer: Consumer = await createConsumer(deps.kafka, { groupId: options.groupId });
+  // A partition's next batch is fetched once this one is done: while its
+  // messages wait for their accounts' turns the partition is paused, and a
+  // batch is a few hundred records, not thousands.
+  const consumer: Consumer = await createConsumer(deps.kafka, {
+    groupId: options.groupId,
+    maxBytesPerPartition: 64 * 1024,
+  });
   await consumer.subscribe({ topic: options.dispatchTopic, fromBeginning: true });
 
   const handleOne = async (messageId: string): Promise<void> => {
@@ -532,7 +550,7 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
 
   return {
     async close() {
-      dispatcher.stopping = true;
+      dispatcher.stop();
       await consumer.disconnect();
     },
   };

@@ -1,5 +1,5 @@
 // Dispatch state shared by every dispatcher process, in Redis: per-account
-// token buckets and circuit breakers, per-attempt send claims, the
+// circuit breakers (the throughput caps are in throttle.ts), per-attempt send claims, the
 // supplier-message-id and last-message lookups, and the due-time index of
 // timers. All of it can be rebuilt (lookups and timers from the event store).
 import { createHash } from 'node:crypto';
@@ -13,19 +13,6 @@ import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import type { ProcessorOptions } from './deps.ts';
 
 const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
-
-// KEYS[1] bucket; ARGV rate/s, burst. Returns 0 (take it) or ms to wait.
-const TAKE_TOKEN = `${NOW_MS}
-local rate = tonumber(ARGV[1]); local burst = tonumber(ARGV[2])
-local v = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(v[1]) or burst
-local ts = tonumber(v[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
-redis.call('PEXPIRE', KEYS[1], 60000)
-return wait`;
 
 // KEYS[1] breaker hash, KEYS[2] probe key; ARGV cooldown. 1 closed, 2 probe, 0 open.
 const BREAKER_ALLOW = `${NOW_MS}
@@ -58,11 +45,12 @@ if openUntil > 0 or fails >= tonumber(ARGV[2]) or (calls >= tonumber(ARGV[4]) an
 end
 return 0`;
 
-// One round trip before a call: breaker, token, claim.
-// KEYS[1] breaker hash, KEYS[2] probe key, KEYS[3] bucket, KEYS[4] claim key;
-// ARGV checkBreaker (1/0), cooldownMs, rate/s, burst, claim json, claim ttl ms.
-// Returns {0} breaker open, {1, ms} wait for a token, {2, json} claimed by
-// someone else, {3, 'closed'|'probe'|'skipped'} claimed by us.
+// One round trip right before a call (its throughput turn already taken,
+// see throttle.ts): breaker, claim.
+// KEYS[1] breaker hash, KEYS[2] probe key, KEYS[3] claim key;
+// ARGV checkBreaker (1/0), cooldownMs, claim json, claim ttl ms.
+// Returns {0} breaker open, {2, json} claimed by someone else,
+// {3, 'closed'|'probe'|'skipped'} claimed by us.
 const ADMIT = `${NOW_MS}
 local breaker = 'skipped'
 if ARGV[1] == '1' then
@@ -72,20 +60,8 @@ if ARGV[1] == '1' then
   elseif redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then breaker = 'probe'
   else return {0, ''} end
 end
-local rate = tonumber(ARGV[3]); local burst = tonumber(ARGV[4])
-local v = redis.call('HMGET', KEYS[3], 'tokens', 'ts')
-local tokens = tonumber(v[1]) or burst
-local ts = tonumber(v[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)
-if tokens < 1 then
-  redis.call('HSET', KEYS[3], 'tokens', tostring(tokens), 'ts', now)
-  redis.call('PEXPIRE', KEYS[3], 60000)
-  return {1, tostring(math.ceil((1 - tokens) * 1000 / rate))}
-end
-redis.call('HSET', KEYS[3], 'tokens', tostring(tokens - 1), 'ts', now)
-redis.call('PEXPIRE', KEYS[3], 60000)
-if redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6], 'NX') then return {3, breaker} end
-return {2, redis.call('GET', KEYS[4]) or ''}`;
+if redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4], 'NX') then return {3, breaker} end
+return {2, redis.call('GET', KEYS[3]) or ''}`;
 
 // KEYS[1] zset; ARGV member, score pairs. Removes members still at the score read.
 const ACK_DUE = `local n = 0
@@ -98,11 +74,7 @@ return n`;
 export type BreakerState = 'closed' | 'open' | 'probe';
 
 /** What admit() decided: go (the attempt is ours), or why not. */
-export type Admission =
-  | { kind: 'go' }
-  | { kind: 'open' }
-  | { kind: 'wait'; ms: number }
-  | { kind: 'claimed'; claim: Claim };
+export type Admission = { kind: 'go' } | { kind: 'open' } | { kind: 'claimed'; claim: Claim };
 
 const shas = new Map<string, string>();
 
@@ -147,17 +119,6 @@ export class DispatchState {
     return this.prefix + parts.join(':');
   }
 
-  /** 0 when a send may go now, else how long to wait for the account's next token. */
-  async takeToken(account: string, perSecond: number): Promise<number> {
-    const wait = await run(
-      this.redis,
-      TAKE_TOKEN,
-      [this.key('bucket', account)],
-      [perSecond, Math.max(1, perSecond)],
-    );
-    return Number(wait);
-  }
-
   async breaker(account: string): Promise<BreakerState> {
     const r = Number(
       await run(
@@ -195,17 +156,15 @@ export class DispatchState {
   }
 
   /**
-   * Breaker check (unless checkBreaker is false: a retry after a token wait
-   * that already passed it), a token of the account's bucket and the claim of
-   * the attempt, in one round trip.
+   * Breaker check (unless checkBreaker is false) and the claim of the
+   * attempt, in one round trip.
    */
   async admit(
     account: string,
-    perSecond: number,
     messageId: string,
     attempt: number,
     claim: Claim,
-    checkBreaker: boolean,
+    checkBreaker = true,
   ): Promise<Admission> {
     const r = (await run(
       this.redis,
@@ -213,21 +172,12 @@ export class DispatchState {
       [
         this.key('breaker', account),
         this.key('breaker', account, 'probe'),
-        this.key('bucket', account),
         this.key('claim', messageId, String(attempt)),
       ],
-      [
-        checkBreaker ? '1' : '0',
-        this.options.breakerCooldownMs,
-        perSecond,
-        Math.max(1, perSecond),
-        JSON.stringify(claim),
-        86_400_000,
-      ],
+      [checkBreaker ? '1' : '0', this.options.breakerCooldownMs, JSON.stringify(claim), 86_400_000],
     )) as [number, string];
     const [code, value] = r;
     if (code === 0) return { kind: 'open' };
-    if (code === 1) return { kind: 'wait', ms: Number(value) };
     if (code === 3) return { kind: 'go' };
     return {
       kind: 'claimed',

@@ -74,6 +74,12 @@ export interface ConsumerOptions {
   groupId: string;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * Most bytes one fetch takes of a partition (kafkajs default 1 MiB). A
+   * consumer that works through a batch before fetching the next pauses the
+   * partition meanwhile; a small batch keeps what waits in memory small.
+   */
+  maxBytesPerPartition?: number;
 }
 
 /** A connected consumer in a group (not yet subscribed or running). */
@@ -86,6 +92,7 @@ export async function createConsumer(kafka: Kafka, options: ConsumerOptions): Pr
     // A fetch waits at most this long for data; disconnect waits for the fetch in flight,
     // so it also bounds how long a stop takes.
     maxWaitTimeInMs: 500,
+    ...(options.maxBytesPerPartition ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
     allowAutoTopicCreation: true,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
