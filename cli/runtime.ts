@@ -15,6 +15,7 @@ import {
 } from '../platform/clients/index.ts';
 import { openEventStore, type EventStore } from '../platform/eventStore/index.ts';
 import { kafkaTracker, noTracker, type Tracker } from '../platform/tracking/index.ts';
+import { createPipeline, type Pipeline } from '../platform/health/index.ts';
 
 export interface Runtime {
   config: Config;
@@ -25,6 +26,8 @@ export interface Runtime {
   mongo: { client: MongoClient; db: Db };
   kafka: Kafka;
   tracker: Tracker;
+  /** What the processors and projections of this process report to /readyz. */
+  pipeline: Pipeline;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
     mongo,
     kafka,
     tracker,
+    pipeline: createPipeline(),
     async close() {
       await tracker.close().catch(() => undefined);
       await producer?.disconnect().catch(() => undefined);

@@ -3,6 +3,7 @@ import type { Config } from '../platform/config/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 import type { Tracker } from '../platform/tracking/index.ts';
+import type { Pipeline } from '../platform/health/index.ts';
 
 /** What the command service runs on. */
 export interface CommandDeps {
@@ -16,4 +17,6 @@ export interface CommandDeps {
    * login throttle `<p>login:…`, key index `<p>apikeys:…`). Default ''.
    */
   redisPrefix?: string;
+  /** The processors and projections of this process, reported by /readyz and /healthz/pipeline. */
+  pipeline?: Pipeline;
 }

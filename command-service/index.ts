@@ -20,7 +20,12 @@
 import type { Express, Router } from 'express';
 import { createAuthenticator } from '../platform/auth/index.ts';
 import { readinessChecks } from '../platform/clients/index.ts';
-import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
+import {
+  createHttpApp,
+  finishHttpApp,
+  pipelineReport,
+  startHttpServer,
+} from '../platform/http/index.ts';
 import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { CommandDeps } from './deps.ts';
@@ -46,7 +51,14 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
     config: deps.config,
     logger: deps.logger,
     name: 'command-service',
-    readiness: readinessChecks({ eventStore, redis }),
+    readiness: readinessChecks({
+      eventStore,
+      redis,
+      ...(deps.pipeline
+        ? { pipeline: { pipeline: deps.pipeline, head: () => eventStore.headPosition() } }
+        : {}),
+    }),
+    ...(deps.pipeline ? { pipeline: pipelineReport(deps.pipeline, eventStore) } : {}),
   });
   serveApiDocs(app, buildOpenApi());
   for (const { path, router } of options.routers ?? []) app.use(path, router);

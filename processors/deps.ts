@@ -6,6 +6,7 @@ import type { MysqlPool } from '../platform/clients/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 import type { Tracker } from '../platform/tracking/index.ts';
+import type { Pipeline } from '../platform/health/index.ts';
 import { DISPATCH_TOPIC } from '../platform/kafka/index.ts';
 
 export interface ProcessorOptions {
@@ -70,6 +71,8 @@ export interface ProcessorDeps {
   redis: Redis;
   kafka: Kafka;
   tracker: Tracker;
+  /** Where each processor reports its progress for readiness (none: not reported). */
+  pipeline?: Pipeline;
   options?: Partial<ProcessorOptions>;
 }
 

@@ -2,6 +2,7 @@
 // leadership lock so one process at a time runs a singleton processor.
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { MysqlPool } from '../platform/clients/index.ts';
+import { tryMysqlLock, type MysqlLockSession } from '../platform/locks/index.ts';
 
 export const processorSchema = [
   `CREATE TABLE IF NOT EXISTS processor_checkpoints (
@@ -49,70 +50,22 @@ export async function saveCheckpoint(
   );
 }
 
-export interface Leadership {
-  /** Resolves true once this process holds the lock, false if closed first. */
-  acquired: Promise<boolean>;
-  /** False once the lock's connection was lost. */
-  readonly held: boolean;
-  /** Stop trying to acquire (acquired resolves false if not held yet). */
-  abandon(): void;
-  release(): Promise<void>;
-}
-
 /**
- * MySQL GET_LOCK on a connection of its own, named after the database so
- * test databases do not share locks. The lock dies with the connection (a
- * killed process frees it at once).
+ * The processors' leadership lock: MySQL GET_LOCK on a connection of its own,
+ * named after the database so test databases do not share locks. The lock
+ * dies with the connection (a killed process frees it at once; a restarted
+ * server frees them all, and the holder takes it again).
  */
-export function acquireLeadership(pool: MysqlPool, name: string, retryMs = 500): Leadership {
-  let closed = false;
-  let held = false;
-  let conn: PoolConnection | undefined;
-  const acquired = (async () => {
-    while (!closed) {
-      try {
-        conn ??= await pool.getConnection();
-        const [rows] = await conn.query<RowDataPacket[]>(
-          'SELECT GET_LOCK(LEFT(CONCAT(DATABASE(), ?), 64), 1) AS ok',
-          [`:${name}`],
-        );
-        if (Number(rows[0]?.ok) === 1) {
-          held = true;
-          conn.connection.once('error', () => (held = false));
-          return true;
-        }
-      } catch {
-        conn?.destroy();
-        conn = undefined;
-      }
-      if (!closed) await new Promise((r) => setTimeout(r, retryMs));
-    }
-    return false;
-  })();
-  return {
-    acquired,
-    get held() {
-      return held;
-    },
-    abandon() {
-      closed = true;
-    },
-    async release() {
-      closed = true;
-      await acquired.catch(() => false);
-      if (conn) {
-        try {
-          if (held)
-            await conn.query('SELECT RELEASE_LOCK(LEFT(CONCAT(DATABASE(), ?), 64))', [`:${name}`]);
-        } catch {
-          // the lock goes with the connection anyway
-        }
-        conn.release();
-        conn = undefined;
-      }
-      held = false;
-    },
-  };
+export function tryLeadership(
+  pool: MysqlPool,
+  name: string,
+  waitSeconds = 1,
+): Promise<MysqlLockSession | undefined> {
+  return tryMysqlLock(pool, {
+    nameSql: 'LEFT(CONCAT(DATABASE(), ?), 64)',
+    params: [`:${name}`],
+    waitSeconds,
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

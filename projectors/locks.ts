@@ -14,7 +14,8 @@ export interface HeldConnection {
 
 // MySQL named locks are server-wide: each is scoped to the connection's
 // database, whose read models it guards (64 characters at most: a digest).
-const scoped = "CONCAT(?, ':', LEFT(SHA1(IFNULL(DATABASE(), '')), 16))";
+export const lockNameSql = "CONCAT(?, ':', LEFT(SHA1(IFNULL(DATABASE(), '')), 16))";
+const scoped = lockNameSql;
 
 /** GET_LOCK with a timeout in seconds; true when acquired. */
 export async function getLock(

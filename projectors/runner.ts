@@ -1,16 +1,28 @@
 // Runs a projection live: wait for its instance lock, read its checkpoint,
 // subscribe after it, and apply events in batches. Batches are formed with
 // rxjs (bufferTime by time and count, then concatMap: one batch at a time, in
-// order). A failing batch is retried until it succeeds or the runner closes,
-// so nothing is ever skipped.
+// order).
+//
+// Failures:
+// - a store that does not answer (an outage) makes the batch wait and retry
+//   with backoff for as long as it takes; one line is logged when it starts
+//   and one when it ends;
+// - the instance lock's connection failing (MariaDB restarted) ends this
+//   term: the subscription stops and the lock is taken again, resuming from
+//   the checkpoint;
+// - a batch that keeps failing while the stores answer is split, and the one
+//   event that still fails after `poisonAttempts` is parked in the dead-letter
+//   table with its error; the projection moves on past it.
 import { Subject, bufferTime, concatMap, filter } from 'rxjs';
-import type { PoolConnection } from 'mysql2/promise';
 import {
   positionWaiters,
   type RecordedEvent,
   type Subscription,
 } from '../platform/eventStore/index.ts';
-import { applyLock, getLock, instanceLock, releaseLock } from './locks.ts';
+import { backoffMs, isOutageError, outage } from '../platform/health/index.ts';
+import { tryMysqlLock, type MysqlLockSession } from '../platform/locks/index.ts';
+import { parkEvent } from './deadLetters.ts';
+import { applyLock, getLock, instanceLock, lockNameSql, releaseLock } from './locks.ts';
 import { liveTarget, projectionId, type Projection, type ProjectorDeps } from './types.ts';
 
 export interface RunnerOptions {
@@ -20,6 +32,8 @@ export interface RunnerOptions {
   maxWaitMs?: number;
   /** How often a standby instance tries to take over (default 2000 ms). */
   standbyRetryMs?: number;
+  /** Failures of one event (while its stores answer) before it is parked (default 5). */
+  poisonAttempts?: number;
 }
 
 export interface RunningProjection {
@@ -34,6 +48,13 @@ export interface RunningProjection {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+class TermEnded extends Error {
+  constructor() {
+    super('the instance lock was lost');
+    this.name = 'TermEnded';
+  }
+}
+
 export function runProjection(
   projection: Projection,
   deps: ProjectorDeps,
@@ -43,46 +64,112 @@ export function runProjection(
   const target = liveTarget(projection);
   const maxBatch = options.maxBatch ?? 1000;
   const maxWaitMs = options.maxWaitMs ?? projection.batchWindowMs ?? 20;
+  const poisonAttempts = options.poisonAttempts ?? 5;
   const log = deps.logger.child({ projection: id });
+  const lockOutage = outage(log, `projection ${id}`, 'mysql (its instance lock)');
+  const storeOutage = outage(log, `projection ${id}`, `its ${projection.store} store`);
   let closed = false;
+  let wakeClosed: () => void = () => undefined;
+  const closing = new Promise<void>((resolve) => (wakeClosed = resolve));
   let active = false;
   let position = 0;
-  let lockConn: PoolConnection | undefined;
+  let parked = 0;
+  let lock: MysqlLockSession | undefined;
   let subscription: Subscription | undefined;
   const waiters = positionWaiters(() => position);
+  const part = deps.pipeline?.register(id, 'projection', {
+    position: () => position,
+    parked: () => parked,
+  });
 
-  async function applyBatch(batch: RecordedEvent[]): Promise<void> {
-    const upTo = batch[batch.length - 1]!.position;
-    for (let attempt = 0; ; attempt++) {
+  const ended = () => closed || !lock?.held;
+
+  /** Applies under the apply lock (a replay pauses the live projector with it). */
+  async function applyOnce(events: RecordedEvent[], upTo: number): Promise<void> {
+    const held = lock;
+    if (!held?.held) throw new TermEnded();
+    if (!(await getLock(held.conn, applyLock(id), 30))) throw new Error('apply lock busy');
+    try {
+      await projection.apply(deps, target, events, upTo);
+    } finally {
+      await releaseLock(held.conn, applyLock(id)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Retries through outages for as long as they last; gives up (rethrows)
+   * after `poisonAttempts` failures that were not outages.
+   */
+  async function applyWithRetries(events: RecordedEvent[], upTo: number): Promise<void> {
+    let failures = 0;
+    let attempts = 0;
+    for (;;) {
       try {
-        const conn = lockConn;
-        if (!conn) throw new Error('lost the instance lock connection');
-        if (!(await getLock(conn, applyLock(id), 30))) throw new Error('apply lock busy');
-        try {
-          await projection.apply(deps, target, batch, upTo);
-        } finally {
-          await releaseLock(conn, applyLock(id)).catch(() => undefined);
-        }
-        position = Math.max(position, upTo);
-        waiters.settle();
+        await applyOnce(events, upTo);
+        storeOutage.ok();
+        part?.ok();
         return;
       } catch (err) {
-        // closing: give up; the checkpoint did not move, so the batch comes again next start
-        if (closed) throw err;
-        log.error('projection batch failed; retrying', { err, attempt, upTo });
-        await sleep(Math.min(5000, 200 * 2 ** Math.min(attempt, 5)));
+        if (ended() || err instanceof TermEnded) throw new TermEnded();
+        part?.failed(err);
+        if (isOutageError(err)) {
+          storeOutage.failed(err);
+        } else {
+          attempts++;
+          log.warn('projection batch failed', {
+            err,
+            attempt: attempts,
+            upTo,
+            events: events.length,
+          });
+          if (attempts >= poisonAttempts) throw err;
+        }
+        await Promise.race([sleep(backoffMs(failures++)), closing]);
       }
     }
   }
 
+  async function applyBatch(batch: RecordedEvent[]): Promise<void> {
+    const upTo = batch[batch.length - 1]!.position;
+    try {
+      await applyWithRetries(batch, upTo);
+    } catch (err) {
+      if (err instanceof TermEnded) throw err;
+      // It keeps failing while the stores answer: find the event(s) at fault one by one.
+      log.warn('projection batch keeps failing; applying its events one at a time', { upTo });
+      for (const event of batch) {
+        if (event.position <= position) continue;
+        try {
+          await applyWithRetries([event], event.position);
+        } catch (single) {
+          if (single instanceof TermEnded) throw single;
+          await parkEvent(deps.mysql, id, event, single, poisonAttempts);
+          parked++;
+          log.error('projection parked an event it fails on; moving on', {
+            position: event.position,
+            eventType: event.type,
+            streamId: event.streamId,
+            err: single,
+          });
+          // move the checkpoint past it
+          await applyWithRetries([], event.position);
+        }
+        position = Math.max(position, event.position);
+        waiters.settle();
+      }
+      await applyWithRetries([], upTo);
+    }
+    position = Math.max(position, upTo);
+    waiters.settle();
+  }
+
   let input: Subject<RecordedEvent> | undefined;
-  let pipelineDone: Promise<void> = Promise.resolve();
   let enqueued = 0;
 
-  function startPipeline() {
+  function startPipeline(): Promise<void> {
     const subject = new Subject<RecordedEvent>();
     input = subject;
-    pipelineDone = new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
       subject
         .pipe(
           bufferTime(maxWaitMs, null, maxBatch),
@@ -91,7 +178,7 @@ export function runProjection(
         )
         .subscribe({
           error: (err: unknown) => {
-            if (!closed) log.error('projection pipeline stopped', { err });
+            if (!(err instanceof TermEnded)) log.error('projection pipeline stopped', { err });
             resolve();
           },
           complete: () => resolve(),
@@ -102,43 +189,96 @@ export function runProjection(
   async function onEvents(events: RecordedEvent[]) {
     const subject = input;
     if (!subject || events.length === 0) return;
+    if (ended()) throw new TermEnded();
     for (const e of events) subject.next(e);
     enqueued = events[events.length - 1]!.position;
     // Back-pressure: let at most about two batches wait in the buffer.
     if (enqueued - position > 2 * maxBatch) {
-      while (!closed && position < enqueued - maxBatch) await sleep(5);
+      while (!ended() && position < enqueued - maxBatch) await sleep(5);
+    }
+  }
+
+  /** One term as the active instance: until the lock is lost, the pipeline stops or close(). */
+  async function term(held: MysqlLockSession): Promise<void> {
+    let pipelineDone: Promise<void> = Promise.resolve();
+    try {
+      await projection.prepare(deps, target);
+      position = await projection.checkpoint(deps, target);
+      active = true;
+      part?.setActive(true);
+      part?.ok();
+      log.info('projection active', { position });
+      pipelineDone = startPipeline();
+      subscription = deps.eventStore.subscribe({
+        after: position,
+        batchSize: maxBatch,
+        onEvents,
+        onError: (err) => {
+          if (err instanceof TermEnded || ended()) return;
+          storeOutage.failed(err);
+          part?.failed(err);
+        },
+        onRecovered: () => storeOutage.ok(),
+      });
+      waiters.settle();
+      const why = await Promise.race([
+        held.lost,
+        closing.then(() => undefined),
+        pipelineDone.then(() => 'its pipeline stopped'),
+      ]);
+      // logged once, as the start of an outage; the next lock taken ends it
+      if (why !== undefined && !closed) lockOutage.failed(new Error(why));
+    } finally {
+      active = false;
+      part?.setActive(false);
+      const stopping = subscription;
+      subscription = undefined;
+      await stopping?.stop();
+      input?.complete(); // flushes the last buffer through concatMap (or ends at once when the lock is gone)
+      input = undefined;
+      await pipelineDone;
+      await held.release();
     }
   }
 
   const main = (async () => {
+    let failures = 0;
     while (!closed) {
+      let held: MysqlLockSession | undefined;
       try {
-        const conn = await deps.mysql.getConnection();
-        lockConn = conn;
-        if (!(await getLock(conn, instanceLock(id), 0))) {
-          lockConn = undefined;
-          conn.release();
-          await sleep(options.standbyRetryMs ?? 2000);
-          continue;
-        }
-        await projection.prepare(deps, target);
-        position = await projection.checkpoint(deps, target);
-        active = true;
-        log.info('projection active', { position });
-        startPipeline();
-        subscription = deps.eventStore.subscribe({
-          after: position,
-          batchSize: maxBatch,
-          onEvents,
-          onError: (err) => log.error('projection subscription error', { err }),
+        held = await tryMysqlLock(deps.mysql, {
+          nameSql: lockNameSql,
+          params: [instanceLock(id)],
+          waitSeconds: 0,
         });
-        waiters.settle();
-        return;
+        lockOutage.ok();
       } catch (err) {
-        log.error('projection failed to start; retrying', { err });
-        lockConn?.release();
-        lockConn = undefined;
-        await sleep(1000);
+        if (closed) break;
+        lockOutage.failed(err);
+        part?.failed(err);
+        await Promise.race([sleep(backoffMs(failures++)), closing]);
+        continue;
+      }
+      if (!held) {
+        failures = 0;
+        await Promise.race([sleep(options.standbyRetryMs ?? 2000), closing]);
+        continue;
+      }
+      if (closed) {
+        await held.release();
+        break;
+      }
+      lock = held;
+      try {
+        await term(held);
+        failures = 0;
+      } catch (err) {
+        if (closed) break;
+        storeOutage.failed(err);
+        part?.failed(err);
+        await Promise.race([sleep(backoffMs(failures++)), closing]);
+      } finally {
+        lock = undefined;
       }
     }
   })();
@@ -154,17 +294,10 @@ export function runProjection(
     waitFor: waiters.waitFor,
     async close() {
       closed = true;
+      wakeClosed();
       await main;
-      await subscription?.stop();
-      input?.complete(); // flushes the last buffer through concatMap
-      await pipelineDone;
-      active = false;
       waiters.cancelAll();
-      if (lockConn) {
-        await releaseLock(lockConn, instanceLock(id)).catch(() => undefined);
-        lockConn.release();
-        lockConn = undefined;
-      }
+      part?.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Config } from '../platform/config/index.ts';
 import type { MongoHandle, MysqlPool } from '../platform/clients/index.ts';
 import type { EventStore, RecordedEvent } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
+import type { Pipeline } from '../platform/health/index.ts';
 
 export interface ProjectorDeps {
   config: Config;
@@ -15,6 +16,8 @@ export interface ProjectorDeps {
   mongo: MongoHandle;
   /** Prefix of every Redis key written here (default `streaming:`); tests use their own. */
   redisPrefix?: string;
+  /** Where each projection reports its progress for readiness (none: not reported). */
+  pipeline?: Pipeline;
 }
 
 /**

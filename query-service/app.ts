@@ -3,7 +3,12 @@
 import type { Express } from 'express';
 import { createAuthenticator } from '../platform/auth/index.ts';
 import { readinessChecks } from '../platform/clients/index.ts';
-import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
+import {
+  createHttpApp,
+  finishHttpApp,
+  pipelineReport,
+  startHttpServer,
+} from '../platform/http/index.ts';
 import { auditRouter } from './exportingAudit/routes.ts';
 import { inboundRouter } from './gettingInbound/routes.ts';
 import { messageHistoryRouter } from './gettingMessageHistory/routes.ts';
@@ -19,7 +24,15 @@ export function createQueryApp(deps: QueryDeps): Express {
     config: deps.config,
     logger: deps.logger,
     name: 'query-service',
-    readiness: readinessChecks({ mysql: deps.mysql, redis: deps.redis, mongo: deps.mongo }),
+    readiness: readinessChecks({
+      mysql: deps.mysql,
+      redis: deps.redis,
+      mongo: deps.mongo,
+      ...(deps.pipeline
+        ? { pipeline: { pipeline: deps.pipeline, head: () => deps.eventStore.headPosition() } }
+        : {}),
+    }),
+    ...(deps.pipeline ? { pipeline: pipelineReport(deps.pipeline, deps.eventStore) } : {}),
   });
   serveApiDocs(app, buildOpenApi());
   const authenticate = createAuthenticator({

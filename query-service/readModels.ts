@@ -9,6 +9,7 @@ import type { MongoHandle, MysqlPool } from '../platform/clients/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
+import type { Pipeline } from '../platform/health/index.ts';
 import {
   liveCollection as liveMongoCollection,
   readModelDb,
@@ -23,6 +24,8 @@ export interface QueryDeps {
   mongo: MongoHandle;
   /** Prefix of the command service's Redis keys (the session copies). Default ''. */
   redisPrefix?: string | undefined;
+  /** The processors and projections of this process, reported by /readyz and /healthz/pipeline. */
+  pipeline?: Pipeline;
 }
 
 export type ReadModel =

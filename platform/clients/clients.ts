@@ -5,6 +5,7 @@ import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs';
 import type { Config } from '../config/index.ts';
 import type { EventStore } from '../eventStore/index.ts';
 import type { Logger } from '../logger/index.ts';
+import type { Pipeline } from '../health/index.ts';
 
 export type MysqlPool = mysql.Pool;
 
@@ -97,6 +98,8 @@ export interface ReadinessTargets {
   mongo?: Db | MongoHandle;
   /** A connected kafkajs admin. */
   kafkaAdmin?: Admin;
+  /** The parts this process runs: not ready while one of them is stalled. */
+  pipeline?: { pipeline: Pipeline; head: () => Promise<number> };
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -119,8 +122,9 @@ function reason(err: unknown): string {
 
 /**
  * The readiness function for /readyz: the event store's head position,
- * SELECT 1, PING, {ping: 1} and describeCluster, concurrently, each bounded
- * by timeoutMs. Never throws.
+ * SELECT 1, PING, {ping: 1} and describeCluster, and no stalled part in the
+ * pipeline of this process, concurrently, each bounded by timeoutMs. Never
+ * throws.
  */
 export function readinessChecks(
   targets: ReadinessTargets,
@@ -128,7 +132,7 @@ export function readinessChecks(
 ): () => Promise<Record<string, 'ok' | string>> {
   const timeoutMs = options.timeoutMs ?? 2_000;
   const checks: [string, () => Promise<unknown>][] = [];
-  const { eventStore, mysql: pool, redis, mongo, kafkaAdmin } = targets;
+  const { eventStore, mysql: pool, redis, mongo, kafkaAdmin, pipeline } = targets;
   if (eventStore) checks.push(['eventStore', () => eventStore.headPosition()]);
   if (pool) checks.push(['mysql', () => pool.query('SELECT 1')]);
   if (redis) checks.push(['redis', () => redis.ping()]);
@@ -142,6 +146,16 @@ export function readinessChecks(
       async () => {
         const cluster = await kafkaAdmin.describeCluster();
         if (cluster.brokers.length === 0) throw new Error('no brokers');
+      },
+    ]);
+  }
+  if (pipeline) {
+    checks.push([
+      'pipeline',
+      async () => {
+        const head = await pipeline.head().catch(() => undefined);
+        const stalled = pipeline.pipeline.stalled(head);
+        if (stalled.length > 0) throw new Error(`stalled: ${stalled.join(', ')}`);
       },
     ]);
   }

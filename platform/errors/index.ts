@@ -1,5 +1,6 @@
 import { DomainError } from '../../domain/errors.ts';
 import { errorCatalogue, type ErrorCode } from './catalogue.ts';
+import { isOutageError } from '../health/errors.ts';
 
 export { errorCatalogue, type ErrorCode } from './catalogue.ts';
 export { DomainError } from '../../domain/errors.ts';
@@ -36,7 +37,12 @@ function isCode(code: string): code is ErrorCode {
   return Object.hasOwn(errorCatalogue, code);
 }
 
-/** Maps any thrown value to {status, body}; unknown errors become INTERNAL without leaking internals. */
+/** What a 503 DEPENDENCY_UNAVAILABLE tells the caller to wait before retrying. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 2;
+
+/** Maps any thrown value to {status, body}; an outage of a dependency becomes
+ * 503 DEPENDENCY_UNAVAILABLE with Retry-After; other unknown errors become
+ * INTERNAL without leaking internals. */
 export function toProblem(
   err: unknown,
   requestId: string | null,
@@ -44,13 +50,29 @@ export function toProblem(
   if (err instanceof AppError) {
     const body: ProblemBody = { code: err.code, message: err.message, requestId };
     if (err.details) body.details = err.details;
-    return { status: err.status, body, headers: err.headers ?? {} };
+    const headers = { ...err.headers };
+    if (err.code === 'DEPENDENCY_UNAVAILABLE' && headers['Retry-After'] === undefined) {
+      headers['Retry-After'] = String(DEPENDENCY_RETRY_AFTER_SECONDS);
+    }
+    return { status: err.status, body, headers };
   }
   if (err instanceof DomainError) {
     const code = isCode(err.code) ? err.code : 'INTERNAL';
     const body: ProblemBody = { code: err.code, message: err.message, requestId };
     if (err.details) body.details = err.details;
     return { status: errorCatalogue[code].status, body, headers: {} };
+  }
+  // A server we depend on did not answer: the caller can retry, this is no bug of ours.
+  if (isOutageError(err)) {
+    return {
+      status: 503,
+      body: {
+        code: 'DEPENDENCY_UNAVAILABLE',
+        message: errorCatalogue.DEPENDENCY_UNAVAILABLE.message,
+        requestId,
+      },
+      headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
+    };
   }
   return {
     status: 500,

@@ -23,7 +23,8 @@ export interface PollingSource extends SubscribeOptions {
  * Catch-up then live subscription over readAll: reads batches after the
  * checkpoint, hands each to the handler in order, and polls (or wakes on a
  * local append) when it has caught up. A handler error is reported and the
- * batch is retried after a pause, so nothing is skipped.
+ * batch is retried after a pause that grows while the failures go on, so
+ * nothing is skipped.
  */
 export function pollingSubscription(source: PollingSource): Subscription {
   const batchSize = source.batchSize ?? 500;
@@ -47,6 +48,13 @@ export function pollingSubscription(source: PollingSource): Subscription {
       wake = done;
     });
 
+  let failures = 0;
+  const recovered = () => {
+    if (failures === 0) return;
+    failures = 0;
+    source.onRecovered?.();
+  };
+
   const loop = (async () => {
     while (!stopped) {
       try {
@@ -63,15 +71,20 @@ export function pollingSubscription(source: PollingSource): Subscription {
         }
         if (stopped) break;
         if (reached <= position) {
+          recovered();
           await sleep(source.pollIntervalMs);
           continue;
         }
         if (wanted.length > 0) await source.onEvents(wanted);
         position = reached;
         waiters.settle();
+        recovered();
       } catch (err) {
+        failures++;
         source.onError?.(err);
-        if (!stopped) await sleep(Math.max(250, source.pollIntervalMs));
+        // backoff: 250 ms doubling up to 5 s while the failures go on
+        const pause = Math.min(5_000, 250 * 2 ** Math.min(failures - 1, 5));
+        if (!stopped) await sleep(Math.max(pause, source.pollIntervalMs));
       }
     }
   })();

@@ -62,7 +62,10 @@ export interface SubscribeOptions {
   batchSize?: number;
   /** Called with consecutive batches in global order; the next batch waits for this to resolve. */
   onEvents: (events: RecordedEvent[]) => Promise<void>;
+  /** Called on every failed read or batch (the batch is retried after a pause). */
   onError?: (err: unknown) => void;
+  /** Called once on the first read or batch that succeeds after failures. */
+  onRecovered?: () => void;
   /** Only these event types are delivered (positions still advance past others). */
   types?: readonly string[];
 }

@@ -13,6 +13,7 @@ import helmet from 'helmet';
 import type { Config } from '../config/index.ts';
 import { AppError, toProblem, type ErrorCode } from '../errors/index.ts';
 import { logContext, withLogContext, type Logger } from '../logger/index.ts';
+import type { PartReport, Pipeline } from '../health/index.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -28,16 +29,29 @@ declare module 'express-serve-static-core' {
 /** Each dependency's state: 'ok', or a short reason it is not. */
 export type Readiness = () => Promise<Record<string, 'ok' | string>>;
 
+/** The parts of this process and their state, for /healthz/pipeline. */
+export type PipelineReport = () => Promise<PartReport[]>;
+
 export interface HttpAppOptions {
   config: Pick<Config, 'http'>;
   logger: Logger;
   /** Service name, stamped on the access log. */
   name: string;
   readiness: Readiness;
+  /** Serves /healthz/pipeline when given. */
+  pipeline?: PipelineReport;
+}
+
+/** The report of a pipeline against the event store's head (unknown while it cannot be read). */
+export function pipelineReport(
+  pipeline: Pipeline,
+  eventStore: { headPosition(): Promise<number> },
+): PipelineReport {
+  return async () => pipeline.report(await eventStore.headPosition().catch(() => undefined));
 }
 
 const SANE_ID = /^[A-Za-z0-9._-]{1,128}$/;
-const PROBES = new Set(['/healthz', '/readyz']);
+const PROBES = new Set(['/healthz', '/readyz', '/healthz/pipeline']);
 const loggers = new WeakMap<Express, Logger>();
 
 function headerValue(req: Request, name: string): string | undefined {
@@ -141,7 +155,13 @@ function staticHeaders(middleware: RequestHandler): RequestHandler {
  * context, access log, CORS, security headers, JSON bodies, /healthz and /readyz.
  * Mount routes, then call finishHttpApp(app).
  */
-export function createHttpApp({ config, logger, name, readiness }: HttpAppOptions): Express {
+export function createHttpApp({
+  config,
+  logger,
+  name,
+  readiness,
+  pipeline,
+}: HttpAppOptions): Express {
   const app = express();
   loggers.set(app, logger);
   app.disable('x-powered-by');
@@ -245,6 +265,15 @@ export function createHttpApp({ config, logger, name, readiness }: HttpAppOption
     res.setHeader('Cache-Control', 'no-store');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
   });
+  if (pipeline) {
+    // each processor and projection of this process: progressing, lagging, stalled or standby
+    app.get('/healthz/pipeline', async (_req, res) => {
+      const parts = await pipeline();
+      const stalled = parts.some((p) => p.state === 'stalled');
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(stalled ? 503 : 200).json({ status: stalled ? 'stalled' : 'ok', parts });
+    });
+  }
 
   return app;
 }
@@ -258,11 +287,26 @@ export function finishHttpApp(app: Express): Express {
     next(new AppError('ROUTE_NOT_FOUND', `No route for ${req.method} ${pathOf(req)}.`));
   };
 
+  let outageLoggedAt = 0;
+  let outageRequests = 0;
   const renderError: ErrorRequestHandler = (raw: unknown, req, res, _next) => {
     const err = normalize(raw);
     const { status, body, headers } = toProblem(err, req.requestId ?? null);
     const fields = { method: req.method, path: pathOf(req), status, errorCode: body.code };
-    if (status >= 500) {
+    if (body.code === 'DEPENDENCY_UNAVAILABLE') {
+      // an outage fails many requests alike: one line per 10 s, with how many
+      outageRequests++;
+      const now = Date.now();
+      if (now - outageLoggedAt >= 10_000) {
+        logger.warn('requests refused: a dependency is unavailable', {
+          ...fields,
+          requests: outageRequests,
+          err: err instanceof Error ? err.message : String(err),
+        });
+        outageLoggedAt = now;
+        outageRequests = 0;
+      }
+    } else if (status >= 500) {
       logger.error('request failed', { ...fields, err: err instanceof Error ? err : String(err) });
     } else {
       logger.info('request rejected', { ...fields, errorMessage: body.message });

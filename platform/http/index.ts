@@ -1,4 +1,11 @@
-export { createHttpApp, finishHttpApp, type HttpAppOptions, type Readiness } from './app.ts';
+export {
+  createHttpApp,
+  finishHttpApp,
+  pipelineReport,
+  type HttpAppOptions,
+  type PipelineReport,
+  type Readiness,
+} from './app.ts';
 export { validateBody, validateQuery, validationError, ajv, type FieldError } from './validate.ts';
 export {
   startHttpServer,

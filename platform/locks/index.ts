@@ -130,3 +130,5 @@ export async function lockInfo(redis: Redis, key: string): Promise<LockInfo | un
   if (value === null) return undefined;
   return { ...parse(value), ttlMs: Math.max(0, ttl) };
 }
+
+export { tryMysqlLock, type MysqlLockOptions, type MysqlLockSession } from './mysql.ts';

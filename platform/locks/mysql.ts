@@ -1,0 +1,129 @@
+// A MySQL named lock held on a connection of its own, watched: it is lost
+// when that connection fails or ends (a server restart takes every named lock
+// with it) or when a heartbeat finds the lock is no longer this connection's.
+// The holder then stops its work and takes the lock again, from its
+// checkpoint, once the server answers.
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { MysqlPool } from '../clients/index.ts';
+
+export interface MysqlLockSession {
+  /** The connection that holds the lock (do not release it yourself). */
+  readonly conn: PoolConnection;
+  /** True until the lock is lost or released. */
+  readonly held: boolean;
+  /** Resolves with the reason once the lock is lost (or released). */
+  readonly lost: Promise<string>;
+  /** Runs a query on the lock's connection; a connection error marks the lock lost. */
+  query<T extends RowDataPacket[]>(sql: string, params?: unknown[]): Promise<T>;
+  /** Releases the lock and the connection (destroyed when it failed). Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface MysqlLockOptions {
+  /** SQL expression of the lock name, with its `?` params (it may use DATABASE()). */
+  nameSql: string;
+  params: unknown[];
+  /** How long GET_LOCK waits, in seconds (0: try once). */
+  waitSeconds: number;
+  /** How often the lock is checked to still be ours (default 1 s). */
+  heartbeatMs?: number;
+}
+
+/**
+ * Takes a connection and tries to take the lock on it. Undefined when another
+ * connection holds it; throws when the server cannot be reached.
+ */
+export async function tryMysqlLock(
+  pool: MysqlPool,
+  options: MysqlLockOptions,
+): Promise<MysqlLockSession | undefined> {
+  const conn = await pool.getConnection();
+  let got: boolean;
+  try {
+    const [rows] = await conn.query<RowDataPacket[]>(
+      `SELECT GET_LOCK(${options.nameSql}, ?) AS got`,
+      [...options.params, options.waitSeconds],
+    );
+    got = Number(rows[0]?.got) === 1;
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+  if (!got) {
+    conn.release();
+    return undefined;
+  }
+
+  let held = true;
+  let broken = false;
+  let resolveLost: (reason: string) => void = () => undefined;
+  const lost = new Promise<string>((resolve) => (resolveLost = resolve));
+  const lose = (reason: string, connectionBroken: boolean) => {
+    broken ||= connectionBroken;
+    if (!held) return;
+    held = false;
+    clearInterval(timer);
+    resolveLost(reason);
+  };
+  const raw = conn.connection as unknown as NodeJS.EventEmitter;
+  const onError = (err: Error) => lose(`lock connection failed: ${err.message}`, true);
+  const onEnd = () => lose('lock connection ended', true);
+  raw.on('error', onError);
+  raw.on('end', onEnd);
+
+  const query = async <T extends RowDataPacket[]>(sql: string, params: unknown[] = []) => {
+    try {
+      const [rows] = await conn.query<T>(sql, params);
+      return rows;
+    } catch (err) {
+      // Not an SQL error of the statement itself: the connection is gone.
+      if ((err as { fatal?: boolean }).fatal || !held)
+        lose(`lock connection failed: ${String(err)}`, true);
+      throw err;
+    }
+  };
+
+  let beating = false;
+  const timer = setInterval(() => {
+    if (beating || !held) return;
+    beating = true;
+    query<RowDataPacket[]>(`SELECT IS_USED_LOCK(${options.nameSql}) = CONNECTION_ID() AS mine`, [
+      ...options.params,
+    ])
+      .then((rows) => {
+        if (Number(rows[0]?.mine) !== 1)
+          lose('the lock is no longer held by this connection', false);
+      })
+      .catch((err: unknown) => lose(`lock heartbeat failed: ${String(err)}`, true))
+      .finally(() => (beating = false));
+  }, options.heartbeatMs ?? 1_000);
+  timer.unref();
+
+  let released: Promise<void> | undefined;
+  return {
+    conn,
+    get held() {
+      return held;
+    },
+    lost,
+    query,
+    release() {
+      released ??= (async () => {
+        const wasHeld = held;
+        lose('released', false);
+        raw.off('error', onError);
+        raw.off('end', onEnd);
+        if (wasHeld && !broken) {
+          try {
+            await conn.query(`SELECT RELEASE_LOCK(${options.nameSql})`, options.params);
+          } catch {
+            broken = true; // the lock goes with the connection anyway
+          }
+        }
+        if (broken) conn.destroy();
+        else conn.release();
+      })();
+      return released;
+    },
+  };
+}
