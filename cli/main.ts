@@ -150,11 +150,35 @@ program
 const projectionsCmd = program.command('projections').description('read-model projections');
 projectionsCmd
   .command('status')
-  .description("each projection's position and lag behind the event store")
-  .action(async () => {
+  .description(
+    "each projection's position, lag and state (progressing, lagging, stalled, standby), the processors' states, and the parked events",
+  )
+  .option('--json', 'print JSON')
+  .action(async (options: { json?: boolean }) => {
     const { withRuntime } = await import('./runtime.ts');
-    const { projectionsStatus, formatStatus } = await import('../projectors/index.ts');
-    await withRuntime('cli', async (rt) => console.log(formatStatus(await projectionsStatus(rt))));
+    const { systemStatus, formatSystemStatus } = await import('../projectors/index.ts');
+    await withRuntime('cli', async (rt) => {
+      const status = await systemStatus(rt);
+      console.log(options.json ? JSON.stringify(status, null, 2) : formatSystemStatus(status));
+    });
+  });
+projectionsCmd
+  .command('retry')
+  .description(
+    'rebuild a projection to re-apply its parked events (blue/green), and clear those it applied',
+  )
+  .argument('<projection>', 'projection name, e.g. message_history')
+  .action(async (name: string) => {
+    const { withRuntime } = await import('./runtime.ts');
+    const { retryParked } = await import('../projectors/index.ts');
+    await withRuntime('cli', async (rt) => {
+      const result = await retryParked(rt, name, { progress: process.stderr.isTTY });
+      console.log(
+        result.parked === 0
+          ? `${result.projection}: no parked events`
+          : `${result.projection}: rebuilt to position ${result.position}; ${result.cleared} of ${result.parked} parked event(s) applied and cleared`,
+      );
+    });
   });
 
 const audit = program.command('audit').description('verifiable audit exports');

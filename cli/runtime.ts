@@ -15,7 +15,7 @@ import {
 } from '../platform/clients/index.ts';
 import { openEventStore, type EventStore } from '../platform/eventStore/index.ts';
 import { kafkaTracker, noTracker, type Tracker } from '../platform/tracking/index.ts';
-import { createPipeline, type Pipeline } from '../platform/health/index.ts';
+import { createPipeline, outage, type Pipeline } from '../platform/health/index.ts';
 
 export interface Runtime {
   config: Config;
@@ -54,9 +54,15 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
       allowAutoTopicCreation: true,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    await producer.connect();
+    // not awaited: the tracker connects by itself, so a service starts while Kafka is down
+    const kafkaOutage = outage(logger, options.service, 'kafka (tracking events are buffered)');
     tracker = kafkaTracker(producer, options.service, {
-      onError: (err) => logger.warn('tracking publish failed', { err: String(err) }),
+      onError: (err) => kafkaOutage.failed(err),
+      onRecovered: ({ dropped }) => {
+        kafkaOutage.ok();
+        if (dropped > 0)
+          logger.warn('tracking events dropped during the Kafka outage', { dropped });
+      },
     });
   }
   return {

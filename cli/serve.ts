@@ -2,6 +2,7 @@
 // for one container per component, `streaming start` for all of them at once.
 import type { Runtime } from './runtime.ts';
 import { openRuntime } from './runtime.ts';
+import { publishPipeline } from '../platform/health/index.ts';
 import { onShutdown, shutdown } from '../platform/http/index.ts';
 import { reportToSupervisor } from './supervisor.ts';
 
@@ -84,8 +85,13 @@ export async function serve(names: string[], service = 'streaming'): Promise<Run
     await rt.close();
     throw err;
   }
+  // the processors and projections of this process, for the whole system's /healthz/pipeline
+  const published = publishPipeline(rt.redis, rt.pipeline, () => rt.eventStore.headPosition(), {
+    process: service === 'streaming' ? names.join('+') : service,
+  });
   return {
     async close() {
+      await published.stop();
       for (const running of [...started].reverse()) {
         await running.close().catch((err: unknown) => rt.logger.error('stop failed', { err }));
       }

@@ -58,7 +58,7 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
         ? { pipeline: { pipeline: deps.pipeline, head: () => eventStore.headPosition() } }
         : {}),
     }),
-    ...(deps.pipeline ? { pipeline: pipelineReport(deps.pipeline, eventStore) } : {}),
+    ...(deps.pipeline ? { pipeline: pipelineReport(deps.pipeline, eventStore, redis) } : {}),
   });
   serveApiDocs(app, buildOpenApi());
   for (const { path, router } of options.routers ?? []) app.use(path, router);

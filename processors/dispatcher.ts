@@ -17,6 +17,7 @@ import { backoffMs, candidates, currentAccount, nextAccount, sendParams } from '
 import { sleep } from './store.ts';
 import { Throttle } from './throttle.ts';
 import type { SendOutcome } from './suppliers/index.ts';
+import { outage } from '../platform/health/index.ts';
 
 /** Grace after a call's timeout before an unfinished claim counts as abandoned. */
 const CLAIM_GRACE_MS = 5_000;
@@ -500,15 +501,38 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
   });
   await consumer.subscribe({ topic: options.dispatchTopic, fromBeginning: true });
 
+  // readiness: messages in work, and a counter that moves as they finish
+  let inWork = 0;
+  let finished = 0;
+  const part = deps.pipeline?.register('dispatcher', 'processor', {
+    pending: () => inWork,
+    completed: () => finished,
+  });
+  part?.setActive(true);
+  consumer.on(consumer.events.CRASH, (e) => part?.failed(e.payload.error));
+  consumer.on(consumer.events.GROUP_JOIN, () => part?.ok());
+  // one line when dispatching starts failing (e.g. the event store is down), one when it works again
+  const failing = outage(log, 'dispatcher', 'a dependency of its messages');
+
   const handleOne = async (messageId: string): Promise<void> => {
-    for (let tries = 0; !dispatcher.stopping; tries++) {
-      try {
-        await dispatcher.handle(messageId);
-        return;
-      } catch (err) {
-        log.warn('dispatch failed; retrying', { messageId, err: String(err) });
-        await sleep(Math.min(5_000, 200 * 2 ** Math.min(tries, 5)));
+    inWork++;
+    try {
+      for (let tries = 0; !dispatcher.stopping; tries++) {
+        try {
+          await dispatcher.handle(messageId);
+          failing.ok();
+          part?.ok();
+          return;
+        } catch (err) {
+          failing.failed(err);
+          part?.failed(err);
+          log.debug('dispatch failed; retrying', { messageId, err: String(err) });
+          await sleep(Math.min(5_000, 200 * 2 ** Math.min(tries, 5)));
+        }
       }
+    } finally {
+      inWork--;
+      finished++;
     }
   };
 
@@ -552,6 +576,7 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
     async close() {
       dispatcher.stop();
       await consumer.disconnect();
+      part?.close();
     },
   };
 }

@@ -13,7 +13,16 @@ export {
   type ReplayOptions,
   type ReplayResult,
 } from './replay.ts';
-export { projectionsStatus, formatStatus, type ProjectionStatus } from './status.ts';
+export {
+  projectionsStatus,
+  systemStatus,
+  formatStatus,
+  formatSystemStatus,
+  type ProjectionStatus,
+  type SystemStatus,
+} from './status.ts';
+export { retryParked, type RetryResult } from './retry.ts';
+export { parkedEvents, parkEvent, parkedTable, type ParkedEvent } from './deadLetters.ts';
 export {
   cachedTemplate,
   allCachedTemplates,

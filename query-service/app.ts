@@ -32,7 +32,9 @@ export function createQueryApp(deps: QueryDeps): Express {
         ? { pipeline: { pipeline: deps.pipeline, head: () => deps.eventStore.headPosition() } }
         : {}),
     }),
-    ...(deps.pipeline ? { pipeline: pipelineReport(deps.pipeline, deps.eventStore) } : {}),
+    ...(deps.pipeline
+      ? { pipeline: pipelineReport(deps.pipeline, deps.eventStore, deps.redis) }
+      : {}),
   });
   serveApiDocs(app, buildOpenApi());
   const authenticate = createAuthenticator({

@@ -93,19 +93,33 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Read-your-writes: waits until every model has applied `after` (the position
  * the command API returned), at most config.query.readWaitMs; then fails
- * with 503 READ_MODEL_LAGGING and Retry-After.
+ * with 503 READ_MODEL_LAGGING and Retry-After. A position beyond the event
+ * store's head answers 400 POSITION_AHEAD_OF_STORE at once.
  */
 export async function waitForReadModels(
-  deps: Pick<QueryDeps, 'mysql' | 'mongo' | 'config'>,
+  deps: Pick<QueryDeps, 'mysql' | 'mongo' | 'config' | 'eventStore'>,
   models: readonly ReadModel[],
   after: number | undefined,
 ): Promise<void> {
   if (after === undefined || after <= 0) return;
   const deadline = Date.now() + deps.config.query.readWaitMs;
+  let headChecked = false;
   for (;;) {
     const positions = await readModelPositions(deps, models);
     const behind = [...positions].filter(([, p]) => p < after);
     if (behind.length === 0) return;
+    if (!headChecked) {
+      // a position the event store has not reached is a caller's mistake: no read model ever gets there
+      const head = await deps.eventStore.headPosition();
+      if (after > head) {
+        throw new AppError(
+          'POSITION_AHEAD_OF_STORE',
+          `after=${after} is beyond the event store's last position (${head}); pass a position the command API returned.`,
+          { after, head },
+        );
+      }
+      headChecked = true;
+    }
     if (Date.now() >= deadline) {
       throw new AppError(
         'READ_MODEL_LAGGING',

@@ -70,6 +70,7 @@ const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /** A kafkajs Kafka whose own logs (warnings and errors only) go to the winston logger. */
 export function createKafka(config: Pick<Config, 'kafka'>, logger?: Logger): Kafka {
+  const lastLogged = new Map<string, number>();
   return new Kafka({
     clientId: config.kafka.clientId,
     brokers: [...config.kafka.brokers],
@@ -82,6 +83,12 @@ export function createKafka(config: Pick<Config, 'kafka'>, logger?: Logger): Kaf
       ({ namespace, level, log }: LogEntry) => {
         if (!logger) return;
         const { message, timestamp: _timestamp, ...rest } = log;
+        // kafkajs logs every retry while a broker is away: the same line once per 30 s
+        const key = `${namespace}:${message}`;
+        const now = Date.now();
+        if (now - (lastLogged.get(key) ?? 0) < 30_000) return;
+        lastLogged.set(key, now);
+        if (lastLogged.size > 1000) lastLogged.clear();
         logger.log(kafkaLevels[level] ?? 'info', `kafka: ${message}`, {
           ...rest,
           kafkaNamespace: namespace,

@@ -75,6 +75,10 @@ export const errorCatalogue = {
   // queries
   INVALID_CURSOR: { status: 400, message: 'The cursor is malformed.' },
   INVALID_RANGE: { status: 400, message: 'The time range is invalid.' },
+  POSITION_AHEAD_OF_STORE: {
+    status: 400,
+    message: "The position is beyond the event store's last position.",
+  },
   READ_MODEL_LAGGING: { status: 503, message: 'The read model has not caught up yet.' },
   // infrastructure
   DEPENDENCY_UNAVAILABLE: { status: 503, message: 'A dependency is unavailable; retry later.' },

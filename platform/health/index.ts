@@ -11,3 +11,4 @@ export {
   type PipelineOptions,
 } from './pipeline.ts';
 export { isOutageError } from './errors.ts';
+export { publishPipeline, readSharedPipeline, type SharedPartReport } from './shared.ts';

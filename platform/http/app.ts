@@ -13,7 +13,8 @@ import helmet from 'helmet';
 import type { Config } from '../config/index.ts';
 import { AppError, toProblem, type ErrorCode } from '../errors/index.ts';
 import { logContext, withLogContext, type Logger } from '../logger/index.ts';
-import type { PartReport, Pipeline } from '../health/index.ts';
+import type { Redis } from 'ioredis';
+import { readSharedPipeline, type PartReport, type Pipeline } from '../health/index.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -29,8 +30,8 @@ declare module 'express-serve-static-core' {
 /** Each dependency's state: 'ok', or a short reason it is not. */
 export type Readiness = () => Promise<Record<string, 'ok' | string>>;
 
-/** The parts of this process and their state, for /healthz/pipeline. */
-export type PipelineReport = () => Promise<PartReport[]>;
+/** The parts of the system and their state, for /healthz/pipeline. */
+export type PipelineReport = () => Promise<(PartReport & { process?: string; pid?: number })[]>;
 
 export interface HttpAppOptions {
   config: Pick<Config, 'http'>;
@@ -42,12 +43,23 @@ export interface HttpAppOptions {
   pipeline?: PipelineReport;
 }
 
-/** The report of a pipeline against the event store's head (unknown while it cannot be read). */
+/**
+ * The parts of this process against the event store's head (unknown while it
+ * cannot be read), and those other processes publish to Redis.
+ */
 export function pipelineReport(
   pipeline: Pipeline,
   eventStore: { headPosition(): Promise<number> },
+  redis?: Redis,
 ): PipelineReport {
-  return async () => pipeline.report(await eventStore.headPosition().catch(() => undefined));
+  return async () => {
+    const local = pipeline.report(await eventStore.headPosition().catch(() => undefined));
+    const shared = redis ? await readSharedPipeline(redis).catch(() => []) : [];
+    return [
+      ...local.map((r) => ({ ...r, pid: process.pid })),
+      ...shared.filter((r) => r.pid !== process.pid),
+    ];
+  };
 }
 
 const SANE_ID = /^[A-Za-z0-9._-]{1,128}$/;

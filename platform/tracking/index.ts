@@ -1,5 +1,7 @@
 // Publishing operational tracking events. Fire and forget: tracking never
 // fails or slows the request that produced it; events are batched per flush.
+// Kafka may be down (at start or later): events wait in a bounded buffer and
+// go out once it is back; past the bound the oldest are dropped and counted.
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { TRACKING_TOPIC, type TrackingEvent } from '../../schemas/tracking.ts';
@@ -13,6 +15,8 @@ export interface Tracker {
   track(event: TrackInput): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Events waiting to be sent, and those dropped so far because the buffer was full. */
+  stats(): { buffered: number; dropped: number; sent: number };
 }
 
 /** A tracker that drops everything (tests and tools that publish nothing). */
@@ -20,35 +24,86 @@ export const noTracker: Tracker = {
   track: () => undefined,
   flush: async () => undefined,
   close: async () => undefined,
+  stats: () => ({ buffered: 0, dropped: 0, sent: 0 }),
 };
 
+export interface KafkaTrackerOptions {
+  flushMs?: number;
+  topic?: string;
+  /** Most events kept while Kafka cannot take them (default 10,000). */
+  maxBuffered?: number;
+  /** Every failed send (the events stay buffered). */
+  onError?: (err: unknown) => void;
+  /** The first send that works after failures. */
+  onRecovered?: (info: { outageMs: number; dropped: number }) => void;
+}
+
+/**
+ * A tracker over a kafkajs producer that it connects itself (now and again
+ * after a failure), so that a service starts and runs while Kafka is down.
+ */
 export function kafkaTracker(
   producer: Producer,
   service: string,
-  options: { flushMs?: number; topic?: string; onError?: (err: unknown) => void } = {},
+  options: KafkaTrackerOptions = {},
 ): Tracker {
   const topic = options.topic ?? TRACKING_TOPIC;
+  const maxBuffered = options.maxBuffered ?? 10_000;
   let buffer: TrackingEvent[] = [];
   let inFlight: Promise<void> = Promise.resolve();
-  const flush = async () => {
-    if (buffer.length === 0) return inFlight;
+  let connected: Promise<void> | undefined;
+  let dropped = 0;
+  let sent = 0;
+  let failingSince: number | undefined;
+  let droppedAtFailure = 0;
+  let closed = false;
+
+  const connect = () => (connected ??= producer.connect());
+
+  const sendBuffered = async () => {
+    if (buffer.length === 0) return;
     const batch = buffer;
     buffer = [];
-    inFlight = inFlight
-      .then(() =>
-        producer.send({
-          topic,
-          messages: batch.map((e) => ({ key: e.messageId ?? e.id, value: JSON.stringify(e) })),
-        }),
-      )
-      .then(
-        () => undefined,
-        (err: unknown) => options.onError?.(err),
-      );
+    try {
+      await connect();
+      await producer.send({
+        topic,
+        messages: batch.map((e) => ({ key: e.messageId ?? e.id, value: JSON.stringify(e) })),
+      });
+      sent += batch.length;
+      if (failingSince !== undefined) {
+        options.onRecovered?.({
+          outageMs: Date.now() - failingSince,
+          dropped: dropped - droppedAtFailure,
+        });
+        failingSince = undefined;
+      }
+    } catch (err) {
+      connected = undefined; // connect again next time
+      // back in front of what arrived meanwhile, within the bound (the oldest go first)
+      buffer = batch.concat(buffer);
+      if (buffer.length > maxBuffered) {
+        dropped += buffer.length - maxBuffered;
+        buffer = buffer.slice(buffer.length - maxBuffered);
+      }
+      if (failingSince === undefined) {
+        failingSince = Date.now();
+        droppedAtFailure = dropped;
+      }
+      options.onError?.(err);
+    }
+  };
+
+  const flush = () => {
+    inFlight = inFlight.then(sendBuffered);
     return inFlight;
   };
-  const timer = setInterval(() => void flush(), options.flushMs ?? 200);
+  const timer = setInterval(() => {
+    // one send at a time: while Kafka is down a send waits for its connect attempt
+    if (!closed) void flush();
+  }, options.flushMs ?? 200);
   timer.unref();
+  void connect().catch(() => (connected = undefined));
   return {
     track(event) {
       buffer.push({
@@ -57,12 +112,19 @@ export function kafkaTracker(
         at: event.at ?? new Date().toISOString(),
         service,
       });
-      if (buffer.length >= 500) void flush();
+      if (buffer.length > maxBuffered) {
+        buffer.shift();
+        dropped++;
+      }
     },
     flush,
+    stats: () => ({ buffered: buffer.length, dropped, sent }),
     async close() {
+      closed = true;
       clearInterval(timer);
-      await flush();
+      if (failingSince === undefined) await flush();
+      else if (buffer.length > 0)
+        options.onError?.(new Error(`${buffer.length} tracking events not sent at close`));
     },
   };
 }

@@ -8,7 +8,8 @@ export const afterParam = {
   minimum: 0,
   description:
     'Read-your-writes: wait (at most STREAMING_READ_WAIT_MS) until the read model has applied this ' +
-    'event position, as returned by the command API; otherwise 503 READ_MODEL_LAGGING with Retry-After.',
+    'event position, as returned by the command API; otherwise 503 READ_MODEL_LAGGING with Retry-After. ' +
+    "A position beyond the event store's last one is 400 POSITION_AHEAD_OF_STORE at once.",
 } as const;
 export const limitParam = { type: 'integer', minimum: 1, maximum: 200, default: 50 } as const;
 export const cursorParam = {

@@ -332,6 +332,11 @@ describe('query API', () => {
     assert.equal(lagging.status, 503);
     assert.equal(lagging.body.code, 'READ_MODEL_LAGGING');
     assert.equal(lagging.headers.get('retry-after'), '1');
+    // a position the event store has not reached: 400, not a wait ending in 503
+    const head = await side.deps.eventStore.headPosition();
+    const ahead = await get(`/v1/messages?after=${head + 1_000}`);
+    assert.equal(ahead.status, 400);
+    assert.equal(ahead.body.code, 'POSITION_AHEAD_OF_STORE');
     // without after=, the (stale) answer comes at once
     assert.equal((await get(`/v1/messages/${second.messageId}`)).status, 404);
     // restarted, the same question is answered
