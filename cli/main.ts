@@ -87,6 +87,112 @@ users
     });
   });
 
+const tenantsCmd = program
+  .command('tenants')
+  .description('tenants: trial, active or suspended, and their platform limits (admin)');
+const positiveInt = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a whole number ≥ 1`);
+  return n;
+};
+async function tenantAction(
+  id: string,
+  action: Parameters<typeof import('../command-service/index.ts').adminTenant>[2],
+): Promise<void> {
+  const { withRuntime } = await import('./runtime.ts');
+  const { adminTenant } = await import('../command-service/index.ts');
+  await withRuntime('cli', async (rt) => {
+    const view = await adminTenant(
+      {
+        config: rt.config,
+        logger: rt.logger,
+        eventStore: rt.eventStore,
+        redis: rt.redis,
+        tracker: rt.tracker,
+      },
+      id,
+      action,
+      { actor: { type: 'system', id: 'cli' } },
+    );
+    console.log(JSON.stringify(view, null, 2));
+  });
+}
+tenantsCmd
+  .command('list')
+  .description('every tenant with its status and the limits an admin set (from the read model)')
+  .option('--status <status>', 'trial | active | suspended')
+  .action(async (options: { status?: string }) => {
+    const { withRuntime } = await import('./runtime.ts');
+    await withRuntime('cli', async (rt) => {
+      const [rows] = await rt.mysql.query(
+        `SELECT tenant_id, status, limits, verified_numbers, suspended_reason FROM tenants${
+          options.status ? ' WHERE status = ?' : ''
+        } ORDER BY tenant_id`,
+        options.status ? [options.status] : [],
+      );
+      for (const r of rows as Record<string, unknown>[]) {
+        console.log(
+          [
+            r.tenant_id,
+            r.status,
+            `limits ${String(r.limits)}`,
+            `verified numbers ${String(r.verified_numbers)}`,
+            r.suspended_reason ? `reason: ${String(r.suspended_reason)}` : '',
+          ]
+            .filter(Boolean)
+            .join('  '),
+        );
+      }
+    });
+  });
+tenantsCmd
+  .command('activate')
+  .description('promote a trial (or suspended) tenant to active')
+  .argument('<tenantId>')
+  .action((id: string) => tenantAction(id, { type: 'activate' }));
+tenantsCmd
+  .command('suspend')
+  .description('suspend a tenant: its sends answer 403 TENANT_SUSPENDED')
+  .argument('<tenantId>')
+  .option('--reason <text>', 'why (recorded in the event)')
+  .action((id: string, options: { reason?: string }) =>
+    tenantAction(id, { type: 'suspend', reason: options.reason }),
+  );
+tenantsCmd
+  .command('limits')
+  .description('set the platform limits of a tenant (they replace its previous ones)')
+  .argument('<tenantId>')
+  .option('--max-per-day <n>', 'sends per day, all templates', positiveInt('--max-per-day'))
+  .option('--max-per-second <n>', 'sends per second', positiveInt('--max-per-second'))
+  .option(
+    '--mobile-max-per-day <n>',
+    'sends to one mobile per day, all templates',
+    positiveInt('--mobile-max-per-day'),
+  )
+  .option('--countries <codes>', 'allowed calling codes, comma-separated (e.g. 86,852)')
+  .action(
+    (
+      id: string,
+      o: {
+        maxPerDay?: number;
+        maxPerSecond?: number;
+        mobileMaxPerDay?: number;
+        countries?: string;
+      },
+    ) =>
+      tenantAction(id, {
+        type: 'limits',
+        limits: {
+          ...(o.maxPerDay === undefined ? {} : { maxPerDay: o.maxPerDay }),
+          ...(o.maxPerSecond === undefined ? {} : { maxPerSecond: o.maxPerSecond }),
+          ...(o.mobileMaxPerDay === undefined ? {} : { mobileMaxPerDay: o.mobileMaxPerDay }),
+          ...(o.countries === undefined
+            ? {}
+            : { countries: o.countries.split(',').map((c) => c.trim().replace(/^\+/, '')) }),
+        },
+      }),
+  );
+
 const positionArg = (value: string) => {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0)
@@ -101,7 +207,7 @@ program
   )
   .argument(
     '<projection>',
-    'message_history | templates | users | inbound_messages | audit_log | message_timelines | template_cache | all | limits | lookups',
+    'message_history | templates | users | inbound_messages | tenants | audit_log | message_timelines | template_cache | all | limits | lookups',
   )
   .option(
     '--from <position>',

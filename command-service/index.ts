@@ -16,6 +16,9 @@
 //   POST   /v1/messages                    sendingMessages    message-<id>
 //   POST   /v1/verifications               verifyingCodes     verification-<code>-<digest>, message-<id>
 //   POST   /v1/verifications/check         verifyingCodes     verification-<code>-<digest>
+//   POST   /v1/verified-numbers[/check]    managingTenants    tenant-<id>, message-<id>
+//   POST   /v1/tenants/:id/activate|suspend managingTenants   tenant-<id> (admin)
+//   PUT    /v1/tenants/:id/limits          managingTenants    tenant-<id> (admin)
 //   GET    /openapi.json, /docs            the API description
 import type { Express, Router } from 'express';
 import { createAuthenticator } from '../platform/auth/index.ts';
@@ -31,6 +34,7 @@ import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { CommandDeps } from './deps.ts';
 import { apiKeysRouter } from './managingApiKeys/index.ts';
 import { templatesRouter } from './managingTemplates/index.ts';
+import { tenantsRouter } from './managingTenants/index.ts';
 import { usersRouter } from './registeringUsers/index.ts';
 import { messagesRouter } from './sendingMessages/index.ts';
 import { verificationsRouter } from './verifyingCodes/index.ts';
@@ -39,6 +43,7 @@ export type { CommandDeps } from './deps.ts';
 export { createAdmin, registerUser, login } from './registeringUsers/index.ts';
 export { sendMessage } from './sendingMessages/index.ts';
 export { requestCode, checkCode } from './verifyingCodes/index.ts';
+export { adminTenant, sendNumberCode, checkNumberCode } from './managingTenants/index.ts';
 
 export interface CommandAppOptions {
   /** Extra routers mounted before the API (e.g. the supplier webhooks); they authenticate themselves. */
@@ -73,6 +78,7 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
   app.use(templatesRouter(deps, auth));
   app.use(messagesRouter(deps, auth));
   app.use(verificationsRouter(deps, auth));
+  app.use(tenantsRouter(deps, auth));
   return finishHttpApp(app);
 }
 

@@ -9,3 +9,4 @@ export * from './users/index.ts';
 export * from './messages/index.ts';
 export * from './verification/index.ts';
 export * from './inbound/index.ts';
+export * from './tenants/index.ts';

@@ -1,4 +1,4 @@
-// The MySQL read models: message_history, templates, users, inbound_messages.
+// The MySQL read models: message_history, templates, users, inbound_messages, tenants.
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { mysqlProjection, type Row, type RowModel } from './mysqlProjection.ts';
 
@@ -343,6 +343,68 @@ export const inboundModel: RowModel = {
   },
 };
 
+// tenants -----------------------------------------------------------------
+export const tenantsModel: RowModel = {
+  table: 'tenants',
+  key: 'tenant_id',
+  columns: [
+    'tenant_id',
+    'status',
+    'limits',
+    'verified_numbers',
+    'suspended_reason',
+    'created_at',
+    'updated_at',
+    'updated_position',
+  ],
+  ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
+    tenant_id VARCHAR(128) NOT NULL PRIMARY KEY,
+    status VARCHAR(16) NOT NULL,
+    limits TEXT NOT NULL,
+    verified_numbers INT UNSIGNED NOT NULL,
+    suspended_reason VARCHAR(500) NULL,
+    created_at DATETIME(3) NOT NULL,
+    updated_at DATETIME(3) NOT NULL,
+    updated_position BIGINT UNSIGNED NOT NULL,
+    KEY ix_status (status, tenant_id)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  keyOf: (event) =>
+    event.type.startsWith('tenant.')
+      ? (text((event.data as Data).tenantId) ?? undefined)
+      : undefined,
+  reduce(row, event) {
+    const d = event.data as Data;
+    const time = new Date(event.metadata.timestamp);
+    if (event.type === 'tenant.started.v1') {
+      if (row) return undefined;
+      return {
+        tenant_id: d.tenantId,
+        status: d.status,
+        limits: '{}',
+        verified_numbers: 0,
+        suspended_reason: null,
+        created_at: time,
+        updated_at: time,
+        updated_position: event.position,
+      };
+    }
+    if (!row) return undefined;
+    const next = { ...row, updated_at: time, updated_position: event.position };
+    switch (event.type) {
+      case 'tenant.activated.v1':
+        return { ...next, status: 'active', suspended_reason: null };
+      case 'tenant.suspended.v1':
+        return { ...next, status: 'suspended', suspended_reason: clip(d.reason, 500) };
+      case 'tenant.limits-set.v1':
+        return { ...next, limits: JSON.stringify(d.limits ?? {}) };
+      case 'tenant.number-verified.v1':
+        return { ...next, verified_numbers: Number(row.verified_numbers ?? 0) + 1 };
+      default:
+        return undefined;
+    }
+  },
+};
+
 export const messageHistory = mysqlProjection({
   name: 'message_history',
   version: 1,
@@ -355,3 +417,4 @@ export const inboundMessages = mysqlProjection({
   version: 1,
   model: inboundModel,
 });
+export const tenants = mysqlProjection({ name: 'tenants', version: 1, model: tenantsModel });

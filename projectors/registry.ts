@@ -1,6 +1,6 @@
 // The table of contents: every projection, by name.
 import { auditLog, messageTimelines } from './mongoModels.ts';
-import { inboundMessages, messageHistory, templates, users } from './mysqlModels.ts';
+import { inboundMessages, messageHistory, templates, tenants, users } from './mysqlModels.ts';
 import { templateCache } from './redisModels.ts';
 import type { Projection } from './types.ts';
 
@@ -9,6 +9,7 @@ export const projections: readonly Projection[] = [
   templates,
   users,
   inboundMessages,
+  tenants,
   auditLog,
   messageTimelines,
   templateCache,

@@ -14,6 +14,7 @@ import { inboundRouter } from './gettingInbound/routes.ts';
 import { messageHistoryRouter } from './gettingMessageHistory/routes.ts';
 import { messageStatsRouter } from './gettingMessageStats/routes.ts';
 import { templatesRouter } from './gettingTemplates/routes.ts';
+import { tenantsRouter } from './gettingTenants/routes.ts';
 import { supplierStatsRouter } from './gettingSupplierStats/index.ts';
 import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
@@ -46,6 +47,7 @@ export function createQueryApp(deps: QueryDeps): Express {
   app.use('/v1', authenticate);
   app.use(messageHistoryRouter(deps));
   app.use(templatesRouter(deps));
+  app.use(tenantsRouter(deps));
   app.use(inboundRouter(deps));
   app.use(messageStatsRouter(deps));
   app.use(auditRouter(deps));

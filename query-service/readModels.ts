@@ -33,6 +33,7 @@ export type ReadModel =
   | 'templates'
   | 'users'
   | 'inbound_messages'
+  | 'tenants'
   | 'audit_log'
   | 'message_timelines';
 
@@ -41,12 +42,14 @@ const mysqlModels = new Set<ReadModel>([
   'templates',
   'users',
   'inbound_messages',
+  'tenants',
 ]);
 const version: Record<ReadModel, number> = {
   message_history: 1,
   templates: 1,
   users: 1,
   inbound_messages: 1,
+  tenants: 1,
   audit_log: 1,
   message_timelines: 1,
 };

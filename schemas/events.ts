@@ -36,6 +36,19 @@ export const verificationSettingsSchema = obj(['codeLength', 'ttlSeconds', 'maxA
   maxAttempts: { type: 'integer', minimum: 1 },
 });
 
+/** Platform limits an admin sets on a tenant (on top of its template policies). */
+export const tenantLimitsSchema = obj([], {
+  maxPerDay: { type: 'integer', minimum: 1 },
+  maxPerSecond: { type: 'integer', minimum: 1 },
+  mobileMaxPerDay: { type: 'integer', minimum: 1 },
+  countries: {
+    type: 'array',
+    minItems: 1,
+    maxItems: 300,
+    items: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
+  },
+});
+
 // An SMS extension code: digits only (the vendors' format), 1–6 of them.
 export const extendCodeSchema = { type: 'string', pattern: '^[0-9]{1,6}$' } as const;
 
@@ -61,6 +74,30 @@ export const eventSchemas: Record<string, JsonSchema> = {
     tokenId: str,
     expiresAt: time,
   }),
+  // tenants (stream tenant-<tenantId>)
+  'tenant.started.v1': obj(['tenantId', 'status'], {
+    tenantId: str,
+    status: { enum: ['trial', 'active', 'suspended'] },
+  }),
+  'tenant.activated.v1': obj(['tenantId'], { tenantId: str }),
+  'tenant.suspended.v1': obj(['tenantId'], { tenantId: str, reason: optStr }),
+  'tenant.limits-set.v1': obj(['tenantId', 'limits'], {
+    tenantId: str,
+    limits: tenantLimitsSchema,
+  }),
+  'tenant.number-code-sent.v1': obj(['tenantId', 'mobile', 'codeHash', 'expiresAt', 'messageId'], {
+    tenantId: str,
+    mobile: str,
+    codeHash: str,
+    expiresAt: time,
+    messageId: str,
+  }),
+  'tenant.number-check-failed.v1': obj(['tenantId', 'mobile', 'attemptsLeft'], {
+    tenantId: str,
+    mobile: str,
+    attemptsLeft: int,
+  }),
+  'tenant.number-verified.v1': obj(['tenantId', 'mobile'], { tenantId: str, mobile: str }),
   'apikey.created.v1': obj(['keyId', 'userId', 'name', 'keyHash'], {
     keyId: str,
     userId: str,

@@ -11,6 +11,8 @@ import {
   usernameDecider,
   usernameStream,
   validateRegistration,
+  tenantDecider,
+  tenantStream,
   MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
   type Role,
@@ -42,6 +44,7 @@ import type { Logger } from '../../platform/logger/index.ts';
 import { changePasswordBody, loginBody, registerUserBody } from '../../schemas/http/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { handle, metaOf, toNewEvents, type Meta } from '../commandHandling/index.ts';
+import { startTenant } from '../managingTenants/index.ts';
 
 export interface Registration {
   username: string;
@@ -122,6 +125,18 @@ export async function createAdmin({
     'admin',
     { actor: { type: 'system', id: 'cli' } },
     costOf(config),
+  );
+  // an admin's own templates are never on trial
+  await eventStore.append(
+    tenantStream(userId),
+    toNewEvents(
+      tenantDecider.decide(
+        { type: 'StartTenant', data: { tenantId: userId, status: 'active' } },
+        tenantDecider.initialState(),
+      ),
+      { actor: { type: 'system', id: 'cli' } },
+    ),
+    'no_stream',
   );
   return { userId };
 }
@@ -397,6 +412,11 @@ export function usersRouter(deps: CommandDeps, auth: RequestHandler): Router {
       metaOf(req),
       costOf(deps.config),
     );
+    // the tenant starts as the deployment says (trial in production)
+    await startTenant(deps, userId, deps.config.tenants.start, {
+      ...metaOf(req),
+      actor: { type: 'user', id: userId },
+    });
     res.status(201).location(`/v1/users/${userId}`).json({ userId });
   });
   router.post('/v1/sessions', validateBody(loginBody), async (req, res) => {

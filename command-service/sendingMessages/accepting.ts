@@ -25,6 +25,7 @@ import {
   type Reservation,
 } from '../../platform/rateLimits/index.ts';
 import type { CommandDeps } from '../deps.ts';
+import { platformLimitsFor } from '../managingTenants/index.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
 
 export interface AcceptedAnswer {
@@ -117,13 +118,18 @@ export async function checkOptOut(
   }
 }
 
-/** Step 5: every limit of the policy, all or nothing; else 429 naming the rule, with Retry-After. */
+/**
+ * Step 5: the tenant may send to this number (403 naming the rule), then every
+ * limit of the policy and of the platform, all or nothing; else 429 naming
+ * the rule, with Retry-After.
+ */
 export async function reserveOrRefuse(
   deps: CommandDeps,
   template: ExistingTemplate,
   e164: string,
   now: number,
 ): Promise<Reservation> {
+  const platform = await platformLimitsFor(deps, template, e164);
   let result;
   try {
     result = await reserveLimits(
@@ -132,6 +138,7 @@ export async function reserveOrRefuse(
       { tenantId: template.tenantId, templateCode: template.templateCode, mobile: e164 },
       now,
       { prefix: `${deps.redisPrefix ?? ''}rl:` },
+      platform,
     );
   } catch (err) {
     deps.logger.error('rate limits unavailable', { err });

@@ -1,1 +1,1 @@
-export { normalizeMobile, maskMobile, type MobileProblem } from './mobile.ts';
+export { normalizeMobile, maskMobile, callingCodeOf, type MobileProblem } from './mobile.ts';

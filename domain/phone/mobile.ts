@@ -91,3 +91,8 @@ export function maskMobile(input: string): string {
   if (n >= 5) return `${national.slice(0, 2)}****${national.slice(-2)}`;
   return '****';
 }
+
+/** The country calling code of an E.164 number, without the plus (`'86'`); undefined when unknown. */
+export function callingCodeOf(e164: string): string | undefined {
+  return parsePhoneNumberFromString(e164)?.countryCallingCode;
+}

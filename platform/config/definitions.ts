@@ -387,6 +387,71 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     10,
     'Reverse proxies in front of the services whose X-Forwarded-For is trusted for the client IP (login and registration throttles). 0: the TCP peer is the client.',
   ),
+  // tenants and platform limits (on top of the template policies; they only tighten)
+  {
+    name: 'STREAMING_TENANTS_START',
+    schema: { enum: ['trial', 'active'] },
+    expects: 'one of trial, active',
+    description:
+      "Status of a newly registered tenant. Unset: `trial` in production (sends only to numbers it verified, at most `STREAMING_TRIAL_MAX_PER_DAY` a day, until an admin activates it), `active` elsewhere (so the README's first request works).",
+  },
+  int(
+    'STREAMING_TRIAL_MAX_PER_DAY',
+    20,
+    1,
+    100000,
+    'Sends per day (UTC+8) of a trial tenant, all templates together.',
+  ),
+  int(
+    'STREAMING_TENANT_MAX_PER_DAY',
+    0,
+    0,
+    1000000000,
+    "Default platform cap on a tenant's sends per day (UTC+8); 0: none. An admin sets one per tenant with `streaming tenants limits`.",
+  ),
+  int(
+    'STREAMING_TENANT_MAX_PER_SECOND',
+    0,
+    0,
+    1000000,
+    "Default platform cap on a tenant's sends per second; 0: none.",
+  ),
+  int(
+    'STREAMING_TENANT_MOBILE_MAX_PER_DAY',
+    100,
+    0,
+    1000000,
+    "Default platform cap on a tenant's sends to one mobile per day, across all of its templates; 0: none.",
+  ),
+  int(
+    'STREAMING_VERIFICATION_MOBILE_MAX_PER_DAY',
+    30,
+    0,
+    1000000,
+    'Verification codes to one mobile per day across all tenants (platform-wide); 0: none.',
+  ),
+  {
+    name: 'STREAMING_TENANT_COUNTRIES',
+    schema: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', pattern: '^[1-9][0-9]{0,2}$' },
+    },
+    default: '86',
+    parse: 'list',
+    expects: 'a comma-separated list of country calling codes like 86,852',
+    description:
+      'Destination countries a tenant may send to unless an admin sets its own (default mainland China only).',
+  },
+  {
+    name: 'STREAMING_PLATFORM_SIGNATURE',
+    schema: { type: 'string', minLength: 1, maxLength: 20 },
+    default: 'streaming',
+    expects: 'a signature of 1 to 20 characters',
+    description:
+      "Signature of the platform's own SMS (the codes that verify a trial tenant's numbers).",
+  },
   // verification codes
   key32(
     'STREAMING_CODE_HASH_KEY',

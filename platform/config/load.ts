@@ -59,6 +59,17 @@ export interface Config {
   };
   /** 32-byte keys. Buffers cannot be frozen: never write to them. */
   readonly codes: { readonly hashKey: Buffer; readonly encryptionKey: Buffer };
+  readonly tenants: {
+    readonly start: 'trial' | 'active';
+    readonly trialMaxPerDay: number;
+    /** 0: no cap, as for the others. */
+    readonly maxPerDay: number;
+    readonly maxPerSecond: number;
+    readonly mobileMaxPerDay: number;
+    readonly verificationMobileMaxPerDay: number;
+    readonly countries: readonly string[];
+    readonly platformSignature: string;
+  };
   readonly suppliers: readonly SupplierAccount[];
   readonly defaultSuppliers: readonly string[];
   readonly query: { readonly readWaitMs: number };
@@ -360,6 +371,18 @@ function build(v: Record<string, unknown>): Config {
     codes: {
       hashKey: decodeKey32(s('STREAMING_CODE_HASH_KEY')) as Buffer,
       encryptionKey: decodeKey32(s('STREAMING_CODE_ENCRYPTION_KEY')) as Buffer,
+    },
+    tenants: {
+      start:
+        (opt('STREAMING_TENANTS_START') as 'trial' | 'active' | undefined) ??
+        (s('STREAMING_ENV') === 'production' ? 'trial' : 'active'),
+      trialMaxPerDay: n('STREAMING_TRIAL_MAX_PER_DAY'),
+      maxPerDay: n('STREAMING_TENANT_MAX_PER_DAY'),
+      maxPerSecond: n('STREAMING_TENANT_MAX_PER_SECOND'),
+      mobileMaxPerDay: n('STREAMING_TENANT_MOBILE_MAX_PER_DAY'),
+      verificationMobileMaxPerDay: n('STREAMING_VERIFICATION_MOBILE_MAX_PER_DAY'),
+      countries: list('STREAMING_TENANT_COUNTRIES'),
+      platformSignature: s('STREAMING_PLATFORM_SIGNATURE'),
     },
     suppliers: (v.STREAMING_SUPPLIERS as RawAccount[]).map((a) => ({
       id: a.id,

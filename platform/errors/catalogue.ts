@@ -56,6 +56,40 @@ export const errorCatalogue = {
   RATE_LIMIT_MOBILE_DAILY: { status: 429, message: 'Daily limit for this mobile reached.' },
   RATE_LIMIT_TEMPLATE_DAILY: { status: 429, message: 'Daily limit for this template reached.' },
   RATE_LIMIT_TENANT_DAILY: { status: 429, message: 'Daily limit for this tenant reached.' },
+  // platform limits and tenants
+  TENANT_SUSPENDED: { status: 403, message: 'The tenant is suspended; ask an admin.' },
+  TRIAL_NUMBER_NOT_VERIFIED: {
+    status: 403,
+    message: 'A trial tenant sends only to numbers it verified.',
+  },
+  DESTINATION_NOT_ALLOWED: {
+    status: 403,
+    message: 'The tenant may not send to this country.',
+  },
+  PLATFORM_TENANT_DAILY: { status: 429, message: 'The tenant’s platform daily limit is reached.' },
+  PLATFORM_TRIAL_DAILY: { status: 429, message: 'The daily limit of a trial tenant is reached.' },
+  PLATFORM_TENANT_PER_SECOND: {
+    status: 429,
+    message: 'The tenant’s platform limit per second is reached.',
+  },
+  PLATFORM_MOBILE_DAILY: {
+    status: 429,
+    message: 'The tenant’s platform daily limit for this mobile (all templates) is reached.',
+  },
+  PLATFORM_VERIFICATION_MOBILE_DAILY: {
+    status: 429,
+    message: 'The platform daily limit of verification codes to this mobile is reached.',
+  },
+  PLATFORM_NUMBER_CODES_DAILY: {
+    status: 429,
+    message: 'Too many number-verification codes today; try tomorrow.',
+  },
+  TENANT_NOT_FOUND: { status: 404, message: 'No such tenant.' },
+  VERIFIED_NUMBERS_FULL: {
+    status: 409,
+    message: 'The tenant has verified all the numbers it may.',
+  },
+  NUMBER_ALREADY_VERIFIED: { status: 409, message: 'This number is verified already.' },
   MESSAGE_NOT_FOUND: { status: 404, message: 'No such message.' },
   // verification
   VERIFICATION_NOT_FOUND: { status: 404, message: 'No verification code was sent to this mobile.' },

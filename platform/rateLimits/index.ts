@@ -6,6 +6,7 @@ export {
   replayAccepted,
   createLimitReplay,
   type RateRule,
+  type PlatformLimits,
   type LimitSubject,
   type Reservation,
   type ReserveResult,

@@ -10,6 +10,14 @@
 //   <p>td:<templateCode>:<YYYYMMDD>           accepts per template in that day
 //   <p>nd:<tenantId>:<YYYYMMDD>               accepts per tenant in that day
 //
+// Platform limits (an admin's, on top of the policy: both apply, so a policy
+// can never loosen them), in the same all-or-nothing step:
+//
+//   <p>pd:<tenantId>:<YYYYMMDD>               accepts per tenant in that day
+//   <p>ps:<tenantId>:<epoch second>           accepts per tenant in that second
+//   <p>pm:<tenantId>:<e164>:<YYYYMMDD>        accepts per mobile, all templates of the tenant
+//   <p>pv:<e164>:<YYYYMMDD>                   verification codes per mobile, all tenants
+//
 // Hours and days are clock windows in UTC+8 (windows.ts). Mobile limits are
 // per template (the policy is the template's). Counters expire a minute after
 // their window ends. Keys span hash slots: run on one Redis (or a
@@ -25,7 +33,23 @@ export type RateRule =
   | 'RATE_LIMIT_MOBILE_HOURLY'
   | 'RATE_LIMIT_MOBILE_DAILY'
   | 'RATE_LIMIT_TEMPLATE_DAILY'
-  | 'RATE_LIMIT_TENANT_DAILY';
+  | 'RATE_LIMIT_TENANT_DAILY'
+  | 'PLATFORM_TENANT_DAILY'
+  | 'PLATFORM_TRIAL_DAILY'
+  | 'PLATFORM_TENANT_PER_SECOND'
+  | 'PLATFORM_MOBILE_DAILY'
+  | 'PLATFORM_VERIFICATION_MOBILE_DAILY';
+
+/** Platform limits of one send; each absent (or 0) is no limit. */
+export interface PlatformLimits {
+  tenantMaxPerDay?: number | undefined;
+  /** Reports PLATFORM_TRIAL_DAILY instead of PLATFORM_TENANT_DAILY. */
+  trial?: boolean | undefined;
+  tenantMaxPerSecond?: number | undefined;
+  tenantMobileMaxPerDay?: number | undefined;
+  /** Only for verification codes: across all tenants. */
+  verificationMobileMaxPerDay?: number | undefined;
+}
 
 export interface LimitSubject {
   tenantId: string;
@@ -158,7 +182,71 @@ const keys = {
   daily: (p: string, s: LimitSubject, w: string) => `${p}md:${s.templateCode}:${s.mobile}:${w}`,
   template: (p: string, s: LimitSubject, w: string) => `${p}td:${s.templateCode}:${w}`,
   tenant: (p: string, s: LimitSubject, w: string) => `${p}nd:${s.tenantId}:${w}`,
+  platformDay: (p: string, s: LimitSubject, w: string) => `${p}pd:${s.tenantId}:${w}`,
+  platformSecond: (p: string, s: LimitSubject, second: number) => `${p}ps:${s.tenantId}:${second}`,
+  platformMobile: (p: string, s: LimitSubject, w: string) =>
+    `${p}pm:${s.tenantId}:${s.mobile}:${w}`,
+  platformCodes: (p: string, s: LimitSubject, w: string) => `${p}pv:${s.mobile}:${w}`,
 };
+
+const positive = (n: number | undefined): n is number => n !== undefined && n > 0;
+
+function platformChecks(
+  limits: PlatformLimits,
+  subject: LimitSubject,
+  now: number,
+  p: string,
+): Check[] {
+  const day = dayWindow(now);
+  const out: Check[] = [];
+  const daily = (key: string, rule: RateRule, limit: number): Check => ({
+    key,
+    kind: 'c',
+    rule,
+    limit,
+    endsAt: day.endsAt,
+    ttlMs: day.endsAt - now + MINUTE_MS,
+  });
+  if (positive(limits.tenantMaxPerDay)) {
+    out.push(
+      daily(
+        keys.platformDay(p, subject, day.id),
+        limits.trial ? 'PLATFORM_TRIAL_DAILY' : 'PLATFORM_TENANT_DAILY',
+        limits.tenantMaxPerDay,
+      ),
+    );
+  }
+  if (positive(limits.tenantMaxPerSecond)) {
+    const second = Math.floor(now / 1000);
+    out.push({
+      key: keys.platformSecond(p, subject, second),
+      kind: 'c',
+      rule: 'PLATFORM_TENANT_PER_SECOND',
+      limit: limits.tenantMaxPerSecond,
+      endsAt: (second + 1) * 1000,
+      ttlMs: (second + 1) * 1000 - now + 2000,
+    });
+  }
+  if (positive(limits.tenantMobileMaxPerDay)) {
+    out.push(
+      daily(
+        keys.platformMobile(p, subject, day.id),
+        'PLATFORM_MOBILE_DAILY',
+        limits.tenantMobileMaxPerDay,
+      ),
+    );
+  }
+  if (positive(limits.verificationMobileMaxPerDay)) {
+    out.push(
+      daily(
+        keys.platformCodes(p, subject, day.id),
+        'PLATFORM_VERIFICATION_MOBILE_DAILY',
+        limits.verificationMobileMaxPerDay,
+      ),
+    );
+  }
+  return out;
+}
 
 /** The limits of policy that apply to subject at now, in the order they are reported. */
 function checksFor(policy: RatePolicy, subject: LimitSubject, now: number, p: string): Check[] {
@@ -234,8 +322,13 @@ export async function reserveLimits(
   subject: LimitSubject,
   now: number = Date.now(),
   options: LimitOptions = {},
+  platform: PlatformLimits = {},
 ): Promise<ReserveResult> {
-  const checks = checksFor(policy, subject, now, options.prefix ?? 'rl:');
+  const p = options.prefix ?? 'rl:';
+  const checks = [
+    ...checksFor(policy, subject, now, p),
+    ...platformChecks(platform, subject, now, p),
+  ];
   // nothing to reserve: no token, no round trip
   if (checks.length === 0) return { ok: true, reservation: { keys: [], kinds: [], token: '' } };
   const token = randomBytes(8).toString('hex');
@@ -312,7 +405,12 @@ export function createLimitReplay(now: number = Date.now(), options: LimitOption
     add(events: readonly RecordedEvent[]): void {
       for (const event of events) {
         if (event.type !== 'sms.accepted.v1') continue;
-        const d = event.data as { tenantId?: unknown; templateCode?: unknown; mobile?: unknown };
+        const d = event.data as {
+          tenantId?: unknown;
+          templateCode?: unknown;
+          mobile?: unknown;
+          kind?: unknown;
+        };
         if (
           typeof d.tenantId !== 'string' ||
           typeof d.templateCode !== 'string' ||
@@ -332,6 +430,9 @@ export function createLimitReplay(now: number = Date.now(), options: LimitOption
           bump(keys.daily(p, subject, day.id), day.endsAt);
           bump(keys.template(p, subject, day.id), day.endsAt);
           bump(keys.tenant(p, subject, day.id), day.endsAt);
+          bump(keys.platformDay(p, subject, day.id), day.endsAt);
+          bump(keys.platformMobile(p, subject, day.id), day.endsAt);
+          if (d.kind === 'verification') bump(keys.platformCodes(p, subject, day.id), day.endsAt);
         }
       }
     },

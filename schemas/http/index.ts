@@ -1,6 +1,6 @@
 // JSON Schemas of the command API's request and response bodies. The same
 // objects feed ajv (validateBody) and the OpenAPI document (schemas/openapi).
-import { extendCodeSchema, type JsonSchema } from '../events.ts';
+import { extendCodeSchema, tenantLimitsSchema, type JsonSchema } from '../events.ts';
 
 function obj(
   required: string[],
@@ -93,6 +93,35 @@ export const changePasswordBody = obj(['currentPassword', 'newPassword'], {
 export const userDisabledResponse = obj(['userId', 'disabled'], {
   userId: { type: 'string' },
   disabled: { type: 'boolean' },
+});
+
+export const verifyNumberBody = obj(['mobile'], {
+  mobile: { type: 'string', maxLength: 32, description: 'The number to verify (trial tenants).' },
+});
+export const checkNumberBody = obj(['mobile', 'code'], {
+  mobile: { type: 'string', maxLength: 32 },
+  code: { type: 'string', maxLength: 16 },
+});
+export const verifiedNumberResponse = obj(['mobile', 'verified'], {
+  mobile: { type: 'string', description: 'E.164' },
+  verified: { type: 'boolean' },
+});
+export const numberCodeResponse = obj(['messageId', 'expiresAt'], {
+  messageId: { type: 'string' },
+  expiresAt: time,
+});
+export const suspendTenantBody = obj([], { reason: { type: 'string', maxLength: 500 } });
+export const setTenantLimitsBody = tenantLimitsSchema;
+export const tenantResponse = obj(['tenantId', 'status', 'limits', 'verifiedNumbers'], {
+  tenantId: { type: 'string' },
+  status: { enum: ['trial', 'active', 'suspended'] },
+  limits: obj(['maxPerDay', 'maxPerSecond', 'mobileMaxPerDay', 'countries'], {
+    maxPerDay: { type: 'integer', description: '0: no cap' },
+    maxPerSecond: { type: 'integer', description: '0: no cap' },
+    mobileMaxPerDay: { type: 'integer', description: '0: no cap' },
+    countries: { type: 'array', items: { type: 'string' } },
+  }),
+  verifiedNumbers: { type: 'integer' },
 });
 
 export const createApiKeyBody = obj([], { name: { type: 'string', maxLength: 100 } });

@@ -33,7 +33,16 @@ const RATE = [
   'RATE_LIMIT_MOBILE_DAILY',
   'RATE_LIMIT_TEMPLATE_DAILY',
   'RATE_LIMIT_TENANT_DAILY',
+  'PLATFORM_TENANT_DAILY',
+  'PLATFORM_TRIAL_DAILY',
+  'PLATFORM_TENANT_PER_SECOND',
+  'PLATFORM_MOBILE_DAILY',
+  'PLATFORM_VERIFICATION_MOBILE_DAILY',
+  'TENANT_SUSPENDED',
+  'TRIAL_NUMBER_NOT_VERIFIED',
+  'DESTINATION_NOT_ALLOWED',
 ];
+const TENANT_ID = [{ name: 'id', in: 'path' as const, schema: { type: 'string' }, required: true }];
 const code = { name: 'code', in: 'path' as const, schema: http.templateCodeParam, required: true };
 
 function operation(op: Op): Record<string, unknown> {
@@ -122,6 +131,77 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
       response: http.userDisabledResponse,
       errors: [...AUTH, 'FORBIDDEN', 'USER_NOT_FOUND'],
       params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
+  '/v1/verified-numbers': {
+    post: operation({
+      summary:
+        'Trial tenants: send a code that proves the tenant owns a number (at most 5 numbers)',
+      tag: 'tenants',
+      body: http.verifyNumberBody,
+      status: 202,
+      response: http.numberCodeResponse,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'INVALID_MOBILE',
+        'TENANT_SUSPENDED',
+        'DESTINATION_NOT_ALLOWED',
+        'VERIFIED_NUMBERS_FULL',
+        'NUMBER_ALREADY_VERIFIED',
+        'PLATFORM_NUMBER_CODES_DAILY',
+      ],
+    }),
+  },
+  '/v1/verified-numbers/check': {
+    post: operation({
+      summary: 'Trial tenants: confirm a number with its code; sends to it go from now on',
+      tag: 'tenants',
+      body: http.checkNumberBody,
+      status: 200,
+      response: http.verifiedNumberResponse,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'INVALID_MOBILE',
+        'VERIFICATION_NOT_FOUND',
+        'VERIFICATION_CODE_WRONG',
+        'VERIFICATION_EXPIRED',
+        'VERIFICATION_ATTEMPTS_EXHAUSTED',
+      ],
+    }),
+  },
+  '/v1/tenants/{id}/activate': {
+    post: operation({
+      summary: 'Admin: activate a trial or suspended tenant',
+      tag: 'tenants',
+      status: 200,
+      response: http.tenantResponse,
+      errors: [...AUTH, 'FORBIDDEN', 'TENANT_NOT_FOUND'],
+      params: TENANT_ID,
+    }),
+  },
+  '/v1/tenants/{id}/suspend': {
+    post: operation({
+      summary: 'Admin: suspend a tenant; its sends answer 403 TENANT_SUSPENDED',
+      tag: 'tenants',
+      body: http.suspendTenantBody,
+      status: 200,
+      response: http.tenantResponse,
+      errors: [...AUTH, ...BODY, 'FORBIDDEN', 'TENANT_NOT_FOUND'],
+      params: TENANT_ID,
+    }),
+  },
+  '/v1/tenants/{id}/limits': {
+    put: operation({
+      summary:
+        "Admin: the tenant's platform limits (daily, per second, per mobile across templates, countries); they replace the previous ones",
+      tag: 'tenants',
+      body: http.setTenantLimitsBody,
+      status: 200,
+      response: http.tenantResponse,
+      errors: [...AUTH, ...BODY, 'FORBIDDEN', 'TENANT_NOT_FOUND'],
+      params: TENANT_ID,
     }),
   },
   '/v1/api-keys': {

@@ -65,6 +65,13 @@ export const listTemplatesQuery = query({
   after: afterParam,
 });
 export const getTemplateQuery = query({ tenant: tenantParam, after: afterParam });
+export const listTenantsQuery = query({
+  status: { enum: ['trial', 'active', 'suspended'] },
+  limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
+  cursor: cursorParam,
+  after: afterParam,
+});
+export const getTenantQuery = query({ after: afterParam });
 export const listInboundQuery = query({
   mobile: mobileParam,
   from: timeParam,
@@ -127,6 +134,21 @@ const page = (item: Schema) => ({
   type: 'object',
   properties: { items: { type: 'array', items: item }, nextCursor: nullableString },
 });
+const tenant = {
+  type: 'object',
+  properties: {
+    tenantId: { type: 'string' },
+    status: { enum: ['trial', 'active', 'suspended'] },
+    limits: {
+      type: 'object',
+      description: 'The limits an admin set (the deployment defaults apply to the others)',
+    },
+    verifiedNumbers: { type: 'integer' },
+    suspendedReason: nullableString,
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+};
 const template = {
   type: 'object',
   properties: {
@@ -272,6 +294,17 @@ export const queryPaths: Record<string, Record<string, unknown>> = {
     template,
     ['TEMPLATE_NOT_FOUND', 'FORBIDDEN', ...READ],
     ['code'],
+  ),
+  '/v1/tenants': get('Tenants (admins: all; a member: its own)', listTenantsQuery, page(tenant), [
+    'INVALID_CURSOR',
+    ...READ,
+  ]),
+  '/v1/tenants/{id}': get(
+    'One tenant: status, limits, verified numbers',
+    getTenantQuery,
+    tenant,
+    ['TENANT_NOT_FOUND', ...READ],
+    ['id'],
   ),
   '/v1/inbound': get('Inbound (MO) messages, newest first', listInboundQuery, page(inbound), [
     'INVALID_CURSOR',

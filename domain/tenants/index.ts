@@ -1,0 +1,17 @@
+export {
+  tenantDecider,
+  tenantStream,
+  tenantStatuses,
+  initialTenantState,
+  withStart,
+  validateTenantLimits,
+  refuseDestination,
+  MAX_VERIFIED_NUMBERS,
+  NUMBER_CODE_ATTEMPTS,
+  type TenantStatus,
+  type TenantLimits,
+  type TenantState,
+  type TenantCommand,
+  type TenantEvent,
+  type DestinationRefusal,
+} from './tenant.ts';
