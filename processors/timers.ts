@@ -33,12 +33,29 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
       return { messageId, dueMs };
     });
     await state.scheduleMany(items);
+    idleMs = options.pollMs;
+    wake?.();
   };
 
+  // An empty index is looked at less and less often (up to once a second); a
+  // timer indexed here wakes the poller at once.
+  let idleMs = options.pollMs;
+  let wake: (() => void) | undefined;
+  const nap = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
   const poll = async (isClosed: () => boolean) => {
     while (!isClosed()) {
       try {
         const due = await state.peekDue(Date.now(), 500);
+        idleMs = due.length > 0 ? options.pollMs : Math.min(1_000, idleMs * 1.5);
         if (due.length > 0) {
           await producer!.send({
             topic: options.dispatchTopic,
@@ -54,7 +71,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
         log.warn('timer poll failed; retrying', { err: String(err) });
         await sleep(1_000);
       }
-      await sleep(options.pollMs);
+      await nap(idleMs);
     }
   };
 

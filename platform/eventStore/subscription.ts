@@ -15,6 +15,13 @@ export interface PollingSource extends SubscribeOptions {
     types: readonly string[],
   ) => Promise<{ events: RecordedEvent[]; scannedTo: number }>;
   pollIntervalMs: number;
+  /**
+   * The longest a caught-up subscription sleeps between polls: the interval
+   * grows from pollIntervalMs towards it while nothing new comes (default
+   * 400 ms), and drops back at the first new event or local append. An idle
+   * system then polls a few times a second instead of twenty.
+   */
+  idlePollMaxMs?: number;
   /** Emits 'appended' when this process commits, so local subscribers wake at once. */
   notifier?: EventEmitter;
 }
@@ -33,19 +40,22 @@ export function pollingSubscription(source: PollingSource): Subscription {
   let stopped = false;
   let wake: (() => void) | undefined;
   const waiters = positionWaiters(() => position);
+  const idleMax = Math.max(source.pollIntervalMs, source.idlePollMaxMs ?? 400);
+  let idleMs = source.pollIntervalMs;
 
   const onAppended = () => wake?.();
   source.notifier?.on('appended', onAppended);
 
+  /** Resolves true when woken by a local append (or stop), false after ms. */
   const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), ms);
+      function done(woken: boolean) {
         clearTimeout(timer);
         wake = undefined;
-        resolve();
+        resolve(woken);
       }
-      wake = done;
+      wake = () => done(true);
     });
 
   let failures = 0;
@@ -72,9 +82,11 @@ export function pollingSubscription(source: PollingSource): Subscription {
         if (stopped) break;
         if (reached <= position) {
           recovered();
-          await sleep(source.pollIntervalMs);
+          const woken = await sleep(idleMs);
+          idleMs = woken ? source.pollIntervalMs : Math.min(idleMax, idleMs * 1.5);
           continue;
         }
+        idleMs = source.pollIntervalMs;
         if (wanted.length > 0) await source.onEvents(wanted);
         position = reached;
         waiters.settle();
