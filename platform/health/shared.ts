@@ -16,6 +16,8 @@ export interface SharedPartReport extends PartReport {
 }
 
 const TTL_MS = 10_000;
+/** A report this old comes from a process that no longer publishes (it publishes every 2 s). */
+const STALE_MS = 5_000;
 const keyPrefix = (prefix: string) => `${prefix}health:part:`;
 
 export function publishPipeline(
@@ -67,9 +69,16 @@ export async function readSharedPipeline(
   } while (cursor !== '0');
   if (keys.length === 0) return [];
   const values = await redis.mget(...keys);
+  const now = Date.now();
   const reports = values
     .filter((v): v is string => v !== null)
-    .map((v) => JSON.parse(v) as SharedPartReport);
+    .map((v) => JSON.parse(v) as SharedPartReport)
+    .map((r) =>
+      // its process stopped reporting (killed, or hung): until the key expires, say so
+      now - r.at > STALE_MS && r.state !== 'standby'
+        ? { ...r, state: 'stalled' as const, error: `its process (pid ${r.pid}) stopped reporting` }
+        : r,
+    );
   const rank = (r: SharedPartReport) => (r.state === 'standby' ? 1 : 0);
   return reports.sort((a, b) => a.name.localeCompare(b.name) || rank(a) - rank(b));
 }

@@ -34,13 +34,14 @@ describe('a dispatcher killed with SIGKILL mid-run', () => {
         {
           id: 'crash-aliyun',
           vendor: 'aliyun',
-          timeoutMs: 1_000,
+          // no request hangs on purpose here: a timeout that a loaded machine cannot run past
+          timeoutMs: 10_000,
           behaviour: { id: 'crash-aliyun', latencyMs: 30 },
         },
         {
           id: 'crash-tencent',
           vendor: 'tencent',
-          timeoutMs: 1_000,
+          timeoutMs: 10_000,
           behaviour: { id: 'crash-tencent' },
         },
       ],

@@ -95,7 +95,13 @@ describe('the supplier hangs after accepting 5% of requests', () => {
     }
     const stats = (await h.admin('GET', '/accounts/hang-aliyun/stats')) as { hung: number };
     assert.ok(stats.hung > 0, 'the simulator hung some requests');
-    assert.equal(uncertain.length, stats.hung);
+    // Every hung request was recorded as uncertain (and reconciled, above). On a
+    // loaded machine other requests may also run past the adapter's timeout:
+    // they are uncertain too, and just as reconciled, never re-sent.
+    assert.ok(
+      uncertain.length >= stats.hung,
+      `${uncertain.length} uncertain, ${stats.hung} hung by the simulator`,
+    );
   });
 });
 
