@@ -16,6 +16,8 @@
 //   POST   /v1/messages                    sendingMessages    message-<id>
 //   POST   /v1/verifications               verifyingCodes     verification-<code>-<digest>, message-<id>
 //   POST   /v1/verifications/check         verifyingCodes     verification-<code>-<digest>
+//   GET    /v1/verification-guards         verifyingCodes     (Redis; admin)
+//   POST   /v1/verification-guards/lift    verifyingCodes     verification-guard-<tenant> (admin)
 //   POST   /v1/verified-numbers[/check]    managingTenants    tenant-<id>, message-<id>
 //   POST   /v1/tenants/:id/activate|suspend managingTenants   tenant-<id> (admin)
 //   PUT    /v1/tenants/:id/limits          managingTenants    tenant-<id> (admin)

@@ -238,6 +238,19 @@ export const eventSchemas: Record<string, JsonSchema> = {
     verificationId: str,
     attemptsLeft: int,
   }),
+  // the pumping guard (stream verification-guard-<tenantId>)
+  'verification.guard-tripped.v1': obj(
+    ['tenantId', 'prefix', 'sent', 'verified', 'windowSeconds', 'until'],
+    {
+      tenantId: str,
+      prefix: str,
+      sent: int,
+      verified: int,
+      windowSeconds: int,
+      until: time,
+    },
+  ),
+  'verification.guard-lifted.v1': obj(['tenantId', 'prefix'], { tenantId: str, prefix: str }),
   'verification.verified.v1': obj(['verificationId'], { verificationId: str }),
 
   // delivery receipts as pushed (stream receipts-<account>), applied to messages by processors/

@@ -18,17 +18,22 @@ import {
   type SmsAcceptedData,
   type VerificationState,
 } from '../../domain/index.ts';
-import { principalOf, type Principal } from '../../platform/auth/index.ts';
+import { principalOf, requireAdmin, type Principal } from '../../platform/auth/index.ts';
 import type { Config } from '../../platform/config/index.ts';
 import { keyedHash, randomDigits, seal } from '../../platform/crypto/index.ts';
 import { AppError, type ErrorCode } from '../../platform/errors/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
 import { releaseReservation } from '../../platform/rateLimits/index.ts';
-import { checkVerificationBody, requestVerificationBody } from '../../schemas/http/index.ts';
+import {
+  checkVerificationBody,
+  liftGuardBody,
+  requestVerificationBody,
+} from '../../schemas/http/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { handle, metaOf, type Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
 import { trackRejection } from '../tracking.ts';
+import { countSent, countVerified, guardOrRefuse, liftGuard, trippedGuards } from './guard.ts';
 import {
   appendAccepted,
   e164Of,
@@ -100,7 +105,8 @@ export async function requestCode(
   checkParams(template.placeholders, masked);
   // 3.
   const mobile = e164Of(input.mobile);
-  // 4.
+  // 4. the pumping guard, then the limits
+  await guardOrRefuse(deps, template.tenantId, mobile, meta, now);
   const reservation = await reserveOrRefuse(deps, template, mobile, now);
   // 5.
   const code = randomDigits(settings.codeLength);
@@ -157,6 +163,7 @@ export async function requestCode(
     acceptedAt: new Date(now).toISOString(),
   };
   const answer = await appendAccepted(deps, data, reservation, meta);
+  if (!answer.repeated) await countSent(deps, template.tenantId, mobile, now);
   return { messageId, verificationId, expiresAt, position: answer.position };
 }
 
@@ -189,7 +196,10 @@ export async function checkCode(
     5,
   );
   if (!outcome) throw new Error('checkCode: no outcome');
-  if (outcome.outcome === 'valid') return { valid: true };
+  if (outcome.outcome === 'valid') {
+    await countVerified(deps, template.tenantId, mobile, now);
+    return { valid: true };
+  }
   const code = checkOutcomeErrors[outcome.outcome] as ErrorCode;
   const details = { attemptsLeft: outcome.attemptsLeft };
   const message =
@@ -235,6 +245,21 @@ export function verificationsRouter(deps: CommandDeps, auth: RequestHandler): Ro
       const principal = principalOf(req);
       const body = req.body as { templateCode: string; mobile: string; code: string };
       res.json(await checkCode(deps, principal, body, metaOf(req, principal)));
+    },
+  );
+  router.get('/v1/verification-guards', auth, requireAdmin, async (_req, res) => {
+    res.json({ items: await trippedGuards(deps) });
+  });
+  router.post(
+    '/v1/verification-guards/lift',
+    auth,
+    requireAdmin,
+    validateBody(liftGuardBody),
+    async (req, res) => {
+      const principal = principalOf(req);
+      const body = req.body as { tenantId: string; prefix: string };
+      await liftGuard(deps, body.tenantId, body.prefix, metaOf(req, principal));
+      res.status(204).end();
     },
   );
   return router;

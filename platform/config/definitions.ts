@@ -452,6 +452,42 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     description:
       "Signature of the platform's own SMS (the codes that verify a trial tenant's numbers).",
   },
+  // the SMS-pumping guard for verification codes
+  int(
+    'STREAMING_GUARD_WINDOW_SECONDS',
+    3600,
+    60,
+    86400,
+    'Sliding window (minute buckets) over which the pumping guard compares codes sent and codes verified, per tenant and destination prefix.',
+  ),
+  int(
+    'STREAMING_GUARD_MIN_VOLUME',
+    50,
+    1,
+    1000000,
+    'Codes sent to one prefix in the window before the guard may trip (below it, any conversion passes).',
+  ),
+  int(
+    'STREAMING_GUARD_MIN_CONVERSION_PERCENT',
+    20,
+    1,
+    100,
+    "The guard trips when fewer than this percentage of the window's codes to a prefix were verified.",
+  ),
+  int(
+    'STREAMING_GUARD_COOLDOWN_SECONDS',
+    3600,
+    60,
+    604800,
+    'How long a tripped guard refuses new codes to its prefix (429 VERIFICATION_GUARD) unless an admin lifts it.',
+  ),
+  int(
+    'STREAMING_GUARD_PREFIX_DIGITS',
+    5,
+    1,
+    10,
+    'National digits after the country code that make a destination prefix (5: +86 138 00…).',
+  ),
   // verification codes
   key32(
     'STREAMING_CODE_HASH_KEY',

@@ -70,6 +70,13 @@ export interface Config {
     readonly countries: readonly string[];
     readonly platformSignature: string;
   };
+  readonly guard: {
+    readonly windowSeconds: number;
+    readonly minVolume: number;
+    readonly minConversionPercent: number;
+    readonly cooldownSeconds: number;
+    readonly prefixDigits: number;
+  };
   readonly suppliers: readonly SupplierAccount[];
   readonly defaultSuppliers: readonly string[];
   readonly query: { readonly readWaitMs: number };
@@ -383,6 +390,13 @@ function build(v: Record<string, unknown>): Config {
       verificationMobileMaxPerDay: n('STREAMING_VERIFICATION_MOBILE_MAX_PER_DAY'),
       countries: list('STREAMING_TENANT_COUNTRIES'),
       platformSignature: s('STREAMING_PLATFORM_SIGNATURE'),
+    },
+    guard: {
+      windowSeconds: n('STREAMING_GUARD_WINDOW_SECONDS'),
+      minVolume: n('STREAMING_GUARD_MIN_VOLUME'),
+      minConversionPercent: n('STREAMING_GUARD_MIN_CONVERSION_PERCENT'),
+      cooldownSeconds: n('STREAMING_GUARD_COOLDOWN_SECONDS'),
+      prefixDigits: n('STREAMING_GUARD_PREFIX_DIGITS'),
     },
     suppliers: (v.STREAMING_SUPPLIERS as RawAccount[]).map((a) => ({
       id: a.id,

@@ -84,6 +84,10 @@ export const errorCatalogue = {
     status: 429,
     message: 'Too many number-verification codes today; try tomorrow.',
   },
+  VERIFICATION_GUARD: {
+    status: 429,
+    message: 'Too few codes to this number range were checked; new codes to it wait.',
+  },
   TENANT_NOT_FOUND: { status: 404, message: 'No such tenant.' },
   VERIFIED_NUMBERS_FULL: {
     status: 409,

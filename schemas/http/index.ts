@@ -124,6 +124,25 @@ export const tenantResponse = obj(['tenantId', 'status', 'limits', 'verifiedNumb
   verifiedNumbers: { type: 'integer' },
 });
 
+export const liftGuardBody = obj(['tenantId', 'prefix'], {
+  tenantId: { type: 'string', maxLength: 128 },
+  prefix: { type: 'string', maxLength: 16, description: 'As listed, e.g. +8613800' },
+});
+export const guardListResponse = obj(['items'], {
+  items: {
+    type: 'array',
+    items: obj(['tenantId', 'prefix', 'sent', 'verified', 'windowSeconds', 'trippedAt', 'until'], {
+      tenantId: { type: 'string' },
+      prefix: { type: 'string' },
+      sent: { type: 'integer' },
+      verified: { type: 'integer' },
+      windowSeconds: { type: 'integer' },
+      trippedAt: time,
+      until: time,
+    }),
+  },
+});
+
 export const createApiKeyBody = obj([], { name: { type: 'string', maxLength: 100 } });
 export const createApiKeyResponse = obj(['id', 'key'], {
   id: { type: 'string' },

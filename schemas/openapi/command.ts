@@ -133,6 +133,24 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
       params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
     }),
   },
+  '/v1/verification-guards': {
+    get: operation({
+      summary: 'Admin: the SMS-pumping guards tripped now (tenant, destination prefix, counts)',
+      tag: 'verification',
+      status: 200,
+      response: http.guardListResponse,
+      errors: [...AUTH, 'FORBIDDEN'],
+    }),
+  },
+  '/v1/verification-guards/lift': {
+    post: operation({
+      summary: 'Admin: lift a tripped guard before its cool-down ends',
+      tag: 'verification',
+      body: http.liftGuardBody,
+      status: 204,
+      errors: [...AUTH, ...BODY, 'FORBIDDEN', 'NOT_FOUND'],
+    }),
+  },
   '/v1/verified-numbers': {
     post: operation({
       summary:
@@ -325,6 +343,7 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
         'PARAMS_MISMATCH',
         'INVALID_MOBILE',
         ...RATE,
+        'VERIFICATION_GUARD',
       ],
     }),
   },
