@@ -38,6 +38,13 @@ program
   .option('-p, --port <port>', 'port to listen on (default STREAMING_SIMULATOR_PORT or 8090)')
   .action(async (options: { port?: string }) => {
     if (options.port) process.env.STREAMING_SIMULATOR_PORT = options.port;
+    if (process.send) {
+      // under npm start: its process metrics in the supervisor's one scrape
+      const { answerMetricsOverIpc, enableProcessMetrics } =
+        await import('../platform/metrics/index.ts');
+      enableProcessMetrics('simulator');
+      answerMetricsOverIpc();
+    }
     await import('../simulator/main.ts');
   });
 

@@ -5,6 +5,11 @@ import { openRuntime } from './runtime.ts';
 import { publishPipeline } from '../platform/health/index.ts';
 import { onShutdown, shutdown } from '../platform/http/index.ts';
 import { reportToSupervisor } from './supervisor.ts';
+import {
+  answerMetricsOverIpc,
+  enableProcessMetrics,
+  startMetricsServer,
+} from '../platform/metrics/index.ts';
 
 export interface Running {
   close(): Promise<void>;
@@ -25,9 +30,20 @@ export const components: Record<string, Starter> = {
   },
   async projectors(rt) {
     const { startProjectors } = await import('../projectors/index.ts');
+    const { watchProjectionLag } = await import('../projectors/metrics.ts');
+    const { startEventMetrics } = await import('../platform/metrics/index.ts');
     const running = await startProjectors(rt);
+    // the business counters are counted once, here, from the event store
+    const eventMetrics = await startEventMetrics(rt.eventStore, rt.logger);
+    const lag = watchProjectionLag(rt);
     rt.logger.info('projectors running');
-    return running;
+    return {
+      async close() {
+        lag.close();
+        await eventMetrics.close();
+        await running.close();
+      },
+    };
   },
   async query(rt) {
     const { startQueryService } = await import('../query-service/index.ts');
@@ -102,7 +118,26 @@ export async function serve(names: string[], service = 'streaming'): Promise<Run
 
 /** serve() until SIGINT/SIGTERM. */
 export async function serveForever(names: string[]): Promise<void> {
+  const processName = names.join('+');
+  enableProcessMetrics(processName);
   const running = await serve(names, names.length === 1 ? names[0] : 'streaming');
-  onShutdown(() => running.close());
+  // under npm start the supervisor asks over IPC; alone, this process serves its own
+  let metricsServer: { close(): Promise<void> } | undefined;
+  if (process.send) {
+    answerMetricsOverIpc();
+  } else {
+    const { loadConfig } = await import('../platform/config/index.ts');
+    const config = loadConfig();
+    if (config.metrics.port > 0) {
+      metricsServer = await startMetricsServer({
+        host: config.http.host,
+        port: config.metrics.port,
+      });
+    }
+  }
+  onShutdown(async () => {
+    await metricsServer?.close();
+    await running.close();
+  });
   reportToSupervisor(() => void shutdown('supervisor gone').then(() => process.exit()));
 }

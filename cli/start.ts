@@ -7,6 +7,12 @@ import { loadConfig } from '../platform/config/index.ts';
 import { onShutdown } from '../platform/http/index.ts';
 import { SERVICE_NAMES, stack, type ServiceName } from '../stack/index.ts';
 import { startChildren, supervise } from './supervisor.ts';
+import {
+  aggregatedMetrics,
+  enableProcessMetrics,
+  startMetricsServer,
+  type MetricsServer,
+} from '../platform/metrics/index.ts';
 
 async function downServices(): Promise<ServiceName[]> {
   const down: ServiceName[] = [];
@@ -27,8 +33,19 @@ export async function start(options: { stack: boolean }): Promise<void> {
   }
 
   const children = supervise(startChildren);
+  // one scrape for the system: this process asks each child for its metrics
+  enableProcessMetrics('supervisor');
+  let metrics: MetricsServer | undefined;
+  if (config.metrics.port > 0) {
+    metrics = await startMetricsServer({
+      host: config.http.host,
+      port: config.metrics.port,
+      text: () => aggregatedMetrics(() => children.children()),
+    });
+  }
   onShutdown(async () => {
     console.log('streaming: stopping…');
+    await metrics?.close();
     await children.stop();
     if (startedServices.length > 0) {
       console.log(
@@ -45,6 +62,8 @@ export async function start(options: { stack: boolean }): Promise<void> {
       `  command API  http://${config.http.host}:${config.http.commandPort}  (docs: /docs)`,
       `  query API    http://${config.http.host}:${config.http.queryPort}  (docs: /docs)`,
       `  simulator    http://${config.http.host}:${config.http.simulatorPort}  (admin: /admin/accounts)`,
+      `  console      http://${config.http.host}:${config.http.queryPort}/console`,
+      ...(metrics ? [`  metrics      ${metrics.url}/metrics  (every process, one scrape)`] : []),
       `  processes    ${Object.entries(children.pids())
         .map(([name, pid]) => `${name} ${pid}`)
         .join(', ')}`,

@@ -8,6 +8,7 @@
 // and stops by itself.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { counter } from '../platform/metrics/index.ts';
 
 const mainScript = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -29,6 +30,12 @@ export const startChildren: ChildSpec[] = [
 
 /** The message a child sends on its IPC channel once it serves. */
 export const READY_MESSAGE = 'streaming:ready';
+
+const restartsTotal = counter({
+  name: 'streaming_child_restarts_total',
+  help: 'Children of npm start that exited unasked and were restarted, by child',
+  labelNames: ['child'] as const,
+});
 
 const STOP_GRACE_MS = 15_000;
 const RESTART_MIN_MS = 500;
@@ -52,6 +59,8 @@ export interface Supervisor {
   ready: Promise<void>;
   /** The pid of each running child, by name. */
   pids(): Record<string, number | undefined>;
+  /** The running children (for the aggregated /metrics). */
+  children(): ChildProcess[];
   stop(): Promise<void>;
 }
 
@@ -90,6 +99,7 @@ export function supervise(
       const delay = slot.delayMs;
       slot.delayMs = Math.min(RESTART_MAX_MS, slot.delayMs * 2);
       slot.restarts++;
+      restartsTotal.inc({ child: slot.spec.name });
       log(
         `streaming: ${slot.spec.name} (pid ${child.pid}) exited (${signal ?? `code ${code}`}) after ${Math.round(ranMs / 1000)} s; restarting in ${delay} ms (restart ${slot.restarts})`,
       );
@@ -102,6 +112,7 @@ export function supervise(
   return {
     ready: Promise.all(slots.map((s) => s.ready)).then(() => undefined),
     pids: () => Object.fromEntries(slots.map((s) => [s.spec.name, s.child?.pid])),
+    children: () => slots.flatMap((s) => (s.child ? [s.child] : [])),
     async stop() {
       stopping = true;
       for (const slot of slots) if (slot.timer) clearTimeout(slot.timer);

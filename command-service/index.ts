@@ -31,6 +31,25 @@ import {
   pipelineReport,
   startHttpServer,
 } from '../platform/http/index.ts';
+import { counter } from '../platform/metrics/index.ts';
+import type { RequestHandler } from 'express';
+
+const sends = counter({
+  name: 'streaming_sends_total',
+  help: 'Send requests (POST /v1/messages, /v1/verifications) by outcome (accepted, refused) and error code',
+  labelNames: ['outcome', 'code'] as const,
+});
+
+/** Counts each send request once it is answered: accepted (2xx) or refused with its code. */
+const countSends: RequestHandler = (req, res, next) => {
+  if (req.method !== 'POST' || (req.path !== '/' && req.path !== '')) return next();
+  res.once('finish', () => {
+    const code = (res.locals as { errorCode?: string }).errorCode ?? '';
+    const ok = res.statusCode < 300;
+    sends.inc({ outcome: ok ? 'accepted' : 'refused', code: ok ? '' : code || 'UNKNOWN' });
+  });
+  next();
+};
 import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { CommandDeps } from './deps.ts';
@@ -78,6 +97,7 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
   app.use(usersRouter(deps, auth));
   app.use(apiKeysRouter(deps, auth));
   app.use(templatesRouter(deps, auth));
+  app.use(['/v1/messages', '/v1/verifications'], countSends);
   app.use(messagesRouter(deps, auth));
   app.use(verificationsRouter(deps, auth));
   app.use(tenantsRouter(deps, auth));

@@ -14,6 +14,19 @@ import { Cron } from 'croner';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger/index.ts';
 import { defaultHolder, lockInfo, tryAcquireLock, type HeldLock } from '../platform/locks/index.ts';
+import { counter, histogram, SLOW_BUCKETS } from '../platform/metrics/index.ts';
+
+const jobRuns = counter({
+  name: 'streaming_job_runs_total',
+  help: 'Job runs that ended, by job and status (succeeded, failed, aborted)',
+  labelNames: ['job', 'status'] as const,
+});
+const jobDuration = histogram({
+  name: 'streaming_job_duration_seconds',
+  help: 'How long job runs took, by job',
+  labelNames: ['job'] as const,
+  buckets: SLOW_BUCKETS,
+});
 
 export interface JobContext {
   /** Fires when the lease is lost; check it between batches (`signal.throwIfAborted()`). */
@@ -137,6 +150,11 @@ async function execute(
     logger.warn('job did not finish', { status: rec.status, err: rec.error });
   }
   rec.endedAt = new Date().toISOString();
+  jobRuns.inc({ job: job.name, status: rec.status });
+  jobDuration.observe(
+    { job: job.name },
+    (Date.parse(rec.endedAt) - Date.parse(rec.startedAt)) / 1000,
+  );
   await record(deps, rec, true).catch((err: unknown) =>
     logger.warn('could not record the job run', { err: String(err) }),
   );

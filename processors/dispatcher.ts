@@ -18,6 +18,15 @@ import { sleep } from './store.ts';
 import { Throttle } from './throttle.ts';
 import type { SendOutcome } from './suppliers/index.ts';
 import { outage } from '../platform/health/index.ts';
+import { performance } from 'node:perf_hooks';
+import { histogram } from '../platform/metrics/index.ts';
+
+const throttleWaits = histogram({
+  name: 'streaming_throttle_wait_seconds',
+  help: "How long messages waited for their turn in a supplier account's throughput cap, by account",
+  labelNames: ['account'] as const,
+  buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+});
 
 /** Grace after a call's timeout before an unfinished claim counts as abandoned. */
 const CLAIM_GRACE_MS = 5_000;
@@ -176,7 +185,10 @@ export class MessageDispatcher {
     }
     // 4. this message's turn in the account's throughput, shared by every
     // dispatcher: reserved in batches and slept until, never polled
-    if (!(await this.throttle.acquire(account, supplier.config.maxPerSecond))) return 'done';
+    const waitStart = performance.now();
+    const turn = await this.throttle.acquire(account, supplier.config.maxPerSecond);
+    throttleWaits.observe({ account }, (performance.now() - waitStart) / 1000);
+    if (!turn) return 'done';
     if (this.stopping) return 'done';
     // 5. in one round trip: skip an open breaker, claim this attempt so nobody else sends it
     const claim = { owner: this.owner, account, at: Date.now() };

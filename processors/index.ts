@@ -23,6 +23,8 @@ export { SupplierRegistry } from './registry.ts';
 export { processorSchema, ensureProcessorSchema } from './store.ts';
 
 /** Relay, dispatcher, timers and receipts in this process; close() stops them all. */
+import { watchProcessors } from './metrics.ts';
+
 export async function startProcessors(deps: ProcessorDeps): Promise<Running> {
   const running: Running[] = [];
   try {
@@ -30,6 +32,7 @@ export async function startProcessors(deps: ProcessorDeps): Promise<Running> {
     running.push(await startTimers(deps));
     running.push(await startReceipts(deps));
     running.push(await startDispatcher(deps));
+    running.push(watchProcessors(deps));
   } catch (err) {
     for (const r of running.reverse()) await r.close().catch(() => undefined);
     throw err;

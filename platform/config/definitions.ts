@@ -220,6 +220,29 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   port('STREAMING_QUERY_PORT', 8081, 'Port of the query service.'),
   port('STREAMING_SIMULATOR_PORT', 8090, 'Port of the supplier simulator.'),
   {
+    name: 'STREAMING_METRICS_PORT',
+    schema: { type: 'integer', minimum: 0, maximum: 65535 },
+    default: '9464',
+    expects: 'an integer between 0 and 65535',
+    description:
+      'Port of the Prometheus `/metrics` endpoint: the supervisor of `npm start` serves every part there, a part run alone (`streaming serve …`) its own. 0: none.',
+  },
+  {
+    name: 'STREAMING_METRICS_TOKEN',
+    schema: { type: 'string', minLength: 16 },
+    expects: 'at least 16 characters',
+    secret: true,
+    description:
+      'When set, the command and query services also serve their own `/metrics` on the API port, to `Authorization: Bearer <token>` only. Unset: not on the API port.',
+  },
+  {
+    name: 'STREAMING_CONSOLE_COMMAND_URL',
+    schema: { type: 'string', pattern: '^https?://[^\\s]+[^/]$' },
+    expects: 'an absolute URL like https://api.example.com (no trailing slash)',
+    description:
+      'Where the web console (query service, `/console`) sends commands. Unset: the command port on the host the browser loaded the console from. That origin is allowed by CORS on the command service.',
+  },
+  {
     name: 'STREAMING_TLS_CERT_FILE',
     schema: { type: 'string', minLength: 1 },
     expects: 'a path to a PEM certificate file',

@@ -35,6 +35,8 @@ export interface Config {
     readonly shutdownTimeoutMs: number;
     readonly trustProxyHops: number;
   };
+  readonly metrics: { readonly port: number; readonly token: string | undefined };
+  readonly console: { readonly commandUrl: string | undefined };
   readonly mysql: { readonly url: string; readonly poolSize: number };
   readonly redis: { readonly url: string };
   readonly mongo: { readonly url: string };
@@ -354,6 +356,8 @@ function build(v: Record<string, unknown>): Config {
       shutdownTimeoutMs: n('STREAMING_SHUTDOWN_TIMEOUT_MS'),
       trustProxyHops: n('STREAMING_HTTP_TRUST_PROXY_HOPS'),
     },
+    metrics: { port: n('STREAMING_METRICS_PORT'), token: opt('STREAMING_METRICS_TOKEN') },
+    console: { commandUrl: opt('STREAMING_CONSOLE_COMMAND_URL') },
     mysql: { url: s('STREAMING_MYSQL_URL'), poolSize: n('STREAMING_MYSQL_POOL_SIZE') },
     redis: { url: s('STREAMING_REDIS_URL') },
     mongo: { url: s('STREAMING_MONGO_URL') },

@@ -15,6 +15,13 @@ import { AppError, toProblem, type ErrorCode } from '../errors/index.ts';
 import { logContext, withLogContext, type Logger } from '../logger/index.ts';
 import type { Redis } from 'ioredis';
 import { readSharedPipeline, type PartReport, type Pipeline } from '../health/index.ts';
+import {
+  httpMetrics,
+  metricsTokenMatches,
+  noteErrorCode,
+  registry,
+  METRICS_CONTENT_TYPE,
+} from '../metrics/index.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -34,7 +41,7 @@ export type Readiness = () => Promise<Record<string, 'ok' | string>>;
 export type PipelineReport = () => Promise<(PartReport & { process?: string; pid?: number })[]>;
 
 export interface HttpAppOptions {
-  config: Pick<Config, 'http'>;
+  config: Pick<Config, 'http'> & Partial<Pick<Config, 'metrics'>>;
   logger: Logger;
   /** Service name, stamped on the access log. */
   name: string;
@@ -190,6 +197,9 @@ export function createHttpApp({
     next();
   });
 
+  // 2b. request metrics (route pattern, method, status, error code)
+  app.use(httpMetrics(name));
+
   // 3. log context for everything downstream
   app.use((req, _res, next) => {
     withLogContext({ requestId: req.requestId, correlationId: req.correlationId }, next);
@@ -222,14 +232,25 @@ export function createHttpApp({
   // 5. CORS: only the configured origins; none when the list is empty
   // (cors itself does nothing unless the origin is allowed: skip it then)
   const origins = new Set(config.http.corsOrigins);
+  // the web console is served by the query service: a page from the query
+  // port of the very host this request was sent to may call this service
+  const consoleOrigin = (req: Request, origin: string): boolean => {
+    try {
+      const o = new URL(origin);
+      const host = req.headers.host ? new URL(`http://${req.headers.host}`).hostname : undefined;
+      return o.hostname === host && o.port === String(config.http.queryPort);
+    } catch {
+      return false;
+    }
+  };
   const corsMiddleware = cors({
-    origin: (origin, callback) => callback(null, origin !== undefined && origins.has(origin)),
+    origin: true, // reached only for an allowed origin (below)
     exposedHeaders: ['X-Request-Id', 'X-Correlation-Id', 'Retry-After', 'Location', 'ETag'],
     maxAge: 600,
   });
   app.use((req, res, next) => {
     const origin = req.headers.origin;
-    if (origin === undefined || !origins.has(origin)) return next();
+    if (origin === undefined || !(origins.has(origin) || consoleOrigin(req, origin))) return next();
     corsMiddleware(req, res, next);
   });
 
@@ -261,7 +282,19 @@ export function createHttpApp({
     );
   });
 
-  // 8. probes
+  // 8. this process's metrics on the API port, only behind STREAMING_METRICS_TOKEN
+  const metricsToken = config.metrics?.token;
+  if (metricsToken !== undefined) {
+    app.get('/metrics', async (req, res, next) => {
+      if (!metricsTokenMatches(req.headers.authorization, metricsToken)) {
+        return next(new AppError('UNAUTHENTICATED', 'Give Authorization: Bearer <metrics token>.'));
+      }
+      res.setHeader('Cache-Control', 'no-store');
+      res.type(METRICS_CONTENT_TYPE).send(await registry.metrics());
+    });
+  }
+
+  // 9. probes
   app.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
     res.json({ status: 'ok' });
@@ -304,6 +337,7 @@ export function finishHttpApp(app: Express): Express {
   const renderError: ErrorRequestHandler = (raw: unknown, req, res, _next) => {
     const err = normalize(raw);
     const { status, body, headers } = toProblem(err, req.requestId ?? null);
+    noteErrorCode(res, body.code);
     const fields = { method: req.method, path: pathOf(req), status, errorCode: body.code };
     if (body.code === 'DEPENDENCY_UNAVAILABLE') {
       // an outage fails many requests alike: one line per 10 s, with how many

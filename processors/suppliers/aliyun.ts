@@ -197,8 +197,10 @@ export class AliyunAdapter implements SupplierAdapter {
       ...(Object.keys(req.params).length > 0 ? { templateParam: JSON.stringify(req.params) } : {}),
       ...(req.extendCode ? { smsUpExtendCode: req.extendCode } : {}),
     });
-    const result = await observeExchange(this.account.timeoutMs, () =>
-      this.client.sendSmsWithOptions(request, this.runtime()),
+    const result = await observeExchange(
+      this.account.timeoutMs,
+      () => this.client.sendSmsWithOptions(request, this.runtime()),
+      { account: this.account.id, api: 'SendSms' },
     );
     if (!result.ok)
       return { ...aliyunFailure(result, this.account.timeoutMs), latencyMs: latency() };
@@ -251,8 +253,10 @@ export class AliyunAdapter implements SupplierAdapter {
         currentPage: page,
         ...(req.supplierMessageId ? { bizId: req.supplierMessageId } : {}),
       });
-      const result = await observeExchange(this.account.timeoutMs, () =>
-        this.client.querySendDetailsWithOptions(request, this.runtime()),
+      const result = await observeExchange(
+        this.account.timeoutMs,
+        () => this.client.querySendDetailsWithOptions(request, this.runtime()),
+        { account: this.account.id, api: 'QuerySendDetails' },
       );
       if (!result.ok) {
         const f = aliyunFailure(result, this.account.timeoutMs);

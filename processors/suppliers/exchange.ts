@@ -8,6 +8,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { histogram, LATENCY_BUCKETS } from '../../platform/metrics/index.ts';
+
+const vendorCalls = histogram({
+  name: 'streaming_vendor_call_duration_seconds',
+  help: 'Supplier API calls, by account, API and outcome (ok, error, timeout)',
+  labelNames: ['account', 'api', 'outcome'] as const,
+  buckets: LATENCY_BUCKETS,
+});
 
 interface Exchange {
   requests: ClientRequest[];
@@ -57,7 +66,10 @@ diagnosticsChannel.subscribe('http.client.request.start', (message) => {
 export function observeExchange<T>(
   timeoutMs: number,
   call: () => Promise<T>,
+  /** For the vendor call latency metric. */
+  labels?: { account: string; api: string },
 ): Promise<ExchangeResult<T>> {
+  const start = performance.now();
   const exchange: Exchange = {
     requests: [],
     sent: false,
@@ -70,6 +82,10 @@ export function observeExchange<T>(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (labels) {
+        const outcome = result.ok ? 'ok' : result.timedOut ? 'timeout' : 'error';
+        vendorCalls.observe({ ...labels, outcome }, (performance.now() - start) / 1000);
+      }
       resolve(result);
     };
     const fail = (error: unknown, timedOut: boolean): ExchangeFailure => ({

@@ -208,16 +208,19 @@ export class TencentAdapter implements SupplierAdapter {
       };
     }
     const appId = this.account.appId;
-    const result = await observeExchange(this.account.timeoutMs, () =>
-      this.client.SendSms({
-        PhoneNumberSet: [req.mobile],
-        SmsSdkAppId: appId,
-        SignName: req.signature || this.account.signName || '',
-        TemplateId: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
-        TemplateParamSet: Object.values(req.params),
-        SessionContext: req.messageId,
-        ...(req.extendCode ? { ExtendCode: req.extendCode } : {}),
-      }),
+    const result = await observeExchange(
+      this.account.timeoutMs,
+      () =>
+        this.client.SendSms({
+          PhoneNumberSet: [req.mobile],
+          SmsSdkAppId: appId,
+          SignName: req.signature || this.account.signName || '',
+          TemplateId: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
+          TemplateParamSet: Object.values(req.params),
+          SessionContext: req.messageId,
+          ...(req.extendCode ? { ExtendCode: req.extendCode } : {}),
+        }),
+      { account: this.account.id, api: 'SendSms' },
     );
     if (!result.ok)
       return { ...tencentFailure(result, this.account.timeoutMs), latencyMs: latency() };
@@ -268,15 +271,18 @@ export class TencentAdapter implements SupplierAdapter {
     const begin = Math.floor(req.sentAt.getTime() / 1000) - 60;
     if (nowSec - begin > 7 * 86400)
       return { kind: 'unknown', message: 'older than the 7 days the pull API keeps' };
-    const result = await observeExchange(this.account.timeoutMs, () =>
-      this.client.PullSmsSendStatusByPhoneNumber({
-        BeginTime: begin,
-        EndTime: nowSec + 60,
-        Offset: 0, // the doc: fixed to 0
-        Limit: 100, // the documented maximum
-        PhoneNumber: req.mobile,
-        SmsSdkAppId: appId,
-      }),
+    const result = await observeExchange(
+      this.account.timeoutMs,
+      () =>
+        this.client.PullSmsSendStatusByPhoneNumber({
+          BeginTime: begin,
+          EndTime: nowSec + 60,
+          Offset: 0, // the doc: fixed to 0
+          Limit: 100, // the documented maximum
+          PhoneNumber: req.mobile,
+          SmsSdkAppId: appId,
+        }),
+      { account: this.account.id, api: 'PullSmsSendStatusByPhoneNumber' },
     );
     if (!result.ok) {
       const f = tencentFailure(result, this.account.timeoutMs);
