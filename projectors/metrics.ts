@@ -1,10 +1,15 @@
 // Projection lag at scrape time, in events (head − checkpoint) and in
 // seconds (the age of the oldest event a projection has not applied yet).
 import { collectedGauge, dropCollectors } from '../platform/metrics/index.ts';
+import { parkedCounts } from './deadLetters.ts';
 import { projectionsStatus } from './status.ts';
 import type { ProjectorDeps } from './types.ts';
 
-const NAMES = ['streaming_projection_lag_events', 'streaming_projection_lag_seconds'];
+const NAMES = [
+  'streaming_projection_lag_events',
+  'streaming_projection_lag_seconds',
+  'streaming_projection_dead_letters',
+];
 
 export function watchProjectionLag(deps: ProjectorDeps): { close(): void } {
   let last: Promise<{ projection: string; lag: number; seconds: number }[]> | undefined;
@@ -44,6 +49,16 @@ export function watchProjectionLag(deps: ProjectorDeps): { close(): void } {
     },
     async (g) => {
       for (const r of await status()) g.set({ projection: r.projection }, r.seconds);
+    },
+  );
+  collectedGauge(
+    {
+      name: NAMES[2]!,
+      help: 'Events a projection could not apply and parked (dead-lettered), by projection',
+      labelNames: ['projection'] as const,
+    },
+    async (g) => {
+      for (const [projection, n] of await parkedCounts(deps.mysql)) g.set({ projection }, n);
     },
   );
   return { close: () => dropCollectors(NAMES) };
