@@ -33,7 +33,7 @@ export async function call(
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  let json: Record<string, unknown> = {};
+  let json: Record<string, unknown>;
   try {
     json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {
@@ -142,7 +142,7 @@ export async function startSystem(name: string, base: number): Promise<RunningSy
     );
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\n${output.slice(-3000)}`);
+    throw new Error(`${(err as Error).message}\n${output.slice(-3000)}`, { cause: err });
   }
 
   const login = async (username: string, password: string) => {
