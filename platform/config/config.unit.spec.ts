@@ -9,11 +9,23 @@ import {
   unknownVariables,
 } from './index.ts';
 
+const REAL_ACCOUNT = {
+  id: 'ali-prod',
+  vendor: 'aliyun',
+  endpoint: 'https://dysmsapi.aliyuncs.com/',
+  accessKeyId: 'LTAI5tRealAccessKeyId',
+  accessKeySecret: 'a-real-access-key-secret',
+  signName: '阿里云短信测试',
+  webhookSecret: 'a-long-random-webhook-secret-0123',
+};
+
 const PROD_SECRETS = {
   STREAMING_ENV: 'production',
   STREAMING_JWT_SECRET: 'x'.repeat(40),
   STREAMING_CODE_HASH_KEY: 'ab'.repeat(32),
   STREAMING_CODE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+  STREAMING_SUPPLIERS: JSON.stringify([REAL_ACCOUNT]),
+  STREAMING_DEFAULT_SUPPLIERS: 'ali-prod',
 };
 
 function problemOf(env: Record<string, string>): string {
@@ -300,6 +312,70 @@ describe('loadConfig', () => {
       );
     });
 
+    it('does not start without suppliers', () => {
+      const { STREAMING_SUPPLIERS: _s, STREAMING_DEFAULT_SUPPLIERS: _d, ...rest } = PROD_SECRETS;
+      const message = problemOf(rest);
+      assert.match(message, /^STREAMING_SUPPLIERS must be set in production/m);
+      assert.match(message, /^STREAMING_DEFAULT_SUPPLIERS must be set in production/m);
+    });
+
+    it('does not start on the simulator accounts, even given explicitly', () => {
+      const dev = loadConfig({});
+      const message = problemOf({
+        ...PROD_SECRETS,
+        STREAMING_SUPPLIERS: JSON.stringify(
+          dev.suppliers.map((a) => ({
+            id: a.id,
+            vendor: a.vendor,
+            endpoint: a.endpoint,
+            accessKeyId: a.accessKeyId,
+            accessKeySecret: a.accessKeySecret,
+            signName: a.signName,
+            webhookSecret: a.webhookSecret,
+            ...(a.smsSdkAppId ? { smsSdkAppId: a.smsSdkAppId } : {}),
+          })),
+        ),
+        STREAMING_DEFAULT_SUPPLIERS: 'sim-aliyun',
+      });
+      assert.equal(message.split('\n').length, 1, message);
+      assert.match(message, /^STREAMING_SUPPLIERS must hold real vendor accounts in production/);
+      assert.match(message, /\(sim-aliyun\) is a simulator account/);
+      assert.ok(!message.includes(dev.suppliers[0]!.accessKeySecret), 'no secret echoed');
+    });
+
+    for (const [what, change, reason] of [
+      ['a simulator-named account', { id: 'sim-real' }, 'is a simulator account'],
+      ['a plain-http endpoint', { endpoint: 'http://dysmsapi.aliyuncs.com/' }, 'plain-http'],
+      ['a loopback endpoint', { endpoint: 'https://127.0.0.1:8443/' }, 'loopback'],
+      ['a localhost endpoint', { endpoint: 'https://localhost/' }, 'loopback'],
+      [
+        'a development webhook secret',
+        { webhookSecret: 'sim-aliyun-webhook-secret' },
+        'development credential or webhook secret',
+      ],
+    ] as const) {
+      it(`does not start with ${what}`, () => {
+        const account = { ...REAL_ACCOUNT, ...change };
+        const message = problemOf({
+          ...PROD_SECRETS,
+          STREAMING_SUPPLIERS: JSON.stringify([account]),
+          STREAMING_DEFAULT_SUPPLIERS: account.id,
+        });
+        assert.equal(message.split('\n').length, 1, message);
+        assert.match(message, /^STREAMING_SUPPLIERS must hold real vendor accounts/);
+        assert.ok(message.includes(reason), message);
+      });
+    }
+
+    it('development keeps the simulator accounts by default', () => {
+      const c = loadConfig({});
+      assert.deepEqual(
+        c.suppliers.map((a) => a.id),
+        ['sim-aliyun', 'sim-tencent'],
+      );
+      assert.deepEqual(c.defaultSuppliers, ['sim-aliyun', 'sim-tencent']);
+    });
+
     it('starts with real secrets', () => {
       const c = loadConfig(PROD_SECRETS);
       assert.equal(c.env, 'production');
@@ -317,6 +393,32 @@ describe('loadConfig', () => {
         HOME: '/',
       }),
       ['STREAMING_HTTP_PORT'],
+    );
+  });
+});
+
+describe('receipt timings', () => {
+  it('default to 5 min, 72 h and 10 min, and take units', () => {
+    assert.deepEqual(loadConfig({}).receipts, {
+      pullAfterMs: 300_000,
+      expireAfterMs: 259_200_000,
+      reconcileWindowMs: 600_000,
+    });
+    const c = loadConfig({
+      STREAMING_RECEIPT_PULL_AFTER: '500ms',
+      STREAMING_RECEIPT_EXPIRE_AFTER: '3s',
+      STREAMING_RECEIPT_RECONCILE_WINDOW: '2s',
+    });
+    assert.deepEqual(c.receipts, {
+      pullAfterMs: 500,
+      expireAfterMs: 3000,
+      reconcileWindowMs: 2000,
+    });
+  });
+  it('refuse what is not a duration, naming the variable', () => {
+    assert.match(
+      problemOf({ STREAMING_RECEIPT_PULL_AFTER: '5 minutes' }),
+      /^STREAMING_RECEIPT_PULL_AFTER must be a duration/,
     );
   });
 });

@@ -62,6 +62,45 @@ const cron = (name: `STREAMING_${string}`, def: string, description: string): Co
   },
 });
 
+/** "5m" → 300000, "72h", "10s", "500ms", "1d"; undefined when the text is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^([0-9]+)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
+  return Number(m[1]) * unit;
+}
+
+const duration = (
+  name: `STREAMING_${string}`,
+  def: string,
+  min: string,
+  description: string,
+): ConfigDefinition => ({
+  name,
+  schema: { type: 'string', minLength: 1 },
+  default: def,
+  expects: `a duration of at least ${min}, as a number and a unit (ms, s, m, h, d), e.g. "${def}"`,
+  description,
+  check: (value) => {
+    const ms = parseDuration(String(value));
+    return ms === undefined || ms < (parseDuration(min) ?? 0) ? 'not a duration' : undefined;
+  },
+});
+
+/**
+ * Credentials and secrets of the development defaults (the simulator accounts),
+ * which production refuses wherever they appear in STREAMING_SUPPLIERS.
+ */
+export function developmentSecrets(): ReadonlySet<string> {
+  const known = new Set<string>();
+  for (const a of defaultSupplierAccounts) {
+    known.add(a.accessKeyId);
+    known.add(a.accessKeySecret);
+    known.add(a.webhookSecret);
+  }
+  return known;
+}
+
 /** Matches 32 bytes written as 64 hex characters or as (url-safe) base64. */
 export function decodeKey32(value: string): Buffer | undefined {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
@@ -526,21 +565,40 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   {
     name: 'STREAMING_SUPPLIERS',
     schema: { type: 'array', minItems: 1, items: supplierAccountSchema },
-    default: JSON.stringify(defaultSupplierAccounts),
+    devDefault: JSON.stringify(defaultSupplierAccounts),
     parse: 'json',
     expects: 'a JSON array of supplier accounts',
     description:
-      'Upstream supplier accounts (see "Supplier accounts" below). Default: the two simulator accounts.',
+      'Upstream supplier accounts (see "Supplier accounts" below). Outside production: the two simulator accounts. Production requires it and refuses simulator accounts, loopback or plain-http endpoints and the development credentials and webhook secrets.',
     secret: true,
   },
   {
     name: 'STREAMING_DEFAULT_SUPPLIERS',
     schema: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string' } },
-    default: 'sim-aliyun,sim-tencent',
+    devDefault: 'sim-aliyun,sim-tencent',
     parse: 'list',
     expects: 'a comma-separated list of account ids from STREAMING_SUPPLIERS',
     description: 'Supplier accounts, in failover order, for templates that name none.',
   },
+  // receipts and status pulls
+  duration(
+    'STREAMING_RECEIPT_PULL_AFTER',
+    '5m',
+    '100ms',
+    'A submitted message without a receipt this long is pulled from the vendor (Aliyun QuerySendDetails, Tencent PullSmsSendStatusByPhoneNumber), then again with backoff.',
+  ),
+  duration(
+    'STREAMING_RECEIPT_EXPIRE_AFTER',
+    '72h',
+    '1s',
+    'A message whose status is still unknown this long after its submission (or its uncertain call) becomes `expired`; a later receipt still moves it to delivered or undelivered.',
+  ),
+  duration(
+    'STREAMING_RECEIPT_RECONCILE_WINDOW',
+    '10m',
+    '0ms',
+    'After a call that timed out, Aliyun answering "not found" is believed (and the message sent again) only once this long has passed since the call: its query lags behind its sends.',
+  ),
   // queries
   int(
     'STREAMING_READ_WAIT_MS',

@@ -1,6 +1,13 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
-import { configDefinitions, decodeKey32, parseSize, type ConfigDefinition } from './definitions.ts';
+import {
+  configDefinitions,
+  decodeKey32,
+  developmentSecrets,
+  parseDuration,
+  parseSize,
+  type ConfigDefinition,
+} from './definitions.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -90,6 +97,11 @@ export interface Config {
     readonly lockLeaseMs: number;
   };
   readonly tracking: { readonly ttlDays: number };
+  readonly receipts: {
+    readonly pullAfterMs: number;
+    readonly expireAfterMs: number;
+    readonly reconcileWindowMs: number;
+  };
 }
 
 export interface ConfigProblem {
@@ -227,6 +239,38 @@ function schemaProblems({ values, raws, problems }: Collected): void {
   }
 }
 
+/** What production refuses in one account, or an empty list. */
+export function productionAccountProblems(a: {
+  id: string;
+  endpoint: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+  webhookSecret: string;
+}): string[] {
+  const problems: string[] = [];
+  const dev = developmentSecrets();
+  if (a.id.startsWith('sim-')) problems.push('is a simulator account');
+  try {
+    const url = new URL(a.endpoint);
+    if (url.protocol !== 'https:') problems.push('has a plain-http endpoint');
+    const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    if (
+      host === 'localhost' ||
+      host.endsWith('.localhost') ||
+      /^127\./.test(host) ||
+      host === '::1' ||
+      host === '0.0.0.0' ||
+      host === '::'
+    )
+      problems.push('has a loopback endpoint');
+  } catch {
+    problems.push('has an endpoint that is not a URL');
+  }
+  if ([a.accessKeyId, a.accessKeySecret, a.webhookSecret].some((v) => dev.has(v)))
+    problems.push('uses a known development credential or webhook secret');
+  return problems;
+}
+
 function checkProblems({ values, raws, problems }: Collected, production: boolean): void {
   const bad = new Set(problems.map((p) => p.variable));
   const fail = (variable: string, message: string) => {
@@ -265,12 +309,31 @@ function checkProblems({ values, raws, problems }: Collected, production: boolea
       id: string;
       vendor: string;
       endpoint: string;
+      accessKeyId: string;
+      accessKeySecret: string;
+      webhookSecret: string;
     }[];
     const ids = accounts.map((a) => a.id);
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    const refused = production
+      ? accounts
+          .map((a, i) => ({
+            i,
+            id: a.id,
+            why: productionAccountProblems(a),
+          }))
+          .filter((r) => r.why.length > 0)
+      : [];
     // Aliyun's SDK always requests "/" of the endpoint's host: a path would be ignored.
     const rooted = accounts.findIndex((a) => a.vendor === 'aliyun' && !isHostRoot(a.endpoint));
-    if (rooted !== -1) {
+    if (refused.length > 0) {
+      fail(
+        'STREAMING_SUPPLIERS',
+        `STREAMING_SUPPLIERS must hold real vendor accounts in production: ${refused
+          .map((r) => `[${r.i}] (${r.id}) ${r.why.join(', ')}`)
+          .join('; ')}`,
+      );
+    } else if (rooted !== -1) {
       fail(
         'STREAMING_SUPPLIERS',
         `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${rooted}].endpoint of an aliyun account must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/ (got ${accounts[rooted]?.endpoint})`,
@@ -426,6 +489,11 @@ function build(v: Record<string, unknown>): Config {
       lockLeaseMs: n('STREAMING_JOBS_LOCK_LEASE_MS'),
     },
     tracking: { ttlDays: n('STREAMING_TRACKING_TTL_DAYS') },
+    receipts: {
+      pullAfterMs: parseDuration(s('STREAMING_RECEIPT_PULL_AFTER')) ?? 300_000,
+      expireAfterMs: parseDuration(s('STREAMING_RECEIPT_EXPIRE_AFTER')) ?? 259_200_000,
+      reconcileWindowMs: parseDuration(s('STREAMING_RECEIPT_RECONCILE_WINDOW')) ?? 600_000,
+    },
   };
 }
 
