@@ -52,14 +52,19 @@ const OPENING: Record<string, string> = {
   'sms.accepted.v1': 'accepted',
   'sms.failed-over.v1': 'failed-over',
   'sms.retry-scheduled.v1': 'retry-scheduled',
-  'sms.submission-uncertain.v1': 'uncertain',
 };
-/** States with an outcome (a submission the supplier took, or a final one). */
+/**
+ * States with an outcome (a submission the supplier took, or a final one), or
+ * left to the dispatcher: an uncertain call is reconciled with the vendor up to
+ * STREAMING_RECEIPT_EXPIRE_AFTER (then expired), not failed after the deadline.
+ */
 const CLOSING = new Set([
+  'sms.submission-uncertain.v1',
   'sms.submitted.v1',
   'sms.delivered.v1',
   'sms.undelivered.v1',
   'sms.failed.v1',
+  'sms.expired.v1',
 ]);
 
 export function isOpeningType(type: string): boolean {

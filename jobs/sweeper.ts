@@ -1,8 +1,8 @@
-// The sweeper: messages left without an outcome (accepted, failing over,
-// waiting for a retry, or uncertain) past STREAMING_SWEEPER_DEADLINE_SECONDS
-// are failed with reason SWEPT_STALE. Reconciling an uncertain submission with
-// the vendor's query API is the dispatcher's job; by the deadline it has had
-// its chance. The decision is taken on the message stream itself (the index
+// The sweeper: messages left without an outcome (accepted, failing over, or
+// waiting for a retry) past STREAMING_SWEEPER_DEADLINE_SECONDS are failed with
+// reason SWEPT_STALE. An uncertain submission is not: it may have been sent,
+// and the dispatcher reconciles it with the vendor's query API until
+// STREAMING_RECEIPT_EXPIRE_AFTER, when it expires. The decision is taken on the message stream itself (the index
 // only finds candidates) and appended with the stream's expected version, so
 // a message that made progress meanwhile is left alone.
 //

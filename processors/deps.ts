@@ -28,8 +28,19 @@ export interface ProcessorOptions {
   retryMaxMs: number;
   /** Wait before the first reconciliation of an uncertain submission. */
   reconcileDelayMs: number;
-  /** After this long without a conclusive answer an uncertain message fails. */
-  reconcileGiveUpMs: number;
+  /**
+   * After a call that may have been sent, an Aliyun "not found" is believed
+   * (and the message sent again) only this long after the call
+   * (STREAMING_RECEIPT_RECONCILE_WINDOW): its query lags behind its sends.
+   */
+  reconcileWindowMs: number;
+  /** A submitted message without a receipt this long has its status pulled (STREAMING_RECEIPT_PULL_AFTER). */
+  receiptPullAfterMs: number;
+  /**
+   * Still unknown this long after its submission or uncertain call: expired
+   * (STREAMING_RECEIPT_EXPIRE_AFTER).
+   */
+  receiptExpireAfterMs: number;
   /** Circuit breaker: consecutive failures that open it. */
   breakerFailures: number;
   /** Circuit breaker: error rate (0..1) over the window that opens it, with breakerMinCalls calls at least. */
@@ -53,7 +64,9 @@ export const defaultProcessorOptions: ProcessorOptions = {
   retryBaseMs: 1_000,
   retryMaxMs: 60_000,
   reconcileDelayMs: 2_000,
-  reconcileGiveUpMs: 3_600_000,
+  reconcileWindowMs: 600_000,
+  receiptPullAfterMs: 300_000,
+  receiptExpireAfterMs: 259_200_000,
   breakerFailures: 5,
   breakerErrorRate: 0.5,
   breakerMinCalls: 20,
@@ -77,7 +90,18 @@ export interface ProcessorDeps {
 }
 
 export function optionsOf(deps: ProcessorDeps): ProcessorOptions {
-  return { ...defaultProcessorOptions, ...deps.options };
+  const receipts = deps.config?.receipts;
+  return {
+    ...defaultProcessorOptions,
+    ...(receipts
+      ? {
+          reconcileWindowMs: receipts.reconcileWindowMs,
+          receiptPullAfterMs: receipts.pullAfterMs,
+          receiptExpireAfterMs: receipts.expireAfterMs,
+        }
+      : {}),
+    ...deps.options,
+  };
 }
 
 export interface Running {

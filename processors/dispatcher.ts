@@ -2,7 +2,8 @@
 // load its stream, pick an account (failover order, breakers, weights), wait
 // for its turn in the account's shared throughput (throttle.ts), claim the
 // attempt, call the supplier with a timeout and append the outcome through the message decider. An unknown outcome is
-// reconciled through the vendor's query API, never blindly re-sent.
+// reconciled through the vendor's query API, never blindly re-sent. A
+// submitted message without a receipt has its status pulled (statusPull.ts).
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { ExistingMessage, MessageCommand } from '../domain/messages/index.ts';
@@ -14,6 +15,7 @@ import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts'
 import { DispatchState } from './redisState.ts';
 import { SupplierRegistry, type RegisteredSupplier } from './registry.ts';
 import { backoffMs, candidates, currentAccount, nextAccount, sendParams } from './routing.ts';
+import { StatusPuller } from './statusPull.ts';
 import { sleep } from './store.ts';
 import { Throttle } from './throttle.ts';
 import type { SendOutcome } from './suppliers/index.ts';
@@ -43,6 +45,7 @@ export class MessageDispatcher {
   private readonly throttle: Throttle;
   /** Accounts whose breaker was found open, until when this process skips them. */
   private readonly seenOpen = new Map<string, number>();
+  private readonly puller: StatusPuller;
   stopping = false;
 
   constructor(deps: ProcessorDeps) {
@@ -51,6 +54,7 @@ export class MessageDispatcher {
     this.state = new DispatchState(deps.redis, this.options);
     this.registry = new SupplierRegistry(deps.config.suppliers);
     this.throttle = new Throttle(deps.redis, { prefix: this.options.redisPrefix });
+    this.puller = new StatusPuller(deps, this.options, this.state, this.registry);
   }
 
   stop(): void {
@@ -77,6 +81,7 @@ export class MessageDispatcher {
       let step: Step;
       if (s.status === 'accepted') step = await this.attempt(s, loaded);
       else if (s.status === 'uncertain') step = await this.reconcile(s, loaded);
+      else if (s.status === 'submitted') return this.puller.pull(s, loaded, this.metadata(loaded));
       else return;
       if (step === 'done') return;
     }
@@ -338,6 +343,17 @@ export class MessageDispatcher {
         });
         return 'done';
       case 'rejected':
+        if (outcome.recipient) {
+          // about the number or its own limits: another supplier would dodge the limit
+          await this.append(s, loaded, {
+            type: 'RecordFailure',
+            data: {
+              supplierAccount: account,
+              reason: { code: outcome.code, message: outcome.message, retriable: false },
+            },
+          });
+          return 'done';
+        }
         return this.giveUpOn(s, loaded, list, account, {
           code: outcome.code,
           message: outcome.message,
@@ -411,8 +427,9 @@ export class MessageDispatcher {
       }
       return 'done';
     }
-    if (q.kind === 'not_found' && q.conclusive) {
-      // The vendor has no record: sending is safe, once.
+    if (q.kind === 'not_found' && q.conclusive && elapsed >= this.options.reconcileWindowMs) {
+      // The vendor still has no record a reconcile window after the call (its
+      // query lags behind its sends): sending is safe, once.
       const claimed = await this.state.claim(s.messageId, -s.attempts, {
         owner: this.owner,
         account: supplier.config.id,
@@ -439,11 +456,13 @@ export class MessageDispatcher {
         // transient or unknown again: keep reconciling (the re-send claim stays taken)
       }
     }
-    if (elapsed > this.options.reconcileGiveUpMs) {
+    // Tencent's pull lists only reported sends: absence is never proof, so it
+    // is pulled until the expiry like any submitted message
+    if (elapsed >= this.options.receiptExpireAfterMs) {
       await this.append(s, loaded, {
-        type: 'RecordFailure',
+        type: 'RecordExpiry',
         data: {
-          supplierAccount: supplier.config.id,
+          expiredAt: new Date().toISOString(),
           reason: {
             code: 'SUBMISSION_UNRESOLVED',
             message: 'the vendor never confirmed or denied the submission',
@@ -452,7 +471,12 @@ export class MessageDispatcher {
       });
       return 'done';
     }
-    const delay = Math.min(60_000, Math.max(this.options.reconcileDelayMs, elapsed / 2));
+    const cap = elapsed < this.options.reconcileWindowMs ? 60_000 : 6 * 3_600_000;
+    const delay = Math.min(
+      cap,
+      Math.max(this.options.reconcileDelayMs, elapsed / 2),
+      Math.max(1, this.options.receiptExpireAfterMs - elapsed),
+    );
     await this.state.schedule(s.messageId, Date.now() + delay);
     return 'done';
   }

@@ -3,9 +3,20 @@
 // checkpointed subscription matches each to its message (Aliyun out_id, else
 // the supplier-message-id lookup) and appends sms.delivered/undelivered
 // through the decider, so duplicates and late receipts change nothing. A
-// receipt whose message is not known yet is parked in MySQL and retried.
+// receipt whose message is not known yet, or not submitted yet, is parked in
+// MySQL and retried.
+//
+// A receipt applies only when the pushing account is the account that took
+// the message and its vendor id (Aliyun biz_id, Tencent sid) is the recorded
+// one: a holder of one account's webhook secret cannot mark another tenant's
+// message delivered by naming it in out_id. Anything else is recorded as
+// receipt.mismatched.v1, counted in supplier stats, and changes no message.
 import type { RowDataPacket } from 'mysql2/promise';
-import type { MessageCommand } from '../domain/messages/index.ts';
+import {
+  receiptMatches,
+  type MessageCommand,
+  type MessageState,
+} from '../domain/messages/index.ts';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
@@ -27,6 +38,73 @@ export interface ReceiptData {
   errorMessage?: string;
   reportedAt: string;
   mobile?: string;
+}
+
+export type MismatchReason = 'ACCOUNT_MISMATCH' | 'SUPPLIER_ID_MISMATCH' | 'UNMATCHED';
+
+/** Record a receipt or pulled status that changed nothing because it is not about its message. */
+export async function recordMismatch(
+  deps: Pick<ProcessorDeps, 'eventStore' | 'tracker' | 'logger'>,
+  r: Pick<ReceiptData, 'account' | 'vendor' | 'supplierMessageId' | 'messageId'>,
+  reason: MismatchReason,
+  source: 'receipt' | 'pull',
+  causationId: string,
+): Promise<void> {
+  await deps.eventStore.append(
+    `receipts-${r.account}`,
+    [
+      {
+        type: 'receipt.mismatched.v1',
+        data: {
+          account: r.account,
+          vendor: r.vendor,
+          supplierMessageId: r.supplierMessageId,
+          ...(r.messageId ? { messageId: r.messageId } : {}),
+          reason,
+          source,
+          receiptEventId: causationId,
+        },
+        metadata: { causationId, actor: { type: 'supplier', id: r.account } },
+      },
+    ],
+    'any',
+  );
+  // the id makes a redelivered receipt count once
+  deps.tracker.track({
+    id: `receipt-mismatch-${causationId}`,
+    type: 'receipt.mismatched',
+    supplierAccount: r.account,
+    vendor: r.vendor,
+    code: reason,
+    ...(r.messageId ? { messageId: r.messageId } : {}),
+  });
+  deps.logger.warn('receipt not about the message it names; ignored', {
+    component: 'receipts',
+    account: r.account,
+    reason,
+    source,
+  });
+}
+
+/** What to do with a receipt for a message in this state. */
+export function receiptVerdict(
+  state: MessageState,
+  r: Pick<ReceiptData, 'account' | 'supplierMessageId' | 'messageId'>,
+): 'apply' | 'park' | MismatchReason {
+  const match = receiptMatches(state, r.account, r.supplierMessageId, r.messageId);
+  switch (match) {
+    case 'match':
+      return 'apply';
+    case 'account-mismatch':
+      return 'ACCOUNT_MISMATCH';
+    case 'supplier-id-mismatch':
+      return 'SUPPLIER_ID_MISMATCH';
+    case 'not-submitted':
+      // still on its way to a supplier: the submission may come; otherwise it never will
+      return state.exists && (state.status === 'accepted' || state.status === 'uncertain')
+        ? 'park'
+        : 'UNMATCHED';
+  }
 }
 
 function command(r: ReceiptData): MessageCommand {
@@ -64,17 +142,27 @@ export class ReceiptApplier {
     return id === null ? undefined : { messageId: id };
   }
 
-  /** True when applied (or absorbed as a duplicate); false when the message is not known yet. */
+  /**
+   * True when applied (or absorbed as a duplicate) or recorded as mismatched;
+   * false when its message is not known or not submitted yet (park it).
+   */
   async apply(r: ReceiptData, eventId: string): Promise<boolean> {
     const found = await this.resolve(r);
     if (found === undefined) return false;
+    const loaded = found.loaded ?? (await loadMessage(this.deps.eventStore, found.messageId));
+    const verdict = receiptVerdict(loaded.state, r);
+    if (verdict === 'park') return false;
+    if (verdict !== 'apply') {
+      await recordMismatch(this.deps, r, verdict, 'receipt', eventId);
+      return true;
+    }
     // the stream just read serves the decision; a concurrent writer makes it reload
     await decideAndAppend(
       this.deps.eventStore,
       found.messageId,
       command(r),
       { causationId: eventId, actor: { type: 'supplier', id: r.account } },
-      found.loaded,
+      loaded,
     );
     return true;
   }
@@ -132,6 +220,7 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
                 eventId,
                 account: receipt.account,
               });
+              await recordMismatch(deps, receipt, 'UNMATCHED', 'receipt', eventId);
               await deps.mysql.query('DELETE FROM parked_receipts WHERE event_id = ?', [eventId]);
               return;
             }

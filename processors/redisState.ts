@@ -298,6 +298,11 @@ export class DispatchState {
     await this.redis.zadd(this.key('timers'), ...args);
   }
 
+  async unscheduleMany(messageIds: readonly string[]): Promise<void> {
+    if (messageIds.length === 0) return;
+    await this.redis.zrem(this.key('timers'), ...messageIds);
+  }
+
   /** Due timers, left in place until ackDue (a crash in between re-fires them). */
   async peekDue(nowMs: number, limit: number): Promise<{ messageId: string; score: string }[]> {
     const r = await this.redis.zrangebyscore(

@@ -1,5 +1,8 @@
-// Durable timers: retries (sms.retry-scheduled, dueAt) and reconciliations
-// (sms.submission-uncertain) are events; a checkpointed subscription indexes
+// Durable timers: retries (sms.retry-scheduled, dueAt), reconciliations
+// (sms.submission-uncertain) and status pulls (sms.submitted, due after
+// STREAMING_RECEIPT_PULL_AFTER without a receipt) are events; an outcome
+// that ends the work (delivered, undelivered, failed, expired) drops the
+// message's timer. A checkpointed subscription indexes
 // their due times in a Redis sorted set (rebuilt from the events after a
 // loss: reset the checkpoint), and a poller re-publishes due messages to
 // sms.dispatch. A due timer leaves the index only after the broker acked.
@@ -13,6 +16,12 @@ import { runCheckpointed } from './singleton.ts';
 import { sleep } from './store.ts';
 
 export const TIMERS_CHECKPOINT = 'timers.index';
+const ENDING = new Set([
+  'sms.delivered.v1',
+  'sms.undelivered.v1',
+  'sms.failed.v1',
+  'sms.expired.v1',
+]);
 
 export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
@@ -24,17 +33,30 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   let producer: Producer | undefined;
 
   const index = async (events: RecordedEvent[]) => {
-    const items = events.map((e) => {
+    // the last event of each message in the batch decides its timer
+    const due = new Map<string, number | null>();
+    for (const e of events) {
       const messageId = String(e.data.messageId);
-      const dueMs =
-        e.type === 'sms.retry-scheduled.v1'
-          ? Date.parse(String(e.data.dueAt))
-          : e.recordedAt.getTime() + options.reconcileDelayMs;
-      return { messageId, dueMs };
-    });
+      due.delete(messageId);
+      if (ENDING.has(e.type)) due.set(messageId, null);
+      else if (e.type === 'sms.retry-scheduled.v1')
+        due.set(messageId, Date.parse(String(e.data.dueAt)));
+      else if (e.type === 'sms.submitted.v1')
+        due.set(messageId, e.recordedAt.getTime() + options.receiptPullAfterMs);
+      else due.set(messageId, e.recordedAt.getTime() + options.reconcileDelayMs);
+    }
+    const items: { messageId: string; dueMs: number }[] = [];
+    const ended: string[] = [];
+    for (const [messageId, dueMs] of due) {
+      if (dueMs === null) ended.push(messageId);
+      else items.push({ messageId, dueMs });
+    }
     await state.scheduleMany(items);
-    idleMs = options.pollMs;
-    wake?.();
+    await state.unscheduleMany(ended);
+    if (items.length > 0) {
+      idleMs = options.pollMs;
+      wake?.();
+    }
   };
 
   // An empty index is looked at less and less often (up to once a second); a
@@ -78,7 +100,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   return runCheckpointed(deps, {
     name: 'timers',
     checkpoint: TIMERS_CHECKPOINT,
-    types: ['sms.retry-scheduled.v1', 'sms.submission-uncertain.v1'],
+    types: ['sms.retry-scheduled.v1', 'sms.submission-uncertain.v1', 'sms.submitted.v1', ...ENDING],
     handle: index,
     activate: async () => {
       producer = await createProducer(deps.kafka);

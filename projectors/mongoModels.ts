@@ -251,6 +251,7 @@ const STATUS: Record<string, string> = {
   'sms.failed.v1': 'failed',
   'sms.delivered.v1': 'delivered',
   'sms.undelivered.v1': 'undelivered',
+  'sms.expired.v1': 'expired',
 };
 const OUTCOME: Record<string, string> = {
   'sms.submitted.v1': 'submitted',

@@ -119,6 +119,11 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
       next.error_code = null;
       next.error_message = null;
       return next;
+    case 'sms.expired.v1':
+      if (final || row.status === 'expired') return undefined;
+      next.status = 'expired';
+      setError();
+      return next;
     case 'sms.undelivered.v1':
       if (final) return undefined;
       next.status = 'undelivered';

@@ -42,10 +42,13 @@ export interface MinuteAggregate {
     sendRejected: number;
     supplierCall: number;
     webhookReceived: number;
+    receiptMismatched: number;
   };
   rejections: { rule: string; count: number }[];
   webhooks: { kind: string; count: number }[];
   suppliers: SupplierMinute[];
+  /** Receipts and pulled statuses that were not about the message they named, per account and reason. */
+  receiptMismatches: { account: string; vendor: string | null; reason: string; count: number }[];
 }
 
 export const NO_ACCOUNT = '(none)';
@@ -91,7 +94,17 @@ export function floorMinute(at: Date): Date {
 
 /** The aggregate document of one minute from all its raw events. */
 export function aggregateMinute(minute: Date, events: readonly RawTracking[]): MinuteAggregate {
-  const counts = { sendAccepted: 0, sendRejected: 0, supplierCall: 0, webhookReceived: 0 };
+  const counts = {
+    sendAccepted: 0,
+    sendRejected: 0,
+    supplierCall: 0,
+    webhookReceived: 0,
+    receiptMismatched: 0,
+  };
+  const mismatches = new Map<
+    string,
+    { account: string; vendor: string | null; reason: string; count: number }
+  >();
   const rejections = new Map<string, number>();
   const webhooks = new Map<string, number>();
   const suppliers = new Map<
@@ -118,6 +131,16 @@ export function aggregateMinute(minute: Date, events: readonly RawTracking[]): M
         counts.webhookReceived++;
         countsOf(webhooks, e.kind ?? NO_ACCOUNT);
         break;
+      case 'receipt.mismatched': {
+        counts.receiptMismatched++;
+        const account = e.supplierAccount ?? NO_ACCOUNT;
+        const reason = e.code ?? 'UNMATCHED';
+        const key = `${account}\u0000${reason}`;
+        const m = mismatches.get(key) ?? { account, vendor: e.vendor ?? null, reason, count: 0 };
+        m.count++;
+        mismatches.set(key, m);
+        break;
+      }
       case 'supplier.call': {
         counts.supplierCall++;
         const account = e.supplierAccount ?? NO_ACCOUNT;
@@ -162,5 +185,8 @@ export function aggregateMinute(minute: Date, events: readonly RawTracking[]): M
         latency: latencyStats(s.latencies),
         codes: sortedCounts(s.codes, 'code'),
       })),
+    receiptMismatches: [...mismatches.values()].sort((a, b) =>
+      a.account === b.account ? (a.reason < b.reason ? -1 : 1) : a.account < b.account ? -1 : 1,
+    ),
   };
 }

@@ -221,6 +221,14 @@ export const eventSchemas: Record<string, JsonSchema> = {
     reportedAt: time,
     reason,
   }),
+  // no receipt and no pulled status within STREAMING_RECEIPT_EXPIRE_AFTER
+  'sms.expired.v1': obj(['messageId', 'expiredAt', 'reason'], {
+    messageId: str,
+    supplierAccount: optStr,
+    supplierMessageId: optStr,
+    expiredAt: time,
+    reason,
+  }),
 
   // verification codes (stream verification-<templateCode>-<mobile digest>)
   'verification.issued.v1': obj(
@@ -268,6 +276,17 @@ export const eventSchemas: Record<string, JsonSchema> = {
       mobile: optStr,
     },
   ),
+  // a receipt (or pulled status) that is not about the message it names: another
+  // account's, another vendor id, or matching nothing; it changed no message
+  'receipt.mismatched.v1': obj(['account', 'vendor', 'supplierMessageId', 'reason', 'source'], {
+    account: str,
+    vendor: str,
+    supplierMessageId: str,
+    messageId: optStr,
+    reason: { enum: ['ACCOUNT_MISMATCH', 'SUPPLIER_ID_MISMATCH', 'UNMATCHED'] },
+    source: { enum: ['receipt', 'pull'] },
+    receiptEventId: optStr,
+  }),
 
   // inbound and opt-out
   'inbound.received.v1': obj(['inboundId', 'supplierAccount', 'mobile', 'content', 'receivedAt'], {

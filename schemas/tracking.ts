@@ -7,7 +7,8 @@ export const TRACKING_TOPIC = 'streaming.tracking';
 export interface TrackingEvent {
   /** Unique per event: the pump's idempotency key. */
   id: string;
-  type: 'send.accepted' | 'send.rejected' | 'supplier.call' | 'webhook.received';
+  type:
+    'send.accepted' | 'send.rejected' | 'supplier.call' | 'webhook.received' | 'receipt.mismatched';
   at: string;
   service: string;
   tenantId?: string;
@@ -20,7 +21,7 @@ export interface TrackingEvent {
   latencyMs?: number;
   /** supplier.call: accepted | rejected | transient | unknown. */
   outcome?: string;
-  /** supplier.call: the vendor's code. */
+  /** supplier.call: the vendor's code; receipt.mismatched: why (ACCOUNT_MISMATCH, …). */
   code?: string;
   /** webhook.received: receipts | inbound. */
   kind?: string;
@@ -32,7 +33,15 @@ export const trackingEventSchema: JsonSchema = {
   additionalProperties: false,
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 100 },
-    type: { enum: ['send.accepted', 'send.rejected', 'supplier.call', 'webhook.received'] },
+    type: {
+      enum: [
+        'send.accepted',
+        'send.rejected',
+        'supplier.call',
+        'webhook.received',
+        'receipt.mismatched',
+      ],
+    },
     at: { type: 'string', format: 'date-time' },
     service: { type: 'string', minLength: 1 },
     tenantId: { type: 'string' },

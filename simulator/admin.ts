@@ -6,6 +6,7 @@
 // that message, with its mobile and the extension code it was sent with.
 import { Router, type Request, type Response } from 'express';
 import type { SimContext } from './context.ts';
+import { statusModesRouter } from './statusModes.ts';
 import {
   type AccountConfig,
   type Behaviour,
@@ -35,6 +36,7 @@ const COUNT_KEYS = [
   'latencyMs',
   'hangMs',
   'receiptDelayMs',
+  'queryLagMs',
   'seed',
   'pushBatchSize',
   'pushBatchWindowMs',
@@ -183,6 +185,8 @@ function bad(res: Response, status: number, error: string, issues?: string[]): v
 export function adminRouter(ctx: SimContext): Router {
   const r = Router();
   const { state } = ctx;
+
+  r.use(statusModesRouter(ctx));
 
   r.get('/health', (_req, res) => {
     res.json({ ok: true, accounts: state.accounts.size, messages: state.messages.length });

@@ -50,6 +50,7 @@ export class SimContext {
     message.status = failed ? 'failed' : 'delivered';
     message.reportedAt = new Date();
     if (failed) message.errCode = account.behaviour.deliverFailCode;
+    if (message.forgotten) return; // the vendor knows nothing of it (statusModes.ts)
     account.stats.receiptsGenerated++;
     this.pusher.deliverReceipt(account, receiptItem(message));
   }

@@ -35,6 +35,8 @@ export interface Behaviour {
   deliverFailRate: number;
   /** Carrier code of failed deliveries. */
   deliverFailCode: string;
+  /** Status queries (QuerySendDetails, Tencent's pulls) show a message only this long after acceptance. */
+  queryLagMs: number;
   /** Seed of the behaviour's random numbers. */
   seed: number;
   /** Receipts gathered into one push at most. */
@@ -60,6 +62,7 @@ export const DEFAULT_BEHAVIOUR: Behaviour = {
   receiptDelayMs: 20,
   deliverFailRate: 0,
   deliverFailCode: 'MK:0001',
+  queryLagMs: 0,
   seed: 1,
   pushBatchSize: 20,
   pushBatchWindowMs: 10,
@@ -125,6 +128,8 @@ export interface SimMessage {
   status: 'pending' | 'delivered' | 'failed';
   errCode?: string;
   reportedAt?: Date;
+  /** Forgotten through the admin API: no query finds it, no receipt comes. */
+  forgotten?: boolean;
 }
 
 export interface MessageCounts {

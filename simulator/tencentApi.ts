@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import type { SimContext } from './context.ts';
+import { visibleToQueries } from './statusModes.ts';
 import { parseAuthorization, tc3SignatureMatches } from './tencentAuth.ts';
 import {
   normalizeMobile,
@@ -281,8 +282,14 @@ function pullByPhone(
     typeof body.PhoneNumber === 'string' ? normalizeMobile(body.PhoneNumber) : undefined;
   if (!mobile)
     return error(res, 'InvalidParameterValue.IncorrectPhoneNumber', 'PhoneNumber is not E.164.');
+  if (typeof body.SmsSdkAppId !== 'string' || body.SmsSdkAppId === '')
+    return error(res, 'MissingParameter', 'SmsSdkAppId is required.');
   const begin = body.BeginTime * 1000;
   const end = typeof body.EndTime === 'number' ? body.EndTime * 1000 : Infinity;
+  // the documented window: at most the last 7 days
+  if (Date.now() - begin > 7 * 86_400_000)
+    return error(res, 'InvalidParameterValue', 'BeginTime may be at most 7 days ago.');
+  if (end < begin) return error(res, 'InvalidParameterValue', 'EndTime is before BeginTime.');
   // Only sends that have a delivery report are listed, as with the real API.
   const items = ctx.state.messages
     .filter(
@@ -292,7 +299,8 @@ function pullByPhone(
         m.appId === body.SmsSdkAppId &&
         m.status !== 'pending' &&
         m.sentAt.getTime() >= begin &&
-        m.sentAt.getTime() <= end,
+        m.sentAt.getTime() <= end &&
+        visibleToQueries(account, m),
     )
     .slice(0, limit)
     .map(statusItem);
@@ -315,7 +323,8 @@ function pullAll(
         m.accountId === account.id &&
         m.appId === body.SmsSdkAppId &&
         m.status !== 'pending' &&
-        !ctx.state.pulled.has(m),
+        !ctx.state.pulled.has(m) &&
+        visibleToQueries(account, m),
     )
     .slice(0, limit);
   for (const m of fresh) ctx.state.pulled.add(m);

@@ -2,6 +2,8 @@ export {
   messageDecider,
   messageStream,
   isFinal,
+  receiptMatches,
+  type ReceiptMatch,
   status,
   sameRequest,
   type MessageState,
@@ -17,6 +19,7 @@ export {
   type RecordFailure,
   type RecordDelivery,
   type RecordUndelivered,
+  type RecordExpiry,
   type MessageEvent,
   type SmsAcceptedData,
   type SmsAccepted,
@@ -27,4 +30,5 @@ export {
   type SmsFailed,
   type SmsDelivered,
   type SmsUndelivered,
+  type SmsExpired,
 } from './message.ts';

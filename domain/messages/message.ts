@@ -1,9 +1,14 @@
 // The Message aggregate, stream `message-<messageId>`.
 //
 //   accepted ──► submitted ──► delivered | undelivered
-//      │  ▲ (failed-over, retry-scheduled: still dispatching)
-//      ├──► uncertain ──► submitted | failed
+//      │  ▲         └──► expired ──► delivered | undelivered (a late receipt)
+//      │  │ (failed-over, retry-scheduled: still dispatching)
+//      ├──► uncertain ──► submitted | failed | expired
 //      └──► failed
+//
+// expired: no receipt came and the vendor's status pull never told, within
+// STREAMING_RECEIPT_EXPIRE_AFTER. It is final for read models, but a receipt
+// that comes later still records what happened.
 //
 // Late and duplicate outcomes never move a message backwards: they decide to
 // no events. A receipt may arrive before the submission is recorded; it is
@@ -25,7 +30,7 @@ export const messageStream = (messageId: string): string => `message-${messageId
 export type FailureReason = { code: string; message: string; retriable?: boolean };
 
 export type MessageStatus =
-  'accepted' | 'submitted' | 'uncertain' | 'delivered' | 'undelivered' | 'failed';
+  'accepted' | 'submitted' | 'uncertain' | 'delivered' | 'undelivered' | 'failed' | 'expired';
 
 // events ------------------------------------------------------------------
 export type SmsAcceptedData = {
@@ -98,6 +103,16 @@ export type SmsUndelivered = Event<
     reason: FailureReason;
   }
 >;
+export type SmsExpired = Event<
+  'sms.expired.v1',
+  {
+    messageId: string;
+    supplierAccount?: string;
+    supplierMessageId?: string;
+    expiredAt: string;
+    reason: FailureReason;
+  }
+>;
 export type MessageEvent =
   | SmsAccepted
   | SmsSubmitted
@@ -106,7 +121,8 @@ export type MessageEvent =
   | SmsSubmissionUncertain
   | SmsFailed
   | SmsDelivered
-  | SmsUndelivered;
+  | SmsUndelivered
+  | SmsExpired;
 
 // commands (messageId comes from the stream) -------------------------------
 type Without<E extends Event, K extends string = 'messageId'> = Omit<E['data'], K>;
@@ -124,6 +140,7 @@ export type RecordUncertain = { type: 'RecordUncertain'; data: Without<SmsSubmis
 export type RecordFailure = { type: 'RecordFailure'; data: Without<SmsFailed> };
 export type RecordDelivery = { type: 'RecordDelivery'; data: Without<SmsDelivered> };
 export type RecordUndelivered = { type: 'RecordUndelivered'; data: Without<SmsUndelivered> };
+export type RecordExpiry = { type: 'RecordExpiry'; data: Without<SmsExpired> };
 export type MessageCommand =
   | Accept
   | RecordSubmission
@@ -132,7 +149,8 @@ export type MessageCommand =
   | RecordUncertain
   | RecordFailure
   | RecordDelivery
-  | RecordUndelivered;
+  | RecordUndelivered
+  | RecordExpiry;
 
 // state -------------------------------------------------------------------
 export type ExistingMessage = {
@@ -158,10 +176,41 @@ export type ExistingMessage = {
 };
 export type MessageState = { exists: false } | ExistingMessage;
 
-const finalStatuses: ReadonlySet<MessageStatus> = new Set(['delivered', 'undelivered', 'failed']);
+/** Nothing changes these any more. */
+const closedStatuses: ReadonlySet<MessageStatus> = new Set(['delivered', 'undelivered', 'failed']);
+/** No more work on these: closed, or expired (which a late receipt may still close). */
+const finalStatuses: ReadonlySet<MessageStatus> = new Set([...closedStatuses, 'expired']);
 
 export function isFinal(state: MessageState): boolean {
   return state.exists && finalStatuses.has(state.status);
+}
+
+export type ReceiptMatch =
+  | 'match'
+  /** No submission recorded yet: the receipt waits (parked) for it. */
+  | 'not-submitted'
+  | 'account-mismatch'
+  | 'supplier-id-mismatch';
+
+/**
+ * Whether a receipt or a pulled status, from `account` about vendor message
+ * `supplierMessageId`, is about this message: only the account that took it,
+ * with the vendor id it answered. Aliyun's QuerySendDetails carries no BizId,
+ * so a submission found by query is recorded as `outid:<messageId>`; then the
+ * receipt's out_id must name the message.
+ */
+export function receiptMatches(
+  state: MessageState,
+  account: string,
+  supplierMessageId: string,
+  outId?: string,
+): ReceiptMatch {
+  if (!state.exists || state.supplierMessageId === undefined) return 'not-submitted';
+  if (state.supplierAccount !== account) return 'account-mismatch';
+  if (state.supplierMessageId === supplierMessageId) return 'match';
+  if (state.supplierMessageId === `outid:${state.messageId}` && outId === state.messageId)
+    return 'match';
+  return 'supplier-id-mismatch';
 }
 
 /** The message's status, or undefined when the stream has no message. */
@@ -337,7 +386,7 @@ function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
       ];
     }
     case 'RecordDelivery': {
-      if (finalStatuses.has(s)) return [];
+      if (closedStatuses.has(s)) return [];
       const d = command.data;
       return [
         {
@@ -352,7 +401,7 @@ function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
       ];
     }
     case 'RecordUndelivered': {
-      if (finalStatuses.has(s)) return [];
+      if (closedStatuses.has(s)) return [];
       const d = command.data;
       return [
         {
@@ -362,6 +411,22 @@ function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
             supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
             supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
             reportedAt: optionalIso(d.reportedAt, 'reportedAt'),
+            reason: requireReason(d.reason),
+          }),
+        },
+      ];
+    }
+    case 'RecordExpiry': {
+      if (s !== 'submitted' && s !== 'uncertain') return [];
+      const d = command.data;
+      return [
+        {
+          type: 'sms.expired.v1',
+          data: withoutUndefined({
+            messageId,
+            supplierAccount: state.supplierAccount,
+            supplierMessageId: state.supplierMessageId,
+            expiredAt: requireIsoTime(d.expiredAt, 'expiredAt'),
             reason: requireReason(d.reason),
           }),
         },
@@ -469,6 +534,13 @@ function evolve(state: MessageState, event: MessageEvent): MessageState {
         supplierAccount: event.data.supplierAccount,
         supplierMessageId: event.data.supplierMessageId,
         deliveredAt: event.data.deliveredAt,
+      };
+    case 'sms.expired.v1':
+      return {
+        ...state,
+        status: 'expired',
+        retryDueAt: undefined,
+        lastReason: event.data.reason,
       };
     case 'sms.undelivered.v1':
       return {

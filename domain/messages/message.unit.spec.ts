@@ -4,6 +4,7 @@ import { aggregate } from '../decider.ts';
 import { given } from '../testing/index.ts';
 import {
   isFinal,
+  receiptMatches,
   messageDecider as decider,
   sameRequest,
   status,
@@ -380,5 +381,87 @@ describe('Message decider', () => {
     });
     assert.equal(status(decider.initialState()), undefined);
     assert.equal(isFinal(decider.initialState()), false);
+  });
+});
+
+describe('expiry and receipts bound to their message', () => {
+  const expiry: MessageCommand = {
+    type: 'RecordExpiry',
+    data: {
+      expiredAt: '2025-02-03T08:00:00Z',
+      reason: { code: 'STATUS_UNKNOWN', message: 'no receipt' },
+    },
+  };
+  const expired: MessageEvent = {
+    type: 'sms.expired.v1',
+    data: {
+      messageId: 'm1',
+      supplierAccount: 'aliyun-main',
+      supplierMessageId: 's-1',
+      expiredAt: '2025-02-03T08:00:00Z',
+      reason: { code: 'STATUS_UNKNOWN', message: 'no receipt' },
+    },
+  };
+
+  it('expires a submitted message still without status; it is final', () => {
+    given(decider, [accepted, submitted]).when(expiry).then([expired]);
+    assert.ok(isFinal(aggregate(decider, [accepted, submitted, expired])));
+    assert.equal(status(aggregate(decider, [accepted, submitted, expired])), 'expired');
+  });
+
+  it('expires an uncertain call too, but never an accepted or closed message', () => {
+    given(decider, [accepted, uncertain])
+      .when(expiry)
+      .then([
+        {
+          type: 'sms.expired.v1',
+          data: {
+            messageId: 'm1',
+            supplierAccount: 'aliyun-main',
+            expiredAt: '2025-02-03T08:00:00Z',
+            reason: { code: 'STATUS_UNKNOWN', message: 'no receipt' },
+          },
+        },
+      ]);
+    given(decider, [accepted]).when(expiry).thenNothing();
+    given(decider, [accepted, submitted, delivered]).when(expiry).thenNothing();
+    given(decider, [accepted, submitted, expired]).when(expiry).thenNothing();
+  });
+
+  it('a receipt after the expiry still records the delivery', () => {
+    given(decider, [accepted, submitted, expired])
+      .when({ type: 'RecordDelivery', data: delivered.data })
+      .then([delivered]);
+    assert.equal(
+      status(aggregate(decider, [accepted, submitted, expired, delivered])),
+      'delivered',
+    );
+  });
+
+  it('matches a receipt only from the account that took it, with its vendor id', () => {
+    const s = aggregate(decider, [accepted, submitted]);
+    assert.equal(receiptMatches(s, 'aliyun-main', 's-1'), 'match');
+    assert.equal(receiptMatches(s, 'tencent-backup', 's-1'), 'account-mismatch');
+    assert.equal(receiptMatches(s, 'aliyun-main', 's-2'), 'supplier-id-mismatch');
+    assert.equal(
+      receiptMatches(aggregate(decider, [accepted]), 'aliyun-main', 's-1'),
+      'not-submitted',
+    );
+  });
+
+  it('a submission found by query (no BizId) matches by out_id', () => {
+    const byQuery: MessageEvent = {
+      type: 'sms.submitted.v1',
+      data: {
+        messageId: 'm1',
+        supplierAccount: 'aliyun-main',
+        supplierMessageId: 'outid:m1',
+        reconciled: true,
+      },
+    };
+    const s = aggregate(decider, [accepted, uncertain, byQuery]);
+    assert.equal(receiptMatches(s, 'aliyun-main', 'biz-9', 'm1'), 'match');
+    assert.equal(receiptMatches(s, 'aliyun-main', 'biz-9', 'm2'), 'supplier-id-mismatch');
+    assert.equal(receiptMatches(s, 'tencent-backup', 'biz-9', 'm1'), 'account-mismatch');
   });
 });

@@ -620,7 +620,7 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     3600,
     60,
     604800,
-    'A message still accepted (no outcome) or uncertain this long after its last progress is failed by the sweeper (SWEPT_STALE).',
+    'A message still accepted (no outcome) this long after its last progress is failed by the sweeper (SWEPT_STALE). Uncertain calls are not: the dispatcher reconciles them until STREAMING_RECEIPT_EXPIRE_AFTER.',
   ),
   int(
     'STREAMING_JOBS_LOCK_LEASE_MS',

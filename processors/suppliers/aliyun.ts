@@ -58,6 +58,26 @@ export function classifyAliyunError(
   return 'unknown';
 }
 
+/**
+ * Rejections about the number or the recipient's limits (API error codes,
+ * https://help.aliyun.com/document_detail/101346.html): isv.MOBILE_NUMBER_ILLEGAL
+ * (malformed number), isv.BUSINESS_LIMIT_CONTROL (the per-number flow control:
+ * verification codes 1/min, 5/h, 10/day per signature and number; notifications
+ * per template and number), isv.DAY_LIMIT_CONTROL and isv.MONTH_LIMIT_CONTROL
+ * (per-number day and month caps), isv.BLACK_MOBILE_CONTROL (blocklisted number).
+ */
+const RECIPIENT_CODES = new Set([
+  'isv.MOBILE_NUMBER_ILLEGAL',
+  'isv.BUSINESS_LIMIT_CONTROL',
+  'isv.DAY_LIMIT_CONTROL',
+  'isv.MONTH_LIMIT_CONTROL',
+  'isv.BLACK_MOBILE_CONTROL',
+]);
+
+export function isAliyunRecipientRejection(code: string): boolean {
+  return RECIPIENT_CODES.has(code);
+}
+
 /** yyyyMMdd of a moment in China time (UTC+8), which is how SendDate is keyed. */
 export function chinaDate(d: Date): string {
   return new Date(d.getTime() + 8 * 3600_000).toISOString().slice(0, 10).replaceAll('-', '');
@@ -91,6 +111,7 @@ export type AliyunFailure = {
   kind: 'rejected' | 'transient' | 'unknown';
   code: string;
   message: string;
+  recipient?: boolean;
 };
 
 /**
@@ -111,10 +132,14 @@ export function aliyunFailure(f: ExchangeFailure, timeoutMs: number): AliyunFail
       body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
     const code = str(fields.Code);
     const status = f.error.statusCode;
+    const kind = classifyAliyunError(status, code);
     return {
-      kind: classifyAliyunError(status, code),
+      kind,
       code: code || `HTTP_${status}`,
       message: str(fields.Message) ?? `HTTP ${status}`,
+      ...(kind === 'rejected' && code && isAliyunRecipientRejection(code)
+        ? { recipient: true }
+        : {}),
     };
   }
   const network = networkErrorCode(f.error);
@@ -219,11 +244,15 @@ export class AliyunAdapter implements SupplierAdapter {
       };
     }
     const status = result.value.statusCode ?? 200;
+    const kind = classifyAliyunError(status, code);
     return {
-      kind: classifyAliyunError(status, code),
+      kind,
       code: code || `HTTP_${status}`,
       message: str(body?.message) ?? `HTTP ${status}`,
       latencyMs: latency(),
+      ...(kind === 'rejected' && code && isAliyunRecipientRejection(code)
+        ? { recipient: true }
+        : {}),
     };
   }
 

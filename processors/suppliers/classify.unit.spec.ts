@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ClientError, ServerError, ThrottlingError } from '@alicloud/openapi-core';
-import { aliyunFailure, chinaDate, classifyAliyunError } from './aliyun.ts';
+import {
+  aliyunFailure,
+  chinaDate,
+  classifyAliyunError,
+  isAliyunRecipientRejection,
+} from './aliyun.ts';
 import type { ExchangeFailure } from './exchange.ts';
 import { isE164, toAliyunNumber, vendorNumberToE164 } from './mobile.ts';
-import { classifyTencentNumberError, classifyTencentRequestError } from './tencent.ts';
+import {
+  classifyTencentNumberError,
+  classifyTencentRequestError,
+  isTencentRecipientRejection,
+} from './tencent.ts';
 
 describe('aliyun error classification', () => {
   for (const code of [
@@ -155,5 +164,41 @@ describe('phone numbers and dates', () => {
   it('keys SendDate by the China (UTC+8) calendar day', () => {
     assert.equal(chinaDate(new Date('2024-03-01T15:59:59Z')), '20240301');
     assert.equal(chinaDate(new Date('2024-03-01T16:00:00Z')), '20240302');
+  });
+});
+
+describe('rejections about the recipient (final, no failover)', () => {
+  it('Aliyun: the number and its own limits', () => {
+    for (const code of [
+      'isv.MOBILE_NUMBER_ILLEGAL',
+      'isv.BUSINESS_LIMIT_CONTROL',
+      'isv.DAY_LIMIT_CONTROL',
+      'isv.MONTH_LIMIT_CONTROL',
+    ])
+      assert.ok(isAliyunRecipientRejection(code), code);
+    for (const code of [
+      'isv.AMOUNT_NOT_ENOUGH',
+      'isv.SMS_TEMPLATE_ILLEGAL',
+      'isv.SMS_SIGNATURE_ILLEGAL',
+    ])
+      assert.ok(!isAliyunRecipientRejection(code), code);
+  });
+  it('Tencent: the number and its own limits, not the request', () => {
+    for (const code of [
+      'LimitExceeded.PhoneNumberDailyLimit',
+      'LimitExceeded.PhoneNumberOneHourLimit',
+      'LimitExceeded.PhoneNumberThirtySecondLimit',
+      'LimitExceeded.PhoneNumberSameContentDailyLimit',
+      'LimitExceeded.DeliveryFrequencyLimit',
+      'InvalidParameterValue.IncorrectPhoneNumber',
+      'FailedOperation.PhoneNumberInBlacklist',
+    ])
+      assert.ok(isTencentRecipientRejection(code), code);
+    for (const code of [
+      'LimitExceeded.PhoneNumberCountLimit',
+      'FailedOperation.InsufficientBalanceInSmsPackage',
+      'FailedOperation.TemplateIncorrectOrUnapproved',
+    ])
+      assert.ok(!isTencentRecipientRejection(code), code);
   });
 });

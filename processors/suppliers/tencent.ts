@@ -57,6 +57,26 @@ export function classifyTencentNumberError(code: string): 'rejected' | 'unknown'
   return code === 'InternalError.Timeout' ? 'unknown' : 'rejected';
 }
 
+/**
+ * Per-number rejections about the number or the recipient's limits (SendSms
+ * error codes, https://cloud.tencent.com/document/api/382/59177 and
+ * https://cloud.tencent.com/document/api/382/52075): the per-number frequency
+ * limits LimitExceeded.PhoneNumberThirtySecondLimit / OneHourLimit / DailyLimit /
+ * SameContentDailyLimit, LimitExceeded.DeliveryFrequencyLimit (the app's
+ * frequency policy per number), InvalidParameterValue.IncorrectPhoneNumber and
+ * FailedOperation.PhoneNumberInBlacklist (opted out / carrier do-not-disturb).
+ * LimitExceeded.PhoneNumberCountLimit is about the request (over 200 numbers).
+ */
+export function isTencentRecipientRejection(code: string): boolean {
+  if (code === 'LimitExceeded.PhoneNumberCountLimit') return false;
+  return (
+    code.startsWith('LimitExceeded.PhoneNumber') ||
+    code === 'LimitExceeded.DeliveryFrequencyLimit' ||
+    code === 'InvalidParameterValue.IncorrectPhoneNumber' ||
+    code === 'FailedOperation.PhoneNumberInBlacklist'
+  );
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
@@ -251,11 +271,13 @@ export class TencentAdapter implements SupplierAdapter {
         latencyMs: latency(),
       };
     }
+    const kind = classifyTencentNumberError(code);
     return {
-      kind: classifyTencentNumberError(code),
+      kind,
       code: code || 'UNKNOWN_CODE',
       message: str(mine.Message) ?? code,
       latencyMs: latency(),
+      ...(kind === 'rejected' && isTencentRecipientRejection(code) ? { recipient: true } : {}),
     };
   }
 

@@ -49,13 +49,26 @@ export interface SendRequest {
 
 /**
  * - accepted: the vendor took the message.
- * - rejected: the vendor definitely did not and will not send it (fail over to another supplier).
+ * - rejected: the vendor definitely did not and will not send it (fail over to another
+ *   supplier, unless `recipient`: then the message fails).
  * - transient: nothing was sent; the same supplier may be retried later.
  * - unknown: it may have been sent (timeout or reset after the request left): reconcile with query(), never re-send blindly.
  */
 export type SendOutcome =
   | { kind: 'accepted'; supplierMessageId: string; latencyMs: number }
-  | { kind: 'rejected'; code: string; message: string; latencyMs: number }
+  | {
+      kind: 'rejected';
+      code: string;
+      message: string;
+      latencyMs: number;
+      /**
+       * The rejection is about the number or the recipient's own limits
+       * (malformed number, per-number frequency limits, blocklists): final
+       * for the message, since failing over would dodge the vendor's
+       * anti-harassment limit.
+       */
+      recipient?: boolean;
+    }
   | { kind: 'transient'; code: string; message: string; latencyMs: number }
   | { kind: 'unknown'; code: string; message: string; latencyMs: number };
 

@@ -1,6 +1,8 @@
 // GET /v1/stats/suppliers?from=&to= — per supplier account over a window:
 // calls by outcome, success rate (accepted calls / calls), latency percentiles
-// and supplier rejections by code; plus send rejections by rule.
+// and supplier rejections by code; receipts (or pulled statuses) that named
+// a message they were not about (another account, another vendor id,
+// nothing), by reason; plus send rejections by rule.
 //
 // Admins only: supplier performance is platform-wide and reveals the traffic
 // of every tenant. The window is aligned to whole minutes (from floored, to
@@ -45,6 +47,7 @@ interface MinuteDoc {
     codes: { code: string; count: number }[];
   }[];
   rejections: { rule: string; count: number }[];
+  receiptMismatches?: { account: string; vendor: string | null; reason: string; count: number }[];
 }
 
 export interface SupplierStats {
@@ -55,6 +58,8 @@ export interface SupplierStats {
   successRate: number | null;
   latencyMs: { count: number; p50: number; p95: number; p99: number } | null;
   rejections: { code: string; count: number }[];
+  /** Receipts and pulled statuses that changed nothing: not about the message they named. */
+  mismatchedReceipts: { total: number; reasons: { reason: string; count: number }[] };
 }
 
 const querySchema = {
@@ -94,7 +99,10 @@ export async function supplierStats(
 ) {
   const minutes = await deps.mongo
     .collection<MinuteDoc>(TRACKING_MINUTES)
-    .find({ minute: { $gte: from, $lt: to } }, { projection: { suppliers: 1, rejections: 1 } })
+    .find(
+      { minute: { $gte: from, $lt: to } },
+      { projection: { suppliers: 1, rejections: 1, receiptMismatches: 1 } },
+    )
     .toArray();
 
   type Acc = {
@@ -102,20 +110,29 @@ export async function supplierStats(
     outcomes: Map<string, number>;
     codes: Map<string, number>;
     weighted: { n: number; p50: number; p95: number; p99: number };
+    mismatches: Map<string, number>;
   };
   const accounts = new Map<string, Acc>();
   const sendRejections = new Map<string, number>();
+  const accountOf = (account: string, vendor: string | null): Acc =>
+    byKey(accounts, account, () => ({
+      vendor,
+      outcomes: new Map<string, number>(),
+      codes: new Map<string, number>(),
+      weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
+      mismatches: new Map<string, number>(),
+    }));
   for (const doc of minutes) {
+    for (const m of doc.receiptMismatches ?? []) {
+      const acc = accountOf(m.account, m.vendor);
+      acc.vendor ??= m.vendor;
+      acc.mismatches.set(m.reason, (acc.mismatches.get(m.reason) ?? 0) + m.count);
+    }
     for (const r of doc.rejections ?? []) {
       sendRejections.set(r.rule, (sendRejections.get(r.rule) ?? 0) + r.count);
     }
     for (const s of doc.suppliers ?? []) {
-      const acc = byKey(accounts, s.account, () => ({
-        vendor: s.vendor,
-        outcomes: new Map<string, number>(),
-        codes: new Map<string, number>(),
-        weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
-      }));
+      const acc = accountOf(s.account, s.vendor);
       acc.vendor ??= s.vendor;
       acc.outcomes.set(s.outcome, (acc.outcomes.get(s.outcome) ?? 0) + s.count);
       for (const c of s.codes ?? []) acc.codes.set(c.code, (acc.codes.get(c.code) ?? 0) + c.count);
@@ -175,6 +192,10 @@ export async function supplierStats(
         successRate: calls === 0 ? null : accepted / calls,
         latencyMs,
         rejections: sortCounts(acc.codes, 'code'),
+        mismatchedReceipts: {
+          total: [...acc.mismatches.values()].reduce((a, b) => a + b, 0),
+          reasons: sortCounts(acc.mismatches, 'reason'),
+        },
       };
     });
   return {

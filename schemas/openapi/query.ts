@@ -38,6 +38,7 @@ export const messageStatuses = [
   'delivered',
   'undelivered',
   'failed',
+  'expired',
 ] as const;
 const templateCode = { type: 'string', minLength: 1, maxLength: 128 } as const;
 

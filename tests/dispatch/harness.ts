@@ -19,12 +19,15 @@ import { MysqlEventStore, type Subscription } from '../../platform/eventStore/in
 import { createHttpApp, finishHttpApp, startHttpServer } from '../../platform/http/index.ts';
 import type { RunningHttpServer } from '../../platform/http/index.ts';
 import { createLogger, type Logger } from '../../platform/logger/index.ts';
-import { noTracker } from '../../platform/tracking/index.ts';
+import { noTracker, type Tracker, type TrackInput } from '../../platform/tracking/index.ts';
 import type { ProcessorDeps, ProcessorOptions } from '../../processors/index.ts';
 import { startSimulator, type AccountSpec } from '../../simulator/server.ts';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379/2';
+
+/** Statuses with no more dispatch work (expired may still be closed by a late receipt). */
+const FINAL = ['delivered', 'undelivered', 'failed', 'expired'];
 
 export interface SimAccountDef {
   id: string;
@@ -53,6 +56,8 @@ export interface Harness {
   waitFinal(ids: readonly string[], timeoutMs: number): Promise<void>;
   admin(method: string, path: string, body?: unknown): Promise<Record<string, unknown>>;
   received(): Promise<Record<string, number>>;
+  /** Tracking events the processors emitted (their tracker records them here). */
+  tracked: TrackInput[];
   close(): Promise<void>;
 }
 
@@ -100,7 +105,8 @@ async function spawnSimulator(): Promise<HarnessSimulator> {
   };
 }
 
-const secret = (id: string) => `whsec-${id}-0123456789abcdef`;
+/** The webhook secret of a harness account (in its receipt and inbound URLs). */
+export const secret = (id: string) => `whsec-${id}-0123456789abcdef`;
 
 export async function startHarness(
   name: string,
@@ -148,6 +154,8 @@ export async function startHarness(
     retryBaseMs: 200,
     retryMaxMs: 2_000,
     reconcileDelayMs: 500,
+    // believe a "not found" at once unless a test is about the query's lag
+    reconcileWindowMs: 0,
     breakerCooldownMs: 1_000,
     pollMs: 100,
     ...options,
@@ -209,6 +217,13 @@ export async function startHarness(
     },
   });
 
+  const tracked: TrackInput[] = [];
+  const tracker: Tracker = {
+    track: (e) => void tracked.push(e),
+    flush: async () => undefined,
+    close: async () => undefined,
+    stats: () => ({ buffered: 0, dropped: 0, sent: tracked.length }),
+  };
   const deps: ProcessorDeps = {
     config,
     logger,
@@ -216,7 +231,7 @@ export async function startHarness(
     mysql: db.pool,
     redis,
     kafka,
-    tracker: noTracker,
+    tracker,
     options: merged,
   };
 
@@ -244,6 +259,7 @@ export async function startHarness(
     deps,
     states,
     admin,
+    tracked,
     async received() {
       const r = (await admin('GET', '/received')) as { byMessageId: Record<string, number> };
       return r.byMessageId;
@@ -289,7 +305,7 @@ export async function startHarness(
       const done = () =>
         ids.every((id) => {
           const s = states.get(id);
-          return s?.exists === true && ['delivered', 'undelivered', 'failed'].includes(s.status);
+          return s?.exists === true && FINAL.includes(s.status);
         });
       return new Promise<void>((resolve, reject) => {
         if (done()) return resolve();
@@ -297,7 +313,7 @@ export async function startHarness(
           watchers.delete(check);
           const open = ids.filter((id) => {
             const s = states.get(id);
-            return !(s?.exists && ['delivered', 'undelivered', 'failed'].includes(s.status));
+            return !(s?.exists && FINAL.includes(s.status));
           });
           const sample = open
             .slice(0, 5)

@@ -38,16 +38,27 @@ describe('pump aggregation', () => {
       { type: 'send.rejected', minute, rule: 'R1' },
       { type: 'send.accepted', minute },
       { type: 'webhook.received', minute, kind: 'inbound' },
+      {
+        type: 'receipt.mismatched',
+        minute,
+        supplierAccount: 'a',
+        vendor: 'aliyun',
+        code: 'ACCOUNT_MISMATCH',
+      },
     ];
     const agg = aggregateMinute(minute, events);
     assert.deepEqual(aggregateMinute(minute, [...events].reverse()), agg);
-    assert.equal(agg.total, 7);
+    assert.equal(agg.total, 8);
     assert.deepEqual(agg.counts, {
       sendAccepted: 1,
       sendRejected: 2,
       supplierCall: 3,
       webhookReceived: 1,
+      receiptMismatched: 1,
     });
+    assert.deepEqual(agg.receiptMismatches, [
+      { account: 'a', vendor: 'aliyun', reason: 'ACCOUNT_MISMATCH', count: 1 },
+    ]);
     assert.deepEqual(agg.rejections, [
       { rule: 'R1', count: 1 },
       { rule: 'R2', count: 1 },
