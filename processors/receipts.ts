@@ -20,6 +20,7 @@ import {
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
+import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import { DispatchState } from './redisState.ts';
 import { runCheckpointed } from './singleton.ts';
 import { sleep } from './store.ts';
@@ -91,7 +92,13 @@ export function receiptVerdict(
   state: MessageState,
   r: Pick<ReceiptData, 'account' | 'supplierMessageId' | 'messageId'>,
 ): 'apply' | 'park' | MismatchReason {
-  const match = receiptMatches(state, r.account, r.supplierMessageId, r.messageId);
+  const match = receiptMatches(
+    state,
+    r.account,
+    r.supplierMessageId,
+    r.messageId,
+    (a, b) => normalizeSupplierMessageId(a) === normalizeSupplierMessageId(b),
+  );
   switch (match) {
     case 'match':
       return 'apply';

@@ -15,7 +15,7 @@ import { decideAndAppend, type LoadedMessage } from './messages.ts';
 import { recordMismatch } from './receipts.ts';
 import type { DispatchState } from './redisState.ts';
 import type { SupplierRegistry } from './registry.ts';
-import type { QueryOutcome } from './suppliers/index.ts';
+import { normalizeSupplierMessageId, type QueryOutcome } from './suppliers/index.ts';
 
 /** The longest wait between two pulls of one message. */
 const MAX_PULL_INTERVAL_MS = 6 * 3_600_000;
@@ -108,7 +108,11 @@ export class StatusPuller {
     if (q.kind === 'found' && q.status !== 'pending') {
       const idOnRecord =
         supplierMessageId.startsWith('outid:') || q.supplierMessageId === undefined;
-      if (idOnRecord || q.supplierMessageId === supplierMessageId) {
+      if (
+        idOnRecord ||
+        normalizeSupplierMessageId(q.supplierMessageId ?? '') ===
+          normalizeSupplierMessageId(supplierMessageId)
+      ) {
         const command = statusCommand(q, account, supplierMessageId, new Date());
         if (command) {
           await decideAndAppend(this.deps.eventStore, s.messageId, command, metadata, loaded);

@@ -204,10 +204,12 @@ export function receiptMatches(
   account: string,
   supplierMessageId: string,
   outId?: string,
+  /** Vendors push ids in other spellings (case, leading zeros): the caller's canonical form. */
+  sameId: (a: string, b: string) => boolean = (a, b) => a === b,
 ): ReceiptMatch {
   if (!state.exists || state.supplierMessageId === undefined) return 'not-submitted';
   if (state.supplierAccount !== account) return 'account-mismatch';
-  if (state.supplierMessageId === supplierMessageId) return 'match';
+  if (sameId(state.supplierMessageId, supplierMessageId)) return 'match';
   if (state.supplierMessageId === `outid:${state.messageId}` && outId === state.messageId)
     return 'match';
   return 'supplier-id-mismatch';

@@ -134,7 +134,9 @@ function expectedMinutes(events: Ev[]) {
         sendRejected: of('send.rejected').length,
         supplierCall: calls.length,
         webhookReceived: of('webhook.received').length,
+        receiptMismatched: of('receipt.mismatched').length,
       },
+      receiptMismatches: [],
       rejections: tally(
         of('send.rejected').map((e) => e.rule),
         'rule',

@@ -54,6 +54,16 @@ describe('GET /v1/stats/suppliers', () => {
       rule: 'RATE_LIMIT_MOBILE_HOURLY',
     });
 
+  const mismatch = (at: Date, account: string, reason: string) =>
+    JSON.stringify({
+      id: `e${n++}`,
+      type: 'receipt.mismatched',
+      at: new Date(at.getTime() + 2000 + n).toISOString(),
+      service: 'processors',
+      supplierAccount: account,
+      code: reason,
+    });
+
   before(async () => {
     mongo = new MongoClient('mongodb://127.0.0.1:27017', { retryWrites: false });
     db = mongo.db(`streaming_t_${randomBytes(4).toString('hex')}`);
@@ -68,6 +78,9 @@ describe('GET /v1/stats/suppliers', () => {
       call(m1, 'sim-tencent', 'accepted', 300),
       rejected(m0),
       rejected(m1),
+      mismatch(m0, 'sim-aliyun', 'ACCOUNT_MISMATCH'),
+      mismatch(m1, 'sim-aliyun', 'ACCOUNT_MISMATCH'),
+      mismatch(m1, 'sim-aliyun', 'SUPPLIER_ID_MISMATCH'),
       call(old, 'sim-aliyun', 'accepted', 10),
       call(old, 'sim-aliyun', 'accepted', 30),
     ];
@@ -125,6 +138,13 @@ describe('GET /v1/stats/suppliers', () => {
         successRate: 5 / 6,
         latencyMs: { count: 6, p50: 30, p95: 100, p99: 100 },
         rejections: [{ code: 'isv.BUSINESS_LIMIT_CONTROL', count: 1 }],
+        mismatchedReceipts: {
+          total: 3,
+          reasons: [
+            { reason: 'ACCOUNT_MISMATCH', count: 2 },
+            { reason: 'SUPPLIER_ID_MISMATCH', count: 1 },
+          ],
+        },
       },
       {
         account: 'sim-tencent',
@@ -134,6 +154,7 @@ describe('GET /v1/stats/suppliers', () => {
         successRate: 0.5,
         latencyMs: { count: 2, p50: 200, p95: 300, p99: 300 },
         rejections: [],
+        mismatchedReceipts: { total: 0, reasons: [] },
       },
     ]);
     assert.deepEqual(body.sendRejections, [{ rule: 'RATE_LIMIT_MOBILE_HOURLY', count: 2 }]);
