@@ -236,12 +236,6 @@ function querySendDetails(
   }
   if (!Number.isInteger(page) || page < 1)
     return fail(res, 400, 'isv.INVALID_PARAMETERS', 'CurrentPage must be 1 or more.');
-  // the documented window: the last 30 days
-  const sendDay = Date.parse(
-    `${params.SendDate!.slice(0, 4)}-${params.SendDate!.slice(4, 6)}-${params.SendDate!.slice(6, 8)}T00:00:00+08:00`,
-  );
-  if (Number.isNaN(sendDay) || Date.now() - sendDay > 31 * 86_400_000 || sendDay > Date.now())
-    return answer(res, 'isv.INVALID_PARAMETERS', 'SendDate must be within the last 30 days.');
   const rows = ctx.state.messages.filter(
     (m) =>
       m.accountId === account.id &&
