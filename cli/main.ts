@@ -332,9 +332,22 @@ audit
   .command('verify')
   .description('check an export: reports edited, removed, inserted or reordered records by line')
   .argument('<file>', 'an export written by audit export')
-  .action(async (file: string) => {
+  .option(
+    '--key <key>',
+    'the audit key, 64 hex characters or base64 (default: STREAMING_AUDIT_KEY; outside production its development default)',
+  )
+  .action(async (file: string, options: { key?: string }) => {
     const { auditVerify } = await import('../query-service/index.ts');
-    const result = await auditVerify(file);
+    const { decodeKey32, DEV_AUDIT_KEY } = await import('../platform/config/definitions.ts');
+    const given =
+      options.key ??
+      (process.env.STREAMING_AUDIT_KEY?.trim() || undefined) ??
+      (process.env.STREAMING_ENV === 'production' ? undefined : DEV_AUDIT_KEY);
+    const key = given === undefined ? undefined : decodeKey32(given.trim());
+    if (given !== undefined && !key) {
+      program.error('audit verify: the key must be 32 bytes as 64 hex characters or base64');
+    }
+    const result = await auditVerify(file, key);
     for (const p of result.problems) console.log(`line ${p.line}: ${p.kind}: ${p.message}`);
     console.log(
       result.ok

@@ -5,6 +5,7 @@ const MASK = '******';
 export function maskPayload(type: string, data: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...data };
   delete out.sealedContent;
+  delete out.sealedParams;
   delete out.passwordHash;
   delete out.keyHash;
   if (typeof out.codeHash === 'string') out.codeHash = '[redacted]';

@@ -26,6 +26,7 @@ const PROD_SECRETS = {
   STREAMING_CODE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
   STREAMING_SUPPLIERS: JSON.stringify([REAL_ACCOUNT]),
   STREAMING_DEFAULT_SUPPLIERS: 'ali-prod',
+  STREAMING_AUDIT_KEY: 'cd'.repeat(32),
 };
 
 function problemOf(env: Record<string, string>): string {
@@ -288,6 +289,7 @@ describe('loadConfig', () => {
       assert.match(message, /^STREAMING_JWT_SECRET must be set in production/m);
       assert.match(message, /^STREAMING_CODE_HASH_KEY must be set in production/m);
       assert.match(message, /^STREAMING_CODE_ENCRYPTION_KEY must be set in production/m);
+      assert.match(message, /^STREAMING_AUDIT_KEY must be set in production/m);
     });
 
     it('refuses the development secret even when set explicitly', () => {

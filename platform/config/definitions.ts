@@ -222,6 +222,9 @@ export const defaultSupplierAccounts = [
 
 export const DEV_JWT_SECRET = 'streaming-development-jwt-secret-not-for-production';
 export const DEV_CODE_HASH_KEY = '6465762d636f64652d686173682d6b65792d6e6f742d666f722d70726f642121';
+export const DEV_AUDIT_KEY = '6465762d61756469742d636861696e2d6b65792d6e6f742d666f722d70726f64';
+export const DEV_API_KEY_HASH_KEY =
+  '6465762d6170692d6b65792d686173682d6b65792d6e6f742d666f722d70726f';
 export const DEV_CODE_ENCRYPTION_KEY =
   '6465762d636f64652d656e6372797074696f6e2d6b65792d6e6f742d70726f64';
 
@@ -560,6 +563,11 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     'STREAMING_CODE_ENCRYPTION_KEY',
     DEV_CODE_ENCRYPTION_KEY,
     'AES-256-GCM key encrypting codes on their way to the dispatcher.',
+  ),
+  key32(
+    'STREAMING_AUDIT_KEY',
+    DEV_AUDIT_KEY,
+    'HMAC key of the audit export chain: `streaming audit verify` with it detects an export rewritten and re-hashed without it. Keep a copy where auditors can reach it.',
   ),
   // suppliers
   {

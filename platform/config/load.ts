@@ -68,6 +68,8 @@ export interface Config {
   };
   /** 32-byte keys. Buffers cannot be frozen: never write to them. */
   readonly codes: { readonly hashKey: Buffer; readonly encryptionKey: Buffer };
+  /** 32-byte HMAC key of the audit export chain. */
+  readonly audit: { readonly key: Buffer };
   readonly tenants: {
     readonly start: 'trial' | 'active';
     readonly trialMaxPerDay: number;
@@ -446,6 +448,7 @@ function build(v: Record<string, unknown>): Config {
       hashKey: decodeKey32(s('STREAMING_CODE_HASH_KEY')) as Buffer,
       encryptionKey: decodeKey32(s('STREAMING_CODE_ENCRYPTION_KEY')) as Buffer,
     },
+    audit: { key: decodeKey32(s('STREAMING_AUDIT_KEY')) as Buffer },
     tenants: {
       start:
         (opt('STREAMING_TENANTS_START') as 'trial' | 'active' | undefined) ??

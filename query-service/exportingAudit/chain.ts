@@ -1,9 +1,13 @@
 // Audit records and their hash chain:
-//   hash_i = sha256(hash_{i-1} + canonical JSON of record_i without its hash)
+//   hash_i = HMAC-SHA256(key, hash_{i-1} + canonical JSON of record_i without its hash)
+// with the key from STREAMING_AUDIT_KEY (algorithm `hmac-sha256-chain`), so
+// that whoever rewrites a whole export and recomputes every hash without the
+// key is caught by `streaming audit verify` with it. Without a key (older
+// exports) it is plain sha256 (`sha256-chain`), which only shows accidents.
 // with hash_0 = 64 zeros. Each record carries its sequence number and the
 // previous hash, so one record can be checked on its own and its place in the
 // chain can be told; a closing manifest gives count, range and last hash.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -22,6 +26,12 @@ export interface AuditRecord {
   hash: string;
 }
 
+export type ChainAlgorithm = 'sha256-chain' | 'hmac-sha256-chain';
+
+/** Names a key without revealing it. */
+export const auditKeyId = (key: Buffer): string =>
+  createHash('sha256').update(key).digest('hex').slice(0, 16);
+
 export interface Manifest {
   manifest: {
     count: number;
@@ -34,7 +44,9 @@ export interface Manifest {
     from: string | null;
     to: string | null;
     generatedAt: string;
-    algorithm: 'sha256-chain';
+    algorithm: ChainAlgorithm;
+    /** For hmac-sha256-chain: which key (the first 16 hex digits of its sha256), never the key. */
+    keyId?: string;
   };
 }
 
@@ -48,20 +60,24 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-export function recordHash(record: Omit<AuditRecord, 'hash'> & { hash?: string }): string {
+export function recordHash(
+  record: Omit<AuditRecord, 'hash'> & { hash?: string },
+  key?: Buffer,
+): string {
   const { hash: _hash, ...rest } = record;
-  return createHash('sha256').update(record.prevHash).update(canonicalJson(rest)).digest('hex');
+  const h = key ? createHmac('sha256', key) : createHash('sha256');
+  return h.update(record.prevHash).update(canonicalJson(rest)).digest('hex');
 }
 
-/** Appends records to a chain, one at a time. */
-export function createChain() {
+/** Appends records to a chain, one at a time (keyed when key is given). */
+export function createChain(key?: Buffer) {
   let prev = GENESIS;
   let seq = 0;
   return {
     next(fields: Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'>): AuditRecord {
       seq += 1;
       const partial = { seq, ...fields, prevHash: prev };
-      const record: AuditRecord = { ...partial, hash: recordHash(partial) };
+      const record: AuditRecord = { ...partial, hash: recordHash(partial, key) };
       prev = record.hash;
       return record;
     },

@@ -6,7 +6,14 @@ import { once } from 'node:events';
 import cliProgress from 'cli-progress';
 import type { Document, Filter } from 'mongodb';
 import { liveCollection, type QueryDeps } from '../readModels.ts';
-import { CSV_MANIFEST_PREFIX, createChain, csvHeader, toCsvLine, type Manifest } from './chain.ts';
+import {
+  auditKeyId,
+  CSV_MANIFEST_PREFIX,
+  createChain,
+  csvHeader,
+  toCsvLine,
+  type Manifest,
+} from './chain.ts';
 
 export type AuditFormat = 'ndjson' | 'csv';
 
@@ -37,17 +44,18 @@ export async function countAuditRecords(
 
 /** The export as lines (without newlines): header (csv), records, manifest. */
 export async function* auditLines(
-  deps: Pick<QueryDeps, 'mongo'>,
+  deps: Pick<QueryDeps, 'mongo'> & { config?: Pick<QueryDeps['config'], 'audit'> },
   q: AuditQuery,
   format: AuditFormat,
 ): AsyncGenerator<string> {
+  const key = deps.config?.audit.key;
   const collection = await liveCollection(deps.mongo.db, 'audit_log');
   const cursor = deps.mongo.db
     .collection(collection)
     .find(filterOf(q))
     .sort({ position: 1 })
     .batchSize(1000);
-  const chain = createChain();
+  const chain = createChain(key);
   let first: { position: number; at: string } | undefined;
   let last: { position: number; at: string } | undefined;
   if (format === 'csv') yield csvHeader();
@@ -83,7 +91,8 @@ export async function* auditLines(
       from: q.from?.toISOString() ?? null,
       to: q.to?.toISOString() ?? null,
       generatedAt: new Date().toISOString(),
-      algorithm: 'sha256-chain',
+      algorithm: key ? 'hmac-sha256-chain' : 'sha256-chain',
+      ...(key ? { keyId: auditKeyId(key) } : {}),
     },
   };
   yield format === 'csv'
@@ -103,7 +112,7 @@ export interface AuditExportOptions {
 
 /** `streaming audit export`: writes the export to a file, with a progress bar on stderr. */
 export async function auditExport(
-  deps: Pick<QueryDeps, 'mongo'>,
+  deps: Pick<QueryDeps, 'mongo'> & { config?: Pick<QueryDeps['config'], 'audit'> },
   options: AuditExportOptions,
 ): Promise<{ file: string; count: number; lastHash: string }> {
   const q: AuditQuery = {

@@ -2,6 +2,7 @@
 // manifest, and says which lines were edited, removed, inserted or reordered.
 import { readFile } from 'node:fs/promises';
 import {
+  auditKeyId,
   CSV_MANIFEST_PREFIX,
   csvHeader,
   fromCsvLine,
@@ -10,7 +11,7 @@ import {
   type Manifest,
 } from './chain.ts';
 
-export type ProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'manifest';
+export type ProblemKind = 'edited' | 'removed' | 'inserted' | 'reordered' | 'manifest' | 'key';
 
 export interface VerifyProblem {
   /** 1-based line of the file. */
@@ -49,7 +50,13 @@ function parseRecord(text: string, format: 'ndjson' | 'csv'): AuditRecord | unde
   }
 }
 
-export function verifyAuditText(text: string): VerifyResult {
+/**
+ * Verifies an export. With key (STREAMING_AUDIT_KEY), the chain must be keyed
+ * with it: an unkeyed or otherwise-keyed export fails, since anyone could
+ * have recomputed its hashes. Without a key, a keyed export cannot be
+ * checked and fails saying so.
+ */
+export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
   const raw = text.split('\n');
   if (raw[raw.length - 1] === '') raw.pop();
   const format = raw[0] === csvHeader() ? 'csv' : 'ndjson';
@@ -86,11 +93,39 @@ export function verifyAuditText(text: string): VerifyResult {
     });
   }
 
+  // 1b. the key: the one the manifest names, and the one the caller holds
+  const keyed = manifest?.algorithm === 'hmac-sha256-chain';
+  if (key && !keyed) {
+    problems.push({
+      line: raw.length,
+      kind: 'key',
+      message:
+        'the export is not keyed with the audit key (its hashes could have been recomputed by anyone)',
+    });
+  } else if (key && manifest?.keyId !== undefined && manifest.keyId !== auditKeyId(key)) {
+    problems.push({
+      line: raw.length,
+      kind: 'key',
+      message: `the export names audit key ${manifest.keyId}, not the one given (${auditKeyId(key)})`,
+    });
+  } else if (!key && keyed) {
+    problems.push({
+      line: raw.length,
+      kind: 'key',
+      message:
+        'the export is keyed: give the audit key (--key or STREAMING_AUDIT_KEY) to verify it',
+    });
+  }
+  const chainKey = keyed || (key && !manifest) ? key : undefined;
+
   // 2. each record on its own: does its hash match its content?
   const lines: Line[] = [];
   for (let i = start; i < end; i++) {
     const record = parseRecord(raw[i]!, format);
-    const selfOk = record !== undefined && recordHash(record) === record.hash;
+    const selfOk =
+      record !== undefined &&
+      (!keyed || chainKey !== undefined) &&
+      recordHash(record, chainKey) === record.hash;
     lines.push(record ? { line: i + 1, record, selfOk } : { line: i + 1, selfOk: false });
   }
   const count = manifest?.count ?? Math.max(0, ...lines.map((l) => l.record?.seq ?? 0));
@@ -203,6 +238,6 @@ export function verifyAuditText(text: string): VerifyResult {
 }
 
 /** Verifies an export file. */
-export async function auditVerify(file: string): Promise<VerifyResult> {
-  return verifyAuditText(await readFile(file, 'utf8'));
+export async function auditVerify(file: string, key?: Buffer): Promise<VerifyResult> {
+  return verifyAuditText(await readFile(file, 'utf8'), key);
 }

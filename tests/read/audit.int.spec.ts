@@ -72,10 +72,11 @@ describe('audit export', () => {
     const text = lines.join('\n');
     assert.ok(
       !text.includes('sealed:abcdef') &&
+        !text.includes('sealed:params-secret') &&
         !text.includes('scrypt$secret') &&
         !text.includes('hmac:deadbeef'),
     );
-    const verified = await auditVerify(out);
+    const verified = await auditVerify(out, side.config.audit.key);
     assert.deepEqual(verified.problems, []);
     assert.equal(verified.ok, true);
     // a time range narrower than the events gives fewer records, still a valid chain
@@ -88,7 +89,7 @@ describe('audit export', () => {
       out: narrow,
     });
     assert.equal(part.count, records.filter((r) => (r.at as string) >= at).length);
-    assert.equal((await auditVerify(narrow)).ok, true);
+    assert.equal((await auditVerify(narrow, side.config.audit.key)).ok, true);
   });
 
   it('reports an edited, a removed, an inserted and a swapped line', async () => {
@@ -97,7 +98,7 @@ describe('audit export', () => {
       const first = format === 'csv' ? 1 : 0; // the csv header
       const at = (i: number) => first + i; // index of the i-th record line
       const check = (changed: string[], kind: string, line: number) => {
-        const result = verifyAuditText(`${changed.join('\n')}\n`);
+        const result = verifyAuditText(`${changed.join('\n')}\n`, side.config.audit.key);
         assert.equal(result.ok, false, `${format} ${kind}`);
         const found = result.problems.find((p) => p.kind === kind);
         assert.ok(found, `${format}: expected ${kind}, got ${JSON.stringify(result.problems)}`);
@@ -128,18 +129,22 @@ describe('audit export', () => {
       check(swapped, 'reordered', at(8) + 1);
       // the end cut off: the manifest is missing
       const cut = lines.slice(0, -3);
-      assert.ok(verifyAuditText(cut.join('\n')).problems.some((p) => p.kind === 'removed'));
+      assert.ok(
+        verifyAuditText(cut.join('\n'), side.config.audit.key).problems.some(
+          (p) => p.kind === 'removed',
+        ),
+      );
       // and the untouched file verifies
-      assert.deepEqual(verifyAuditText(lines.join('\n')).problems, []);
+      assert.deepEqual(verifyAuditText(lines.join('\n'), side.config.audit.key).problems, []);
     }
   });
 
   it('writes a file that auditVerify reads back from disk', async () => {
     const { out } = await exported('csv', workload.tenants[0]!);
-    assert.equal((await auditVerify(out)).ok, true);
+    assert.equal((await auditVerify(out, side.config.audit.key)).ok, true);
     const text = await readFile(out, 'utf8');
     await writeFile(out, text.replace(/aliyun-main/, 'aliyun-evil'));
-    const result = await auditVerify(out);
+    const result = await auditVerify(out, side.config.audit.key);
     assert.equal(result.ok, false);
     assert.equal(result.problems[0]!.kind, 'edited');
   });

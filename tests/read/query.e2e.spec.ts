@@ -365,13 +365,13 @@ describe('query API', () => {
     );
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /ndjson/);
-    const result = verifyAuditText(res.text);
+    const result = verifyAuditText(res.text, side.config.audit.key);
     assert.deepEqual(result.problems, []);
     assert.ok(result.records > 14);
     assert.ok(!res.text.includes('sealed:abcdef'));
     const csv = await get('/v1/audit/export?format=csv', admin);
     assert.equal(csv.status, 200);
-    const all = verifyAuditText(csv.text);
+    const all = verifyAuditText(csv.text, side.config.audit.key);
     assert.equal(all.format, 'csv');
     assert.deepEqual(all.problems, []);
     assert.equal(all.records, workload.lastPosition);

@@ -208,7 +208,12 @@ export async function appendWorkload(
             signature: 'Acme',
             content: verification ? '【Acme】Your code is ******' : `【Acme】Hello user${i}`,
             ...(verification
-              ? { sealedContent: 'sealed:abcdef', verificationId: randomUUID(), params: {} }
+              ? {
+                  sealedContent: 'sealed:abcdef',
+                  sealedParams: 'sealed:params-secret',
+                  verificationId: randomUUID(),
+                  params: {},
+                }
               : { params: { name: `user${i}` } }),
             segments: 1 + (i % 2),
             encoding: 'UCS-2',
