@@ -51,18 +51,15 @@ return 0`;
 // KEYS[1] breaker hash, KEYS[2] probe key, KEYS[3] claim key;
 // ARGV checkBreaker (1/0), cooldownMs, claim json, claim ttl ms.
 // Returns {0} breaker open, {2, json} claimed by someone else,
-// {3, 'closed'|'probe'|'skipped'} claimed by us. The clock is read only for a
-// breaker that has opened: a closed one costs two commands (HGET, SET).
-const ADMIT = `local breaker = 'skipped'
+// {3, 'closed'|'probe'|'skipped'} claimed by us.
+const ADMIT = `${NOW_MS}
+local breaker = 'skipped'
 if ARGV[1] == '1' then
   local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0') or 0
   if openUntil == 0 then breaker = 'closed'
-  else
-    ${NOW_MS}
-    if now < openUntil then return {0, ''}
-    elseif redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then breaker = 'probe'
-    else return {0, ''} end
-  end
+  elseif now < openUntil then return {0, ''}
+  elseif redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then breaker = 'probe'
+  else return {0, ''} end
 end
 if redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4], 'NX') then return {3, breaker} end
 return {2, redis.call('GET', KEYS[3]) or ''}`;
