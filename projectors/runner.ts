@@ -96,8 +96,21 @@ export function runProjection(
     }
   }
 
+  /** Whether the projection's store and MySQL (its checkpoint or locks) answer a ping now. */
+  async function storeAnswers(): Promise<boolean> {
+    try {
+      await deps.mysql.query('SELECT 1');
+      if (projection.store === 'mongo') await deps.mongo.db.command({ ping: 1 });
+      if (projection.store === 'redis') await deps.redis.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
-   * Retries through outages for as long as they last; gives up (rethrows)
+   * Retries through outages for as long as they last (an error counts as the
+   * event's fault only when the stores answer); gives up (rethrows)
    * after `poisonAttempts` failures that were not outages.
    */
   async function applyWithRetries(events: RecordedEvent[], upTo: number): Promise<void> {
@@ -112,7 +125,7 @@ export function runProjection(
       } catch (err) {
         if (ended() || err instanceof TermEnded) throw new TermEnded();
         part?.failed(err);
-        if (isOutageError(err)) {
+        if (isOutageError(err) || !(await storeAnswers())) {
           storeOutage.failed(err);
         } else {
           attempts++;

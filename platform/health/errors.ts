@@ -64,6 +64,9 @@ export function isOutageError(err: unknown, depth = 0): boolean {
   };
   if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
   if (e.fatal === true) return true; // mysql2: the connection is unusable
+  // KurrentDB client: gRPC unavailable / deadline exceeded / not the leader
+  const type = (err as { type?: unknown }).type;
+  if (type === 'unavailable' || type === 'deadline-exceeded' || type === 'not-leader') return true;
   if (typeof e.name === 'string' && OUTAGE_NAMES.has(e.name)) {
     // kafkajs wraps the real cause; "retries exceeded" of a non-network error is not an outage
     if (e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') {
@@ -78,5 +81,8 @@ export function isOutageError(err: unknown, depth = 0): boolean {
     return true;
   if (Array.isArray(e.errors) && e.errors.some((inner) => isOutageError(inner, depth + 1)))
     return true;
+  // mongodb: a bulk write error carries the network error it met in errorResponse
+  const response = (err as { errorResponse?: unknown }).errorResponse;
+  if (response !== undefined && response !== err && isOutageError(response, depth + 1)) return true;
   return e.cause !== undefined && isOutageError(e.cause, depth + 1);
 }
