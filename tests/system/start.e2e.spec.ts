@@ -264,9 +264,18 @@ describe('streaming start, as a user runs it', () => {
     );
     assert.equal(sent.status, 202, JSON.stringify(sent.json));
     const messageId = String(sent.json.messageId);
-    await eventually('delivery through the restarted processors', async () => {
-      const r = await call(`${queryBase}/v1/messages/${messageId}`, 'GET', undefined, token);
-      return r.status === 200 && r.json.status === 'delivered' ? true : undefined;
+    // the restarted processors first wait out the dead one's locks and Kafka session
+    let last = '';
+    await eventually(
+      'delivery through the restarted processors',
+      async () => {
+        const r = await call(`${queryBase}/v1/messages/${messageId}`, 'GET', undefined, token);
+        last = `${r.status} ${String(r.json.status)}`;
+        return r.status === 200 && r.json.status === 'delivered' ? true : undefined;
+      },
+      90_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} (last seen: ${last}); log: ${output.slice(-3000)}`);
     });
     const seen = await call(`${simBase}/admin/messages?outId=${messageId}`, 'GET');
     assert.equal(seen.json.received, 1, 'the supplier received it exactly once');
