@@ -16,9 +16,19 @@ export interface NewApiKey {
 
 type HashConfig = Pick<Config, 'codes'>;
 
-/** The stored form of a key: HMAC-SHA256 under the configured hash key. */
+// Keys are hashed under a key of their own (STREAMING_API_KEY_HASH_KEY), not
+// the one of verification codes; hashes from before that carry the old prefix
+// and are still checked under the code hash key.
+const PREFIX_HASH = 'hmac-sha256/apikey:';
+const LEGACY_PREFIX = 'hmac-sha256:';
+
+/** The stored form of a key: HMAC-SHA256 under the API-key hash key. */
 export function hashApiKey(config: HashConfig, key: string): string {
-  return `hmac-sha256:${keyedHash(config.codes.hashKey, `apikey:${key}`)}`;
+  return `${PREFIX_HASH}${keyedHash(config.codes.apiKeyHashKey, `apikey:${key}`)}`;
+}
+
+function legacyHash(config: HashConfig, key: string): string {
+  return `${LEGACY_PREFIX}${keyedHash(config.codes.hashKey, `apikey:${key}`)}`;
 }
 
 /** A fresh key: the id is a UUID (no underscores), the secret 32 random bytes. */
@@ -41,7 +51,10 @@ export function parseApiKey(value: string): { keyId: string } | undefined {
 
 /** Constant-time comparison of a presented key with the stored hash. */
 export function apiKeyMatches(config: HashConfig, key: string, storedHash: string): boolean {
-  const a = Buffer.from(hashApiKey(config, key));
+  const computed = storedHash.startsWith(PREFIX_HASH)
+    ? hashApiKey(config, key)
+    : legacyHash(config, key);
+  const a = Buffer.from(computed);
   const b = Buffer.from(storedHash);
   return a.length === b.length && timingSafeEqual(a, b);
 }

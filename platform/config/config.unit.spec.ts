@@ -27,6 +27,7 @@ const PROD_SECRETS = {
   STREAMING_SUPPLIERS: JSON.stringify([REAL_ACCOUNT]),
   STREAMING_DEFAULT_SUPPLIERS: 'ali-prod',
   STREAMING_AUDIT_KEY: 'cd'.repeat(32),
+  STREAMING_API_KEY_HASH_KEY: 'ef'.repeat(32),
 };
 
 function problemOf(env: Record<string, string>): string {

@@ -565,6 +565,11 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     'AES-256-GCM key encrypting codes on their way to the dispatcher.',
   ),
   key32(
+    'STREAMING_API_KEY_HASH_KEY',
+    DEV_API_KEY_HASH_KEY,
+    'HMAC key of stored API-key hashes; separate from the code hash and sealing keys (keys made before it existed still verify under STREAMING_CODE_HASH_KEY).',
+  ),
+  key32(
     'STREAMING_AUDIT_KEY',
     DEV_AUDIT_KEY,
     'HMAC key of the audit export chain: `streaming audit verify` with it detects an export rewritten and re-hashed without it. Keep a copy where auditors can reach it.',

@@ -67,7 +67,12 @@ export interface Config {
     readonly passwordLogN: number;
   };
   /** 32-byte keys. Buffers cannot be frozen: never write to them. */
-  readonly codes: { readonly hashKey: Buffer; readonly encryptionKey: Buffer };
+  readonly codes: {
+    readonly hashKey: Buffer;
+    readonly encryptionKey: Buffer;
+    /** HMAC key of stored API-key hashes (kept apart from the code hash key). */
+    readonly apiKeyHashKey: Buffer;
+  };
   /** 32-byte HMAC key of the audit export chain. */
   readonly audit: { readonly key: Buffer };
   readonly tenants: {
@@ -447,6 +452,7 @@ function build(v: Record<string, unknown>): Config {
     codes: {
       hashKey: decodeKey32(s('STREAMING_CODE_HASH_KEY')) as Buffer,
       encryptionKey: decodeKey32(s('STREAMING_CODE_ENCRYPTION_KEY')) as Buffer,
+      apiKeyHashKey: decodeKey32(s('STREAMING_API_KEY_HASH_KEY')) as Buffer,
     },
     audit: { key: decodeKey32(s('STREAMING_AUDIT_KEY')) as Buffer },
     tenants: {
