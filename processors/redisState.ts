@@ -23,19 +23,11 @@ const BREAKER_VALUE = { closed: 0, probe: 1, open: 2 } as const;
 
 const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-// KEYS[1] breaker hash, KEYS[2] probe key; ARGV cooldown. 1 closed, 2 probe, 0 open.
-const BREAKER_ALLOW = `${NOW_MS}
-local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0') or 0
-if openUntil == 0 then return 1 end
-if now < openUntil then return 0 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 2 end
-return 0`;
-
 // KEYS[1] breaker hash, KEYS[2] probe key, KEYS[3] window hash;
-// ARGV ok, failures, errorRate, minCalls, windowMs, cooldownMs. Returns 1 when it (re)opened.
+// ARGV ok, failures, errorRate, minCalls, windowMs, cooldownMs, calls. Returns 1 when it (re)opened.
 const BREAKER_RECORD = `${NOW_MS}
 local ok = ARGV[1] == '1'
-redis.call('HINCRBY', KEYS[3], 'calls', 1)
+redis.call('HINCRBY', KEYS[3], 'calls', tonumber(ARGV[7]))
 if not ok then redis.call('HINCRBY', KEYS[3], 'errors', 1) end
 redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]) * 2)
 if ok then
@@ -59,15 +51,18 @@ return 0`;
 // KEYS[1] breaker hash, KEYS[2] probe key, KEYS[3] claim key;
 // ARGV checkBreaker (1/0), cooldownMs, claim json, claim ttl ms.
 // Returns {0} breaker open, {2, json} claimed by someone else,
-// {3, 'closed'|'probe'|'skipped'} claimed by us.
-const ADMIT = `${NOW_MS}
-local breaker = 'skipped'
+// {3, 'closed'|'probe'|'skipped'} claimed by us. The clock is read only for a
+// breaker that has opened: a closed one costs two commands (HGET, SET).
+const ADMIT = `local breaker = 'skipped'
 if ARGV[1] == '1' then
   local openUntil = tonumber(redis.call('HGET', KEYS[1], 'openUntil') or '0') or 0
   if openUntil == 0 then breaker = 'closed'
-  elseif now < openUntil then return {0, ''}
-  elseif redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then breaker = 'probe'
-  else return {0, ''} end
+  else
+    ${NOW_MS}
+    if now < openUntil then return {0, ''}
+    elseif redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then breaker = 'probe'
+    else return {0, ''} end
+  end
 end
 if redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4], 'NX') then return {3, breaker} end
 return {2, redis.call('GET', KEYS[3]) or ''}`;
@@ -117,6 +112,9 @@ export class DispatchState {
   readonly redis: Redis;
   readonly prefix: string;
   private readonly options: ProcessorOptions;
+  /** Healthy calls per account not written yet (see recordCall). */
+  private readonly healthy = new Map<string, number>();
+  private healthyTimer: NodeJS.Timeout | undefined;
 
   constructor(redis: Redis, options: ProcessorOptions) {
     this.redis = redis;
@@ -128,20 +126,38 @@ export class DispatchState {
     return this.prefix + parts.join(':');
   }
 
-  async breaker(account: string): Promise<BreakerState> {
-    const r = Number(
-      await run(
-        this.redis,
-        BREAKER_ALLOW,
-        [this.key('breaker', account), this.key('breaker', account, 'probe')],
-        [this.options.breakerCooldownMs],
-      ),
-    );
-    return r === 1 ? 'closed' : r === 2 ? 'probe' : 'open';
+  /**
+   * Records a call's health; resolves true when the breaker opened. Healthy
+   * calls are counted in this process and written together every 200 ms (one
+   * round trip for many sends); a failure goes at once, after them.
+   */
+  async recordCall(account: string, ok: boolean): Promise<boolean> {
+    if (ok) {
+      this.healthy.set(account, (this.healthy.get(account) ?? 0) + 1);
+      if (!this.healthyTimer) {
+        this.healthyTimer = setTimeout(() => void this.flushHealthy(), 200);
+        this.healthyTimer.unref();
+      }
+      return false;
+    }
+    await this.flushHealthy(account);
+    return this.recordCalls(account, false, 1);
   }
 
-  /** Records a call's health; resolves true when the breaker opened. */
-  async recordCall(account: string, ok: boolean): Promise<boolean> {
+  private async flushHealthy(only?: string): Promise<void> {
+    if (only === undefined) this.healthyTimer = undefined;
+    const accounts = only === undefined ? [...this.healthy.keys()] : [only];
+    await Promise.all(
+      accounts.map(async (account) => {
+        const n = this.healthy.get(account) ?? 0;
+        if (n === 0) return;
+        this.healthy.delete(account);
+        await this.recordCalls(account, true, n).catch(() => undefined);
+      }),
+    );
+  }
+
+  private async recordCalls(account: string, ok: boolean, calls: number): Promise<boolean> {
     const o = this.options;
     const window = Math.floor(Date.now() / o.breakerWindowMs);
     const r = await run(
@@ -159,6 +175,7 @@ export class DispatchState {
         o.breakerMinCalls,
         o.breakerWindowMs,
         o.breakerCooldownMs,
+        calls,
       ],
     );
     const opened = Number(r) === 1;
@@ -240,7 +257,8 @@ export class DispatchState {
     const supplierTtl = WEEK_MS - ageMs;
     const lastTtl = LAST_MESSAGE_MS - ageMs;
     if (lastTtl <= 0) return;
-    const tx = this.redis.multi();
+    // independent keys, one round trip; no transaction needed
+    const tx = this.redis.pipeline();
     if (supplierTtl > 0) {
       tx.set(this.supplierKey(account, supplierMessageId), messageId, 'PX', supplierTtl);
     }
