@@ -471,7 +471,9 @@ export class MessageDispatcher {
       });
       return 'done';
     }
-    const cap = elapsed < this.options.reconcileWindowMs ? 60_000 : 6 * 3_600_000;
+    // at least once a minute for the first ten minutes (or the window), then thinning out
+    const cap =
+      elapsed < Math.max(this.options.reconcileWindowMs, 600_000) ? 60_000 : 6 * 3_600_000;
     const delay = Math.min(
       cap,
       Math.max(this.options.reconcileDelayMs, elapsed / 2),

@@ -107,6 +107,16 @@ export function receiptVerdict(
     case 'supplier-id-mismatch':
       return 'SUPPLIER_ID_MISMATCH';
     case 'not-submitted':
+      // An uncertain call's vendor id was never learnt: a receipt from the account
+      // that was called, naming the message in its out_id (Aliyun), is what the
+      // reconciling query would match too.
+      if (
+        state.exists &&
+        state.status === 'uncertain' &&
+        state.supplierAccount === r.account &&
+        r.messageId === state.messageId
+      )
+        return 'apply';
       // still on its way to a supplier: the submission may come; otherwise it never will
       return state.exists && (state.status === 'accepted' || state.status === 'uncertain')
         ? 'park'

@@ -90,7 +90,8 @@ describe('aliyun: QuerySendDetails lags behind a send that timed out', () => {
             timeoutAfterAcceptRate: 1,
             hangMs: 2_000,
             queryLagMs: 3_000,
-            receiptDelayMs: 200,
+            // receipts late enough that the reconciling query, not a receipt, settles the call
+            receiptDelayMs: 10_000,
           },
         },
       ],
