@@ -5,6 +5,7 @@ export { aggregate, type Decider, type Event, type Command } from './decider.ts'
 export * from './phone/index.ts';
 export * from './segments/index.ts';
 export * from './templates/index.ts';
+export * from './signatures/index.ts';
 export * from './users/index.ts';
 export * from './messages/index.ts';
 export * from './verification/index.ts';

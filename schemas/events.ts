@@ -125,6 +125,7 @@ export const eventSchemas: Record<string, JsonSchema> = {
   ),
   'template.updated.v1': obj(['templateCode'], {
     templateCode: str,
+    signature: str,
     content: str,
     suppliers: { type: 'array', items: str },
     policy: ratePolicySchema,
@@ -134,6 +135,53 @@ export const eventSchemas: Record<string, JsonSchema> = {
   }),
   'template.disabled.v1': obj(['templateCode'], { templateCode: str }),
   'template.enabled.v1': obj(['templateCode'], { templateCode: str }),
+  // review at each supplier account, per content revision
+  'template.review-submitted.v1': obj(
+    ['templateCode', 'account', 'vendorTemplateId', 'revision', 'params'],
+    {
+      templateCode: str,
+      account: str,
+      vendorTemplateId: str,
+      revision: int,
+      params: { type: 'array', items: str },
+    },
+  ),
+  'template.binding-requested.v1': obj(
+    ['templateCode', 'account', 'vendorTemplateId', 'revision'],
+    { templateCode: str, account: str, vendorTemplateId: str, revision: int },
+  ),
+  'template.reviewed.v1': obj(['templateCode', 'account', 'revision', 'status'], {
+    templateCode: str,
+    account: str,
+    vendorTemplateId: str,
+    revision: int,
+    status: { enum: ['approved', 'rejected'] },
+    reason: optStr,
+    params: { type: 'array', items: str },
+  }),
+
+  // signatures (stream signature-<tenant>-<hash>; the name reserved in signature-name-<hash>)
+  'signature.name-reserved.v1': obj(['name', 'tenantId'], { name: str, tenantId: str }),
+  'signature.registered.v1': obj(['tenantId', 'name', 'accounts'], {
+    tenantId: str,
+    name: str,
+    accounts: { type: 'array', items: str, minItems: 1 },
+  }),
+  'signature.accounts-added.v1': obj(['name', 'accounts'], {
+    name: str,
+    accounts: { type: 'array', items: str, minItems: 1 },
+  }),
+  'signature.submitted.v1': obj(['name', 'account'], {
+    name: str,
+    account: str,
+    vendorSignId: optStr,
+  }),
+  'signature.reviewed.v1': obj(['name', 'account', 'status'], {
+    name: str,
+    account: str,
+    status: { enum: ['approved', 'rejected'] },
+    reason: optStr,
+  }),
 
   // messages
   'sms.accepted.v1': obj(
@@ -174,6 +222,14 @@ export const eventSchemas: Record<string, JsonSchema> = {
       acceptedAt: time,
       // the template's extension code when the message was accepted
       extendCode: extendCodeSchema,
+      // per account the message may use: the vendor's approved template and its parameter order
+      vendorTemplates: {
+        type: 'object',
+        additionalProperties: obj(['id', 'params'], {
+          id: str,
+          params: { type: 'array', items: str },
+        }),
+      },
     },
   ),
   'sms.submitted.v1': obj(['messageId', 'supplierAccount', 'supplierMessageId'], {

@@ -54,6 +54,8 @@ export type SmsAcceptedData = {
   acceptedAt?: string;
   /** The template's extension code at accept time; sent to the supplier. */
   extendCode?: string;
+  /** Per account: the vendor's approved template id and its parameter names in the vendor's order. */
+  vendorTemplates?: Record<string, { id: string; params: string[] }>;
 };
 export type SmsAccepted = Event<'sms.accepted.v1', SmsAcceptedData>;
 export type SmsSubmitted = Event<

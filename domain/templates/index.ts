@@ -1,5 +1,14 @@
 export { parsePlaceholders, checkParams, fillPlaceholders, type Params } from './placeholders.ts';
 export {
+  toVendorTemplate,
+  matchVendorTemplate,
+  approvedBindings,
+  vendorParamProblem,
+  type Vendor,
+  type Route,
+  type ParamProblem,
+} from './vendors.ts';
+export {
   resolvePolicy,
   validatePolicy,
   templateKinds,
@@ -30,4 +39,11 @@ export {
   type TemplateUpdated,
   type TemplateDisabled,
   type TemplateEnabled,
+  type TemplateBinding,
+  type TemplateReviewSubmitted,
+  type TemplateBindingRequested,
+  type TemplateReviewed,
+  type RecordTemplateSubmission,
+  type RequestTemplateBinding,
+  type RecordTemplateReview,
 } from './template.ts';

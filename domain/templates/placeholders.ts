@@ -5,13 +5,14 @@ const namePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export type Params = Readonly<Record<string, string>>;
 
-type Piece = { text: string } | { name: string };
+export type Piece = { text: string } | { name: string };
 
 function contentInvalid(message: string, reason: string): DomainError {
   return new DomainError('TEMPLATE_CONTENT_INVALID', message, { field: 'content', reason });
 }
 
-function pieces(content: string): Piece[] {
+/** The content as literal text and `${name}` pieces. Throws TEMPLATE_CONTENT_INVALID. */
+export function pieces(content: string): Piece[] {
   const out: Piece[] = [];
   let at = 0;
   while (at < content.length) {

@@ -41,6 +41,7 @@ export type TemplateUpdated = Event<
   'template.updated.v1',
   {
     templateCode: string;
+    signature?: string;
     content?: string;
     suppliers?: string[];
     policy?: RatePolicy;
@@ -51,7 +52,47 @@ export type TemplateUpdated = Event<
 >;
 export type TemplateDisabled = Event<'template.disabled.v1', { templateCode: string }>;
 export type TemplateEnabled = Event<'template.enabled.v1', { templateCode: string }>;
-export type TemplateEvent = TemplateCreated | TemplateUpdated | TemplateDisabled | TemplateEnabled;
+/**
+ * A review at one supplier account. `revision` is the template's content
+ * revision it is about: a change of content or signature starts a new
+ * revision, and reviews of an older one no longer count.
+ */
+export type TemplateReviewSubmitted = Event<
+  'template.review-submitted.v1',
+  {
+    templateCode: string;
+    account: string;
+    vendorTemplateId: string;
+    revision: number;
+    /** placeholder names in the vendor's order (Tencent {1}, {2}, …) */
+    params: string[];
+  }
+>;
+/** The tenant asks to use a template it already has approved at the vendor. */
+export type TemplateBindingRequested = Event<
+  'template.binding-requested.v1',
+  { templateCode: string; account: string; vendorTemplateId: string; revision: number }
+>;
+export type TemplateReviewed = Event<
+  'template.reviewed.v1',
+  {
+    templateCode: string;
+    account: string;
+    vendorTemplateId?: string;
+    revision: number;
+    status: 'approved' | 'rejected';
+    reason?: string;
+    params?: string[];
+  }
+>;
+export type TemplateEvent =
+  | TemplateCreated
+  | TemplateUpdated
+  | TemplateDisabled
+  | TemplateEnabled
+  | TemplateReviewSubmitted
+  | TemplateBindingRequested
+  | TemplateReviewed;
 
 // commands ----------------------------------------------------------------
 export type CreateTemplate = {
@@ -75,6 +116,7 @@ export type UpdateTemplate = {
   type: 'UpdateTemplate';
   data: {
     tenantId?: string;
+    signature?: string;
     content?: string;
     suppliers?: string[];
     policy?: RatePolicy;
@@ -85,9 +127,49 @@ export type UpdateTemplate = {
 };
 export type DisableTemplate = { type: 'DisableTemplate'; data?: { tenantId?: string } };
 export type EnableTemplate = { type: 'EnableTemplate'; data?: { tenantId?: string } };
-export type TemplateCommand = CreateTemplate | UpdateTemplate | DisableTemplate | EnableTemplate;
+/** The reviewer: the vendor took our template for review. */
+export type RecordTemplateSubmission = {
+  type: 'RecordTemplateSubmission';
+  data: { account: string; vendorTemplateId: string; revision: number; params: string[] };
+};
+/** The tenant: bind a template already approved at the vendor (checked by the reviewer). */
+export type RequestTemplateBinding = {
+  type: 'RequestTemplateBinding';
+  data: { tenantId?: string; account: string; vendorTemplateId: string };
+};
+/** The reviewer: the vendor's final answer (or ours, for a binding that does not match). */
+export type RecordTemplateReview = {
+  type: 'RecordTemplateReview';
+  data: {
+    account: string;
+    vendorTemplateId?: string;
+    revision: number;
+    status: 'approved' | 'rejected';
+    reason?: string;
+    params?: string[];
+  };
+};
+export type TemplateCommand =
+  | CreateTemplate
+  | UpdateTemplate
+  | DisableTemplate
+  | EnableTemplate
+  | RecordTemplateSubmission
+  | RequestTemplateBinding
+  | RecordTemplateReview;
 
 // state -------------------------------------------------------------------
+/** The template at one supplier account, for the current revision. */
+export type TemplateBinding = {
+  /** absent while our submission has not reached the vendor, or when it refused it */
+  vendorTemplateId?: string;
+  status: 'pending' | 'approved' | 'rejected';
+  reason?: string;
+  /** placeholder names in the vendor's order */
+  params: string[];
+  /** submitted by us, or bound by the tenant */
+  source: 'submitted' | 'bound';
+};
 export type ExistingTemplate = {
   exists: true;
   templateId: string;
@@ -103,6 +185,10 @@ export type ExistingTemplate = {
   policy: RatePolicy;
   verification: VerificationSettings | undefined;
   extendCode: string | undefined;
+  /** content revision: 0 at creation, +1 per change of content or signature */
+  revision: number;
+  /** per supplier account; an account without one has not been submitted yet */
+  bindings: Record<string, TemplateBinding>;
 };
 export type TemplateState = { exists: false } | ExistingTemplate;
 
@@ -218,7 +304,14 @@ function create(command: CreateTemplate['data'], state: TemplateState): Template
 function update(command: UpdateTemplate['data'], state: TemplateState): TemplateEvent[] {
   const current = requireExisting(state, command.tenantId);
   const content = command.content;
-  if (content !== undefined) validateTemplateContent(current.kind, current.signature, content);
+  const signature = command.signature === undefined ? undefined : command.signature.trim();
+  if (content !== undefined || signature !== undefined) {
+    validateTemplateContent(
+      current.kind,
+      signature ?? current.signature,
+      content ?? current.content,
+    );
+  }
   const suppliers =
     command.suppliers === undefined ? undefined : requireTextList(command.suppliers, 'suppliers');
   let policy: RatePolicy | undefined;
@@ -240,6 +333,7 @@ function update(command: UpdateTemplate['data'], state: TemplateState): Template
       : requireExtendCode(command.extendCode);
   // Unchanged fields are dropped; an update that changes nothing emits nothing.
   const changes = withoutUndefined({
+    signature: signature === current.signature ? undefined : signature,
     content: content === current.content ? undefined : content,
     suppliers: deepEqual(suppliers, current.suppliers) ? undefined : suppliers,
     policy: deepEqual(policy, current.policy) ? undefined : policy,
@@ -252,8 +346,96 @@ function update(command: UpdateTemplate['data'], state: TemplateState): Template
   ];
 }
 
+function recordSubmission(
+  command: RecordTemplateSubmission['data'],
+  state: TemplateState,
+): TemplateEvent[] {
+  const current = requireExisting(state, undefined);
+  // a submission for an older revision, or one already recorded, changes nothing
+  if (command.revision !== current.revision || current.bindings[command.account]) return [];
+  return [
+    {
+      type: 'template.review-submitted.v1',
+      data: {
+        templateCode: current.templateCode,
+        account: requireText(command.account, 'account'),
+        vendorTemplateId: requireText(command.vendorTemplateId, 'vendorTemplateId'),
+        revision: command.revision,
+        params: [...command.params],
+      },
+    },
+  ];
+}
+
+function requestBinding(
+  command: RequestTemplateBinding['data'],
+  state: TemplateState,
+): TemplateEvent[] {
+  const current = requireExisting(state, command.tenantId);
+  const account = requireText(command.account, 'account');
+  const vendorTemplateId = requireText(command.vendorTemplateId, 'vendorTemplateId').trim();
+  if (!current.suppliers.includes(account)) {
+    throw new DomainError(
+      'UNKNOWN_SUPPLIER',
+      `Account ${account} is not one of the template's suppliers (${current.suppliers.join(', ')}); add it first.`,
+      { field: 'account', unknown: [account] },
+    );
+  }
+  const existing = current.bindings[account];
+  if (existing?.vendorTemplateId === vendorTemplateId && existing.status !== 'rejected') return [];
+  return [
+    {
+      type: 'template.binding-requested.v1',
+      data: {
+        templateCode: current.templateCode,
+        account,
+        vendorTemplateId,
+        revision: current.revision,
+      },
+    },
+  ];
+}
+
+function recordReview(
+  command: RecordTemplateReview['data'],
+  state: TemplateState,
+): TemplateEvent[] {
+  const current = requireExisting(state, undefined);
+  if (command.revision !== current.revision) return [];
+  const binding = current.bindings[command.account];
+  // a review of another vendor template than the one the account now has is stale
+  if (
+    binding?.vendorTemplateId !== undefined &&
+    command.vendorTemplateId !== undefined &&
+    binding.vendorTemplateId !== command.vendorTemplateId
+  ) {
+    return [];
+  }
+  if (binding && binding.status === command.status && binding.reason === command.reason) return [];
+  return [
+    {
+      type: 'template.reviewed.v1',
+      data: withoutUndefined({
+        templateCode: current.templateCode,
+        account: requireText(command.account, 'account'),
+        vendorTemplateId: command.vendorTemplateId ?? binding?.vendorTemplateId,
+        revision: command.revision,
+        status: command.status,
+        reason: command.reason,
+        params: command.params,
+      }),
+    },
+  ];
+}
+
 function decide(command: TemplateCommand, state: TemplateState): TemplateEvent[] {
   switch (command.type) {
+    case 'RecordTemplateSubmission':
+      return recordSubmission(command.data, state);
+    case 'RequestTemplateBinding':
+      return requestBinding(command.data, state);
+    case 'RecordTemplateReview':
+      return recordReview(command.data, state);
     case 'CreateTemplate':
       return create(command.data, state);
     case 'UpdateTemplate':
@@ -300,13 +482,20 @@ function evolve(state: TemplateState, event: TemplateEvent): TemplateState {
         policy: d.policy,
         verification: d.verification,
         extendCode: d.extendCode,
+        revision: 0,
+        bindings: {},
       };
     }
     case 'template.updated.v1': {
       if (!state.exists) return state;
       const d = event.data;
+      // new text: every vendor reviews it again
+      const changed = d.content !== undefined || d.signature !== undefined;
       return {
         ...state,
+        revision: changed ? state.revision + 1 : state.revision,
+        bindings: changed ? {} : state.bindings,
+        signature: d.signature ?? state.signature,
         content: d.content ?? state.content,
         placeholders: d.content === undefined ? state.placeholders : parsePlaceholders(d.content),
         suppliers: d.suppliers ?? state.suppliers,
@@ -319,6 +508,41 @@ function evolve(state: TemplateState, event: TemplateEvent): TemplateState {
       return state.exists ? { ...state, enabled: false } : state;
     case 'template.enabled.v1':
       return state.exists ? { ...state, enabled: true } : state;
+    case 'template.review-submitted.v1': {
+      const d = event.data;
+      if (!state.exists || d.revision !== state.revision) return state;
+      const binding: TemplateBinding = {
+        vendorTemplateId: d.vendorTemplateId,
+        status: 'pending',
+        params: [...d.params],
+        source: 'submitted',
+      };
+      return { ...state, bindings: { ...state.bindings, [d.account]: binding } };
+    }
+    case 'template.binding-requested.v1': {
+      const d = event.data;
+      if (!state.exists || d.revision !== state.revision) return state;
+      const binding: TemplateBinding = {
+        vendorTemplateId: d.vendorTemplateId,
+        status: 'pending',
+        params: [],
+        source: 'bound',
+      };
+      return { ...state, bindings: { ...state.bindings, [d.account]: binding } };
+    }
+    case 'template.reviewed.v1': {
+      const d = event.data;
+      if (!state.exists || d.revision !== state.revision) return state;
+      const before = state.bindings[d.account];
+      const binding: TemplateBinding = withoutUndefined({
+        vendorTemplateId: d.vendorTemplateId ?? before?.vendorTemplateId,
+        status: d.status,
+        reason: d.reason,
+        params: d.params ?? before?.params ?? [],
+        source: before?.source ?? 'submitted',
+      });
+      return { ...state, bindings: { ...state.bindings, [d.account]: binding } };
+    }
     default:
       return state;
   }

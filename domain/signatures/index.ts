@@ -1,0 +1,18 @@
+export {
+  signatureDecider,
+  signatureStream,
+  signatureNameStream,
+  validateSignatureName,
+  approvedSignatureAccounts,
+  MAX_SIGNATURE_LENGTH,
+  type ReviewStatus,
+  type SignatureState,
+  type ExistingSignature,
+  type SignatureReview,
+  type SignatureCommand,
+  type SignatureEvent,
+  type SignatureRegistered,
+  type SignatureAccountsAdded,
+  type SignatureSubmitted,
+  type SignatureReviewed,
+} from './signature.ts';
