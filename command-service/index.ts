@@ -11,8 +11,10 @@
 //   DELETE /v1/api-keys/:id                managingApiKeys    apikey-<keyId>
 //   POST   /v1/templates                   managingTemplates  template-<code>
 //   PATCH  /v1/templates/:code             managingTemplates  template-<code>
+//   POST   /v1/templates/:code/bindings    managingTemplates  template-<code>
 //   POST   /v1/templates/:code/disable     managingTemplates  template-<code>
 //   POST   /v1/templates/:code/enable      managingTemplates  template-<code>
+//   POST   /v1/signatures                  managingSignatures signature-name-<hash>, signature-<tenant>-<hash>
 //   POST   /v1/messages                    sendingMessages    message-<id>
 //   POST   /v1/verifications               verifyingCodes     verification-<code>-<digest>, message-<id>
 //   POST   /v1/verifications/check         verifyingCodes     verification-<code>-<digest>
@@ -54,6 +56,7 @@ import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { CommandDeps } from './deps.ts';
 import { apiKeysRouter } from './managingApiKeys/index.ts';
+import { signaturesRouter } from './managingSignatures/index.ts';
 import { templatesRouter } from './managingTemplates/index.ts';
 import { tenantsRouter } from './managingTenants/index.ts';
 import { usersRouter } from './registeringUsers/index.ts';
@@ -63,6 +66,7 @@ import { verificationsRouter } from './verifyingCodes/index.ts';
 export type { CommandDeps } from './deps.ts';
 export { createAdmin, registerUser, login } from './registeringUsers/index.ts';
 export { sendMessage } from './sendingMessages/index.ts';
+export { registerSignature } from './managingSignatures/index.ts';
 export { requestCode, checkCode } from './verifyingCodes/index.ts';
 export { adminTenant, sendNumberCode, checkNumberCode } from './managingTenants/index.ts';
 
@@ -97,6 +101,7 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
   app.use(usersRouter(deps, auth));
   app.use(apiKeysRouter(deps, auth));
   app.use(templatesRouter(deps, auth));
+  app.use(signaturesRouter(deps, auth));
   app.use(['/v1/messages', '/v1/verifications'], countSends);
   app.use(messagesRouter(deps, auth));
   app.use(verificationsRouter(deps, auth));

@@ -14,7 +14,14 @@ import { optionsOf, type ProcessorDeps, type ProcessorOptions, type Running } fr
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
 import { DispatchState } from './redisState.ts';
 import { SupplierRegistry, type RegisteredSupplier } from './registry.ts';
-import { backoffMs, candidates, currentAccount, nextAccount, sendParams } from './routing.ts';
+import {
+  backoffMs,
+  candidates,
+  currentAccount,
+  nextAccount,
+  sendParams,
+  vendorTemplateOf,
+} from './routing.ts';
 import { StatusPuller } from './statusPull.ts';
 import { sleep } from './store.ts';
 import { Throttle } from './throttle.ts';
@@ -275,7 +282,7 @@ export class MessageDispatcher {
       messageId: a.messageId,
       mobile: a.mobile,
       signature: a.signature ?? supplier.config.signName,
-      templateCode: a.templateCode,
+      ...vendorTemplateOf(a, supplier.config.id),
       params: sendParams(a.params, openedParams),
       content: openedContent ?? a.content ?? '',
       ...(a.extendCode ? { extendCode: a.extendCode } : {}),

@@ -46,6 +46,19 @@ export function nextAccount(
   return list.find((a) => !state.triedAccounts.includes(a) && !exclude.includes(a));
 }
 
+/**
+ * The vendor template the account sends this message with, and its parameter
+ * order; messages accepted before bindings existed carry our code as is.
+ */
+export function vendorTemplateOf(
+  accepted: ExistingMessage['accepted'],
+  account: string,
+): { templateCode: string; paramOrder?: string[] } {
+  const bound = accepted.vendorTemplates?.[account];
+  if (!bound) return { templateCode: accepted.templateCode };
+  return { templateCode: bound.id, paramOrder: [...bound.params] };
+}
+
 /** Exponential backoff with jitter: base * 2^n, capped, times a factor in [0.5, 1). */
 export function backoffMs(
   retry: number,

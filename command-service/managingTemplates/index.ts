@@ -17,7 +17,11 @@ import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import type { EventStore } from '../../platform/eventStore/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
-import { createTemplateBody, updateTemplateBody } from '../../schemas/http/index.ts';
+import {
+  bindTemplateBody,
+  createTemplateBody,
+  updateTemplateBody,
+} from '../../schemas/http/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { handle, load, metaOf } from '../commandHandling/index.ts';
 import { param, tenantScope, type Principal } from '../principal.ts';
@@ -225,6 +229,37 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
     if (body.suppliers) checkSuppliers(config, body.suppliers);
     await change(req, res, (tenantId) => ({ type: 'UpdateTemplate', data: { ...body, tenantId } }));
   });
+
+  // a template the tenant already has approved at the vendor; the reviewer checks it
+  router.post(
+    '/v1/templates/:code/bindings',
+    auth,
+    validateBody(bindTemplateBody),
+    async (req, res) => {
+      const principal = principalOf(req);
+      const body = req.body as { account: string; vendorTemplateId: string };
+      await handle(
+        eventStore,
+        templateDecider,
+        templateStream(codeOf(req)),
+        (state) =>
+          templateDecider.decide(
+            {
+              type: 'RequestTemplateBinding',
+              data: { tenantId: tenantScope(principal), ...body },
+            },
+            state,
+          ),
+        metaOf(req, principal),
+      );
+      res.status(202).json({
+        templateCode: codeOf(req),
+        account: body.account,
+        vendorTemplateId: body.vendorTemplateId.trim(),
+        status: 'pending',
+      });
+    },
+  );
 
   for (const action of ['disable', 'enable'] as const) {
     router.post(`/v1/templates/:code/${action}`, auth, (req, res) =>

@@ -3,6 +3,8 @@
 import { createHash } from 'node:crypto';
 import {
   aggregate,
+  approvedBindings,
+  approvedSignatureAccounts,
   countSegments,
   messageDecider,
   messageStream,
@@ -10,11 +12,18 @@ import {
   optOutDecider,
   optOutStream,
   renderMessage,
+  signatureDecider,
+  signatureStream,
+  vendorParamProblem,
+  VERIFICATION_CODE_PLACEHOLDER,
   type Encoding,
   type ExistingTemplate,
   type MessageEvent,
   type OptOutEvent,
   type Params,
+  type ParamProblem,
+  type Route,
+  type SignatureEvent,
   type SmsAcceptedData,
 } from '../../domain/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
@@ -186,15 +195,78 @@ export async function existingAnswer(
   return answerOf(first);
 }
 
+/**
+ * Step 2b: the accounts the message may go through, in the template's order:
+ * those where the vendor approved both the template and the tenant's
+ * signature, and takes every parameter value (each vendor's own limits).
+ * Else 422 TEMPLATE_NOT_APPROVED, SIGNATURE_NOT_APPROVED or
+ * PARAM_VALUE_INVALID naming the parameter.
+ */
+export async function sendRoutes(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  params: Params,
+): Promise<Route[]> {
+  const bound = approvedBindings(template);
+  if (bound.length === 0) {
+    const bindings = Object.entries(template.bindings).map(([account, b]) => ({
+      account,
+      status: b.status,
+      ...(b.reason ? { reason: b.reason } : {}),
+    }));
+    throw new AppError(
+      'TEMPLATE_NOT_APPROVED',
+      `No supplier account has approved template ${template.templateCode} yet; see GET /v1/templates/${template.templateCode}.`,
+      { bindings },
+    );
+  }
+  // the tenant's own signature: another tenant's of the same name is another stream
+  const events = await deps.eventStore.readStream(
+    signatureStream(template.tenantId, template.signature),
+  );
+  const signature = aggregate(signatureDecider, events as unknown as SignatureEvent[]);
+  const signed = new Set(approvedSignatureAccounts(signature));
+  const routes = bound.filter((r) => signed.has(r.account));
+  if (routes.length === 0) {
+    throw new AppError(
+      'SIGNATURE_NOT_APPROVED',
+      signature.exists
+        ? `Signature ${template.signature} is not approved on any account the template is approved on; see GET /v1/signatures.`
+        : `Register signature ${template.signature} first (POST /v1/signatures) and wait for its approval.`,
+      { signature: template.signature },
+    );
+  }
+  const vendors = new Map(deps.config.suppliers.map((s) => [s.id, s.vendor]));
+  let problem: ParamProblem | undefined;
+  const fitting = routes.filter((r) => {
+    const vendor = vendors.get(r.account);
+    if (vendor === undefined) return true; // the dispatcher reports an unknown account
+    const p = vendorParamProblem(vendor, template.kind, params, VERIFICATION_CODE_PLACEHOLDER);
+    problem ??= p;
+    return p === undefined;
+  });
+  if (fitting.length === 0 && problem) {
+    throw new AppError(
+      'PARAM_VALUE_INVALID',
+      `Parameter ${problem.param} is refused by ${problem.vendor}: ${problem.limit}.`,
+      { param: problem.param, vendor: problem.vendor, limit: problem.limit },
+    );
+  }
+  return fitting;
+}
+
 /** The `sms.accepted.v1` fields taken from the template as it is at accept time. */
-export function fromTemplate(template: ExistingTemplate) {
+export function fromTemplate(template: ExistingTemplate, routes: readonly Route[]) {
   return {
     tenantId: template.tenantId,
     templateId: template.templateId,
     templateCode: template.templateCode,
     kind: template.kind,
     signature: template.signature,
-    suppliers: [...template.suppliers],
+    suppliers: routes.map((r) => r.account),
+    vendorTemplates: Object.fromEntries(
+      routes.map((r) => [r.account, { id: r.vendorTemplateId, params: [...r.params] }]),
+    ),
     ...(template.extendCode === undefined ? {} : { extendCode: template.extendCode }),
   };
 }

@@ -21,6 +21,7 @@ import {
   requestHash,
   requireSendable,
   reserveOrRefuse,
+  sendRoutes,
   type AcceptedAnswer,
 } from './accepting.ts';
 
@@ -33,7 +34,8 @@ export interface SendInput {
 
 /**
  * 1. the caller owns the template (or is admin) and it is enabled; 2. params
- * match the placeholders; 3. the mobile is valid (E.164); 4. marketing: not
+ * match the placeholders, and some account approved template and signature
+ * and takes the values; 3. the mobile is valid (E.164); 4. marketing: not
  * opted out; 5. every limit reserved at once; 6. `sms.accepted.v1` appended.
  * With an Idempotency-Key the message id is derived from (tenant, key), so a
  * repeat meets an existing stream and gets the first answer.
@@ -51,6 +53,7 @@ export async function sendMessage(
   requireSendable(template, false);
   // 2.
   checkParams(template.placeholders, params);
+  const routes = await sendRoutes(deps, template, params);
   // 3.
   const mobile = e164Of(input.mobile);
   // 4.
@@ -72,7 +75,7 @@ export async function sendMessage(
     deps,
     {
       messageId,
-      ...fromTemplate(template),
+      ...fromTemplate(template, routes),
       mobile,
       content: fillPlaceholders(template.content, params),
       params: { ...params },

@@ -42,6 +42,7 @@ import {
   requestHash,
   requireSendable,
   reserveOrRefuse,
+  sendRoutes,
 } from '../sendingMessages/accepting.ts';
 
 const MASK = '******';
@@ -103,6 +104,11 @@ export async function requestCode(
   const settings = template.verification ?? verificationDefaults;
   const masked: Params = { ...extra, [VERIFICATION_CODE_PLACEHOLDER]: MASK };
   checkParams(template.placeholders, masked);
+  // the vendors' limits apply to the code as drawn: codeLength digits
+  const routes = await sendRoutes(deps, template, {
+    ...extra,
+    [VERIFICATION_CODE_PLACEHOLDER]: '0'.repeat(settings.codeLength),
+  });
   // 3.
   const mobile = e164Of(input.mobile);
   // 4. the pumping guard, then the limits
@@ -146,7 +152,7 @@ export async function requestCode(
   const { segments, encoding } = measure(template, full);
   const data: SmsAcceptedData = {
     messageId,
-    ...fromTemplate(template),
+    ...fromTemplate(template, routes),
     mobile,
     content: fillPlaceholders(template.content, masked),
     sealedContent: seal(

@@ -39,7 +39,24 @@ export const errorCatalogue = {
   TEMPLATE_CONTENT_INVALID: { status: 422, message: 'The template content is invalid.' },
   UNKNOWN_SUPPLIER: { status: 422, message: 'A supplier account in the list is not configured.' },
   POLICY_INVALID: { status: 422, message: 'The rate-limit policy is impossible.' },
+  TEMPLATE_NOT_APPROVED: {
+    status: 422,
+    message: 'No supplier account has approved the template yet.',
+  },
+  BINDING_NOT_FOUND: { status: 404, message: 'No such binding.' },
+  // signatures
+  SIGNATURE_INVALID: { status: 422, message: 'The signature name is invalid.' },
+  SIGNATURE_TAKEN: { status: 409, message: 'The signature belongs to another tenant.' },
+  SIGNATURE_NOT_FOUND: { status: 404, message: 'No such signature.' },
+  SIGNATURE_NOT_APPROVED: {
+    status: 422,
+    message: 'No supplier account has approved the signature for this template.',
+  },
   // sending
+  PARAM_VALUE_INVALID: {
+    status: 422,
+    message: 'A parameter value is refused by the vendors.',
+  },
   PARAMS_MISMATCH: { status: 422, message: 'The params do not match the template placeholders.' },
   INVALID_MOBILE: { status: 422, message: 'The mobile number is not valid.' },
   MOBILE_OPTED_OUT: { status: 422, message: 'The number has opted out of marketing messages.' },

@@ -236,7 +236,7 @@ export class TencentAdapter implements SupplierAdapter {
           SmsSdkAppId: appId,
           SignName: req.signature || this.account.signName || '',
           TemplateId: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
-          TemplateParamSet: Object.values(req.params),
+          TemplateParamSet: tencentParamSet(req),
           SessionContext: req.messageId,
           ...(req.extendCode ? { ExtendCode: req.extendCode } : {}),
         }),
@@ -333,4 +333,10 @@ export class TencentAdapter implements SupplierAdapter {
     }
     return { kind: 'not_found', conclusive: false };
   }
+}
+
+/** TemplateParamSet in the vendor template's order ({1}, {2}, …), whatever the caller's key order. */
+export function tencentParamSet(req: Pick<SendRequest, 'params' | 'paramOrder'>): string[] {
+  if (req.paramOrder === undefined) return Object.values(req.params);
+  return req.paramOrder.map((name) => req.params[name] ?? '');
 }

@@ -38,9 +38,16 @@ export interface SendRequest {
   mobile: string;
   /** Signature name (the text inside 【】); falls back to account.signName. */
   signature: string;
+  /** The vendor's id of the approved template (Aliyun SMS_…, Tencent a number), never our T… code. */
   templateCode: string;
-  /** Template parameters, in the template's placeholder order (Tencent sends values positionally). */
+  /** Template parameters by placeholder name. */
   params: Record<string, string>;
+  /**
+   * The placeholder names in the vendor template's order (from its binding):
+   * Tencent sends the values positionally, {1} first. Absent only for
+   * messages accepted before bindings existed.
+   */
+  paramOrder?: string[];
   /** Rendered text, for logs and the simulator only; never sent to the vendor. */
   content: string;
   /** SMS extension code (digits) appended to the sender number, so replies carry it back. */

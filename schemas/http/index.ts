@@ -179,7 +179,8 @@ export const createTemplateResponse = obj(['templateId', 'templateCode'], {
 export const updateTemplateBody = obj(
   [],
   {
-    content: text(1000),
+    signature: text(32, 'A new signature (without 【】); the template is reviewed again.'),
+    content: text(1000, 'New content; the template is reviewed again by each account.'),
     suppliers,
     policy: policyBody,
     verification: verificationSettingsBody,
@@ -196,6 +197,33 @@ export const templateStateResponse = obj(['templateCode', 'enabled', 'version'],
   version: { type: 'integer' },
 });
 export const templateCodeParam = templateCode;
+
+export const bindTemplateBody = obj(['account', 'vendorTemplateId'], {
+  account: text(63, 'A supplier account of the template.'),
+  vendorTemplateId: text(
+    64,
+    "The vendor's id of a template already approved there (Aliyun SMS_…, Tencent a number).",
+  ),
+});
+export const bindTemplateResponse = obj(['templateCode', 'account', 'vendorTemplateId', 'status'], {
+  templateCode: { type: 'string' },
+  account: { type: 'string' },
+  vendorTemplateId: { type: 'string' },
+  status: { enum: ['pending', 'approved', 'rejected'] },
+});
+
+export const registerSignatureBody = obj(['name'], {
+  name: text(12, 'The signature as it appears in 【】, without them; 2–12 characters.'),
+  accounts: {
+    ...suppliers,
+    description: 'Supplier accounts to submit it to; default: the deployment order.',
+  },
+});
+export const registerSignatureResponse = obj(['name', 'accounts', 'status'], {
+  name: { type: 'string' },
+  accounts: { type: 'array', items: { type: 'string' } },
+  status: { enum: ['pending'] },
+});
 
 export const sendMessageBody = obj(['templateCode', 'mobile'], {
   templateCode,

@@ -260,7 +260,7 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
   },
   '/v1/templates/{code}': {
     patch: operation({
-      summary: 'Change content, suppliers or policy',
+      summary: 'Change signature, content, suppliers or policy (new text is reviewed again)',
       tag: 'templates',
       body: http.updateTemplateBody,
       status: 200,
@@ -275,6 +275,27 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
         'VERSION_CONFLICT',
       ],
       params: [code],
+    }),
+  },
+  '/v1/templates/{code}/bindings': {
+    post: operation({
+      summary: 'Use a template already approved at the vendor (checked against ours)',
+      tag: 'templates',
+      body: http.bindTemplateBody,
+      status: 202,
+      response: http.bindTemplateResponse,
+      errors: [...AUTH, ...BODY, 'TEMPLATE_NOT_FOUND', 'UNKNOWN_SUPPLIER', 'VERSION_CONFLICT'],
+      params: [code],
+    }),
+  },
+  '/v1/signatures': {
+    post: operation({
+      summary: 'Register a signature; it is submitted to each supplier account for review',
+      tag: 'templates',
+      body: http.registerSignatureBody,
+      status: 201,
+      response: http.registerSignatureResponse,
+      errors: [...AUTH, ...BODY, 'SIGNATURE_INVALID', 'SIGNATURE_TAKEN', 'UNKNOWN_SUPPLIER'],
     }),
   },
   '/v1/templates/{code}/disable': {
@@ -311,6 +332,9 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
         'TEMPLATE_DISABLED',
         'WRONG_TEMPLATE_KIND',
         'PARAMS_MISMATCH',
+        'TEMPLATE_NOT_APPROVED',
+        'SIGNATURE_NOT_APPROVED',
+        'PARAM_VALUE_INVALID',
         'INVALID_MOBILE',
         'MOBILE_OPTED_OUT',
         'IDEMPOTENCY_KEY_REUSED',
@@ -341,6 +365,9 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
         'TEMPLATE_DISABLED',
         'WRONG_TEMPLATE_KIND',
         'PARAMS_MISMATCH',
+        'TEMPLATE_NOT_APPROVED',
+        'SIGNATURE_NOT_APPROVED',
+        'PARAM_VALUE_INVALID',
         'INVALID_MOBILE',
         ...RATE,
         'VERIFICATION_GUARD',
