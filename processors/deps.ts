@@ -53,6 +53,9 @@ export interface ProcessorOptions {
   concurrency: number;
   /** How often timers and parked receipts are looked at. */
   pollMs: number;
+  /** First wait before asking a vendor about a review; it grows up to reviewPollMaxMs. */
+  reviewPollMs: number;
+  reviewPollMaxMs: number;
 }
 
 export const defaultProcessorOptions: ProcessorOptions = {
@@ -74,6 +77,8 @@ export const defaultProcessorOptions: ProcessorOptions = {
   breakerCooldownMs: 5_000,
   concurrency: 512,
   pollMs: 200,
+  reviewPollMs: 500,
+  reviewPollMaxMs: 600_000,
 };
 
 export interface ProcessorDeps {

@@ -6,6 +6,7 @@ import { startDispatcher } from './dispatcher.ts';
 import { DispatchState } from './redisState.ts';
 import { startReceipts } from './receipts.ts';
 import { startRelay } from './relay.ts';
+import { startReviews } from './reviews.ts';
 import { startTimers } from './timers.ts';
 
 export {
@@ -17,20 +18,22 @@ export {
 export { startRelay, RELAY_CHECKPOINT, type DispatchMessage } from './relay.ts';
 export { startDispatcher, MessageDispatcher } from './dispatcher.ts';
 export { startTimers, TIMERS_CHECKPOINT } from './timers.ts';
+export { startReviews, Reviewer, REVIEWS_CHECKPOINT } from './reviews.ts';
 export { startReceipts, parkedReceiptCount, RECEIPTS_CHECKPOINT } from './receipts.ts';
 export { DispatchState } from './redisState.ts';
 export { SupplierRegistry } from './registry.ts';
 export { processorSchema, ensureProcessorSchema } from './store.ts';
 
-/** Relay, dispatcher, timers and receipts in this process; close() stops them all. */
 import { watchProcessors } from './metrics.ts';
 
+/** Relay, dispatcher, timers, receipts and reviews in this process; close() stops them all. */
 export async function startProcessors(deps: ProcessorDeps): Promise<Running> {
   const running: Running[] = [];
   try {
     running.push(await startRelay(deps));
     running.push(await startTimers(deps));
     running.push(await startReceipts(deps));
+    running.push(await startReviews(deps));
     running.push(await startDispatcher(deps));
     running.push(watchProcessors(deps));
   } catch (err) {

@@ -4,7 +4,14 @@
 // SendSms:          https://help.aliyun.com/document_detail/55284.html
 // QuerySendDetails: https://help.aliyun.com/document_detail/419277.html
 // API error codes:  https://help.aliyun.com/document_detail/101346.html
-import dysmsapi, { QuerySendDetailsRequest, SendSmsRequest } from '@alicloud/dysmsapi20170525';
+import dysmsapi, {
+  CreateSmsSignRequest,
+  CreateSmsTemplateRequest,
+  GetSmsSignRequest,
+  GetSmsTemplateRequest,
+  QuerySendDetailsRequest,
+  SendSmsRequest,
+} from '@alicloud/dysmsapi20170525';
 import { $OpenApiUtil, AlibabaCloudError } from '@alicloud/openapi-core';
 import { ExtendsParameters, RetryOptions, RuntimeOptions } from '@darabonba/typescript';
 import { networkErrorCode, observeExchange, type ExchangeFailure } from './exchange.ts';
@@ -12,6 +19,10 @@ import { isE164, toAliyunNumber } from './mobile.ts';
 import type {
   QueryOutcome,
   QueryRequest,
+  ReviewApi,
+  ReviewOutcome,
+  SubmitOutcome,
+  TemplateApplication,
   SendOutcome,
   SendRequest,
   SupplierAccount,
@@ -156,7 +167,7 @@ export function aliyunFailure(f: ExchangeFailure, timeoutMs: number): AliyunFail
     : { kind: 'transient', code: 'CLIENT_ERROR', message: 'request could not be made' };
 }
 
-export class AliyunAdapter implements SupplierAdapter {
+export class AliyunAdapter implements SupplierAdapter, ReviewApi {
   readonly account: SupplierAccount;
   private readonly now: () => Date;
   private readonly client: Client;
@@ -321,4 +332,115 @@ export class AliyunAdapter implements SupplierAdapter {
     }
     return { kind: 'not_found', conclusive: true };
   }
+
+  // Review of signatures and templates -------------------------------------
+  // CreateSmsSign:     https://help.aliyun.com/zh/sms/developer-reference/api-dysmsapi-2017-05-25-createsmssign
+  // GetSmsSign:        https://help.aliyun.com/zh/sms/developer-reference/api-dysmsapi-2017-05-25-getsmssign
+  // CreateSmsTemplate: https://help.aliyun.com/zh/sms/developer-reference/api-dysmsapi-2017-05-25-createsmstemplate
+  // GetSmsTemplate:    https://help.aliyun.com/en/sms/developer-reference/api-dysmsapi-2017-05-25-getsmstemplate
+  // Status (SignStatus / TemplateStatus): 0 in review, 1 approved, 2 rejected
+  // (the reason in AuditInfo.RejectInfo), 10 review cancelled.
+
+  private async manage<T extends { code?: string; message?: string }>(
+    call: () => Promise<{ body?: T }>,
+  ): Promise<{ ok: true; body: T } | { ok: false; outcome: ManageFailure }> {
+    const result = await observeExchange(this.account.timeoutMs, call);
+    if (!result.ok) {
+      const f = aliyunFailure(result, this.account.timeoutMs);
+      return {
+        ok: false,
+        outcome:
+          f.kind === 'rejected'
+            ? { kind: 'refused', reason: `${f.code}: ${f.message}` }
+            : { kind: 'failed', reason: f.code },
+      };
+    }
+    const body = result.value.body ?? ({} as T);
+    const code = str(body.code);
+    if (code === 'OK') return { ok: true, body };
+    const kind = classifyAliyunError(200, code);
+    const reason = `${code ?? 'NO_CODE'}: ${str(body.message) ?? ''}`;
+    return {
+      ok: false,
+      outcome: kind === 'rejected' ? { kind: 'refused', reason } : { kind: 'failed', reason },
+    };
+  }
+
+  async submitSignature(name: string): Promise<SubmitOutcome> {
+    const r = await this.manage(() =>
+      this.client.createSmsSignWithOptions(
+        new CreateSmsSignRequest({
+          signName: name,
+          // 0: the enterprise's full or short name; 1: a website/app (SignSource)
+          signSource: 0,
+          signType: 0,
+          remark: 'registered through streaming',
+        }),
+        this.runtime(),
+      ),
+    );
+    if (!r.ok) return r.outcome;
+    return { kind: 'submitted', ...(r.body.orderId ? { id: str(r.body.orderId)! } : {}) };
+  }
+
+  async signatureReview(name: string): Promise<ReviewOutcome> {
+    const r = await this.manage(() =>
+      this.client.getSmsSignWithOptions(new GetSmsSignRequest({ signName: name }), this.runtime()),
+    );
+    if (!r.ok) {
+      return r.outcome.kind === 'refused'
+        ? { kind: 'rejected', reason: r.outcome.reason }
+        : { kind: 'failed', reason: r.outcome.reason };
+    }
+    return aliyunReview(Number(r.body.signStatus), r.body.auditInfo?.rejectInfo);
+  }
+
+  async submitTemplate(t: TemplateApplication): Promise<SubmitOutcome> {
+    const r = await this.manage(() =>
+      this.client.createSmsTemplateWithOptions(
+        new CreateSmsTemplateRequest({
+          templateName: t.name,
+          templateContent: t.content,
+          // 0 verification code, 1 notification, 2 marketing
+          templateType: t.kind === 'verification' ? 0 : t.kind === 'notification' ? 1 : 2,
+          relatedSignName: t.signature,
+          remark: t.remark,
+        }),
+        this.runtime(),
+      ),
+    );
+    if (!r.ok) return r.outcome;
+    const code = str(r.body.templateCode);
+    if (!code) return { kind: 'failed', reason: 'OK without TemplateCode' };
+    return { kind: 'submitted', id: code };
+  }
+
+  async templateReview(vendorTemplateId: string): Promise<ReviewOutcome> {
+    const r = await this.manage(() =>
+      this.client.getSmsTemplateWithOptions(
+        new GetSmsTemplateRequest({ templateCode: vendorTemplateId }),
+        this.runtime(),
+      ),
+    );
+    if (!r.ok) {
+      return r.outcome.kind === 'refused'
+        ? { kind: 'rejected', reason: r.outcome.reason }
+        : { kind: 'failed', reason: r.outcome.reason };
+    }
+    const review = aliyunReview(Number(r.body.templateStatus), r.body.auditInfo?.rejectInfo);
+    const content = str(r.body.templateContent);
+    return review.kind === 'approved' || review.kind === 'pending'
+      ? { ...review, ...(content !== undefined ? { content } : {}) }
+      : review;
+  }
+}
+
+type ManageFailure = { kind: 'refused' | 'failed'; reason: string };
+
+/** SignStatus / TemplateStatus of GetSmsSign / GetSmsTemplate as a review. */
+export function aliyunReview(status: number, rejectInfo: string | undefined): ReviewOutcome {
+  if (status === 1) return { kind: 'approved' };
+  if (status === 2) return { kind: 'rejected', reason: rejectInfo || 'rejected by Aliyun' };
+  if (status === 10) return { kind: 'rejected', reason: 'the review was cancelled' };
+  return { kind: 'pending' };
 }

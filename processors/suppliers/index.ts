@@ -7,6 +7,10 @@ import type { SupplierAccount, SupplierAdapter } from './types.ts';
 export type {
   QueryOutcome,
   QueryRequest,
+  ReviewApi,
+  ReviewOutcome,
+  SubmitOutcome,
+  TemplateApplication,
   SendOutcome,
   SendRequest,
   SupplierAccount,

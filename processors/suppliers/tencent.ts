@@ -18,6 +18,10 @@ import { sms } from 'tencentcloud-sdk-nodejs-sms';
 import { observeExchange, type ExchangeFailure } from './exchange.ts';
 import { isE164 } from './mobile.ts';
 import type {
+  ReviewApi,
+  ReviewOutcome,
+  SubmitOutcome,
+  TemplateApplication,
   QueryOutcome,
   QueryRequest,
   SendOutcome,
@@ -333,10 +337,116 @@ export class TencentAdapter implements SupplierAdapter {
     }
     return { kind: 'not_found', conclusive: false };
   }
+
+  // Review of signatures and templates (API 2021-01-11) ---------------------
+  // AddSmsSign:              https://cloud.tencent.com/document/product/382/55974
+  // DescribeSmsSignList:     https://cloud.tencent.com/document/product/382/55969
+  // AddSmsTemplate:          https://cloud.tencent.com/document/product/382/55981
+  // DescribeSmsTemplateList: https://cloud.tencent.com/document/product/382/55969
+  // StatusCode: 0 approved, 1 in review, -1 rejected (ReviewReply says why).
+
+  private async manage(
+    call: () => Promise<unknown>,
+  ): Promise<
+    | { ok: true; response: Record<string, unknown> }
+    | { ok: false; kind: 'refused' | 'failed'; reason: string }
+  > {
+    // the SDK throws for Response.Error (with its code) and for the network
+    const result = await observeExchange(this.account.timeoutMs, call);
+    if (!result.ok) {
+      const f = tencentFailure(result, this.account.timeoutMs);
+      return {
+        ok: false,
+        kind: f.kind === 'rejected' ? 'refused' : 'failed',
+        reason: `${f.code}: ${f.message}`,
+      };
+    }
+    return { ok: true, response: obj(result.value) ?? {} };
+  }
+
+  async submitSignature(name: string): Promise<SubmitOutcome> {
+    const r = await this.manage(() =>
+      this.client.AddSmsSign({
+        SignName: name,
+        // 0 company, 1 app, 2 website, 3 official account, 4 trademark, 5 government
+        SignType: 0,
+        // 0 the three-in-one business licence
+        DocumentType: 0,
+        International: 0,
+        // 0 for our own business
+        SignPurpose: 0,
+        ProofImage: '',
+        Remark: 'registered through streaming',
+      }),
+    );
+    if (!r.ok) return { kind: r.kind, reason: r.reason };
+    const id = str(obj(r.response.AddSignStatus)?.SignId);
+    if (!id) return { kind: 'failed', reason: 'AddSmsSign answered without SignId' };
+    return { kind: 'submitted', id };
+  }
+
+  async signatureReview(_name: string, vendorSignId?: string): Promise<ReviewOutcome> {
+    if (vendorSignId === undefined || !/^\d+$/.test(vendorSignId)) {
+      return { kind: 'rejected', reason: 'no SignId was recorded for this signature' };
+    }
+    const r = await this.manage(() =>
+      this.client.DescribeSmsSignList({ SignIdSet: [Number(vendorSignId)], International: 0 }),
+    );
+    if (!r.ok) return { kind: r.kind === 'refused' ? 'rejected' : 'failed', reason: r.reason };
+    const set = r.response.DescribeSignListStatusSet;
+    const row = Array.isArray(set) ? obj(set[0]) : undefined;
+    if (!row) return { kind: 'rejected', reason: `Tencent has no signature ${vendorSignId}` };
+    return tencentReview(Number(row.StatusCode), str(row.ReviewReply));
+  }
+
+  async submitTemplate(t: TemplateApplication): Promise<SubmitOutcome> {
+    const r = await this.manage(() =>
+      this.client.AddSmsTemplate({
+        TemplateName: t.name,
+        TemplateContent: t.content,
+        // 0 ordinary (verification codes and notifications), 1 marketing
+        SmsType: t.kind === 'marketing' ? 1 : 0,
+        International: 0,
+        Remark: t.remark,
+      }),
+    );
+    if (!r.ok) return { kind: r.kind, reason: r.reason };
+    const id = str(obj(r.response.AddTemplateStatus)?.TemplateId);
+    if (!id) return { kind: 'failed', reason: 'AddSmsTemplate answered without TemplateId' };
+    return { kind: 'submitted', id };
+  }
+
+  async templateReview(vendorTemplateId: string): Promise<ReviewOutcome> {
+    if (!/^\d+$/.test(vendorTemplateId)) {
+      return { kind: 'rejected', reason: `${vendorTemplateId} is not a Tencent template id` };
+    }
+    const r = await this.manage(() =>
+      this.client.DescribeSmsTemplateList({
+        TemplateIdSet: [Number(vendorTemplateId)],
+        International: 0,
+      }),
+    );
+    if (!r.ok) return { kind: r.kind === 'refused' ? 'rejected' : 'failed', reason: r.reason };
+    const set = r.response.DescribeTemplateStatusSet;
+    const row = Array.isArray(set) ? obj(set[0]) : undefined;
+    if (!row) return { kind: 'rejected', reason: `Tencent has no template ${vendorTemplateId}` };
+    const review = tencentReview(Number(row.StatusCode), str(row.ReviewReply));
+    const content = str(row.TemplateContent);
+    return (review.kind === 'approved' || review.kind === 'pending') && content !== undefined
+      ? { ...review, content }
+      : review;
+  }
 }
 
 /** TemplateParamSet in the vendor template's order ({1}, {2}, …), whatever the caller's key order. */
 export function tencentParamSet(req: Pick<SendRequest, 'params' | 'paramOrder'>): string[] {
   if (req.paramOrder === undefined) return Object.values(req.params);
   return req.paramOrder.map((name) => req.params[name] ?? '');
+}
+
+/** StatusCode of DescribeSmsSignList / DescribeSmsTemplateList as a review. */
+export function tencentReview(status: number, reply: string | undefined): ReviewOutcome {
+  if (status === 0) return { kind: 'approved' };
+  if (status === -1) return { kind: 'rejected', reason: reply || 'rejected by Tencent' };
+  return { kind: 'pending' };
 }

@@ -111,3 +111,41 @@ export interface SupplierAdapter {
   send(req: SendRequest): Promise<SendOutcome>;
   query(req: QueryRequest): Promise<QueryOutcome>;
 }
+
+// Review of signatures and templates (the vendors' management APIs) ---------
+
+/** What we apply for: our template in the vendor's syntax. */
+export interface TemplateApplication {
+  name: string;
+  kind: 'verification' | 'notification' | 'marketing';
+  /** In the vendor's syntax (Aliyun ${name}, Tencent {1}). */
+  content: string;
+  /** The signature the template is used with (Aliyun RelatedSignName). */
+  signature: string;
+  /** Why, for the reviewer. */
+  remark: string;
+}
+
+/**
+ * - submitted: the vendor took the application (its id, when it gives one).
+ * - refused: the vendor will not review it as sent (the reason is final).
+ * - failed: the call failed; try again later.
+ */
+export type SubmitOutcome =
+  | { kind: 'submitted'; id?: string }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+/** A review as the vendor reports it now; `content` is the vendor's template text. */
+export type ReviewOutcome =
+  | { kind: 'pending'; content?: string }
+  | { kind: 'approved'; content?: string }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'failed'; reason: string };
+
+export interface ReviewApi {
+  submitSignature(name: string): Promise<SubmitOutcome>;
+  signatureReview(name: string, vendorSignId?: string): Promise<ReviewOutcome>;
+  submitTemplate(application: TemplateApplication): Promise<SubmitOutcome>;
+  templateReview(vendorTemplateId: string): Promise<ReviewOutcome>;
+}
