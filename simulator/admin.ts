@@ -5,6 +5,7 @@
 // Tencent extend; `replyTo` (one of our message ids the account took) answers
 // that message, with its mobile and the extension code it was sent with.
 import { Router, type Request, type Response } from 'express';
+import { statusOf } from './catalog.ts';
 import type { SimContext } from './context.ts';
 import { statusModesRouter } from './statusModes.ts';
 import {
@@ -42,6 +43,7 @@ const COUNT_KEYS = [
   'pushBatchWindowMs',
   'pushRetries',
   'pushRetryBaseMs',
+  'reviewDelayMs',
 ] as const;
 
 export class SpecError extends Error {
@@ -83,7 +85,26 @@ function behaviourOf(spec: Record<string, unknown>, issues: string[]): Partial<B
       issues.push('reorderReceipts: expected a boolean');
     else out.reorderReceipts = src.reorderReceipts;
   }
-  for (const k of ['rejectCode', 'transientCode', 'deliverFailCode'] as const) {
+  if (src.reviewRejectPattern !== undefined) {
+    const v = src.reviewRejectPattern;
+    let valid = v === null;
+    if (typeof v === 'string') {
+      try {
+        new RegExp(v);
+        valid = true;
+      } catch {
+        valid = false;
+      }
+    }
+    if (!valid) issues.push('reviewRejectPattern: expected a regular expression or null');
+    else out.reviewRejectPattern = v as string | null;
+  }
+  for (const k of [
+    'rejectCode',
+    'transientCode',
+    'deliverFailCode',
+    'reviewRejectReason',
+  ] as const) {
     const v = src[k];
     if (v === undefined) continue;
     if (typeof v !== 'string' || v === '') issues.push(`${k}: expected a non-empty string`);
@@ -226,6 +247,71 @@ export function adminRouter(ctx: SimContext): Router {
       if (k.startsWith(prefix)) byMessageId[k.slice(prefix.length)] = { ...c };
     }
     res.json({ id: a.id, vendor: a.vendor, ...a.stats, byMessageId });
+  });
+
+  // what the account received, with the text as rendered from its own template
+  r.get('/accounts/:id/messages', (req: Request<{ id: string }>, res) => {
+    const a = state.accounts.get(req.params.id);
+    if (!a) return bad(res, 404, 'no such account');
+    const raw = typeof req.query.mobile === 'string' ? req.query.mobile : undefined;
+    const mobile = raw === undefined ? undefined : normalizeMobile(raw);
+    if (raw !== undefined && !mobile) return bad(res, 400, 'mobile: not a valid number');
+    const messages = state.messages.filter(
+      (m) => m.accountId === a.id && (mobile === undefined || m.mobile === mobile),
+    );
+    res.json({
+      total: messages.length,
+      messages: messages.slice(-1000).map((m) => ({ ...publicMessage(m), text: m.content })),
+    });
+  });
+
+  // signatures and templates as the vendor console shows them; PUT seeds an
+  // approved one (a template the tenant already has at the vendor)
+  r.get('/accounts/:id/catalog', (req: Request<{ id: string }>, res) => {
+    const a = state.accounts.get(req.params.id);
+    if (!a) return bad(res, 404, 'no such account');
+    const c = ctx.catalog.of(a.id);
+    res.json({
+      signatures: [...c.signatures.values()].map((s) => ({
+        ...s,
+        status: statusOf(s, a.behaviour),
+      })),
+      templates: [...c.templates.values()].map((t) => ({ ...t, status: statusOf(t, a.behaviour) })),
+    });
+  });
+  r.put(
+    '/accounts/:id/templates/:templateId',
+    (req: Request<{ id: string; templateId: string }>, res) => {
+      const a = state.accounts.get(req.params.id);
+      if (!a) return bad(res, 404, 'no such account');
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      if (typeof body.content !== 'string' || body.content === '')
+        return bad(res, 400, 'content: required');
+      const verdict = body.status === 'rejected' ? 'rejected' : 'approved';
+      ctx.catalog.seedTemplate(a.id, {
+        id: req.params.templateId,
+        name: typeof body.name === 'string' ? body.name : req.params.templateId,
+        content: body.content,
+        type: typeof body.type === 'number' ? body.type : 1,
+        verdict,
+        ...(verdict === 'rejected' ? { reason: a.behaviour.reviewRejectReason } : {}),
+      });
+      res.json({ id: req.params.templateId, status: verdict });
+    },
+  );
+  r.put('/accounts/:id/signatures/:name', (req: Request<{ id: string; name: string }>, res) => {
+    const a = state.accounts.get(req.params.id);
+    if (!a) return bad(res, 404, 'no such account');
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    ctx.catalog.seedSignature(
+      a.id,
+      req.params.name,
+      body.status === 'rejected' ? 'rejected' : 'approved',
+    );
+    res.json({
+      name: req.params.name,
+      status: body.status === 'rejected' ? 'rejected' : 'approved',
+    });
   });
 
   r.get('/messages', (req, res) => {

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { aliyunSignatureMatches } from './aliyunAuth.ts';
+import { checkSend, statusOf } from './catalog.ts';
 import { visibleToQueries } from './statusModes.ts';
 import type { SimContext } from './context.ts';
 import {
@@ -134,6 +135,11 @@ export function aliyunHandler(ctx: SimContext) {
         return sendSms(ctx, account, params, res);
       case 'QuerySendDetails':
         return querySendDetails(ctx, account, params, res);
+      case 'CreateSmsSign':
+      case 'GetSmsSign':
+      case 'CreateSmsTemplate':
+      case 'GetSmsTemplate':
+        return manage(ctx, account, params.Action, params, res);
       default:
         return fail(
           res,
@@ -178,6 +184,18 @@ async function sendSms(
       return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法,只接受字符串值');
     }
   }
+  // the vendor's own checks: approved template and signature, the params it needs
+  const check = checkSend(
+    ctx.catalog,
+    account,
+    params.SignName,
+    params.TemplateCode,
+    templateParam as Record<string, string>,
+  );
+  if (!check.ok) {
+    account.stats.rejected++;
+    return answer(res, check.code, check.message);
+  }
   const decision = ctx.decide(account, {
     transient: 'Throttling.User',
     reject: 'isv.MOBILE_NUMBER_ILLEGAL',
@@ -192,8 +210,7 @@ async function sendSms(
 
   const serial = ctx.state.nextSerial();
   const bizId = `${BigInt(Date.now()) * 100000n + BigInt(serial % 100000)}^0`;
-  const values = Object.values(templateParam as Record<string, string>).join(' ');
-  const content = `【${params.SignName}】${params.TemplateCode}${values ? ' ' + values : ''}`;
+  const content = check.text;
   for (const mobile of numbers) {
     const message: SimMessage = {
       accountId: account.id,
@@ -262,4 +279,69 @@ function querySendDetails(
     TotalCount: rows.length,
     SmsSendDetailDTOs: { SmsSendDetailDTO: dtos },
   });
+}
+
+// Signature and template management (2017-05-25): CreateSmsSign / GetSmsSign,
+// CreateSmsTemplate / GetSmsTemplate. Status 0 in review, 1 approved, 2 rejected.
+const STATUS = { pending: 0, approved: 1, rejected: 2 } as const;
+
+function manage(
+  ctx: SimContext,
+  account: SimAccount,
+  action: string,
+  params: Record<string, string>,
+  res: Response,
+): void {
+  const b = account.behaviour;
+  const c = ctx.catalog.of(account.id);
+  const ok = (body: Record<string, unknown>): void => {
+    res.status(200).json({ RequestId: requestId(), Code: 'OK', Message: 'OK', ...body });
+  };
+  switch (action) {
+    case 'CreateSmsSign': {
+      const name = params.SignName ?? '';
+      if ([...name].length < 2 || [...name].length > 12)
+        return answer(res, 'isv.SMS_SIGN_ILLEGAL', '签名不合法: 2–12 个字符');
+      const s = ctx.catalog.applySignature(account, name);
+      return ok({ SignName: s.name, OrderId: s.id });
+    }
+    case 'GetSmsSign': {
+      const s = c.signatures.get(params.SignName ?? '');
+      if (!s) return answer(res, 'isv.SMS_SIGN_ILLEGAL', '签名不存在');
+      const status = statusOf(s, b);
+      return ok({
+        SignName: s.name,
+        SignStatus: STATUS[status],
+        OrderId: s.id,
+        AuditInfo: status === 'rejected' ? { RejectInfo: s.reason ?? '' } : {},
+      });
+    }
+    case 'CreateSmsTemplate': {
+      const content = params.TemplateContent ?? '';
+      const type = Number(params.TemplateType ?? '1');
+      if (content === '' || !params.TemplateName)
+        return answer(
+          res,
+          'isv.SMS_TEMPLATE_ILLEGAL',
+          'TemplateName and TemplateContent are required',
+        );
+      if (![0, 1, 2, 3].includes(type))
+        return answer(res, 'isv.SMS_TEMPLATE_ILLEGAL', 'TemplateType must be 0, 1, 2 or 3');
+      const t = ctx.catalog.applyTemplate(account, { name: params.TemplateName, content, type });
+      return ok({ TemplateCode: t.id, TemplateName: t.name, OrderId: t.id.slice(4) });
+    }
+    case 'GetSmsTemplate': {
+      const t = c.templates.get(params.TemplateCode ?? '');
+      if (!t) return answer(res, 'isv.SMS_TEMPLATE_ILLEGAL', '模板不存在');
+      const status = statusOf(t, b);
+      return ok({
+        TemplateCode: t.id,
+        TemplateName: t.name,
+        TemplateContent: t.content,
+        TemplateType: String(t.type),
+        TemplateStatus: String(STATUS[status]),
+        AuditInfo: status === 'rejected' ? { RejectInfo: t.reason ?? '' } : {},
+      });
+    }
+  }
 }

@@ -1,6 +1,7 @@
 // What the vendor handlers share: state, the pusher, and the behaviour rules
 // applied to every SendSms.
 import type { Response } from 'express';
+import { Catalog } from './catalog.ts';
 import { Pusher } from './pusher.ts';
 import { chance } from './rng.ts';
 import {
@@ -19,6 +20,8 @@ export type SendDecision =
 export class SimContext {
   readonly state = new SimulatorState();
   readonly pusher = new Pusher();
+  /** Signatures and templates per account. */
+  readonly catalog = new Catalog();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly held = new Set<Response>();
   private closed = false;
@@ -85,6 +88,7 @@ export class SimContext {
     this.timers.clear();
     this.pusher.reset();
     this.state.reset(dropAccounts);
+    if (dropAccounts) this.catalog.clear();
   }
 
   close(): void {

@@ -47,6 +47,12 @@ export interface Behaviour {
   pushRetries: number;
   /** Retry n waits pushRetryBaseMs * [1, 5, 10, …][n] (Aliyun: 1, 5, 10 minutes). */
   pushRetryBaseMs: number;
+  /** How long a signature or template stays in review (the vendors: about two hours). */
+  reviewDelayMs: number;
+  /** Rejection rule: a regular expression over a signature's name or a template's name and text. */
+  reviewRejectPattern: string | null;
+  /** The reason a rejected review carries. */
+  reviewRejectReason: string;
 }
 
 export const DEFAULT_BEHAVIOUR: Behaviour = {
@@ -68,6 +74,9 @@ export const DEFAULT_BEHAVIOUR: Behaviour = {
   pushBatchWindowMs: 10,
   pushRetries: 3,
   pushRetryBaseMs: 100,
+  reviewDelayMs: 1_000,
+  reviewRejectPattern: null,
+  reviewRejectReason: '模板内容不符合规范 (the content does not follow the template rules)',
 };
 
 export interface AccountConfig {
@@ -119,6 +128,7 @@ export interface SimMessage {
   signName: string;
   templateCode: string;
   params: unknown;
+  /** The text as the handset shows it: 【signature】 and the vendor template with the params filled in. */
   content: string;
   segments: number;
   appId?: string;

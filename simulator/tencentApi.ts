@@ -2,6 +2,7 @@
 // gateway does it, then SendSms, PullSmsSendStatusByPhoneNumber and PullSmsSendStatus.
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
+import { checkSend, statusOf } from './catalog.ts';
 import type { SimContext } from './context.ts';
 import { visibleToQueries } from './statusModes.ts';
 import { parseAuthorization, tc3SignatureMatches } from './tencentAuth.ts';
@@ -121,18 +122,26 @@ export function tencentHandler(ctx: SimContext) {
     } catch {
       return error(res, 'FailedOperation.FailResolvePacket', 'Failed to parse the request packet.');
     }
-    if (account.appId !== undefined && body.SmsSdkAppId !== account.appId) {
+    const action = header(req, 'x-tc-action') ?? '';
+    // the management APIs name no application; sending and pulling do
+    const perApp = !/^(AddSms|DescribeSms)/.test(action);
+    if (perApp && account.appId !== undefined && body.SmsSdkAppId !== account.appId) {
       return error(
         res,
         'UnauthorizedOperation.SmsSdkAppIdVerifyFail',
         'SmsSdkAppId verification failed.',
       );
     }
-    switch (header(req, 'x-tc-action')) {
+    switch (action) {
       case 'SendSms':
         return sendSms(ctx, account, body, res);
       case 'PullSmsSendStatusByPhoneNumber':
         return pullByPhone(ctx, account, body, res);
+      case 'AddSmsSign':
+      case 'DescribeSmsSignList':
+      case 'AddSmsTemplate':
+      case 'DescribeSmsTemplateList':
+        return manage(ctx, account, action, body, res);
       case 'PullSmsSendStatus':
         return pullAll(ctx, account, body, res);
       default:
@@ -177,6 +186,18 @@ async function sendSms(
       'SessionContext must be shorter than 512 bytes.',
     );
   const signName = typeof body.SignName === 'string' ? body.SignName : '';
+  // the vendor's own checks: approved template and signature, the params it needs
+  const check = checkSend(
+    ctx.catalog,
+    account,
+    signName,
+    String(body.TemplateId),
+    params as string[],
+  );
+  if (!check.ok && !check.perNumber) {
+    account.stats.rejected++;
+    return error(res, check.code, check.message);
+  }
   const decision = ctx.decide(account, {
     transient: 'RequestLimitExceeded',
     reject: 'InvalidParameterValue.IncorrectPhoneNumber',
@@ -185,7 +206,7 @@ async function sendSms(
   if (decision.kind === 'transient')
     return error(res, decision.code, 'The number of requests exceeds the frequency limit.');
 
-  const content = `【${signName}】${body.TemplateId}${params.length ? ' ' + params.join(' ') : ''}`;
+  const content = check.ok ? check.text : '';
   const set = numbers.map((raw) => {
     const given = typeof raw === 'string' ? raw : String(raw);
     const mobile = normalizeMobile(given);
@@ -202,6 +223,9 @@ async function sendSms(
         Code: 'InvalidParameterValue.IncorrectPhoneNumber',
         Message: 'incorrect number format',
       };
+    }
+    if (!check.ok) {
+      return { ...base, SerialNo: '', Fee: 0, Code: check.code, Message: check.message };
     }
     if (decision.kind === 'rejected') {
       return {
@@ -329,4 +353,100 @@ function pullAll(
     .slice(0, limit);
   for (const m of fresh) ctx.state.pulled.add(m);
   reply(res, { PullSmsSendStatusSet: fresh.map(statusItem) });
+}
+
+// Signature and template management (2021-01-11): AddSmsSign /
+// DescribeSmsSignList, AddSmsTemplate / DescribeSmsTemplateList.
+// StatusCode 0 approved, 1 in review, -1 rejected (ReviewReply says why).
+const STATUS_CODE = { approved: 0, pending: 1, rejected: -1 } as const;
+
+function ids(v: unknown): string[] | undefined {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 100) return undefined;
+  if (!v.every((x) => typeof x === 'number' && Number.isInteger(x))) return undefined;
+  return v.map(String);
+}
+
+function manage(
+  ctx: SimContext,
+  account: SimAccount,
+  action: string,
+  body: Record<string, unknown>,
+  res: Response,
+): void {
+  const b = account.behaviour;
+  const c = ctx.catalog.of(account.id);
+  const created = (at: number) => Math.floor(at / 1000);
+  switch (action) {
+    case 'AddSmsSign': {
+      const name = typeof body.SignName === 'string' ? body.SignName : '';
+      if ([...name].length < 2 || [...name].length > 12)
+        return error(
+          res,
+          'InvalidParameterValue.InvalidSignName',
+          'SignName must have 2 to 12 characters.',
+        );
+      const s = ctx.catalog.applySignature(account, name);
+      return reply(res, { AddSignStatus: { SignId: Number(s.id), SignApplyId: Number(s.id) } });
+    }
+    case 'DescribeSmsSignList': {
+      const wanted = ids(body.SignIdSet);
+      if (!wanted) return error(res, 'InvalidParameterValue', 'SignIdSet: 1 to 100 integer ids.');
+      const set = wanted.flatMap((id) => {
+        const s = ctx.catalog.signatureById(account.id, id);
+        if (!s) return [];
+        const status = statusOf(s, b);
+        return [
+          {
+            SignId: Number(s.id),
+            International: 0,
+            StatusCode: STATUS_CODE[status],
+            ReviewReply: status === 'rejected' ? (s.reason ?? '') : '',
+            SignName: s.name,
+            CreateTime: created(s.appliedAt),
+          },
+        ];
+      });
+      return reply(res, { DescribeSignListStatusSet: set });
+    }
+    case 'AddSmsTemplate': {
+      const name = typeof body.TemplateName === 'string' ? body.TemplateName : '';
+      const content = typeof body.TemplateContent === 'string' ? body.TemplateContent : '';
+      if (name === '' || content === '')
+        return error(res, 'MissingParameter', 'TemplateName and TemplateContent are required.');
+      if (/\$\{/.test(content))
+        return error(
+          res,
+          'FailedOperation.TemplateParamSetNotMatchApprovedTemplate',
+          'Variables are written {1}, {2}, …',
+        );
+      const t = ctx.catalog.applyTemplate(account, {
+        name,
+        content,
+        type: Number(body.SmsType ?? 0) === 1 ? 2 : 1,
+      });
+      return reply(res, { AddTemplateStatus: { TemplateId: t.id } });
+    }
+    case 'DescribeSmsTemplateList': {
+      const wanted = ids(body.TemplateIdSet);
+      if (!wanted)
+        return error(res, 'InvalidParameterValue', 'TemplateIdSet: 1 to 100 integer ids.');
+      const set = wanted.flatMap((id) => {
+        const t = c.templates.get(id);
+        if (!t) return [];
+        const status = statusOf(t, b);
+        return [
+          {
+            TemplateId: Number(t.id),
+            International: 0,
+            StatusCode: STATUS_CODE[status],
+            ReviewReply: status === 'rejected' ? (t.reason ?? '') : '',
+            TemplateName: t.name,
+            TemplateContent: t.content,
+            CreateTime: created(t.appliedAt),
+          },
+        ];
+      });
+      return reply(res, { DescribeTemplateStatusSet: set });
+    }
+  }
 }
