@@ -1,4 +1,4 @@
-// The MySQL read models: message_history, templates, users, inbound_messages, tenants.
+// The MySQL read models: message_history, templates, signatures, users, inbound_messages, tenants.
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { mysqlProjection, type Row, type RowModel } from './mysqlProjection.ts';
 
@@ -192,6 +192,8 @@ export const templatesModel: RowModel = {
     'verification',
     'extend_code',
     'status',
+    'revision',
+    'bindings',
     'created_at',
     'updated_at',
     'updated_position',
@@ -209,13 +211,19 @@ export const templatesModel: RowModel = {
     verification TEXT NULL,
     extend_code VARCHAR(16) NULL,
     status VARCHAR(16) NOT NULL,
+    revision INT NOT NULL DEFAULT 0,
+    bindings TEXT NULL,
     created_at DATETIME(3) NOT NULL,
     updated_at DATETIME(3) NOT NULL,
     updated_position BIGINT UNSIGNED NOT NULL,
     KEY ix_code (template_code),
     KEY ix_tenant_code (tenant_id, template_code)
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-  addedColumns: { extend_code: 'VARCHAR(16) NULL AFTER verification' },
+  addedColumns: {
+    extend_code: 'VARCHAR(16) NULL AFTER verification',
+    revision: 'INT NOT NULL DEFAULT 0 AFTER status',
+    bindings: 'TEXT NULL AFTER revision',
+  },
   keyOf: (event) =>
     event.type.startsWith('template.') ? streamSuffix(event, 'template-') : undefined,
   reduce(row, event) {
@@ -236,6 +244,8 @@ export const templatesModel: RowModel = {
         verification: json(d.verification),
         extend_code: text(d.extendCode),
         status: 'enabled',
+        revision: 0,
+        bindings: json({}),
         created_at: time,
         updated_at: time,
         updated_position: event.position,
@@ -244,6 +254,12 @@ export const templatesModel: RowModel = {
     if (!row) return undefined;
     const next: Row = { ...row, updated_at: time };
     if (event.type === 'template.updated.v1') {
+      // new text: every account reviews it again (as the template decider does)
+      if (d.content !== undefined || d.signature !== undefined) {
+        next.revision = Number(row.revision ?? 0) + 1;
+        next.bindings = json({});
+      }
+      if (d.signature !== undefined) next.signature = d.signature;
       if (d.content !== undefined) next.content = d.content;
       if (d.suppliers !== undefined) next.suppliers = json(d.suppliers);
       if (d.policy !== undefined) next.policy = json(d.policy);
@@ -251,8 +267,119 @@ export const templatesModel: RowModel = {
       if (d.extendCode !== undefined) next.extend_code = text(d.extendCode);
     } else if (event.type === 'template.disabled.v1') next.status = 'disabled';
     else if (event.type === 'template.enabled.v1') next.status = 'enabled';
-    else return undefined;
+    else if (REVIEW_EVENTS.has(event.type)) {
+      if (Number(d.revision) !== Number(row.revision ?? 0)) return undefined;
+      next.bindings = json(reduceBinding(parseBindings(row.bindings), event.type, d));
+    } else return undefined;
     return next;
+  },
+};
+
+const REVIEW_EVENTS = new Set([
+  'template.review-submitted.v1',
+  'template.binding-requested.v1',
+  'template.reviewed.v1',
+]);
+type BindingRow = {
+  vendorTemplateId?: string;
+  status: string;
+  reason?: string;
+  params: string[];
+};
+function parseBindings(v: unknown): Record<string, BindingRow> {
+  if (typeof v !== 'string' || v === '') return {};
+  return JSON.parse(v) as Record<string, BindingRow>;
+}
+function reduceBinding(
+  bindings: Record<string, BindingRow>,
+  type: string,
+  d: Data,
+): Record<string, BindingRow> {
+  const account = String(d.account);
+  const before = bindings[account];
+  const params = Array.isArray(d.params) ? (d.params as string[]) : undefined;
+  let binding: BindingRow;
+  if (type === 'template.reviewed.v1') {
+    binding = {
+      ...((text(d.vendorTemplateId) ?? before?.vendorTemplateId)
+        ? { vendorTemplateId: text(d.vendorTemplateId) ?? before?.vendorTemplateId }
+        : {}),
+      status: String(d.status),
+      ...(text(d.reason) ? { reason: text(d.reason)! } : {}),
+      params: params ?? before?.params ?? [],
+    };
+  } else {
+    binding = {
+      vendorTemplateId: String(d.vendorTemplateId),
+      status: 'pending',
+      params: params ?? [],
+    };
+  }
+  return { ...bindings, [account]: binding };
+}
+
+// signatures ----------------------------------------------------------------
+type SignatureReviewRow = { status: string; reason?: string };
+export const signaturesModel: RowModel = {
+  table: 'signatures',
+  key: 'signature_key',
+  columns: [
+    'signature_key',
+    'tenant_id',
+    'name',
+    'accounts',
+    'reviews',
+    'created_at',
+    'updated_at',
+    'updated_position',
+  ],
+  ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
+    signature_key VARCHAR(190) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(128) NOT NULL,
+    name VARCHAR(64) NOT NULL,
+    accounts TEXT NOT NULL,
+    reviews TEXT NOT NULL,
+    created_at DATETIME(3) NOT NULL,
+    updated_at DATETIME(3) NOT NULL,
+    updated_position BIGINT UNSIGNED NOT NULL,
+    KEY ix_tenant_name (tenant_id, name)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  keyOf: (event) =>
+    event.type.startsWith('signature.') && event.type !== 'signature.name-reserved.v1'
+      ? streamSuffix(event, 'signature-')
+      : undefined,
+  reduce(row, event) {
+    const d = event.data as Data;
+    const time = new Date(event.metadata.timestamp);
+    if (event.type === 'signature.registered.v1') {
+      if (row) return undefined;
+      const accounts = (d.accounts ?? []) as string[];
+      return {
+        signature_key: streamSuffix(event, 'signature-'),
+        tenant_id: d.tenantId,
+        name: d.name,
+        accounts: json(accounts),
+        reviews: json(Object.fromEntries(accounts.map((a) => [a, { status: 'pending' }]))),
+        created_at: time,
+        updated_at: time,
+        updated_position: event.position,
+      };
+    }
+    if (!row) return undefined;
+    const accounts = JSON.parse(String(row.accounts)) as string[];
+    const reviews = JSON.parse(String(row.reviews)) as Record<string, SignatureReviewRow>;
+    if (event.type === 'signature.accounts-added.v1') {
+      for (const a of (d.accounts ?? []) as string[]) {
+        if (!accounts.includes(a)) accounts.push(a);
+        reviews[a] ??= { status: 'pending' };
+      }
+    } else if (event.type === 'signature.reviewed.v1') {
+      reviews[String(d.account)] = {
+        status: String(d.status),
+        ...(text(d.reason) ? { reason: text(d.reason)! } : {}),
+      };
+    } else if (event.type !== 'signature.submitted.v1') return undefined;
+    return { ...row, accounts: json(accounts), reviews: json(reviews), updated_at: time };
   },
 };
 
@@ -417,6 +544,11 @@ export const messageHistory = mysqlProjection({
 });
 export const templates = mysqlProjection({ name: 'templates', version: 1, model: templatesModel });
 export const users = mysqlProjection({ name: 'users', version: 1, model: usersModel });
+export const signatures = mysqlProjection({
+  name: 'signatures',
+  version: 1,
+  model: signaturesModel,
+});
 export const inboundMessages = mysqlProjection({
   name: 'inbound_messages',
   version: 1,

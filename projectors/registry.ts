@@ -1,12 +1,20 @@
 // The table of contents: every projection, by name.
 import { auditLog, messageTimelines } from './mongoModels.ts';
-import { inboundMessages, messageHistory, templates, tenants, users } from './mysqlModels.ts';
+import {
+  inboundMessages,
+  messageHistory,
+  signatures,
+  templates,
+  tenants,
+  users,
+} from './mysqlModels.ts';
 import { templateCache } from './redisModels.ts';
 import type { Projection } from './types.ts';
 
 export const projections: readonly Projection[] = [
   messageHistory,
   templates,
+  signatures,
   users,
   inboundMessages,
   tenants,

@@ -31,6 +31,7 @@ export interface QueryDeps {
 export type ReadModel =
   | 'message_history'
   | 'templates'
+  | 'signatures'
   | 'users'
   | 'inbound_messages'
   | 'tenants'
@@ -40,6 +41,7 @@ export type ReadModel =
 const mysqlModels = new Set<ReadModel>([
   'message_history',
   'templates',
+  'signatures',
   'users',
   'inbound_messages',
   'tenants',
@@ -47,6 +49,7 @@ const mysqlModels = new Set<ReadModel>([
 const version: Record<ReadModel, number> = {
   message_history: 1,
   templates: 1,
+  signatures: 1,
   users: 1,
   inbound_messages: 1,
   tenants: 1,

@@ -1,15 +1,37 @@
-// GET /v1/templates and GET /v1/templates/:code.
+// GET /v1/templates, GET /v1/templates/:code and GET /v1/signatures.
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
-import { listTemplatesQuery, getTemplateQuery } from '../../schemas/openapi/query.ts';
+import {
+  listSignaturesQuery,
+  listTemplatesQuery,
+  getTemplateQuery,
+} from '../../schemas/openapi/query.ts';
 import { decodeCursor, encodeCursor, iso, sqlConditions, visibleTenant } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
 
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 
+type BindingRow = { vendorTemplateId?: string; status: string; reason?: string; params: string[] };
+
+/** Per supplier account in the template's order; an account not reached yet is pending. */
+function bindingsView(suppliers: string[], raw: unknown) {
+  const bindings = (parse(raw ?? '{}') ?? {}) as Record<string, BindingRow>;
+  return suppliers.map((account) => {
+    const b = bindings[account];
+    return {
+      account,
+      vendorTemplateId: b?.vendorTemplateId ?? null,
+      status: b?.status ?? 'pending',
+      ...(b?.reason ? { reason: b.reason } : {}),
+      params: b?.params ?? [],
+    };
+  });
+}
+
 export function templateView(row: RowDataPacket) {
+  const suppliers = parse(row.suppliers) as string[];
   return {
     templateId: row.template_id,
     tenantId: row.tenant_id,
@@ -18,11 +40,12 @@ export function templateView(row: RowDataPacket) {
     kind: row.kind,
     signature: row.signature,
     content: row.content,
-    suppliers: parse(row.suppliers),
+    suppliers,
     policy: parse(row.policy),
     verification: row.verification === null ? null : parse(row.verification),
     extendCode: row.extend_code ?? null,
     status: row.status,
+    bindings: bindingsView(suppliers, row.bindings),
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };
@@ -89,8 +112,38 @@ async function getTemplate(deps: QueryDeps, req: Request) {
   return templateView(rows[0]);
 }
 
+async function listSignatures(deps: QueryDeps, req: Request) {
+  const q = req.query as { tenant?: string; after?: number };
+  const tenant = visibleTenant(req, q.tenant);
+  await waitForReadModels(deps, ['signatures'], q.after);
+  const [rows] = await deps.mysql.query<RowDataPacket[]>(
+    `SELECT * FROM signatures${tenant === undefined ? '' : ' WHERE tenant_id = ?'}
+     ORDER BY name, tenant_id LIMIT 1000`,
+    tenant === undefined ? [] : [tenant],
+  );
+  return {
+    items: rows.map((row) => {
+      const reviews = parse(row.reviews) as Record<string, { status: string; reason?: string }>;
+      return {
+        name: row.name,
+        tenantId: row.tenant_id,
+        accounts: (parse(row.accounts) as string[]).map((account) => ({
+          account,
+          status: reviews[account]?.status ?? 'pending',
+          ...(reviews[account]?.reason ? { reason: reviews[account].reason } : {}),
+        })),
+        createdAt: iso(row.created_at),
+        updatedAt: iso(row.updated_at),
+      };
+    }),
+  };
+}
+
 export function templatesRouter(deps: QueryDeps): Router {
   const router = Router();
+  router.get('/v1/signatures', validateQuery(listSignaturesQuery), async (req, res) => {
+    res.json(await listSignatures(deps, req));
+  });
   router.get('/v1/templates', validateQuery(listTemplatesQuery), async (req, res) => {
     res.json(await listTemplates(deps, req));
   });

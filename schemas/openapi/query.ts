@@ -73,6 +73,7 @@ export const listTenantsQuery = query({
   after: afterParam,
 });
 export const getTenantQuery = query({ after: afterParam });
+export const listSignaturesQuery = query({ tenant: tenantParam, after: afterParam });
 export const listInboundQuery = query({
   mobile: mobileParam,
   from: timeParam,
@@ -165,6 +166,51 @@ const template = {
     verification: { type: ['object', 'null'] },
     extendCode: { ...nullableString, description: 'SMS extension code, digits.' },
     status: { enum: ['enabled', 'disabled'] },
+    bindings: {
+      type: 'array',
+      description:
+        'Per supplier account: the vendor template and its review. Messages go only through approved ones.',
+      items: {
+        type: 'object',
+        properties: {
+          account: { type: 'string' },
+          vendorTemplateId: {
+            ...nullableString,
+            description: 'Aliyun SMS_…, Tencent a number; null until the vendor took it.',
+          },
+          status: { enum: ['pending', 'approved', 'rejected'] },
+          reason: {
+            type: 'string',
+            description: 'Why the vendor (or the binding check) refused it.',
+          },
+          params: {
+            type: 'array',
+            items: { type: 'string' },
+            description: "Placeholder names in the vendor template's order.",
+          },
+        },
+      },
+    },
+    createdAt: time,
+    updatedAt: time,
+  },
+} as const;
+const signature = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    tenantId: { type: 'string' },
+    accounts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          account: { type: 'string' },
+          status: { enum: ['pending', 'approved', 'rejected'] },
+          reason: { type: 'string' },
+        },
+      },
+    },
     createdAt: time,
     updatedAt: time,
   },
@@ -306,6 +352,12 @@ export const queryPaths: Record<string, Record<string, unknown>> = {
     tenant,
     ['TENANT_NOT_FOUND', ...READ],
     ['id'],
+  ),
+  '/v1/signatures': get(
+    'Signatures with their review per supplier account',
+    listSignaturesQuery,
+    { type: 'object', properties: { items: { type: 'array', items: signature } } },
+    ['FORBIDDEN', ...READ],
   ),
   '/v1/inbound': get('Inbound (MO) messages, newest first', listInboundQuery, page(inbound), [
     'INVALID_CURSOR',
