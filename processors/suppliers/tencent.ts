@@ -200,7 +200,7 @@ export function tencentClient(account: SupplierAccount): Client {
   });
 }
 
-export class TencentAdapter implements SupplierAdapter {
+export class TencentAdapter implements SupplierAdapter, ReviewApi {
   readonly account: SupplierAccount;
   private readonly now: () => Date;
   private readonly client: Client;
