@@ -178,7 +178,7 @@ const json = (v: unknown): string | null => (v === undefined ? null : JSON.strin
 
 export const templatesModel: RowModel = {
   table: 'templates',
-  key: 'template_id',
+  key: 'template_code',
   columns: [
     'template_id',
     'tenant_id',
@@ -224,8 +224,12 @@ export const templatesModel: RowModel = {
     revision: 'INT NOT NULL DEFAULT 0 AFTER status',
     bindings: 'TEXT NULL AFTER revision',
   },
+  // every template event names its template code; the stream is keyed by it
+  // in the command service (template-<code>), so the row is found by code
   keyOf: (event) =>
-    event.type.startsWith('template.') ? streamSuffix(event, 'template-') : undefined,
+    event.type.startsWith('template.')
+      ? (text((event.data as Data).templateCode) ?? undefined)
+      : undefined,
   reduce(row, event) {
     const d = event.data as Data;
     const time = new Date(event.metadata.timestamp);

@@ -405,7 +405,7 @@ type RawAccount = Omit<
 > &
   Partial<SupplierAccount>;
 
-function build(v: Record<string, unknown>): Config {
+function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
   const s = (name: string) => v[name] as string;
   const n = (name: string) => v[name] as number;
   const list = (name: string) => v[name] as string[];
@@ -477,7 +477,10 @@ function build(v: Record<string, unknown>): Config {
     suppliers: (v.STREAMING_SUPPLIERS as RawAccount[]).map((a) => ({
       id: a.id,
       vendor: a.vendor,
-      endpoint: a.endpoint,
+      // the default accounts are the simulator's, on whatever port it was given
+      endpoint: defaultSuppliers
+        ? a.endpoint.replace('//127.0.0.1:8090/', `//127.0.0.1:${n('STREAMING_SIMULATOR_PORT')}/`)
+        : a.endpoint,
       accessKeyId: a.accessKeyId,
       accessKeySecret: a.accessKeySecret,
       signName: a.signName,
@@ -522,7 +525,7 @@ export function loadConfig(env: Env = process.env): Config {
     );
     throw new ConfigError(sorted);
   }
-  return deepFreeze(build(collected.values));
+  return deepFreeze(build(collected.values, env.STREAMING_SUPPLIERS === undefined));
 }
 
 /** STREAMING_* variables that no definition knows (likely typos); STREAMING_STACK_* belong to stack/. */
