@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import jwt from 'jsonwebtoken';
 import { createAdmin } from '../../command-service/index.ts';
-import { member, randomMobile, startHarness, template, type Harness } from './harness.ts';
+import { approve, member, randomMobile, startHarness, template, type Harness } from './harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -281,7 +281,7 @@ describe('templates', () => {
   });
   it('keeps an extension code of 1 to 6 digits; anything else is 400 VALIDATION_FAILED naming it', async () => {
     const alice = await member(h, 'ext');
-    const code = await template(h, alice.token, { extendCode: '12' });
+    const code = await template(h, alice.token, { extendCode: '12' }, { approved: false });
     const created = await h.deps.eventStore.readStream(`template-${code}`);
     assert.equal((created[0]!.data as { extendCode?: string }).extendCode, '12');
     const base = { name: 'n', kind: 'marketing', signature: 'S', content: 'Sale!' };
@@ -463,6 +463,7 @@ describe('verification codes', () => {
         verification: { maxAttempts: 3, ...verification },
       },
     });
+    await approve(h, String(r.json.templateCode));
     return { token: alice.token, code: String(r.json.templateCode) };
   }
 

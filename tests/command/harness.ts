@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../platform/config/index.ts';
 import { MysqlEventStore } from '../../platform/eventStore/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
 import { noTracker, type Tracker, type TrackInput } from '../../platform/tracking/index.ts';
+import { approveTemplate } from '../support/approvals.ts';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 
 export interface Reply {
@@ -136,10 +137,15 @@ export async function member(
   return { token: String(login.json.token), userId: String(reg.json.userId) };
 }
 
+/**
+ * A fresh template of the caller's, approved with its signature at every
+ * account (as the reviewer records it; `approved: false` leaves it in review).
+ */
 export async function template(
   h: Harness,
   token: string,
   body: Record<string, unknown> = {},
+  options: { approved?: boolean } = {},
 ): Promise<string> {
   const r = await h.call('POST', '/v1/templates', {
     token,
@@ -152,7 +158,15 @@ export async function template(
     },
   });
   if (r.status !== 201) throw new Error(`template: ${r.status} ${r.text}`);
-  return String(r.json.templateCode);
+  const code = String(r.json.templateCode);
+  if (options.approved !== false) await approve(h, code);
+  return code;
+}
+
+/** Records that every account approved the template and its signature (see tests/support/approvals.ts). */
+export async function approve(h: Harness, templateCode: string): Promise<void> {
+  const vendors = new Map(h.config.suppliers.map((s) => [s.id, s.vendor]));
+  await approveTemplate(h.deps.eventStore, templateCode, vendors);
 }
 
 /** A random valid mainland mobile. */

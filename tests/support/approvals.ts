@@ -1,0 +1,136 @@
+// Approvals for tests that are not about reviews: what the reviewer would
+// record once every vendor approved a template and its signature, appended
+// through the deciders. Tests that send through a simulator use
+// `seedSimulator` as well, so that the vendor really has them.
+import {
+  aggregate,
+  signatureDecider,
+  signatureStream,
+  templateDecider,
+  templateStream,
+  toVendorTemplate,
+  type Decider,
+  type Event,
+  type ExistingTemplate,
+  type SignatureEvent,
+  type TemplateEvent,
+} from '../../domain/index.ts';
+import type { EventStore } from '../../platform/eventStore/index.ts';
+
+type Vendor = 'aliyun' | 'tencent';
+
+async function decideAll<C, S, E extends Event>(
+  eventStore: EventStore,
+  decider: Decider<C, S, E>,
+  stream: string,
+  commands: (state: S) => C[],
+): Promise<S> {
+  const events = await eventStore.readStream(stream);
+  let state = aggregate(decider, events as unknown as E[]);
+  const out: E[] = [];
+  for (const c of commands(state)) {
+    const next = decider.decide(c, state);
+    for (const e of next) state = decider.evolve(state, e);
+    out.push(...next);
+  }
+  if (out.length > 0) {
+    await eventStore.append(
+      stream,
+      out.map((e) => ({
+        type: e.type,
+        data: e.data as Record<string, unknown>,
+        metadata: { actor: { type: 'system' as const, id: 'reviews' } },
+      })),
+      events.at(-1)?.streamVersion ?? 'no_stream',
+    );
+  }
+  return state;
+}
+
+/** The vendor template id a test account gets for a template code. */
+export const testVendorTemplateId = (vendor: Vendor, templateCode: string): string =>
+  vendor === 'aliyun'
+    ? `SMS_${templateCode}`
+    : String(parseInt(Buffer.from(templateCode).toString('hex').slice(-10), 16));
+
+/**
+ * Records that every account of the template approved it and its tenant's
+ * signature. `vendors` names each account's vendor (the config's suppliers).
+ */
+export async function approveTemplate(
+  eventStore: EventStore,
+  templateCode: string,
+  vendors: ReadonlyMap<string, Vendor>,
+): Promise<ExistingTemplate> {
+  const stream = templateStream(templateCode);
+  const template = aggregate(
+    templateDecider,
+    (await eventStore.readStream(stream)) as unknown as TemplateEvent[],
+  );
+  if (!template.exists) throw new Error(`no template ${templateCode}`);
+  const accounts = template.suppliers;
+  await decideAll(
+    eventStore,
+    signatureDecider,
+    signatureStream(template.tenantId, template.signature),
+    (s) => [
+      {
+        type: 'RegisterSignature' as const,
+        data: { tenantId: template.tenantId, name: template.signature, accounts },
+      },
+      ...accounts.flatMap((account) =>
+        s.exists && s.reviews[account]?.status === 'approved'
+          ? []
+          : [
+              { type: 'RecordSignatureSubmission' as const, data: { account } },
+              {
+                type: 'RecordSignatureReview' as const,
+                data: { account, status: 'approved' as const },
+              },
+            ],
+      ),
+    ],
+  );
+  void (null as unknown as SignatureEvent);
+  const state = await decideAll(eventStore, templateDecider, stream, (t) => {
+    if (!t.exists) return [];
+    return t.suppliers.flatMap((account) => {
+      const vendor = vendors.get(account) ?? 'aliyun';
+      const vendorTemplateId = testVendorTemplateId(vendor, templateCode);
+      const { params } = toVendorTemplate(vendor, t.content);
+      return [
+        {
+          type: 'RecordTemplateSubmission' as const,
+          data: { account, vendorTemplateId, revision: t.revision, params },
+        },
+        {
+          type: 'RecordTemplateReview' as const,
+          data: { account, vendorTemplateId, revision: t.revision, status: 'approved' as const },
+        },
+      ];
+    });
+  });
+  return state as ExistingTemplate;
+}
+
+/** The same template and signature, approved at the simulator's accounts (its admin API). */
+export async function seedSimulator(
+  simulatorUrl: string,
+  template: ExistingTemplate,
+  vendors: ReadonlyMap<string, Vendor>,
+): Promise<void> {
+  for (const account of template.suppliers) {
+    const vendor = vendors.get(account) ?? 'aliyun';
+    const put = (path: string, body: unknown) =>
+      fetch(`${simulatorUrl}/admin/accounts/${account}${path}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    await put(`/signatures/${encodeURIComponent(template.signature)}`, {});
+    await put(`/templates/${testVendorTemplateId(vendor, template.templateCode)}`, {
+      content: toVendorTemplate(vendor, template.content).content,
+      type: template.kind === 'verification' ? 0 : template.kind === 'notification' ? 1 : 2,
+    });
+  }
+}
