@@ -81,6 +81,12 @@ async function configure(
     signName: '流媒体',
     behaviour: { receiptDelayMs: 5, pushRetryBaseMs: 20, ...behaviour },
   });
+  // what the account has approved at the vendor: the signature and the template of request()
+  await admin('PUT', `/accounts/${vendor}-1/signatures/${encodeURIComponent('流媒体')}`, {});
+  await admin('PUT', `/accounts/${vendor}-1/templates/SMS_154950909`, {
+    content: vendor === 'aliyun' ? '您的验证码是${code}' : '您的验证码是{1}',
+    type: 0,
+  });
 }
 
 let seq = 0;

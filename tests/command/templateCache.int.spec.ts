@@ -4,7 +4,7 @@
 // mistaken for the remembered one.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { member, randomMobile, startHarness, template, type Harness } from './harness.ts';
+import { approve, member, randomMobile, startHarness, template, type Harness } from './harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -29,7 +29,7 @@ describe('template state between sends', () => {
     await h.deps.eventStore.append(
       `template-${code}`,
       [{ type: 'template.disabled.v1', data: { templateCode: code }, metadata: meta }],
-      0,
+      'any',
     );
     const refused = await Promise.all(Array.from({ length: 20 }, send));
     assert.deepEqual(
@@ -39,7 +39,7 @@ describe('template state between sends', () => {
     await h.deps.eventStore.append(
       `template-${code}`,
       [{ type: 'template.enabled.v1', data: { templateCode: code }, metadata: meta }],
-      1,
+      'any',
     );
     const accepted = await Promise.all(Array.from({ length: 20 }, send));
     assert.deepEqual(
@@ -79,6 +79,7 @@ describe('template state between sends', () => {
       ],
       'no_stream',
     );
+    await approve(h, code);
     const gone = await send(alice.token);
     assert.equal(gone.status, 404);
     assert.equal(gone.json.code, 'TEMPLATE_NOT_FOUND');

@@ -199,6 +199,22 @@ export async function startHarness(
       }),
     });
     if (!res.ok) throw new Error(`simulator account ${a.id}: ${res.status} ${await res.text()}`);
+    // approved at the vendor: the signature and the template accept() sends with
+    const seeds: [string, unknown][] = [
+      ['/signatures/streaming', {}],
+      [
+        '/templates/SMS_0001',
+        { content: a.vendor === 'aliyun' ? 'order ${order} shipped' : 'order {1} shipped' },
+      ],
+    ];
+    for (const [path, body] of seeds) {
+      const seeded = await fetch(`${sim.url}/admin/accounts/${a.id}${path}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      if (!seeded.ok) throw new Error(`simulator seed ${path}: ${seeded.status}`);
+    }
   }
 
   const states = new Map<string, MessageState>();

@@ -8,6 +8,7 @@ import { startCommandService } from '../../command-service/index.ts';
 import { optOutStream } from '../../domain/inbound/index.ts';
 import { noTracker } from '../../platform/tracking/index.ts';
 import { startProcessors, parkedReceiptCount, type Running } from '../../processors/index.ts';
+import { waitForApproval } from '../support/approvals.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 const SECRET = 'whsec-hook-tencent-0123456789abcdef';
@@ -197,13 +198,20 @@ describe('supplier webhooks', () => {
         return { userId: String(reg.json.userId), token: String(login.json.token) };
       };
       const template = async (token: string, body: Record<string, unknown>) => {
+        // a signature of the tenant's own (a name belongs to one tenant)
+        const signature = `Shop${randomBytes(3).toString('hex')}`;
         const r = await call(
           '/v1/templates',
-          { name: 'sale', kind: 'marketing', signature: 'Shop', content: 'Sale today!', ...body },
+          { name: 'sale', kind: 'marketing', signature, content: 'Sale today!', ...body },
           token,
         );
         assert.equal(r.status, 201, JSON.stringify(r.json));
-        return String(r.json.templateCode);
+        const code = String(r.json.templateCode);
+        // the tenant's signature, then both reviewed by the simulator's accounts
+        const sig = await call('/v1/signatures', { name: signature }, token);
+        assert.ok(sig.status === 201 || sig.status === 200, JSON.stringify(sig.json));
+        await waitForApproval(h.eventStore, code);
+        return code;
       };
       const mobile = `+86137${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
       const send = async (token: string, templateCode: string) =>

@@ -4,6 +4,8 @@
 // `seedSimulator` as well, so that the vendor really has them.
 import {
   aggregate,
+  approvedBindings,
+  approvedSignatureAccounts,
   signatureDecider,
   signatureStream,
   templateDecider,
@@ -91,7 +93,6 @@ export async function approveTemplate(
       ),
     ],
   );
-  void (null as unknown as SignatureEvent);
   const state = await decideAll(eventStore, templateDecider, stream, (t) => {
     if (!t.exists) return [];
     return t.suppliers.flatMap((account) => {
@@ -132,5 +133,35 @@ export async function seedSimulator(
       content: toVendorTemplate(vendor, template.content).content,
       type: template.kind === 'verification' ? 0 : template.kind === 'notification' ? 1 : 2,
     });
+  }
+}
+
+/**
+ * Waits until the reviewer recorded that some account approved both the
+ * template and its tenant's signature (the real flow: a simulator reviews).
+ */
+export async function waitForApproval(
+  eventStore: EventStore,
+  templateCode: string,
+  timeoutMs = 20_000,
+): Promise<ExistingTemplate> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const t = aggregate(
+      templateDecider,
+      (await eventStore.readStream(templateStream(templateCode))) as unknown as TemplateEvent[],
+    );
+    if (t.exists) {
+      const s = aggregate(
+        signatureDecider,
+        (await eventStore.readStream(
+          signatureStream(t.tenantId, t.signature),
+        )) as unknown as SignatureEvent[],
+      );
+      const signed = new Set(approvedSignatureAccounts(s));
+      if (approvedBindings(t).some((b) => signed.has(b.account))) return t;
+    }
+    if (Date.now() > deadline) throw new Error(`template ${templateCode} not approved in time`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
