@@ -114,7 +114,34 @@ describe('streaming start, as a user runs it', () => {
     });
     assert.equal(login.status, 200);
     token = String(login.json.token);
+    // the tenant's signature, reviewed by both simulated vendors
+    const sig = await call(`${base}/v1/signatures`, 'POST', { name: 'Acme' }, token);
+    assert.equal(sig.status, 201, JSON.stringify(sig.json));
   });
+
+  /** A template of the tenant's, once both accounts approved it and its signature (query API). */
+  async function approvedTemplate(body: Record<string, unknown>, who = token): Promise<string> {
+    const tpl = await call(`${base}/v1/templates`, 'POST', body, who);
+    assert.equal(tpl.status, 201, JSON.stringify(tpl.json));
+    const code = String(tpl.json.templateCode);
+    await approval(code, String(body.signature), who);
+    return code;
+  }
+
+  async function approval(code: string, signature: string, who = token): Promise<void> {
+    await eventually(`template ${code} and its signature approved`, async () => {
+      const t = await call(`${queryBase}/v1/templates/${code}`, 'GET', undefined, who);
+      const s = await call(`${queryBase}/v1/signatures`, 'GET', undefined, who);
+      const bindings = (t.json.bindings ?? []) as { status: string }[];
+      const sigs = (s.json.items ?? []) as { name: string; accounts: { status: string }[] }[];
+      const sig = sigs.find((x) => x.name === signature);
+      return bindings.length > 0 &&
+        bindings.every((b) => b.status === 'approved') &&
+        sig?.accounts.every((a) => a.status === 'approved')
+        ? true
+        : undefined;
+    });
+  }
 
   after(async () => {
     if (child.exitCode === null) {
@@ -132,23 +159,17 @@ describe('streaming start, as a user runs it', () => {
   });
 
   test('a notification is delivered and shows in the history with its timeline', async () => {
-    const tpl = await call(
-      `${base}/v1/templates`,
-      'POST',
-      {
-        name: 'welcome',
-        kind: 'notification',
-        signature: 'Acme',
-        content: 'Welcome, ${name}!',
-        policy: {},
-      },
-      token,
-    );
-    assert.equal(tpl.status, 201, JSON.stringify(tpl.json));
+    const templateCode = await approvedTemplate({
+      name: 'welcome',
+      kind: 'notification',
+      signature: 'Acme',
+      content: 'Welcome, ${name}!',
+      policy: {},
+    });
     const sent = await call(
       `${base}/v1/messages`,
       'POST',
-      { templateCode: tpl.json.templateCode, mobile: '13800138000', params: { name: 'Li' } },
+      { templateCode, mobile: '13800138000', params: { name: 'Li' } },
       token,
     );
     assert.equal(sent.status, 202, JSON.stringify(sent.json));
@@ -173,19 +194,12 @@ describe('streaming start, as a user runs it', () => {
   });
 
   test('a verification code reaches the supplier, never the read side, and checks once', async () => {
-    const tpl = await call(
-      `${base}/v1/templates`,
-      'POST',
-      {
-        name: 'login code',
-        kind: 'verification',
-        signature: 'Acme',
-        content: 'Your code is ${code}.',
-      },
-      token,
-    );
-    assert.equal(tpl.status, 201, JSON.stringify(tpl.json));
-    const templateCode = String(tpl.json.templateCode);
+    const templateCode = await approvedTemplate({
+      name: 'login code',
+      kind: 'verification',
+      signature: 'Acme',
+      content: 'Your code is ${code}.',
+    });
     const asked = await call(
       `${base}/v1/verifications`,
       'POST',
@@ -235,6 +249,141 @@ describe('streaming start, as a user runs it', () => {
     assert.equal(again.status, 410, 'a used code never validates again');
   });
 
+  test('a new tenant: signature, template, approved by both vendors; the text the vendor rendered is the one in the query API', async () => {
+    const username = `shop${randomBytes(3).toString('hex')}`;
+    await call(`${base}/v1/users`, 'POST', { username, password: 'correct horse battery' });
+    const login = await call(`${base}/v1/sessions`, 'POST', {
+      username,
+      password: 'correct horse battery',
+    });
+    const who = String(login.json.token);
+    const signature = `Shop${randomBytes(2).toString('hex')}`;
+    const sig = await call(`${base}/v1/signatures`, 'POST', { name: signature }, who);
+    assert.equal(sig.status, 201, JSON.stringify(sig.json));
+    const content = 'Hi ${name}, order ${order} is on its way.';
+    const tpl = await call(
+      `${base}/v1/templates`,
+      'POST',
+      { name: 'shipped', kind: 'notification', signature, content, policy: {} },
+      who,
+    );
+    assert.equal(tpl.status, 201, JSON.stringify(tpl.json));
+    const templateCode = String(tpl.json.templateCode);
+    // the caller's keys in the reverse of the template's order
+    const params = { order: 'A-17', name: 'Li' };
+    const early = await call(
+      `${base}/v1/messages`,
+      'POST',
+      { templateCode, mobile: '13600136000', params },
+      who,
+    );
+    assert.equal(early.status, 422, JSON.stringify(early.json));
+    assert.equal(early.json.code, 'TEMPLATE_NOT_APPROVED');
+
+    await approval(templateCode, signature, who);
+    const shown = await call(`${queryBase}/v1/templates/${templateCode}`, 'GET', undefined, who);
+    const bindings = shown.json.bindings as {
+      account: string;
+      vendorTemplateId: string;
+      params: string[];
+    }[];
+    const aliyun = bindings.find((b) => b.account === 'sim-aliyun')!;
+    const tencent = bindings.find((b) => b.account === 'sim-tencent')!;
+    assert.match(aliyun.vendorTemplateId, /^SMS_\d+$/);
+    assert.match(tencent.vendorTemplateId, /^\d+$/);
+    assert.deepEqual(tencent.params, ['name', 'order'], 'Tencent {1}, {2} in the template order');
+
+    for (const [i, binding] of [aliyun, tencent].entries()) {
+      const routed = await call(
+        `${base}/v1/templates/${templateCode}`,
+        'PATCH',
+        { suppliers: [binding.account] },
+        who,
+      );
+      assert.equal(routed.status, 200, JSON.stringify(routed.json));
+      const mobile = `1360013600${i + 1}`;
+      const sent = await call(`${base}/v1/messages`, 'POST', { templateCode, mobile, params }, who);
+      assert.equal(sent.status, 202, JSON.stringify(sent.json));
+      const messageId = String(sent.json.messageId);
+      const message = await eventually(`delivered through ${binding.account}`, async () => {
+        const r = await call(`${queryBase}/v1/messages/${messageId}`, 'GET', undefined, who);
+        return r.status === 200 && r.json.status === 'delivered' ? r.json : undefined;
+      });
+      assert.equal(message.content, 'Hi Li, order A-17 is on its way.');
+      const atVendor = await call(
+        `${simBase}/admin/accounts/${binding.account}/messages?mobile=${mobile}`,
+        'GET',
+      );
+      const received = atVendor.json.messages as { templateCode: string; text: string }[];
+      assert.equal(received.length, 1, JSON.stringify(atVendor.json));
+      assert.equal(
+        received[0]!.templateCode,
+        binding.vendorTemplateId,
+        "the vendor's id, not ours",
+      );
+      assert.equal(received[0]!.text, `【${signature}】${String(message.content)}`);
+    }
+  });
+
+  test('without an approved signature a send is refused; a rejected template shows why', async () => {
+    const unsigned = await call(
+      `${base}/v1/templates`,
+      'POST',
+      { name: 'n', kind: 'notification', signature: 'Unreviewed', content: 'Ok ${x}.', policy: {} },
+      token,
+    );
+    const code = String(unsigned.json.templateCode);
+    await eventually('the template approved (its signature never registered)', async () => {
+      const t = await call(`${queryBase}/v1/templates/${code}`, 'GET', undefined, token);
+      const bindings = (t.json.bindings ?? []) as { status: string }[];
+      return bindings.length > 0 && bindings.every((b) => b.status === 'approved')
+        ? true
+        : undefined;
+    });
+    const refused = await call(
+      `${base}/v1/messages`,
+      'POST',
+      { templateCode: code, mobile: '13500135000', params: { x: '1' } },
+      token,
+    );
+    assert.equal(refused.status, 422, JSON.stringify(refused.json));
+    assert.equal(refused.json.code, 'SIGNATURE_NOT_APPROVED');
+
+    const rule = await call(`${simBase}/admin/accounts/sim-tencent`, 'PUT', {
+      reviewRejectPattern: 'casino',
+      reviewRejectReason: 'gambling is not allowed',
+    });
+    assert.equal(rule.status, 200, JSON.stringify(rule.json));
+    try {
+      const bad = await call(
+        `${base}/v1/templates`,
+        'POST',
+        {
+          name: 'promo',
+          kind: 'notification',
+          signature: 'Acme',
+          content: 'Our casino awaits you, ${name}.',
+          policy: {},
+        },
+        token,
+      );
+      const badCode = String(bad.json.templateCode);
+      const rejected = await eventually('the Tencent review final', async () => {
+        const t = await call(`${queryBase}/v1/templates/${badCode}`, 'GET', undefined, token);
+        const b = ((t.json.bindings ?? []) as { account: string; status: string }[]).find(
+          (x) => x.account === 'sim-tencent',
+        );
+        return b && b.status !== 'pending' ? b : undefined;
+      });
+      assert.deepEqual(
+        { status: rejected.status, reason: (rejected as { reason?: string }).reason },
+        { status: 'rejected', reason: 'gambling is not allowed' },
+      );
+    } finally {
+      await call(`${simBase}/admin/accounts/sim-tencent`, 'PUT', { reviewRejectPattern: null });
+    }
+  });
+
   test('a killed child is restarted and the system keeps delivering', async () => {
     const before = childPids(output);
     assert.ok(before.processors && before.command, `children named in the log: ${output}`);
@@ -256,6 +405,7 @@ describe('streaming start, as a user runs it', () => {
       );
       return r.status === 201 ? r : undefined;
     });
+    await approval(String(tpl.json.templateCode), 'Acme');
     const sent = await call(
       `${base}/v1/messages`,
       'POST',
