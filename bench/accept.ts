@@ -20,6 +20,7 @@ import { loadConfig } from '../platform/config/index.ts';
 import { MysqlEventStore } from '../platform/eventStore/index.ts';
 import { createLogger } from '../platform/logger/index.ts';
 import { noTracker } from '../platform/tracking/index.ts';
+import { approveTemplate } from '../tests/support/approvals.ts';
 import { freshDatabase } from '../tests/support/mysql.ts';
 import mysql from 'mysql2/promise';
 import { sendLoad } from './sendLoad.ts';
@@ -135,10 +136,15 @@ async function main(): Promise<void> {
   };
   try {
     let loadBefore: number[] = [];
+    const approvals = await MysqlEventStore.create(db.pool);
+    const vendors = new Map(
+      loadConfig({ STREAMING_ENV: 'test' }).suppliers.map((a) => [a.id, a.vendor]),
+    );
     const result = await sendLoad(url, {
       connections,
       duration,
       beforeLoad: () => (loadBefore = os.loadavg()),
+      approve: async (code) => void (await approveTemplate(approvals, code, vendors)),
     });
     const loadAfter = os.loadavg();
     const accepted = result['2xx'];

@@ -21,6 +21,7 @@ import { dropReadModelDatabases } from '../platform/readModels/index.ts';
 import { projectionsStatus } from '../projectors/index.ts';
 import { freshDatabase } from '../tests/support/mysql.ts';
 import { machine } from '../tests/read/bench.ts';
+import { approveTemplate } from '../tests/support/approvals.ts';
 import { sendLoad } from './sendLoad.ts';
 
 const { values } = parseArgs({
@@ -87,10 +88,12 @@ try {
   })();
 
   let loadBefore: number[] = [];
+  const vendors = new Map(rt.config.suppliers.map((a) => [a.id, a.vendor]));
   const result = await sendLoad(base, {
     connections,
     duration,
     beforeLoad: () => (loadBefore = machine().load),
+    approve: async (code) => void (await approveTemplate(rt.eventStore, code, vendors)),
   });
   loading = false;
   await poller;

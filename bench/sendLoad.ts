@@ -19,7 +19,13 @@ async function post(url: string, body: unknown, token?: string) {
 /** Sends to the command service at base for `duration` seconds over `connections`. */
 export async function sendLoad(
   base: string,
-  options: { connections: number; duration: number; beforeLoad?: () => void },
+  options: {
+    connections: number;
+    duration: number;
+    beforeLoad?: () => void;
+    /** Records the vendors' approval of the template and its signature (no reviewer runs here). */
+    approve: (templateCode: string) => Promise<void>;
+  },
 ): Promise<autocannon.Result> {
   const username = `bench${randomBytes(3).toString('hex')}`;
   await post(`${base}/v1/users`, { username, password: 'benchmark password' });
@@ -44,6 +50,7 @@ export async function sendLoad(
     },
     token,
   )) as { templateCode: string };
+  await options.approve(templateCode);
   options.beforeLoad?.();
   return autocannon({
     url: `${base}/v1/messages`,
