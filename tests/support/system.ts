@@ -177,3 +177,29 @@ export async function startSystem(name: string, base: number): Promise<RunningSy
     stop,
   };
 }
+
+/**
+ * Registers the tenant's signature and waits until the simulated vendors
+ * approved it and the template on every account (the query API shows it).
+ */
+export async function approvedBySuppliers(
+  sys: Pick<RunningSystem, 'command' | 'query'>,
+  token: string,
+  templateCode: string,
+  signature: string,
+): Promise<void> {
+  const sig = await call(`${sys.command}/v1/signatures`, 'POST', { name: signature }, token);
+  assert.ok(sig.status === 201 || sig.status === 200, JSON.stringify(sig.json));
+  await eventually(`template ${templateCode} and signature ${signature} approved`, async () => {
+    const t = await call(`${sys.query}/v1/templates/${templateCode}`, 'GET', undefined, token);
+    const s = await call(`${sys.query}/v1/signatures`, 'GET', undefined, token);
+    const bindings = (t.json.bindings ?? []) as { status: string }[];
+    const sigs = (s.json.items ?? []) as { name: string; accounts: { status: string }[] }[];
+    const mine = sigs.find((x) => x.name === signature);
+    return bindings.length > 0 &&
+      bindings.every((b) => b.status === 'approved') &&
+      mine?.accounts.every((a) => a.status === 'approved')
+      ? true
+      : undefined;
+  });
+}

@@ -3,7 +3,13 @@
 // moved by exactly what was done, and the labels stay bounded.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, eventually, startSystem, type RunningSystem } from '../support/system.ts';
+import {
+  approvedBySuppliers,
+  call,
+  eventually,
+  startSystem,
+  type RunningSystem,
+} from '../support/system.ts';
 
 const SENDS = 100;
 const REFUSED = 3;
@@ -63,6 +69,7 @@ describe('Prometheus metrics of a running system', () => {
     );
     assert.equal(tpl.status, 201, JSON.stringify(tpl.json));
     const templateCode = String(tpl.json.templateCode);
+    await approvedBySuppliers(sys, token, templateCode, 'Acme');
     const before = await scrape();
 
     const ids: string[] = [];
