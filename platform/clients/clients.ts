@@ -35,8 +35,19 @@ export function createRedis(config: Pick<Config, 'redis'>, logger?: Logger): Red
     connectTimeout: 5_000,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
-  // Without a listener ioredis prints every reconnect error; route them to the log instead.
-  redis.on('error', (err: Error) => logger?.warn('redis error', { err: err.message }));
+  // Without a listener ioredis prints every reconnect error; log the first of an outage
+  // and its end instead of every attempt.
+  let downSince: number | undefined;
+  redis.on('error', (err: Error) => {
+    if (downSince !== undefined) return;
+    downSince = Date.now();
+    logger?.warn('redis lost; reconnecting with backoff', { err: err.message });
+  });
+  redis.on('ready', () => {
+    if (downSince === undefined) return;
+    logger?.info('redis recovered', { outageMs: Date.now() - downSince });
+    downSince = undefined;
+  });
   return redis;
 }
 
