@@ -15,6 +15,29 @@ export default tseslint.config(
     },
   },
   {
+    // the web console runs in the browser
+    files: ['query-service/console/assets/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'fetch',
+          'FormData',
+          'URLSearchParams',
+          'sessionStorage',
+          'atob',
+          'addEventListener',
+          'removeEventListener',
+          'setTimeout',
+          'clearTimeout',
+          'console',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['domain/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },

@@ -16,6 +16,7 @@ import { messageStatsRouter } from './gettingMessageStats/routes.ts';
 import { templatesRouter } from './gettingTemplates/routes.ts';
 import { tenantsRouter } from './gettingTenants/routes.ts';
 import { supplierStatsRouter } from './gettingSupplierStats/index.ts';
+import { consoleRouter } from './console/index.ts';
 import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { QueryDeps } from './readModels.ts';
@@ -38,6 +39,7 @@ export function createQueryApp(deps: QueryDeps): Express {
       : {}),
   });
   serveApiDocs(app, buildOpenApi());
+  app.use(consoleRouter(deps.config));
   const authenticate = createAuthenticator({
     config: deps.config,
     eventStore: deps.eventStore,

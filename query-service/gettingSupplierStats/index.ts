@@ -17,6 +17,7 @@ import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
 import { requireAdmin } from '../../platform/auth/index.ts';
+import { supplierStatsQuery } from '../../schemas/openapi/query.ts';
 
 // Collections written by pump/ (which this folder may not import).
 const TRACKING_MINUTES = 'tracking_minutes';
@@ -25,7 +26,7 @@ const MAX_WINDOW_MS = 31 * 86_400_000;
 const MAX_EXACT_SAMPLES = 500_000;
 
 export interface SupplierStatsDeps {
-  config: Pick<Config, 'tracking'>;
+  config: Pick<Config, 'tracking'> & Partial<Pick<Config, 'suppliers'>>;
   mongo: Db;
   /**
    * The authenticator (platform/auth createAuthenticator), where the app does
@@ -61,15 +62,6 @@ export interface SupplierStats {
   /** Receipts and pulled statuses that changed nothing: not about the message they named. */
   mismatchedReceipts: { total: number; reasons: { reason: string; count: number }[] };
 }
-
-const querySchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    from: { type: 'string', format: 'date-time' },
-    to: { type: 'string', format: 'date-time' },
-  },
-};
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -146,6 +138,16 @@ export async function supplierStats(
     }
   }
 
+  // every configured account is listed, with no calls when it had none
+  for (const a of deps.config.suppliers ?? []) {
+    byKey(accounts, a.id, () => ({
+      vendor: a.vendor,
+      outcomes: new Map<string, number>(),
+      codes: new Map<string, number>(),
+      weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
+    }));
+  }
+
   // Exact percentiles from the raw events while they are kept.
   const rawKeptFrom = now.getTime() - deps.config.tracking.ttlDays * 86_400_000;
   const samples = [...accounts.values()].reduce((n, a) => n + a.weighted.n, 0);
@@ -216,7 +218,7 @@ export function supplierStatsRouter(deps: SupplierStatsDeps): Router {
     '/v1/stats/suppliers',
     authenticate,
     requireAdmin,
-    validateQuery(querySchema),
+    validateQuery(supplierStatsQuery),
     async (req, res) => {
       const now = deps.now?.() ?? new Date();
       const q = req.query as { from?: string; to?: string };

@@ -94,6 +94,10 @@ export const statsQuery = query({
   tenant: tenantParam,
   after: afterParam,
 });
+export const supplierStatsQuery = query({
+  from: { ...timeParam, description: 'Default: one hour before to.' },
+  to: { ...timeParam, description: 'Default: now. The window may span at most 31 days.' },
+});
 export const auditExportQuery = query({
   tenant: tenantParam,
   from: timeParam,
@@ -370,6 +374,36 @@ export const queryPaths: Record<string, Record<string, unknown>> = {
     statsQuery,
     stats,
     ['INVALID_RANGE', 'FORBIDDEN', ...READ],
+  ),
+  '/v1/stats/suppliers': get(
+    'Supplier accounts (admins): calls, outcomes, success rate, latency percentiles and vendor error codes per account, from the tracking events',
+    supplierStatsQuery,
+    {
+      type: 'object',
+      properties: {
+        from: { type: 'string', format: 'date-time' },
+        to: { type: 'string', format: 'date-time' },
+        minutes: { type: 'integer' },
+        percentiles: { enum: ['exact', 'approximate'] },
+        suppliers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              account: { type: 'string' },
+              vendor: { type: 'string' },
+              calls: { type: 'integer' },
+              outcomes: counts,
+              successRate: { type: ['number', 'null'] },
+              latencyMs: { type: 'object' },
+              rejections: { type: 'array' },
+            },
+          },
+        },
+        sendRejections: { type: 'array' },
+      },
+    },
+    ['INVALID_RANGE', 'FORBIDDEN', 'VALIDATION_FAILED', ...AUTH],
   ),
   '/v1/audit/export': get(
     'Audit export (admins): one record per event with a sha256 hash chain and a closing manifest line',
