@@ -144,6 +144,7 @@ export async function supplierStats(
       vendor: a.vendor,
       outcomes: new Map<string, number>(),
       codes: new Map<string, number>(),
+      mismatches: new Map<string, number>(),
       weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
     }));
   }
