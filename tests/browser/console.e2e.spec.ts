@@ -12,7 +12,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { call, eventually, startSystem, type RunningSystem } from '../support/system.ts';
+import {
+  approvedBySuppliers,
+  call,
+  eventually,
+  startSystem,
+  type RunningSystem,
+} from '../support/system.ts';
 
 const outDir = path.join(import.meta.dirname, 'output');
 const XSS = '<img src=x onerror="window.__xss=1">${name}';
@@ -112,6 +118,13 @@ describe('the web console in chromium', () => {
     });
     const row = await textOf(page, '#templates tbody');
     assert.ok(row.includes('<img src=x onerror="window.__xss=1">'), `template as text: ${row}`);
+    // the vendors approve the signature and the template (signatures through the API)
+    const templateCode = await page.$eval('#templates tbody tr', (tr) =>
+      tr.getAttribute('data-code'),
+    );
+    await approvedBySuppliers(sys, tenant.token, String(templateCode), 'Acme');
+    await page.reload();
+    await page.waitForSelector('#templates tbody tr');
     await page.screenshot({ path: path.join(outDir, 'tenant-templates.png') });
 
     // send a test message through the form, a parameter an XSS attempt

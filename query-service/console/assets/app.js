@@ -415,10 +415,10 @@ function Templates() {
                   <td>
                     <${Status} s=${t.enabled === false ? 'disabled' : 'enabled'} />
                     ${
-                      Array.isArray(t.approvals)
-                        ? t.approvals.map(
+                      Array.isArray(t.bindings ?? t.approvals)
+                        ? (t.bindings ?? t.approvals).map(
                             (a) =>
-                              html` <span class="muted">${a.account}:</span>
+                              html` <span class="muted">${a.account ?? a.supplierAccount}:</span>
                                 <${Status} s=${a.status} />`,
                           )
                         : null
