@@ -22,7 +22,7 @@ import {
 
 const outDir = path.join(import.meta.dirname, 'output');
 const XSS = '<img src=x onerror="window.__xss=1">${name}';
-const XSS_PARAM = '<script>window.__xss=2</script><b>bold</b>';
+const XSS_PARAM = '<img src=x onerror=__xss=2>'; // vendors allow 35 characters
 
 function chromiumPath(): string {
   const found = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
@@ -133,7 +133,9 @@ describe('the web console in chromium', () => {
     await page.type('#send input[name=mobile]', '13800138000');
     await page.type('#send textarea[name=params]', JSON.stringify({ name: XSS_PARAM }));
     await page.click('#send button[type=submit]');
-    await page.waitForSelector('#sent-link');
+    await page.waitForSelector('#sent-link, .error');
+    const refused = await page.$('.error');
+    if (refused) assert.fail(`the send was refused: ${await textOf(page, '.error')}`);
     const messageId = await page.$eval('#sent-link', (a) => (a as HTMLElement).innerText);
 
     // the list shows it delivered (refresh until the receipt is in)
