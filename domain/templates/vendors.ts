@@ -123,6 +123,10 @@ const chars = (v: string): number => [...v].length;
  * and the variable specifications of https://help.aliyun.com/en/sms/user-guide/message-template-specifications/):
  * a verification code is one variable of 4 to 6 digits or letters; any other
  * variable value at most 35 characters (SendSms answers isv.PARAM_LENGTH_LIMIT).
+ * The 35-character default is stated in "长变量短信发送与字符限制是什么?"
+ * (https://help.aliyun.com/zh/document_detail/3041859.html): a template whose
+ * variable limit Aliyun lifted on request may carry longer values, up to 500
+ * characters for the whole message; we keep the default.
  *
  * Tencent (https://cloud.tencent.com/document/product/382/13301, "短信正文模板中每个变量是否有字数限制",
  * and https://www.tencentcloud.com/zh/document/product/382/40653): a
