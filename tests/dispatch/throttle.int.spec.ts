@@ -77,12 +77,11 @@ describe('the throughput cap, shared by two dispatcher processes', () => {
     };
     const times = seen.messages.map((m) => Date.parse(m.sentAt)).sort((a, b) => a - b);
     assert.equal(times.length, COUNT);
-    // no second holds more than the cap plus one burst of the bucket size (the cap)
-    const most = mostInWindow(times, 1_000);
-    assert.ok(most <= 2 * CAP, `${most} in one second (cap ${CAP}, bucket ${CAP})`);
-    // and over longer windows the rate is the cap's: burst + rate × (window +
-    // the 250 ms a busy dispatcher may use a slot late)
-    for (const windowMs of [2_000, 5_000]) {
+    // in any window the vendor sees at most one burst of the bucket size (the
+    // cap) plus the cap's rate over the window and the 250 ms a busy dispatcher
+    // may use a slot late (processors/throttle.ts `lateMs`); in a full CI run
+    // one second held 106, which 2 × cap alone does not allow
+    for (const windowMs of [1_000, 2_000, 5_000]) {
       const inWindow = mostInWindow(times, windowMs);
       const allowed = CAP + (CAP * (windowMs + 250)) / 1000;
       assert.ok(inWindow <= allowed, `${inWindow} in ${windowMs} ms (allowed ${allowed})`);
