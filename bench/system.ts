@@ -319,6 +319,10 @@ async function main(): Promise<void> {
       username,
       password: 'benchmark password',
     })) as { token: string };
+    // the signature and the template, reviewed by every simulated supplier
+    // account, as the README's first request does: a send before the approvals
+    // is refused with 422
+    await post(`${api}/v1/signatures`, { name: 'Bench' }, token);
     const { templateCode } = (await post(
       `${api}/v1/templates`,
       {
@@ -330,6 +334,21 @@ async function main(): Promise<void> {
       },
       token,
     )) as { templateCode: string };
+    const queryApi = `http://127.0.0.1:${base.http.queryPort}`;
+    const approved = async (path: string) => {
+      const res = await fetch(`${queryApi}${path}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return res.ok && (await res.text()).includes('"status":"approved"');
+    };
+    for (
+      let i = 0;
+      !(await approved(`/v1/templates/${templateCode}`)) || !(await approved('/v1/signatures'));
+      i++
+    ) {
+      if (i > 300) throw new Error('the template and signature were not approved in 60 s');
+      await sleep(200);
+    }
     await sleep(2_000); // let the template's events settle through the projectors
 
     // the load, with a timeline of the event counts
