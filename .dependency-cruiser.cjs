@@ -1,5 +1,6 @@
-// Enforces the "may import" column of ARCHITECTURE.md. Each folder lists the
-// project folders it may import; anything else is a violation that fails `npm test`.
+// Enforces the import rules of the target design (the "may import" column of the
+// ARCHITECTURE.md kept beside this repository, summarised in the README's Layout table).
+// Each folder lists the project folders it may import; anything else fails `npm test`.
 const folders = [
   'domain',
   'schemas',
@@ -34,7 +35,7 @@ const forbidden = Object.entries(mayImport).map(([from, allowed]) => {
   return {
     name: `${from}-may-import-only-${allowed.length ? allowed.join('-') : 'itself'}`,
     severity: 'error',
-    comment: `${from}/ may import ${allowed.length ? allowed.join(', ') : 'nothing of ours'} (ARCHITECTURE.md)`,
+    comment: `${from}/ may import ${allowed.length ? allowed.join(', ') : 'nothing of ours'} (see the Layout table in README.md)`,
     from: { path: `^${from}/` },
     to: { path: others.length ? `^(${others.join('|')})/` : '^$' },
   };

@@ -159,7 +159,7 @@ export function createAuthenticator({
   };
 }
 
-/** After the authenticator: only admins pass; others get 404 so that admin routes do not show. */
+/** After the authenticator: only admins pass; a signed-in non-admin gets 403 `FORBIDDEN`, no principal 401. */
 export const requireAdmin: RequestHandler = (req, _res, next) => {
   const principal = req.principal;
   if (!principal) return next(new AppError('UNAUTHENTICATED'));

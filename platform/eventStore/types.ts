@@ -1,5 +1,5 @@
 // The event store port. Every adapter (MySQL, KurrentDB) passes the same
-// contract suite in tests/eventStore.contract.ts.
+// contract suite in tests/eventStore/contract.ts.
 
 /** Revision of the last event in a stream (0 for the first), or a condition. */
 export type ExpectedVersion = 'no_stream' | 'stream_exists' | 'any' | number;
