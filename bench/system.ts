@@ -26,6 +26,7 @@
 // STREAMING_STACK_* and STREAMING_* URLs, see stack/README.md), or on a quiet
 // machine. `--cpu-prof` runs every child with --cpu-prof into
 // bench/results/prof/.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -59,7 +60,6 @@ const settleMax = arg('settle-max', 180);
 const cpuProf = flag('cpu-prof');
 const REDIS_DB = 12;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 // ---- CPU of processes, from /proc -------------------------------------------------

@@ -4,6 +4,7 @@
 // attempt, call the supplier with a timeout and append the outcome through the message decider. An unknown outcome is
 // reconciled through the vendor's query API, never blindly re-sent. A
 // submitted message without a receipt has its status pulled (statusPull.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import type { ExistingMessage, MessageCommand } from '../domain/messages/index.ts';
@@ -23,7 +24,6 @@ import {
   vendorTemplateOf,
 } from './routing.ts';
 import { StatusPuller } from './statusPull.ts';
-import { sleep } from './store.ts';
 import { Throttle } from './throttle.ts';
 import type { SendOutcome } from './suppliers/index.ts';
 import { outage } from '../platform/health/index.ts';

@@ -11,6 +11,7 @@
 // one: a holder of one account's webhook secret cannot mark another tenant's
 // message delivered by naming it in out_id. Anything else is recorded as
 // receipt.mismatched.v1, counted in supplier stats, and changes no message.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RowDataPacket } from 'mysql2/promise';
 import {
   receiptMatches,
@@ -23,7 +24,6 @@ import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts'
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import { DispatchState } from './redisState.ts';
 import { runCheckpointed } from './singleton.ts';
-import { sleep } from './store.ts';
 
 export const RECEIPTS_CHECKPOINT = 'receipts.apply';
 /** Parked receipts older than this are dropped from the retry table (and logged). */

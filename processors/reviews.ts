@@ -9,6 +9,7 @@
 //      placeholders are ours) and otherwise asks again later, less and less often.
 // The events are the truth: a due time for a review that is no longer
 // pending is dropped when it comes up.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import {
   aggregate,
@@ -35,7 +36,6 @@ import {
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { SupplierRegistry } from './registry.ts';
 import { runCheckpointed } from './singleton.ts';
-import { sleep } from './store.ts';
 import type { ReviewApi, ReviewOutcome } from './suppliers/index.ts';
 
 export const REVIEWS_CHECKPOINT = 'reviews.submit';

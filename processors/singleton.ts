@@ -7,16 +7,11 @@
 // failed, e.g. MariaDB restarted), the subscription and the loop stop, and
 // the lock is taken again with backoff; the work resumes from the saved
 // checkpoint. One line is logged when MySQL is lost and one when it is back.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
 import { backoffMs, outage } from '../platform/health/index.ts';
 import type { ProcessorDeps, Running } from './deps.ts';
-import {
-  ensureProcessorSchema,
-  loadCheckpoint,
-  saveCheckpoint,
-  sleep,
-  tryLeadership,
-} from './store.ts';
+import { ensureProcessorSchema, loadCheckpoint, saveCheckpoint, tryLeadership } from './store.ts';
 
 export interface CheckpointedWork {
   /** Lock name and log component. */

@@ -67,7 +67,3 @@ export function tryLeadership(
     waitSeconds,
   });
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

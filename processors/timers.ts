@@ -6,6 +6,7 @@
 // their due times in a Redis sorted set (rebuilt from the events after a
 // loss: reset the checkpoint), and a poller re-publishes due messages to
 // sms.dispatch. A due timer leaves the index only after the broker acked.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Producer } from 'kafkajs';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { createProducer, ensureTopics } from '../platform/kafka/index.ts';
@@ -13,7 +14,6 @@ import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { DispatchState } from './redisState.ts';
 import { dispatchRecord } from './relay.ts';
 import { runCheckpointed } from './singleton.ts';
-import { sleep } from './store.ts';
 
 export const TIMERS_CHECKPOINT = 'timers.index';
 const ENDING = new Set([

@@ -13,6 +13,7 @@
 // - a batch that keeps failing while the stores answer is split, and the one
 //   event that still fails after `poisonAttempts` is parked in the dead-letter
 //   table with its error; the projection moves on past it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Subject, bufferTime, concatMap, filter } from 'rxjs';
 import {
   positionWaiters,
@@ -45,8 +46,6 @@ export interface RunningProjection {
   waitFor(position: number, timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class TermEnded extends Error {
   constructor() {

@@ -1,6 +1,7 @@
 // What the query service reads and how far each read model has got. The
 // projectors (another process, another folder) own these names; they are
 // repeated here because the query side may only import schemas and platform.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { RowDataPacket } from 'mysql2/promise';
@@ -93,8 +94,6 @@ export async function readModelPositions(
   }
   return out;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Read-your-writes: waits until every model has applied `after` (the position

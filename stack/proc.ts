@@ -15,7 +15,9 @@ export class StackError extends Error {
 
 export type Print = (line: string) => void;
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 export const seconds = (sinceMs: number): string => {
   const s = (Date.now() - sinceMs) / 1000;

@@ -47,7 +47,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
   source.notifier?.on('appended', onAppended);
 
   /** Resolves true when woken by a local append (or stop), false after ms. */
-  const sleep = (ms: number) =>
+  const waitOrWake = (ms: number) =>
     new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => done(false), ms);
       function done(woken: boolean) {
@@ -82,7 +82,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
         if (stopped) break;
         if (reached <= position) {
           recovered();
-          const woken = await sleep(idleMs);
+          const woken = await waitOrWake(idleMs);
           idleMs = woken ? source.pollIntervalMs : Math.min(idleMax, idleMs * 1.5);
           continue;
         }
@@ -96,7 +96,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
         source.onError?.(err);
         // backoff: 250 ms doubling up to 5 s while the failures go on
         const pause = Math.min(5_000, 250 * 2 ** Math.min(failures - 1, 5));
-        if (!stopped) await sleep(Math.max(pause, source.pollIntervalMs));
+        if (!stopped) await waitOrWake(Math.max(pause, source.pollIntervalMs));
       }
     }
   })();
