@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
+  lastMessageByAccountKey,
   lastMessageByExtendKey,
   lastMessageKey,
   type LastMessage,
@@ -264,6 +265,7 @@ export class DispatchState {
     }
     if (mobile !== '' && tenantId !== '') {
       tx.set(lastMessageKey(this.prefix, mobile), last, 'PX', lastTtl);
+      tx.set(lastMessageByAccountKey(this.prefix, mobile, account), last, 'PX', lastTtl);
       if (extendCode) {
         tx.set(
           lastMessageByExtendKey(this.prefix, mobile, extendCode, account),

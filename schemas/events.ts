@@ -160,6 +160,13 @@ export const eventSchemas: Record<string, JsonSchema> = {
     params: { type: 'array', items: str },
   }),
 
+  // an extension code reserved for a tenant on a supplier account (stream extend-code-<account>-<code>)
+  'extend-code.reserved.v1': obj(['account', 'extendCode', 'tenantId'], {
+    account: str,
+    extendCode: extendCodeSchema,
+    tenantId: str,
+  }),
+
   // signatures (stream signature-<tenant>-<hash>; the name reserved in signature-name-<hash>)
   'signature.name-reserved.v1': obj(['name', 'tenantId'], { name: str, tenantId: str }),
   'signature.registered.v1': obj(['tenantId', 'name', 'accounts'], {

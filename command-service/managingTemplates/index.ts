@@ -1,8 +1,11 @@
 // Templates: create, update (content, suppliers, policy, extension code), disable and enable.
-// The stream is keyed by the public, random template code.
+// The stream is keyed by the public, random template code. An extension code is
+// reserved for the tenant on each of the template's accounts before the
+// template event that uses it is appended (reserveExtendCode).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import {
+  extendCodeStream,
   templateDecider,
   templateStream,
   type CreateTemplate,
@@ -15,7 +18,7 @@ import {
 import { principalOf } from '../../platform/auth/index.ts';
 import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import type { EventStore } from '../../platform/eventStore/index.ts';
+import { WrongExpectedVersionError, type EventStore } from '../../platform/eventStore/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
 import {
   bindTemplateBody,
@@ -23,7 +26,7 @@ import {
   updateTemplateBody,
 } from '../../schemas/http/index.ts';
 import type { CommandDeps } from '../deps.ts';
-import { handle, load, metaOf } from '../commandHandling/index.ts';
+import { handle, load, metaOf, toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { param, tenantScope, type Principal } from '../principal.ts';
 
 /** 120 random bits, URL-safe: unguessable. */
@@ -42,6 +45,76 @@ export function checkSuppliers(config: Pick<Config, 'suppliers'>, ids: readonly 
       'UNKNOWN_SUPPLIER',
       `Unknown supplier account(s): ${unknown.join(', ')}; configured: ${[...known].join(', ')}.`,
       { field: 'suppliers', unknown },
+    );
+  }
+}
+
+/** The tenant holding an extension code on an account; reservations never change, so they are cached. */
+const holders = new WeakMap<EventStore, Map<string, string>>();
+
+export async function extendCodeHolder(
+  eventStore: EventStore,
+  account: string,
+  extendCode: string,
+): Promise<string | undefined> {
+  let byStream = holders.get(eventStore);
+  if (!byStream) {
+    byStream = new Map();
+    holders.set(eventStore, byStream);
+  }
+  const stream = extendCodeStream(account, extendCode);
+  const known = byStream.get(stream);
+  if (known !== undefined) return known;
+  const [first] = await eventStore.readStream(stream, { limit: 1 });
+  const tenantId = typeof first?.data.tenantId === 'string' ? first.data.tenantId : undefined;
+  if (tenantId !== undefined) {
+    if (byStream.size >= CACHE_MAX) byStream.clear();
+    byStream.set(stream, tenantId);
+  }
+  return tenantId;
+}
+
+/**
+ * Reserves the extension code for the tenant on each account (a stream per
+ * account and code, appended with "no stream" expected; the same tenant again
+ * passes, so its templates may share a code). 409 EXTEND_CODE_TAKEN naming
+ * the accounts where another tenant holds it. Reservations are kept: a reply
+ * that comes back with the code weeks later still finds its tenant.
+ */
+export async function reserveExtendCode(
+  eventStore: EventStore,
+  tenantId: string,
+  accounts: readonly string[],
+  extendCode: string,
+  meta: Meta,
+): Promise<void> {
+  const taken: string[] = [];
+  await Promise.all(
+    [...new Set(accounts)].map(async (account) => {
+      if ((await extendCodeHolder(eventStore, account, extendCode)) === tenantId) return;
+      try {
+        await eventStore.append(
+          extendCodeStream(account, extendCode),
+          toNewEvents(
+            [{ type: 'extend-code.reserved.v1', data: { account, extendCode, tenantId } }],
+            meta,
+          ),
+          'no_stream',
+        );
+      } catch (err) {
+        if (!(err instanceof WrongExpectedVersionError)) throw err;
+        if ((await extendCodeHolder(eventStore, account, extendCode)) !== tenantId) {
+          taken.push(account);
+        }
+      }
+    }),
+  );
+  if (taken.length > 0) {
+    taken.sort();
+    throw new AppError(
+      'EXTEND_CODE_TAKEN',
+      `Extension code ${extendCode} is used by another tenant on ${taken.join(', ')}; choose another code.`,
+      { field: 'extendCode', extendCode, accounts: taken },
     );
   }
 }
@@ -174,6 +247,15 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
     const body = req.body as CreateBody;
     const suppliers = body.suppliers ?? [...config.defaultSuppliers];
     checkSuppliers(config, suppliers);
+    if (body.extendCode !== undefined) {
+      await reserveExtendCode(
+        eventStore,
+        principal.userId,
+        suppliers,
+        body.extendCode,
+        metaOf(req, principal),
+      );
+    }
     const templateCode = newTemplateCode();
     const templateId = randomUUID();
     await handle(
@@ -227,6 +309,22 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
   router.patch('/v1/templates/:code', auth, validateBody(updateTemplateBody), async (req, res) => {
     const body = req.body as UpdateBody;
     if (body.suppliers) checkSuppliers(config, body.suppliers);
+    if (body.extendCode || body.suppliers) {
+      // the code the template will have, on the accounts it will have
+      const principal = principalOf(req);
+      const { template } = await loadTemplate(eventStore, codeOf(req), principal);
+      const extendCode = body.extendCode === undefined ? template.extendCode : body.extendCode;
+      if (extendCode) {
+        const accounts = body.suppliers ?? template.suppliers;
+        await reserveExtendCode(
+          eventStore,
+          template.tenantId,
+          accounts,
+          extendCode,
+          metaOf(req, principal),
+        );
+      }
+    }
     await change(req, res, (tenantId) => ({ type: 'UpdateTemplate', data: { ...body, tenantId } }));
   });
 

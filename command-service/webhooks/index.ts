@@ -23,7 +23,9 @@ import {
 import type { Logger } from '../../platform/logger/index.ts';
 import type { Tracker } from '../../platform/tracking/index.ts';
 import { handle } from '../commandHandling/index.ts';
+import { extendCodeHolder } from '../managingTemplates/index.ts';
 import {
+  lastMessageByAccountKey,
   lastMessageByExtendKey,
   lastMessageKey,
   type LastMessage,
@@ -157,21 +159,34 @@ export function webhookRouter(deps: WebhookDeps): Router {
   });
 
   /**
-   * The message an inbound SMS answers (written by the dispatcher): the last
-   * one sent to the number with the extension code the reply came back with,
-   * through this account; without a code, or when it matches nothing, the
-   * last message any tenant sent to the number.
+   * The message an inbound SMS answers (written by the dispatcher). With an
+   * extension code: the tenant holding the code on this account (codes are
+   * unique per account), linked to the last message it sent to the number with
+   * that code. Without a code, or with one nobody holds: the last message sent
+   * to the number through this account, never another account's.
    */
   const answered = async (
     account: SupplierAccount,
     m: InboundSms,
   ): Promise<Partial<LastMessage>> => {
-    const keys = [lastMessageKey(prefix, m.mobile)];
-    if (m.extendCode !== undefined) {
-      keys.unshift(lastMessageByExtendKey(prefix, m.mobile, m.extendCode, account.id));
-    }
-    const raw = (await deps.redis.mget(...keys)).find((v) => v !== null);
-    return raw ? (JSON.parse(raw) as LastMessage) : {};
+    const code = m.extendCode;
+    const keys = [
+      lastMessageByAccountKey(prefix, m.mobile, account.id),
+      lastMessageKey(prefix, m.mobile),
+      ...(code !== undefined ? [lastMessageByExtendKey(prefix, m.mobile, code, account.id)] : []),
+    ];
+    const [holder, raw] = await Promise.all([
+      code !== undefined ? extendCodeHolder(deps.eventStore, account.id, code) : undefined,
+      deps.redis.mget(...keys),
+    ]);
+    const [byAccount, any, byCode] = raw.map((v) =>
+      v === null ? undefined : (JSON.parse(v) as LastMessage),
+    );
+    if (holder !== undefined) return byCode?.tenantId === holder ? byCode : { tenantId: holder };
+    if (byCode) return byCode; // a code used before codes were reserved
+    if (byAccount) return byAccount;
+    // noted before the per-account keys existed: only if this account sent it
+    return any?.account === account.id ? any : {};
   };
 
   const unavailable = (err: unknown): never => {

@@ -23,6 +23,7 @@ export {
 export {
   templateDecider,
   templateStream,
+  extendCodeStream,
   validateTemplateContent,
   MAX_CONTENT_LENGTH,
   EXTEND_CODE_PATTERN,

@@ -17,6 +17,13 @@ export const MAX_CONTENT_LENGTH = 1000;
 // The SMS extension code (appended to the sender number, so replies come back
 // with it): digits only; 6 keeps the whole sender number within the carriers' limits.
 export const EXTEND_CODE_PATTERN = /^[0-9]{1,6}$/;
+/**
+ * An extension code belongs to one tenant per supplier account, so that a reply
+ * with it always finds its tenant: reserved by a stream of its own, appended
+ * with "no stream" expected (the code, digits only, is what follows the last dash).
+ */
+export const extendCodeStream = (account: string, extendCode: string): string =>
+  `extend-code-${account}-${extendCode}`;
 // Verification templates must say where the code goes.
 export const VERIFICATION_CODE_PLACEHOLDER = 'code';
 

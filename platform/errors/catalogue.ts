@@ -43,6 +43,10 @@ export const errorCatalogue = {
     status: 422,
     message: 'No supplier account has approved the template yet.',
   },
+  EXTEND_CODE_TAKEN: {
+    status: 409,
+    message: 'Another tenant uses that extension code on one of the supplier accounts.',
+  },
   BINDING_NOT_FOUND: { status: 404, message: 'No such binding.' },
   // signatures
   SIGNATURE_INVALID: { status: 422, message: 'The signature name is invalid.' },

@@ -1,7 +1,8 @@
 // Where the dispatcher notes the last message sent to a number, so that an
 // inbound SMS (webhooks, in the command service) can be linked to it: per
-// number, and per (number, extension code, supplier account) when the message
-// went out with an extension code. Both sides build the keys here.
+// number, per (number, supplier account), and per (number, extension code,
+// supplier account) when the message went out with an extension code. Both
+// sides build the keys here.
 
 export interface LastMessage {
   messageId: string;
@@ -12,6 +13,14 @@ export interface LastMessage {
 /** `<prefix>lastmsg:<E.164>`: the last message any tenant sent to the number. */
 export const lastMessageKey = (prefix: string, mobile: string): string =>
   `${prefix}lastmsg:${mobile}`;
+
+/**
+ * `<prefix>lastmsg:<E.164>:acct:<account>`: the last message sent to the number
+ * through that account. A reply without an extension code comes back to the
+ * account that sent, so it is linked only within that account.
+ */
+export const lastMessageByAccountKey = (prefix: string, mobile: string, account: string): string =>
+  `${prefix}lastmsg:${mobile}:acct:${account}`;
 
 /**
  * `<prefix>lastmsg:<E.164>:ext:<code>:<account>`: the last message sent to the

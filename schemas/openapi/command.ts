@@ -255,7 +255,14 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
       body: http.createTemplateBody,
       status: 201,
       response: http.createTemplateResponse,
-      errors: [...AUTH, ...BODY, 'TEMPLATE_CONTENT_INVALID', 'POLICY_INVALID', 'UNKNOWN_SUPPLIER'],
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'TEMPLATE_CONTENT_INVALID',
+        'POLICY_INVALID',
+        'UNKNOWN_SUPPLIER',
+        'EXTEND_CODE_TAKEN',
+      ],
     }),
   },
   '/v1/templates/{code}': {
@@ -272,6 +279,7 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
         'TEMPLATE_CONTENT_INVALID',
         'POLICY_INVALID',
         'UNKNOWN_SUPPLIER',
+        'EXTEND_CODE_TAKEN',
         'VERSION_CONFLICT',
       ],
       params: [code],

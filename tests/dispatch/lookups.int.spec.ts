@@ -8,7 +8,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 import { MysqlEventStore, type EventStore } from '../../platform/eventStore/index.ts';
-import { lastMessageByExtendKey, lastMessageKey } from '../../platform/suppliers/lastMessage.ts';
+import {
+  lastMessageByAccountKey,
+  lastMessageByExtendKey,
+  lastMessageKey,
+} from '../../platform/suppliers/lastMessage.ts';
 import { supplierLookupKey } from '../../jobs/index.ts';
 import { rebuildSupplierLookups } from '../../processors/index.ts';
 import { acceptedEvent, daysAgo, submittedEvent } from '../jobs/support/messages.ts';
@@ -84,6 +88,9 @@ describe('replay lookups', () => {
     const byCode = await redis.get(lastMessageByExtendKey(prefix, mobile, '12', 'sim-aliyun'));
     assert.equal((JSON.parse(byCode!) as { messageId: string }).messageId, recent.id);
     assert.equal(await redis.exists(lastMessageKey(prefix, '+8613800000102')), 0);
+    // and per account, for replies without a code
+    const byAccount = await redis.get(lastMessageByAccountKey(prefix, mobile, 'sim-aliyun'));
+    assert.equal((JSON.parse(byAccount!) as { messageId: string }).messageId, recent.id);
 
     // again: the same keys, nothing more
     const before = (await redis.keys(`${prefix}*`)).sort();
@@ -92,6 +99,6 @@ describe('replay lookups', () => {
       { now: now.getTime() },
     );
     assert.deepEqual((await redis.keys(`${prefix}*`)).sort(), before);
-    assert.equal(before.length, 3);
+    assert.equal(before.length, 4);
   });
 });

@@ -164,7 +164,7 @@ describe('supplier webhooks', () => {
     assert.equal(after.filter((e) => e.type === 'inbound.received.v1').length, 2);
   });
 
-  it('links a reply by its extension code to the tenant that sent with it, else to the last message', async () => {
+  it('links a reply by its extension code to the tenant holding it on the account, else within the account', async () => {
     // the command API on the same event store and Redis prefix as the dispatcher
     const cmd = await startCommandService(
       {
@@ -281,21 +281,109 @@ describe('supplier webhooks', () => {
       assert.equal(hello.tenantId, b.userId);
       const unknown = await reply('hook-aliyun', 'who is this', '99');
       assert.equal(unknown.linkedMessageId, laterFromB);
-      // extension 12 through another account is not A's: A sent through hook-aliyun only
+      // extension 12 through another account is not A's, and nobody sent through that
+      // account: nobody's message, nobody opted out (the fallback stays within the account)
       const other = await reply('hook-tencent', 'UNSUBSCRIBE', '12');
-      assert.equal(other.linkedMessageId, laterFromB);
-      assert.deepEqual(await optedOut(b.userId), ['UNSUBSCRIBE']);
+      assert.equal(other.linkedMessageId, undefined);
+      assert.equal(other.tenantId, undefined);
+      assert.deepEqual(await optedOut(b.userId), []);
       assert.deepEqual(await optedOut(a.userId), ['TD']);
-      assert.equal((await send(b.token, bSale)).json.code, 'MOBILE_OPTED_OUT');
 
-      // the vendor pushes that UNSUBSCRIBE again after a third tenant sent: still B's
+      // codes are unique per account: B cannot have 12 on hook-aliyun, by create or by
+      // PATCH, nor by adding hook-aliyun to a template that has it elsewhere
+      const taken = await call(
+        '/v1/templates',
+        {
+          name: 'sale',
+          kind: 'marketing',
+          signature: 'ShopB',
+          content: 'Sale!',
+          extendCode: '12',
+          suppliers: ['hook-tencent', 'hook-aliyun'],
+        },
+        b.token,
+      );
+      assert.equal(taken.status, 409, JSON.stringify(taken.json));
+      assert.equal(taken.json.code, 'EXTEND_CODE_TAKEN');
+      assert.deepEqual((taken.json.details as { accounts: string[] }).accounts, ['hook-aliyun']);
+      // two tenants asking for a free code at once: exactly one gets it
+      const d = await tenant('extd');
+      const e = await tenant('exte');
+      const race = await Promise.all(
+        [d, e].map((t) =>
+          call(
+            '/v1/templates',
+            {
+              name: 'race',
+              kind: 'marketing',
+              signature: `Race${randomBytes(3).toString('hex')}`,
+              content: 'Race!',
+              extendCode: '4321',
+              suppliers: ['hook-aliyun'],
+            },
+            t.token,
+          ),
+        ),
+      );
+      assert.deepEqual(race.map((r) => r.status).sort(), [201, 409], JSON.stringify(race));
+      const patch = (token: string, code: string, body: unknown) =>
+        fetch(`${cmd.url}/v1/templates/${code}`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        }).then(async (r) => ({ status: r.status, json: (await r.json()) as { code?: string } }));
+      const patched = await patch(b.token, bSale, { extendCode: '12' });
+      assert.equal(patched.status, 409);
+      assert.equal(patched.json.code, 'EXTEND_CODE_TAKEN');
+      // 12 on the other account is free for B; A may reuse its own code
+      const bTencent = await template(b.token, { extendCode: '12', suppliers: ['hook-tencent'] });
+      const moved = await patch(b.token, bTencent, { suppliers: ['hook-tencent', 'hook-aliyun'] });
+      assert.equal(moved.status, 409);
+      assert.equal(moved.json.code, 'EXTEND_CODE_TAKEN');
+      await template(a.token, { extendCode: '12', suppliers: ['hook-aliyun'] });
+
+      // B sends through hook-tencent with 12: a reply there with 12 is B's; a reply on
+      // hook-aliyun without a code is still linked to hook-aliyun's last message
+      const fromBTencent = await sent(b.token, bTencent);
+      const viaTencent = await reply('hook-tencent', 'thanks', '12');
+      assert.equal(viaTencent.linkedMessageId, fromBTencent);
+      assert.equal(viaTencent.tenantId, b.userId);
+      const plain = await reply('hook-aliyun', 'hi again');
+      assert.equal(plain.linkedMessageId, laterFromB);
+      // a reply with A's code always finds A, even from a number A never sent to
+      const stranger = `+86136${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
+      const pushed = await h.admin('POST', '/inbound', {
+        accountId: 'hook-aliyun',
+        mobile: stranger,
+        text: 'STOP',
+        extend: '12',
+      });
+      assert.equal(pushed.pushed, true, JSON.stringify(pushed));
+      const strangers = (await h.eventStore.readAll({ after: 0, limit: 100_000 })).filter(
+        (e) => e.type === 'inbound.received.v1' && e.data.mobile === stranger,
+      );
+      assert.equal(strangers.length, 1);
+      assert.equal(strangers[0]!.data.tenantId, a.userId);
+      assert.equal(strangers[0]!.data.linkedMessageId, undefined);
+      assert.deepEqual(
+        (await h.eventStore.readStream(optOutStream(a.userId, stranger))).map(
+          (e) => e.data.keyword,
+        ),
+        ['STOP'],
+      );
+
+      // B's STOP, pushed again by the vendor after a third tenant sent: still B's
+      const unsubscribe = await reply('hook-aliyun', 'STOP');
+      assert.equal(unsubscribe.tenantId, b.userId);
+      assert.deepEqual(await optedOut(b.userId), ['STOP']);
+      assert.equal((await send(b.token, bSale)).json.code, 'MOBILE_OPTED_OUT');
       const c = await tenant('extc');
       const cSale = await template(c.token, { suppliers: ['hook-aliyun'] });
       await sent(c.token, cSale);
-      const again = await post(`/tencent/inbound?token=${SECRET}`, other.payload);
+      const again = await post(`/aliyun/inbound?token=${ALI_SECRET}`, unsubscribe.payload);
       assert.equal(again.status, 200);
       assert.deepEqual(await optedOut(c.userId), []);
-      assert.deepEqual(await optedOut(b.userId), ['UNSUBSCRIBE']);
+      assert.deepEqual(await optedOut(b.userId), ['STOP']);
       assert.equal((await send(c.token, cSale)).status, 202);
     } finally {
       await cmd.close();
