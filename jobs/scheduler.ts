@@ -15,6 +15,17 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger/index.ts';
 import { defaultHolder, lockInfo, tryAcquireLock, type HeldLock } from '../platform/locks/index.ts';
 import { counter, histogram, SLOW_BUCKETS } from '../platform/metrics/index.ts';
+import {
+  announceJobs,
+  jobKeys,
+  listJobRuns as listRuns,
+  runHistory as history,
+  type JobListing,
+  type RunRecord,
+} from '../platform/jobs/index.ts';
+
+export type { JobListing, RunRecord, RunStatus } from '../platform/jobs/index.ts';
+export { jobKeys } from '../platform/jobs/index.ts';
 
 const jobRuns = counter({
   name: 'streaming_job_runs_total',
@@ -56,33 +67,9 @@ export interface SchedulerDeps {
   holder?: string;
 }
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'aborted';
-
-export interface RunRecord {
-  job: string;
-  trigger: 'schedule' | 'manual';
-  tick: string;
-  startedAt: string;
-  endedAt?: string;
-  status: RunStatus;
-  holder: string;
-  token: number;
-  result?: Record<string, unknown>;
-  error?: string;
-}
-
 export type RunOutcome =
   | { status: 'ran'; record: RunRecord }
   | { status: 'skipped'; reason: 'locked' | 'already-run'; holder?: string };
-
-export interface JobListing {
-  name: string;
-  schedule: string;
-  nextRun: string | null;
-  lastRun: RunRecord | null;
-  /** Who holds the job's lock right now (a run in progress), if anyone. */
-  holder: string | null;
-}
 
 const RUN_CLAIM_TTL_MS = 7 * 24 * 3600 * 1000;
 const HISTORY = 100;
@@ -97,15 +84,6 @@ if ARGV[3] == '1' then
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 end
 return 1`;
-
-export function jobKeys(prefix: string, name: string) {
-  return {
-    lock: `${prefix}lock:job:${name}`,
-    run: (tick: Date) => `${prefix}run:${name}:${tick.toISOString()}`,
-    last: `${prefix}job:last:${name}`,
-    history: `${prefix}job:runs:${name}`,
-  };
-}
 
 async function record(deps: SchedulerDeps, rec: RunRecord, final: boolean): Promise<void> {
   const keys = jobKeys(deps.keyPrefix ?? '', rec.job);
@@ -222,23 +200,7 @@ export async function listJobRuns(
   deps: Pick<SchedulerDeps, 'redis' | 'keyPrefix'>,
   jobs: readonly JobDefinition[],
 ): Promise<JobListing[]> {
-  return Promise.all(
-    jobs.map(async (job) => {
-      const keys = jobKeys(deps.keyPrefix ?? '', job.name);
-      const [last, lock] = await Promise.all([
-        deps.redis.hget(keys.last, 'record'),
-        lockInfo(deps.redis, keys.lock),
-      ]);
-      const next = new Cron(job.schedule, { timezone: 'UTC', paused: true }).nextRun();
-      return {
-        name: job.name,
-        schedule: job.schedule,
-        nextRun: next ? next.toISOString() : null,
-        lastRun: last ? (JSON.parse(last) as RunRecord) : null,
-        holder: lock?.holder ?? null,
-      };
-    }),
-  );
+  return listRuns(deps.redis, deps.keyPrefix ?? '', jobs);
 }
 
 /** The last `limit` finished runs of a job, newest first. */
@@ -247,8 +209,7 @@ export async function runHistory(
   name: string,
   limit = HISTORY,
 ): Promise<RunRecord[]> {
-  const rows = await deps.redis.lrange(jobKeys(deps.keyPrefix ?? '', name).history, 0, limit - 1);
-  return rows.map((r) => JSON.parse(r) as RunRecord);
+  return history(deps.redis, deps.keyPrefix ?? '', name, limit);
 }
 
 export interface Scheduler {
@@ -272,6 +233,12 @@ export function startScheduler(deps: SchedulerDeps, jobs: readonly JobDefinition
         inFlight.add(p);
       }),
   );
+  // the jobs and their schedules, for the admins' view in the query service
+  void announceJobs(
+    deps.redis,
+    deps.keyPrefix ?? '',
+    jobs.map((j) => ({ name: j.name, schedule: j.schedule })),
+  ).catch((err: unknown) => deps.logger.warn('could not announce the jobs', { err: String(err) }));
   deps.logger.info('job scheduler started', {
     holder,
     jobs: jobs.map((j) => ({ name: j.name, schedule: j.schedule })),

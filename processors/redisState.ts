@@ -13,6 +13,7 @@ import {
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import type { ProcessorOptions } from './deps.ts';
 import { gauge } from '../platform/metrics/index.ts';
+import { breakerKey, breakerProbeKey, breakerWindowKey } from '../platform/suppliers/breaker.ts';
 
 /** 0 closed, 1 probing (half-open), 2 open: as this process last saw it. */
 const breakerState = gauge({
@@ -165,9 +166,9 @@ export class DispatchState {
       this.redis,
       BREAKER_RECORD,
       [
-        this.key('breaker', account),
-        this.key('breaker', account, 'probe'),
-        this.key('breaker', account, 'w', String(window)),
+        breakerKey(this.prefix, account),
+        breakerProbeKey(this.prefix, account),
+        breakerWindowKey(this.prefix, account, window),
       ],
       [
         ok ? '1' : '0',
@@ -199,8 +200,8 @@ export class DispatchState {
       this.redis,
       ADMIT,
       [
-        this.key('breaker', account),
-        this.key('breaker', account, 'probe'),
+        breakerKey(this.prefix, account),
+        breakerProbeKey(this.prefix, account),
         this.key('claim', messageId, String(attempt)),
       ],
       [checkBreaker ? '1' : '0', this.options.breakerCooldownMs, JSON.stringify(claim), 86_400_000],

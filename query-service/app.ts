@@ -17,6 +17,7 @@ import { templatesRouter } from './gettingTemplates/routes.ts';
 import { tenantsRouter } from './gettingTenants/routes.ts';
 import { supplierStatsRouter } from './gettingSupplierStats/index.ts';
 import { consoleRouter } from './console/index.ts';
+import { operationsRouter } from './gettingOperations/routes.ts';
 import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { QueryDeps } from './readModels.ts';
@@ -53,7 +54,8 @@ export function createQueryApp(deps: QueryDeps): Express {
   app.use(inboundRouter(deps));
   app.use(messageStatsRouter(deps));
   app.use(auditRouter(deps));
-  app.use(supplierStatsRouter({ config: deps.config, mongo: deps.mongo.db }));
+  app.use(operationsRouter(deps));
+  app.use(supplierStatsRouter({ config: deps.config, mongo: deps.mongo.db, redis: deps.redis }));
   return finishHttpApp(app);
 }
 

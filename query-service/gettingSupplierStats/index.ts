@@ -4,6 +4,10 @@
 // a message they were not about (another account, another vendor id,
 // nothing), by reason; plus send rejections by rule.
 //
+// Each account also shows its circuit breaker as the dispatchers left it in
+// Redis, a health word derived from it, its throughput cap, and a series of
+// calls per bucket (at most ~120 buckets over the window) for the charts.
+//
 // Admins only: supplier performance is platform-wide and reveals the traffic
 // of every tenant. The window is aligned to whole minutes (from floored, to
 // ceiled), at most 31 days, default the last hour. Counts come from the minute
@@ -12,22 +16,32 @@
 // (STREAMING_TRACKING_TTL_DAYS); for older windows they are the call-weighted
 // mean of the minutes' percentiles, marked `"percentiles": "approximate"`.
 import { Router, type RequestHandler } from 'express';
+import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
 import { requireAdmin } from '../../platform/auth/index.ts';
 import { supplierStatsQuery } from '../../schemas/openapi/query.ts';
+import { readBreakers, type BreakerView } from '../../platform/suppliers/breaker.ts';
 
 // Collections written by pump/ (which this folder may not import).
 const TRACKING_MINUTES = 'tracking_minutes';
 const TRACKING_EVENTS = 'tracking_events';
 const MAX_WINDOW_MS = 31 * 86_400_000;
 const MAX_EXACT_SAMPLES = 500_000;
+/** The dispatchers' Redis prefix and breaker window (processors' defaults). */
+const DISPATCH_PREFIX = 'streaming:';
+const BREAKER_WINDOW_MS = 30_000;
+const SERIES_BUCKETS = 120;
 
 export interface SupplierStatsDeps {
   config: Pick<Config, 'tracking'> & Partial<Pick<Config, 'suppliers'>>;
   mongo: Db;
+  /** Where the dispatchers keep the breakers (none: breakers not shown). */
+  redis?: Redis;
+  /** The dispatchers' Redis key prefix (default `streaming:`, the processors' default). */
+  dispatchPrefix?: string;
   /**
    * The authenticator (platform/auth createAuthenticator), where the app does
    * not already authenticate /v1 (the query app does: not again here).
@@ -61,6 +75,26 @@ export interface SupplierStats {
   rejections: { code: string; count: number }[];
   /** Receipts and pulled statuses that changed nothing: not about the message they named. */
   mismatchedReceipts: { total: number; reasons: { reason: string; count: number }[] };
+  /** The configured throughput cap (calls per second), when the account is configured. */
+  maxPerSecond: number | null;
+  breaker: BreakerView | null;
+  health: Health;
+}
+
+/**
+ * down: breaker open; probing: one call tests it; degraded: failing calls
+ * lately (consecutive failures, or 10 % of the breaker window's calls);
+ * healthy otherwise; unknown without a breaker reading.
+ */
+export type Health = 'healthy' | 'degraded' | 'probing' | 'down' | 'unknown';
+
+export function healthOf(b: BreakerView | null): Health {
+  if (!b) return 'unknown';
+  if (b.state === 'open') return 'down';
+  if (b.state === 'probe') return 'probing';
+  if (b.consecutiveFailures > 0) return 'degraded';
+  if (b.windowCalls > 0 && b.windowErrors / b.windowCalls >= 0.1) return 'degraded';
+  return 'healthy';
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -84,7 +118,7 @@ const sortCounts = <K extends string>(m: Map<string, number>, name: K) =>
     .map(([k, count]) => ({ [name]: k, count }) as Record<K, string> & { count: number });
 
 export async function supplierStats(
-  deps: Pick<SupplierStatsDeps, 'config' | 'mongo'>,
+  deps: Pick<SupplierStatsDeps, 'config' | 'mongo' | 'redis' | 'dispatchPrefix'>,
   from: Date,
   to: Date,
   now: Date,
@@ -93,7 +127,7 @@ export async function supplierStats(
     .collection<MinuteDoc>(TRACKING_MINUTES)
     .find(
       { minute: { $gte: from, $lt: to } },
-      { projection: { suppliers: 1, rejections: 1, receiptMismatches: 1 } },
+      { projection: { minute: 1, suppliers: 1, rejections: 1, receiptMismatches: 1 } },
     )
     .toArray();
 
@@ -105,6 +139,12 @@ export async function supplierStats(
     mismatches: Map<string, number>;
   };
   const accounts = new Map<string, Acc>();
+  // calls per bucket and account, for the throughput chart
+  const bucketMs =
+    Math.max(1, Math.ceil((to.getTime() - from.getTime()) / 60_000 / SERIES_BUCKETS)) * 60_000;
+  const bucketCount = Math.ceil((to.getTime() - from.getTime()) / bucketMs);
+  const seriesCalls = new Map<string, number[]>();
+  const seriesFailed = new Map<string, number[]>();
   const sendRejections = new Map<string, number>();
   const accountOf = (account: string, vendor: string | null): Acc =>
     byKey(accounts, account, () => ({
@@ -123,7 +163,18 @@ export async function supplierStats(
     for (const r of doc.rejections ?? []) {
       sendRejections.set(r.rule, (sendRejections.get(r.rule) ?? 0) + r.count);
     }
+    const slot = Math.floor((new Date(doc.minute).getTime() - from.getTime()) / bucketMs);
     for (const s of doc.suppliers ?? []) {
+      if (slot >= 0 && slot < bucketCount) {
+        const calls = byKey(seriesCalls, s.account, () => new Array<number>(bucketCount).fill(0));
+        calls[slot]! += s.count;
+        if (s.outcome !== 'accepted') {
+          const failed = byKey(seriesFailed, s.account, () =>
+            new Array<number>(bucketCount).fill(0),
+          );
+          failed[slot]! += s.count;
+        }
+      }
       const acc = accountOf(s.account, s.vendor);
       acc.vendor ??= s.vendor;
       acc.outcomes.set(s.outcome, (acc.outcomes.get(s.outcome) ?? 0) + s.count);
@@ -167,6 +218,17 @@ export async function supplierStats(
     }
   }
 
+  const configured = new Map((deps.config.suppliers ?? []).map((a) => [a.id, a]));
+  const breakers = deps.redis
+    ? await readBreakers(
+        deps.redis,
+        deps.dispatchPrefix ?? DISPATCH_PREFIX,
+        [...accounts.keys()],
+        BREAKER_WINDOW_MS,
+        now.getTime(),
+      )
+    : new Map<string, BreakerView>();
+
   const suppliers: SupplierStats[] = [...accounts.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([account, acc]) => {
@@ -199,8 +261,12 @@ export async function supplierStats(
           total: [...acc.mismatches.values()].reduce((a, b) => a + b, 0),
           reasons: sortCounts(acc.mismatches, 'reason'),
         },
+        maxPerSecond: configured.get(account)?.maxPerSecond ?? null,
+        breaker: breakers.get(account) ?? null,
+        health: healthOf(breakers.get(account) ?? null),
       };
     });
+  const zeros = () => new Array<number>(bucketCount).fill(0);
   return {
     from: from.toISOString(),
     to: to.toISOString(),
@@ -208,6 +274,17 @@ export async function supplierStats(
     percentiles: exact ? 'exact' : 'approximate',
     suppliers,
     sendRejections: sortCounts(sendRejections, 'rule'),
+    series: {
+      bucketSeconds: bucketMs / 1000,
+      starts: Array.from({ length: bucketCount }, (_, i) =>
+        new Date(from.getTime() + i * bucketMs).toISOString(),
+      ),
+      accounts: suppliers.map((s) => ({
+        account: s.account,
+        calls: seriesCalls.get(s.account) ?? zeros(),
+        failed: seriesFailed.get(s.account) ?? zeros(),
+      })),
+    },
   };
 }
 

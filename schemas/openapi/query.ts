@@ -98,6 +98,16 @@ export const supplierStatsQuery = query({
   from: { ...timeParam, description: 'Default: one hour before to.' },
   to: { ...timeParam, description: 'Default: now. The window may span at most 31 days.' },
 });
+export const pipelineQuery = query({});
+export const jobsQuery = query({
+  runs: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 100,
+    default: 10,
+    description: 'How many of the last finished runs to list per job.',
+  },
+});
 export const auditExportQuery = query({
   tenant: tenantParam,
   from: timeParam,
@@ -250,9 +260,78 @@ const stats = {
           byStatus: counts,
           bySupplier: { ...counts, description: '"none" for messages no supplier took yet.' },
           byTemplate: counts,
+          receiptLatencyMs: {
+            type: ['object', 'null'],
+            description:
+              "From the submission to the vendor's delivery report, over the bucket's delivered messages (nearest rank); null without any.",
+            properties: {
+              count: { type: 'integer' },
+              p50: { type: 'number' },
+              p90: { type: 'number' },
+              p99: { type: 'number' },
+            },
+          },
         },
       },
     },
+  },
+} as const;
+const breaker = {
+  type: ['object', 'null'],
+  description:
+    'The circuit breaker as the dispatchers left it in Redis: closed (calls go), open (skipped until openUntil), probe (one call tests it).',
+  properties: {
+    state: { enum: ['closed', 'open', 'probe'] },
+    consecutiveFailures: { type: 'integer' },
+    openUntil: time,
+    windowCalls: { type: 'integer', description: "Calls in the breaker's current window." },
+    windowErrors: { type: 'integer' },
+  },
+} as const;
+const part = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    kind: { enum: ['processor', 'projection'] },
+    state: { enum: ['progressing', 'lagging', 'stalled', 'standby', 'starting'] },
+    process: { type: 'string' },
+    pid: { type: 'integer' },
+    position: { type: ['integer', 'null'], description: 'Event-store position handled so far.' },
+    lag: { type: ['integer', 'null'], description: 'Events between its position and the head.' },
+    lagSeconds: {
+      type: 'number',
+      description: 'Age of the oldest event it has not handled yet (0 when caught up).',
+    },
+    pending: { type: ['integer', 'null'], description: 'Work waiting not measured in events.' },
+    idleSeconds: { type: 'integer', description: 'Since its position or pending work last moved.' },
+    parked: { type: ['integer', 'null'], description: 'Events parked after every attempt failed.' },
+    error: nullableString,
+  },
+} as const;
+const jobRun = {
+  type: 'object',
+  properties: {
+    job: { type: 'string' },
+    trigger: { enum: ['schedule', 'manual'] },
+    tick: { type: 'string', format: 'date-time' },
+    startedAt: { type: 'string', format: 'date-time' },
+    endedAt: { type: 'string', format: 'date-time' },
+    status: { enum: ['running', 'succeeded', 'failed', 'aborted'] },
+    holder: { type: 'string' },
+    token: { type: 'integer' },
+    result: { type: 'object' },
+    error: { type: 'string' },
+  },
+} as const;
+const job = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    schedule: { type: 'string', description: 'Cron expression, UTC.' },
+    nextRun: time,
+    lastRun: { anyOf: [jobRun, { type: 'null' }] },
+    holder: { ...nullableString, description: 'Who holds its lock now (a run in progress).' },
+    runs: { type: 'array', items: jobRun, description: 'The last finished runs, newest first.' },
   },
 } as const;
 
@@ -397,13 +476,66 @@ export const queryPaths: Record<string, Record<string, unknown>> = {
               successRate: { type: ['number', 'null'] },
               latencyMs: { type: 'object' },
               rejections: { type: 'array' },
+              maxPerSecond: {
+                type: ['integer', 'null'],
+                description: 'The throughput cap configured for the account.',
+              },
+              breaker,
+              health: {
+                enum: ['healthy', 'degraded', 'probing', 'down', 'unknown'],
+                description:
+                  'down: breaker open; probing: one call tests it; degraded: consecutive failures, or 10 % of the calls in the breaker window failed.',
+              },
             },
           },
         },
         sendRejections: { type: 'array' },
+        series: {
+          type: 'object',
+          description:
+            'Calls per bucket and account over the window (at most about 120 buckets), for charts.',
+          properties: {
+            bucketSeconds: { type: 'integer' },
+            starts: { type: 'array', items: { type: 'string', format: 'date-time' } },
+            accounts: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  account: { type: 'string' },
+                  calls: { type: 'array', items: { type: 'integer' } },
+                  failed: {
+                    type: 'array',
+                    items: { type: 'integer' },
+                    description: 'Calls with another outcome than accepted.',
+                  },
+                },
+              },
+            },
+          },
+        },
       },
     },
     ['INVALID_RANGE', 'FORBIDDEN', 'VALIDATION_FAILED', ...AUTH],
+  ),
+  '/v1/pipeline': get(
+    'Processors and projections of every process (admins): state, lag in events and seconds, parked events',
+    pipelineQuery,
+    {
+      type: 'object',
+      properties: {
+        head: { type: 'integer', description: "The event store's last position." },
+        at: { type: 'string', format: 'date-time' },
+        parts: { type: 'array', items: part },
+      },
+    },
+    ['FORBIDDEN', 'VALIDATION_FAILED', ...AUTH],
+  ),
+  '/v1/jobs': get(
+    'Scheduled jobs (admins): schedule, next run, lock holder and the last runs',
+    jobsQuery,
+    { type: 'object', properties: { items: { type: 'array', items: job } } },
+    ['FORBIDDEN', 'VALIDATION_FAILED', ...AUTH],
   ),
   '/v1/audit/export': get(
     'Audit export (admins): one record per event with a sha256 hash chain and a closing manifest line',

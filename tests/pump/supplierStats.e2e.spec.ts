@@ -13,6 +13,7 @@ import { createAuthenticator, issueToken } from '../../platform/auth/index.ts';
 import { MysqlEventStore, type EventStore } from '../../platform/eventStore/index.ts';
 import { processBatch } from '../../pump/index.ts';
 import { supplierStatsRouter } from '../../query-service/gettingSupplierStats/index.ts';
+import { breakerKey, breakerWindowKey } from '../../platform/suppliers/breaker.ts';
 import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
 
 const config = loadConfig({ STREAMING_ENV: 'test' });
@@ -95,11 +96,24 @@ describe('GET /v1/stats/suppliers', () => {
       supplierStatsRouter({
         config,
         mongo: db,
+        redis,
+        dispatchPrefix: redisPrefix,
         authenticate: createAuthenticator({ config, eventStore: store, redis, redisPrefix }),
         now: () => now,
       }),
     );
     finishHttpApp(app);
+    // the dispatchers left sim-tencent's breaker open, sim-aliyun's closed after one failure
+    const openUntil = Date.now() + 600_000;
+    await redis.hset(breakerKey(redisPrefix, 'sim-tencent'), 'fails', 5, 'openUntil', openUntil);
+    await redis.hset(breakerKey(redisPrefix, 'sim-aliyun'), 'fails', 1, 'openUntil', 0);
+    await redis.hset(
+      breakerWindowKey(redisPrefix, 'sim-aliyun', Math.floor(Date.now() / 30_000)),
+      'calls',
+      50,
+      'errors',
+      1,
+    );
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -121,6 +135,16 @@ describe('GET /v1/stats/suppliers', () => {
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
+
+  type Body = Record<string, unknown>;
+  const breakerOf = (body: Body, account: string) =>
+    (body.suppliers as { account: string; breaker: Record<string, unknown> }[]).find(
+      (s) => s.account === account,
+    )!.breaker;
+  const breakerCalls = (body: Body, account: string) =>
+    Number(breakerOf(body, account).windowCalls);
+  const breakerErrors = (body: Body, account: string) =>
+    Number(breakerOf(body, account).windowErrors);
 
   it('serves success rate, latency percentiles and rejections per supplier account', async () => {
     const from = m0.toISOString();
@@ -145,6 +169,15 @@ describe('GET /v1/stats/suppliers', () => {
             { reason: 'SUPPLIER_ID_MISMATCH', count: 1 },
           ],
         },
+        maxPerSecond: config.suppliers[0]!.maxPerSecond,
+        breaker: {
+          state: 'closed',
+          consecutiveFailures: 1,
+          openUntil: null,
+          windowCalls: breakerCalls(body, 'sim-aliyun'),
+          windowErrors: breakerErrors(body, 'sim-aliyun'),
+        },
+        health: 'degraded',
       },
       {
         account: 'sim-tencent',
@@ -155,7 +188,32 @@ describe('GET /v1/stats/suppliers', () => {
         latencyMs: { count: 2, p50: 200, p95: 300, p99: 300 },
         rejections: [],
         mismatchedReceipts: { total: 0, reasons: [] },
+        maxPerSecond: config.suppliers[1]!.maxPerSecond,
+        breaker: {
+          state: 'open',
+          consecutiveFailures: 5,
+          openUntil: breakerOf(body, 'sim-tencent').openUntil,
+          windowCalls: 0,
+          windowErrors: 0,
+        },
+        health: 'down',
       },
+    ]);
+    assert.ok(Date.parse(String(breakerOf(body, 'sim-tencent').openUntil)) > Date.now());
+    // the window's calls and errors (read at the window of the request: 50/1, or 0/0 right after it turned)
+    assert.ok([50, 0].includes(breakerCalls(body, 'sim-aliyun')));
+
+    // the series: calls per bucket and account, summing to the calls
+    const series = body.series as {
+      bucketSeconds: number;
+      starts: string[];
+      accounts: { account: string; calls: number[]; failed: number[] }[];
+    };
+    assert.equal(series.bucketSeconds, 60);
+    assert.deepEqual(series.starts, [m0.toISOString(), m1.toISOString()]);
+    assert.deepEqual(series.accounts, [
+      { account: 'sim-aliyun', calls: [5, 1], failed: [1, 0] },
+      { account: 'sim-tencent', calls: [0, 2], failed: [0, 1] },
     ]);
     assert.deepEqual(body.sendRejections, [{ rule: 'RATE_LIMIT_MOBILE_HOURLY', count: 2 }]);
 

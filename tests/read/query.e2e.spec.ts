@@ -1,5 +1,6 @@
 // The query API as a user runs it: visibility, pagination, filters,
-// parameter validation, read-your-writes, and the audit export endpoint.
+// parameter validation, read-your-writes, the audit export endpoint, and the
+// admins' views of the pipeline and the jobs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -11,6 +12,9 @@ import {
   type RunningQueryService,
 } from '../../query-service/index.ts';
 import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
+import { createPipeline, publishPipeline } from '../../platform/health/index.ts';
+import { jobCatalogueKey, jobKeys } from '../../platform/jobs/index.ts';
+import { runJobOnce, startScheduler } from '../../jobs/index.ts';
 
 interface Msg {
   messageId: string;
@@ -249,6 +253,120 @@ describe('query API', () => {
       (daily.body.buckets as { total: number }[]).map((b) => b.total),
       [28],
     );
+  });
+
+  it('gives the receipt latency percentiles of each bucket, from its delivered messages', async () => {
+    const res = await get(
+      '/v1/stats?from=2026-03-01T00:00:00.000Z&to=2026-03-02T00:00:00.000Z&granularity=hour',
+      admin,
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const buckets = res.body.buckets as {
+      start: string;
+      byStatus: Record<string, number>;
+      receiptLatencyMs: { count: number; p50: number; p90: number; p99: number } | null;
+    }[];
+    // the same, worked out here from the messages the API lists (nearest rank)
+    const all = (await allPages('', admin, 50)) as (Msg & {
+      submittedAt: string | null;
+      deliveredAt: string | null;
+    })[];
+    const byHour = new Map<string, number[]>();
+    for (const m of all) {
+      if (m.status !== 'delivered' || !m.submittedAt || !m.deliveredAt) continue;
+      const hour = `${m.acceptedAt.slice(0, 13)}:00:00.000Z`;
+      const ms = Math.max(0, Date.parse(m.deliveredAt) - Date.parse(m.submittedAt));
+      byHour.set(hour, [...(byHour.get(hour) ?? []), ms]);
+    }
+    assert.ok(byHour.size > 0, 'the workload has delivered messages');
+    const rank = (sorted: number[], p: number) =>
+      sorted[Math.max(1, Math.ceil(p * sorted.length)) - 1]!;
+    for (const b of buckets) {
+      const mine = (byHour.get(b.start) ?? []).sort((x, y) => x - y);
+      if (mine.length === 0) {
+        assert.equal(b.receiptLatencyMs, null, b.start);
+        continue;
+      }
+      assert.ok(b.receiptLatencyMs, b.start);
+      assert.equal(b.receiptLatencyMs.count, mine.length);
+      assert.ok(b.receiptLatencyMs.count <= (b.byStatus.delivered ?? 0));
+      for (const [p, q] of [
+        ['p50', 0.5],
+        ['p90', 0.9],
+        ['p99', 0.99],
+      ] as const) {
+        assert.ok(Math.abs(b.receiptLatencyMs[p] - rank(mine, q)) < 0.01, `${b.start} ${p}`);
+      }
+    }
+  });
+
+  it('shows admins the pipeline and the jobs, and refuses members with 403', async () => {
+    for (const path of ['/v1/pipeline', '/v1/jobs']) {
+      const refused = await get(path, member);
+      assert.equal(refused.status, 403, path);
+      assert.equal(refused.body.code, 'FORBIDDEN');
+      assert.equal((await get(path, null)).status, 401, path);
+    }
+    // a part published by "another process", and a job a scheduler announced and ran
+    const name = `test-part-${randomUUID().slice(0, 8)}`;
+    const pipeline = createPipeline();
+    const part = pipeline.register(name, 'projection', { position: () => 0 });
+    part.setActive(true);
+    const publishing = publishPipeline(
+      side.deps.redis,
+      pipeline,
+      () => side.deps.eventStore.headPosition(),
+      { process: 'test', everyMs: 100 },
+    );
+    const job = `test-job-${randomUUID().slice(0, 8)}`;
+    const schedulerDeps = { redis: side.deps.redis, logger: side.deps.logger, leaseMs: 5_000 };
+    const definition = { name: job, schedule: '0 0 1 1 *', run: async () => ({ swept: 3 }) };
+    const scheduler = startScheduler(schedulerDeps, [definition]);
+    try {
+      const ran = await runJobOnce(schedulerDeps, definition);
+      assert.equal(ran.status, 'ran');
+      let shown: Record<string, unknown> | undefined;
+      for (let i = 0; i < 100 && !shown; i++) {
+        const r = await get('/v1/pipeline', admin);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        shown = (r.body.parts as Record<string, unknown>[]).find((p) => p.name === name);
+        if (!shown) await new Promise((done) => setTimeout(done, 100));
+      }
+      assert.ok(shown, 'the published part is listed');
+      assert.equal(shown.kind, 'projection');
+      assert.equal(shown.process, 'test');
+      const head = await side.deps.eventStore.headPosition();
+      assert.ok(
+        Number(shown.lag) >= head - 1 && Number(shown.lagSeconds) > 0,
+        JSON.stringify(shown),
+      );
+
+      const jobs = await get('/v1/jobs?runs=5', admin);
+      assert.equal(jobs.status, 200, JSON.stringify(jobs.body));
+      const listed = (
+        jobs.body.items as {
+          name: string;
+          schedule: string;
+          nextRun: string;
+          lastRun: { status: string; result: unknown } | null;
+          runs: unknown[];
+        }[]
+      ).find((j) => j.name === job);
+      assert.ok(listed, 'the announced job is listed');
+      assert.equal(listed.schedule, '0 0 1 1 *');
+      assert.match(listed.nextRun, /-01-01T00:00:00/);
+      assert.equal(listed.lastRun?.status, 'succeeded');
+      assert.deepEqual(listed.lastRun?.result, { swept: 3 });
+      assert.equal(listed.runs.length, 1);
+      assert.equal((await get('/v1/jobs?runs=1000', admin)).status, 400);
+    } finally {
+      await publishing.stop();
+      part.close();
+      await scheduler.close();
+      const keys = jobKeys('', job);
+      await side.deps.redis.del(keys.last, keys.history, keys.lock);
+      await side.deps.redis.hdel(jobCatalogueKey(''), job);
+    }
   });
 
   it('rejects bad parameters with a code, never a 500', async () => {
