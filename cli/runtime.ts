@@ -57,6 +57,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
     // not awaited: the tracker connects by itself, so a service starts while Kafka is down
     const kafkaOutage = outage(logger, options.service, 'kafka (tracking events are buffered)');
     tracker = kafkaTracker(producer, options.service, {
+      topic: config.kafka.trackingTopic,
       onError: (err) => kafkaOutage.failed(err),
       onRecovered: ({ dropped }) => {
         kafkaOutage.ok();

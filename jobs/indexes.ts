@@ -94,6 +94,8 @@ function acceptedTime(e: RecordedEvent): Date {
   return Number.isNaN(t) ? eventTime(e) : new Date(t);
 }
 
+const CHUNK = 1000;
+
 async function apply(conn: PoolConnection, events: RecordedEvent[]): Promise<void> {
   const index: [string, string, Date][] = [];
   for (const e of events) {
@@ -108,25 +110,50 @@ async function apply(conn: PoolConnection, events: RecordedEvent[]): Promise<voi
       [index],
     );
   }
-  // Order matters for the open set: apply one by one (a batch holds few such events).
+  // The open set and the verification streams, folded per batch: what counts
+  // for each message is its last event in the batch (in order), for each
+  // verification stream its latest expiry. Then one statement per kind, not
+  // one per event (a catch-up after five minutes of sending reads
+  // hundreds of thousands of events).
+  const open = new Map<string, [string, Date] | null>();
+  const verifications = new Map<string, Date>();
   for (const e of events) {
     const id = typeof e.data.messageId === 'string' ? e.data.messageId : undefined;
     const status = OPENING[e.type];
     if (id && status) {
-      await conn.query(
-        `INSERT INTO job_open_messages (message_id, status, since) VALUES (?, ?, ?)
-         ON DUPLICATE KEY UPDATE status = VALUES(status), since = VALUES(since)`,
-        [id, status, progressTime(e)],
-      );
+      open.set(id, [status, progressTime(e)]);
     } else if (id && CLOSING.has(e.type)) {
-      await conn.query('DELETE FROM job_open_messages WHERE message_id = ?', [id]);
+      open.set(id, null);
     } else if (e.type === 'verification.issued.v1' && typeof e.data.expiresAt === 'string') {
-      await conn.query(
-        `INSERT INTO job_verification_streams (stream_id, expires_at) VALUES (?, ?)
-         ON DUPLICATE KEY UPDATE expires_at = GREATEST(expires_at, VALUES(expires_at))`,
-        [e.streamId, new Date(e.data.expiresAt)],
-      );
+      const expires = new Date(e.data.expiresAt);
+      const known = verifications.get(e.streamId);
+      if (!known || known < expires) verifications.set(e.streamId, expires);
     }
+  }
+  const closed: string[] = [];
+  const opened: [string, string, Date][] = [];
+  for (const [id, value] of open) {
+    if (value === null) closed.push(id);
+    else opened.push([id, value[0], value[1]]);
+  }
+  for (let i = 0; i < closed.length; i += CHUNK) {
+    await conn.query('DELETE FROM job_open_messages WHERE message_id IN (?)', [
+      closed.slice(i, i + CHUNK),
+    ]);
+  }
+  for (let i = 0; i < opened.length; i += CHUNK) {
+    await conn.query(
+      `INSERT INTO job_open_messages (message_id, status, since) VALUES ?
+       ON DUPLICATE KEY UPDATE status = VALUES(status), since = VALUES(since)`,
+      [opened.slice(i, i + CHUNK)],
+    );
+  }
+  if (verifications.size > 0) {
+    await conn.query(
+      `INSERT INTO job_verification_streams (stream_id, expires_at) VALUES ?
+       ON DUPLICATE KEY UPDATE expires_at = GREATEST(expires_at, VALUES(expires_at))`,
+      [[...verifications]],
+    );
   }
 }
 

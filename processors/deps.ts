@@ -10,14 +10,14 @@ import type { Pipeline } from '../platform/health/index.ts';
 import { DISPATCH_TOPIC } from '../platform/kafka/index.ts';
 
 export interface ProcessorOptions {
-  /** Kafka topic of messages to dispatch (default sms.dispatch). */
+  /** Kafka topic of messages to dispatch (STREAMING_KAFKA_DISPATCH_TOPIC, default sms.dispatch). */
   dispatchTopic: string;
   /**
    * Partitions of the dispatch topic (created with them; an existing topic
    * with fewer is grown). Each is a batch in work of its own.
    */
   dispatchPartitions: number;
-  /** Consumer group of the dispatchers (default streaming-dispatcher). */
+  /** Consumer group of the dispatchers (STREAMING_KAFKA_DISPATCH_GROUP, default streaming-dispatcher). */
   groupId: string;
   /** Prefix of every Redis key the processors write (default "streaming:"). */
   redisPrefix: string;
@@ -96,8 +96,12 @@ export interface ProcessorDeps {
 
 export function optionsOf(deps: ProcessorDeps): ProcessorOptions {
   const receipts = deps.config?.receipts;
+  const kafka = deps.config?.kafka;
   return {
     ...defaultProcessorOptions,
+    // older test configs may lack them: the defaults stand
+    ...(kafka?.dispatchTopic ? { dispatchTopic: kafka.dispatchTopic } : {}),
+    ...(kafka?.dispatchGroup ? { groupId: kafka.dispatchGroup } : {}),
     ...(receipts
       ? {
           reconcileWindowMs: receipts.reconcileWindowMs,

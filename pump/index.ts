@@ -37,9 +37,9 @@ export interface PumpDeps {
   mongo: { client: MongoClient; db: Db };
   /** Default: a client from config.kafka. */
   kafka?: Kafka;
-  /** Default `streaming.tracking`; tests use their own. */
+  /** Default STREAMING_KAFKA_TRACKING_TOPIC (`streaming.tracking`); tests use their own. */
   topic?: string;
-  /** Default `streaming-pump`. */
+  /** Default STREAMING_KAFKA_PUMP_GROUP (`streaming-pump`). */
   groupId?: string;
   /** Read the topic from its start when the group has no offsets (default true). */
   fromBeginning?: boolean;
@@ -244,7 +244,8 @@ export interface Pump {
 
 /** Starts the consumer group; offsets are committed only after a batch is in Mongo. */
 export async function startPump(deps: PumpDeps): Promise<Pump> {
-  const topic = deps.topic ?? TRACKING_TOPIC;
+  const topic = deps.topic ?? deps.config.kafka.trackingTopic ?? TRACKING_TOPIC;
+  const groupId = deps.groupId ?? deps.config.kafka.pumpGroup ?? PUMP_GROUP;
   const kafka = deps.kafka ?? createKafka(deps.config, deps.logger);
   const ttlDays = deps.config.tracking.ttlDays;
   const nativeTtl = await ensureTrackingCollections(deps.mongo.db, ttlDays);
@@ -259,7 +260,7 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
     purger.unref();
   }
   const consumer: Consumer = kafka.consumer({
-    groupId: deps.groupId ?? PUMP_GROUP,
+    groupId,
     sessionTimeout: 30_000,
     maxBytesPerPartition: 1_048_576,
     // bounds how long a fetch (and so a stop) waits when the topic is quiet
@@ -291,7 +292,7 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
       await heartbeat();
     },
   });
-  deps.logger.info('pump started', { topic, groupId: deps.groupId ?? PUMP_GROUP });
+  deps.logger.info('pump started', { topic, groupId });
   return {
     async close() {
       clearInterval(purger);

@@ -65,7 +65,14 @@ describe('loadConfig', () => {
     });
     assert.equal(c.redis.url, 'redis://127.0.0.1:6379/0');
     assert.equal(c.mongo.url, 'mongodb://127.0.0.1:27017/streaming');
-    assert.deepEqual(c.kafka, { brokers: ['127.0.0.1:9092'], clientId: 'streaming' });
+    assert.deepEqual(c.kafka, {
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'streaming',
+      dispatchTopic: 'sms.dispatch',
+      dispatchGroup: 'streaming-dispatcher',
+      trackingTopic: 'streaming.tracking',
+      pumpGroup: 'streaming-pump',
+    });
     assert.deepEqual(c.eventStore, { kind: 'mysql', kurrentdbUrl: undefined });
     assert.equal(c.auth.jwtIssuer, 'streaming');
     assert.equal(c.auth.jwtAudience, 'streaming-api');

@@ -371,6 +371,37 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     description: 'Kafka client id prefix.',
   },
   {
+    name: 'STREAMING_KAFKA_DISPATCH_TOPIC',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
+    default: 'sms.dispatch',
+    expects: 'a Kafka topic name: letters, digits, dots, dashes or underscores',
+    description:
+      'Topic of the messages to dispatch (relay and timers publish, dispatchers consume). Give each system sharing one broker its own.',
+  },
+  {
+    name: 'STREAMING_KAFKA_DISPATCH_GROUP',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
+    default: 'streaming-dispatcher',
+    expects: 'a Kafka consumer group id: letters, digits, dots, dashes or underscores',
+    description:
+      'Consumer group of the dispatchers: every dispatcher process of one system joins it; another system on the same broker needs its own.',
+  },
+  {
+    name: 'STREAMING_KAFKA_TRACKING_TOPIC',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
+    default: 'streaming.tracking',
+    expects: 'a Kafka topic name: letters, digits, dots, dashes or underscores',
+    description:
+      'Topic of the operational tracking events (every service publishes, the pump reads).',
+  },
+  {
+    name: 'STREAMING_KAFKA_PUMP_GROUP',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
+    default: 'streaming-pump',
+    expects: 'a Kafka consumer group id: letters, digits, dots, dashes or underscores',
+    description: 'Consumer group of the tracking pump.',
+  },
+  {
     name: 'STREAMING_EVENT_STORE',
     schema: { enum: ['mysql', 'kurrentdb'] },
     default: 'mysql',

@@ -47,7 +47,15 @@ export interface Config {
   readonly mysql: { readonly url: string; readonly poolSize: number };
   readonly redis: { readonly url: string };
   readonly mongo: { readonly url: string };
-  readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string };
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    /** Topic and consumer group of dispatch, and of tracking (one pair per system on a broker). */
+    readonly dispatchTopic: string;
+    readonly dispatchGroup: string;
+    readonly trackingTopic: string;
+    readonly pumpGroup: string;
+  };
   readonly eventStore: {
     readonly kind: 'mysql' | 'kurrentdb';
     readonly kurrentdbUrl: string | undefined;
@@ -431,7 +439,14 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
     mysql: { url: s('STREAMING_MYSQL_URL'), poolSize: n('STREAMING_MYSQL_POOL_SIZE') },
     redis: { url: s('STREAMING_REDIS_URL') },
     mongo: { url: s('STREAMING_MONGO_URL') },
-    kafka: { brokers: list('STREAMING_KAFKA_BROKERS'), clientId: s('STREAMING_KAFKA_CLIENT_ID') },
+    kafka: {
+      brokers: list('STREAMING_KAFKA_BROKERS'),
+      clientId: s('STREAMING_KAFKA_CLIENT_ID'),
+      dispatchTopic: s('STREAMING_KAFKA_DISPATCH_TOPIC'),
+      dispatchGroup: s('STREAMING_KAFKA_DISPATCH_GROUP'),
+      trackingTopic: s('STREAMING_KAFKA_TRACKING_TOPIC'),
+      pumpGroup: s('STREAMING_KAFKA_PUMP_GROUP'),
+    },
     eventStore: {
       kind: s('STREAMING_EVENT_STORE') as 'mysql' | 'kurrentdb',
       kurrentdbUrl: opt('STREAMING_KURRENTDB_URL'),
