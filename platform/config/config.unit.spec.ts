@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { DEV_AUDIT_KEY, DEV_CODE_HASH_KEY } from './definitions.ts';
+import { lowEntropyReason } from './secrets.ts';
 import {
   ConfigError,
   configDocsPath,
@@ -21,13 +24,14 @@ const REAL_ACCOUNT = {
 
 const PROD_SECRETS = {
   STREAMING_ENV: 'production',
-  STREAMING_JWT_SECRET: 'x'.repeat(40),
-  STREAMING_CODE_HASH_KEY: 'ab'.repeat(32),
-  STREAMING_CODE_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+  // random values, made once (production refuses patterns and the development defaults)
+  STREAMING_JWT_SECRET: '4VDtf1mfMEb6pt0ZdJaDQa_deu6TlqcysmGEKiaVAhrdzmdz',
+  STREAMING_CODE_HASH_KEY: 'd0d39e65b1c48447eb43046bbfef6ae6c2107525793e727a5a863aaa536b2d5a',
+  STREAMING_CODE_ENCRYPTION_KEY: 'BcrGX9rlY6gMagwB2HDJu9toR/00P0ZIxEOYceb2Km4=',
   STREAMING_SUPPLIERS: JSON.stringify([REAL_ACCOUNT]),
   STREAMING_DEFAULT_SUPPLIERS: 'ali-prod',
-  STREAMING_AUDIT_KEY: 'cd'.repeat(32),
-  STREAMING_API_KEY_HASH_KEY: 'ef'.repeat(32),
+  STREAMING_AUDIT_KEY: '7c14749d2198baad5c691d19b30de69ccbab200af0d1de39bef1dd599e355aae',
+  STREAMING_API_KEY_HASH_KEY: 'd75bc6678d736e13b43568cf6796d84aee3af2d21698773b6d7353f12e9220d2',
 };
 
 function problemOf(env: Record<string, string>): string {
@@ -389,8 +393,122 @@ describe('loadConfig', () => {
     it('starts with real secrets', () => {
       const c = loadConfig(PROD_SECRETS);
       assert.equal(c.env, 'production');
-      assert.equal(c.auth.jwtSecret, 'x'.repeat(40));
-      assert.deepEqual(c.codes.encryptionKey, Buffer.alloc(32, 7));
+      assert.equal(c.auth.jwtSecret, PROD_SECRETS.STREAMING_JWT_SECRET);
+      assert.deepEqual(
+        c.codes.encryptionKey,
+        Buffer.from(PROD_SECRETS.STREAMING_CODE_ENCRYPTION_KEY, 'base64'),
+      );
+    });
+
+    it('refuses a development key however it is written, and in any key variable', () => {
+      const devHex = DEV_CODE_HASH_KEY;
+      const bytes = Buffer.from(devHex, 'hex');
+      const spellings = [
+        devHex.toUpperCase(),
+        bytes.toString('base64'),
+        bytes.toString('base64url'),
+        bytes.toString('base64').replace(/=$/, ''),
+        ` ${devHex} `,
+      ];
+      for (const spelling of spellings) {
+        for (const name of [
+          'STREAMING_CODE_HASH_KEY',
+          'STREAMING_AUDIT_KEY',
+          'STREAMING_API_KEY_HASH_KEY',
+          'STREAMING_CODE_ENCRYPTION_KEY',
+        ]) {
+          const message = problemOf({ ...PROD_SECRETS, [name]: spelling });
+          assert.equal(
+            message,
+            `${name} must not be the development default in production (set 32 bytes written as 64 hex characters or as base64)`,
+            `${name} = ${spelling}`,
+          );
+        }
+      }
+      // the development JWT secret as a key's text, and a development key as the JWT secret
+      assert.match(
+        problemOf({ ...PROD_SECRETS, STREAMING_JWT_SECRET: DEV_AUDIT_KEY.toUpperCase() }),
+        /^STREAMING_JWT_SECRET must not be the development default in production/,
+      );
+      assert.match(
+        problemOf({ ...PROD_SECRETS, STREAMING_JWT_SECRET: DEV_AUDIT_KEY }),
+        /^STREAMING_JWT_SECRET must not be the development default in production/,
+      );
+      // outside production the defaults (and patterns) are fine
+      assert.ok(loadConfig({ STREAMING_CODE_HASH_KEY: devHex.toUpperCase() }));
+      assert.ok(loadConfig({ STREAMING_JWT_SECRET: 'x'.repeat(40) }));
+    });
+
+    it('refuses low-entropy keys, naming why and never echoing them', () => {
+      const key = (bytes: number[] | Buffer) => Buffer.from(bytes).toString('hex');
+      const block = randomBytes(16);
+      const cases: [string, string, RegExp][] = [
+        ['STREAMING_CODE_HASH_KEY', 'ab'.repeat(32), /fewer than 16 distinct bytes/],
+        ['STREAMING_AUDIT_KEY', key(Buffer.alloc(32, 7)), /fewer than 16 distinct bytes/],
+        [
+          'STREAMING_CODE_ENCRYPTION_KEY',
+          key(Array.from({ length: 32 }, (_, i) => i)),
+          /counting or stepping sequence/,
+        ],
+        [
+          'STREAMING_API_KEY_HASH_KEY',
+          key(Array.from({ length: 32 }, (_, i) => (i * 37 + 5) % 256)),
+          /counting or stepping sequence/,
+        ],
+        [
+          'STREAMING_CODE_HASH_KEY',
+          key(Buffer.concat([block, block])),
+          /repeats a block of 16|fewer than 16 distinct bytes/,
+        ],
+        [
+          'STREAMING_AUDIT_KEY',
+          Buffer.from('my-audit-key-for-production-2026', 'utf8').toString('hex'),
+          /text written as hex or base64/,
+        ],
+        [
+          'STREAMING_AUDIT_KEY',
+          Buffer.from('Th1s!s#MyVery$ecretAud1tKey2026.', 'utf8').toString('base64'),
+          /text written as hex or base64/,
+        ],
+        ['STREAMING_JWT_SECRET', 'x'.repeat(40), /fewer than 12 distinct characters/],
+        ['STREAMING_JWT_SECRET', 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ', /counting/],
+        ['STREAMING_JWT_SECRET', 'Pa55w0rd!Zebra#Q'.repeat(3), /repeats a block of 16/],
+        [
+          'STREAMING_JWT_SECRET',
+          'correct-horse-battery-staple-of-our-company',
+          /phrase of lower-case words/,
+        ],
+      ];
+      for (const [name, value, why] of cases) {
+        const message = problemOf({ ...PROD_SECRETS, [name]: value });
+        assert.match(message, new RegExp(`^${name} must be random in production: the value `));
+        assert.match(message, why, `${name}=${value}: ${message}`);
+        assert.ok(!message.includes(value), 'the value is not echoed');
+        assert.equal(message.split('\n').length, 1);
+      }
+    });
+
+    it('never refuses a generated key (hex, base64, base64url; 2000 of each)', () => {
+      for (let i = 0; i < 2000; i++) {
+        const bytes = randomBytes(32);
+        assert.equal(lowEntropyReason(bytes.toString('hex'), 'key32'), undefined);
+        assert.equal(lowEntropyReason(bytes.toString('base64'), 'key32'), undefined);
+        assert.equal(lowEntropyReason(randomBytes(36).toString('base64url'), 'text'), undefined);
+        assert.equal(lowEntropyReason(randomBytes(32).toString('hex'), 'text'), undefined);
+      }
+    });
+
+    it('refuses one key for two purposes', () => {
+      assert.equal(
+        problemOf({
+          ...PROD_SECRETS,
+          STREAMING_API_KEY_HASH_KEY: Buffer.from(
+            PROD_SECRETS.STREAMING_CODE_HASH_KEY,
+            'hex',
+          ).toString('base64'),
+        }),
+        'STREAMING_API_KEY_HASH_KEY must differ from STREAMING_CODE_HASH_KEY (one key per purpose)',
+      );
     });
   });
 

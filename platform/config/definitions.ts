@@ -6,6 +6,9 @@ import type { SchemaObject } from 'ajv';
 /** How the raw environment string becomes the value the schema checks. */
 export type RawParse = 'text' | 'list' | 'json';
 
+/** How a secret key is written: 32 bytes of hex/base64, or a text used as it is. */
+export type SecretKind = 'key32' | 'text';
+
 export interface ConfigDefinition {
   readonly name: `STREAMING_${string}`;
   /** JSON Schema of the parsed value; strings are coerced to the schema's type. */
@@ -20,6 +23,11 @@ export interface ConfigDefinition {
   readonly description: string;
   /** Never echoed in errors or docs. */
   readonly secret?: boolean;
+  /**
+   * A key: production refuses any development default (compared as bytes, in
+   * any variable) and a value with too little entropy (see secrets.ts).
+   */
+  readonly key?: SecretKind;
   /** A check the schema cannot express; returns what is wrong, or undefined. */
   readonly check?: (value: unknown) => string | undefined;
 }
@@ -119,6 +127,7 @@ const key32 = (name: `STREAMING_${string}`, devDefault: string, description: str
     expects: '32 bytes written as 64 hex characters or as base64',
     description,
     secret: true,
+    key: 'key32',
     check: (value) => (decodeKey32(String(value)) ? undefined : 'not 32 bytes of hex or base64'),
   }) satisfies ConfigDefinition;
 
@@ -423,6 +432,7 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     expects: 'a secret of at least 32 characters',
     description: 'HMAC key signing access tokens (HS256).',
     secret: true,
+    key: 'text',
   },
   {
     name: 'STREAMING_JWT_ISSUER',

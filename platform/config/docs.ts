@@ -57,7 +57,12 @@ export function renderConfigDocs(): string {
     '`STREAMING_COMMAND_PORT must be an integer between 1 and 65535 (got "abc")`.',
     '',
     'With `STREAMING_ENV=production` the process refuses to start unless the secrets marked',
-    '"required in production" are set to values other than the development defaults.',
+    '"required in production" are set to values other than the development defaults. The keys',
+    '(`STREAMING_JWT_SECRET` and the 32-byte keys) are compared as the bytes they stand for, so a',
+    'development default written in upper-case hex or in base64, or put in another key variable, is',
+    'refused too; so is a key with too little entropy (a repeated or counting pattern, text written',
+    'out in hex, a phrase of lower-case words) and one key used for two purposes. Generate keys with',
+    '`openssl rand -hex 32`.',
     '',
     ...table(
       ['Variable', 'Default', 'Expects', 'Description'],

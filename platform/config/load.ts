@@ -8,6 +8,7 @@ import {
   parseSize,
   type ConfigDefinition,
 } from './definitions.ts';
+import { ByteSet, lowEntropyReason, secretForms } from './secrets.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -178,6 +179,17 @@ interface Collected {
   problems: ConfigProblem[];
 }
 
+let devKeys: ByteSet | undefined;
+/** Every development default of a key variable, in each form it may be used as. */
+function developmentKeys(): ByteSet {
+  devKeys ??= new ByteSet(
+    configDefinitions.flatMap((d) =>
+      d.key !== undefined && d.devDefault !== undefined ? secretForms(d.devDefault) : [],
+    ),
+  );
+  return devKeys;
+}
+
 function collect(env: Env, production: boolean): Collected {
   const values: Record<string, unknown> = {};
   const raws: Record<string, string> = {};
@@ -189,7 +201,7 @@ function collect(env: Env, production: boolean): Collected {
     let raw: string;
     if (given !== undefined && given.trim() !== '') {
       raw = given.trim();
-      if (production && def.devDefault !== undefined && raw === def.devDefault) {
+      if (production && def.key !== undefined && developmentKeys().hasAny(secretForms(raw))) {
         fail(
           def.name,
           `${def.name} must not be the development default in production (set ${def.expects})`,
@@ -367,6 +379,29 @@ function checkProblems({ values, raws, problems }: Collected, production: boolea
           'STREAMING_DEFAULT_SUPPLIERS',
           `STREAMING_DEFAULT_SUPPLIERS must list account ids from STREAMING_SUPPLIERS (unknown: ${unknown.join(', ')}; configured: ${ids.join(', ')})`,
         );
+      }
+    }
+  }
+  if (production) {
+    // keys: enough entropy, and one key per purpose
+    const seen = new Map<string, string>();
+    for (const def of configDefinitions) {
+      const raw = raws[def.name];
+      if (def.key === undefined || raw === undefined || bad.has(def.name)) continue;
+      const reason = lowEntropyReason(raw, def.key);
+      if (reason !== undefined) {
+        fail(
+          def.name,
+          `${def.name} must be random in production: the value ${reason} (generate one with \`openssl rand -hex 32\`)`,
+        );
+        continue;
+      }
+      for (const form of secretForms(raw)) {
+        const other = seen.get(form.toString('base64'));
+        if (other !== undefined && other !== def.name) {
+          fail(def.name, `${def.name} must differ from ${other} (one key per purpose)`);
+        }
+        seen.set(form.toString('base64'), def.name);
       }
     }
   }
