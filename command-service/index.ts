@@ -65,7 +65,14 @@ import { verificationsRouter } from './verifyingCodes/index.ts';
 
 export type { CommandDeps } from './deps.ts';
 export { createAdmin, registerUser, login } from './registeringUsers/index.ts';
-export { sendMessage } from './sendingMessages/index.ts';
+export {
+  sendMessage,
+  sendBatch,
+  cancelMessage,
+  type SendInput,
+  type BatchInput,
+  type BatchAnswer,
+} from './sendingMessages/index.ts';
 export { registerSignature } from './managingSignatures/index.ts';
 export { requestCode, checkCode } from './verifyingCodes/index.ts';
 export { adminTenant, sendNumberCode, checkNumberCode } from './managingTenants/index.ts';

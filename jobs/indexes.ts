@@ -65,6 +65,7 @@ const CLOSING = new Set([
   'sms.undelivered.v1',
   'sms.failed.v1',
   'sms.expired.v1',
+  'sms.cancelled.v1',
 ]);
 
 export function isOpeningType(type: string): boolean {
@@ -82,10 +83,14 @@ function eventTime(e: RecordedEvent): Date {
   return Number.isNaN(t) ? e.recordedAt : new Date(t);
 }
 
-/** When an open message last made progress (a retry counts from its due time). */
+/**
+ * When an open message last made progress (a retry counts from its due time, a
+ * scheduled send from the time it is not dispatched before).
+ */
 export function progressTime(e: RecordedEvent): Date {
   const at = eventTime(e);
-  const due = typeof e.data.dueAt === 'string' ? Date.parse(e.data.dueAt) : NaN;
+  const dueText = e.data.dueAt ?? e.data.notBefore;
+  const due = typeof dueText === 'string' ? Date.parse(dueText) : NaN;
   return !Number.isNaN(due) && due > at.getTime() ? new Date(due) : at;
 }
 

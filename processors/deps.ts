@@ -56,6 +56,11 @@ export interface ProcessorOptions {
   /** First wait before asking a vendor about a review; it grows up to reviewPollMaxMs. */
   reviewPollMs: number;
   reviewPollMaxMs: number;
+  /**
+   * Prefix of the rate-limit keys the command service reserves under (its
+   * Redis prefix + `rl:`): a scheduled send reserves its limits at send time there.
+   */
+  rateLimitPrefix: string;
 }
 
 export const defaultProcessorOptions: ProcessorOptions = {
@@ -79,6 +84,7 @@ export const defaultProcessorOptions: ProcessorOptions = {
   pollMs: 200,
   reviewPollMs: 500,
   reviewPollMaxMs: 600_000,
+  rateLimitPrefix: 'rl:',
 };
 
 export interface ProcessorDeps {

@@ -23,6 +23,7 @@ import {
   sendParams,
   vendorTemplateOf,
 } from './routing.ts';
+import { checkAtSendTime } from './sendTime.ts';
 import { StatusPuller } from './statusPull.ts';
 import { Throttle } from './throttle.ts';
 import type { SendOutcome } from './suppliers/index.ts';
@@ -164,6 +165,26 @@ export class MessageDispatcher {
   }
 
   private async attempt(s: ExistingMessage, loaded: LoadedMessage): Promise<Step> {
+    // 0. a scheduled send (sendAt, quiet hours) never leaves before its time
+    if (s.notBefore !== undefined) {
+      const due = Date.parse(s.notBefore);
+      if (due > Date.now()) {
+        await this.state.schedule(s.messageId, due);
+        return 'done';
+      }
+    }
+    // 0b. its limits are reserved now, at send time; a refusal fails it with the rule
+    if (!s.limitsReserved) {
+      const check = await checkAtSendTime(this.deps, this.options, s);
+      await this.append(
+        s,
+        loaded,
+        check.ok
+          ? { type: 'RecordLimitsReserved', data: { reservedAt: new Date().toISOString() } }
+          : { type: 'RecordFailure', data: { reason: check.reason } },
+      );
+      return check.ok ? 'again' : 'done';
+    }
     // 1. a retry not due yet waits for its timer
     if (s.retryDueAt !== undefined) {
       const due = Date.parse(s.retryDueAt);

@@ -1,4 +1,5 @@
-// Durable timers: retries (sms.retry-scheduled, dueAt), reconciliations
+// Durable timers: scheduled sends (sms.accepted with notBefore), retries
+// (sms.retry-scheduled, dueAt), reconciliations
 // (sms.submission-uncertain) and status pulls (sms.submitted, due after
 // STREAMING_RECEIPT_PULL_AFTER without a receipt) are events; an outcome
 // that ends the work (delivered, undelivered, failed, expired) drops the
@@ -21,6 +22,7 @@ const ENDING = new Set([
   'sms.undelivered.v1',
   'sms.failed.v1',
   'sms.expired.v1',
+  'sms.cancelled.v1',
 ]);
 
 export async function startTimers(deps: ProcessorDeps): Promise<Running> {
@@ -37,10 +39,14 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
     const due = new Map<string, number | null>();
     for (const e of events) {
       const messageId = String(e.data.messageId);
+      // only a scheduled send has a timer from its acceptance: its notBefore
+      if (e.type === 'sms.accepted.v1' && typeof e.data.notBefore !== 'string') continue;
       due.delete(messageId);
       if (ENDING.has(e.type)) due.set(messageId, null);
       else if (e.type === 'sms.retry-scheduled.v1')
         due.set(messageId, Date.parse(String(e.data.dueAt)));
+      else if (e.type === 'sms.accepted.v1')
+        due.set(messageId, Date.parse(String(e.data.notBefore)));
       else if (e.type === 'sms.submitted.v1')
         due.set(messageId, e.recordedAt.getTime() + options.receiptPullAfterMs);
       else due.set(messageId, e.recordedAt.getTime() + options.reconcileDelayMs);
@@ -100,7 +106,13 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   return runCheckpointed(deps, {
     name: 'timers',
     checkpoint: TIMERS_CHECKPOINT,
-    types: ['sms.retry-scheduled.v1', 'sms.submission-uncertain.v1', 'sms.submitted.v1', ...ENDING],
+    types: [
+      'sms.accepted.v1',
+      'sms.retry-scheduled.v1',
+      'sms.submission-uncertain.v1',
+      'sms.submitted.v1',
+      ...ENDING,
+    ],
     handle: index,
     activate: async () => {
       producer = await createProducer(deps.kafka);

@@ -243,8 +243,9 @@ export const auditLog = mongoProjection({
 });
 
 // message_timelines -------------------------------------------------------
-const FINAL = new Set(['delivered', 'undelivered', 'failed']);
+const FINAL = new Set(['delivered', 'undelivered', 'failed', 'cancelled']);
 const STATUS: Record<string, string> = {
+  'sms.cancelled.v1': 'cancelled',
   'sms.accepted.v1': 'accepted',
   'sms.submitted.v1': 'submitted',
   'sms.submission-uncertain.v1': 'uncertain',

@@ -15,7 +15,7 @@ const streamSuffix = (event: RecordedEvent, prefix: string): string | undefined 
   event.streamId.startsWith(prefix) ? event.streamId.slice(prefix.length) : undefined;
 
 // message_history ---------------------------------------------------------
-const FINAL = new Set(['delivered', 'undelivered', 'failed']);
+const FINAL = new Set(['delivered', 'undelivered', 'failed', 'cancelled']);
 
 const messageHistoryColumns = [
   'message_id',
@@ -118,6 +118,10 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
       next.delivered_at = at(d.deliveredAt, time);
       next.error_code = null;
       next.error_message = null;
+      return next;
+    case 'sms.cancelled.v1':
+      if (final) return undefined;
+      next.status = 'cancelled';
       return next;
     case 'sms.expired.v1':
       if (final || row.status === 'expired') return undefined;

@@ -237,8 +237,68 @@ export const eventSchemas: Record<string, JsonSchema> = {
           params: { type: 'array', items: str },
         }),
       },
+      // a scheduled send: the time asked for, and the time it is not dispatched before
+      // (sendAt, or the end of the template's quiet hours)
+      sendAt: time,
+      notBefore: time,
+      // limits are reserved at send time by the dispatcher, not at accept
+      limitsAtSend: { type: 'boolean' },
+      // the batch it came in with (POST /v1/messages/batch) and its place in it
+      batchId: str,
+      batchIndex: int,
     },
   ),
+  // a batch send's answer (stream batch-<batchId>): one result per recipient, in order
+  'batch.recorded.v1': obj(
+    ['batchId', 'tenantId', 'templateCode', 'requestHash', 'accepted', 'refused', 'results'],
+    {
+      batchId: str,
+      tenantId: str,
+      templateCode: str,
+      requestHash: str,
+      idempotencyKey: optStr,
+      sendAt: time,
+      accepted: int,
+      refused: int,
+      results: {
+        type: 'array',
+        minItems: 1,
+        maxItems: 1000,
+        items: {
+          oneOf: [
+            obj(['index', 'status', 'messageId', 'segments', 'encoding', 'position'], {
+              index: int,
+              status: { const: 'accepted' },
+              messageId: str,
+              segments: { type: 'integer', minimum: 1 },
+              encoding: { enum: ['GSM-7', 'UCS-2'] },
+              position: int,
+              sendAt: time,
+              notBefore: time,
+            }),
+            obj(['index', 'status', 'code', 'message'], {
+              index: int,
+              status: { const: 'refused' },
+              code: str,
+              message: optStr,
+              details: { type: 'object' },
+            }),
+          ],
+        },
+      },
+    },
+  ),
+  // cancelled before submission (POST /v1/messages/{id}/cancel); final
+  'sms.cancelled.v1': obj(['messageId', 'cancelledAt'], {
+    messageId: str,
+    cancelledAt: time,
+    reason: optStr,
+  }),
+  // the limits of a scheduled send, reserved at send time
+  'sms.limits-reserved.v1': obj(['messageId', 'reservedAt'], {
+    messageId: str,
+    reservedAt: time,
+  }),
   'sms.submitted.v1': obj(['messageId', 'supplierAccount', 'supplierMessageId'], {
     messageId: str,
     supplierAccount: str,

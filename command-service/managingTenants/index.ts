@@ -13,7 +13,6 @@ import {
   messageDecider,
   messageStream,
   normalizeMobile,
-  refuseDestination,
   renderMessage,
   tenantDecider,
   tenantStream,
@@ -31,7 +30,12 @@ import { principalOf, requireAdmin, takeAttempt } from '../../platform/auth/inde
 import { keyedHash, randomDigits, seal } from '../../platform/crypto/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
-import { dayWindow, type PlatformLimits } from '../../platform/rateLimits/index.ts';
+import {
+  dayWindow,
+  effectiveTenantLimits,
+  platformLimitsOf,
+  type PlatformLimits,
+} from '../../platform/rateLimits/index.ts';
 import {
   checkNumberBody,
   setTenantLimitsBody,
@@ -133,17 +137,7 @@ export function tenantView(deps: CommandDeps, state: TenantState) {
 
 /** The limits in force: the tenant's own, else the deployment's defaults (0: none). */
 export function effectiveLimits(deps: CommandDeps, state: TenantState) {
-  const t = deps.config.tenants;
-  const own = state.limits;
-  return {
-    maxPerDay:
-      state.status === 'trial'
-        ? Math.min(own.maxPerDay ?? t.trialMaxPerDay, t.trialMaxPerDay)
-        : (own.maxPerDay ?? t.maxPerDay),
-    maxPerSecond: own.maxPerSecond ?? t.maxPerSecond,
-    mobileMaxPerDay: own.mobileMaxPerDay ?? t.mobileMaxPerDay,
-    countries: own.countries ?? [...t.countries],
-  };
+  return effectiveTenantLimits(deps.config.tenants, state);
 }
 
 /**
@@ -157,25 +151,17 @@ export async function platformLimitsFor(
   e164: string,
 ): Promise<PlatformLimits> {
   const state = await tenantState(deps, template.tenantId);
-  const limits = effectiveLimits(deps, state);
-  const refusal = refuseDestination(state, e164, callingCodeOf(e164), limits.countries);
-  if (refusal) {
+  const result = platformLimitsOf(deps.config.tenants, state, template.kind, e164);
+  if (!result.ok) {
+    const refusal = result.refusal;
     throw new AppError(refusal.code, refusal.message, {
       rule: refusal.code,
       ...(refusal.code === 'DESTINATION_NOT_ALLOWED'
-        ? { callingCode: refusal.callingCode ?? null, allowed: limits.countries }
+        ? { callingCode: refusal.callingCode ?? null, allowed: result.countries }
         : {}),
     });
   }
-  return {
-    tenantMaxPerDay: limits.maxPerDay,
-    trial: state.status === 'trial',
-    tenantMaxPerSecond: limits.maxPerSecond,
-    tenantMobileMaxPerDay: limits.mobileMaxPerDay,
-    ...(template.kind === 'verification'
-      ? { verificationMobileMaxPerDay: deps.config.tenants.verificationMobileMaxPerDay }
-      : {}),
-  };
+  return result.limits;
 }
 
 const NUMBER_TEMPLATE = 'streaming-number-verification';

@@ -207,6 +207,18 @@ export async function sendRoutes(
   template: ExistingTemplate,
   params: Params,
 ): Promise<Route[]> {
+  return fittingRoutes(deps, template, await approvedRoutes(deps, template), params);
+}
+
+/**
+ * The accounts where the vendor approved both the template and the tenant's
+ * signature (the half of sendRoutes that does not depend on the params: a
+ * batch asks once). Else 422 TEMPLATE_NOT_APPROVED or SIGNATURE_NOT_APPROVED.
+ */
+export async function approvedRoutes(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+): Promise<Route[]> {
   const bound = approvedBindings(template);
   if (bound.length === 0) {
     const bindings = Object.entries(template.bindings).map(([account, b]) => ({
@@ -236,6 +248,16 @@ export async function sendRoutes(
       { signature: template.signature },
     );
   }
+  return routes;
+}
+
+/** Of the approved routes, those whose vendor takes every parameter value; else 422 PARAM_VALUE_INVALID. */
+export function fittingRoutes(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  routes: readonly Route[],
+  params: Params,
+): Route[] {
   const vendors = new Map(deps.config.suppliers.map((s) => [s.id, s.vendor]));
   let problem: ParamProblem | undefined;
   const fitting = routes.filter((r) => {

@@ -4,7 +4,12 @@
 //      │  ▲         └──► expired ──► delivered | undelivered (a late receipt)
 //      │  │ (failed-over, retry-scheduled: still dispatching)
 //      ├──► uncertain ──► submitted | failed | expired
-//      └──► failed
+//      ├──► failed
+//      └──► cancelled (POST /v1/messages/{id}/cancel while not due yet)
+//
+// A scheduled message (sendAt, or a marketing send held by quiet hours)
+// carries notBefore: nothing is dispatched before it. Its limits are reserved
+// at send time (limitsAtSend): sms.limits-reserved, or sms.failed with the rule.
 //
 // expired: no receipt came and the vendor's status pull never told, within
 // STREAMING_RECEIPT_EXPIRE_AFTER. It is final for read models, but a receipt
@@ -30,7 +35,22 @@ export const messageStream = (messageId: string): string => `message-${messageId
 export type FailureReason = { code: string; message: string; retriable?: boolean };
 
 export type MessageStatus =
-  'accepted' | 'submitted' | 'uncertain' | 'delivered' | 'undelivered' | 'failed' | 'expired';
+  | 'accepted'
+  | 'submitted'
+  | 'uncertain'
+  | 'delivered'
+  | 'undelivered'
+  | 'failed'
+  | 'expired'
+  | 'cancelled';
+
+/**
+ * A cancel is accepted only while the message is due at least this far ahead:
+ * a message due sooner may be in a dispatcher's hands already.
+ */
+export const CANCEL_MARGIN_MS = 1_000;
+/** sendAt may be at most this far ahead. */
+export const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
 
 // events ------------------------------------------------------------------
 export type SmsAcceptedData = {
@@ -56,6 +76,15 @@ export type SmsAcceptedData = {
   extendCode?: string;
   /** Per account: the vendor's approved template id and its parameter names in the vendor's order. */
   vendorTemplates?: Record<string, { id: string; params: string[] }>;
+  /** The time the caller asked for (sendAt). */
+  sendAt?: string;
+  /** Not dispatched before this: sendAt, or the end of the template's quiet hours. */
+  notBefore?: string;
+  /** The limits were not reserved at accept; the dispatcher reserves them at send time. */
+  limitsAtSend?: boolean;
+  /** The batch (POST /v1/messages/batch) the message came in with, and its place in it. */
+  batchId?: string;
+  batchIndex?: number;
 };
 export type SmsAccepted = Event<'sms.accepted.v1', SmsAcceptedData>;
 export type SmsSubmitted = Event<
@@ -115,8 +144,18 @@ export type SmsExpired = Event<
     reason: FailureReason;
   }
 >;
+export type SmsCancelled = Event<
+  'sms.cancelled.v1',
+  { messageId: string; cancelledAt: string; reason?: string }
+>;
+export type SmsLimitsReserved = Event<
+  'sms.limits-reserved.v1',
+  { messageId: string; reservedAt: string }
+>;
 export type MessageEvent =
   | SmsAccepted
+  | SmsCancelled
+  | SmsLimitsReserved
   | SmsSubmitted
   | SmsFailedOver
   | SmsRetryScheduled
@@ -143,8 +182,13 @@ export type RecordFailure = { type: 'RecordFailure'; data: Without<SmsFailed> };
 export type RecordDelivery = { type: 'RecordDelivery'; data: Without<SmsDelivered> };
 export type RecordUndelivered = { type: 'RecordUndelivered'; data: Without<SmsUndelivered> };
 export type RecordExpiry = { type: 'RecordExpiry'; data: Without<SmsExpired> };
+/** at: the time of the request, to tell whether the message is still far enough from due. */
+export type Cancel = { type: 'Cancel'; data: { at: string; reason?: string } };
+export type RecordLimitsReserved = { type: 'RecordLimitsReserved'; data: { reservedAt: string } };
 export type MessageCommand =
   | Accept
+  | Cancel
+  | RecordLimitsReserved
   | RecordSubmission
   | RecordFailover
   | ScheduleRetry
@@ -175,11 +219,21 @@ export type ExistingMessage = {
   supplierMessageId: string | undefined;
   lastReason: FailureReason | undefined;
   deliveredAt: string | undefined;
+  /** Not dispatched before this (sendAt or quiet hours). */
+  notBefore: string | undefined;
+  /** False while limits deferred to send time are not reserved yet. */
+  limitsReserved: boolean;
+  cancelledAt: string | undefined;
 };
 export type MessageState = { exists: false } | ExistingMessage;
 
 /** Nothing changes these any more. */
-const closedStatuses: ReadonlySet<MessageStatus> = new Set(['delivered', 'undelivered', 'failed']);
+const closedStatuses: ReadonlySet<MessageStatus> = new Set([
+  'delivered',
+  'undelivered',
+  'failed',
+  'cancelled',
+]);
 /** No more work on these: closed, or expired (which a late receipt may still close). */
 const finalStatuses: ReadonlySet<MessageStatus> = new Set([...closedStatuses, 'expired']);
 
@@ -220,6 +274,37 @@ export function receiptMatches(
 /** The message's status, or undefined when the stream has no message. */
 export function status(state: MessageState): MessageStatus | undefined {
   return state.exists ? state.status : undefined;
+}
+
+/**
+ * When the message is due for dispatch: the later of notBefore and a pending
+ * retry; undefined when it is due now.
+ */
+export function dueAt(state: ExistingMessage): string | undefined {
+  const times = [state.notBefore, state.retryDueAt].filter((t): t is string => t !== undefined);
+  if (times.length === 0) return undefined;
+  return times.reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+}
+
+/**
+ * A sendAt asked for at `now`: strictly in the future and at most 30 days ahead,
+ * else SEND_AT_IN_PAST / SEND_AT_TOO_FAR (422). Returns it as ISO time.
+ */
+export function checkSendAt(sendAt: string, now: number): string {
+  const at = Date.parse(requireIsoTime(sendAt, 'sendAt'));
+  if (at <= now) {
+    throw new DomainError('SEND_AT_IN_PAST', 'sendAt must be in the future.', {
+      field: 'sendAt',
+      now: new Date(now).toISOString(),
+    });
+  }
+  if (at > now + MAX_SCHEDULE_AHEAD_MS) {
+    throw new DomainError('SEND_AT_TOO_FAR', 'sendAt may be at most 30 days ahead.', {
+      field: 'sendAt',
+      latest: new Date(now + MAX_SCHEDULE_AHEAD_MS).toISOString(),
+    });
+  }
+  return new Date(at).toISOString();
 }
 
 /** True when the stream holds a message accepted from the same request (an idempotent repeat). */
@@ -277,6 +362,12 @@ function accept(d: SmsAcceptedData): SmsAccepted {
   if (!encodings.includes(d.encoding)) throw failed('encoding', 'encoding must be GSM-7 or UCS-2.');
   requireInteger(d.segments, 'segments', 1);
   optionalIso(d.acceptedAt, 'acceptedAt');
+  if (d.sendAt !== undefined) {
+    // the rule holds against the time of acceptance
+    checkSendAt(d.sendAt, Date.parse(requireIsoTime(d.acceptedAt ?? '', 'acceptedAt')));
+  }
+  optionalIso(d.notBefore, 'notBefore');
+  if (d.batchIndex !== undefined) requireInteger(d.batchIndex, 'batchIndex', 0);
   if (d.kind === 'verification') {
     // the code travels sealed only; content holds the masked text
     requireText(d.sealedContent, 'sealedContent');
@@ -306,6 +397,44 @@ function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
   const s = state.status;
   const dispatching = s === 'accepted';
   switch (command.type) {
+    case 'Cancel': {
+      if (s === 'cancelled') return [];
+      const at = requireIsoTime(command.data.at, 'at');
+      if (!dispatching) {
+        throw new DomainError(
+          'MESSAGE_NOT_CANCELLABLE',
+          `The message is ${s} already; only a message not yet submitted can be cancelled.`,
+          { status: s },
+        );
+      }
+      const due = dueAt(state);
+      if (due === undefined || Date.parse(due) - Date.parse(at) < CANCEL_MARGIN_MS) {
+        throw new DomainError(
+          'MESSAGE_NOT_CANCELLABLE',
+          'The message is being dispatched now; only a message not due yet can be cancelled.',
+          { status: s, dispatching: true },
+        );
+      }
+      return [
+        {
+          type: 'sms.cancelled.v1',
+          data: withoutUndefined({
+            messageId,
+            cancelledAt: at,
+            reason: command.data.reason,
+          }),
+        },
+      ];
+    }
+    case 'RecordLimitsReserved': {
+      if (!dispatching || state.limitsReserved) return [];
+      return [
+        {
+          type: 'sms.limits-reserved.v1',
+          data: { messageId, reservedAt: requireIsoTime(command.data.reservedAt, 'reservedAt') },
+        },
+      ];
+    }
     case 'RecordSubmission': {
       if (!dispatching && s !== 'uncertain') return [];
       const d = command.data;
@@ -463,10 +592,22 @@ function evolve(state: MessageState, event: MessageEvent): MessageState {
       supplierMessageId: undefined,
       lastReason: undefined,
       deliveredAt: undefined,
+      notBefore: event.data.notBefore,
+      limitsReserved: event.data.limitsAtSend !== true,
+      cancelledAt: undefined,
     };
   }
   if (!state.exists) return state;
   switch (event.type) {
+    case 'sms.cancelled.v1':
+      return {
+        ...state,
+        status: 'cancelled',
+        retryDueAt: undefined,
+        cancelledAt: event.data.cancelledAt,
+      };
+    case 'sms.limits-reserved.v1':
+      return { ...state, limitsReserved: true };
     case 'sms.failed-over.v1': {
       const d = event.data;
       const suppliers = state.accepted.suppliers;

@@ -378,6 +378,9 @@ describe('Message decider', () => {
       supplierMessageId: 'tx-9',
       lastReason: reason,
       deliveredAt: '2025-01-31T08:01:00Z',
+      notBefore: undefined,
+      limitsReserved: true,
+      cancelledAt: undefined,
     });
     assert.equal(status(decider.initialState()), undefined);
     assert.equal(isFinal(decider.initialState()), false);

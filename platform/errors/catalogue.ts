@@ -116,6 +116,13 @@ export const errorCatalogue = {
   },
   NUMBER_ALREADY_VERIFIED: { status: 409, message: 'This number is verified already.' },
   MESSAGE_NOT_FOUND: { status: 404, message: 'No such message.' },
+  MESSAGE_NOT_CANCELLABLE: {
+    status: 409,
+    message: 'The message was submitted already (or is being dispatched); it cannot be cancelled.',
+  },
+  BATCH_SIZE_INVALID: { status: 422, message: 'A batch has 1 to 1,000 recipients.' },
+  SEND_AT_IN_PAST: { status: 422, message: 'sendAt must be in the future.' },
+  SEND_AT_TOO_FAR: { status: 422, message: 'sendAt may be at most 30 days ahead.' },
   // verification
   VERIFICATION_NOT_FOUND: { status: 404, message: 'No verification code was sent to this mobile.' },
   VERIFICATION_CODE_WRONG: { status: 422, message: 'The code is wrong.' },

@@ -13,3 +13,4 @@ export {
   type LimitOptions,
 } from './limiter.ts';
 export { hourWindow, dayWindow, type Window } from './windows.ts';
+export { effectiveTenantLimits, platformLimitsOf } from './platformLimits.ts';

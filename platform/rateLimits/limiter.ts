@@ -405,6 +405,8 @@ export function createLimitReplay(now: number = Date.now(), options: LimitOption
     add(events: readonly RecordedEvent[]): void {
       for (const event of events) {
         if (event.type !== 'sms.accepted.v1') continue;
+        // a scheduled send reserves at send time (sms.limits-reserved), not at accept
+        if (event.data.limitsAtSend === true) continue;
         const d = event.data as {
           tenantId?: unknown;
           templateCode?: unknown;

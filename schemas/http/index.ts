@@ -225,21 +225,89 @@ export const registerSignatureResponse = obj(['name', 'accounts', 'status'], {
   status: { enum: ['pending'] },
 });
 
+const sendParams = {
+  type: 'object',
+  additionalProperties: { type: 'string', maxLength: 500 },
+  maxProperties: 50,
+  description: 'Exactly the placeholders of the template.',
+} as const;
+const sendAt = {
+  type: 'string',
+  format: 'date-time',
+  maxLength: 64,
+  description:
+    'Send at this time (RFC 3339 with a time zone), in the future and at most 30 days ahead; ' +
+    'else 422 SEND_AT_IN_PAST / SEND_AT_TOO_FAR. The limits are checked at send time: a refusal ' +
+    'then ends the message as failed with the rule as its error code.',
+} as const;
 export const sendMessageBody = obj(['templateCode', 'mobile'], {
   templateCode,
   mobile,
-  params: {
-    type: 'object',
-    additionalProperties: { type: 'string', maxLength: 500 },
-    maxProperties: 50,
-    description: 'Exactly the placeholders of the template.',
-  },
+  params: sendParams,
+  sendAt,
 });
-export const sendMessageResponse = obj(['messageId', 'segments', 'encoding', 'position'], {
+const acceptedFields = {
   messageId: { type: 'string', format: 'uuid' },
   segments: { type: 'integer', minimum: 1 },
   encoding: { enum: ['GSM-7', 'UCS-2'] },
   position: { type: 'integer', description: 'Global event position, for read-your-writes.' },
+  sendAt: { type: 'string', format: 'date-time', description: 'The time asked for.' },
+  notBefore: {
+    type: 'string',
+    format: 'date-time',
+    description: 'Not dispatched before this: sendAt, or the end of the quiet hours.',
+  },
+} as const;
+export const sendMessageResponse = obj(
+  ['messageId', 'segments', 'encoding', 'position'],
+  acceptedFields,
+);
+
+export const cancelMessageResponse = obj(['messageId', 'status', 'cancelledAt'], {
+  messageId: { type: 'string', format: 'uuid' },
+  status: { enum: ['cancelled'] },
+  cancelledAt: { type: 'string', format: 'date-time' },
+});
+
+/** At most this many recipients in one POST /v1/messages/batch. */
+export const MAX_BATCH_RECIPIENTS = 1000;
+export const sendBatchBody = obj(['templateCode', 'recipients'], {
+  templateCode,
+  recipients: {
+    type: 'array',
+    minItems: 1,
+    maxItems: MAX_BATCH_RECIPIENTS,
+    items: obj(['mobile'], { mobile, params: sendParams }),
+    description: 'Each recipient is a message of its own, with its own limits.',
+  },
+  sendAt,
+});
+export const sendBatchResponse = obj(['batchId', 'accepted', 'refused', 'results'], {
+  batchId: { type: 'string', format: 'uuid' },
+  accepted: { type: 'integer', minimum: 0 },
+  refused: { type: 'integer', minimum: 0 },
+  results: {
+    type: 'array',
+    description: 'One per recipient, in the order given.',
+    items: {
+      oneOf: [
+        obj(['index', 'mobile', 'status', 'messageId'], {
+          index: { type: 'integer', minimum: 0 },
+          mobile: { type: 'string' },
+          status: { enum: ['accepted'] },
+          ...acceptedFields,
+        }),
+        obj(['index', 'mobile', 'status', 'code', 'message'], {
+          index: { type: 'integer', minimum: 0 },
+          mobile: { type: 'string' },
+          status: { enum: ['refused'] },
+          code: { type: 'string', description: 'A stable error code, as for POST /v1/messages.' },
+          message: { type: 'string' },
+          details: { type: 'object' },
+        }),
+      ],
+    },
+  },
 });
 
 export const requestVerificationBody = obj(['templateCode', 'mobile'], {

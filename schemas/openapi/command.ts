@@ -346,6 +346,8 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
         'INVALID_MOBILE',
         'MOBILE_OPTED_OUT',
         'IDEMPOTENCY_KEY_REUSED',
+        'SEND_AT_IN_PAST',
+        'SEND_AT_TOO_FAR',
         ...RATE,
       ],
       params: [
@@ -355,6 +357,61 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
           schema: { type: 'string', maxLength: 128 },
           required: false,
           description: 'Same key and body → the same 202 and one message; another body → 422.',
+        },
+      ],
+    }),
+  },
+  '/v1/messages/batch': {
+    post: operation({
+      summary:
+        'Send one template to up to 1,000 recipients: each is a message of its own with its own ' +
+        'limits, and the answer has a result per recipient (accepted with its message id, or ' +
+        'refused with the code POST /v1/messages would answer). The dispatcher hands recipients ' +
+        'of one template to the vendors’ batch APIs.',
+      tag: 'sending',
+      body: http.sendBatchBody,
+      status: 200,
+      response: http.sendBatchResponse,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'TEMPLATE_NOT_FOUND',
+        'TEMPLATE_DISABLED',
+        'WRONG_TEMPLATE_KIND',
+        'TEMPLATE_NOT_APPROVED',
+        'SIGNATURE_NOT_APPROVED',
+        'BATCH_SIZE_INVALID',
+        'IDEMPOTENCY_KEY_REUSED',
+        'SEND_AT_IN_PAST',
+        'SEND_AT_TOO_FAR',
+      ],
+      params: [
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          schema: { type: 'string', maxLength: 128 },
+          required: false,
+          description:
+            'Same key and body → the same answer and nothing sent twice; another body → 422.',
+        },
+      ],
+    }),
+  },
+  '/v1/messages/{id}/cancel': {
+    post: operation({
+      summary:
+        'Cancel a message not submitted yet (a scheduled one, due at least a second ahead): ' +
+        'sms.cancelled, final. Submitted already, or being dispatched: 409 with its status.',
+      tag: 'sending',
+      status: 200,
+      response: http.cancelMessageResponse,
+      errors: [...AUTH, 'MESSAGE_NOT_FOUND', 'MESSAGE_NOT_CANCELLABLE'],
+      params: [
+        {
+          name: 'id',
+          in: 'path',
+          schema: { type: 'string', format: 'uuid' },
+          required: true,
         },
       ],
     }),

@@ -39,6 +39,7 @@ export const messageStatuses = [
   'undelivered',
   'failed',
   'expired',
+  'cancelled',
 ] as const;
 const templateCode = { type: 'string', minLength: 1, maxLength: 128 } as const;
 

@@ -1,0 +1,201 @@
+// POST /v1/messages/batch: one template to up to 1,000 recipients. Each
+// recipient is a message of its own with its own limits, accepted or refused
+// on its own (one bad number does not fail the rest); the answer lists a
+// result per recipient and is recorded (`batch.recorded.v1`), so the same
+// request with the same Idempotency-Key gets the same answer and sends
+// nothing twice: the recipients' message ids derive from (tenant, key, index).
+import { randomUUID } from 'node:crypto';
+import {
+  aggregate,
+  batchDecider,
+  batchStream,
+  checkBatchSize,
+  checkSendAt,
+  DomainError,
+  type BatchEvent,
+  type BatchItemResult,
+  type BatchRecordedData,
+  type Params,
+} from '../../domain/index.ts';
+import type { Principal } from '../../platform/auth/index.ts';
+import { AppError } from '../../platform/errors/index.ts';
+import { WrongExpectedVersionError } from '../../platform/eventStore/index.ts';
+import type { CommandDeps } from '../deps.ts';
+import { toNewEvents, type Meta } from '../commandHandling/index.ts';
+import { loadTemplate } from '../managingTemplates/index.ts';
+import { approvedRoutes, idempotentMessageId, requestHash, requireSendable } from './accepting.ts';
+import { acceptRecipient } from './sending.ts';
+
+export interface BatchInput {
+  templateCode: string;
+  recipients: { mobile: string; params?: Params }[];
+  sendAt?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+export type BatchResult = BatchItemResult & { mobile: string };
+
+export interface BatchAnswer {
+  batchId: string;
+  accepted: number;
+  refused: number;
+  results: BatchResult[];
+}
+
+/** Recipients accepted side by side: enough to fill the event store's grouped appends. */
+const CONCURRENCY = 64;
+
+function answerOf(recorded: BatchRecordedData, input: BatchInput): BatchAnswer {
+  return {
+    batchId: recorded.batchId,
+    accepted: recorded.accepted,
+    refused: recorded.refused,
+    results: recorded.results.map((r) => ({ ...r, mobile: input.recipients[r.index]!.mobile })),
+  };
+}
+
+/** What a refusal of one recipient says: its stable code; anything else fails the request. */
+function refusalOf(index: number, err: unknown): BatchItemResult {
+  if (err instanceof AppError && err.status < 500) {
+    return {
+      index,
+      status: 'refused',
+      code: err.code,
+      message: err.message,
+      ...(err.details ? { details: err.details } : {}),
+    };
+  }
+  if (err instanceof DomainError) {
+    return {
+      index,
+      status: 'refused',
+      code: err.code,
+      message: err.message,
+      ...(err.details ? { details: err.details } : {}),
+    };
+  }
+  throw err;
+}
+
+async function recordedBatch(
+  deps: CommandDeps,
+  batchId: string,
+): Promise<{ state: ReturnType<typeof batchDecider.initialState> }> {
+  const events = await deps.eventStore.readStream(batchStream(batchId));
+  return { state: aggregate(batchDecider, events as unknown as BatchEvent[]) };
+}
+
+/**
+ * 1. the template is the caller's and enabled, sendAt (if any) in range, the
+ * batch 1–1,000 recipients; 2. with a key: a recorded answer for the same
+ * request is returned as it was (another request: 422 IDEMPOTENCY_KEY_REUSED);
+ * 3. the template is approved somewhere (else the whole batch is refused);
+ * 4. each recipient accepted or refused on its own; 5. the answer recorded.
+ */
+export async function sendBatch(
+  deps: CommandDeps,
+  principal: Principal,
+  input: BatchInput,
+  meta: Meta,
+  now = Date.now(),
+): Promise<BatchAnswer> {
+  // 1.
+  checkBatchSize(input.recipients.length);
+  const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
+  requireSendable(template, false);
+  const sendAt = input.sendAt === undefined ? undefined : checkSendAt(input.sendAt, now);
+  const key = input.idempotencyKey;
+  const hash = requestHash({
+    templateCode: template.templateCode,
+    recipients: input.recipients.map((r) => ({ mobile: r.mobile, params: r.params ?? {} })),
+    sendAt,
+  });
+  const batchId =
+    key === undefined ? randomUUID() : idempotentMessageId(principal.userId, `batch\n${key}`);
+  // 2.
+  if (key !== undefined) {
+    const { state } = await recordedBatch(deps, batchId);
+    if (state.exists) {
+      batchDecider.decide(
+        { type: 'RecordBatch', data: { ...state.recorded, requestHash: hash } },
+        state,
+      );
+      return answerOf(state.recorded, input);
+    }
+  }
+  // 3.
+  const approved = await approvedRoutes(deps, template);
+  // 4.
+  const results: BatchItemResult[] = new Array(input.recipients.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < input.recipients.length; i = next++) {
+      const r = input.recipients[i]!;
+      try {
+        const answer = await acceptRecipient(
+          deps,
+          template,
+          approved,
+          {
+            mobile: r.mobile,
+            params: r.params ?? {},
+            messageId:
+              key === undefined
+                ? randomUUID()
+                : idempotentMessageId(principal.userId, `batch\n${key}\n${i}`),
+            idempotencyKey: key === undefined ? undefined : `${key}#${i}`,
+            sendAt,
+            batch: { batchId, index: i },
+          },
+          meta,
+          now,
+        );
+        results[i] = {
+          index: i,
+          status: 'accepted',
+          messageId: answer.messageId,
+          segments: answer.segments,
+          encoding: answer.encoding,
+          position: answer.position,
+          ...(answer.sendAt ? { sendAt: answer.sendAt } : {}),
+          ...(answer.notBefore ? { notBefore: answer.notBefore } : {}),
+        };
+      } catch (err) {
+        results[i] = refusalOf(i, err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, input.recipients.length) }, worker));
+  // 5.
+  const events = batchDecider.decide(
+    {
+      type: 'RecordBatch',
+      data: {
+        batchId,
+        tenantId: template.tenantId,
+        templateCode: template.templateCode,
+        requestHash: hash,
+        ...(key === undefined ? {} : { idempotencyKey: key }),
+        ...(sendAt === undefined ? {} : { sendAt }),
+        results,
+      },
+    },
+    batchDecider.initialState(),
+  );
+  try {
+    await deps.eventStore.append(batchStream(batchId), toNewEvents(events, meta), 'no_stream');
+  } catch (err) {
+    if (!(err instanceof WrongExpectedVersionError)) throw err;
+    // the same key at the same time: the answer recorded first is the answer
+    const { state } = await recordedBatch(deps, batchId);
+    if (state.exists) {
+      batchDecider.decide(
+        { type: 'RecordBatch', data: { ...state.recorded, requestHash: hash } },
+        state,
+      );
+      return answerOf(state.recorded, input);
+    }
+    throw err;
+  }
+  return answerOf(events[0]!.data, input);
+}
