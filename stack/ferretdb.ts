@@ -47,9 +47,13 @@ export function ferretdb(cfg: StackConfig): Service {
   const ownBin = path.join(cfg.dir, 'bin', 'ferretdb');
   let bin: string | undefined;
 
-  /** Our own build first, then $GOBIN/ferretdb and $(go env GOPATH)/bin/ferretdb. */
+  /**
+   * Our own build first, then the default stack folder's (a second stack, such as a test's
+   * private one, reuses the build of `npm run stack -- up`), then $GOBIN/ferretdb and
+   * $(go env GOPATH)/bin/ferretdb.
+   */
   const findBinary = async (): Promise<string | undefined> => {
-    const candidates = [ownBin];
+    const candidates = [ownBin, path.join(cfg.root, '.stack', 'bin', 'ferretdb')];
     if (process.env.GOBIN) candidates.push(path.join(process.env.GOBIN, 'ferretdb'));
     const gopath = process.env.GOPATH || path.join(os.homedir(), 'go');
     candidates.push(...gopath.split(path.delimiter).map((p) => path.join(p, 'bin', 'ferretdb')));

@@ -66,7 +66,15 @@ async function withoutNegativeTimeoutWarning<T>(fn: () => Promise<T>): Promise<T
 export function kafka(cfg: StackConfig): Service {
   const { port, controllerPort, version } = cfg.kafka;
   const home = path.join(cfg.dir, 'kafka');
-  const lib = path.join(home, `lib-${version}`);
+  // A second stack (a test's private one) uses the jars of the default stack folder when that
+  // has them, rather than fetching them again.
+  const ownLib = path.join(home, `lib-${version}`);
+  const sharedLib = path.join(cfg.root, '.stack', 'kafka', `lib-${version}`);
+  const lib =
+    !fs.existsSync(path.join(ownLib, '.complete')) &&
+    fs.existsSync(path.join(sharedLib, '.complete'))
+      ? sharedLib
+      : ownLib;
   const libDone = path.join(lib, '.complete');
   const dataDir = path.join(home, 'data');
   const serverProps = path.join(home, 'server.properties');
