@@ -133,7 +133,9 @@ for (const vendor of ['aliyun', 'tencent'] as const) {
       const out = await send(vendor, srv.endpoint, 300);
       assert.equal(out.kind, 'unknown', JSON.stringify(out));
       assert.equal(out.kind === 'unknown' && out.code, 'TIMEOUT');
-      assert.ok(Date.now() - started < 1000, 'the deadline is the account timeout');
+      // the server never answers: the deadline is what ends the call (300 ms; the margin
+      // is for a loaded machine, far below any default of the SDKs)
+      assert.ok(Date.now() - started < 5_000, 'the deadline is the account timeout');
       assert.equal(srv.connections(), 1, 'no retry');
       assertNoCredentials(out);
     });
@@ -150,7 +152,8 @@ for (const vendor of ['aliyun', 'tencent'] as const) {
       const started = Date.now();
       const out = await send(vendor, srv.endpoint, 400);
       assert.equal(out.kind, 'unknown', JSON.stringify(out));
-      assert.ok(Date.now() - started < 1000);
+      // the drip would last 50 s; the margin is for a loaded machine
+      assert.ok(Date.now() - started < 5_000);
     });
 
     it('the server resets after reading the request: unknown, sent once', async () => {
