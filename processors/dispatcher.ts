@@ -23,6 +23,7 @@ import {
   sendParams,
   vendorTemplateOf,
 } from './routing.ts';
+import { Batcher } from './batcher.ts';
 import { checkAtSendTime } from './sendTime.ts';
 import { StatusPuller } from './statusPull.ts';
 import { Throttle } from './throttle.ts';
@@ -37,6 +38,9 @@ const throttleWaits = histogram({
   labelNames: ['account'] as const,
   buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
 });
+
+/** How long a batch send's message waits for others of its batch to share a vendor call. */
+const BATCH_LINGER_MS = 25;
 
 /** Grace after a call's timeout before an unfinished claim counts as abandoned. */
 const CLAIM_GRACE_MS = 5_000;
@@ -54,6 +58,8 @@ export class MessageDispatcher {
   /** Accounts whose breaker was found open, until when this process skips them. */
   private readonly seenOpen = new Map<string, number>();
   private readonly puller: StatusPuller;
+  /** Messages of batch sends share vendor batch calls. */
+  private readonly batcher = new Batcher(BATCH_LINGER_MS);
   stopping = false;
 
   constructor(deps: ProcessorDeps) {
@@ -67,6 +73,7 @@ export class MessageDispatcher {
 
   stop(): void {
     this.stopping = true;
+    this.batcher.flushAll();
     this.throttle.close();
   }
 
@@ -126,6 +133,7 @@ export class MessageDispatcher {
     supplierAccount: string,
     supplierMessageId: string,
     extra: { latencyMs: number } | { reconciled: true },
+    sharedId = false,
   ): Promise<void> {
     await this.state.rememberSubmission(
       supplierAccount,
@@ -134,6 +142,8 @@ export class MessageDispatcher {
       s.accepted.mobile,
       s.accepted.tenantId,
       s.accepted.extendCode,
+      0,
+      sharedId,
     );
     await this.append(s, loaded, {
       type: 'RecordSubmission',
@@ -299,7 +309,7 @@ export class MessageDispatcher {
         };
       }
     }
-    const outcome = await supplier.adapter.send({
+    const req = {
       messageId: a.messageId,
       mobile: a.mobile,
       signature: a.signature ?? supplier.config.signName,
@@ -307,7 +317,12 @@ export class MessageDispatcher {
       params: sendParams(a.params, openedParams),
       content: openedContent ?? a.content ?? '',
       ...(a.extendCode ? { extendCode: a.extendCode } : {}),
-    });
+    };
+    // a batch send's messages go in the vendor's batch calls, each with its own outcome
+    const outcome =
+      a.batchId !== undefined && Batcher.batches(supplier.adapter)
+        ? await this.batcher.send(supplier.config.id, supplier.adapter, req)
+        : await supplier.adapter.send(req);
     this.deps.tracker.track({
       type: 'supplier.call',
       messageId: a.messageId,
@@ -366,9 +381,14 @@ export class MessageDispatcher {
     const account = supplier.config.id;
     switch (outcome.kind) {
       case 'accepted':
-        await this.recordSubmission(s, loaded, account, outcome.supplierMessageId, {
-          latencyMs: outcome.latencyMs,
-        });
+        await this.recordSubmission(
+          s,
+          loaded,
+          account,
+          outcome.supplierMessageId,
+          { latencyMs: outcome.latencyMs },
+          outcome.sharedId === true,
+        );
         return 'done';
       case 'rejected':
         if (outcome.recipient) {

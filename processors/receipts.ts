@@ -155,7 +155,7 @@ export class ReceiptApplier {
       const loaded = await loadMessage(this.deps.eventStore, r.messageId);
       if (loaded.state.exists) return { messageId: r.messageId, loaded };
     }
-    const id = await this.state.messageForSupplierId(r.account, r.supplierMessageId);
+    const id = await this.state.messageForSupplierId(r.account, r.supplierMessageId, r.mobile);
     return id === null ? undefined : { messageId: id };
   }
 

@@ -254,6 +254,8 @@ export class DispatchState {
     tenantId: string,
     extendCode?: string,
     ageMs = 0,
+    /** The vendor id names a whole batch call: the lookup is by id and number. */
+    sharedId = false,
   ): Promise<void> {
     const last = JSON.stringify({ messageId, tenantId, account } satisfies LastMessage);
     const supplierTtl = WEEK_MS - ageMs;
@@ -262,7 +264,10 @@ export class DispatchState {
     // independent keys, one round trip; no transaction needed
     const tx = this.redis.pipeline();
     if (supplierTtl > 0) {
-      tx.set(this.supplierKey(account, supplierMessageId), messageId, 'PX', supplierTtl);
+      const key = sharedId
+        ? this.sharedSupplierKey(account, supplierMessageId, mobile)
+        : this.supplierKey(account, supplierMessageId);
+      tx.set(key, messageId, 'PX', supplierTtl);
     }
     if (mobile !== '' && tenantId !== '') {
       tx.set(lastMessageKey(this.prefix, mobile), last, 'PX', lastTtl);
@@ -283,8 +288,25 @@ export class DispatchState {
     return this.key('smid', account, normalizeSupplierMessageId(supplierMessageId));
   }
 
-  async messageForSupplierId(account: string, supplierMessageId: string): Promise<string | null> {
-    return this.redis.get(this.supplierKey(account, supplierMessageId));
+  /** The lookup of a vendor id that names a whole batch call (Aliyun SendBatchSms): per number. */
+  sharedSupplierKey(account: string, supplierMessageId: string, mobile: string): string {
+    return this.key('smid', account, `${normalizeSupplierMessageId(supplierMessageId)}#${mobile}`);
+  }
+
+  /** The message of a vendor id; with the number, a batch call's id is looked up first. */
+  async messageForSupplierId(
+    account: string,
+    supplierMessageId: string,
+    mobile?: string,
+  ): Promise<string | null> {
+    if (mobile === undefined || mobile === '') {
+      return this.redis.get(this.supplierKey(account, supplierMessageId));
+    }
+    const [shared, own] = await this.redis.mget(
+      this.sharedSupplierKey(account, supplierMessageId, mobile),
+      this.supplierKey(account, supplierMessageId),
+    );
+    return shared ?? own ?? null;
   }
 
   async lastMessageTo(mobile: string): Promise<LastMessage | undefined> {

@@ -1,5 +1,5 @@
 // Aliyun dysmsapi 2017-05-25 RPC endpoint: signature check as the gateway
-// does it, then SendSms and QuerySendDetails.
+// does it, then SendSms, SendBatchSms and QuerySendDetails.
 import { randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { aliyunSignatureMatches } from './aliyunAuth.ts';
@@ -133,6 +133,8 @@ export function aliyunHandler(ctx: SimContext) {
     switch (params.Action) {
       case 'SendSms':
         return sendSms(ctx, account, params, res);
+      case 'SendBatchSms':
+        return sendBatchSms(ctx, account, params, res);
       case 'QuerySendDetails':
         return querySendDetails(ctx, account, params, res);
       case 'CreateSmsSign':
@@ -229,6 +231,124 @@ async function sendSms(
     };
     ctx.accept(account, message);
   }
+  if (decision.hang) return ctx.hold(account, res);
+  res.status(200).json({ RequestId: requestId(), Code: 'OK', Message: 'OK', BizId: bizId });
+}
+
+/** A JSON array of strings (SendBatchSms' *Json parameters), else undefined. */
+function stringArray(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * SendBatchSms: one template, up to 100 numbers, a signature (and optionally
+ * parameters and an extension code) per number, index by index. One BizId for
+ * the whole call; any bad element refuses the whole call, as the vendor does.
+ */
+async function sendBatchSms(
+  ctx: SimContext,
+  account: SimAccount,
+  params: Record<string, string>,
+  res: Response,
+): Promise<void> {
+  const outId = params.OutId ?? '';
+  ctx.state.countReceived(account, outId);
+  if (!params.PhoneNumberJson)
+    return fail(
+      res,
+      400,
+      'MissingPhoneNumberJson',
+      'PhoneNumberJson is mandatory for this action.',
+    );
+  if (!params.SignNameJson)
+    return fail(res, 400, 'MissingSignNameJson', 'SignNameJson is mandatory for this action.');
+  if (!params.TemplateCode)
+    return fail(res, 400, 'MissingTemplateCode', 'TemplateCode is mandatory for this action.');
+  const raw = stringArray(params.PhoneNumberJson);
+  const signs = stringArray(params.SignNameJson);
+  if (!raw || !signs) return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法');
+  account.stats.batchCalls++;
+  account.stats.batchNumbers += raw.length;
+  if (raw.length === 0 || raw.length > 100)
+    return answer(res, 'isv.MOBILE_COUNT_OVER_LIMIT', '手机号码数量超过限制');
+  if (signs.length !== raw.length)
+    return answer(res, 'isv.INVALID_PARAMETERS', '签名数量与手机号码数量不一致');
+  let paramSets: Record<string, string>[] = raw.map(() => ({}));
+  if (params.TemplateParamJson !== undefined && params.TemplateParamJson !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(params.TemplateParamJson);
+    } catch {
+      return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法,只接受字符串值');
+    }
+    const ok =
+      Array.isArray(parsed) &&
+      parsed.every(
+        (p) =>
+          p !== null &&
+          typeof p === 'object' &&
+          !Array.isArray(p) &&
+          Object.values(p as Record<string, unknown>).every((v) => typeof v === 'string'),
+      );
+    if (!ok) return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法,只接受字符串值');
+    if ((parsed as unknown[]).length !== raw.length)
+      return answer(res, 'isv.INVALID_PARAMETERS', '模板变量数量与手机号码数量不一致');
+    paramSets = parsed as Record<string, string>[];
+  }
+  const codes = stringArray(params.SmsUpExtendCodeJson);
+  if (params.SmsUpExtendCodeJson !== undefined && (!codes || codes.length !== raw.length))
+    return answer(res, 'isv.INVALID_PARAMETERS', '扩展码数量与手机号码数量不一致');
+  const numbers = raw.map((n) => normalizeMobile(n));
+  if (numbers.some((n) => n === undefined))
+    return answer(res, 'isv.MOBILE_NUMBER_ILLEGAL', '非法手机号');
+  // the vendor's own checks, for every element: approved template and signature, the params
+  const checks = numbers.map((_, i) =>
+    checkSend(ctx.catalog, account, signs[i]!, params.TemplateCode!, paramSets[i]!),
+  );
+  const refused = checks.find((c) => !c.ok);
+  if (refused && !refused.ok) {
+    account.stats.rejected++;
+    return answer(res, refused.code, refused.message);
+  }
+  const decision = ctx.decide(account, {
+    transient: 'Throttling.User',
+    reject: 'isv.MOBILE_NUMBER_ILLEGAL',
+  });
+  await ctx.sleep(account.behaviour.latencyMs);
+  if (decision.kind === 'transient') {
+    return decision.code.startsWith('Throttling')
+      ? fail(res, 400, decision.code, 'Request was denied due to user flow control.')
+      : answer(res, decision.code, 'The request processing has failed due to some unknown error.');
+  }
+  if (decision.kind === 'rejected') return answer(res, decision.code, `rejected: ${decision.code}`);
+  const serial = ctx.state.nextSerial();
+  const bizId = `${BigInt(Date.now()) * 100000n + BigInt(serial % 100000)}^0`;
+  numbers.forEach((mobile, i) => {
+    const check = checks[i]!;
+    const content = check.ok ? check.text : '';
+    const message: SimMessage = {
+      accountId: account.id,
+      vendor: 'aliyun',
+      messageId: outId,
+      supplierMessageId: bizId,
+      mobile: mobile ?? '',
+      signName: signs[i]!,
+      templateCode: params.TemplateCode!,
+      params: paramSets[i]!,
+      content,
+      segments: segmentsOf(content),
+      ...(codes?.[i] ? { extendCode: codes[i] } : {}),
+      sentAt: new Date(),
+      status: 'pending',
+    };
+    ctx.accept(account, message);
+  });
   if (decision.hang) return ctx.hold(account, res);
   res.status(200).json({ RequestId: requestId(), Code: 'OK', Message: 'OK', BizId: bizId });
 }

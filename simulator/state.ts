@@ -94,6 +94,9 @@ export interface AccountConfig {
 
 export interface AccountStats {
   received: number;
+  /** Calls that named more than one number (Tencent SendSms, Aliyun SendBatchSms), and their numbers. */
+  batchCalls: number;
+  batchNumbers: number;
   accepted: number;
   rejected: number;
   transient: number;
@@ -150,6 +153,8 @@ export interface MessageCounts {
 function emptyStats(): AccountStats {
   return {
     received: 0,
+    batchCalls: 0,
+    batchNumbers: 0,
     accepted: 0,
     rejected: 0,
     transient: 0,

@@ -161,6 +161,10 @@ async function sendSms(
   const numbers = body.PhoneNumberSet;
   if (!Array.isArray(numbers) || numbers.length === 0)
     return error(res, 'MissingParameter', 'PhoneNumberSet is required.');
+  if (numbers.length > 1) {
+    account.stats.batchCalls++;
+    account.stats.batchNumbers += numbers.length;
+  }
   if (numbers.length > 200)
     return error(
       res,

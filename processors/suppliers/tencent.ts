@@ -262,27 +262,89 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
         latencyMs: latency(),
       };
     }
-    const code = str(mine.Code) ?? '';
-    const serialNo = str(mine.SerialNo);
-    if (code === 'Ok' && serialNo) {
-      return { kind: 'accepted', supplierMessageId: serialNo, latencyMs: latency() };
+    return tencentStatusOutcome(mine, latency());
+  }
+
+  /** SendSms takes up to 200 numbers with one template, signature and parameter set. */
+  readonly maxBatch = 200;
+
+  batchKey(req: SendRequest): string {
+    return JSON.stringify([
+      req.templateCode,
+      req.signature,
+      tencentParamSet(req),
+      req.extendCode ?? '',
+    ]);
+  }
+
+  /**
+   * One SendSms with a PhoneNumberSet of every request's number (they share
+   * batchKey); each number's SendStatus is its request's outcome.
+   */
+  async sendBatch(reqs: readonly SendRequest[]): Promise<SendOutcome[]> {
+    const first = reqs[0];
+    if (!first) return [];
+    if (reqs.length === 1) return [await this.send(first)];
+    const started = performance.now();
+    const latency = (): number => Math.round(performance.now() - started);
+    const local = reqs.map((r) =>
+      isE164(r.mobile)
+        ? undefined
+        : ({
+            kind: 'rejected',
+            code: 'LOCAL.MOBILE_NOT_E164',
+            message: 'mobile is not E.164',
+            latencyMs: 0,
+          } as const),
+    );
+    const sendable = reqs.filter((_, i) => local[i] === undefined);
+    if (!this.account.appId || sendable.length === 0) {
+      return Promise.all(reqs.map((r) => this.send(r)));
     }
-    if (code === 'Ok') {
-      return {
-        kind: 'unknown',
-        code: 'NO_SERIAL_NO',
-        message: 'Ok without SerialNo',
-        latencyMs: latency(),
-      };
+    const appId = this.account.appId;
+    const result = await observeExchange(
+      this.account.timeoutMs,
+      () =>
+        this.client.SendSms({
+          PhoneNumberSet: sendable.map((r) => r.mobile),
+          SmsSdkAppId: appId,
+          SignName: first.signature || this.account.signName || '',
+          TemplateId: this.account.templateMap?.[first.templateCode] ?? first.templateCode,
+          TemplateParamSet: tencentParamSet(first),
+          // one per call: receipts and pulls match each number by its SerialNo
+          SessionContext: `batch:${first.messageId}`,
+          ...(first.extendCode ? { ExtendCode: first.extendCode } : {}),
+        }),
+      { account: this.account.id, api: 'SendSms' },
+    );
+    if (!result.ok) {
+      const failure = { ...tencentFailure(result, this.account.timeoutMs), latencyMs: latency() };
+      return reqs.map((_, i) => local[i] ?? failure);
     }
-    const kind = classifyTencentNumberError(code);
-    return {
-      kind,
-      code: code || 'UNKNOWN_CODE',
-      message: str(mine.Message) ?? code,
-      latencyMs: latency(),
-      ...(kind === 'rejected' && isTencentRecipientRejection(code) ? { recipient: true } : {}),
-    };
+    const set: unknown[] = Array.isArray(result.value.SendStatusSet)
+      ? result.value.SendStatusSet
+      : [];
+    const byNumber = new Map<string, Record<string, unknown>>();
+    for (const item of set) {
+      const s = obj(item);
+      const n = s ? str(s.PhoneNumber) : undefined;
+      if (s && n) byNumber.set(n, s);
+    }
+    const ms = latency();
+    return reqs.map((r, i): SendOutcome => {
+      const l = local[i];
+      if (l) return l;
+      const mine = byNumber.get(r.mobile);
+      if (!mine) {
+        return {
+          kind: 'unknown',
+          code: 'NO_SEND_STATUS',
+          message: 'no SendStatus for the number',
+          latencyMs: ms,
+        };
+      }
+      return tencentStatusOutcome(mine, ms);
+    });
   }
 
   /**
@@ -439,6 +501,25 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
 }
 
 /** TemplateParamSet in the vendor template's order ({1}, {2}, …), whatever the caller's key order. */
+/** One number's SendStatus as the outcome of its request. */
+function tencentStatusOutcome(mine: Record<string, unknown>, latencyMs: number): SendOutcome {
+  const code = str(mine.Code) ?? '';
+  const serialNo = str(mine.SerialNo);
+  if (code === 'Ok' && serialNo)
+    return { kind: 'accepted', supplierMessageId: serialNo, latencyMs };
+  if (code === 'Ok') {
+    return { kind: 'unknown', code: 'NO_SERIAL_NO', message: 'Ok without SerialNo', latencyMs };
+  }
+  const kind = classifyTencentNumberError(code);
+  return {
+    kind,
+    code: code || 'UNKNOWN_CODE',
+    message: str(mine.Message) ?? code,
+    latencyMs,
+    ...(kind === 'rejected' && isTencentRecipientRejection(code) ? { recipient: true } : {}),
+  };
+}
+
 export function tencentParamSet(req: Pick<SendRequest, 'params' | 'paramOrder'>): string[] {
   if (req.paramOrder === undefined) return Object.values(req.params);
   return req.paramOrder.map((name) => req.params[name] ?? '');

@@ -62,7 +62,16 @@ export interface SendRequest {
  * - unknown: it may have been sent (timeout or reset after the request left): reconcile with query(), never re-send blindly.
  */
 export type SendOutcome =
-  | { kind: 'accepted'; supplierMessageId: string; latencyMs: number }
+  | {
+      kind: 'accepted';
+      supplierMessageId: string;
+      latencyMs: number;
+      /**
+       * The vendor id names a whole batch call (Aliyun SendBatchSms has one
+       * BizId): receipts are matched by that id and the number.
+       */
+      sharedId?: boolean;
+    }
   | {
       kind: 'rejected';
       code: string;
@@ -110,6 +119,14 @@ export interface SupplierAdapter {
   readonly account: SupplierAccount;
   send(req: SendRequest): Promise<SendOutcome>;
   query(req: QueryRequest): Promise<QueryOutcome>;
+  /**
+   * One vendor batch call for requests that share what batchKey says they
+   * share (at most maxBatch, distinct numbers): an outcome per request, in order.
+   */
+  sendBatch?(reqs: readonly SendRequest[]): Promise<SendOutcome[]>;
+  /** Requests with the same key may go in one sendBatch call. */
+  batchKey?(req: SendRequest): string;
+  readonly maxBatch?: number;
 }
 
 // Review of signatures and templates (the vendors' management APIs) ---------

@@ -29,7 +29,11 @@ export interface SendsHarness {
   cmd: CommandDeps;
   tenant: Principal;
   /** A template of the tenant, approved on every account (here and at the simulator). */
-  template(kind?: TemplateKind, policy?: Record<string, unknown>): Promise<string>;
+  template(
+    kind?: TemplateKind,
+    policy?: Record<string, unknown>,
+    suppliers?: string[],
+  ): Promise<string>;
   startProcessors(): Promise<void>;
   stopProcessors(): Promise<void>;
   /** Resolves once every id is in one of the statuses. */
@@ -65,7 +69,7 @@ export async function startSends(
     h,
     cmd,
     tenant,
-    async template(kind = 'notification', policy = {}) {
+    async template(kind = 'notification', policy = {}, suppliers = accounts.map((a) => a.id)) {
       const templateCode = `T${randomBytes(5).toString('hex').toUpperCase()}`;
       await handle(
         h.eventStore,
@@ -83,7 +87,7 @@ export async function startSends(
                 kind,
                 signature: 'Acme',
                 content: 'order ${order} shipped',
-                suppliers: accounts.map((a) => a.id),
+                suppliers,
                 policy,
               },
             },
