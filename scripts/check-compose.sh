@@ -13,5 +13,13 @@ if ! docker compose version >/dev/null 2>&1; then
   mv "$HOME/.docker/cli-plugins/.build/cmd" "$HOME/.docker/cli-plugins/docker-compose"
 fi
 docker compose version
-docker compose -f docker-compose.yml config -q
-echo "docker-compose.yml: accepted by docker compose config"
+# every password comes from .env: without one the file must be refused, and with
+# .env.example filled in (placeholders) it must be accepted
+env_file=$(mktemp)
+trap 'rm -f "$env_file"' EXIT
+if docker compose --env-file /dev/null -f docker-compose.yml config -q 2>/dev/null; then
+  echo "check-compose: docker-compose.yml was accepted without its passwords (.env)"; exit 1
+fi
+sed -E 's/^([A-Z_]+)=$/\1=check-compose-placeholder-0123456789/' .env.example >"$env_file"
+docker compose --env-file "$env_file" -f docker-compose.yml config -q
+echo "docker-compose.yml: accepted by docker compose config (with .env.example filled in), refused without it"

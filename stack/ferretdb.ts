@@ -36,6 +36,26 @@ function makeWritable(dir: string): void {
   }
 }
 
+/**
+ * A ferretdb binary of the configured version: the stack's own build
+ * (<dir>/bin/ferretdb) first, then the default stack folder's (a second stack,
+ * such as a test's private one, reuses the build of `npm run stack -- up`),
+ * then $GOBIN/ferretdb and $(go env GOPATH)/bin/ferretdb.
+ */
+export async function findFerretdb(cfg: StackConfig): Promise<string | undefined> {
+  const candidates = [
+    path.join(cfg.dir, 'bin', 'ferretdb'),
+    path.join(cfg.root, '.stack', 'bin', 'ferretdb'),
+  ];
+  if (process.env.GOBIN) candidates.push(path.join(process.env.GOBIN, 'ferretdb'));
+  const gopath = process.env.GOPATH || path.join(os.homedir(), 'go');
+  candidates.push(...gopath.split(path.delimiter).map((p) => path.join(p, 'bin', 'ferretdb')));
+  for (const c of new Set(candidates)) {
+    if ((await binaryVersion(c)) === cfg.ferretdb.version) return c;
+  }
+  return undefined;
+}
+
 export function ferretdb(cfg: StackConfig): Service {
   const { port, version } = cfg.ferretdb;
   const home = path.join(cfg.dir, 'ferretdb');
@@ -47,21 +67,7 @@ export function ferretdb(cfg: StackConfig): Service {
   const ownBin = path.join(cfg.dir, 'bin', 'ferretdb');
   let bin: string | undefined;
 
-  /**
-   * Our own build first, then the default stack folder's (a second stack, such as a test's
-   * private one, reuses the build of `npm run stack -- up`), then $GOBIN/ferretdb and
-   * $(go env GOPATH)/bin/ferretdb.
-   */
-  const findBinary = async (): Promise<string | undefined> => {
-    const candidates = [ownBin, path.join(cfg.root, '.stack', 'bin', 'ferretdb')];
-    if (process.env.GOBIN) candidates.push(path.join(process.env.GOBIN, 'ferretdb'));
-    const gopath = process.env.GOPATH || path.join(os.homedir(), 'go');
-    candidates.push(...gopath.split(path.delimiter).map((p) => path.join(p, 'bin', 'ferretdb')));
-    for (const c of new Set(candidates)) {
-      if ((await binaryVersion(c)) === version) return c;
-    }
-    return undefined;
-  };
+  const findBinary = () => findFerretdb(cfg);
 
   /**
    * `go install github.com/FerretDB/FerretDB/cmd/ferretdb@<v>` builds a binary that panics at

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { aptInstall, aptProblem } from './apt.ts';
 import { stackConfig, type Env, type StackConfig } from './config.ts';
-import { ferretdb } from './ferretdb.ts';
+import { ferretdb, findFerretdb } from './ferretdb.ts';
 import { kafka } from './kafka.ts';
 import { mariadb } from './mariadb.ts';
 import {
@@ -23,7 +23,7 @@ import {
 import { redis } from './redis.ts';
 import type { Ctx, Service, ServiceName } from './service.ts';
 
-export { stackConfig, StackError };
+export { stackConfig, StackError, findFerretdb };
 export type { Env, Print, ServiceName, StackConfig };
 
 export type StackCommand = 'up' | 'down' | 'status';
