@@ -56,6 +56,7 @@ import { serveApiDocs } from '../platform/http/apiDocs.ts';
 import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { CommandDeps } from './deps.ts';
 import { apiKeysRouter } from './managingApiKeys/index.ts';
+import { optOutsRouter } from './managingOptOuts/index.ts';
 import { signaturesRouter } from './managingSignatures/index.ts';
 import { templatesRouter } from './managingTemplates/index.ts';
 import { tenantsRouter } from './managingTenants/index.ts';
@@ -75,6 +76,7 @@ export {
 } from './sendingMessages/index.ts';
 export { registerSignature } from './managingSignatures/index.ts';
 export { requestCode, checkCode } from './verifyingCodes/index.ts';
+export { setOptOut } from './managingOptOuts/index.ts';
 export { adminTenant, sendNumberCode, checkNumberCode } from './managingTenants/index.ts';
 
 export interface CommandAppOptions {
@@ -111,6 +113,7 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
   app.use(signaturesRouter(deps, auth));
   app.use(['/v1/messages', '/v1/verifications'], countSends);
   app.use(messagesRouter(deps, auth));
+  app.use(optOutsRouter(deps, auth));
   app.use(verificationsRouter(deps, auth));
   app.use(tenantsRouter(deps, auth));
   return finishHttpApp(app);

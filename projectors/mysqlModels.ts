@@ -1,4 +1,4 @@
-// The MySQL read models: message_history, templates, signatures, users, inbound_messages, tenants.
+// The MySQL read models: message_history, templates, signatures, users, inbound_messages, tenants, opt_outs.
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { mysqlProjection, type Row, type RowModel } from './mysqlProjection.ts';
 
@@ -483,6 +483,53 @@ export const inboundModel: RowModel = {
   },
 };
 
+// opt_outs: the numbers opted out of a tenant's marketing, now --------------
+export const optOutsModel: RowModel = {
+  table: 'opt_outs',
+  key: 'opt_out_id',
+  columns: [
+    'opt_out_id',
+    'tenant_id',
+    'mobile',
+    'opted_out',
+    'keyword',
+    'inbound_id',
+    'updated_at',
+    'updated_position',
+  ],
+  ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
+    opt_out_id VARCHAR(191) NOT NULL PRIMARY KEY,
+    tenant_id VARCHAR(128) NOT NULL,
+    mobile VARCHAR(24) NOT NULL,
+    opted_out TINYINT(1) NOT NULL,
+    keyword VARCHAR(32) NULL,
+    inbound_id VARCHAR(128) NULL,
+    updated_at DATETIME(3) NOT NULL,
+    updated_position BIGINT UNSIGNED NOT NULL,
+    KEY ix_tenant_out (tenant_id, opted_out, updated_at, opt_out_id)
+  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  keyOf: (event) => {
+    if (event.type !== 'mobile.opted-out.v1' && event.type !== 'mobile.opted-in.v1')
+      return undefined;
+    const d = event.data as Data;
+    return `${String(d.tenantId)}|${String(d.mobile)}`;
+  },
+  reduce(_row, event) {
+    const d = event.data as Data;
+    const out = event.type === 'mobile.opted-out.v1';
+    return {
+      opt_out_id: `${String(d.tenantId)}|${String(d.mobile)}`,
+      tenant_id: d.tenantId,
+      mobile: d.mobile,
+      opted_out: out ? 1 : 0,
+      keyword: clip(d.keyword, 32),
+      inbound_id: text(d.inboundId),
+      updated_at: new Date(event.metadata.timestamp),
+      updated_position: event.position,
+    };
+  },
+};
+
 // tenants -----------------------------------------------------------------
 export const tenantsModel: RowModel = {
   table: 'tenants',
@@ -563,3 +610,4 @@ export const inboundMessages = mysqlProjection({
   model: inboundModel,
 });
 export const tenants = mysqlProjection({ name: 'tenants', version: 1, model: tenantsModel });
+export const optOuts = mysqlProjection({ name: 'opt_outs', version: 1, model: optOutsModel });

@@ -3,6 +3,7 @@ import { auditLog, messageTimelines } from './mongoModels.ts';
 import {
   inboundMessages,
   messageHistory,
+  optOuts,
   signatures,
   templates,
   tenants,
@@ -18,6 +19,7 @@ export const projections: readonly Projection[] = [
   users,
   inboundMessages,
   tenants,
+  optOuts,
   auditLog,
   messageTimelines,
   templateCache,

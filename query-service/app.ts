@@ -11,6 +11,7 @@ import {
 } from '../platform/http/index.ts';
 import { auditRouter } from './exportingAudit/routes.ts';
 import { inboundRouter } from './gettingInbound/routes.ts';
+import { optOutsRouter } from './gettingOptOuts/routes.ts';
 import { messageHistoryRouter } from './gettingMessageHistory/routes.ts';
 import { messageStatsRouter } from './gettingMessageStats/routes.ts';
 import { templatesRouter } from './gettingTemplates/routes.ts';
@@ -52,6 +53,7 @@ export function createQueryApp(deps: QueryDeps): Express {
   app.use(templatesRouter(deps));
   app.use(tenantsRouter(deps));
   app.use(inboundRouter(deps));
+  app.use(optOutsRouter(deps));
   app.use(messageStatsRouter(deps));
   app.use(auditRouter(deps));
   app.use(operationsRouter(deps));

@@ -36,6 +36,7 @@ export type ReadModel =
   | 'users'
   | 'inbound_messages'
   | 'tenants'
+  | 'opt_outs'
   | 'audit_log'
   | 'message_timelines';
 
@@ -46,6 +47,7 @@ const mysqlModels = new Set<ReadModel>([
   'users',
   'inbound_messages',
   'tenants',
+  'opt_outs',
 ]);
 const version: Record<ReadModel, number> = {
   message_history: 1,
@@ -54,6 +56,7 @@ const version: Record<ReadModel, number> = {
   users: 1,
   inbound_messages: 1,
   tenants: 1,
+  opt_outs: 1,
   audit_log: 1,
   message_timelines: 1,
 };

@@ -430,6 +430,13 @@ export const eventSchemas: Record<string, JsonSchema> = {
     keyword: str,
     inboundId: optStr,
   }),
+  // back in to the tenant's marketing: a START-style reply, or DELETE /v1/opt-outs/{mobile} (keyword API)
+  'mobile.opted-in.v1': obj(['tenantId', 'mobile', 'keyword'], {
+    tenantId: str,
+    mobile: str,
+    keyword: str,
+    inboundId: optStr,
+  }),
 
   // jobs
   'retention.applied.v1': obj(['tenantId', 'count', 'from', 'to'], {

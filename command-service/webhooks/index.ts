@@ -11,7 +11,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
-import { optOutDecider, optOutKeyword, optOutStream } from '../../domain/inbound/index.ts';
+import {
+  optInKeyword,
+  optOutDecider,
+  optOutKeyword,
+  optOutStream,
+} from '../../domain/inbound/index.ts';
 import type { Config, SupplierAccount } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import {
@@ -225,16 +230,14 @@ export function webhookRouter(deps: WebhookDeps): Router {
     keyword: string,
     id: string,
     meta: Partial<EventMetadata>,
+    type: 'OptOut' | 'OptIn' = 'OptOut',
   ) => {
     await handle(
       deps.eventStore,
       optOutDecider,
       optOutStream(tenantId, mobile),
       (state) =>
-        optOutDecider.decide(
-          { type: 'OptOut', data: { tenantId, mobile, keyword, inboundId: id } },
-          state,
-        ),
+        optOutDecider.decide({ type, data: { tenantId, mobile, keyword, inboundId: id } }, state),
       meta,
       5,
     );
@@ -280,9 +283,10 @@ export function webhookRouter(deps: WebhookDeps): Router {
           const linked = (first?.data ?? {}) as { tenantId?: string; linkedMessageId?: string };
           last = { tenantId: linked.tenantId, messageId: linked.linkedMessageId };
         }
-        const keyword = optOutKeyword(m.text);
+        const optIn = optInKeyword(m.text);
+        const keyword = optOutKeyword(m.text) ?? optIn;
         if (keyword !== undefined && last.tenantId) {
-          await optOut(last.tenantId, m.mobile, keyword, id, meta);
+          await optOut(last.tenantId, m.mobile, keyword, id, meta, optIn ? 'OptIn' : 'OptOut');
         } else if (keyword !== undefined) {
           log.warn('opt-out keyword from a number no tenant sent to; nothing to opt out of', {
             vendor,

@@ -4,6 +4,7 @@ import { aggregate } from '../decider.ts';
 import { given } from '../testing/index.ts';
 import {
   isOptOutKeyword,
+  optInKeyword,
   optOutDecider,
   optOutKeyword,
   optOutStream,
@@ -105,7 +106,35 @@ describe('OptOut decider', () => {
       optedOut: true,
       keyword: 'TD',
       inboundId: 'in-1',
+      seenInbound: ['in-1'],
     });
     assert.equal(optOutStream('acme', '+8613800138000'), 'optout-acme-+8613800138000');
+  });
+});
+
+describe('opt back in', () => {
+  const out = {
+    type: 'mobile.opted-out.v1' as const,
+    data: { tenantId: 't', mobile: '+8613800138000', keyword: 'STOP', inboundId: 'i1' },
+  };
+  const inCmd = {
+    type: 'OptIn' as const,
+    data: { tenantId: 't', mobile: '+8613800138000', keyword: 'START', inboundId: 'i2' },
+  };
+  it('START, 订阅 and UNSTOP are opt-in keywords', () => {
+    assert.equal(optInKeyword(' start! '), 'START');
+    assert.equal(optInKeyword('订阅'), '订阅');
+    assert.equal(optInKeyword('unstop'), 'UNSTOP');
+    assert.equal(optInKeyword('STOP'), undefined);
+  });
+  it('records the opt-in of an opted-out number, once', () => {
+    const opted = { type: 'mobile.opted-in.v1' as const, data: inCmd.data };
+    given(optOutDecider, [out]).when(inCmd).then([opted]);
+    given(optOutDecider, [out, opted]).when(inCmd).thenNothing();
+    given(optOutDecider, []).when(inCmd).thenNothing();
+  });
+  it('a STOP pushed again after START changes nothing', () => {
+    const opted = { type: 'mobile.opted-in.v1' as const, data: inCmd.data };
+    given(optOutDecider, [out, opted]).when({ type: 'OptOut', data: out.data }).thenNothing();
   });
 });

@@ -1,10 +1,21 @@
-export { isOptOutKeyword, optOutKeyword, optOutKeywords, type OptOutKeyword } from './keywords.ts';
 export {
+  isOptOutKeyword,
+  optInKeyword,
+  optInKeywords,
+  optOutKeyword,
+  optOutKeywords,
+  type OptInKeyword,
+  type OptOutKeyword,
+} from './keywords.ts';
+export {
+  API_KEYWORD,
   optOutDecider,
   optOutStream,
   type OptOutState,
   type OptOutCommand,
   type OptOut,
+  type OptIn,
   type OptOutEvent,
   type MobileOptedOut,
+  type MobileOptedIn,
 } from './optOut.ts';

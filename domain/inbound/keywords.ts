@@ -23,3 +23,14 @@ export function optOutKeyword(text: string): OptOutKeyword | undefined {
 export function isOptOutKeyword(text: string): boolean {
   return optOutKeyword(text) !== undefined;
 }
+
+// Replies that opt a number back in to the tenant's marketing.
+export const optInKeywords = ['START', '订阅', 'UNSTOP'] as const;
+export type OptInKeyword = (typeof optInKeywords)[number];
+
+/** The opt-in keyword the whole text is, or undefined. */
+export function optInKeyword(text: string): OptInKeyword | undefined {
+  if (typeof text !== 'string') return undefined;
+  const c = canonical(text);
+  return optInKeywords.find((k) => k === c);
+}

@@ -342,3 +342,9 @@ export const problemResponse = obj(
   },
   { additionalProperties: true },
 );
+
+export const optOutBody = obj(['mobile'], { mobile });
+export const optOutResponse = obj(['mobile', 'optedOut'], {
+  mobile: { type: 'string', description: 'E.164.' },
+  optedOut: { type: 'boolean' },
+});

@@ -397,6 +397,28 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
       ],
     }),
   },
+  '/v1/opt-outs': {
+    post: operation({
+      summary:
+        'Opt a number out of the tenant’s marketing templates (recorded as mobile.opted-out, keyword API); list them with GET /v1/opt-outs on the query API',
+      tag: 'opt-outs',
+      body: http.optOutBody,
+      status: 201,
+      response: http.optOutResponse,
+      errors: [...AUTH, ...BODY, 'INVALID_MOBILE'],
+    }),
+  },
+  '/v1/opt-outs/{mobile}': {
+    delete: operation({
+      summary:
+        'Opt a number back in to the tenant’s marketing (mobile.opted-in), as a START, 订阅 or UNSTOP reply does',
+      tag: 'opt-outs',
+      status: 200,
+      response: http.optOutResponse,
+      errors: [...AUTH, 'INVALID_MOBILE'],
+      params: [{ name: 'mobile', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
   '/v1/messages/{id}/cancel': {
     post: operation({
       summary:

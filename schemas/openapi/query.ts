@@ -84,6 +84,13 @@ export const listInboundQuery = query({
   cursor: cursorParam,
   after: afterParam,
 });
+export const listOptOutsQuery = query({
+  mobile: mobileParam,
+  tenant: tenantParam,
+  limit: limitParam,
+  cursor: cursorParam,
+  after: afterParam,
+});
 export const statsQuery = query({
   from: { ...timeParam, description: 'Default: 24 hours (hour) or 30 days (day) before to.' },
   to: { ...timeParam, description: 'Default: the end of the current hour.' },
@@ -242,6 +249,19 @@ const inbound = {
     receivedAt: time,
     linkedMessageId: nullableString,
     optOutKeyword: nullableString,
+  },
+} as const;
+const optOut = {
+  type: 'object',
+  properties: {
+    tenantId: { type: 'string' },
+    mobile: { type: 'string' },
+    keyword: {
+      ...nullableString,
+      description: 'STOP, 退订, … from a reply; API from POST /v1/opt-outs.',
+    },
+    inboundId: nullableString,
+    optedOutAt: time,
   },
 } as const;
 const counts = { type: 'object', additionalProperties: { type: 'integer' } } as const;
@@ -449,6 +469,12 @@ export const queryPaths: Record<string, Record<string, unknown>> = {
     'FORBIDDEN',
     ...READ,
   ]),
+  '/v1/opt-outs': get(
+    'Numbers opted out of the tenant’s marketing templates now (a STOP-style reply or POST /v1/opt-outs; a START, 订阅 or UNSTOP reply or DELETE opts back in), newest first',
+    listOptOutsQuery,
+    page(optOut),
+    ['INVALID_CURSOR', 'FORBIDDEN', ...READ],
+  ),
   '/v1/stats': get(
     'Messages accepted per hour or day, by status, supplier and template',
     statsQuery,
