@@ -57,6 +57,13 @@ export const components: Record<string, Starter> = {
     rt.logger.info('processors running: relay, dispatcher, timers, receipts');
     return running;
   },
+  async callbacks(rt) {
+    // its own process: its HTTP calls to tenants never share an event loop with dispatch
+    const { startCallbacks } = await import('../processors/index.ts');
+    const running = await startCallbacks(rt);
+    rt.logger.info('callback sender running');
+    return running;
+  },
   async jobs(rt) {
     const { startJobs } = await import('../jobs/index.ts');
     const running = await startJobs(rt);

@@ -25,6 +25,7 @@ export const startChildren: ChildSpec[] = [
   { name: 'command', args: ['serve', 'command'] },
   { name: 'query', args: ['serve', 'query'] },
   { name: 'processors', args: ['serve', 'processors'] },
+  { name: 'callbacks', args: ['serve', 'callbacks'] },
   { name: 'projectors', args: ['serve', 'projectors', 'jobs', 'pump'] },
 ];
 

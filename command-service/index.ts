@@ -15,6 +15,10 @@
 //   POST   /v1/templates/:code/disable     managingTemplates  template-<code>
 //   POST   /v1/templates/:code/enable      managingTemplates  template-<code>
 //   POST   /v1/signatures                  managingSignatures signature-name-<hash>, signature-<tenant>-<hash>
+//   POST   /v1/callbacks                   managingCallbacks  callback-<id>
+//   PATCH  /v1/callbacks/:id               managingCallbacks  callback-<id>
+//   DELETE /v1/callbacks/:id               managingCallbacks  callback-<id>
+//   POST   /v1/callbacks/:id/resume|test|replay managingCallbacks callback-<id>
 //   POST   /v1/messages                    sendingMessages    message-<id>
 //   POST   /v1/verifications               verifyingCodes     verification-<code>-<digest>, message-<id>
 //   POST   /v1/verifications/check         verifyingCodes     verification-<code>-<digest>
@@ -57,6 +61,7 @@ import { buildOpenApi } from '../schemas/openapi/index.ts';
 import type { CommandDeps } from './deps.ts';
 import { apiKeysRouter } from './managingApiKeys/index.ts';
 import { optOutsRouter } from './managingOptOuts/index.ts';
+import { callbacksRouter } from './managingCallbacks/index.ts';
 import { signaturesRouter } from './managingSignatures/index.ts';
 import { templatesRouter } from './managingTemplates/index.ts';
 import { tenantsRouter } from './managingTenants/index.ts';
@@ -111,6 +116,7 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
   app.use(apiKeysRouter(deps, auth));
   app.use(templatesRouter(deps, auth));
   app.use(signaturesRouter(deps, auth));
+  app.use(callbacksRouter(deps, auth));
   app.use(['/v1/messages', '/v1/verifications'], countSends);
   app.use(messagesRouter(deps, auth));
   app.use(optOutsRouter(deps, auth));

@@ -11,3 +11,4 @@ export * from './messages/index.ts';
 export * from './verification/index.ts';
 export * from './inbound/index.ts';
 export * from './tenants/index.ts';
+export * from './callbacks/index.ts';

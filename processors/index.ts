@@ -23,6 +23,7 @@ export { startReceipts, parkedReceiptCount, RECEIPTS_CHECKPOINT } from './receip
 export { DispatchState } from './redisState.ts';
 export { SupplierRegistry } from './registry.ts';
 export { processorSchema, ensureProcessorSchema } from './store.ts';
+export { startCallbacks, CALLBACKS_CHECKPOINT, type CallbackOptions } from './callbacks/index.ts';
 
 import { watchProcessors } from './metrics.ts';
 

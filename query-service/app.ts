@@ -12,6 +12,7 @@ import {
 import { auditRouter } from './exportingAudit/routes.ts';
 import { inboundRouter } from './gettingInbound/routes.ts';
 import { optOutsRouter } from './gettingOptOuts/routes.ts';
+import { callbacksRouter } from './gettingCallbacks/routes.ts';
 import { messageHistoryRouter } from './gettingMessageHistory/routes.ts';
 import { messageStatsRouter } from './gettingMessageStats/routes.ts';
 import { templatesRouter } from './gettingTemplates/routes.ts';
@@ -54,6 +55,7 @@ export function createQueryApp(deps: QueryDeps): Express {
   app.use(tenantsRouter(deps));
   app.use(inboundRouter(deps));
   app.use(optOutsRouter(deps));
+  app.use(callbacksRouter(deps));
   app.use(messageStatsRouter(deps));
   app.use(auditRouter(deps));
   app.use(operationsRouter(deps));

@@ -52,6 +52,24 @@ export const tenantLimitsSchema = obj([], {
 // An SMS extension code: digits only (the vendors' format), 1–6 of them.
 export const extendCodeSchema = { type: 'string', pattern: '^[0-9]{1,6}$' } as const;
 
+/** The events a callback endpoint subscribes to (domain/callbacks CALLBACK_EVENT_TYPES). */
+const callbackEvents = {
+  type: 'array',
+  minItems: 1,
+  uniqueItems: true,
+  items: {
+    enum: [
+      'message.submitted',
+      'message.delivered',
+      'message.undelivered',
+      'message.failed',
+      'message.expired',
+      'inbound.received',
+      'mobile.opted-out',
+    ],
+  },
+} as const;
+
 const templateKind = { enum: ['verification', 'notification', 'marketing'] } as const;
 
 export const eventSchemas: Record<string, JsonSchema> = {
@@ -229,6 +247,8 @@ export const eventSchemas: Record<string, JsonSchema> = {
       acceptedAt: time,
       // the template's extension code when the message was accepted
       extendCode: extendCodeSchema,
+      // a URL told of this message's status changes (POST /v1/messages statusCallback)
+      statusCallback: str,
       // per account the message may use: the vendor's approved template and its parameter order
       vendorTemplates: {
         type: 'object',
@@ -437,6 +457,37 @@ export const eventSchemas: Record<string, JsonSchema> = {
     keyword: str,
     inboundId: optStr,
   }),
+
+  // callback endpoints (stream callback-<id>), delivered to by processors/callbacks
+  'callback.registered.v1': obj(['callbackId', 'tenantId', 'url', 'events', 'sealedSecret'], {
+    callbackId: str,
+    tenantId: str,
+    url: str,
+    events: callbackEvents,
+    sealedSecret: str,
+  }),
+  'callback.updated.v1': obj(['callbackId'], {
+    callbackId: str,
+    url: str,
+    events: callbackEvents,
+    sealedSecret: str,
+  }),
+  'callback.deleted.v1': obj(['callbackId'], { callbackId: str }),
+  'callback.paused.v1': obj(['callbackId', 'reason', 'failingSince'], {
+    callbackId: str,
+    reason,
+    failingSince: time,
+  }),
+  'callback.resumed.v1': obj(['callbackId'], { callbackId: str }),
+  'callback.test-requested.v1': obj(['callbackId', 'testId'], { callbackId: str, testId: str }),
+  'callback.replay-requested.v1': obj(['callbackId'], {
+    callbackId: str,
+    deliveryIds: { type: 'array', minItems: 1, maxItems: 1000, items: str },
+  }),
+  'callback.delivery-dead-lettered.v1': obj(
+    ['callbackId', 'deliveryId', 'eventId', 'attempts', 'lastError'],
+    { callbackId: str, deliveryId: str, eventId: str, attempts: int, lastError: optStr },
+  ),
 
   // jobs
   'retention.applied.v1': obj(['tenantId', 'count', 'from', 'to'], {

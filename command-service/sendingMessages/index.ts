@@ -37,6 +37,7 @@ export function messagesRouter(deps: CommandDeps, auth: RequestHandler): Router 
       mobile: string;
       params?: Params;
       sendAt?: string;
+      statusCallback?: string;
     };
     try {
       const idempotencyKey = idempotencyKeyOf(req.headers['idempotency-key']);

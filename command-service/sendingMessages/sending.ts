@@ -13,6 +13,7 @@ import type { Principal } from '../../platform/auth/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import type { Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
+import { checkStatusCallback } from '../managingCallbacks/index.ts';
 import { platformLimitsFor } from '../managingTenants/index.ts';
 import {
   appendAccepted,
@@ -37,6 +38,8 @@ export interface SendInput {
   idempotencyKey?: string | undefined;
   /** RFC 3339, in the future and at most 30 days ahead. */
   sendAt?: string | undefined;
+  /** A URL told of this message's status changes (processors/callbacks). */
+  statusCallback?: string | undefined;
 }
 
 export type SendAnswer = AcceptedAnswer & {
@@ -61,6 +64,10 @@ export async function sendMessage(
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
   requireSendable(template, false);
   const sendAt = input.sendAt === undefined ? undefined : checkSendAt(input.sendAt, now);
+  const statusCallback =
+    input.statusCallback === undefined
+      ? undefined
+      : checkStatusCallback(deps, input.statusCallback);
   const messageId =
     input.idempotencyKey === undefined
       ? randomUUID()
@@ -75,6 +82,7 @@ export async function sendMessage(
       messageId,
       idempotencyKey: input.idempotencyKey,
       sendAt,
+      statusCallback,
     },
     meta,
     now,
@@ -90,6 +98,8 @@ export interface Recipient {
   /** Checked already (checkSendAt). */
   sendAt?: string | undefined;
   batch?: { batchId: string; index: number };
+  /** Checked already (checkStatusCallback). */
+  statusCallback?: string | undefined;
 }
 
 /**
@@ -122,6 +132,7 @@ export async function acceptRecipient(
     params,
     sendAt,
     ...(recipient.batch ? { batch: recipient.batch } : {}),
+    ...(recipient.statusCallback === undefined ? {} : { statusCallback: recipient.statusCallback }),
   });
   const { messageId } = recipient;
   if (recipient.idempotencyKey !== undefined) {
@@ -153,6 +164,9 @@ export async function acceptRecipient(
       ...(recipient.idempotencyKey === undefined
         ? {}
         : { idempotencyKey: recipient.idempotencyKey }),
+      ...(recipient.statusCallback === undefined
+        ? {}
+        : { statusCallback: recipient.statusCallback }),
       acceptedAt: new Date(now).toISOString(),
       ...(scheduled ? { sendAt, notBefore: sendAt, limitsAtSend: true } : {}),
       ...(recipient.batch

@@ -74,6 +74,8 @@ export type SmsAcceptedData = {
   acceptedAt?: string;
   /** The template's extension code at accept time; sent to the supplier. */
   extendCode?: string;
+  /** A URL told of this message's status changes, besides the tenant's callback endpoints. */
+  statusCallback?: string;
   /** Per account: the vendor's approved template id and its parameter names in the vendor's order. */
   vendorTemplates?: Record<string, { id: string; params: string[] }>;
   /** The time the caller asked for (sendAt). */

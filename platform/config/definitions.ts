@@ -653,6 +653,44 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     '0ms',
     'After a call that timed out, Aliyun answering "not found" is believed (and the message sent again) only once this long has passed since the call: its query lags behind its sends.',
   ),
+  // callbacks to tenants (processors/callbacks)
+  duration(
+    'STREAMING_CALLBACK_TIMEOUT',
+    '5s',
+    '100ms',
+    'Each callback call (connect, send, answer) is given up after this long and retried.',
+  ),
+  duration(
+    'STREAMING_CALLBACK_RETRY_BASE',
+    '5s',
+    '10ms',
+    'First wait before a failed callback is tried again; it doubles per attempt (with jitter) up to STREAMING_CALLBACK_RETRY_MAX.',
+  ),
+  duration(
+    'STREAMING_CALLBACK_RETRY_MAX',
+    '1h',
+    '10ms',
+    'The longest wait between two attempts of one callback.',
+  ),
+  duration(
+    'STREAMING_CALLBACK_RETRY_FOR',
+    '24h',
+    '1s',
+    'A callback still failing this long after its first attempt is dead-lettered (listed by GET /v1/callbacks/{id}/deliveries?status=failed, replayable).',
+  ),
+  duration(
+    'STREAMING_CALLBACK_PAUSE_AFTER',
+    '1h',
+    '1s',
+    'An endpoint whose calls failed without a success for this long is paused (callback.paused.v1, with the reason); an update or POST /v1/callbacks/{id}/resume resumes it.',
+  ),
+  int(
+    'STREAMING_CALLBACK_CONCURRENCY',
+    64,
+    1,
+    1024,
+    'Callback calls in flight at once in the callback sender.',
+  ),
   // queries
   int(
     'STREAMING_READ_WAIT_MS',

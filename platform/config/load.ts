@@ -118,6 +118,16 @@ export interface Config {
     readonly expireAfterMs: number;
     readonly reconcileWindowMs: number;
   };
+  readonly callbacks: {
+    readonly timeoutMs: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly retryForMs: number;
+    readonly pauseAfterMs: number;
+    readonly concurrency: number;
+    /** Loopback and private addresses allowed (everywhere but production). */
+    readonly allowPrivate: boolean;
+  };
 }
 
 export interface ConfigProblem {
@@ -555,6 +565,15 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       pullAfterMs: parseDuration(s('STREAMING_RECEIPT_PULL_AFTER')) ?? 300_000,
       expireAfterMs: parseDuration(s('STREAMING_RECEIPT_EXPIRE_AFTER')) ?? 259_200_000,
       reconcileWindowMs: parseDuration(s('STREAMING_RECEIPT_RECONCILE_WINDOW')) ?? 600_000,
+    },
+    callbacks: {
+      timeoutMs: parseDuration(s('STREAMING_CALLBACK_TIMEOUT')) ?? 5_000,
+      retryBaseMs: parseDuration(s('STREAMING_CALLBACK_RETRY_BASE')) ?? 5_000,
+      retryMaxMs: parseDuration(s('STREAMING_CALLBACK_RETRY_MAX')) ?? 3_600_000,
+      retryForMs: parseDuration(s('STREAMING_CALLBACK_RETRY_FOR')) ?? 86_400_000,
+      pauseAfterMs: parseDuration(s('STREAMING_CALLBACK_PAUSE_AFTER')) ?? 3_600_000,
+      concurrency: n('STREAMING_CALLBACK_CONCURRENCY'),
+      allowPrivate: s('STREAMING_ENV') !== 'production',
     },
   };
 }

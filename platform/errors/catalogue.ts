@@ -51,6 +51,20 @@ export const errorCatalogue = {
   // signatures
   SIGNATURE_INVALID: { status: 422, message: 'The signature name is invalid.' },
   SIGNATURE_TAKEN: { status: 409, message: 'The signature belongs to another tenant.' },
+  // callback endpoints
+  CALLBACK_NOT_FOUND: { status: 404, message: 'No such callback endpoint.' },
+  CALLBACK_EXISTS: { status: 409, message: 'A callback endpoint with that id exists.' },
+  CALLBACK_URL_INVALID: { status: 422, message: 'The callback URL is not a valid http(s) URL.' },
+  CALLBACK_URL_FORBIDDEN: {
+    status: 422,
+    message: 'The callback URL does not resolve to a public address.',
+  },
+  CALLBACK_EVENTS_INVALID: { status: 422, message: 'The callback events are not known.' },
+  CALLBACK_LIMIT_REACHED: {
+    status: 422,
+    message: 'The tenant has the most callback endpoints allowed.',
+  },
+  DELIVERY_NOT_FOUND: { status: 404, message: 'No such callback delivery.' },
   SIGNATURE_NOT_FOUND: { status: 404, message: 'No such signature.' },
   SIGNATURE_NOT_APPROVED: {
     status: 422,

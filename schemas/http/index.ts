@@ -245,6 +245,10 @@ export const sendMessageBody = obj(['templateCode', 'mobile'], {
   mobile,
   params: sendParams,
   sendAt,
+  statusCallback: text(
+    2048,
+    "http(s) URL told of this message's status changes (signed with GET /v1/callbacks/signing-secret), besides the tenant's callback endpoints.",
+  ),
 });
 const acceptedFields = {
   messageId: { type: 'string', format: 'uuid' },
@@ -348,3 +352,91 @@ export const optOutResponse = obj(['mobile', 'optedOut'], {
   mobile: { type: 'string', description: 'E.164.' },
   optedOut: { type: 'boolean' },
 });
+// callback endpoints -------------------------------------------------------
+const callbackEventNames = [
+  'message.submitted',
+  'message.delivered',
+  'message.undelivered',
+  'message.failed',
+  'message.expired',
+  'inbound.received',
+  'mobile.opted-out',
+];
+const callbackUrl = text(
+  2048,
+  'http(s) URL that is POSTed each event; in production it must resolve to public addresses only.',
+);
+const callbackEventList = {
+  type: 'array',
+  minItems: 1,
+  maxItems: callbackEventNames.length,
+  items: { type: 'string', maxLength: 40 },
+  description: `Events to deliver: ${callbackEventNames.join(', ')}.`,
+};
+const callbackSecret = {
+  type: 'string',
+  minLength: 16,
+  maxLength: 200,
+  description: 'Signing secret (at least 16 characters); generated (whsec_…) when left out.',
+};
+export const registerCallbackBody = obj(['url', 'events'], {
+  url: callbackUrl,
+  events: callbackEventList,
+  secret: callbackSecret,
+});
+export const updateCallbackBody = obj(
+  [],
+  { url: callbackUrl, events: callbackEventList, secret: callbackSecret },
+  { description: 'What to change; any update also resumes a paused endpoint.' },
+);
+export const replayCallbackBody = obj([], {
+  deliveryIds: {
+    type: 'array',
+    minItems: 1,
+    maxItems: 1000,
+    items: { type: 'string', minLength: 1, maxLength: 64 },
+    description: 'Dead-lettered deliveries to send again; all of them when left out.',
+  },
+});
+export const callbackView = obj(['callbackId', 'url', 'events', 'status'], {
+  callbackId: { type: 'string' },
+  url: { type: 'string' },
+  events: { type: 'array', items: { enum: callbackEventNames } },
+  status: { enum: ['active', 'paused'] },
+  paused: obj(['code', 'message', 'at'], {
+    code: { type: 'string' },
+    message: { type: 'string' },
+    at: time,
+  }),
+  failingSince: time,
+  lastError: { type: 'string' },
+  createdAt: time,
+  updatedAt: time,
+  secret: {
+    type: 'string',
+    description:
+      'The signing secret: only in the answer to POST /v1/callbacks and to an update that sets it.',
+  },
+});
+export const callbackRequestAnswer = obj(['callbackId', 'position'], {
+  callbackId: { type: 'string' },
+  testEventId: { type: 'string', description: 'The event id the test delivery carries.' },
+  position: { type: 'integer', description: 'Global event position, for read-your-writes.' },
+});
+export const callbackDeliveryView = obj(
+  ['deliveryId', 'eventId', 'type', 'state', 'attempts', 'firstAttemptAt'],
+  {
+    deliveryId: { type: 'string' },
+    eventId: { type: 'string' },
+    type: { type: 'string' },
+    messageId: { type: 'string' },
+    state: { enum: ['pending', 'delivered', 'failed'] },
+    attempts: { type: 'integer' },
+    firstAttemptAt: time,
+    nextAttemptAt: time,
+    lastAttemptAt: time,
+    deliveredAt: time,
+    lastStatus: { type: 'integer', description: 'HTTP status of the last answer.' },
+    lastError: { type: 'string' },
+  },
+);

@@ -296,6 +296,81 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
       params: [code],
     }),
   },
+  '/v1/callbacks': {
+    post: operation({
+      summary:
+        'Register a callback endpoint: streaming POSTs it each subscribed event, signed (Streaming-Signature); the answer carries the secret',
+      tag: 'callbacks',
+      body: http.registerCallbackBody,
+      status: 201,
+      response: http.callbackView,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'CALLBACK_URL_INVALID',
+        'CALLBACK_URL_FORBIDDEN',
+        'CALLBACK_EVENTS_INVALID',
+      ],
+    }),
+  },
+  '/v1/callbacks/{id}': {
+    patch: operation({
+      summary: 'Change a callback endpoint (URL, events, secret); resumes it when paused',
+      tag: 'callbacks',
+      body: http.updateCallbackBody,
+      status: 200,
+      response: http.callbackView,
+      errors: [
+        ...AUTH,
+        ...BODY,
+        'CALLBACK_NOT_FOUND',
+        'CALLBACK_URL_INVALID',
+        'CALLBACK_URL_FORBIDDEN',
+        'CALLBACK_EVENTS_INVALID',
+      ],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+    delete: operation({
+      summary: 'Delete a callback endpoint; nothing more is sent to it',
+      tag: 'callbacks',
+      status: 204,
+      errors: [...AUTH, 'CALLBACK_NOT_FOUND'],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
+  '/v1/callbacks/{id}/resume': {
+    post: operation({
+      summary: 'Resume a paused callback endpoint; what waited is sent in order',
+      tag: 'callbacks',
+      status: 200,
+      response: http.callbackView,
+      errors: [...AUTH, 'CALLBACK_NOT_FOUND'],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
+  '/v1/callbacks/{id}/test': {
+    post: operation({
+      summary:
+        'Send a signed callback.test event to the endpoint (see its deliveries for the outcome)',
+      tag: 'callbacks',
+      status: 202,
+      response: http.callbackRequestAnswer,
+      errors: [...AUTH, 'CALLBACK_NOT_FOUND'],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
+  '/v1/callbacks/{id}/replay': {
+    post: operation({
+      summary:
+        'Send dead-lettered deliveries again (all, or the ones named), with a fresh retry window',
+      tag: 'callbacks',
+      body: http.replayCallbackBody,
+      status: 202,
+      response: http.callbackRequestAnswer,
+      errors: [...AUTH, ...BODY, 'CALLBACK_NOT_FOUND'],
+      params: [{ name: 'id', in: 'path', schema: { type: 'string' }, required: true }],
+    }),
+  },
   '/v1/signatures': {
     post: operation({
       summary: 'Register a signature; it is submitted to each supplier account for review',
@@ -337,6 +412,8 @@ export const commandPaths: Record<string, Record<string, unknown>> = {
         ...AUTH,
         ...BODY,
         'TEMPLATE_NOT_FOUND',
+        'CALLBACK_URL_INVALID',
+        'CALLBACK_URL_FORBIDDEN',
         'TEMPLATE_DISABLED',
         'WRONG_TEMPLATE_KIND',
         'PARAMS_MISMATCH',

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document of the HTTP API, built from the JSON Schemas the
 // services validate with.
 import { problemResponse } from '../http/index.ts';
+import { callbackPayloadSchema } from '../callbacks.ts';
 import { commandPaths } from './command.ts';
 import { queryPaths } from './query.ts';
 
@@ -11,6 +12,7 @@ export interface OpenApiDocument {
   openapi: '3.1.0';
   info: { title: string; version: string; description: string };
   paths: Record<string, Record<string, unknown>>;
+  webhooks: Record<string, Record<string, unknown>>;
   components: Record<string, unknown>;
 }
 
@@ -36,6 +38,44 @@ export function buildOpenApi(
         'Errors are problem bodies {code, message, requestId, details} with a stable code.',
     },
     paths,
+    webhooks: {
+      callback: {
+        post: {
+          summary:
+            "What streaming POSTs to a callback endpoint (and to a send's statusCallback): one event, " +
+            'signed with Streaming-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> ' +
+            'under the endpoint secret. Answer 2xx within 5 s; anything else is retried with backoff ' +
+            'for 24 h. De-duplicate on id. See docs/callbacks.md.',
+          parameters: [
+            {
+              name: 'Streaming-Signature',
+              in: 'header',
+              required: true,
+              schema: { type: 'string' },
+            },
+            {
+              name: 'Streaming-Event-Id',
+              in: 'header',
+              required: true,
+              schema: { type: 'string' },
+            },
+            {
+              name: 'Streaming-Delivery-Id',
+              in: 'header',
+              required: true,
+              schema: { type: 'string' },
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/CallbackEvent' } },
+            },
+          },
+          responses: { '200': { description: 'Any 2xx: received.' } },
+        },
+      },
+    },
     components: {
       securitySchemes: {
         bearer: {
@@ -44,7 +84,7 @@ export function buildOpenApi(
           description: 'A JWT from POST /v1/sessions, or an API key sk_<id>_<secret>.',
         },
       },
-      schemas: { Problem: problemResponse },
+      schemas: { Problem: problemResponse, CallbackEvent: callbackPayloadSchema },
     },
   };
 }

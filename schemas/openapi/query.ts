@@ -1,5 +1,7 @@
 // The query service: its query-string schemas (the service validates with
 // these very objects) and its OpenAPI paths.
+import { callbackDeliveryView, callbackView } from '../http/index.ts';
+
 type Schema = Record<string, unknown>;
 
 // parameters ---------------------------------------------------------------
@@ -88,6 +90,19 @@ export const listOptOutsQuery = query({
   mobile: mobileParam,
   tenant: tenantParam,
   limit: limitParam,
+  cursor: cursorParam,
+  after: afterParam,
+});
+export const listCallbacksQuery = query({ after: afterParam });
+export const getCallbackQuery = query({ after: afterParam });
+export const signingSecretQuery = query({});
+export const listDeliveriesQuery = query({
+  status: {
+    enum: ['pending', 'delivered', 'failed'],
+    description:
+      'failed: dead-lettered (given up after STREAMING_CALLBACK_RETRY_FOR); replay them.',
+  },
+  limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
   cursor: cursorParam,
   after: afterParam,
 });
@@ -574,5 +589,31 @@ export const queryPaths: Record<string, Record<string, unknown>> = {
       },
     },
     ['INVALID_RANGE', 'FORBIDDEN', ...READ],
+  ),
+  '/v1/callbacks': get(
+    "The tenant's callback endpoints (a paused one says why)",
+    listCallbacksQuery,
+    { type: 'object', properties: { items: { type: 'array', items: callbackView } } },
+    ['POSITION_AHEAD_OF_STORE', ...READ],
+  ),
+  '/v1/callbacks/signing-secret': get(
+    "The secret that signs callbacks to a send's own statusCallback URL",
+    signingSecretQuery,
+    { type: 'object', properties: { secret: { type: 'string' } } },
+    [...READ],
+  ),
+  '/v1/callbacks/{id}': get(
+    'One callback endpoint',
+    getCallbackQuery,
+    callbackView,
+    ['CALLBACK_NOT_FOUND', 'POSITION_AHEAD_OF_STORE', ...READ],
+    ['id'],
+  ),
+  '/v1/callbacks/{id}/deliveries': get(
+    "An endpoint's deliveries, oldest first; ?status=failed lists the dead-lettered ones",
+    listDeliveriesQuery,
+    page(callbackDeliveryView),
+    ['CALLBACK_NOT_FOUND', 'INVALID_CURSOR', 'POSITION_AHEAD_OF_STORE', ...READ],
+    ['id'],
   ),
 };

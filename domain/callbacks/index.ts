@@ -1,0 +1,15 @@
+export {
+  callbackDecider,
+  callbackStream,
+  validateCallbackUrl,
+  validateCallbackEvents,
+  CALLBACK_EVENT_TYPES,
+  MESSAGE_STATUS_EVENTS,
+  MAX_CALLBACK_URL_LENGTH,
+  type CallbackEventType,
+  type CallbackState,
+  type ExistingCallback,
+  type CallbackCommand,
+  type CallbackEvent,
+  type PauseReason,
+} from './callback.ts';

@@ -1,0 +1,7 @@
+export {
+  startCallbacks,
+  retryDelayMs,
+  CALLBACKS_CHECKPOINT,
+  CALLBACK_SOURCE_TYPES,
+  type CallbackOptions,
+} from './sender.ts';
