@@ -44,10 +44,11 @@ import {
 } from '../../platform/eventStore/index.ts';
 import type { ProcessorDeps, Running } from '../deps.ts';
 import { runCheckpointed } from '../singleton.ts';
-import { sleep } from '../store.ts';
 import { callbackMetrics } from './metrics.ts';
 
 export const CALLBACKS_CHECKPOINT = 'callbacks.sender';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Message events and the callback type and status each becomes. */
 const STATUS_EVENTS: Record<string, { type: CallbackEventType; status: string }> = {

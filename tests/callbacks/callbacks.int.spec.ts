@@ -272,10 +272,13 @@ describe('callbacks', () => {
         dead.every((d) => d.attempts >= 2 && /HTTP 500/.test(String(d.lastError))),
         JSON.stringify(dead),
       );
-      const letters = (await h.deps.eventStore.readStream(`callback-${id}`)).filter(
-        (e) => e.type === 'callback.delivery-dead-lettered.v1',
-      );
-      assert.equal(letters.length, 2);
+      // each one recorded on the endpoint's stream as well
+      await until('both dead letters on the stream', async () => {
+        const letters = (await h.deps.eventStore.readStream(`callback-${id}`)).filter(
+          (e) => e.type === 'callback.delivery-dead-lettered.v1',
+        );
+        return letters.length === 2;
+      });
       assert.equal(rx.accepted.length, 0);
 
       rx.failing = false;
