@@ -13,6 +13,7 @@ export const CALLBACK_PAYLOAD_TYPES = [
   'message.undelivered',
   'message.failed',
   'message.expired',
+  'message.cancelled',
   'inbound.received',
   'mobile.opted-out',
   'callback.test',
@@ -36,7 +37,7 @@ export const callbackPayloadSchema: JsonSchema = {
       properties: {
         messageId: text,
         status: {
-          enum: ['submitted', 'delivered', 'undelivered', 'failed', 'expired'],
+          enum: ['submitted', 'delivered', 'undelivered', 'failed', 'expired', 'cancelled'],
           description: 'message.*: the status the message reached.',
         },
         templateCode: text,

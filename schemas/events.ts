@@ -64,6 +64,7 @@ const callbackEvents = {
       'message.undelivered',
       'message.failed',
       'message.expired',
+      'message.cancelled',
       'inbound.received',
       'mobile.opted-out',
     ],

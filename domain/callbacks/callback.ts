@@ -25,6 +25,7 @@ export const CALLBACK_EVENT_TYPES = [
   'message.undelivered',
   'message.failed',
   'message.expired',
+  'message.cancelled',
   'inbound.received',
   'mobile.opted-out',
 ] as const;

@@ -57,6 +57,7 @@ const STATUS_EVENTS: Record<string, { type: CallbackEventType; status: string }>
   'sms.undelivered.v1': { type: 'message.undelivered', status: 'undelivered' },
   'sms.failed.v1': { type: 'message.failed', status: 'failed' },
   'sms.expired.v1': { type: 'message.expired', status: 'expired' },
+  'sms.cancelled.v1': { type: 'message.cancelled', status: 'cancelled' },
 };
 const CALLBACK_EVENTS = [
   'callback.registered.v1',
@@ -140,7 +141,7 @@ function statusData(e: RecordedEvent, status: string, m: MessageContext) {
     supplierMessageId: str(d.supplierMessageId),
     vendorCode: str(reason?.code),
     vendorMessage: str(reason?.message),
-    occurredAt: str(d.deliveredAt) ?? str(d.reportedAt) ?? str(d.expiredAt),
+    occurredAt: str(d.deliveredAt) ?? str(d.reportedAt) ?? str(d.expiredAt) ?? str(d.cancelledAt),
     acceptedAt: iso(m.acceptedAtMs),
   };
 }

@@ -359,6 +359,7 @@ const callbackEventNames = [
   'message.undelivered',
   'message.failed',
   'message.expired',
+  'message.cancelled',
   'inbound.received',
   'mobile.opted-out',
 ];
