@@ -160,7 +160,17 @@ export function mysqlProjection(def: {
       );
     },
     checkpoint: (deps, target) => readMysqlCheckpoint(deps.mysql, target.checkpoint),
+    concerns: (event) => model.keyOf(event) !== undefined,
     async apply(deps, target, events, upTo) {
+      if (!events.some((e) => model.keyOf(e) !== undefined)) {
+        // no row changes: the checkpoint alone, one statement (it never moves back)
+        await deps.mysql.query(
+          `INSERT INTO ${checkpointTable} (name, position, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6))
+           ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position)), updated_at = VALUES(updated_at)`,
+          [target.checkpoint, upTo],
+        );
+        return;
+      }
       const conn = await deps.mysql.getConnection();
       try {
         await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');

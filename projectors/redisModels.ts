@@ -84,6 +84,7 @@ export const templateCache: Projection = {
   name: NAME,
   version: 1,
   store: 'redis',
+  concerns: (e) => codeOf(e) !== undefined,
   async prepare(_deps, target) {
     if (target.suffix !== '') builds.set(target.suffix, { templates: new Map(), position: 0 });
   },

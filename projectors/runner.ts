@@ -3,6 +3,16 @@
 // rxjs (bufferTime by time and count, then concatMap: one batch at a time, in
 // order).
 //
+// Cost per batch: the apply lock (which a replay takes to pause this runner
+// before its swap) is kept across batches and given back between two batches
+// at least every APPLY_LOCK_HOLD_MS, not taken and released around each one
+// (two statements per batch per projection). A batch without an event the
+// projection is concerned with (Projection.concerns) only moves the
+// checkpoint: the runner moves its position at once and writes the checkpoint
+// at most every CHECKPOINT_EVERY_MS (a trailing write follows the last one),
+// instead of one transaction per batch for each of the read models that
+// ignore sms events.
+//
 // Failures:
 // - a store that does not answer (an outage) makes the batch wait and retry
 //   with backoff for as long as it takes; one line is logged when it starts
@@ -47,6 +57,19 @@ export interface RunningProjection {
   close(): Promise<void>;
 }
 
+/** Longest the live runner keeps the apply lock across batches before giving it back once. */
+export const APPLY_LOCK_HOLD_MS = 500;
+/** Most often the checkpoint of a batch the projection ignores is written. */
+export const CHECKPOINT_EVERY_MS = 250;
+
+/** A checkpoint-only item in the batch pipeline: nothing to apply up to `position`. */
+interface Progress {
+  progress: true;
+  position: number;
+}
+type Item = RecordedEvent | Progress;
+const isProgress = (item: Item): item is Progress => 'progress' in item;
+
 class TermEnded extends Error {
   constructor() {
     super('the instance lock was lost');
@@ -83,16 +106,31 @@ export function runProjection(
 
   const ended = () => closed || !lock?.held;
 
+  /** When this term took the apply lock, while it holds it between batches. */
+  let applyHeldSince: number | undefined;
+
+  async function giveBackApplyLock(held: MysqlLockSession | undefined): Promise<void> {
+    if (applyHeldSince === undefined) return;
+    applyHeldSince = undefined;
+    if (held?.held) await releaseLock(held.conn, applyLock(id)).catch(() => undefined);
+  }
+
   /** Applies under the apply lock (a replay pauses the live projector with it). */
   async function applyOnce(events: RecordedEvent[], upTo: number): Promise<void> {
     const held = lock;
     if (!held?.held) throw new TermEnded();
-    if (!(await getLock(held.conn, applyLock(id), 30))) throw new Error('apply lock busy');
+    if (applyHeldSince === undefined) {
+      if (!(await getLock(held.conn, applyLock(id), 30))) throw new Error('apply lock busy');
+      applyHeldSince = Date.now();
+    }
     try {
       await projection.apply(deps, target, events, upTo);
-    } finally {
-      await releaseLock(held.conn, applyLock(id)).catch(() => undefined);
+    } catch (err) {
+      await giveBackApplyLock(held);
+      throw err;
     }
+    // a replay waiting for it gets it between two batches
+    if (Date.now() - applyHeldSince >= APPLY_LOCK_HOLD_MS) await giveBackApplyLock(held);
   }
 
   /** Whether the projection's store and MySQL (its checkpoint or locks) answer a ping now. */
@@ -141,15 +179,40 @@ export function runProjection(
     }
   }
 
-  async function applyBatch(batch: RecordedEvent[]): Promise<void> {
-    const upTo = batch[batch.length - 1]!.position;
+  /** The checkpoint written, when, and a position applied but not written yet (0: none). */
+  let written = 0;
+  let writtenAt = 0;
+  let unwritten = 0;
+  let trailing: NodeJS.Timeout | undefined;
+
+  async function applyBatch(items: Item[]): Promise<void> {
+    const upTo = Math.max(...items.map((i) => i.position));
+    const batch = items.filter((i): i is RecordedEvent => !isProgress(i));
+    let concerned = false;
+    if (batch.length === 0) {
+      if (upTo <= written) return; // a trailing write that a batch overtook
+    } else {
+      concerned = !projection.concerns || batch.some((e) => projection.concerns!(e));
+      if (!concerned && Date.now() - writtenAt < CHECKPOINT_EVERY_MS) {
+        // nothing of ours in it: move on now, write the checkpoint a little later
+        position = Math.max(position, upTo);
+        unwritten = position;
+        waiters.settle();
+        trailing ??= setTimeout(() => {
+          trailing = undefined;
+          if (unwritten > written) input?.next({ progress: true, position: unwritten });
+        }, CHECKPOINT_EVERY_MS);
+        return;
+      }
+    }
+    const events = concerned ? batch : [];
     try {
-      await applyWithRetries(batch, upTo);
+      await applyWithRetries(events, upTo);
     } catch (err) {
       if (err instanceof TermEnded) throw err;
       // It keeps failing while the stores answer: find the event(s) at fault one by one.
       log.warn('projection batch keeps failing; applying its events one at a time', { upTo });
-      for (const event of batch) {
+      for (const event of events) {
         if (event.position <= position) continue;
         try {
           await applyWithRetries([event], event.position);
@@ -171,15 +234,18 @@ export function runProjection(
       }
       await applyWithRetries([], upTo);
     }
+    written = Math.max(written, upTo);
+    writtenAt = Date.now();
+    if (unwritten <= written) unwritten = 0;
     position = Math.max(position, upTo);
     waiters.settle();
   }
 
-  let input: Subject<RecordedEvent> | undefined;
+  let input: Subject<Item> | undefined;
   let enqueued = 0;
 
   function startPipeline(): Promise<void> {
-    const subject = new Subject<RecordedEvent>();
+    const subject = new Subject<Item>();
     input = subject;
     return new Promise<void>((resolve) => {
       subject
@@ -216,6 +282,7 @@ export function runProjection(
     try {
       await projection.prepare(deps, target);
       position = await projection.checkpoint(deps, target);
+      written = position;
       active = true;
       part?.setActive(true);
       part?.ok();
@@ -246,9 +313,16 @@ export function runProjection(
       const stopping = subscription;
       subscription = undefined;
       await stopping?.stop();
+      if (trailing) clearTimeout(trailing);
+      trailing = undefined;
+      // what was applied but not written yet goes out with the last buffer
+      if (unwritten > written) input?.next({ progress: true, position: unwritten });
       input?.complete(); // flushes the last buffer through concatMap (or ends at once when the lock is gone)
       input = undefined;
       await pipelineDone;
+      await giveBackApplyLock(held);
+      unwritten = 0;
+      writtenAt = 0;
       await held.release();
     }
   }

@@ -36,6 +36,12 @@ export interface Projection {
   store: 'mysql' | 'mongo' | 'redis';
   /** How long the live runner gathers events into one batch, when it should differ from the default. */
   batchWindowMs?: number;
+  /**
+   * Whether an event changes this read model (default: every event may). A
+   * batch with none of them only moves the checkpoint, and the live runner
+   * writes that at most every few hundred milliseconds.
+   */
+  concerns?(event: RecordedEvent): boolean;
   /** Creates the tables, collections and indexes of a target (idempotent). */
   prepare(deps: ProjectorDeps, target: Target): Promise<void>;
   /** Position the target has applied up to. */

@@ -10,6 +10,18 @@
 // Throughput: appends queue in-process and one flusher writes each queued
 // batch in a single transaction (group commit), so the global lock is taken
 // once per batch, not once per append.
+//
+// Subscriptions of one process share what they read at the tail: the newest
+// events read (up to TAIL_MAX of them, a contiguous range: a read after P
+// that returned events up to Q holds every committed event in (P, Q], since
+// positions commit in order) are kept, and a subscription after a position
+// inside that range is served from memory, without a query or a JSON parse.
+// One that is caught up asks MySQL only when nobody in this process asked in
+// the last poll interval (the longest idle poll interval once the tail was
+// found unchanged), and a read that finds new events wakes the others. The
+// nine projections of the projectors process thus read each event once, and
+// an idle process polls a few times a second, not a few times per
+// subscription.
 import { EventEmitter } from 'node:events';
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise';
 import { WrongExpectedVersionError } from './errors.ts';
@@ -35,6 +47,36 @@ export interface MysqlEventStoreOptions {
   maxBatch?: number;
   /** How often subscribers look for events appended by other processes. */
   pollIntervalMs?: number;
+  /** The longest a caught-up subscription sleeps between polls (default 400 ms). */
+  idlePollMaxMs?: number;
+}
+
+/** Most events the shared tail keeps. */
+const TAIL_MAX = 4_000;
+/** Least a tail read asks for, whatever the subscription's batch: others may want the rest. */
+const TAIL_READ = 1_000;
+
+/** The newest events read: every committed event in (from, to], in order. */
+interface Tail {
+  from: number;
+  to: number;
+  events: RecordedEvent[];
+  /** When a read last found nothing after `to` (0: not since it grew). */
+  checkedAt: number;
+  /** Consecutive reads that found nothing new: the tail is idle. */
+  quiet: number;
+}
+
+/** Index of the first event after `position` (events in position order). */
+function firstAfter(events: readonly RecordedEvent[], position: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid]!.position <= position) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 interface PendingAppend {
@@ -109,6 +151,9 @@ export class MysqlEventStore implements EventStore {
   private readonly pool: Pool;
   private readonly maxBatch: number;
   private readonly pollIntervalMs: number;
+  private readonly idlePollMaxMs: number;
+  private tail: Tail = { from: 0, to: 0, events: [], checkedAt: 0, quiet: 0 };
+  private tailRead: { after: number; read: Promise<RecordedEvent[]> } | undefined;
   private readonly queue: PendingAppend[] = [];
   private flushing = false;
   private closed = false;
@@ -119,6 +164,7 @@ export class MysqlEventStore implements EventStore {
     this.pool = pool;
     this.maxBatch = options.maxBatch ?? 500;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
+    this.idlePollMaxMs = Math.max(this.pollIntervalMs, options.idlePollMaxMs ?? 400);
     this.appended.setMaxListeners(0);
   }
 
@@ -185,7 +231,11 @@ export class MysqlEventStore implements EventStore {
           last = Math.max(last, outcome.position);
         }
       });
-      if (last > 0) this.appended.emit('appended', last);
+      if (last > 0) {
+        this.tail.checkedAt = 0; // there is something new: the next tail read asks MySQL
+        this.tail.quiet = 0;
+        this.appended.emit('appended', last);
+      }
     } catch (err) {
       if (batch.length === 1) {
         batch[0]!.reject(err);
@@ -308,12 +358,111 @@ export class MysqlEventStore implements EventStore {
     return Number(rows[0]?.position ?? 0);
   }
 
+  /** A subscription's read: from the shared tail when it covers `after`, else from MySQL. */
+  private async readShared(after: number, limit: number): Promise<RecordedEvent[]> {
+    const t = this.tail;
+    if (after >= t.from && after < t.to) {
+      const i = firstAfter(t.events, after);
+      return t.events.slice(i, i + limit);
+    }
+    if (t.to > 0 && after >= t.to) return (await this.readTail(after)).slice(0, limit);
+    // behind what the tail keeps (a catch-up), or nothing kept yet
+    const asked = Math.max(limit, TAIL_READ);
+    const events = await this.readAll({ after, limit: asked });
+    this.remember(after, events, asked);
+    return events.slice(0, limit);
+  }
+
+  /** At the tail (after ≥ tail.to): one query for the whole process, or none when one just ran. */
+  private async readTail(after: number): Promise<RecordedEvent[]> {
+    const t = this.tail;
+    const freshFor = t.quiet > 2 ? this.idlePollMaxMs : this.pollIntervalMs;
+    if (after === t.to && t.checkedAt > 0 && Date.now() - t.checkedAt < freshFor) return [];
+    if (this.tailRead && this.tailRead.after === after) return this.tailRead.read;
+    const read = this.readAll({ after, limit: TAIL_READ });
+    this.tailRead = { after, read };
+    try {
+      const events = await read;
+      this.remember(after, events, TAIL_READ);
+      return events;
+    } finally {
+      if (this.tailRead?.read === read) this.tailRead = undefined;
+    }
+  }
+
+  /** Keeps what a read after `after` returned, when it extends (or restarts) the tail. */
+  private remember(after: number, events: RecordedEvent[], asked: number): void {
+    const t = this.tail;
+    const complete = events.length < asked; // it reached the head as it was then
+    if (events.length === 0) {
+      if (after === t.to) {
+        t.checkedAt = Date.now();
+        t.quiet++;
+      } else if (after > t.to) {
+        this.tail = { from: after, to: after, events: [], checkedAt: Date.now(), quiet: 1 };
+      }
+      return;
+    }
+    const last = events[events.length - 1]!.position;
+    if (last <= t.to) return; // nothing the tail lacks
+    if (after >= t.from && after <= t.to) {
+      const i = firstAfter(events, t.to);
+      for (let k = i; k < events.length; k++) t.events.push(events[k]!);
+      t.to = last;
+    } else {
+      this.tail = { from: after, to: last, events: [...events], checkedAt: 0, quiet: 0 };
+    }
+    const now = this.tail;
+    now.checkedAt = complete ? Date.now() : 0;
+    now.quiet = 0;
+    if (now.events.length > TAIL_MAX) {
+      const drop = now.events.length - TAIL_MAX;
+      now.from = now.events[drop - 1]!.position;
+      now.events = now.events.slice(drop);
+    }
+    // the other subscriptions of this process find them in memory now
+    this.appended.emit('appended', last);
+  }
+
+  /** readTypes for a subscription: filtered from the shared tail when it covers `after`. */
+  private async readTypesShared(
+    after: number,
+    limit: number,
+    types: readonly string[],
+  ): Promise<{ events: RecordedEvent[]; scannedTo: number }> {
+    const t = this.tail;
+    if (t.to > 0 && after >= t.from) {
+      if (after >= t.to) await this.readTail(after);
+      const now = this.tail;
+      if (after >= now.from && after <= now.to) {
+        const wanted = new Set(types);
+        const events: RecordedEvent[] = [];
+        for (let i = firstAfter(now.events, after); i < now.events.length; i++) {
+          const e = now.events[i]!;
+          if (!wanted.has(e.type)) continue;
+          events.push(e);
+          if (events.length >= limit) return { events, scannedTo: e.position };
+        }
+        return { events, scannedTo: now.to };
+      }
+    }
+    // behind the tail (a catch-up) or nothing kept yet: the type index, not every event
+    const page = await this.readTypes(after, limit, types);
+    if (page.events.length < limit && page.scannedTo > this.tail.to) {
+      // it reached the head: (head, head] is a tail, empty, that the next reads share
+      const at = page.scannedTo;
+      this.tail = { from: at, to: at, events: [], checkedAt: Date.now(), quiet: 0 };
+    }
+    return page;
+  }
+
   subscribe(options: SubscribeOptions): Subscription {
     const subscription = pollingSubscription({
       ...options,
-      read: (after, limit) => this.readAll({ after, limit }),
-      readTypes: (after, limit, types) => this.readTypes(after, limit, types),
+      read: (after, limit) => this.readShared(after, limit),
+      readTypes: (after, limit, types) => this.readTypesShared(after, limit, types),
       pollIntervalMs: this.pollIntervalMs,
+      idlePollMaxMs: this.idlePollMaxMs,
       notifier: this.appended,
     });
     this.subscriptions.add(subscription);

@@ -245,6 +245,69 @@ export function eventStoreContract(name: string, open: () => Promise<ContractTar
       }
     });
 
+    test('several subscribers in one process (batches of 7 to 1,000, one by type, one started late) each get every event once, in order, while 4 processes append', async () => {
+      const start = await store.headPosition();
+      const perChild = 500;
+      const expected = 4 * perChild;
+      const ours = (e: RecordedEvent) =>
+        e.type === 'retention.applied.v1' && String(e.data.tenantId).startsWith('multi-');
+      const subscribe = (after: number, batchSize: number, types?: string[]) => {
+        const seen: RecordedEvent[] = [];
+        const subscription = store.subscribe({
+          after,
+          batchSize,
+          ...(types ? { types } : {}),
+          onEvents: async (events) => {
+            seen.push(...events);
+            // slow consumers too: they fall behind the fast ones
+            if (batchSize < 10) await new Promise((r) => setTimeout(r, 1));
+          },
+        });
+        return { after, seen, subscription };
+      };
+      const subscribers = [
+        subscribe(start, 7),
+        subscribe(start, 250),
+        subscribe(start, 1000),
+        subscribe(start, 100, ['retention.applied.v1']),
+      ];
+      const children = [0, 1, 2, 3].map((i) =>
+        runChild({
+          ...target.childEnv,
+          APPENDER_ID: `multi-${i}`,
+          APPENDER_COUNT: String(perChild),
+        }),
+      );
+      // one more, from wherever the store is a moment later
+      await new Promise((r) => setTimeout(r, 300));
+      const late = subscribe(await store.headPosition(), 50);
+      subscribers.push(late);
+      const outputs = await Promise.all(children);
+      const written = new Set(outputs.flatMap((o) => o.trim().split('\n')));
+      assert.equal(written.size, expected);
+      const head = await store.headPosition();
+      const deadline = Date.now() + 60_000;
+      while (subscribers.some((s) => s.subscription.position < head) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await Promise.all(subscribers.map((s) => s.subscription.stop()));
+      const all = (await store.readAll({ after: start, limit: 100_000 })).filter(ours);
+      assert.equal(all.length, expected);
+      for (const s of subscribers) {
+        const mine = s.seen.filter(ours);
+        const wanted = all.filter((e) => e.position > s.after).map((e) => e.eventId);
+        assert.deepEqual(
+          mine.map((e) => e.eventId),
+          wanted,
+          `subscriber after ${s.after}: every event after it once, in order`,
+        );
+        for (let i = 1; i < s.seen.length; i += 1) {
+          assert.ok(s.seen[i]!.position > s.seen[i - 1]!.position, 'global-position order');
+        }
+        for (const e of mine) assert.ok(written.has(e.eventId), 'only committed events');
+      }
+    });
+
     test('a subscriber stopped and restarted from its checkpoint neither skips nor repeats', async () => {
       const stream = `contract-${randomUUID()}`;
       const start = await store.headPosition();
