@@ -12,14 +12,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { stack, type ServiceName } from '../../stack/index.ts';
+import type { ServiceName } from '../../stack/index.ts';
 import { defaultSupplierAccounts, loadConfig } from '../../platform/config/index.ts';
 import { openRuntime, type Runtime } from '../../cli/runtime.ts';
+import {
+  aggregate,
+  approvedBindings,
+  approvedSignatureAccounts,
+  signatureDecider,
+  signatureStream,
+  templateDecider,
+  templateStream,
+  type SignatureEvent,
+  type TemplateEvent,
+} from '../../domain/index.ts';
+import { privateStack, type PrivateStack } from '../support/privateStack.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const main = path.join(repo, 'cli/main.ts');
 
-/** Ports no shared service or helper uses. */
+/** Ports no shared service, other test file or helper uses. */
 const PORTS = {
   mysql: 3996,
   redis: 6996,
@@ -29,15 +41,6 @@ const PORTS = {
   command: 18380,
   query: 18381,
   simulator: 18390,
-};
-
-export const stackEnv: Record<string, string> = {
-  STREAMING_STACK_DIR: path.join(repo, '.stack', 'faults'),
-  STREAMING_STACK_MYSQL_PORT: String(PORTS.mysql),
-  STREAMING_STACK_REDIS_PORT: String(PORTS.redis),
-  STREAMING_STACK_KAFKA_PORT: String(PORTS.kafka),
-  STREAMING_STACK_KAFKA_CONTROLLER_PORT: String(PORTS.kafkaController),
-  STREAMING_STACK_MONGO_PORT: String(PORTS.mongo),
 };
 
 export const urls = {
@@ -62,7 +65,7 @@ export async function eventually<T>(
   }
 }
 
-interface Reply {
+export interface Reply {
   status: number;
   json: Record<string, unknown>;
   retryAfter: string | null;
@@ -90,33 +93,43 @@ export async function call(
   return { status: res.status, json, retryAfter: res.headers.get('retry-after') };
 }
 
-export interface SendResult {
-  ids: string[];
-  /** Answers other than 202 seen on the way, by status (503 during outages). */
+/** What the background sender saw while a window was open (one test's fault). */
+export interface SendWindow {
+  /** Accepted (202) in this window. */
+  accepted: number;
+  /** Answers other than 202, by status (503 during outages). */
   statuses: Record<string, number>;
   /** Requests cut off (a killed process) and retried. */
   networkErrors: number;
+  /** Answers a client must never get (not 202, not 503 with Retry-After). */
+  unexpected: string[];
 }
+
+const FINAL = new Set(['delivered', 'undelivered', 'failed', 'expired']);
 
 export class System {
   readonly env: Record<string, string>;
+  readonly stack: PrivateStack;
   private child: ChildProcess | undefined;
   output = '';
   rt!: Runtime;
   token = '';
   templateCode = '';
+  readonly username = `faults${randomBytes(4).toString('hex')}`;
+  readonly password = 'correct horse battery';
 
-  private constructor(env: Record<string, string>) {
+  private constructor(stack: PrivateStack, env: Record<string, string>) {
+    this.stack = stack;
     this.env = env;
   }
 
-  /** Up: the private stack, a fresh database, `streaming start --no-stack`, a tenant and a template. */
+  /**
+   * Up: the private stack, a fresh database, `streaming start --no-stack`,
+   * a tenant, its signature and a template, both approved by the simulated
+   * vendors (as the README's first request does).
+   */
   static async start(): Promise<System> {
-    const code = await stack('up', {
-      env: { ...process.env, ...stackEnv },
-      print: () => undefined,
-    });
-    if (code !== 0) throw new Error('the private stack of the fault suite did not come up');
+    const stack = await privateStack('faults', PORTS, ['mariadb', 'redis', 'kafka', 'ferretdb']);
     const suffix = randomBytes(4).toString('hex');
     const database = `streaming_faults_${suffix}`;
     const admin = await mysql.createConnection({
@@ -128,7 +141,7 @@ export class System {
     await admin.query(`GRANT ALL ON ${database}.* TO 'streaming'@'%'`).catch(() => undefined);
     await admin.end();
     const env: Record<string, string> = {
-      ...stackEnv,
+      ...stack.stackEnv,
       STREAMING_MYSQL_URL: `mysql://streaming:streaming@127.0.0.1:${PORTS.mysql}/${database}`,
       STREAMING_REDIS_URL: `redis://127.0.0.1:${PORTS.redis}/0`,
       STREAMING_MONGO_URL: `mongodb://127.0.0.1:${PORTS.mongo}/${database}`,
@@ -136,26 +149,45 @@ export class System {
       STREAMING_COMMAND_PORT: String(PORTS.command),
       STREAMING_QUERY_PORT: String(PORTS.query),
       STREAMING_SIMULATOR_PORT: String(PORTS.simulator),
+      // the suite's load is not about the caps: accounts and tenant take what it sends
       STREAMING_SUPPLIERS: JSON.stringify(
-        defaultSupplierAccounts.map((a) => ({ ...a, endpoint: `${urls.simulator}/` })),
+        defaultSupplierAccounts.map((a) => ({
+          ...a,
+          endpoint: `${urls.simulator}/`,
+          maxPerSecond: 10_000,
+        })),
       ),
+      STREAMING_TENANT_MOBILE_MAX_PER_DAY: '0',
+      // the simulator's status query does not lag behind its sends (no `queryLagMs`), so a
+      // "not found" after a call cut by a SIGKILL is true at once, as the window is there for
+      STREAMING_RECEIPT_RECONCILE_WINDOW: '1s',
+      // a receipt the simulator gave up pushing during an outage is pulled soon
+      STREAMING_RECEIPT_PULL_AFTER: '15s',
       STREAMING_LOG_LEVEL: 'warn',
     };
-    const system = new System(env);
+    const system = new System(stack, env);
     system.rt = await openRuntime({
       service: 'fault-suite',
       config: loadConfig({ ...process.env, ...env, STREAMING_LOG_LEVEL: 'error' }),
     });
     await system.rt.redis.flushdb();
-    await system.spawn();
+    system.spawn();
     await system.waitReady();
     await system.vendorPushRetries();
-    const username = `faults${suffix}`;
-    const password = 'correct horse battery';
+    const { username, password } = system;
     const reg = await call(`${urls.command}/v1/users`, 'POST', { username, password });
     if (reg.status !== 201) throw new Error(`register: ${reg.status} ${JSON.stringify(reg.json)}`);
     const login = await call(`${urls.command}/v1/sessions`, 'POST', { username, password });
     system.token = String(login.json.token);
+    const sig = await call(
+      `${urls.command}/v1/signatures`,
+      'POST',
+      { name: 'Acme' },
+      system.auth(),
+    );
+    if (sig.status !== 201 && sig.status !== 202) {
+      throw new Error(`signature: ${sig.status} ${JSON.stringify(sig.json)}`);
+    }
     const tpl = await call(
       `${urls.command}/v1/templates`,
       'POST',
@@ -170,21 +202,52 @@ export class System {
     );
     if (tpl.status !== 201) throw new Error(`template: ${tpl.status} ${JSON.stringify(tpl.json)}`);
     system.templateCode = String(tpl.json.templateCode);
+    await system.waitApproved();
     return system;
+  }
+
+  /** A login as the suite's tenant. */
+  login(): Promise<Reply> {
+    return call(`${urls.command}/v1/sessions`, 'POST', {
+      username: this.username,
+      password: this.password,
+    });
+  }
+
+  /** Every account approved the template and the signature (the reviewer polled the simulator). */
+  private async waitApproved(): Promise<void> {
+    const es = this.rt.eventStore;
+    await eventually('the template and signature approved by every account', async () => {
+      const t = aggregate(
+        templateDecider,
+        (await es.readStream(templateStream(this.templateCode))) as unknown as TemplateEvent[],
+      );
+      if (!t.exists) return undefined;
+      const s = aggregate(
+        signatureDecider,
+        (await es.readStream(
+          signatureStream(t.tenantId, t.signature),
+        )) as unknown as SignatureEvent[],
+      );
+      const signed = new Set(approvedSignatureAccounts(s));
+      const both = approvedBindings(t).filter((b) => signed.has(b.account));
+      return both.length === t.suppliers.length ? true : undefined;
+    });
   }
 
   /**
    * The vendors retry a receipt push that fails for minutes (Aliyun: after 1,
    * 5 and 10 minutes); the simulator's default scales that down to under 2 s,
-   * shorter than an outage here. Retries after 1, 5, 10, 30 and 60 s, as a
-   * vendor does in the small, so a receipt pushed during an outage arrives.
+   * shorter than an outage here. Retries after 0.3, 1.5, 3, 9 and then every
+   * 18 s, 8 in all (86 s), as a vendor does in the small, so a receipt pushed
+   * during an outage arrives.
    */
   private async vendorPushRetries(): Promise<void> {
     const list = await call(`${urls.simulator}/admin/accounts`);
     for (const account of list.json.accounts as Record<string, unknown>[]) {
       // a PUT changes the fields it names and keeps the others
       const r = await call(`${urls.simulator}/admin/accounts/${String(account.id)}`, 'PUT', {
-        behaviour: { pushRetries: 8, pushRetryBaseMs: 1_000 },
+        behaviour: { pushRetries: 8, pushRetryBaseMs: 300 },
       });
       if (r.status !== 200)
         throw new Error(`simulator account: ${r.status} ${JSON.stringify(r.json)}`);
@@ -195,7 +258,7 @@ export class System {
     return { authorization: `Bearer ${this.token}` };
   }
 
-  private async spawn(): Promise<void> {
+  private spawn(): void {
     const child = spawn(process.execPath, [main, 'start', '--no-stack'], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -205,7 +268,7 @@ export class System {
     child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
   }
 
-  async waitReady(ms = 90_000): Promise<void> {
+  async waitReady(ms = 120_000): Promise<void> {
     await eventually(
       'both services ready',
       async () => {
@@ -220,57 +283,10 @@ export class System {
   }
 
   /** The pid of a supervised child, from the supervisor's latest "started <name> (pid N)" line. */
-  childPid(name: string): number {
+  childPid(name: string): number | undefined {
     const matches = [...this.output.matchAll(new RegExp(`started ${name} \\(pid (\\d+)\\)`, 'g'))];
     const last = matches[matches.length - 1];
-    if (!last) throw new Error(`no pid for ${name} in the output`);
-    return Number(last[1]);
-  }
-
-  /**
-   * Sends `count` messages, `concurrency` at a time, spread over about
-   * `spreadMs` (so that they keep arriving while a fault runs), each retried
-   * until accepted.
-   */
-  async send(count: number, label: string, spreadMs = 8_000, concurrency = 4): Promise<SendResult> {
-    const result: SendResult = { ids: [], statuses: {}, networkErrors: 0 };
-    const pauseMs = (spreadMs * concurrency) / count;
-    let next = 0;
-    const worker = async () => {
-      while (next < count) {
-        const i = next++;
-        await sleep(pauseMs);
-        const key = `${label}-${i}`;
-        const mobile = `139${String(i).padStart(8, '0')}`;
-        for (;;) {
-          let reply: Reply;
-          try {
-            reply = await call(
-              `${urls.command}/v1/messages`,
-              'POST',
-              { templateCode: this.templateCode, mobile, params: { name: 'x' } },
-              { ...this.auth(), 'idempotency-key': key },
-            );
-          } catch {
-            result.networkErrors++;
-            await sleep(500);
-            continue;
-          }
-          if (reply.status === 202) {
-            result.ids.push(String(reply.json.messageId));
-            break;
-          }
-          result.statuses[reply.status] = (result.statuses[reply.status] ?? 0) + 1;
-          if (reply.status !== 503) {
-            throw new Error(`send ${key}: ${reply.status} ${JSON.stringify(reply.json)}`);
-          }
-          if (reply.retryAfter === null) throw new Error(`send ${key}: 503 without Retry-After`);
-          await sleep(Math.min(2_000, Number(reply.retryAfter) * 1000));
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    return result;
+    return last ? Number(last[1]) : undefined;
   }
 
   /** Statuses of the messages in the history read model. */
@@ -286,15 +302,14 @@ export class System {
     return out;
   }
 
-  async waitFinal(ids: readonly string[], ms = 180_000): Promise<Map<string, string>> {
-    const final = new Set(['delivered', 'undelivered', 'failed']);
+  async waitFinal(ids: readonly string[], ms = 240_000): Promise<Map<string, string>> {
     let last = new Map<string, string>();
     try {
       await eventually(
         'every message final',
         async () => {
           last = await this.statuses(ids);
-          return ids.every((id) => final.has(last.get(id) ?? '')) ? true : undefined;
+          return ids.every((id) => FINAL.has(last.get(id) ?? '')) ? true : undefined;
         },
         ms,
       );
@@ -315,12 +330,35 @@ export class System {
     return r.json.byMessageId as Record<string, number>;
   }
 
-  async restartService(name: ServiceName, downForMs: number): Promise<void> {
-    const env = { ...process.env, ...stackEnv };
-    await stack('down', { env, services: [name], print: () => undefined });
-    await sleep(downForMs);
-    const code = await stack('up', { env, services: [name], print: () => undefined });
-    if (code !== 0) throw new Error(`stack up ${name} failed`);
+  /** Accepted messages in the event store (sms.accepted events, by message). */
+  async acceptedInStore(): Promise<Map<string, number>> {
+    const [rows] = await this.rt.mysql.query<RowDataPacket[]>(
+      "SELECT stream_id, COUNT(*) AS n FROM es_events WHERE type LIKE 'sms.accepted%' GROUP BY stream_id",
+    );
+    return new Map(rows.map((r) => [String(r.stream_id).replace(/^message-/, ''), Number(r.n)]));
+  }
+
+  /**
+   * Stops a service, keeps it down at least `minDownMs` and until `until`
+   * holds (what the test must see during the outage), then starts it again.
+   */
+  async outage(
+    name: ServiceName,
+    minDownMs: number,
+    until: () => boolean | Promise<boolean> = () => true,
+    what = 'the outage seen',
+  ): Promise<void> {
+    await this.stack.down([name]);
+    const downAt = Date.now();
+    try {
+      await eventually(
+        what,
+        async () => (Date.now() - downAt >= minDownMs && (await until()) ? true : undefined),
+        120_000,
+      );
+    } finally {
+      await this.stack.up([name]);
+    }
   }
 
   async stop(): Promise<void> {
@@ -332,11 +370,103 @@ export class System {
       clearTimeout(timer);
     }
     await this.rt?.close();
-    await writeFile(path.join(stackEnv.STREAMING_STACK_DIR!, 'last-run.log'), this.output).catch(
-      () => undefined,
-    );
+    await writeFile(
+      path.join(this.stack.stackEnv.STREAMING_STACK_DIR!, 'last-run.log'),
+      this.output,
+    ).catch(() => undefined);
     // the private stack goes down with the suite: nothing of it stays running
-    await stack('down', { env: { ...process.env, ...stackEnv }, print: () => undefined });
+    await this.stack.down();
+  }
+}
+
+/**
+ * Sends through the command API in the background, at about `ratePerSecond`,
+ * `concurrency` at a time, until paused. Each send has its own
+ * Idempotency-Key and mobile, and is retried through 503s (after its
+ * Retry-After) and cut connections until accepted, as a careful client does.
+ */
+export class Sender {
+  /** Message ids of every accepted send, in order. */
+  readonly accepted: string[] = [];
+  private readonly windows = new Set<SendWindow>();
+  private running = false;
+  private workers: Promise<void>[] = [];
+  private seq = 0;
+  private readonly label = randomBytes(4).toString('hex');
+
+  private readonly system: System;
+  /** Sends per second; may change while it runs. */
+  ratePerSecond: number;
+  private readonly concurrency: number;
+
+  constructor(system: System, ratePerSecond = 20, concurrency = 4) {
+    this.system = system;
+    this.ratePerSecond = ratePerSecond;
+    this.concurrency = concurrency;
+  }
+
+  /** Starts recording what the sends see, until closed. */
+  window(): SendWindow & { close(): void } {
+    const w: SendWindow = { accepted: 0, statuses: {}, networkErrors: 0, unexpected: [] };
+    this.windows.add(w);
+    return Object.assign(w, { close: () => void this.windows.delete(w) });
+  }
+
+  resume(): void {
+    if (this.running) return;
+    this.running = true;
+    this.workers = Array.from({ length: this.concurrency }, () => this.worker());
+  }
+
+  /** Stops starting sends and waits for those in flight to be accepted. */
+  async pause(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.workers);
+  }
+
+  private note(f: (w: SendWindow) => void): void {
+    for (const w of this.windows) f(w);
+  }
+
+  private async worker(): Promise<void> {
+    while (this.running) {
+      const started = Date.now();
+      await this.sendOne(this.seq++);
+      const wait = (this.concurrency * 1000) / this.ratePerSecond - (Date.now() - started);
+      if (wait > 0) await sleep(wait);
+    }
+  }
+
+  private async sendOne(i: number): Promise<void> {
+    const key = `${this.label}-${i}`;
+    const mobile = `139${String(i).padStart(8, '0')}`;
+    for (;;) {
+      let reply: Reply;
+      try {
+        reply = await call(
+          `${urls.command}/v1/messages`,
+          'POST',
+          { templateCode: this.system.templateCode, mobile, params: { name: 'x' } },
+          { ...this.system.auth(), 'idempotency-key': key },
+        );
+      } catch {
+        this.note((w) => w.networkErrors++);
+        await sleep(500);
+        continue;
+      }
+      if (reply.status === 202) {
+        this.accepted.push(String(reply.json.messageId));
+        this.note((w) => w.accepted++);
+        return;
+      }
+      this.note((w) => (w.statuses[reply.status] = (w.statuses[reply.status] ?? 0) + 1));
+      if (reply.status !== 503 || reply.retryAfter === null) {
+        const text = `send ${key}: ${reply.status} ${reply.retryAfter === null ? '' : `(Retry-After ${reply.retryAfter}) `}${JSON.stringify(reply.json)}`;
+        this.note((w) => w.unexpected.push(text));
+        return;
+      }
+      await sleep(Math.min(2_000, Number(reply.retryAfter) * 1000));
+    }
   }
 }
 
@@ -346,8 +476,10 @@ export class System {
  */
 export class ReadinessWatch {
   seen = { command: new Set<string>(), query: new Set<string>(), pipeline: new Set<string>() };
-  /** Parts that reported an error (a dependency they lack) at some point. */
-  erroredParts = new Set<string>();
+  /** Parts that reported an error (a dependency they lack) at some point, with the error. */
+  erroredParts = new Map<string, string>();
+  /** Processes (pids) each part was reported by. */
+  reporters = new Map<string, Set<number>>();
   private running = true;
   private loop: Promise<void>;
 
@@ -359,7 +491,7 @@ export class ReadinessWatch {
           this.probe('query', `${urls.query}/readyz`),
           this.pipeline(),
         ]);
-        await sleep(300);
+        await sleep(200);
       }
     })();
   }
@@ -377,8 +509,13 @@ export class ReadinessWatch {
     try {
       const r = await call(`${urls.command}/healthz/pipeline`);
       this.seen.pipeline.add(r.status === 200 ? 'ok' : 'stalled');
-      for (const p of (r.json.parts ?? []) as { name: string; error?: string }[]) {
-        if (p.error) this.erroredParts.add(p.name);
+      for (const p of (r.json.parts ?? []) as { name: string; error?: string; pid?: number }[]) {
+        if (p.error) this.erroredParts.set(p.name, p.error);
+        if (p.pid !== undefined) {
+          const pids = this.reporters.get(p.name) ?? new Set<number>();
+          pids.add(p.pid);
+          this.reporters.set(p.name, pids);
+        }
       }
     } catch {
       this.seen.pipeline.add('unreachable');
@@ -392,19 +529,27 @@ export class ReadinessWatch {
 }
 
 /** Both services ready and every part of the pipeline reporting without a stall or an error. */
-export async function waitHealthy(ms = 90_000): Promise<void> {
-  await eventually(
-    'the system healthy again',
-    async () => {
-      const [a, b, p] = await Promise.all([
-        fetch(`${urls.command}/readyz`),
-        fetch(`${urls.query}/readyz`),
-        call(`${urls.command}/healthz/pipeline`),
-      ]);
-      const parts = (p.json.parts ?? []) as { state: string; error?: string }[];
-      const clean = parts.length > 0 && parts.every((x) => x.state !== 'stalled' && !x.error);
-      return a.ok && b.ok && p.status === 200 && clean ? true : undefined;
-    },
-    ms,
-  );
+export async function waitHealthy(ms = 180_000): Promise<void> {
+  let last = '';
+  try {
+    await eventually(
+      'the system healthy again',
+      async () => {
+        const [a, b, p] = await Promise.all([
+          fetch(`${urls.command}/readyz`),
+          fetch(`${urls.query}/readyz`),
+          call(`${urls.command}/healthz/pipeline`),
+        ]);
+        const parts = (p.json.parts ?? []) as { name: string; state: string; error?: string }[];
+        last = `command ${a.status}, query ${b.status}, pipeline ${p.status}: ${JSON.stringify(
+          parts.filter((x) => x.state === 'stalled' || x.error),
+        )}`;
+        const clean = parts.length > 0 && parts.every((x) => x.state !== 'stalled' && !x.error);
+        return a.ok && b.ok && p.status === 200 && clean ? true : undefined;
+      },
+      ms,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen ${last}`, { cause: err });
+  }
 }
