@@ -1,7 +1,9 @@
 // GET /v1/stats: messages accepted per hour or day, counted by status,
 // supplier account and template, with the receipt latency percentiles of the
-// bucket's delivered messages (submission to the vendor's delivery report,
-// nearest rank, worked out by MariaDB's PERCENTILE_DISC).
+// bucket's delivered messages (nearest rank, worked out by MariaDB's
+// PERCENTILE_DISC): from the submission to the delivery report's arrival, as
+// the events recorded them (the row's updated_at; a delivered row changes no
+// more). Not the vendor's own report time: Aliyun's has whole seconds only.
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { validateQuery } from '../../platform/http/index.ts';
@@ -53,9 +55,9 @@ async function stats(deps: QueryDeps, req: Request) {
        PERCENTILE_DISC(0.9) WITHIN GROUP (ORDER BY ms) OVER (PARTITION BY bucket) AS p90,
        PERCENTILE_DISC(0.99) WITHIN GROUP (ORDER BY ms) OVER (PARTITION BY bucket) AS p99
      FROM (SELECT DATE_FORMAT(accepted_at, ?) AS bucket,
-             GREATEST(0, TIMESTAMPDIFF(MICROSECOND, submitted_at, delivered_at) / 1000) AS ms
+             GREATEST(0, TIMESTAMPDIFF(MICROSECOND, submitted_at, updated_at) / 1000) AS ms
            FROM message_history
-           WHERE status = 'delivered' AND submitted_at IS NOT NULL AND delivered_at IS NOT NULL
+           WHERE status = 'delivered' AND submitted_at IS NOT NULL
              AND accepted_at >= ? AND accepted_at < ?${tenant === undefined ? '' : ' AND tenant_id = ?'}) d
      WINDOW w AS (PARTITION BY bucket)`,
     tenant === undefined ? [format, from, to] : [format, from, to, tenant],

@@ -299,7 +299,7 @@ const stats = {
           receiptLatencyMs: {
             type: ['object', 'null'],
             description:
-              "From the submission to the vendor's delivery report, over the bucket's delivered messages (nearest rank); null without any.",
+              "From the submission to the arrival of its delivery report, over the bucket's delivered messages (nearest rank); null without any.",
             properties: {
               count: { type: 'integer' },
               p50: { type: 'number' },

@@ -115,6 +115,37 @@ function useLoad(fn, deps) {
 }
 
 const fmt = (t) => (t ? new Date(t).toLocaleString() : '');
+const FINAL = ['delivered', 'undelivered', 'failed', 'expired'];
+const seconds = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
+const accountsOf = (text) =>
+  String(text ?? '')
+    .split(/[\s,]+/)
+    .filter(Boolean);
+/**
+ * Reloads every `ms` while `pending()` holds (a write not shown yet, reviews
+ * in progress), at most `times` times after `deps` last changed.
+ */
+function usePoll(state, reload, pending, deps = [], ms = 1000, times = 300) {
+  const n = useRef(0);
+  useEffect(() => {
+    n.current = 0;
+  }, deps);
+  useEffect(() => {
+    if (state.loading || !pending(state.data)) return;
+    if (n.current++ >= times) return;
+    const t = setTimeout(reload, ms);
+    return () => clearTimeout(t);
+  }, [state, ...deps]);
+}
+const Reviews = ({ list }) =>
+  (list ?? []).map(
+    (a) =>
+      html`<span class="review" data-account=${a.account}
+        ><span class="muted">${a.account}:</span> <${Status} s=${a.status} />${
+          a.reason ? html` <span class="muted wrap">${a.reason}</span>` : null
+        }</span
+      >`,
+  );
 const Status = ({ s }) => html`<span class=${`status ${s}`}>${s}</span>`;
 const Err = ({ error }) =>
   error ? html`<p class="error" role="alert">${error.code}: ${error.message}</p>` : null;
@@ -179,9 +210,16 @@ function Messages() {
       <label
         >Status
         <select name="status" value=${filters.status} onChange=${set('status')}>
-          ${['', 'accepted', 'submitted', 'delivered', 'undelivered', 'failed'].map(
-            (s) => html`<option value=${s}>${s || 'any'}</option>`,
-          )}
+          ${[
+            '',
+            'accepted',
+            'submitted',
+            'uncertain',
+            'delivered',
+            'undelivered',
+            'failed',
+            'expired',
+          ].map((s) => html`<option value=${s}>${s || 'any'}</option>`)}
         </select></label
       >
       <label
@@ -240,7 +278,7 @@ function MessageDetail({ id }) {
   const [state, reload] = useLoad(() => query(`/v1/messages/${encodeURIComponent(id)}`), [id]);
   const m = state.data;
   useEffect(() => {
-    if (!m || ['delivered', 'undelivered', 'failed'].includes(m.status)) return;
+    if (!m || FINAL.includes(m.status)) return;
     const t = setTimeout(reload, 1500);
     return () => clearTimeout(t);
   }, [m]);
@@ -299,17 +337,9 @@ function Templates() {
   const [error, setError] = useState();
   const [note, setNote] = useState();
   const [editing, setEditing] = useState();
-  // the list is a read model: reload until the new template is in it
+  // the list is a read model: reload until it shows what was written
   const [waitFor, setWaitFor] = useState();
-  useEffect(() => {
-    if (!waitFor) return;
-    if ((state.data?.items ?? []).some((t) => t.templateCode === waitFor)) {
-      setWaitFor(undefined);
-      return;
-    }
-    const t = setTimeout(reload, 400);
-    return () => clearTimeout(t);
-  }, [waitFor, state]);
+  const [expect, setExpect] = useState();
   const create = async (e) => {
     e.preventDefault();
     const f = new FormData(e.target);
@@ -333,16 +363,39 @@ function Templates() {
     e.preventDefault();
     const f = new FormData(e.target);
     try {
-      await command('PATCH', `/v1/templates/${encodeURIComponent(editing)}`, {
-        content: f.get('content'),
-      });
+      const before = (state.data?.items ?? []).find((t) => t.templateCode === editing) ?? {};
+      const change = {};
+      for (const k of ['content', 'signature']) {
+        if (f.get(k) !== null && f.get(k) !== before[k]) change[k] = f.get(k);
+      }
+      if (Object.keys(change).length === 0) {
+        setEditing(undefined);
+        return;
+      }
+      await command('PATCH', `/v1/templates/${encodeURIComponent(editing)}`, change);
+      setError(undefined);
       setEditing(undefined);
-      setNote(`Template ${editing} saved.`);
+      setNote(`Template ${editing} saved; the accounts review it again.`);
+      setExpect({ code: editing, ...change });
       setTimeout(reload, 300);
     } catch (err) {
       setError(err);
     }
   };
+  const shown = (d, code) => (d?.items ?? []).find((t) => t.templateCode === code);
+  usePoll(
+    state,
+    reload,
+    (d) =>
+      (waitFor && !shown(d, waitFor)) ||
+      (expect &&
+        Object.entries(expect).some(
+          ([k, v]) => k !== 'code' && shown(d, expect.code)?.[k] !== v,
+        )) ||
+      (d?.items ?? []).some((t) => (t.bindings ?? []).some((b) => b.status === 'pending')),
+    [waitFor, expect],
+    400,
+  );
   const items = state.data?.items ?? [];
   return html`<section class="card">
       <h2>New template</h2>
@@ -383,7 +436,7 @@ function Templates() {
               <th>Kind</th>
               <th>Signature</th>
               <th>Content</th>
-              <th>State</th>
+              <th>State and reviews</th>
               <th></th>
             </tr>
           </thead>
@@ -398,8 +451,15 @@ function Templates() {
                   <td class="wrap">
                     ${
                       editing === t.templateCode
-                        ? html`<form onSubmit=${save} class="edit">
-                            <textarea name="content" defaultValue=${t.content}></textarea>
+                        ? html`<form onSubmit=${save} class="edit" id="edit-template">
+                            <label
+                              >Signature
+                              <input name="signature" defaultValue=${t.signature} maxlength="32"
+                            /></label>
+                            <label
+                              >Content
+                              <textarea name="content" defaultValue=${t.content}></textarea>
+                            </label>
                             <button type="submit">Save</button>
                             <button
                               type="button"
@@ -413,16 +473,8 @@ function Templates() {
                     }
                   </td>
                   <td>
-                    <${Status} s=${t.enabled === false ? 'disabled' : 'enabled'} />
-                    ${
-                      Array.isArray(t.bindings ?? t.approvals)
-                        ? (t.bindings ?? t.approvals).map(
-                            (a) =>
-                              html` <span class="muted">${a.account ?? a.supplierAccount}:</span>
-                                <${Status} s=${a.status} />`,
-                          )
-                        : null
-                    }
+                    <${Status} s=${t.status ?? (t.enabled === false ? 'disabled' : 'enabled')} />
+                    <div class="reviews"><${Reviews} list=${t.bindings} /></div>
                   </td>
                   <td>
                     <button class="plain" onClick=${() => setEditing(t.templateCode)}>Edit</button>
@@ -432,6 +484,121 @@ function Templates() {
           </tbody>
         </table>
       </div>
+    </section>`;
+}
+
+// signatures ---------------------------------------------------------------
+function Signatures() {
+  const [state, reload] = useLoad(() => query('/v1/signatures'), []);
+  const [error, setError] = useState();
+  const [note, setNote] = useState();
+  const [adding, setAdding] = useState();
+  // reviews take a while: reload while one is pending (and until a new one shows)
+  const [waitFor, setWaitFor] = useState();
+  usePoll(
+    state,
+    reload,
+    (d) =>
+      (waitFor && !(d?.items ?? []).some((x) => x.name === waitFor)) ||
+      (d?.items ?? []).some((x) => (x.accounts ?? []).some((a) => a.status === 'pending')),
+    [waitFor],
+  );
+  const register = async (name, accounts) => {
+    const body = { name };
+    if (accounts.length > 0) body.accounts = accounts;
+    const r = await command('POST', '/v1/signatures', body);
+    setError(undefined);
+    setWaitFor(r.name);
+    setTimeout(reload, 300);
+    return r;
+  };
+  const create = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      const r = await register(f.get('name'), accountsOf(f.get('accounts')));
+      setNote(`Signature ${r.name} submitted to ${r.accounts.join(', ')}.`);
+      e.target.reset();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const add = async (e, sig) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const more = accountsOf(f.get('accounts'));
+    try {
+      const known = (sig.accounts ?? []).map((a) => a.account);
+      const r = await register(sig.name, [...new Set([...known, ...more])]);
+      setNote(`Signature ${r.name} submitted to ${r.accounts.join(', ')}.`);
+      setAdding(undefined);
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const items = state.data?.items ?? [];
+  return html`<section class="card">
+      <h2>New signature</h2>
+      <p class="muted">
+        The name shown in 【】 before every message. Each supplier account reviews it; a message
+        goes only through accounts that approved both its signature and its template.
+      </p>
+      <form class="grid" onSubmit=${create} id="new-signature">
+        <label>Name <input name="name" required minlength="2" maxlength="12" /></label>
+        <label
+          >Supplier accounts (optional)
+          <input name="accounts" placeholder="default: every account" maxlength="400"
+        /></label>
+        <button type="submit">Register</button>
+      </form>
+      <${Err} error=${error} />
+      ${note ? html`<p class="note" role="status">${note}</p>` : null}
+    </section>
+    <section class="card">
+      <h2>Signatures <button class="plain" onClick=${reload}>Refresh</button></h2>
+      <${Err} error=${state.error} />
+      <div class="scroll">
+        <table id="signatures">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Review per supplier account</th>
+              <th class="opt">Registered</th>
+              <th></th>
+            </tr>
+          </thead>
+          <tbody>
+            ${items.map(
+              (x) =>
+                html`<tr data-name=${x.name}>
+                  <td><b>${x.name}</b></td>
+                  <td class="reviews"><${Reviews} list=${x.accounts} /></td>
+                  <td class="opt">${fmt(x.createdAt)}</td>
+                  <td>
+                    ${
+                      adding === x.name
+                        ? html`<form class="edit" onSubmit=${(e) => add(e, x)}>
+                            <input name="accounts" placeholder="more accounts" required />
+                            <button type="submit">Submit</button>
+                            <button
+                              type="button"
+                              class="plain"
+                              onClick=${() => setAdding(undefined)}
+                            >
+                              Cancel
+                            </button>
+                          </form>`
+                        : html`<button class="plain" onClick=${() => setAdding(x.name)}>
+                            Add accounts
+                          </button>`
+                    }
+                  </td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      ${!state.loading && items.length === 0 ? html`<p class="muted">No signatures yet.</p>` : null}
     </section>`;
 }
 
@@ -631,6 +798,13 @@ function Charts() {
       return d + bad === 0 ? null : (100 * d) / (d + bad);
     }),
   ];
+  const latency = [
+    xs,
+    ...['p50', 'p90', 'p99'].map((p) =>
+      slot.map((b) => (b?.receiptLatencyMs ? b.receiptLatencyMs[p] / 1000 : null)),
+    ),
+  ];
+  const withLatency = buckets.filter((b) => b.receiptLatencyMs);
   const total = buckets.reduce((n, b) => n + (b.total ?? 0), 0);
   const delivered = buckets.reduce((n, b) => n + (b.byStatus?.delivered ?? 0), 0);
   return html`<section class="card">
@@ -638,35 +812,67 @@ function Charts() {
     <${Err} error=${state.error} />
     <div class="kpis">
       <div class="kpi"><span class="muted">Sent</span><b id="kpi-total">${total}</b></div>
-      <div class="kpi"><span class="muted">Delivered</span><b>${delivered}</b></div>
+      <div class="kpi">
+        <span class="muted">Delivered</span><b id="kpi-delivered">${delivered}</b>
+      </div>
       <div class="kpi">
         <span class="muted">Delivery rate</span
         ><b>${total ? ((100 * delivered) / total).toFixed(1) + ' %' : '–'}</b>
+      </div>
+      <div class="kpi">
+        <span class="muted">Receipt latency p50 / p99</span
+        ><b id="kpi-latency"
+          >${
+            withLatency.length
+              ? `${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p50)))} / ${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p99)))}`
+              : '–'
+          }</b
+        >
       </div>
     </div>
     ${
       state.data
         ? html`<div class="charts">
-            <${Chart}
-              id="chart-status"
-              title="Sends per hour by status"
-              data=${byStatus}
-              series=${statuses.map((s) => ({ label: s, stroke: COLORS[s], width: 2, points: { show: true } }))}
-            />
-            <${Chart}
-              id="chart-rate"
-              title="Delivery rate (%)"
-              data=${rate}
-              yRange=${[0, 100]}
-              series=${[{ label: 'delivered %', stroke: '#1a7f37', width: 2, points: { show: true } }]}
-            />
-          </div>`
+              <${Chart}
+                id="chart-status"
+                title="Sends per hour by status"
+                data=${byStatus}
+                series=${statuses.map((s) => ({ label: s, stroke: COLORS[s], width: 2, points: { show: true } }))}
+              />
+              <${Chart}
+                id="chart-rate"
+                title="Delivery rate (%)"
+                data=${rate}
+                yRange=${[0, 100]}
+                series=${[{ label: 'delivered %', stroke: '#1a7f37', width: 2, points: { show: true } }]}
+              />
+              <${Chart}
+                id="chart-latency"
+                title="Receipt latency (s): submission to delivery report"
+                data=${latency}
+                series=${[
+                  ['p50', '#2858c6'],
+                  ['p90', '#b25e00'],
+                  ['p99', '#c0362c'],
+                ].map(([label, stroke]) => ({ label, stroke, width: 2, points: { show: true } }))}
+              />
+            </div>
+            ${
+              withLatency.length
+                ? null
+                : html`<p class="muted">No delivery receipts in these 24 hours yet.</p>`
+            }`
         : null
     }
   </section>`;
 }
 
 // admin --------------------------------------------------------------------
+const PALETTE = ['#2858c6', '#b25e00', '#1a7f37', '#8a63d2', '#c0362c', '#0e7c86'];
+/** The vendors' codes of the calls, without their success codes (Aliyun OK, Tencent Ok). */
+const errorCodes = (s) => (s.rejections ?? []).filter((r) => !/^(ok|0)$/i.test(r.code));
+const HEALTH = { healthy: 'ok', degraded: 'pending', probing: 'probe', down: 'open', unknown: '' };
+
 function Suppliers() {
   const [state, reload] = useLoad(() => {
     const to = new Date();
@@ -674,7 +880,28 @@ function Suppliers() {
     return query('/v1/stats/suppliers' + qs({ from: from.toISOString(), to: to.toISOString() }));
   }, []);
   const list = state.data?.suppliers ?? [];
-  const calls = [list.map((_, i) => i), list.map((s) => s.calls ?? 0)];
+  const series = state.data?.series;
+  // throughput: calls per second in each bucket, one line per account
+  const throughput = series
+    ? [
+        series.starts.map((t) => Date.parse(t) / 1000),
+        ...series.accounts.map((a) => a.calls.map((n) => n / series.bucketSeconds)),
+      ]
+    : null;
+  const failedShare = series
+    ? [
+        series.starts.map((t) => Date.parse(t) / 1000),
+        ...series.accounts.map((a) =>
+          a.calls.map((n, i) => (n === 0 ? null : (100 * a.failed[i]) / n)),
+        ),
+      ]
+    : null;
+  // error codes: one bar per code, summed over the accounts
+  const codes = new Map();
+  for (const s of list)
+    for (const r of errorCodes(s)) codes.set(r.code, (codes.get(r.code) ?? 0) + r.count);
+  const codeNames = [...codes.keys()].sort();
+  const line = (label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 2 });
   return html`<section class="card">
     <h2>Supplier accounts (last 24 h) <button class="plain" onClick=${reload}>Refresh</button></h2>
     <${Err} error=${state.error} />
@@ -683,10 +910,12 @@ function Suppliers() {
         <thead>
           <tr>
             <th>Account</th>
-            <th>Vendor</th>
+            <th>Health</th>
+            <th>Breaker</th>
             <th>Calls</th>
             <th>Success</th>
-            <th>Latency p50 / p95 / p99</th>
+            <th class="opt">Cap / s</th>
+            <th class="opt">Latency p50 / p95 / p99</th>
             <th>Error codes</th>
           </tr>
         </thead>
@@ -694,13 +923,33 @@ function Suppliers() {
           ${list.map(
             (s) =>
               html`<tr data-account=${s.account}>
-                <td><b>${s.account}</b></td>
-                <td>${s.vendor}</td>
+                <td><b>${s.account}</b> <span class="muted">${s.vendor ?? ''}</span></td>
+                <td><span class=${`status ${HEALTH[s.health] ?? ''}`}>${s.health ?? '–'}</span></td>
+                <td class="breaker">
+                  ${
+                    s.breaker
+                      ? html`<${Status} s=${s.breaker.state} />
+                          <span class="muted"
+                            >${s.breaker.consecutiveFailures} failing in a
+                            row${
+                              s.breaker.openUntil ? ` · until ${fmt(s.breaker.openUntil)}` : ''
+                            }</span
+                          >`
+                      : '–'
+                  }
+                </td>
                 <td>${s.calls}</td>
                 <td>${s.successRate == null ? '–' : (100 * s.successRate).toFixed(1) + ' %'}</td>
-                <td>${['p50', 'p95', 'p99'].map((p) => s.latencyMs?.[p] ?? '–').join(' / ')} ms</td>
+                <td class="opt">${s.maxPerSecond ?? '–'}</td>
+                <td class="opt">
+                  ${s.latencyMs ? ['p50', 'p95', 'p99'].map((p) => Math.round(s.latencyMs[p])).join(' / ') + ' ms' : '–'}
+                </td>
                 <td class="wrap">
-                  ${(s.rejections ?? []).map((r) => `${r.code} × ${r.count}`).join(', ') || '–'}
+                  ${
+                    errorCodes(s)
+                      .map((r) => `${r.code} × ${r.count}`)
+                      .join(', ') || '–'
+                  }
                 </td>
               </tr>`,
           )}
@@ -708,22 +957,43 @@ function Suppliers() {
       </table>
     </div>
     ${
-      list.length
-        ? html`<${Chart}
-            id="chart-suppliers"
-            title="Calls per account"
-            data=${calls}
-            categories=${list.map((s) => s.account)}
-            series=${[
-              {
-                label: 'calls',
-                stroke: '#2858c6',
-                fill: 'rgba(40, 88, 198, 0.35)',
-                paths: uPlot.paths.bars({ size: [0.5] }),
-                points: { show: false },
-              },
-            ]}
-          />`
+      throughput
+        ? html`<div class="charts">
+            <${Chart}
+              id="chart-throughput"
+              title=${`Throughput (calls/s, ${series.bucketSeconds / 60}-minute buckets)`}
+              data=${throughput}
+              series=${series.accounts.map((a, i) => line(a.account, i))}
+            />
+            <${Chart}
+              id="chart-failed"
+              title="Calls not accepted (%)"
+              data=${failedShare}
+              yRange=${[0, 100]}
+              series=${series.accounts.map((a, i) => ({ ...line(a.account, i), points: { show: true } }))}
+            />
+            ${
+              codeNames.length
+                ? html`<${Chart}
+                    id="chart-errors"
+                    title="Vendor error codes"
+                    data=${[codeNames.map((_, i) => i), codeNames.map((c) => codes.get(c))]}
+                    categories=${codeNames}
+                    series=${[
+                      {
+                        label: 'calls',
+                        stroke: '#c0362c',
+                        fill: 'rgba(192, 54, 44, 0.35)',
+                        paths: uPlot.paths.bars({ size: [0.5] }),
+                        points: { show: false },
+                      },
+                    ]}
+                  />`
+                : html`<p class="muted" id="no-error-codes">
+                    No vendor error codes in these 24 hours.
+                  </p>`
+            }
+          </div>`
         : null
     }
     ${
@@ -732,6 +1002,117 @@ function Suppliers() {
             <p>${state.data.sendRejections.map((r) => `${r.rule} × ${r.count}`).join(', ')}</p>`
         : null
     }
+  </section>`;
+}
+
+function Pipeline() {
+  const [state, reload] = useLoad(() => query('/v1/pipeline'), []);
+  useEffect(() => {
+    const t = setTimeout(reload, 5000);
+    return () => clearTimeout(t);
+  }, [state]);
+  const parts = state.data?.parts ?? [];
+  return html`<section class="card">
+    <h2>
+      Processors and projections
+      <span class="muted">(event store head ${state.data?.head ?? '–'})</span>
+      <button class="plain" onClick=${reload}>Refresh</button>
+    </h2>
+    <${Err} error=${state.error} />
+    <div class="scroll">
+      <table id="pipeline">
+        <thead>
+          <tr>
+            <th>Part</th>
+            <th>Kind</th>
+            <th>State</th>
+            <th>Lag (events)</th>
+            <th>Lag (s)</th>
+            <th class="opt">Pending</th>
+            <th class="opt">Parked</th>
+            <th class="opt">Idle (s)</th>
+            <th class="opt">Process</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${parts.map(
+            (p) =>
+              html`<tr data-part=${p.name}>
+                <td>
+                  <b>${p.name}</b>${p.error ? html`<div class="error wrap">${p.error}</div>` : null}
+                </td>
+                <td>${p.kind}</td>
+                <td><${Status} s=${p.state} /></td>
+                <td>${p.lag ?? '–'}</td>
+                <td>${p.lagSeconds ? p.lagSeconds.toFixed(1) : 0}</td>
+                <td class="opt">${p.pending ?? '–'}</td>
+                <td class="opt">${p.parked ?? '–'}</td>
+                <td class="opt">${p.idleSeconds}</td>
+                <td class="opt">${p.process} (${p.pid})</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    ${!state.loading && parts.length === 0 ? html`<p class="muted">No part reported yet.</p>` : null}
+  </section>`;
+}
+
+const duration = (r) =>
+  r?.endedAt ? seconds(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : r ? 'running' : '–';
+const summary = (r) => (r?.error ? r.error : r?.result ? JSON.stringify(r.result) : '');
+
+function Jobs() {
+  const [state, reload] = useLoad(() => query('/v1/jobs' + qs({ runs: 5 })), []);
+  const items = state.data?.items ?? [];
+  return html`<section class="card">
+    <h2>Jobs <button class="plain" onClick=${reload}>Refresh</button></h2>
+    <${Err} error=${state.error} />
+    <div class="scroll">
+      <table id="jobs">
+        <thead>
+          <tr>
+            <th>Job</th>
+            <th>Schedule (UTC)</th>
+            <th>Last run</th>
+            <th>Took</th>
+            <th class="opt">Next run</th>
+            <th>Last runs</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${items.map(
+            (j) =>
+              html`<tr data-job=${j.name}>
+                <td>
+                  <b>${j.name}</b
+                  >${j.holder ? html`<div class="muted">running on ${j.holder}</div>` : null}
+                </td>
+                <td><code>${j.schedule}</code></td>
+                <td>
+                  ${
+                    j.lastRun
+                      ? html`<${Status} s=${j.lastRun.status} /> ${fmt(j.lastRun.startedAt)}
+                          <div class="muted wrap">${summary(j.lastRun)}</div>`
+                      : html`<span class="muted">never</span>`
+                  }
+                </td>
+                <td>${duration(j.lastRun)}</td>
+                <td class="opt">${fmt(j.nextRun)}</td>
+                <td class="runs">
+                  ${(j.runs ?? []).map(
+                    (r) =>
+                      html`<span title=${`${fmt(r.startedAt)} · ${duration(r)} · ${summary(r)}`}
+                        ><${Status} s=${r.status}
+                      /></span> `,
+                  )}
+                </td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    ${!state.loading && items.length === 0 ? html`<p class="muted">No scheduler has announced its jobs yet.</p>` : null}
   </section>`;
 }
 
@@ -775,12 +1156,15 @@ function Tenants() {
 const TENANT_PAGES = [
   ['#/messages', 'Messages'],
   ['#/templates', 'Templates'],
+  ['#/signatures', 'Signatures'],
   ['#/send', 'Send'],
   ['#/charts', 'Charts'],
   ['#/keys', 'API keys'],
 ];
 const ADMIN_PAGES = [
   ['#/suppliers', 'Suppliers'],
+  ['#/pipeline', 'Pipeline'],
+  ['#/jobs', 'Jobs'],
   ['#/tenants', 'Tenants'],
 ];
 
@@ -798,10 +1182,13 @@ function App() {
   const detail = /^#\/messages\/(.+)$/.exec(hash);
   if (detail) page = html`<${MessageDetail} id=${decodeURIComponent(detail[1])} />`;
   else if (hash === '#/templates') page = html`<${Templates} />`;
+  else if (hash === '#/signatures') page = html`<${Signatures} />`;
   else if (hash === '#/send') page = html`<${Send} />`;
   else if (hash === '#/charts') page = html`<${Charts} />`;
   else if (hash === '#/keys') page = html`<${ApiKeys} />`;
   else if (hash === '#/suppliers' && s.role === 'admin') page = html`<${Suppliers} />`;
+  else if (hash === '#/pipeline' && s.role === 'admin') page = html`<${Pipeline} />`;
+  else if (hash === '#/jobs' && s.role === 'admin') page = html`<${Jobs} />`;
   else if (hash === '#/tenants' && s.role === 'admin') page = html`<${Tenants} />`;
   else page = html`<${Messages} />`;
   return html`<header>
