@@ -1,10 +1,13 @@
 // The processors' gauges, worked out at scrape time: relay lag (accepted
 // messages not yet published to Kafka), the dispatcher group's Kafka
-// consumer lag, and parked receipts. Breaker states, throttle waits and
-// vendor call latency are recorded where they happen (redisState.ts,
-// dispatcher.ts, suppliers/exchange.ts).
+// consumer lag, parked receipts, and the circuit breaker of every configured
+// account as the dispatchers share it in Redis (so an account no call went
+// to yet shows closed, and every process shows the same). Throttle waits and
+// vendor call latency are recorded where they happen (dispatcher.ts,
+// suppliers/exchange.ts).
 import type { Admin } from 'kafkajs';
 import { collectedGauge, dropCollectors } from '../platform/metrics/index.ts';
+import { readBreakers } from '../platform/suppliers/breaker.ts';
 import { optionsOf, type ProcessorDeps } from './deps.ts';
 import { parkedReceiptCount } from './receipts.ts';
 import { RELAY_CHECKPOINT } from './relay.ts';
@@ -15,7 +18,9 @@ const NAMES = [
   'streaming_relay_lag_seconds',
   'streaming_kafka_consumer_lag',
   'streaming_parked_receipts',
+  'streaming_breaker_state',
 ];
+const BREAKER_VALUE = { closed: 0, probe: 1, open: 2 } as const;
 /** How far past the relay's checkpoint the lag is counted. */
 const RELAY_SCAN = 1_000;
 
@@ -98,6 +103,23 @@ export function watchProcessors(deps: ProcessorDeps): { close(): Promise<void> }
       help: 'Delivery receipts parked until their message is known',
     },
     async (g) => g.set(await parkedReceiptCount(deps)),
+  );
+  collectedGauge(
+    {
+      name: 'streaming_breaker_state',
+      help: 'Circuit breaker per supplier account, as the dispatchers share it: 0 closed, 1 probe, 2 open',
+      labelNames: ['account'] as const,
+    },
+    async (g) => {
+      const accounts = (deps.config.suppliers ?? []).map((a) => a.id);
+      const breakers = await readBreakers(
+        deps.redis,
+        options.redisPrefix,
+        accounts,
+        options.breakerWindowMs,
+      );
+      for (const [account, b] of breakers) g.set({ account }, BREAKER_VALUE[b.state]);
+    },
   );
   return {
     async close() {

@@ -12,16 +12,7 @@ import {
 } from '../platform/suppliers/lastMessage.ts';
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import type { ProcessorOptions } from './deps.ts';
-import { gauge } from '../platform/metrics/index.ts';
 import { breakerKey, breakerProbeKey, breakerWindowKey } from '../platform/suppliers/breaker.ts';
-
-/** 0 closed, 1 probing (half-open), 2 open: as this process last saw it. */
-const breakerState = gauge({
-  name: 'streaming_breaker_state',
-  help: 'Circuit breaker per supplier account as this process last saw it: 0 closed, 1 probe, 2 open',
-  labelNames: ['account'] as const,
-});
-const BREAKER_VALUE = { closed: 0, probe: 1, open: 2 } as const;
 
 const NOW_MS = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -180,9 +171,7 @@ export class DispatchState {
         calls,
       ],
     );
-    const opened = Number(r) === 1;
-    if (opened) breakerState.set({ account }, BREAKER_VALUE.open);
-    return opened;
+    return Number(r) === 1;
   }
 
   /**
@@ -207,15 +196,8 @@ export class DispatchState {
       [checkBreaker ? '1' : '0', this.options.breakerCooldownMs, JSON.stringify(claim), 86_400_000],
     )) as [number, string];
     const [code, value] = r;
-    if (code === 0) {
-      breakerState.set({ account }, BREAKER_VALUE.open);
-      return { kind: 'open' };
-    }
-    if (code === 3) {
-      if (value === 'closed' || value === 'probe')
-        breakerState.set({ account }, BREAKER_VALUE[value]);
-      return { kind: 'go' };
-    }
+    if (code === 0) return { kind: 'open' };
+    if (code === 3) return { kind: 'go' };
     return {
       kind: 'claimed',
       claim: value ? (JSON.parse(value) as Claim) : { ...claim, owner: '?', at: Date.now() },

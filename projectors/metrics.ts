@@ -58,7 +58,10 @@ export function watchProjectionLag(deps: ProjectorDeps): { close(): void } {
       labelNames: ['projection'] as const,
     },
     async (g) => {
-      for (const [projection, n] of await parkedCounts(deps.mysql)) g.set({ projection }, n);
+      // every projection, 0 when nothing is parked, so that a dashboard shows it
+      const [parked, rows] = await Promise.all([parkedCounts(deps.mysql), status()]);
+      for (const r of rows) g.set({ projection: r.projection }, parked.get(r.projection) ?? 0);
+      for (const [projection, n] of parked) g.set({ projection }, n);
     },
   );
   return { close: () => dropCollectors(NAMES) };

@@ -2,7 +2,7 @@
 // than incremented wherever the dispatcher, the webhooks or the timers
 // happen to decide: a subscription from the head at start counts what every
 // process appends (accepted, submitted, failed over, retried, uncertain,
-// receipts, final statuses, inbound). Like any Prometheus counter they start
+// receipts, mismatched receipts, final statuses including expired, inbound). Like any Prometheus counter they start
 // at zero with the process; rate() and increase() absorb the restart. Run
 // it in one process per deployment (it runs with the projectors).
 import type { EventStore, RecordedEvent } from '../eventStore/index.ts';
@@ -43,6 +43,11 @@ const finals = counter({
   name: 'streaming_messages_final_total',
   help: 'Messages that reached a final status, by account (none for failed before any) and status',
   labelNames: ['account', 'status'] as const,
+});
+const mismatched = counter({
+  name: 'streaming_receipts_mismatched_total',
+  help: 'Receipts and pulled statuses that named a message they were not about (receipt.mismatched), by account and reason',
+  labelNames: ['account', 'reason'] as const,
 });
 const inbound = counter({
   name: 'streaming_inbound_total',
@@ -93,7 +98,7 @@ export async function startEventMetrics(
     finals.inc({ account, status });
     const at = e.recordedAt.getTime();
     const sub = submittedAt.get(id);
-    if (sub !== undefined && status !== 'failed') {
+    if (sub !== undefined && (status === 'delivered' || status === 'undelivered')) {
       receiptLatency.observe({ account }, Math.max(0, at - sub) / 1000);
     }
     const acc = acceptedAt.get(id);
@@ -137,6 +142,12 @@ export async function startEventMetrics(
       case 'sms.failed.v1':
         final(e, 'failed');
         break;
+      case 'sms.expired.v1':
+        final(e, 'expired');
+        break;
+      case 'receipt.mismatched.v1':
+        mismatched.inc({ account: str(d.account), reason: str(d.reason, 'unknown') });
+        break;
       case 'inbound.received.v1':
         inbound.inc({ account: str(d.supplierAccount) });
         break;
@@ -156,6 +167,8 @@ export async function startEventMetrics(
       'sms.delivered.v1',
       'sms.undelivered.v1',
       'sms.failed.v1',
+      'sms.expired.v1',
+      'receipt.mismatched.v1',
       'inbound.received.v1',
     ],
     onEvents: async (events) => {

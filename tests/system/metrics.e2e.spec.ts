@@ -93,22 +93,35 @@ describe('Prometheus metrics of a running system', () => {
       assert.equal(r.status, 404, JSON.stringify(r.json));
     }
 
-    // every message final in the query API
-    const statuses = await eventually(
+    // every message final in the query API, with its timeline of supplier attempts
+    type Attempt = { account: string; outcome: string };
+    const messages = await eventually(
       'every message final',
       async () => {
-        const got: string[] = [];
+        const got: { status: string; attempts: Attempt[] }[] = [];
         for (const id of ids) {
           const r = await call(`${sys.query}/v1/messages/${id}`, 'GET', undefined, token);
           const status = String(r.json.status);
           if (!['delivered', 'undelivered', 'failed'].includes(status)) return undefined;
-          got.push(status);
+          const timeline = r.json.timeline as { attempts?: Attempt[] } | undefined;
+          got.push({ status, attempts: timeline?.attempts ?? [] });
         }
         return got;
       },
       120_000,
     );
+    const statuses = messages.map((m) => m.status);
     const delivered = statuses.filter((s) => s === 'delivered').length;
+    // what the dispatchers did, per account, as the timelines tell it
+    const did = (outcome: string) => {
+      const n = new Map<string, number>();
+      for (const m of messages) {
+        for (const a of m.attempts) {
+          if (a.outcome === outcome) n.set(a.account, (n.get(a.account) ?? 0) + 1);
+        }
+      }
+      return n;
+    };
 
     const after = await eventually('the final statuses counted', async () => {
       const s = await scrape();
@@ -142,6 +155,27 @@ describe('Prometheus metrics of a running system', () => {
       delta('streaming_submissions_total') >= delivered,
       'a delivered message was submitted',
     );
+    // submissions and failovers by account: exactly the attempts the timelines show
+    const submitted = did('submitted');
+    const failedOver = did('rejected');
+    for (const account of ['sim-aliyun', 'sim-tencent']) {
+      assert.equal(
+        delta('streaming_submissions_total', { account }),
+        submitted.get(account) ?? 0,
+        `submissions through ${account}`,
+      );
+      assert.equal(
+        delta('streaming_failovers_total', { account }),
+        failedOver.get(account) ?? 0,
+        `failovers away from ${account}`,
+      );
+    }
+    // a receipt per delivered or undelivered message, and no mismatched one
+    assert.ok(
+      delta('streaming_receipts_total') >= statuses.filter((x) => x !== 'failed').length,
+      'receipts counted',
+    );
+    assert.equal(delta('streaming_receipts_mismatched_total'), 0);
     assert.equal(
       delta('streaming_receipt_latency_seconds_count'),
       statuses.filter((s) => s !== 'failed').length,
@@ -163,11 +197,23 @@ describe('Prometheus metrics of a running system', () => {
       'streaming_relay_lag_events',
       'streaming_kafka_consumer_lag',
       'streaming_parked_receipts',
+      'streaming_projection_dead_letters',
+      'streaming_projection_lag_seconds',
+      'streaming_relay_lag_seconds',
+      'streaming_throttle_wait_seconds_count',
     ]) {
       assert.ok(
         after.some((s) => s.name === name),
         name,
       );
+    }
+
+    // the breaker of every configured account, closed after these good calls
+    for (const account of ['sim-aliyun', 'sim-tencent']) {
+      const b = after.filter(
+        (x) => x.name === 'streaming_breaker_state' && x.labels.account === account,
+      );
+      assert.ok(b.length > 0 && b.every((x) => x.value === 0), `breaker of ${account} closed`);
     }
 
     // bounded labels: no message id or mobile anywhere in the exposition
