@@ -7,6 +7,7 @@ import {
   createLogger,
   logContext,
   maskMobiles,
+  maskSecretsInText,
   maskValue,
   withLogContext,
 } from './index.ts';
@@ -22,6 +23,45 @@ function capture(level: 'info' | 'debug' = 'info') {
   const logger = createLogger({ logLevel: level }, { name: 'test', stream });
   return { logger, lines };
 }
+
+describe('maskSecretsInText', () => {
+  const cases: [string, string][] = [
+    [
+      'POST /v1/webhooks/aliyun/inbound?token=whsec-abc0123456789',
+      'POST /v1/webhooks/aliyun/inbound?token=[redacted]',
+    ],
+    [
+      'https://h/v1/webhooks/tencent/receipts?x=1&token=s3cr3t&y=2',
+      'https://h/v1/webhooks/tencent/receipts?x=1&token=[redacted]&y=2',
+    ],
+    ['fetch http://h/a?access_token=abc failed', 'fetch http://h/a?access_token=[redacted] failed'],
+    ['?AccessKeySecret=xyz&Signature=abc', '?AccessKeySecret=[redacted]&Signature=[redacted]'],
+    ['redis://:p%40ss@redis:6379/0 is down', 'redis://:[redacted]@redis:6379/0 is down'],
+    [
+      'mongodb://streaming:pw@mongo:27017/streaming?authSource=admin',
+      'mongodb://streaming:[redacted]@mongo:27017/streaming?authSource=admin',
+    ],
+    ['Authorization: Bearer eyJhbGciOi.x.y', 'Authorization: Bearer [redacted]'],
+    ['no secrets in /v1/messages?status=sent', 'no secrets in /v1/messages?status=sent'],
+    ['user@example.com wrote', 'user@example.com wrote'],
+  ];
+  for (const [input, expected] of cases) {
+    it(`${input} → ${expected}`, () => assert.equal(maskSecretsInText(input), expected));
+  }
+
+  it('applies to every string of every log line, messages and errors included', () => {
+    const { logger, lines } = capture();
+    const token = 'whsec-never-in-a-log-0123456789';
+    logger.info(`push to http://127.0.0.1:8080/v1/webhooks/aliyun/receipts?token=${token}`, {
+      url: `http://127.0.0.1/v1/webhooks/tencent/inbound?token=${token}`,
+      err: new Error(`connect ECONNREFUSED http://x/v1/webhooks/aliyun/inbound?token=${token}`),
+      nested: { list: [`GET /?token=${token}`] },
+      headers: { 'x-webhook-token': token },
+    });
+    assert.equal(lines.length, 1);
+    assert.ok(!JSON.stringify(lines).includes(token), JSON.stringify(lines));
+  });
+});
 
 describe('maskMobiles', () => {
   const cases: [string, string][] = [

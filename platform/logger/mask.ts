@@ -41,6 +41,23 @@ export function maskMobiles(text: string): string {
     );
 }
 
+// Secrets inside text: a token, secret, key or signature in a URL's query
+// (webhook URLs carry the account's secret as ?token=), a password in a URL's
+// user info (store URLs in error messages) and a bearer token.
+const QUERY_SECRET =
+  /([?&;](?:[a-z0-9_-]*token|[a-z0-9_-]*secret|[a-z0-9_-]*key|signature|sig|password|passwd)=)[^&\s#"'<>]+/gi;
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]+@/gi;
+const BEARER = /(\bBearer\s+)[A-Za-z0-9._~+/=-]+/g;
+
+/** `…/inbound?token=s3cr3t` → `…/inbound?token=[redacted]`; `redis://:pw@h` → `redis://:[redacted]@h`. */
+export function maskSecretsInText(text: string): string {
+  let out = text;
+  if (out.includes('=')) out = out.replace(QUERY_SECRET, `$1${REDACTED}`);
+  if (out.includes('@')) out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
+  if (out.includes('Bearer')) out = out.replace(BEARER, `$1${REDACTED}`);
+  return out;
+}
+
 const REDACTED_KEYS = new Set([
   'password',
   'passwd',
@@ -69,7 +86,7 @@ export const REDACTED = '[redacted]';
 
 /** A masked copy of value: mobiles masked in every string, secret-named keys redacted. Never mutates. */
 export function maskValue(value: unknown, seen = new WeakSet<object>(), depth = 0): unknown {
-  if (typeof value === 'string') return maskMobiles(value);
+  if (typeof value === 'string') return maskSecretsInText(maskMobiles(value));
   if (typeof value === 'number' || typeof value === 'bigint') {
     const text = String(value);
     const masked = maskMobiles(text);
