@@ -17,7 +17,12 @@ import {
   optOutKeyword,
   optOutStream,
 } from '../../domain/inbound/index.ts';
-import type { Config, SupplierAccount } from '../../platform/config/index.ts';
+import {
+  allowList,
+  allows,
+  type Config,
+  type SupplierAccount,
+} from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import {
   WrongExpectedVersionError,
@@ -127,11 +132,32 @@ export function webhookRouter(deps: WebhookDeps): Router {
     },
   } as const;
 
+  // per account with webhookSourceCidrs: the networks its pushes may come from
+  const sources = new Map(
+    deps.config.suppliers.flatMap((a) =>
+      a.webhookSourceCidrs ? [[a.id, allowList(a.webhookSourceCidrs)] as const] : [],
+    ),
+  );
+
   const accountOf = (req: Request, vendor: Vendor): SupplierAccount => {
     const account = authenticate(deps.config.suppliers, vendor, tokenOf(req));
     if (!account) {
       log.warn('webhook rejected: wrong or missing secret', { vendor, path: req.path });
       throw new AppError('WEBHOOK_UNAUTHENTICATED');
+    }
+    // req.ip: the peer, or what the trusted proxies saw (STREAMING_TRUST_PROXY_HOPS)
+    const allowed = sources.get(account.id);
+    if (allowed && !allows(allowed, req.ip)) {
+      log.warn('webhook rejected: source outside the account networks', {
+        vendor,
+        account: account.id,
+        source: req.ip,
+      });
+      throw new AppError(
+        'WEBHOOK_SOURCE_FORBIDDEN',
+        `Pushes for account ${account.id} are accepted only from its webhookSourceCidrs.`,
+        { account: account.id },
+      );
     }
     return account;
   };

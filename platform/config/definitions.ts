@@ -202,6 +202,13 @@ export const supplierAccountSchema: SchemaObject = {
       maximum: 60000,
       description: 'Request timeout towards the vendor (default 5000).',
     },
+    webhookSourceCidrs: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'string', minLength: 1 },
+      description:
+        "Networks the receipt and inbound webhooks of this account accept pushes from (IPv4/IPv6 CIDRs or addresses, e.g. the vendor's published callback ranges); others get 403 WEBHOOK_SOURCE_FORBIDDEN. Unset: any source with the secret. Behind a proxy, set STREAMING_TRUST_PROXY_HOPS so the client address is the one checked.",
+    },
   },
   if: { type: 'object', properties: { vendor: { const: 'tencent' } }, required: ['vendor'] },
   then: { required: ['smsSdkAppId'] },

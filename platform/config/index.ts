@@ -17,3 +17,4 @@ export {
   type ConfigDefinition,
 } from './definitions.ts';
 export { renderConfigDocs, configDocsPath } from './docs.ts';
+export { allowList, allows, cidrProblem } from './cidrs.ts';

@@ -9,6 +9,7 @@ import {
   type ConfigDefinition,
 } from './definitions.ts';
 import { ByteSet, lowEntropyReason, secretForms } from './secrets.ts';
+import { cidrProblem } from './cidrs.ts';
 
 export type Environment = 'development' | 'test' | 'production';
 export type LogLevel = 'error' | 'warn' | 'info' | 'http' | 'verbose' | 'debug' | 'silly';
@@ -27,6 +28,8 @@ export interface SupplierAccount {
   readonly weight: number;
   readonly maxPerSecond: number;
   readonly timeoutMs: number;
+  /** Networks the webhooks accept this account's pushes from; undefined: any. */
+  readonly webhookSourceCidrs: readonly string[] | undefined;
 }
 
 export interface Config {
@@ -349,6 +352,7 @@ function checkProblems({ values, raws, problems }: Collected, production: boolea
       accessKeyId: string;
       accessKeySecret: string;
       webhookSecret: string;
+      webhookSourceCidrs?: string[];
     }[];
     const ids = accounts.map((a) => a.id);
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
@@ -362,6 +366,9 @@ function checkProblems({ values, raws, problems }: Collected, production: boolea
           .filter((r) => r.why.length > 0)
       : [];
     // Aliyun's SDK always requests "/" of the endpoint's host: a path would be ignored.
+    const cidrs = accounts
+      .flatMap((a, i) => (a.webhookSourceCidrs ?? []).map((c) => ({ i, problem: cidrProblem(c) })))
+      .find((c) => c.problem !== undefined);
     const rooted = accounts.findIndex((a) => a.vendor === 'aliyun' && !isHostRoot(a.endpoint));
     if (refused.length > 0) {
       fail(
@@ -374,6 +381,11 @@ function checkProblems({ values, raws, problems }: Collected, production: boolea
       fail(
         'STREAMING_SUPPLIERS',
         `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${rooted}].endpoint of an aliyun account must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/ (got ${accounts[rooted]?.endpoint})`,
+      );
+    } else if (cidrs !== undefined) {
+      fail(
+        'STREAMING_SUPPLIERS',
+        `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${cidrs.i}].webhookSourceCidrs: ${cidrs.problem}`,
       );
     } else if (dup !== undefined) {
       fail(
@@ -454,7 +466,7 @@ function deepFreeze<T>(value: T): T {
 
 type RawAccount = Omit<
   SupplierAccount,
-  'region' | 'weight' | 'maxPerSecond' | 'timeoutMs' | 'smsSdkAppId'
+  'region' | 'weight' | 'maxPerSecond' | 'timeoutMs' | 'smsSdkAppId' | 'webhookSourceCidrs'
 > &
   Partial<SupplierAccount>;
 
@@ -550,6 +562,7 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       weight: a.weight ?? 1,
       maxPerSecond: a.maxPerSecond ?? 100,
       timeoutMs: a.timeoutMs ?? 5000,
+      webhookSourceCidrs: a.webhookSourceCidrs?.map((c) => c.trim()),
     })),
     defaultSuppliers: list('STREAMING_DEFAULT_SUPPLIERS'),
     query: { readWaitMs: n('STREAMING_READ_WAIT_MS') },

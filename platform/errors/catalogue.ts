@@ -151,6 +151,10 @@ export const errorCatalogue = {
   PRECONDITION_FAILED: { status: 412, message: 'The expected version does not match.' },
   // webhooks
   WEBHOOK_UNAUTHENTICATED: { status: 401, message: 'The webhook secret or signature is wrong.' },
+  WEBHOOK_SOURCE_FORBIDDEN: {
+    status: 403,
+    message: "The push comes from outside the supplier account's allowed source networks.",
+  },
   WEBHOOK_PAYLOAD_INVALID: { status: 400, message: 'The webhook payload is malformed.' },
   // queries
   INVALID_CURSOR: { status: 400, message: 'The cursor is malformed.' },

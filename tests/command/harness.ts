@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
 import { startCommandService, type CommandDeps } from '../../command-service/index.ts';
+import { webhookRouter } from '../../command-service/webhooks/index.ts';
 import { loadConfig, type Config } from '../../platform/config/index.ts';
 import { MysqlEventStore } from '../../platform/eventStore/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
@@ -38,6 +39,7 @@ export interface Harness {
 export async function startHarness(
   name: string,
   env: Record<string, string> = {},
+  options: { webhooks?: boolean } = {},
 ): Promise<Harness> {
   const config = loadConfig({
     STREAMING_ENV: 'test',
@@ -59,7 +61,13 @@ export async function startHarness(
   const tracked: TrackInput[] = [];
   const tracker: Tracker = { ...noTracker, track: (e) => void tracked.push(e) };
   const deps: CommandDeps = { config, logger, eventStore, redis, tracker, redisPrefix: prefix };
-  const service = await startCommandService(deps, { port: 0 });
+  const service = await startCommandService(deps, {
+    port: 0,
+    // the supplier webhooks, mounted as `streaming serve command` does
+    ...(options.webhooks
+      ? { routers: [{ path: '/v1/webhooks', router: webhookRouter(deps) }] }
+      : {}),
+  });
 
   async function call(
     method: string,
