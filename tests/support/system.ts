@@ -79,7 +79,11 @@ function alive(pid: number): boolean {
 }
 
 /** Ports base+0 command, +1 query, +10 simulator, +20 metrics. */
-export async function startSystem(name: string, base: number): Promise<RunningSystem> {
+export async function startSystem(
+  name: string,
+  base: number,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningSystem> {
   const ports = { command: base, query: base + 1, simulator: base + 10, metrics: base + 20 };
   const urls = {
     command: `http://127.0.0.1:${ports.command}`,
@@ -103,6 +107,7 @@ export async function startSystem(name: string, base: number): Promise<RunningSy
       defaultSupplierAccounts.map((a) => ({ ...a, endpoint: `${urls.simulator}/` })),
     ),
     STREAMING_LOG_LEVEL: 'warn',
+    ...extraEnv,
   };
   let output = '';
   const child: ChildProcess = spawn(process.execPath, [main, 'start', '--no-stack'], {
