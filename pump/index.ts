@@ -8,6 +8,14 @@
 // many raw events, so two pumps racing on a minute cannot roll it back.
 // Malformed events go to `tracking_deadletter` with the reason and the raw
 // value (_id = hash of the raw value), and the pump goes on.
+//
+// The running pump recomputes minutes at most every RECOMPUTE_EVERY_MS, not
+// after every batch: on FerretDB 1.x the recompute reads the whole raw
+// collection, which after a few minutes of sending was the largest single
+// cost of the system. A batch marks the minutes it touched in
+// `tracking_dirty` (durably, before its offsets are committed); the recompute
+// clears a mark only if no batch marked the minute again meanwhile, and a
+// pump that starts recomputes what is marked, so a crash loses nothing.
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -29,6 +37,9 @@ export * from './aggregate.ts';
 export const TRACKING_EVENTS = 'tracking_events';
 export const TRACKING_MINUTES = 'tracking_minutes';
 export const TRACKING_DEADLETTER = 'tracking_deadletter';
+export const TRACKING_DIRTY = 'tracking_dirty';
+/** Longest a touched minute waits for its aggregate in the running pump. */
+export const RECOMPUTE_EVERY_MS = 2_000;
 export const PUMP_GROUP = 'streaming-pump';
 
 export interface PumpDeps {
@@ -56,6 +67,8 @@ export interface BatchResult {
   stored: number;
   deadLettered: number;
   minutes: string[];
+  /** The minutes as dates (recomputed already unless deferred). */
+  minuteDates: Date[];
 }
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -188,11 +201,15 @@ export async function recomputeMinutes(db: Db, minutes: readonly Date[]): Promis
   }
 }
 
-/** Stores one batch: raw events, dead letters, then the touched minutes' aggregates. */
+/**
+ * Stores one batch: raw events, dead letters, then the touched minutes'
+ * aggregates (left to the caller with deferMinutes).
+ */
 export async function processBatch(
   db: Db,
   suppliers: Config['suppliers'],
   messages: readonly RawMessage[],
+  options: { deferMinutes?: boolean } = {},
 ): Promise<BatchResult> {
   const vendors = new Map(suppliers.map((s) => [s.id, s.vendor]));
   const receivedAt = new Date();
@@ -234,8 +251,47 @@ export async function processBatch(
   await insertNew(db, TRACKING_DEADLETTER, [...dead.values()]);
   const minutes = new Map<string, Date>();
   for (const doc of raws.values()) minutes.set(minuteKey(doc.minute as Date), doc.minute as Date);
-  await recomputeMinutes(db, [...minutes.values()]);
-  return { stored: raws.size, deadLettered: dead.size, minutes: [...minutes.keys()] };
+  if (!options.deferMinutes) await recomputeMinutes(db, [...minutes.values()]);
+  return {
+    stored: raws.size,
+    deadLettered: dead.size,
+    minutes: [...minutes.keys()],
+    minuteDates: [...minutes.values()],
+  };
+}
+
+interface DirtyMinute {
+  _id: string;
+  minute: Date;
+  seq: number;
+}
+
+/** Marks minutes whose aggregate must be recomputed (before the batch's offsets commit). */
+async function markDirty(db: Db, minutes: readonly Date[]): Promise<void> {
+  if (minutes.length === 0) return;
+  await db.collection<DirtyMinute>(TRACKING_DIRTY).bulkWrite(
+    minutes.map((minute) => ({
+      updateOne: {
+        filter: { _id: minuteKey(minute) },
+        update: { $set: { minute }, $inc: { seq: 1 } },
+        upsert: true,
+      },
+    })),
+    { ordered: false },
+  );
+}
+
+/** Recomputes every marked minute; a mark set again meanwhile stays for the next round. */
+export async function recomputeDirty(db: Db): Promise<number> {
+  const dirty = db.collection<DirtyMinute>(TRACKING_DIRTY);
+  const marks = await dirty.find().toArray();
+  if (marks.length === 0) return 0;
+  await recomputeMinutes(
+    db,
+    marks.map((m) => m.minute),
+  );
+  await dirty.deleteMany({ $or: marks.map((m) => ({ _id: m._id, seq: m.seq })) });
+  return marks.length;
 }
 
 export interface Pump {
@@ -270,6 +326,26 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
   await ensureTopics(kafka, [{ topic }]);
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: deps.fromBeginning ?? true });
+  // minutes marked by a pump that stopped before recomputing them
+  let recomputing: Promise<void> = Promise.resolve();
+  let marked = true;
+  const recompute = () => {
+    if (!marked) return recomputing; // nothing touched since the last round: no query
+    marked = false;
+    recomputing = recomputing
+      .then(() => recomputeDirty(deps.mongo.db))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          marked = true; // try again next round
+          deps.logger.warn('tracking minutes not recomputed', { err: String(err) });
+        },
+      );
+    return recomputing;
+  };
+  void recompute();
+  const recomputer = setInterval(() => void recompute(), RECOMPUTE_EVERY_MS);
+  recomputer.unref();
   await consumer.run({
     eachBatchAutoResolve: true,
     eachBatch: async ({ batch, heartbeat }) => {
@@ -282,7 +358,10 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
           partition: batch.partition,
           offset: m.offset,
         })),
+        { deferMinutes: true },
       );
+      await markDirty(deps.mongo.db, result.minuteDates);
+      marked = true;
       if (result.deadLettered) {
         deps.logger.warn('malformed tracking events set aside', {
           count: result.deadLettered,
@@ -296,7 +375,9 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
   return {
     async close() {
       clearInterval(purger);
+      clearInterval(recomputer);
       await consumer.disconnect();
+      await recompute();
     },
   };
 }
