@@ -73,26 +73,34 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
     await waitHealthy();
     const watch = new ReadinessWatch();
     const win = sender.window();
-    sender.ratePerSecond = RATE;
-    sender.resume();
-    await eventually('sends flowing', async () => (win.accepted >= 10 ? true : undefined));
-    const f0 = Date.now();
-    sender.ratePerSecond = Math.max(1, RATE / 4);
-    await fault(watch, win);
-    const f1 = Date.now();
-    await waitHealthy();
-    const healthy = Date.now();
-    sender.ratePerSecond = RATE;
-    const atRecovery = win.accepted;
-    await eventually(
-      'sends accepted after the recovery',
-      async () => (win.accepted >= Math.max(atRecovery + 10, PER_TEST) ? true : undefined),
-      600_000,
-    );
-    await sender.pause();
-    const sent1 = Date.now();
-    await watch.stop();
-    win.close();
+    let f0: number;
+    let f1: number;
+    let healthy: number;
+    let sent1: number;
+    try {
+      sender.ratePerSecond = RATE;
+      sender.resume();
+      await eventually('sends flowing', async () => (win.accepted >= 10 ? true : undefined));
+      f0 = Date.now();
+      sender.ratePerSecond = Math.max(1, RATE / 4);
+      await fault(watch, win);
+      f1 = Date.now();
+      await waitHealthy();
+      healthy = Date.now();
+      sender.ratePerSecond = RATE;
+      const atRecovery = win.accepted;
+      await eventually(
+        'sends accepted after the recovery',
+        async () => (win.accepted >= Math.max(atRecovery + 10, PER_TEST) ? true : undefined),
+        600_000,
+      );
+      sent1 = Date.now();
+    } finally {
+      // a failed test stops its sends too: the next test starts from a quiet system
+      await sender.pause();
+      await watch.stop();
+      win.close();
+    }
     assert.deepEqual(win.unexpected, [], 'every send answered 202, or 503 with Retry-After');
 
     // every accepted message final, and received exactly once
