@@ -75,11 +75,13 @@ export function lowEntropyReason(raw: string, kind: SecretKind): string | undefi
   const least = key ? 16 : 12;
   if (distinct(values) < least)
     return `has fewer than ${least} distinct ${key ? 'bytes' : 'characters'}`;
+  // A repeated block is named before the steps: the steps of a block repeated
+  // twice are only the block's own, so they are often fewer than `least` too.
+  const p = period(values);
+  if (p !== undefined) return `repeats a block of ${p}`;
   if (distinct(deltas(values, key ? 256 : undefined)) < least) {
     return 'is a counting or stepping sequence';
   }
-  const p = period(values);
-  if (p !== undefined) return `repeats a block of ${p}`;
   if (key && key.every((b) => b >= 0x20 && b <= 0x7e)) {
     return 'is text written as hex or base64, not random bytes';
   }
