@@ -13,6 +13,7 @@ import { auditRouter } from './exportingAudit/routes.ts';
 import { inboundRouter } from './gettingInbound/routes.ts';
 import { optOutsRouter } from './gettingOptOuts/routes.ts';
 import { callbacksRouter } from './gettingCallbacks/routes.ts';
+import { messageExportRouter } from './exportingMessages/routes.ts';
 import { messageHistoryRouter } from './gettingMessageHistory/routes.ts';
 import { messageStatsRouter } from './gettingMessageStats/routes.ts';
 import { templatesRouter } from './gettingTemplates/routes.ts';
@@ -50,6 +51,8 @@ export function createQueryApp(deps: QueryDeps): Express {
     redisPrefix: deps.redisPrefix,
   });
   app.use('/v1', authenticate);
+  // before /v1/messages/:id
+  app.use(messageExportRouter(deps));
   app.use(messageHistoryRouter(deps));
   app.use(templatesRouter(deps));
   app.use(tenantsRouter(deps));

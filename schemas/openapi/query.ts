@@ -86,6 +86,23 @@ export const listInboundQuery = query({
   cursor: cursorParam,
   after: afterParam,
 });
+export const exportMessagesQuery = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from', 'to'],
+  properties: {
+    from: timeParam,
+    to: timeParam,
+    format: { enum: ['csv', 'ndjson'], default: 'ndjson' },
+    mask: {
+      type: 'boolean',
+      default: true,
+      description:
+        'false: mobile numbers in clear, for people logged in (admins or the tenant); API keys: 403.',
+    },
+    tenant: tenantParam,
+  },
+} as const;
 export const listOptOutsQuery = query({
   mobile: mobileParam,
   tenant: tenantParam,
@@ -484,6 +501,21 @@ export const queryPaths: Record<string, Record<string, unknown>> = {
     'FORBIDDEN',
     ...READ,
   ]),
+  '/v1/messages/export': get(
+    'The tenant’s message history from from to to (at most 366 days), streamed as NDJSON or CSV; mobile numbers masked unless mask=false by a person logged in',
+    exportMessagesQuery,
+    {
+      content: {
+        'application/x-ndjson': {
+          schema: { type: 'string', description: 'One message per line.' },
+        },
+        'text/csv': {
+          schema: { type: 'string', description: 'A header row, then one per message.' },
+        },
+      },
+    },
+    ['INVALID_RANGE', 'FORBIDDEN', ...READ],
+  ),
   '/v1/opt-outs': get(
     'Numbers opted out of the tenant’s marketing templates now (a STOP-style reply or POST /v1/opt-outs; a START, 订阅 or UNSTOP reply or DELETE opts back in), newest first',
     listOptOutsQuery,

@@ -1,0 +1,136 @@
+// Batch sends: how long POST /v1/messages/batch's command (sendBatch) takes
+// to accept 1,000 recipients, and recipients accepted per second.
+//
+//   node bench/batch.ts [--rounds 10] [--size 1000]
+//
+// The command function runs in this process against a fresh MySQL database
+// (the event store) and the real Redis, as the API calls it (HTTP parsing of
+// the body is left out); each recipient is a message of its own with its own
+// limits (random mobiles, so limits do not bite). Prints the figures and
+// writes bench/results/batch.json (overwritten) with the command and the load
+// average before and after.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { sendBatch, type CommandDeps } from '../command-service/index.ts';
+import { handle } from '../command-service/commandHandling/index.ts';
+import { templateDecider, templateStream } from '../domain/index.ts';
+import { loadConfig } from '../platform/config/index.ts';
+import { MysqlEventStore } from '../platform/eventStore/index.ts';
+import { createLogger } from '../platform/logger/index.ts';
+import { noTracker } from '../platform/tracking/index.ts';
+import { approveTemplate } from '../tests/support/approvals.ts';
+import { freshDatabase } from '../tests/support/mysql.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+async function main(): Promise<void> {
+  const rounds = arg('rounds', 10);
+  const size = arg('size', 1000);
+  const loadBefore = os.loadavg();
+  const config = loadConfig({ STREAMING_ENV: 'test', STREAMING_LOG_LEVEL: 'warn', ...process.env });
+  const db = await freshDatabase('benchbatch', 20);
+  const eventStore = await MysqlEventStore.create(db.pool);
+  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 3 });
+  const prefix = `bench:${randomBytes(4).toString('hex')}:`;
+  const deps: CommandDeps = {
+    config,
+    logger: createLogger({ logLevel: 'warn' }),
+    eventStore,
+    redis,
+    tracker: noTracker,
+    redisPrefix: prefix,
+  };
+  const tenantId = randomUUID();
+  const templateCode = `TB${randomBytes(4).toString('hex').toUpperCase()}`;
+  await handle(
+    eventStore,
+    templateDecider,
+    templateStream(templateCode),
+    (state) =>
+      templateDecider.decide(
+        {
+          type: 'CreateTemplate',
+          data: {
+            templateId: randomUUID(),
+            templateCode,
+            tenantId,
+            name: 'bench batch',
+            kind: 'notification',
+            signature: 'Bench',
+            content: 'order ${order} shipped',
+            suppliers: [...config.defaultSuppliers],
+            policy: {},
+          },
+        },
+        state,
+      ),
+    {},
+    0,
+  );
+  await approveTemplate(
+    eventStore,
+    templateCode,
+    new Map(config.suppliers.map((s) => [s.id, s.vendor])),
+  );
+  const principal = { userId: tenantId, role: 'member' as const, kind: 'user' as const };
+  const times: number[] = [];
+  let accepted = 0;
+  // one round to warm up (connections, JIT), not counted
+  for (let round = -1; round < rounds; round++) {
+    const recipients = Array.from({ length: size }, (_, i) => ({
+      mobile: `+861${3 + (i % 7)}${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`,
+      params: { order: String(i) },
+    }));
+    const t0 = performance.now();
+    const answer = await sendBatch(
+      deps,
+      principal,
+      { templateCode, recipients, idempotencyKey: randomUUID() },
+      {},
+    );
+    const ms = performance.now() - t0;
+    if (round >= 0) {
+      times.push(ms);
+      accepted += answer.accepted;
+    }
+  }
+  const loadAfter = os.loadavg();
+  const sorted = [...times].sort((a, b) => a - b);
+  const total = times.reduce((a, b) => a + b, 0);
+  const result = {
+    command: `node bench/batch.ts --rounds ${rounds} --size ${size}`,
+    at: new Date().toISOString(),
+    cpus: os.cpus().length,
+    loadAverageBefore: loadBefore.map((l) => Number(l.toFixed(2))),
+    loadAverageAfter: loadAfter.map((l) => Number(l.toFixed(2))),
+    batchSize: size,
+    rounds,
+    acceptedPerBatch: accepted / rounds,
+    batchMs: {
+      p50: Math.round(sorted[Math.floor(sorted.length / 2)]!),
+      max: Math.round(sorted[sorted.length - 1]!),
+      mean: Math.round(total / times.length),
+    },
+    recipientsPerSecond: Math.round((accepted / total) * 1000),
+  };
+  console.log(JSON.stringify(result, null, 2));
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'batch.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const keys = await redis.keys(`${prefix}*`);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+  redis.disconnect();
+  await eventStore.close();
+  await db.drop();
+}
+
+await main();
