@@ -46,13 +46,20 @@ const sends = counter({
   labelNames: ['outcome', 'code'] as const,
 });
 
+/** Counts one answered send request (HTTP or gRPC): accepted, or refused with its code. */
+export function countSend(accepted: boolean, code: string): void {
+  sends.inc({
+    outcome: accepted ? 'accepted' : 'refused',
+    code: accepted ? '' : code || 'UNKNOWN',
+  });
+}
+
 /** Counts each send request once it is answered: accepted (2xx) or refused with its code. */
 const countSends: RequestHandler = (req, res, next) => {
   if (req.method !== 'POST' || (req.path !== '/' && req.path !== '')) return next();
   res.once('finish', () => {
     const code = (res.locals as { errorCode?: string }).errorCode ?? '';
-    const ok = res.statusCode < 300;
-    sends.inc({ outcome: ok ? 'accepted' : 'refused', code: ok ? '' : code || 'UNKNOWN' });
+    countSend(res.statusCode < 300, code);
   });
   next();
 };
@@ -75,13 +82,21 @@ export {
   sendMessage,
   sendBatch,
   cancelMessage,
+  acceptSend,
   type SendInput,
   type BatchInput,
   type BatchAnswer,
 } from './sendingMessages/index.ts';
+export { createTemplate, updateTemplate } from './managingTemplates/index.ts';
+export type {
+  CreateBody as CreateTemplateBody,
+  UpdateBody as UpdateTemplateBody,
+} from './managingTemplates/index.ts';
 export { registerSignature } from './managingSignatures/index.ts';
-export { requestCode, checkCode } from './verifyingCodes/index.ts';
+export { requestCode, checkCode, issueCode } from './verifyingCodes/index.ts';
 export { setOptOut } from './managingOptOuts/index.ts';
+export { metaOf, type Meta } from './commandHandling/index.ts';
+export { idempotencyKeyOf } from './sendingMessages/accepting.ts';
 export { adminTenant, sendNumberCode, checkNumberCode } from './managingTenants/index.ts';
 
 export interface CommandAppOptions {

@@ -1,4 +1,10 @@
 // The query side: HTTP API over the read models, and the audit export.
+export {
+  listMessages,
+  getMessage,
+  type ListMessagesQuery,
+} from './gettingMessageHistory/routes.ts';
+export { listTemplates, getTemplate, type ListTemplatesQuery } from './gettingTemplates/routes.ts';
 export { createQueryApp, startQueryService, type RunningQueryService } from './app.ts';
 export {
   waitForReadModels,

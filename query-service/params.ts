@@ -2,7 +2,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 // Shared query-string pieces: schemas, cursors, ranges, visibility.
 import type { Request } from 'express';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
-import { principalOf } from '../platform/auth/index.ts';
+import { principalOf, type Principal } from '../platform/auth/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 
 export function e164(value: string): string {
@@ -87,7 +87,14 @@ export function parseRange(
  * every tenant, or the one named by ?tenant=.
  */
 export function visibleTenant(req: Request, requested: string | undefined): string | undefined {
-  const principal = principalOf(req);
+  return visibleTenantOf(principalOf(req), requested);
+}
+
+/** visibleTenant for a caller known by other means (gRPC). */
+export function visibleTenantOf(
+  principal: Principal,
+  requested: string | undefined,
+): string | undefined {
   if (principal.role === 'admin') return requested;
   if (requested !== undefined && requested !== principal.userId) {
     throw new AppError('FORBIDDEN', 'A member may read only their own tenant.');

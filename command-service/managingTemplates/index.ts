@@ -220,8 +220,8 @@ export async function loadTemplate(
 }
 
 // The bodies are the commands less what the service fills in.
-type CreateBody = Omit<CreateTemplate['data'], 'templateId' | 'templateCode' | 'tenantId'>;
-type UpdateBody = Omit<UpdateTemplate['data'], 'tenantId'>;
+export type CreateBody = Omit<CreateTemplate['data'], 'templateId' | 'templateCode' | 'tenantId'>;
+export type UpdateBody = Omit<UpdateTemplate['data'], 'tenantId'>;
 
 function stateBody(state: TemplateState, version: number | 'no_stream') {
   if (!state.exists) throw new AppError('TEMPLATE_NOT_FOUND');
@@ -232,6 +232,92 @@ function stateBody(state: TemplateState, version: number | 'no_stream') {
   };
 }
 
+/**
+ * Creates a template for the caller's tenant (HTTP POST /v1/templates, gRPC
+ * Templates.Create); the body is already checked against createTemplateBody.
+ */
+export async function createTemplate(
+  deps: CommandDeps,
+  principal: Principal,
+  body: CreateBody,
+  meta: Meta,
+): Promise<{ templateId: string; templateCode: string }> {
+  const { config, eventStore } = deps;
+  const suppliers = body.suppliers ?? [...config.defaultSuppliers];
+  checkSuppliers(config, suppliers);
+  if (body.extendCode !== undefined) {
+    await reserveExtendCode(eventStore, principal.userId, suppliers, body.extendCode, meta);
+  }
+  const templateCode = newTemplateCode();
+  const templateId = randomUUID();
+  await handle(
+    eventStore,
+    templateDecider,
+    templateStream(templateCode),
+    (state) =>
+      templateDecider.decide(
+        {
+          type: 'CreateTemplate',
+          data: {
+            templateId,
+            templateCode,
+            tenantId: principal.userId,
+            name: body.name,
+            kind: body.kind,
+            signature: body.signature,
+            content: body.content,
+            suppliers,
+            ...(body.policy ? { policy: body.policy } : {}),
+            ...(body.verification ? { verification: body.verification } : {}),
+            ...(body.extendCode !== undefined ? { extendCode: body.extendCode } : {}),
+          },
+        },
+        state,
+      ),
+    meta,
+    0,
+  );
+  return { templateId, templateCode };
+}
+
+/**
+ * Changes a template of the caller's tenant (any, for admins) and answers its
+ * state (HTTP PATCH /v1/templates/:code, gRPC Templates.Update); the body is
+ * already checked against updateTemplateBody.
+ */
+export async function updateTemplate(
+  deps: CommandDeps,
+  principal: Principal,
+  templateCode: string,
+  body: UpdateBody,
+  meta: Meta,
+): Promise<ReturnType<typeof stateBody>> {
+  const { config, eventStore } = deps;
+  if (body.suppliers) checkSuppliers(config, body.suppliers);
+  if (!CODE.test(templateCode)) throw new AppError('TEMPLATE_NOT_FOUND');
+  if (body.extendCode || body.suppliers) {
+    // the code the template will have, on the accounts it will have
+    const { template } = await loadTemplate(eventStore, templateCode, principal);
+    const extendCode = body.extendCode === undefined ? template.extendCode : body.extendCode;
+    if (extendCode) {
+      const accounts = body.suppliers ?? template.suppliers;
+      await reserveExtendCode(eventStore, template.tenantId, accounts, extendCode, meta);
+    }
+  }
+  const result = await handle(
+    eventStore,
+    templateDecider,
+    templateStream(templateCode),
+    (state) =>
+      templateDecider.decide(
+        { type: 'UpdateTemplate', data: { ...body, tenantId: tenantScope(principal) } },
+        state,
+      ),
+    meta,
+  );
+  return stateBody(result.state, result.version);
+}
+
 function codeOf(req: Parameters<RequestHandler>[0]): string {
   const code = param(req, 'code');
   if (!CODE.test(code)) throw new AppError('TEMPLATE_NOT_FOUND');
@@ -240,52 +326,17 @@ function codeOf(req: Parameters<RequestHandler>[0]): string {
 
 export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router {
   const router = Router();
-  const { config, eventStore } = deps;
+  const { eventStore } = deps;
 
   router.post('/v1/templates', auth, validateBody(createTemplateBody), async (req, res) => {
     const principal = principalOf(req);
-    const body = req.body as CreateBody;
-    const suppliers = body.suppliers ?? [...config.defaultSuppliers];
-    checkSuppliers(config, suppliers);
-    if (body.extendCode !== undefined) {
-      await reserveExtendCode(
-        eventStore,
-        principal.userId,
-        suppliers,
-        body.extendCode,
-        metaOf(req, principal),
-      );
-    }
-    const templateCode = newTemplateCode();
-    const templateId = randomUUID();
-    await handle(
-      eventStore,
-      templateDecider,
-      templateStream(templateCode),
-      (state) =>
-        templateDecider.decide(
-          {
-            type: 'CreateTemplate',
-            data: {
-              templateId,
-              templateCode,
-              tenantId: principal.userId,
-              name: body.name,
-              kind: body.kind,
-              signature: body.signature,
-              content: body.content,
-              suppliers,
-              ...(body.policy ? { policy: body.policy } : {}),
-              ...(body.verification ? { verification: body.verification } : {}),
-              ...(body.extendCode !== undefined ? { extendCode: body.extendCode } : {}),
-            },
-          },
-          state,
-        ),
+    const created = await createTemplate(
+      deps,
+      principal,
+      req.body as CreateBody,
       metaOf(req, principal),
-      0,
     );
-    res.status(201).location(`/v1/templates/${templateCode}`).json({ templateId, templateCode });
+    res.status(201).location(`/v1/templates/${created.templateCode}`).json(created);
   });
 
   // PATCH, disable, enable: decide on the template the path names, limited to
@@ -307,25 +358,11 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
   };
 
   router.patch('/v1/templates/:code', auth, validateBody(updateTemplateBody), async (req, res) => {
+    const principal = principalOf(req);
     const body = req.body as UpdateBody;
-    if (body.suppliers) checkSuppliers(config, body.suppliers);
-    if (body.extendCode || body.suppliers) {
-      // the code the template will have, on the accounts it will have
-      const principal = principalOf(req);
-      const { template } = await loadTemplate(eventStore, codeOf(req), principal);
-      const extendCode = body.extendCode === undefined ? template.extendCode : body.extendCode;
-      if (extendCode) {
-        const accounts = body.suppliers ?? template.suppliers;
-        await reserveExtendCode(
-          eventStore,
-          template.tenantId,
-          accounts,
-          extendCode,
-          metaOf(req, principal),
-        );
-      }
-    }
-    await change(req, res, (tenantId) => ({ type: 'UpdateTemplate', data: { ...body, tenantId } }));
+    res.json(
+      await updateTemplate(deps, principal, param(req, 'code'), body, metaOf(req, principal)),
+    );
   });
 
   // a template the tenant already has approved at the vendor; the reviewer checks it

@@ -215,6 +215,31 @@ export async function checkCode(
   throw new AppError(code, message, details);
 }
 
+/**
+ * A code request as both APIs answer it (HTTP POST /v1/verifications, gRPC
+ * Verifications.Send): requestCode plus the tracking events.
+ */
+export async function issueCode(
+  deps: CommandDeps,
+  principal: Principal,
+  input: { templateCode: string; mobile: string; params?: Params },
+  meta: Meta,
+): Promise<{ messageId: string; expiresAt: string; position: number }> {
+  try {
+    const issued = await requestCode(deps, principal, input, meta);
+    deps.tracker.track({
+      type: 'send.accepted',
+      tenantId: principal.userId,
+      messageId: issued.messageId,
+      templateCode: input.templateCode,
+    });
+    return { messageId: issued.messageId, expiresAt: issued.expiresAt, position: issued.position };
+  } catch (err) {
+    trackRejection(deps, principal, input.templateCode, err);
+    throw err;
+  }
+}
+
 export function verificationsRouter(deps: CommandDeps, auth: RequestHandler): Router {
   const router = Router();
   router.post(
@@ -224,23 +249,7 @@ export function verificationsRouter(deps: CommandDeps, auth: RequestHandler): Ro
     async (req, res) => {
       const principal = principalOf(req);
       const body = req.body as { templateCode: string; mobile: string; params?: Params };
-      try {
-        const issued = await requestCode(deps, principal, body, metaOf(req, principal));
-        deps.tracker.track({
-          type: 'send.accepted',
-          tenantId: principal.userId,
-          messageId: issued.messageId,
-          templateCode: body.templateCode,
-        });
-        res.status(202).json({
-          messageId: issued.messageId,
-          expiresAt: issued.expiresAt,
-          position: issued.position,
-        });
-      } catch (err) {
-        trackRejection(deps, principal, body.templateCode, err);
-        throw err;
-      }
+      res.status(202).json(await issueCode(deps, principal, body, metaOf(req, principal)));
     },
   );
   router.post(

@@ -32,6 +32,8 @@ export {
 export { takeAttempt, giveBack, type Counter, type ThrottleResult } from './throttle.ts';
 export {
   createAuthenticator,
+  createPrincipalResolver,
+  bearerOf,
   requireAdmin,
   canSee,
   principalOf,

@@ -63,8 +63,8 @@ export function actorOf(principal: Principal): { type: 'user' | 'apiKey'; id: st
     : { type: 'user', id: principal.userId };
 }
 
-function bearer(req: Request): string {
-  const header = req.headers.authorization;
+/** The token or API key of an `Authorization: Bearer …` value (HTTP header or gRPC metadata). */
+export function bearerOf(header: string | undefined): string {
   if (header === undefined || header.trim() === '') {
     throw new AppError('UNAUTHENTICATED', 'Send Authorization: Bearer <token or API key>.');
   }
@@ -83,12 +83,29 @@ function bearer(req: Request): string {
  * version and not have been ended; a disabled user's tokens and API keys stop
  * (one Redis MGET per request, see sessions.ts).
  */
-export function createAuthenticator({
+export function createAuthenticator(deps: AuthenticatorDeps): RequestHandler {
+  const resolve = createPrincipalResolver(deps);
+  return (req, _res, next) => {
+    resolve(req.headers.authorization).then(
+      (principal) => {
+        req.principal = principal;
+        next();
+      },
+      (err: unknown) => next(err),
+    );
+  };
+}
+
+/**
+ * The caller of an `Authorization` value, for any transport (the HTTP
+ * middleware above, the gRPC metadata): rejects with the same AppErrors.
+ */
+export function createPrincipalResolver({
   config,
   eventStore,
   redis,
   redisPrefix,
-}: AuthenticatorDeps): RequestHandler {
+}: AuthenticatorDeps): (authorization: string | undefined) => Promise<Principal> {
   const roles = new Map<string, Role>();
   const sessions: SessionStore = { redis, prefix: redisPrefix ?? '' };
 
@@ -141,21 +158,10 @@ export function createAuthenticator({
     };
   }
 
-  return (req, _res, next) => {
-    let token: string;
-    try {
-      token = bearer(req);
-    } catch (err) {
-      return next(err);
-    }
+  return async (authorization) => {
+    const token = bearerOf(authorization);
     const apiKey = parseApiKey(token);
-    (apiKey ? fromApiKey(token, apiKey.keyId) : fromToken(token)).then(
-      (principal) => {
-        req.principal = principal;
-        next();
-      },
-      (err: unknown) => next(err),
-    );
+    return apiKey ? fromApiKey(token, apiKey.keyId) : fromToken(token);
   };
 }
 

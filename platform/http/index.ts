@@ -6,7 +6,14 @@ export {
   type PipelineReport,
   type Readiness,
 } from './app.ts';
-export { validateBody, validateQuery, validationError, ajv, type FieldError } from './validate.ts';
+export {
+  validateBody,
+  validateQuery,
+  validateInput,
+  validationError,
+  ajv,
+  type FieldError,
+} from './validate.ts';
 export {
   startHttpServer,
   onShutdown,

@@ -97,3 +97,19 @@ export function validateQuery(schema: SchemaObject): RequestHandler {
     next();
   };
 }
+
+/**
+ * The same check as validateBody (or validateQuery with `query`), for input
+ * that arrives another way (gRPC): returns the value with the schema's
+ * defaults filled in, or throws the same VALIDATION_FAILED.
+ */
+export function validateInput<T>(
+  schema: SchemaObject,
+  value: Record<string, unknown>,
+  where: 'body' | 'query',
+): T {
+  const validate = compile(where === 'query' ? queryAjv : ajv, schema);
+  const copy = { ...value };
+  if (!validate(copy)) throw validationError(where, validate.errors ?? []);
+  return copy as T;
+}

@@ -1,8 +1,8 @@
 // GET /v1/messages (filters, cursor pagination newest first) and
 // GET /v1/messages/:id (with its timeline).
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
-import { canSee, principalOf } from '../../platform/auth/index.ts';
+import { canSee, principalOf, type Principal } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { findTimeline } from '../../platform/readModels/index.ts';
 import { validateQuery } from '../../platform/http/index.ts';
@@ -14,11 +14,11 @@ import {
   parseRange,
   newestFirstPage,
   sqlConditions,
-  visibleTenant,
+  visibleTenantOf,
 } from '../params.ts';
 import { liveCollection, waitForReadModels, type QueryDeps } from '../readModels.ts';
 
-interface ListQuery {
+export interface ListMessagesQuery {
   mobile?: string;
   template?: string;
   status?: string;
@@ -53,11 +53,11 @@ export function messageView(row: RowDataPacket) {
   };
 }
 
-async function listMessages(deps: QueryDeps, req: Request) {
-  const q = req.query as unknown as ListQuery;
+/** GET /v1/messages and gRPC Messages.List: `q` is already checked against listMessagesQuery. */
+export async function listMessages(deps: QueryDeps, principal: Principal, q: ListMessagesQuery) {
   const cursor = decodeTimeCursor(q.cursor);
   const { from, to } = parseRange(q);
-  const tenant = visibleTenant(req, q.tenant);
+  const tenant = visibleTenantOf(principal, q.tenant);
   await waitForReadModels(deps, ['message_history'], q.after);
   const conditions = sqlConditions();
   const { add } = conditions;
@@ -78,9 +78,13 @@ async function listMessages(deps: QueryDeps, req: Request) {
   return { items: rows.map(messageView), nextCursor };
 }
 
-async function getMessage(deps: QueryDeps, req: Request) {
-  const id = String(req.params.id);
-  const after = (req.query as { after?: number }).after;
+/** GET /v1/messages/:id and gRPC Messages.Get. */
+export async function getMessage(
+  deps: QueryDeps,
+  principal: Principal,
+  id: string,
+  after: number | undefined,
+) {
   await waitForReadModels(deps, ['message_history', 'message_timelines'], after);
   const [rows] = await deps.mysql.query<RowDataPacket[]>(
     'SELECT * FROM message_history WHERE message_id = ?',
@@ -88,7 +92,7 @@ async function getMessage(deps: QueryDeps, req: Request) {
   );
   const row = rows[0];
   // another tenant's message is as absent as one that does not exist
-  if (!row || !canSee(principalOf(req), String(row.tenant_id))) {
+  if (!row || !canSee(principal, String(row.tenant_id))) {
     throw new AppError('MESSAGE_NOT_FOUND', `No message ${id}.`);
   }
   const collection = await liveCollection(deps.mongo.db, 'message_timelines');
@@ -108,10 +112,11 @@ async function getMessage(deps: QueryDeps, req: Request) {
 export function messageHistoryRouter(deps: QueryDeps): Router {
   const router = Router();
   router.get('/v1/messages', validateQuery(listMessagesQuery), async (req, res) => {
-    res.json(await listMessages(deps, req));
+    res.json(await listMessages(deps, principalOf(req), req.query as unknown as ListMessagesQuery));
   });
   router.get('/v1/messages/:id', validateQuery(getMessageQuery), async (req, res) => {
-    res.json(await getMessage(deps, req));
+    const after = (req.query as { after?: number }).after;
+    res.json(await getMessage(deps, principalOf(req), String(req.params.id), after));
   });
   return router;
 }

@@ -8,7 +8,15 @@ import {
   listTemplatesQuery,
   getTemplateQuery,
 } from '../../schemas/openapi/query.ts';
-import { decodeCursor, encodeCursor, iso, sqlConditions, visibleTenant } from '../params.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  iso,
+  sqlConditions,
+  visibleTenant,
+  visibleTenantOf,
+} from '../params.ts';
+import { principalOf, type Principal } from '../../platform/auth/index.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
 
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -58,17 +66,19 @@ const decodeCodeCursor = (cursor: string | undefined) =>
       : undefined,
   );
 
-async function listTemplates(deps: QueryDeps, req: Request) {
-  const q = req.query as unknown as {
-    status?: string;
-    kind?: string;
-    tenant?: string;
-    limit: number;
-    cursor?: string;
-    after?: number;
-  };
+export interface ListTemplatesQuery {
+  status?: string;
+  kind?: string;
+  tenant?: string;
+  limit: number;
+  cursor?: string;
+  after?: number;
+}
+
+/** GET /v1/templates and gRPC Templates.List: `q` is already checked against listTemplatesQuery. */
+export async function listTemplates(deps: QueryDeps, principal: Principal, q: ListTemplatesQuery) {
   const cursor = decodeCodeCursor(q.cursor);
-  const tenant = visibleTenant(req, q.tenant);
+  const tenant = visibleTenantOf(principal, q.tenant);
   await waitForReadModels(deps, ['templates'], q.after);
   const { add, where, args } = sqlConditions();
   if (tenant !== undefined) add('tenant_id = ?', tenant);
@@ -98,10 +108,14 @@ async function listTemplates(deps: QueryDeps, req: Request) {
   };
 }
 
-async function getTemplate(deps: QueryDeps, req: Request) {
-  const code = String(req.params.code);
-  const q = req.query as { tenant?: string; after?: number };
-  const tenant = visibleTenant(req, q.tenant);
+/** GET /v1/templates/:code and gRPC Templates.Get. */
+export async function getTemplate(
+  deps: QueryDeps,
+  principal: Principal,
+  code: string,
+  q: { tenant?: string; after?: number },
+) {
+  const tenant = visibleTenantOf(principal, q.tenant);
   await waitForReadModels(deps, ['templates'], q.after);
   const [rows] = await deps.mysql.query<RowDataPacket[]>(
     `SELECT * FROM templates WHERE template_code = ?${tenant === undefined ? '' : ' AND tenant_id = ?'}
@@ -145,10 +159,13 @@ export function templatesRouter(deps: QueryDeps): Router {
     res.json(await listSignatures(deps, req));
   });
   router.get('/v1/templates', validateQuery(listTemplatesQuery), async (req, res) => {
-    res.json(await listTemplates(deps, req));
+    res.json(
+      await listTemplates(deps, principalOf(req), req.query as unknown as ListTemplatesQuery),
+    );
   });
   router.get('/v1/templates/:code', validateQuery(getTemplateQuery), async (req, res) => {
-    res.json(await getTemplate(deps, req));
+    const q = req.query as { tenant?: string; after?: number };
+    res.json(await getTemplate(deps, principalOf(req), String(req.params.code), q));
   });
   return router;
 }
