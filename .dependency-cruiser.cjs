@@ -7,6 +7,7 @@ const folders = [
   'platform',
   'command-service',
   'query-service',
+  'grpc-service',
   'processors',
   'projectors',
   'jobs',
@@ -23,6 +24,8 @@ const mayImport = {
   processors: ['domain', 'schemas', 'platform'],
   projectors: ['domain', 'schemas', 'platform'],
   'query-service': ['schemas', 'platform'],
+  // the gRPC API maps onto both sides' handlers and read-model queries, deciding nothing itself
+  'grpc-service': ['domain', 'schemas', 'platform', 'command-service', 'query-service'],
   jobs: ['platform'],
   pump: ['platform'],
   cli: folders,

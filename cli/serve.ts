@@ -51,6 +51,14 @@ export const components: Record<string, Starter> = {
     rt.logger.info(`query API on ${service.url} (docs ${service.url}/docs)`);
     return service;
   },
+  async grpc(rt) {
+    const { startGrpcService } = await import('../grpc-service/index.ts');
+    const service = await startGrpcService(rt);
+    rt.logger.info(
+      `gRPC API on ${service.address}${service.tls ? ' (TLS)' : ''} (streaming.v1; reflection and grpc.health.v1)`,
+    );
+    return service;
+  },
   async processors(rt) {
     const { startProcessors } = await import('../processors/index.ts');
     const running = await startProcessors(rt);

@@ -61,6 +61,7 @@ export async function start(options: { stack: boolean }): Promise<void> {
       'streaming is running:',
       `  command API  http://${config.http.host}:${config.http.commandPort}  (docs: /docs)`,
       `  query API    http://${config.http.host}:${config.http.queryPort}  (docs: /docs)`,
+      `  gRPC API     ${config.http.host}:${config.http.grpcPort}  (streaming.v1, reflection: grpcurl -plaintext ${config.http.host}:${config.http.grpcPort} list)`,
       `  simulator    http://${config.http.host}:${config.http.simulatorPort}  (admin: /admin/accounts)`,
       `  console      http://${config.http.host}:${config.http.queryPort}/console`,
       ...(metrics ? [`  metrics      ${metrics.url}/metrics  (every process, one scrape)`] : []),

@@ -24,6 +24,7 @@ export const startChildren: ChildSpec[] = [
   { name: 'simulator', args: ['simulator'] },
   { name: 'command', args: ['serve', 'command'] },
   { name: 'query', args: ['serve', 'query'] },
+  { name: 'grpc', args: ['serve', 'grpc'] },
   { name: 'processors', args: ['serve', 'processors'] },
   { name: 'callbacks', args: ['serve', 'callbacks'] },
   { name: 'projectors', args: ['serve', 'projectors', 'jobs', 'pump'] },

@@ -13,6 +13,7 @@ export {
   receiptMatches,
   type ReceiptMatch,
   status,
+  statusOfEventType,
   sameRequest,
   type MessageState,
   type ExistingMessage,

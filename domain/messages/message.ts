@@ -52,6 +52,22 @@ export const CANCEL_MARGIN_MS = 1_000;
 /** sendAt may be at most this far ahead. */
 export const MAX_SCHEDULE_AHEAD_MS = 30 * 86_400_000;
 
+/**
+ * The status each event type moves a message to; the other event types of a
+ * message stream (failed-over, retry-scheduled) change no status. The decider
+ * never appends one that would move a message backwards.
+ */
+export const statusOfEventType: Readonly<Record<string, MessageStatus>> = {
+  'sms.accepted.v1': 'accepted',
+  'sms.submitted.v1': 'submitted',
+  'sms.submission-uncertain.v1': 'uncertain',
+  'sms.failed.v1': 'failed',
+  'sms.delivered.v1': 'delivered',
+  'sms.undelivered.v1': 'undelivered',
+  'sms.expired.v1': 'expired',
+  'sms.cancelled.v1': 'cancelled',
+};
+
 // events ------------------------------------------------------------------
 export type SmsAcceptedData = {
   messageId: string;

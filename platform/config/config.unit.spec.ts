@@ -56,6 +56,7 @@ describe('loadConfig', () => {
         commandPort: 8080,
         queryPort: 8081,
         simulatorPort: 8090,
+        grpcPort: 8082,
         tls: undefined,
         corsOrigins: [],
         bodyLimitBytes: 100 * 1024,

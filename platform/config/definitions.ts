@@ -277,6 +277,11 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   port('STREAMING_COMMAND_PORT', 8080, 'Port of the command service.'),
   port('STREAMING_QUERY_PORT', 8081, 'Port of the query service.'),
   port('STREAMING_SIMULATOR_PORT', 8090, 'Port of the supplier simulator.'),
+  port(
+    'STREAMING_GRPC_PORT',
+    8082,
+    'Port of the gRPC API (`streaming.v1`: command and query RPCs and Watch, on `STREAMING_HTTP_HOST`, TLS with the same certificate files). Requests larger than `STREAMING_BODY_LIMIT` are refused with INVALID_ARGUMENT.',
+  ),
   {
     name: 'STREAMING_METRICS_PORT',
     schema: { type: 'integer', minimum: 0, maximum: 65535 },

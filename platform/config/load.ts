@@ -40,6 +40,8 @@ export interface Config {
     readonly commandPort: number;
     readonly queryPort: number;
     readonly simulatorPort: number;
+    /** The gRPC API's port (STREAMING_GRPC_PORT). */
+    readonly grpcPort: number;
     readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
     readonly corsOrigins: readonly string[];
     readonly bodyLimitBytes: number;
@@ -485,6 +487,7 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       commandPort: n('STREAMING_COMMAND_PORT'),
       queryPort: n('STREAMING_QUERY_PORT'),
       simulatorPort: n('STREAMING_SIMULATOR_PORT'),
+      grpcPort: n('STREAMING_GRPC_PORT'),
       tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : undefined,
       corsOrigins: list('STREAMING_CORS_ORIGINS'),
       bodyLimitBytes: parseSize(s('STREAMING_BODY_LIMIT')) ?? 102400,

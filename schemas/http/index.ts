@@ -441,3 +441,14 @@ export const callbackDeliveryView = obj(
     lastError: { type: 'string' },
   },
 );
+
+// gRPC Messages.Watch (no HTTP twin): the request as the gRPC layer decodes it.
+export const watchMessagesRequest = obj([], {
+  afterPosition: { type: 'integer', minimum: 0 },
+  messageIds: {
+    type: 'array',
+    items: { type: 'string', minLength: 1, maxLength: 128 },
+    maxItems: 1000,
+  },
+  templateCode,
+});

@@ -58,11 +58,11 @@ describe('docker-compose.yml', () => {
       assert.equal(s.ports, undefined, `${name} publishes no ports`);
       assert.notEqual(s.network_mode, 'host', `${name} is not on the host network`);
     }
-    // what is published: the two HTTP APIs, and the dashboards on loopback only
+    // what is published: the two HTTP APIs and the gRPC API, and the dashboards on loopback only
     for (const [name, s] of Object.entries(services)) {
       for (const p of s.ports ?? []) {
         const spec = String(p);
-        if (name === 'command' || name === 'query') continue;
+        if (name === 'command' || name === 'query' || name === 'grpc') continue;
         assert.match(spec, /^127\.0\.0\.1:/, `${name} publishes ${spec} on loopback only`);
       }
     }

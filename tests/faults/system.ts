@@ -148,6 +148,7 @@ export class System {
       STREAMING_KAFKA_BROKERS: `127.0.0.1:${PORTS.kafka}`,
       STREAMING_COMMAND_PORT: String(PORTS.command),
       STREAMING_QUERY_PORT: String(PORTS.query),
+      STREAMING_GRPC_PORT: String(PORTS.query + 1),
       STREAMING_SIMULATOR_PORT: String(PORTS.simulator),
       // the suite's load is not about the caps: accounts and tenant take what it sends
       STREAMING_SUPPLIERS: JSON.stringify(

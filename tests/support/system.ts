@@ -61,6 +61,8 @@ export interface RunningSystem {
   query: string;
   simulator: string;
   metrics: string;
+  /** host:port of the gRPC API */
+  grpc: string;
   output(): string;
   /** A fresh tenant's token (registered and logged in). */
   tenant(): Promise<{ username: string; password: string; token: string }>;
@@ -78,18 +80,25 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Ports base+0 command, +1 query, +10 simulator, +20 metrics. */
+/** Ports base+0 command, +1 query, +2 gRPC, +10 simulator, +20 metrics. */
 export async function startSystem(
   name: string,
   base: number,
   extraEnv: Record<string, string> = {},
 ): Promise<RunningSystem> {
-  const ports = { command: base, query: base + 1, simulator: base + 10, metrics: base + 20 };
+  const ports = {
+    command: base,
+    query: base + 1,
+    grpc: base + 2,
+    simulator: base + 10,
+    metrics: base + 20,
+  };
   const urls = {
     command: `http://127.0.0.1:${ports.command}`,
     query: `http://127.0.0.1:${ports.query}`,
     simulator: `http://127.0.0.1:${ports.simulator}`,
     metrics: `http://127.0.0.1:${ports.metrics}`,
+    grpc: `127.0.0.1:${ports.grpc}`,
   };
   const db: TestDatabase = await freshDatabase(name);
   const mongoDbName = `streaming_t_${name}_${randomBytes(4).toString('hex')}`;
@@ -101,6 +110,7 @@ export async function startSystem(
     STREAMING_MONGO_URL: `mongodb://127.0.0.1:27017/${mongoDbName}`,
     STREAMING_COMMAND_PORT: String(ports.command),
     STREAMING_QUERY_PORT: String(ports.query),
+    STREAMING_GRPC_PORT: String(ports.grpc),
     STREAMING_SIMULATOR_PORT: String(ports.simulator),
     STREAMING_METRICS_PORT: String(ports.metrics),
     STREAMING_SUPPLIERS: JSON.stringify(

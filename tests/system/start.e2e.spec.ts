@@ -15,7 +15,7 @@ import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { defaultSupplierAccounts } from '../../platform/config/index.ts';
 
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
-const ports = { command: 18080, query: 18081, simulator: 18090 };
+const ports = { command: 18080, query: 18081, grpc: 18082, simulator: 18090 };
 const base = `http://127.0.0.1:${ports.command}`;
 const queryBase = `http://127.0.0.1:${ports.query}`;
 const simBase = `http://127.0.0.1:${ports.simulator}`;
@@ -86,6 +86,7 @@ describe('streaming start, as a user runs it', () => {
         STREAMING_MONGO_URL: `mongodb://127.0.0.1:27017/${mongoDbName}`,
         STREAMING_COMMAND_PORT: String(ports.command),
         STREAMING_QUERY_PORT: String(ports.query),
+        STREAMING_GRPC_PORT: String(ports.grpc),
         STREAMING_SIMULATOR_PORT: String(ports.simulator),
         STREAMING_SUPPLIERS: suppliers(),
         STREAMING_LOG_LEVEL: 'warn',

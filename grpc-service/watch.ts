@@ -1,0 +1,159 @@
+// Messages.Watch: every status change of the caller's messages, from the
+// event store's subscription (which never skips or reorders a committed
+// event), so in global order and hence in order per message. Each change
+// carries its global position; a client that passes back the last position
+// it handled resumes right after it: nothing lost, nothing repeated.
+import { once } from 'node:events';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { statusOfEventType } from '../domain/index.ts';
+import { canSee } from '../platform/auth/index.ts';
+import { AppError } from '../platform/errors/index.ts';
+import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
+import { validateInput } from '../platform/http/index.ts';
+import { watchMessagesRequest } from '../schemas/http/index.ts';
+import { toEnum, type CallContext } from './calls.ts';
+import type { GrpcDeps } from './deps.ts';
+
+type Obj = Record<string, unknown>;
+const STREAM_PREFIX = 'message-';
+const TYPES = Object.keys(statusOfEventType);
+/** How often a watcher with nothing of its own is told how far the server looked. */
+const PROGRESS_EVERY_MS = 5_000;
+const OWNERS_MAX = 50_000;
+
+// the watches of this process, ended (OK) when the server stops
+const active = new Set<() => void>();
+
+/** Ends every Watch of this process normally; their clients resume elsewhere. */
+export function endWatches(): void {
+  for (const end of [...active]) end();
+}
+
+interface Owner {
+  tenantId: string;
+  templateCode: string;
+}
+
+export async function watchMessages(
+  deps: GrpcDeps,
+  call: ServerWritableStream<Obj, Obj>,
+  ctx: CallContext,
+): Promise<void> {
+  const req = validateInput<{
+    afterPosition?: number;
+    messageIds?: string[];
+    templateCode?: string;
+  }>(
+    watchMessagesRequest,
+    Object.fromEntries(Object.entries(call.request).filter(([, v]) => v !== undefined)),
+    'body',
+  );
+  const head = await deps.eventStore.headPosition();
+  const after = req.afterPosition ?? 0;
+  if (after > head) {
+    throw new AppError(
+      'POSITION_AHEAD_OF_STORE',
+      `afterPosition ${after} is beyond the event store's last position (${head}); pass a position this stream sent.`,
+      { after, head },
+    );
+  }
+  const ids = req.messageIds ? new Set(req.messageIds) : undefined;
+  const owners = new Map<string, Owner | null>();
+
+  // who sent a message: from its acceptance (in the event, or read once from its stream)
+  const ownerOf = async (event: RecordedEvent, messageId: string): Promise<Owner | null> => {
+    if (event.type === 'sms.accepted.v1') {
+      const d = event.data as { tenantId: string; templateCode: string };
+      return { tenantId: d.tenantId, templateCode: d.templateCode };
+    }
+    const known = owners.get(messageId);
+    if (known !== undefined) return known;
+    const [first] = await deps.eventStore.readStream(event.streamId, { limit: 1 });
+    const d = first?.type === 'sms.accepted.v1' ? (first.data as Obj) : undefined;
+    const owner = d ? { tenantId: String(d.tenantId), templateCode: String(d.templateCode) } : null; // removed by retention: nobody's any more
+    if (owners.size >= OWNERS_MAX) owners.clear();
+    owners.set(messageId, owner);
+    return owner;
+  };
+
+  let sentUpTo = after;
+  let busy = false;
+  const write = async (item: Obj): Promise<void> => {
+    if (call.cancelled) return;
+    if (!call.write(item)) {
+      await Promise.race([once(call, 'drain'), once(call, 'cancelled'), once(call, 'close')]);
+    }
+  };
+
+  const onEvents = async (events: RecordedEvent[]): Promise<void> => {
+    busy = true;
+    try {
+      for (const event of events) {
+        if (call.cancelled) return;
+        if (!event.streamId.startsWith(STREAM_PREFIX)) continue;
+        const status = statusOfEventType[event.type];
+        const messageId = event.streamId.slice(STREAM_PREFIX.length);
+        if (status === undefined || (ids && !ids.has(messageId))) continue;
+        const owner = await ownerOf(event, messageId);
+        if (!owner || !canSee(ctx.principal, owner.tenantId)) continue;
+        if (req.templateCode !== undefined && owner.templateCode !== req.templateCode) continue;
+        const d = event.data as {
+          supplierAccount?: unknown;
+          reason?: { code?: unknown; message?: unknown };
+        };
+        await write({
+          change: {
+            position: event.position,
+            messageId,
+            templateCode: owner.templateCode,
+            status: toEnum('MESSAGE_STATUS_', status),
+            at: event.metadata.timestamp,
+            version: event.streamVersion,
+            supplierAccount: typeof d.supplierAccount === 'string' ? d.supplierAccount : undefined,
+            reason:
+              d.reason && typeof d.reason.code === 'string'
+                ? { code: d.reason.code, message: String(d.reason.message ?? '') }
+                : undefined,
+          },
+        });
+        sentUpTo = event.position;
+      }
+    } finally {
+      busy = false;
+    }
+  };
+
+  let subscription: Subscription | undefined;
+  let end = () => undefined as void;
+  const done = new Promise<void>((resolve) => {
+    end = resolve;
+    active.add(end);
+    call.once('cancelled', resolve);
+    call.once('close', resolve);
+    call.once('error', () => resolve());
+  });
+  subscription = deps.eventStore.subscribe({
+    after: after === 0 ? head : after,
+    types: TYPES,
+    batchSize: 200,
+    onEvents,
+    onError: (err) => deps.logger.warn('Watch: reading the event store failed; retrying', { err }),
+  });
+  if (after === 0) sentUpTo = head;
+  // while nothing of the caller's changes, say how far the server has looked
+  const progress = setInterval(() => {
+    const at = subscription?.position ?? 0;
+    if (!busy && at > sentUpTo && !call.cancelled) {
+      sentUpTo = at;
+      void write({ progress: at });
+    }
+  }, PROGRESS_EVERY_MS);
+  try {
+    await done;
+  } finally {
+    active.delete(end);
+    clearInterval(progress);
+    await subscription.stop();
+    subscription = undefined;
+  }
+}
