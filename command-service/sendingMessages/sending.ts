@@ -72,6 +72,9 @@ export async function sendMessage(
     input.idempotencyKey === undefined
       ? randomUUID()
       : idempotentMessageId(principal.userId, input.idempotencyKey);
+  // The caller's own mistake first: params that do not fit the placeholders
+  // answer PARAMS_MISMATCH even while a new revision waits for its review.
+  checkParams(template.placeholders, input.params ?? {});
   return acceptRecipient(
     deps,
     template,
