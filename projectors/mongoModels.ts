@@ -10,6 +10,7 @@
 // `read_model_pointers` ({_id: model, collection}); a swap rewrites that one
 // document. Without a pointer the collection has the model's own name.
 import type { Db, Document } from 'mongodb';
+import { isClosedStatus, statusOfEventType } from '../domain/messages/index.ts';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import {
   READ_MODEL_POINTERS,
@@ -259,17 +260,6 @@ export const auditLog = mongoProjection({
 });
 
 // message_timelines -------------------------------------------------------
-const FINAL = new Set(['delivered', 'undelivered', 'failed', 'cancelled']);
-const STATUS: Record<string, string> = {
-  'sms.cancelled.v1': 'cancelled',
-  'sms.accepted.v1': 'accepted',
-  'sms.submitted.v1': 'submitted',
-  'sms.submission-uncertain.v1': 'uncertain',
-  'sms.failed.v1': 'failed',
-  'sms.delivered.v1': 'delivered',
-  'sms.undelivered.v1': 'undelivered',
-  'sms.expired.v1': 'expired',
-};
 const OUTCOME: Record<string, string> = {
   'sms.submitted.v1': 'submitted',
   'sms.failed-over.v1': 'rejected',
@@ -329,8 +319,8 @@ export function foldTimeline(
       };
     }
     if (e.type === 'sms.accepted.v1' && out.states.length > 0) continue;
-    const next = STATUS[e.type];
-    if (next !== undefined && !(out.states.length > 0 && FINAL.has(out.status))) {
+    const next = statusOfEventType[e.type];
+    if (next !== undefined && !(out.states.length > 0 && isClosedStatus(out.status))) {
       out.status = next;
       out.states.push({
         status: next,
@@ -457,7 +447,7 @@ export const messageTimelines = mongoProjection({
       }
       if (!next) continue;
       if (before) (before.open ? fromOpen : fromFinal).push(id);
-      writes.push({ doc: next, open: !FINAL.has(next.status) });
+      writes.push({ doc: next, open: !isClosedStatus(next.status) });
     }
     if (writes.length === 0) return;
 

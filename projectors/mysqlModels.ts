@@ -1,4 +1,5 @@
 // The MySQL read models: message_history, templates, signatures, users, inbound_messages, tenants, opt_outs.
+import { isClosedStatus, isFinalStatus, type MessageStatus } from '../domain/messages/index.ts';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { mysqlProjection, type Row, type RowModel } from './mysqlProjection.ts';
 
@@ -15,8 +16,6 @@ const streamSuffix = (event: RecordedEvent, prefix: string): string | undefined 
   event.streamId.startsWith(prefix) ? event.streamId.slice(prefix.length) : undefined;
 
 // message_history ---------------------------------------------------------
-const FINAL = new Set(['delivered', 'undelivered', 'failed', 'cancelled']);
-
 const messageHistoryColumns = [
   'message_id',
   'tenant_id',
@@ -55,7 +54,7 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
       content: text(d.content), // verification codes are already masked in the event
       segments: d.segments,
       encoding: d.encoding,
-      status: 'accepted',
+      status: 'accepted' satisfies MessageStatus,
       supplier_account: null,
       supplier_message_id: null,
       attempts: 0,
@@ -70,7 +69,9 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
   }
   if (!row) return undefined; // an outcome without its acceptance (deleted by retention)
   const next: Row = { ...row, updated_at: new Date(time) };
-  const final = FINAL.has(String(row.status));
+  // the domain's statuses: a closed one is kept, whatever arrives later
+  const final = isClosedStatus(String(row.status));
+  const moveTo = (status: MessageStatus) => void (next.status = status);
   const reason = reasonOf(d);
   const setError = () => {
     next.error_code = clip(reason.code, 64);
@@ -83,7 +84,7 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
         next.supplier_account ??= d.supplierAccount;
         next.supplier_message_id ??= d.supplierMessageId;
       } else {
-        next.status = 'submitted';
+        moveTo('submitted');
         next.supplier_account = d.supplierAccount;
         next.supplier_message_id = d.supplierMessageId;
       }
@@ -99,20 +100,20 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
       setError();
       return next;
     case 'sms.submission-uncertain.v1':
-      if (!final) next.status = 'uncertain';
+      if (!final) moveTo('uncertain');
       next.supplier_account = d.supplierAccount;
       next.attempts = Number(row.attempts) + 1;
       setError();
       return next;
     case 'sms.failed.v1':
       if (final) return undefined;
-      next.status = 'failed';
+      moveTo('failed');
       if (typeof d.supplierAccount === 'string') next.supplier_account = d.supplierAccount;
       setError();
       return next;
     case 'sms.delivered.v1':
       if (final) return undefined;
-      next.status = 'delivered';
+      moveTo('delivered');
       next.supplier_account = d.supplierAccount;
       next.supplier_message_id = d.supplierMessageId;
       next.delivered_at = at(d.deliveredAt, time);
@@ -121,16 +122,16 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
       return next;
     case 'sms.cancelled.v1':
       if (final) return undefined;
-      next.status = 'cancelled';
+      moveTo('cancelled');
       return next;
     case 'sms.expired.v1':
-      if (final || row.status === 'expired') return undefined;
-      next.status = 'expired';
+      if (isFinalStatus(String(row.status))) return undefined;
+      moveTo('expired');
       setError();
       return next;
     case 'sms.undelivered.v1':
       if (final) return undefined;
-      next.status = 'undelivered';
+      moveTo('undelivered');
       next.supplier_account = d.supplierAccount;
       next.supplier_message_id = d.supplierMessageId;
       next.delivered_at = null;

@@ -2,6 +2,8 @@ export {
   messageDecider,
   messageStream,
   isFinal,
+  isClosedStatus,
+  isFinalStatus,
   dueAt,
   checkSendAt,
   CANCEL_MARGIN_MS,

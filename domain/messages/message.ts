@@ -259,6 +259,11 @@ export function isFinal(state: MessageState): boolean {
   return state.exists && finalStatuses.has(state.status);
 }
 
+/** Whether nothing changes a message in this status any more (a read model keeps it as it is). */
+export const isClosedStatus = (s: string): boolean => closedStatuses.has(s as MessageStatus);
+/** Whether a message in this status needs no more work (closed, or expired). */
+export const isFinalStatus = (s: string): boolean => finalStatuses.has(s as MessageStatus);
+
 export type ReceiptMatch =
   | 'match'
   /** No submission recorded yet: the receipt waits (parked) for it. */
