@@ -309,7 +309,8 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     name: 'STREAMING_TLS_CERT_FILE',
     schema: { type: 'string', minLength: 1 },
     expects: 'a path to a PEM certificate file',
-    description: 'PEM certificate (chain). With the key file set, the services serve HTTPS.',
+    description:
+      'PEM certificate (chain). With the key file set, the services serve HTTPS and the gRPC API TLS only.',
   },
   {
     name: 'STREAMING_TLS_KEY_FILE',

@@ -66,8 +66,11 @@ export function metadataOf(token: string | undefined, extra: Record<string, stri
   return md;
 }
 
-export async function connect(address: string): Promise<StreamingClients> {
-  const creds = grpc.credentials.createInsecure();
+/** Clients of the three services on one address (plaintext unless `creds` say otherwise). */
+export async function connect(
+  address: string,
+  creds: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): Promise<StreamingClients> {
   const v1 = loaded.streaming.v1;
   const messages = new v1.Messages!(address, creds);
   const verifications = new v1.Verifications!(address, creds);
