@@ -15,29 +15,28 @@ import type { Db } from 'mongodb';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 import { liveCollection, readModelDb, timelineCollections } from '../platform/readModels/index.ts';
-import { normalizeSupplierMessageId } from '../platform/suppliers/pushes.ts';
+import {
+  AUDIT_LOG,
+  DEFAULT_REDIS_PREFIX,
+  MESSAGE_HISTORY,
+  MESSAGE_TIMELINES,
+  messageStream,
+  retentionStream,
+  supplierLookupKey as lookupKey,
+} from '../contracts/index.ts';
 import { catchUpIndex } from './indexes.ts';
-
-/** Default prefix of the dispatcher's and projectors' Redis keys (processors/deps.ts). */
-export const DISPATCH_REDIS_PREFIX = 'streaming:';
 
 /**
  * The dispatcher's Redis look-up of a supplier message id → message id
- * (processors/redisState.ts `<prefix>smid:<account>:<normalized id>`). The one
- * place to change when that key pattern changes.
+ * (`<prefix>smid:<account>:<normalized id>`, built in contracts/redisKeys.ts).
  */
 export function supplierLookupKey(
   supplierAccount: string,
   supplierMessageId: string,
-  prefix = DISPATCH_REDIS_PREFIX,
+  prefix = DEFAULT_REDIS_PREFIX,
 ): string {
-  return `${prefix}smid:${supplierAccount}:${normalizeSupplierMessageId(supplierMessageId)}`;
+  return lookupKey(prefix, supplierAccount, supplierMessageId);
 }
-
-export const MESSAGE_HISTORY_TABLE = 'message_history';
-export const MESSAGE_TIMELINES_COLLECTION = 'message_timelines';
-/** projectors' audit log: one document per event, with its streamId. */
-export const AUDIT_LOG_COLLECTION = 'audit_log';
 
 export interface RetentionDeps {
   pool: Pool;
@@ -96,7 +95,7 @@ export async function setTenantRetention(
 /** Supplier look-up keys of one message, from its events. */
 export function lookupKeysOf(
   events: readonly { type: string; data: Record<string, unknown> }[],
-  prefix = DISPATCH_REDIS_PREFIX,
+  prefix = DEFAULT_REDIS_PREFIX,
 ) {
   const keys = new Set<string>();
   for (const e of events) {
@@ -116,28 +115,26 @@ export function lookupKeysOf(
 
 async function removeBatch(deps: RetentionDeps, ids: string[]): Promise<void> {
   // 1. the look-ups named by the streams (read before the streams go)
-  const streams = await Promise.all(ids.map((id) => deps.eventStore.readStream(`message-${id}`)));
+  const streams = await Promise.all(ids.map((id) => deps.eventStore.readStream(messageStream(id))));
   const keys = streams.flatMap((events) => lookupKeysOf(events, deps.redisPrefix));
   if (keys.length) await deps.redis.del(...keys);
   // 2. read models: timelines and the audit log's entries of these streams
   //    (the live collections may have been swapped by a rebuild)
-  const timelines = await liveCollection(deps.mongo, MESSAGE_TIMELINES_COLLECTION);
+  const timelines = await liveCollection(deps.mongo, MESSAGE_TIMELINES);
   for (const part of timelineCollections(timelines)) {
-    await readModelDb(deps.mongo, MESSAGE_TIMELINES_COLLECTION)
+    await readModelDb(deps.mongo, MESSAGE_TIMELINES)
       .collection<{ _id: string }>(part)
       .deleteMany({ _id: { $in: ids } });
   }
-  const audit = await liveCollection(deps.mongo, AUDIT_LOG_COLLECTION);
-  await deps.mongo
-    .collection(audit)
-    .deleteMany({ streamId: { $in: ids.map((id) => `message-${id}`) } });
+  const audit = await liveCollection(deps.mongo, AUDIT_LOG);
+  await deps.mongo.collection(audit).deleteMany({ streamId: { $in: ids.map(messageStream) } });
   try {
-    await deps.pool.query(`DELETE FROM ${MESSAGE_HISTORY_TABLE} WHERE message_id IN (?)`, [ids]);
+    await deps.pool.query(`DELETE FROM ${MESSAGE_HISTORY} WHERE message_id IN (?)`, [ids]);
   } catch (err) {
     if (!isNoSuchTable(err)) throw err;
   }
   // 3. the streams, then the jobs' own index
-  for (const id of ids) await deps.eventStore.deleteStream(`message-${id}`);
+  for (const id of ids) await deps.eventStore.deleteStream(messageStream(id));
   await deps.pool.query('DELETE FROM job_open_messages WHERE message_id IN (?)', [ids]);
   await deps.pool.query('DELETE FROM job_message_index WHERE message_id IN (?)', [ids]);
 }
@@ -177,7 +174,7 @@ export async function applyRetention(
       await removeBatch(deps, ids);
       const times = rows.map((r) => (r.at as Date).getTime());
       await deps.eventStore.append(
-        `retention-${tenantId}`,
+        retentionStream(tenantId),
         [
           {
             type: 'retention.applied.v1',

@@ -17,6 +17,7 @@ import {
 } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 import { catchUpIndex, isClosingType, openStatusOf, progressTime } from './indexes.ts';
+import { messageStream } from '../contracts/index.ts';
 
 export const SWEPT_STALE = 'SWEPT_STALE';
 export const VERIFICATION_GRACE_MS = 86_400_000;
@@ -78,7 +79,7 @@ async function sweepMessages(
     for (const row of rows) {
       const id = String(row.id);
       lastId = id;
-      const events = await deps.eventStore.readStream(`message-${id}`);
+      const events = await deps.eventStore.readStream(messageStream(id));
       const open = openState(events);
       const last = events[events.length - 1];
       if (!open || !last || open.since >= deadline) {
@@ -91,7 +92,7 @@ async function sweepMessages(
       const seconds = Math.round((now.getTime() - open.since.getTime()) / 1000);
       try {
         await deps.eventStore.append(
-          `message-${id}`,
+          messageStream(id),
           [
             {
               type: 'sms.failed.v1',

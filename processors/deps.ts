@@ -7,7 +7,7 @@ import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 import type { Tracker } from '../platform/tracking/index.ts';
 import type { Pipeline } from '../platform/health/index.ts';
-import { DISPATCH_TOPIC } from '../platform/kafka/index.ts';
+import { DISPATCH_GROUP, DISPATCH_TOPIC } from '../contracts/index.ts';
 
 export interface ProcessorOptions {
   /** Kafka topic of messages to dispatch (STREAMING_KAFKA_DISPATCH_TOPIC, default sms.dispatch). */
@@ -66,7 +66,7 @@ export interface ProcessorOptions {
 export const defaultProcessorOptions: ProcessorOptions = {
   dispatchTopic: DISPATCH_TOPIC,
   dispatchPartitions: 32,
-  groupId: 'streaming-dispatcher',
+  groupId: DISPATCH_GROUP,
   redisPrefix: 'streaming:',
   maxRetriesPerAccount: 3,
   retryBaseMs: 1_000,

@@ -24,6 +24,7 @@ import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts'
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import { DispatchState } from './redisState.ts';
 import { runCheckpointed } from './singleton.ts';
+import { receiptsStream } from '../contracts/index.ts';
 
 export const RECEIPTS_CHECKPOINT = 'receipts.apply';
 /** Parked receipts older than this are dropped from the retry table (and logged). */
@@ -52,7 +53,7 @@ export async function recordMismatch(
   causationId: string,
 ): Promise<void> {
   await deps.eventStore.append(
-    `receipts-${r.account}`,
+    receiptsStream(r.account),
     [
       {
         type: 'receipt.mismatched.v1',

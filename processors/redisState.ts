@@ -10,7 +10,12 @@ import {
   lastMessageKey,
   type LastMessage,
 } from '../platform/suppliers/lastMessage.ts';
-import { normalizeSupplierMessageId } from './suppliers/index.ts';
+import {
+  claimKey,
+  sharedSupplierLookupKey,
+  supplierLookupKey,
+  timersKey,
+} from '../contracts/index.ts';
 import type { ProcessorOptions } from './deps.ts';
 import { breakerKey, breakerProbeKey, breakerWindowKey } from '../platform/suppliers/breaker.ts';
 
@@ -115,10 +120,6 @@ export class DispatchState {
     this.options = options;
   }
 
-  private key(...parts: string[]): string {
-    return this.prefix + parts.join(':');
-  }
-
   /**
    * Records a call's health; resolves true when the breaker opened. Healthy
    * calls are counted in this process and written together every 200 ms (one
@@ -191,7 +192,7 @@ export class DispatchState {
       [
         breakerKey(this.prefix, account),
         breakerProbeKey(this.prefix, account),
-        this.key('claim', messageId, String(attempt)),
+        claimKey(this.prefix, messageId, attempt),
       ],
       [checkBreaker ? '1' : '0', this.options.breakerCooldownMs, JSON.stringify(claim), 86_400_000],
     )) as [number, string];
@@ -206,7 +207,7 @@ export class DispatchState {
 
   /** Claims one send attempt of a message; the existing claim when someone else has it. */
   async claim(messageId: string, attempt: number, claim: Claim): Promise<Claim | undefined> {
-    const key = this.key('claim', messageId, String(attempt));
+    const key = claimKey(this.prefix, messageId, attempt);
     const ok = await this.redis.set(key, JSON.stringify(claim), 'PX', 86_400_000, 'NX');
     if (ok === 'OK') return undefined;
     const raw = await this.redis.get(key);
@@ -214,7 +215,7 @@ export class DispatchState {
   }
 
   async claimOf(messageId: string, attempt: number): Promise<Claim | undefined> {
-    const raw = await this.redis.get(this.key('claim', messageId, String(attempt)));
+    const raw = await this.redis.get(claimKey(this.prefix, messageId, attempt));
     return raw ? (JSON.parse(raw) as Claim) : undefined;
   }
 
@@ -267,12 +268,12 @@ export class DispatchState {
   }
 
   supplierKey(account: string, supplierMessageId: string): string {
-    return this.key('smid', account, normalizeSupplierMessageId(supplierMessageId));
+    return supplierLookupKey(this.prefix, account, supplierMessageId);
   }
 
   /** The lookup of a vendor id that names a whole batch call (Aliyun SendBatchSms): per number. */
   sharedSupplierKey(account: string, supplierMessageId: string, mobile: string): string {
-    return this.key('smid', account, `${normalizeSupplierMessageId(supplierMessageId)}#${mobile}`);
+    return sharedSupplierLookupKey(this.prefix, account, supplierMessageId, mobile);
   }
 
   /** The message of a vendor id; with the number, a batch call's id is looked up first. */
@@ -298,25 +299,25 @@ export class DispatchState {
 
   /** Index a due time (ms) for a message; the timer processor republishes it then. */
   async schedule(messageId: string, dueMs: number): Promise<void> {
-    await this.redis.zadd(this.key('timers'), dueMs, messageId);
+    await this.redis.zadd(timersKey(this.prefix), dueMs, messageId);
   }
 
   async scheduleMany(items: readonly { messageId: string; dueMs: number }[]): Promise<void> {
     if (items.length === 0) return;
     const args: (string | number)[] = [];
     for (const i of items) args.push(i.dueMs, i.messageId);
-    await this.redis.zadd(this.key('timers'), ...args);
+    await this.redis.zadd(timersKey(this.prefix), ...args);
   }
 
   async unscheduleMany(messageIds: readonly string[]): Promise<void> {
     if (messageIds.length === 0) return;
-    await this.redis.zrem(this.key('timers'), ...messageIds);
+    await this.redis.zrem(timersKey(this.prefix), ...messageIds);
   }
 
   /** Due timers, left in place until ackDue (a crash in between re-fires them). */
   async peekDue(nowMs: number, limit: number): Promise<{ messageId: string; score: string }[]> {
     const r = await this.redis.zrangebyscore(
-      this.key('timers'),
+      timersKey(this.prefix),
       '-inf',
       nowMs,
       'WITHSCORES',
@@ -332,10 +333,10 @@ export class DispatchState {
   async ackDue(items: readonly { messageId: string; score: string }[]): Promise<void> {
     if (items.length === 0) return;
     const args = items.flatMap((i) => [i.messageId, i.score]);
-    await run(this.redis, ACK_DUE, [this.key('timers')], args);
+    await run(this.redis, ACK_DUE, [timersKey(this.prefix)], args);
   }
 
   async pendingTimers(): Promise<number> {
-    return this.redis.zcard(this.key('timers'));
+    return this.redis.zcard(timersKey(this.prefix));
   }
 }

@@ -37,6 +37,7 @@ import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { SupplierRegistry } from './registry.ts';
 import { runCheckpointed } from './singleton.ts';
 import type { ReviewApi, ReviewOutcome } from './suppliers/index.ts';
+import { reviewsDueKey } from '../contracts/index.ts';
 
 export const REVIEWS_CHECKPOINT = 'reviews.submit';
 
@@ -116,7 +117,7 @@ export class Reviewer {
     const options = optionsOf(deps);
     this.registry = new SupplierRegistry(deps.config.suppliers);
     this.redis = deps.redis;
-    this.dueKey = `${options.redisPrefix}reviews:due`;
+    this.dueKey = reviewsDueKey(options.redisPrefix);
     this.pollMs = options.reviewPollMs;
     this.pollMaxMs = options.reviewPollMaxMs;
   }

@@ -15,6 +15,7 @@ import {
   liveCollection as liveMongoCollection,
   readModelDb,
 } from '../platform/readModels/index.ts';
+import { MYSQL_READ_MODELS, type ReadModel } from '../contracts/index.ts';
 
 export interface QueryDeps {
   config: Config;
@@ -29,26 +30,9 @@ export interface QueryDeps {
   pipeline?: Pipeline;
 }
 
-export type ReadModel =
-  | 'message_history'
-  | 'templates'
-  | 'signatures'
-  | 'users'
-  | 'inbound_messages'
-  | 'tenants'
-  | 'opt_outs'
-  | 'audit_log'
-  | 'message_timelines';
+export type { ReadModel };
 
-const mysqlModels = new Set<ReadModel>([
-  'message_history',
-  'templates',
-  'signatures',
-  'users',
-  'inbound_messages',
-  'tenants',
-  'opt_outs',
-]);
+const mysqlModels = new Set<ReadModel>(MYSQL_READ_MODELS);
 const version: Record<ReadModel, number> = {
   message_history: 1,
   templates: 1,

@@ -2,7 +2,7 @@
 // `streaming.tracking` and loaded into Mongo by the pump (pump/).
 import type { JsonSchema } from './events.ts';
 
-export const TRACKING_TOPIC = 'streaming.tracking';
+export { TRACKING_TOPIC } from '../contracts/index.ts';
 
 export interface TrackingEvent {
   /** Unique per event: the pump's idempotency key. */

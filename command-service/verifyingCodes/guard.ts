@@ -16,8 +16,9 @@ import { callingCodeOf } from '../../domain/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
+import { guardStream } from '../../contracts/index.ts';
 
-export const guardStream = (tenantId: string): string => `verification-guard-${tenantId}`;
+export { guardStream };
 
 const MINUTE_MS = 60_000;
 

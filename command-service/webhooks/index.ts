@@ -51,6 +51,7 @@ import {
   type DeliveryReceipt,
   type InboundSms,
 } from '../../platform/suppliers/pushes.ts';
+import { DEFAULT_REDIS_PREFIX, inboundStream, receiptsStream } from '../../contracts/index.ts';
 
 export interface WebhookDeps {
   config: Pick<Config, 'suppliers'>;
@@ -120,7 +121,7 @@ function receiptEvent(account: SupplierAccount, r: DeliveryReceipt): NewEvent['d
 
 export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
-  const prefix = deps.redisPrefix ?? 'streaming:';
+  const prefix = deps.redisPrefix ?? DEFAULT_REDIS_PREFIX;
   const log = deps.logger.child({ component: 'webhooks' });
 
   const parsers = {
@@ -238,7 +239,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
     const meta = metadata(req, account);
     await deps.eventStore
       .append(
-        `receipts-${account.id}`,
+        receiptsStream(account.id),
         items.map((r) => ({
           type: 'receipt.received.v1',
           data: receiptEvent(account, r),
@@ -297,7 +298,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
         };
         try {
           await deps.eventStore.append(
-            `inbound-${id}`,
+            inboundStream(id),
             [{ type: 'inbound.received.v1', data, metadata: meta }],
             'no_stream',
           );
@@ -305,7 +306,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
           // a repeated push: already recorded; the opt-out below is idempotent too,
           // and goes to the tenant linked then (another may have sent to the number since)
           if (!(err instanceof WrongExpectedVersionError)) throw err;
-          const [first] = await deps.eventStore.readStream(`inbound-${id}`);
+          const [first] = await deps.eventStore.readStream(inboundStream(id));
           const linked = (first?.data ?? {}) as { tenantId?: string; linkedMessageId?: string };
           last = { tenantId: linked.tenantId, messageId: linked.linkedMessageId };
         }

@@ -2,6 +2,12 @@
 // documentation (docs.ts → docs/configuration.md) are both generated from it.
 import { CronPattern } from 'croner';
 import type { SchemaObject } from 'ajv';
+import {
+  DISPATCH_GROUP,
+  DISPATCH_TOPIC,
+  PUMP_GROUP,
+  TRACKING_TOPIC,
+} from '../../contracts/index.ts';
 
 /** How the raw environment string becomes the value the schema checks. */
 export type RawParse = 'text' | 'list' | 'json';
@@ -395,7 +401,7 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   {
     name: 'STREAMING_KAFKA_DISPATCH_TOPIC',
     schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
-    default: 'sms.dispatch',
+    default: DISPATCH_TOPIC,
     expects: 'a Kafka topic name: letters, digits, dots, dashes or underscores',
     description:
       'Topic of the messages to dispatch (relay and timers publish, dispatchers consume). Give each system sharing one broker its own.',
@@ -403,7 +409,7 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   {
     name: 'STREAMING_KAFKA_DISPATCH_GROUP',
     schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
-    default: 'streaming-dispatcher',
+    default: DISPATCH_GROUP,
     expects: 'a Kafka consumer group id: letters, digits, dots, dashes or underscores',
     description:
       'Consumer group of the dispatchers: every dispatcher process of one system joins it; another system on the same broker needs its own.',
@@ -411,7 +417,7 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   {
     name: 'STREAMING_KAFKA_TRACKING_TOPIC',
     schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
-    default: 'streaming.tracking',
+    default: TRACKING_TOPIC,
     expects: 'a Kafka topic name: letters, digits, dots, dashes or underscores',
     description:
       'Topic of the operational tracking events (every service publishes, the pump reads).',
@@ -419,7 +425,7 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   {
     name: 'STREAMING_KAFKA_PUMP_GROUP',
     schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,200}$' },
-    default: 'streaming-pump',
+    default: PUMP_GROUP,
     expects: 'a Kafka consumer group id: letters, digits, dots, dashes or underscores',
     description: 'Consumer group of the tracking pump.',
   },

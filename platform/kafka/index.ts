@@ -3,7 +3,7 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 
 /** Accepted messages to dispatch (key = message id). */
-export const DISPATCH_TOPIC = 'sms.dispatch';
+export { DISPATCH_TOPIC } from '../../contracts/index.ts';
 
 export interface TopicSpec {
   topic: string;

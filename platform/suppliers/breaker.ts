@@ -4,15 +4,9 @@
 // keys here.
 import type { Redis } from 'ioredis';
 
-/** `<prefix>breaker:<account>`: hash of `fails` (consecutive) and `openUntil` (ms epoch, 0 closed). */
-export const breakerKey = (prefix: string, account: string): string =>
-  `${prefix}breaker:${account}`;
-/** `<prefix>breaker:<account>:probe`: set while the one probe call of a half-open breaker runs. */
-export const breakerProbeKey = (prefix: string, account: string): string =>
-  `${prefix}breaker:${account}:probe`;
-/** `<prefix>breaker:<account>:w:<window>`: hash of `calls` and `errors` in one window. */
-export const breakerWindowKey = (prefix: string, account: string, window: number): string =>
-  `${prefix}breaker:${account}:w:${window}`;
+import { breakerKey, breakerProbeKey, breakerWindowKey } from '../../contracts/index.ts';
+
+export { breakerKey, breakerProbeKey, breakerWindowKey };
 
 export type BreakerView = {
   /** closed: calls go; open: calls are skipped until `openUntil`; probe: one call tests it. */

@@ -10,27 +10,8 @@ export interface LastMessage {
   account: string;
 }
 
-/** `<prefix>lastmsg:<E.164>`: the last message any tenant sent to the number. */
-export const lastMessageKey = (prefix: string, mobile: string): string =>
-  `${prefix}lastmsg:${mobile}`;
-
-/**
- * `<prefix>lastmsg:<E.164>:acct:<account>`: the last message sent to the number
- * through that account. A reply without an extension code comes back to the
- * account that sent, so it is linked only within that account.
- */
-export const lastMessageByAccountKey = (prefix: string, mobile: string, account: string): string =>
-  `${prefix}lastmsg:${mobile}:acct:${account}`;
-
-/**
- * `<prefix>lastmsg:<E.164>:ext:<code>:<account>`: the last message sent to the
- * number with that extension code through that account. The account is part
- * of the key because a reply comes back to the sender number of the account
- * that sent it, and two accounts may hand out the same code.
- */
-export const lastMessageByExtendKey = (
-  prefix: string,
-  mobile: string,
-  extendCode: string,
-  account: string,
-): string => `${prefix}lastmsg:${mobile}:ext:${extendCode}:${account}`;
+export {
+  lastMessageByAccountKey,
+  lastMessageByExtendKey,
+  lastMessageKey,
+} from '../../contracts/index.ts';

@@ -54,10 +54,7 @@ export const ALIYUN_PUSH_ACK = { code: 0, msg: '接收成功' } as const;
 export const TENCENT_PUSH_ACK = { result: 0, errmsg: 'OK' } as const;
 
 /** Canonical form of a vendor message id for lookups: trimmed, lower-case, no leading zeros. */
-export function normalizeSupplierMessageId(id: string): string {
-  const s = id.trim().toLowerCase().replace(/^0+/, '');
-  return s === '' && id.trim() !== '' ? '0' : s;
-}
+export { normalizeSupplierMessageId } from '../../contracts/index.ts';
 
 /**
  * A number as a vendor pushes it back (mainland 11-digit, 86-prefixed,
