@@ -267,7 +267,7 @@ interface DirtyMinute {
 }
 
 /** Marks minutes whose aggregate must be recomputed (before the batch's offsets commit). */
-async function markDirty(db: Db, minutes: readonly Date[]): Promise<void> {
+export async function markDirty(db: Db, minutes: readonly Date[]): Promise<void> {
   if (minutes.length === 0) return;
   await db.collection<DirtyMinute>(TRACKING_DIRTY).bulkWrite(
     minutes.map((minute) => ({
