@@ -9,6 +9,7 @@ import {
   idempotencyKeyOf,
   sendBatch,
   type BatchInput,
+  type SendInput,
   checkCode,
   countSend,
   createTemplate,
@@ -78,17 +79,14 @@ export function messagesService(
   };
   return {
     Send: unary(sendOptions, 'Messages/Send', async (req: Obj, ctx) => {
-      const body = validateInput<{
-        templateCode: string;
-        mobile: string;
-        params?: Record<string, string>;
-      }>(
+      const body = validateInput<Omit<SendInput, 'idempotencyKey'>>(
         sendMessageBody,
         defined({
           templateCode: req.templateCode,
           mobile: req.mobile,
           params: req.params,
           sendAt: req.sendAt,
+          statusCallback: req.statusCallback,
         }),
         'body',
       );

@@ -5,6 +5,8 @@
 // bad input is INVALID_ARGUMENT with nothing appended, another tenant's data
 // is NOT_FOUND and a call without credentials UNAUTHENTICATED.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -853,6 +855,70 @@ describe('gRPC API (streaming.v1) against the running system', () => {
     );
   });
 
+  it('Messages.Send statusCallback: checked as on HTTP, and the URL is told of the statuses', async () => {
+    // a receiver for the sends' own statusCallback (private addresses are allowed outside production)
+    const got: Obj[] = [];
+    const receiver = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        try {
+          got.push(JSON.parse(text) as Obj);
+        } catch {
+          // not JSON: not ours to judge here
+        }
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const body = (mobile: string, statusCallback: string) => ({
+      templateCode: notice,
+      mobile,
+      params: { name: 'Cb' },
+      statusCallback,
+    });
+    try {
+      const h = await call(
+        `${sys.command}/v1/messages`,
+        'POST',
+        body('+8613600000101', url),
+        alice.token,
+      );
+      const r = await g.call('messages', 'Send', body('+8613600000102', url), {
+        token: alice.token,
+      });
+      assertTwins(h, r, ['messageId', 'position'], 'Messages.Send with a statusCallback');
+      assert.ok(r.ok);
+      // the same refusals, with the same code, message and details
+      const bad = [
+        'not a url',
+        'ftp://example.com/hook',
+        `https://example.com/${'x'.repeat(2100)}`,
+      ];
+      for (const [i, statusCallback] of bad.entries()) {
+        const m = `+86136000002${String(i).padStart(2, '0')}`;
+        assertTwins(
+          await call(`${sys.command}/v1/messages`, 'POST', body(m, statusCallback), alice.token),
+          await g.call('messages', 'Send', body(m, statusCallback), { token: alice.token }),
+          [],
+          `Messages.Send with statusCallback ${statusCallback.slice(0, 30)}`,
+        );
+      }
+      // each send's own URL hears of its message, the gRPC one as the HTTP one
+      await eventually(
+        'both messages reported to their statusCallback',
+        async () => {
+          const ids = new Set(got.map((x) => (x.data as Obj | undefined)?.messageId));
+          return ids.has(h.json.messageId) && ids.has(r.value.messageId) ? true : undefined;
+        },
+        120_000,
+      );
+    } finally {
+      receiver.close();
+    }
+  });
+
   it('limits answer RESOURCE_EXHAUSTED with RetryInfo, as HTTP answers 429 with Retry-After', async () => {
     const code = await template(alice, {
       name: 'slow',
@@ -1239,16 +1305,17 @@ describe('gRPC API (streaming.v1) against the running system', () => {
         [...versions].sort((a, b) => a - b),
         id,
       );
+      // Watch's HTTP twin: the message's timeline on GET /v1/messages/{id}
       const got = await eventually(`message ${id} in the read models`, async () => {
-        const r = await g.call(
-          'messages',
-          'Get',
-          { messageId: id, after: reference.at(-1)!.position },
-          { token: alice.token },
+        const r = await call(
+          `${sys.query}/v1/messages/${id}?after=${reference.at(-1)!.position}`,
+          'GET',
+          undefined,
+          alice.token,
         );
-        return r.ok ? r : undefined; // READ_MODEL_LAGGING: the timelines catch up
+        return r.status === 200 ? r : undefined; // 503 READ_MODEL_LAGGING: they catch up
       });
-      const states = ((got.value.timeline as Obj).states as Obj[])
+      const states = ((got.json.timeline as Obj).states as Obj[])
         .map((s) => ({ status: s.status, position: s.position }))
         .filter((s) => Number(s.position) <= reference.at(-1)!.position);
       assert.deepEqual(
