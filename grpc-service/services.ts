@@ -205,6 +205,7 @@ export function templatesService(
           policy: req.policy,
           verification: req.verification,
           extendCode: req.extendCode,
+          quietHours: req.quietHours,
         }),
         'body',
       );
@@ -221,6 +222,7 @@ export function templatesService(
           policy: req.policy,
           verification: req.verification,
           extendCode: req.removeExtendCode === true ? null : req.extendCode,
+          quietHours: req.removeQuietHours === true ? null : req.quietHours,
         }),
         'body',
       );

@@ -196,6 +196,7 @@ export const templatesModel: RowModel = {
     'policy',
     'verification',
     'extend_code',
+    'quiet_hours',
     'status',
     'revision',
     'bindings',
@@ -215,6 +216,7 @@ export const templatesModel: RowModel = {
     policy TEXT NOT NULL,
     verification TEXT NULL,
     extend_code VARCHAR(16) NULL,
+    quiet_hours TEXT NULL,
     status VARCHAR(16) NOT NULL,
     revision INT NOT NULL DEFAULT 0,
     bindings TEXT NULL,
@@ -226,6 +228,7 @@ export const templatesModel: RowModel = {
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   addedColumns: {
     extend_code: 'VARCHAR(16) NULL AFTER verification',
+    quiet_hours: 'TEXT NULL AFTER extend_code',
     revision: 'INT NOT NULL DEFAULT 0 AFTER status',
     bindings: 'TEXT NULL AFTER revision',
   },
@@ -252,6 +255,7 @@ export const templatesModel: RowModel = {
         policy: json(d.policy),
         verification: json(d.verification),
         extend_code: text(d.extendCode),
+        quiet_hours: json(d.quietHours),
         status: 'enabled',
         revision: 0,
         bindings: json({}),
@@ -274,6 +278,7 @@ export const templatesModel: RowModel = {
       if (d.policy !== undefined) next.policy = json(d.policy);
       if (d.verification !== undefined) next.verification = json(d.verification);
       if (d.extendCode !== undefined) next.extend_code = text(d.extendCode);
+      if (d.quietHours !== undefined) next.quiet_hours = json(d.quietHours);
     } else if (event.type === 'template.disabled.v1') next.status = 'disabled';
     else if (event.type === 'template.enabled.v1') next.status = 'enabled';
     else if (REVIEW_EVENTS.has(event.type)) {

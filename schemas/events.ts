@@ -51,6 +51,17 @@ export const tenantLimitsSchema = obj([], {
 
 // An SMS extension code: digits only (the vendors' format), 1–6 of them.
 export const extendCodeSchema = { type: 'string', pattern: '^[0-9]{1,6}$' } as const;
+/** A marketing template's quiet hours (domain/templates/quietHours.ts), as stored: HH:MM:SS. */
+export const quietHoursSchema = {
+  type: 'object',
+  required: ['start', 'end', 'timeZone'],
+  additionalProperties: false,
+  properties: {
+    start: { type: 'string', pattern: '^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]$' },
+    end: { type: 'string', pattern: '^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]$' },
+    timeZone: { type: 'string', minLength: 1 },
+  },
+} as const;
 
 /** The events a callback endpoint subscribes to (domain/callbacks CALLBACK_EVENT_TYPES). */
 const callbackEvents = {
@@ -140,6 +151,7 @@ export const eventSchemas: Record<string, JsonSchema> = {
       policy: ratePolicySchema,
       verification: verificationSettingsSchema,
       extendCode: extendCodeSchema,
+      quietHours: quietHoursSchema,
     },
   ),
   'template.updated.v1': obj(['templateCode'], {
@@ -151,6 +163,7 @@ export const eventSchemas: Record<string, JsonSchema> = {
     verification: verificationSettingsSchema,
     // null: removed
     extendCode: { anyOf: [extendCodeSchema, { type: 'null' }] },
+    quietHours: { anyOf: [quietHoursSchema, { type: 'null' }] },
   }),
   'template.disabled.v1': obj(['templateCode'], { templateCode: str }),
   'template.enabled.v1': obj(['templateCode'], { templateCode: str }),

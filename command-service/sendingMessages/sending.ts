@@ -5,6 +5,7 @@ import {
   checkParams,
   checkSendAt,
   fillPlaceholders,
+  quietUntil,
   type ExistingTemplate,
   type Params,
   type Route,
@@ -49,8 +50,9 @@ export type SendAnswer = AcceptedAnswer & {
 };
 
 /**
- * 1. the caller owns the template (or is admin) and it is enabled; then
- * acceptRecipient. With an Idempotency-Key the message id is derived from
+ * 1. the caller owns the template (or is admin) and the fields of the request
+ * are well formed; then acceptRecipient, which owns the order of every check
+ * of the recipient (params before the template's review). With an Idempotency-Key the message id is derived from
  * (tenant, key), so a repeat meets an existing stream and gets the first answer.
  */
 export async function sendMessage(
@@ -72,13 +74,10 @@ export async function sendMessage(
     input.idempotencyKey === undefined
       ? randomUUID()
       : idempotentMessageId(principal.userId, input.idempotencyKey);
-  // The caller's own mistake first: params that do not fit the placeholders
-  // answer PARAMS_MISMATCH even while a new revision waits for its review.
-  checkParams(template.placeholders, input.params ?? {});
   return acceptRecipient(
     deps,
     template,
-    await approvedRoutes(deps, template),
+    () => approvedRoutes(deps, template),
     {
       mobile: input.mobile,
       params: input.params ?? {},
@@ -106,16 +105,20 @@ export interface Recipient {
 }
 
 /**
- * One message of a sendable template: 2. params match the placeholders, and
- * an approved account takes the values; 3. the mobile is valid (E.164);
+ * One message of a sendable template: 2. params match the placeholders (the
+ * caller's own mistake first: PARAMS_MISMATCH even while a new revision waits
+ * for its review), then an approved account takes the values (`approved` is
+ * asked only then; a batch passes the routes it loaded once); 3. the mobile is valid (E.164);
  * 4. marketing: not opted out; 5. every limit reserved at once (a scheduled
  * send: only whether the tenant may send there; its limits are reserved at
- * send time); 6. `sms.accepted.v1` appended.
+ * send time); 6. `sms.accepted.v1` appended. A marketing send that falls
+ * inside the template's quiet hours (at sendAt, or now) is held until they
+ * end: notBefore is their end, and its limits are reserved at send time too.
  */
 export async function acceptRecipient(
   deps: CommandDeps,
   template: ExistingTemplate,
-  approved: readonly Route[],
+  approved: readonly Route[] | (() => Promise<readonly Route[]>),
   recipient: Recipient,
   meta: Meta,
   now = Date.now(),
@@ -123,7 +126,12 @@ export async function acceptRecipient(
   const params = recipient.params;
   // 2.
   checkParams(template.placeholders, params);
-  const routes = fittingRoutes(deps, template, approved, params);
+  const routes = fittingRoutes(
+    deps,
+    template,
+    typeof approved === 'function' ? await approved() : approved,
+    params,
+  );
   // 3.
   const mobile = e164Of(recipient.mobile);
   // 4.
@@ -143,7 +151,13 @@ export async function acceptRecipient(
     if (earlier) return { ...earlier, repeated: true };
   }
   // 5.
-  const scheduled = sendAt !== undefined && Date.parse(sendAt) > now;
+  const asked = sendAt !== undefined && Date.parse(sendAt) > now ? sendAt : undefined;
+  const quietEnd =
+    template.kind === 'marketing' && template.quietHours !== undefined
+      ? quietUntil(template.quietHours, asked === undefined ? now : Date.parse(asked))
+      : undefined;
+  const notBefore = quietEnd === undefined ? asked : new Date(quietEnd).toISOString();
+  const scheduled = notBefore !== undefined;
   let reservation;
   if (scheduled) {
     await platformLimitsFor(deps, template, mobile);
@@ -171,7 +185,8 @@ export async function acceptRecipient(
         ? {}
         : { statusCallback: recipient.statusCallback }),
       acceptedAt: new Date(now).toISOString(),
-      ...(scheduled ? { sendAt, notBefore: sendAt, limitsAtSend: true } : {}),
+      ...(asked === undefined ? {} : { sendAt: asked }),
+      ...(scheduled ? { notBefore, limitsAtSend: true } : {}),
       ...(recipient.batch
         ? { batchId: recipient.batch.batchId, batchIndex: recipient.batch.index }
         : {}),
@@ -179,5 +194,9 @@ export async function acceptRecipient(
     reservation,
     meta,
   );
-  return scheduled ? { ...answer, sendAt, notBefore: sendAt } : answer;
+  return {
+    ...answer,
+    ...(asked === undefined ? {} : { sendAt: asked }),
+    ...(notBefore === undefined ? {} : { notBefore }),
+  };
 }

@@ -21,6 +21,12 @@ export {
   type ResolvedPolicy,
 } from './policy.ts';
 export {
+  requireQuietHours,
+  quietUntil,
+  DEFAULT_QUIET_HOURS_TIME_ZONE,
+  type QuietHours,
+} from './quietHours.ts';
+export {
   templateDecider,
   templateStream,
   extendCodeStream,

@@ -3,6 +3,7 @@ import type { Decider, Event } from '../decider.ts';
 import { DomainError } from '../errors.ts';
 import { deepEqual, requireText, requireTextList, withoutUndefined } from '../checks/index.ts';
 import { parsePlaceholders } from './placeholders.ts';
+import { requireQuietHours, type QuietHours } from './quietHours.ts';
 import {
   resolvePolicy,
   templateKinds,
@@ -42,6 +43,8 @@ export type TemplateCreated = Event<
     policy: RatePolicy;
     verification?: VerificationSettings;
     extendCode?: string;
+    /** marketing only: sends inside them are held until they end */
+    quietHours?: QuietHours;
   }
 >;
 export type TemplateUpdated = Event<
@@ -55,6 +58,8 @@ export type TemplateUpdated = Event<
     verification?: VerificationSettings;
     /** null: the extension code was removed */
     extendCode?: string | null;
+    /** null: the quiet hours were removed */
+    quietHours?: QuietHours | null;
   }
 >;
 export type TemplateDisabled = Event<'template.disabled.v1', { templateCode: string }>;
@@ -116,6 +121,8 @@ export type CreateTemplate = {
     policy?: RatePolicy;
     verification?: Partial<VerificationSettings>;
     extendCode?: string;
+    /** marketing only; timeZone defaults to Asia/Shanghai */
+    quietHours?: Partial<QuietHours>;
   };
 };
 // tenantId, when given, must own the template (else TEMPLATE_NOT_FOUND).
@@ -130,6 +137,8 @@ export type UpdateTemplate = {
     verification?: Partial<VerificationSettings>;
     /** null removes the extension code */
     extendCode?: string | null;
+    /** marketing only; null removes them */
+    quietHours?: Partial<QuietHours> | null;
   };
 };
 export type DisableTemplate = { type: 'DisableTemplate'; data?: { tenantId?: string } };
@@ -192,6 +201,8 @@ export type ExistingTemplate = {
   policy: RatePolicy;
   verification: VerificationSettings | undefined;
   extendCode: string | undefined;
+  /** marketing only: sends inside them are held until they end */
+  quietHours: QuietHours | undefined;
   /** content revision: 0 at creation, +1 per change of content or signature */
   revision: number;
   /** per supplier account; an account without one has not been submitted yet */
@@ -288,6 +299,8 @@ function create(command: CreateTemplate['data'], state: TemplateState): Template
   });
   const extendCode =
     command.extendCode === undefined ? undefined : requireExtendCode(command.extendCode);
+  const quietHours =
+    command.quietHours === undefined ? undefined : requireQuietHours(command.quietHours, kind);
   return [
     {
       type: 'template.created.v1',
@@ -303,6 +316,7 @@ function create(command: CreateTemplate['data'], state: TemplateState): Template
         policy,
         verification,
         extendCode,
+        quietHours,
       }),
     },
   ];
@@ -338,6 +352,10 @@ function update(command: UpdateTemplate['data'], state: TemplateState): Template
     command.extendCode === undefined || command.extendCode === null
       ? command.extendCode
       : requireExtendCode(command.extendCode);
+  const quietHours =
+    command.quietHours === undefined || command.quietHours === null
+      ? command.quietHours
+      : requireQuietHours(command.quietHours, current.kind);
   // Unchanged fields are dropped; an update that changes nothing emits nothing.
   const changes = withoutUndefined({
     signature: signature === current.signature ? undefined : signature,
@@ -346,6 +364,7 @@ function update(command: UpdateTemplate['data'], state: TemplateState): Template
     policy: deepEqual(policy, current.policy) ? undefined : policy,
     verification: deepEqual(verification, current.verification) ? undefined : verification,
     extendCode: (extendCode ?? undefined) === current.extendCode ? undefined : extendCode,
+    quietHours: deepEqual(quietHours ?? undefined, current.quietHours) ? undefined : quietHours,
   });
   if (Object.keys(changes).length === 0) return [];
   return [
@@ -489,6 +508,7 @@ function evolve(state: TemplateState, event: TemplateEvent): TemplateState {
         policy: d.policy,
         verification: d.verification,
         extendCode: d.extendCode,
+        quietHours: d.quietHours,
         revision: 0,
         bindings: {},
       };
@@ -509,6 +529,7 @@ function evolve(state: TemplateState, event: TemplateEvent): TemplateState {
         policy: d.policy ?? state.policy,
         verification: d.verification ?? state.verification,
         extendCode: d.extendCode === undefined ? state.extendCode : (d.extendCode ?? undefined),
+        quietHours: d.quietHours === undefined ? state.quietHours : (d.quietHours ?? undefined),
       };
     }
     case 'template.disabled.v1':

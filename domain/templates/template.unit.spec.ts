@@ -282,6 +282,7 @@ describe('Template decider', () => {
       policy: { mobile: { minIntervalSeconds: 60, maxPerHour: 5, maxPerDay: 10 } },
       verification: { codeLength: 6, ttlSeconds: 300, maxAttempts: 5 },
       extendCode: undefined,
+      quietHours: undefined,
       revision: 0,
       bindings: {},
     });

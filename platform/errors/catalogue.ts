@@ -137,6 +137,10 @@ export const errorCatalogue = {
   BATCH_SIZE_INVALID: { status: 422, message: 'A batch has 1 to 1,000 recipients.' },
   SEND_AT_IN_PAST: { status: 422, message: 'sendAt must be in the future.' },
   SEND_AT_TOO_FAR: { status: 422, message: 'sendAt may be at most 30 days ahead.' },
+  QUIET_HOURS_INVALID: {
+    status: 422,
+    message: 'quietHours must be {start, end, timeZone?} on a marketing template.',
+  },
   // verification
   VERIFICATION_NOT_FOUND: { status: 404, message: 'No verification code was sent to this mobile.' },
   VERIFICATION_CODE_WRONG: { status: 422, message: 'The code is wrong.' },

@@ -52,6 +52,8 @@ export function templateView(row: RowDataPacket) {
     policy: parse(row.policy),
     verification: row.verification === null ? null : parse(row.verification),
     extendCode: row.extend_code ?? null,
+    quietHours:
+      row.quiet_hours === null || row.quiet_hours === undefined ? null : parse(row.quiet_hours),
     status: row.status,
     bindings: bindingsView(suppliers, row.bindings),
     createdAt: iso(row.created_at),

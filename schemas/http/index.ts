@@ -61,6 +61,28 @@ const extendCode = {
     'The supplier account must have extension codes enabled.',
 };
 
+const quietHours = obj(
+  ['start', 'end'],
+  {
+    start: { type: 'string', description: 'Local time they begin, HH:MM or HH:MM:SS (24 h).' },
+    end: {
+      type: 'string',
+      description: 'Local time they end, HH:MM or HH:MM:SS; held messages leave then.',
+    },
+    timeZone: {
+      type: 'string',
+      description: 'IANA time zone of the recipients (default Asia/Shanghai).',
+    },
+  },
+  {
+    description:
+      'Marketing templates only: a send that falls inside these hours (they may cross ' +
+      'midnight, e.g. 21:00–08:00) is accepted and held until they end (notBefore). ' +
+      'Errors: QUIET_HOURS_INVALID (422) with details.reason NOT_MARKETING, BAD_TIME, ' +
+      'UNKNOWN_TIME_ZONE or EMPTY_WINDOW.',
+  },
+);
+
 const suppliers = {
   type: 'array',
   items: { type: 'string', minLength: 1, maxLength: 63 },
@@ -171,6 +193,7 @@ export const createTemplateBody = obj(['name', 'kind', 'signature', 'content'], 
   policy: policyBody,
   verification: verificationSettingsBody,
   extendCode,
+  quietHours,
 });
 export const createTemplateResponse = obj(['templateId', 'templateCode'], {
   templateId: { type: 'string' },
@@ -187,6 +210,10 @@ export const updateTemplateBody = obj(
     extendCode: {
       anyOf: [extendCode, { type: 'null' }],
       description: 'A new extension code, or null to remove it.',
+    },
+    quietHours: {
+      anyOf: [quietHours, { type: 'null' }],
+      description: 'New quiet hours (marketing only), or null to remove them.',
     },
   },
   { minProperties: 1 },

@@ -219,6 +219,11 @@ const template = {
     policy: { type: 'object' },
     verification: { type: ['object', 'null'] },
     extendCode: { ...nullableString, description: 'SMS extension code, digits.' },
+    quietHours: {
+      type: ['object', 'null'],
+      description:
+        'Marketing only: {start, end, timeZone}; a marketing send inside them is held until they end.',
+    },
     status: { enum: ['enabled', 'disabled'] },
     bindings: {
       type: 'array',

@@ -33,6 +33,7 @@ export interface SendsHarness {
     kind?: TemplateKind,
     policy?: Record<string, unknown>,
     suppliers?: string[],
+    extra?: { quietHours?: { start: string; end: string; timeZone?: string }; content?: string },
   ): Promise<string>;
   startProcessors(): Promise<void>;
   stopProcessors(): Promise<void>;
@@ -69,7 +70,12 @@ export async function startSends(
     h,
     cmd,
     tenant,
-    async template(kind = 'notification', policy = {}, suppliers = accounts.map((a) => a.id)) {
+    async template(
+      kind = 'notification',
+      policy = {},
+      suppliers = accounts.map((a) => a.id),
+      extra = {},
+    ) {
       const templateCode = `T${randomBytes(5).toString('hex').toUpperCase()}`;
       await handle(
         h.eventStore,
@@ -86,9 +92,10 @@ export async function startSends(
                 name: `sends ${templateCode}`,
                 kind,
                 signature: 'Acme',
-                content: 'order ${order} shipped',
+                content: extra.content ?? 'order ${order} shipped',
                 suppliers,
                 policy,
+                ...(extra.quietHours ? { quietHours: extra.quietHours } : {}),
               },
             },
             state,
