@@ -119,6 +119,7 @@ export async function serve(names: string[], service = 'streaming'): Promise<Run
   // the processors and projections of this process, for the whole system's /healthz/pipeline
   const published = publishPipeline(rt.redis, rt.pipeline, () => rt.eventStore.headPosition(), {
     process: service === 'streaming' ? names.join('+') : service,
+    prefix: rt.config.redis.prefix,
   });
   return {
     async close() {

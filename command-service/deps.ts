@@ -14,7 +14,7 @@ export interface CommandDeps {
   tracker: Tracker;
   /**
    * Prefix of every Redis key the service writes (rate limits `<p>rl:…`,
-   * login throttle `<p>login:…`, key index `<p>apikeys:…`). Default ''.
+   * login throttle `<p>login:…`, key index `<p>apikeys:…`). Default: Config redis.prefix (STREAMING_REDIS_PREFIX).
    */
   redisPrefix?: string;
   /** The processors and projections of this process, reported by /readyz and /healthz/pipeline. */

@@ -19,6 +19,7 @@ import {
   type RunOutcome,
   type SchedulerDeps,
 } from './scheduler.ts';
+import { redisPrefixOf } from '../platform/config/index.ts';
 
 export type {
   JobContext,
@@ -43,11 +44,11 @@ export interface JobsDeps {
   mysql: MysqlPool;
   redis: Redis;
   mongo: MongoHandle;
-  /** Prefix of the scheduler's Redis keys (locks, tick claims, run records); tests use their own. */
+  /** Prefix of the scheduler's Redis keys (locks, tick claims, run records; default: Config redis.prefix); tests use their own. */
   keyPrefix?: string;
   /** Lock holder name (default host:pid:random). */
   holder?: string;
-  /** Prefix of the dispatcher's Redis look-ups that retention removes (default `streaming:`). */
+  /** Prefix of the dispatcher's Redis look-ups that retention removes (default: Config redis.prefix). */
   redisPrefix?: string;
 }
 
@@ -69,7 +70,7 @@ export function jobDefinitions(deps: JobsDeps): JobDefinition[] {
             mongo: deps.mongo.db,
             logger: deps.logger,
             defaultDays: deps.config.retention.days,
-            redisPrefix: deps.redisPrefix,
+            redisPrefix: redisPrefixOf(deps),
           },
           { signal, stillHolder: () => lock.isCurrent() },
         ),
@@ -96,7 +97,7 @@ function schedulerDeps(deps: JobsDeps): SchedulerDeps {
     redis: deps.redis,
     logger: deps.logger,
     leaseMs: deps.config.jobs.lockLeaseMs,
-    keyPrefix: deps.keyPrefix,
+    keyPrefix: deps.keyPrefix ?? redisPrefixOf({ config: deps.config }),
     holder: deps.holder,
   };
 }

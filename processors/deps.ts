@@ -7,7 +7,7 @@ import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
 import type { Tracker } from '../platform/tracking/index.ts';
 import type { Pipeline } from '../platform/health/index.ts';
-import { DISPATCH_GROUP, DISPATCH_TOPIC } from '../contracts/index.ts';
+import { DEFAULT_REDIS_PREFIX, DISPATCH_GROUP, DISPATCH_TOPIC } from '../contracts/index.ts';
 
 export interface ProcessorOptions {
   /** Kafka topic of messages to dispatch (STREAMING_KAFKA_DISPATCH_TOPIC, default sms.dispatch). */
@@ -67,7 +67,7 @@ export const defaultProcessorOptions: ProcessorOptions = {
   dispatchTopic: DISPATCH_TOPIC,
   dispatchPartitions: 32,
   groupId: DISPATCH_GROUP,
-  redisPrefix: 'streaming:',
+  redisPrefix: DEFAULT_REDIS_PREFIX,
   maxRetriesPerAccount: 3,
   retryBaseMs: 1_000,
   retryMaxMs: 60_000,
@@ -84,7 +84,7 @@ export const defaultProcessorOptions: ProcessorOptions = {
   pollMs: 200,
   reviewPollMs: 500,
   reviewPollMaxMs: 600_000,
-  rateLimitPrefix: 'rl:',
+  rateLimitPrefix: `${DEFAULT_REDIS_PREFIX}rl:`,
 };
 
 export interface ProcessorDeps {
@@ -108,6 +108,10 @@ export function optionsOf(deps: ProcessorDeps): ProcessorOptions {
     // older test configs may lack them: the defaults stand
     ...(kafka?.dispatchTopic ? { dispatchTopic: kafka.dispatchTopic } : {}),
     ...(kafka?.dispatchGroup ? { groupId: kafka.dispatchGroup } : {}),
+    // one prefix for the whole system: the command side reserves its rate limits under it too
+    ...(deps.config?.redis?.prefix
+      ? { redisPrefix: deps.config.redis.prefix, rateLimitPrefix: `${deps.config.redis.prefix}rl:` }
+      : {}),
     ...(receipts
       ? {
           reconcileWindowMs: receipts.reconcileWindowMs,

@@ -5,6 +5,7 @@
 // memory and replaces it in one MULTI.
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import type { Projection, ProjectorDeps, Target } from './types.ts';
+import { redisPrefixOf } from '../platform/config/index.ts';
 
 export interface CachedTemplate {
   templateId: string;
@@ -27,8 +28,9 @@ export interface CachedTemplate {
 const NAME = 'template_cache';
 const ID = `${NAME}@1`;
 
-export const redisPrefix = (deps: Pick<ProjectorDeps, 'redisPrefix'>): string =>
-  deps.redisPrefix ?? 'streaming:';
+export const redisPrefix = (
+  deps: Pick<ProjectorDeps, 'redisPrefix'> & { config?: unknown },
+): string => redisPrefixOf(deps);
 /** `<prefix>template:<code>` */
 export const templateKey = (prefix: string, code: string): string => `${prefix}template:${code}`;
 const indexKey = (prefix: string) => `${prefix}template-index`;

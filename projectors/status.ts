@@ -6,6 +6,7 @@ import { readSharedPipeline, type SharedPartReport } from '../platform/health/in
 import { parkedCounts, parkedEvents, type ParkedEvent } from './deadLetters.ts';
 import { liveTarget, projectionId, type ProjectorDeps } from './types.ts';
 import { projections } from './registry.ts';
+import { redisPrefixOf } from '../platform/config/index.ts';
 
 export interface ProjectionStatus {
   projection: string;
@@ -31,7 +32,7 @@ export async function projectionsStatus(deps: ProjectorDeps): Promise<Projection
 
 export async function systemStatus(deps: ProjectorDeps): Promise<SystemStatus> {
   const head = await deps.eventStore.headPosition();
-  const reported = await readSharedPipeline(deps.redis, deps.redisPrefix).catch(() => []);
+  const reported = await readSharedPipeline(deps.redis, redisPrefixOf(deps)).catch(() => []);
   const counts = await parkedCounts(deps.mysql);
   const rows: ProjectionStatus[] = [];
   for (const p of projections) {

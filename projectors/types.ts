@@ -14,7 +14,7 @@ export interface ProjectorDeps {
   mysql: MysqlPool;
   redis: Redis;
   mongo: MongoHandle;
-  /** Prefix of every Redis key written here (default `streaming:`); tests use their own. */
+  /** Prefix of every Redis key written here (default: Config redis.prefix); tests use their own. */
   redisPrefix?: string;
   /** Where each projection reports its progress for readiness (none: not reported). */
   pipeline?: Pipeline;

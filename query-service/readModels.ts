@@ -24,7 +24,7 @@ export interface QueryDeps {
   mysql: MysqlPool;
   redis: Redis;
   mongo: MongoHandle;
-  /** Prefix of the command service's Redis keys (the session copies). Default ''. */
+  /** Prefix of the command service's Redis keys (the session copies). Default: Config redis.prefix. */
   redisPrefix?: string | undefined;
   /** The processors and projections of this process, reported by /readyz and /healthz/pipeline. */
   pipeline?: Pipeline;

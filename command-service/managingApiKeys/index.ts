@@ -11,13 +11,14 @@ import { createApiKeyBody } from '../../schemas/http/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { handle, load, metaOf } from '../commandHandling/index.ts';
 import { param } from '../principal.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
 const indexKey = (prefix: string, userId: string) => `${prefix}apikeys:${userId}`;
 const ALL = '*';
 
 export function apiKeysRouter(deps: CommandDeps, auth: RequestHandler): Router {
   const router = Router();
-  const prefix = deps.redisPrefix ?? '';
+  const prefix = redisPrefixOf(deps);
 
   router.post('/v1/api-keys', auth, validateBody(createApiKeyBody), async (req, res) => {
     const principal = principalOf(req);

@@ -45,9 +45,10 @@ import {
 import type { CommandDeps } from '../deps.ts';
 import { handle, metaOf, toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { param } from '../principal.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
 const stateKey = (deps: CommandDeps, tenantId: string) =>
-  `${deps.redisPrefix ?? ''}tenant:${tenantId}`;
+  `${redisPrefixOf(deps)}tenant:${tenantId}`;
 
 const RAISE = `
 local v = redis.call('GET', KEYS[1])
@@ -205,7 +206,7 @@ export async function sendNumberCode(
   const day = dayWindow(now);
   const taken = await takeAttempt(deps.redis, [
     {
-      key: `${deps.redisPrefix ?? ''}numbercodes:${tenantId}:${day.id}`,
+      key: `${redisPrefixOf(deps)}numbercodes:${tenantId}:${day.id}`,
       limit: NUMBER_CODES_PER_DAY,
       windowMs: day.endsAt - now + 60_000,
     },

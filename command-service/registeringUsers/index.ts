@@ -45,6 +45,7 @@ import { changePasswordBody, loginBody, registerUserBody } from '../../schemas/h
 import type { CommandDeps } from '../deps.ts';
 import { handle, metaOf, toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { startTenant } from '../managingTenants/index.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
 export interface Registration {
   username: string;
@@ -151,7 +152,7 @@ interface AuthDeps {
 
 /** The three login counters: this username from this address, this address, everyone this second. */
 function loginCounters(deps: AuthDeps, name: string, ip: string, now: number): Counter[] {
-  const p = deps.redisPrefix ?? '';
+  const p = redisPrefixOf(deps);
   const { auth } = deps.config;
   const windowMs = auth.loginThrottleSeconds * 1000;
   return [
@@ -206,7 +207,7 @@ async function loadUser(
 
 const sessionsOf = (deps: AuthDeps): SessionStore => ({
   redis: deps.redis,
-  prefix: deps.redisPrefix ?? '',
+  prefix: redisPrefixOf(deps),
 });
 
 /** After an append to a user stream: the copy every request checks. */
@@ -384,7 +385,7 @@ async function countRegistration(deps: CommandDeps, ip: string): Promise<void> {
   const { auth } = deps.config;
   const taken = await takeAttempt(deps.redis, [
     {
-      key: `${deps.redisPrefix ?? ''}register:ip:${ip}`,
+      key: `${redisPrefixOf(deps)}register:ip:${ip}`,
       limit: auth.registerMaxPerIp,
       windowMs: auth.registerWindowSeconds * 1000,
     },

@@ -36,6 +36,7 @@ import {
 import type { CommandDeps } from '../deps.ts';
 import { platformLimitsFor } from '../managingTenants/index.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
 export interface AcceptedAnswer {
   messageId: string;
@@ -146,7 +147,7 @@ export async function reserveOrRefuse(
       template.policy,
       { tenantId: template.tenantId, templateCode: template.templateCode, mobile: e164 },
       now,
-      { prefix: `${deps.redisPrefix ?? ''}rl:` },
+      { prefix: `${redisPrefixOf(deps)}rl:` },
       platform,
     );
   } catch (err) {

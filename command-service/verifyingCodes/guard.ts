@@ -17,6 +17,7 @@ import { AppError } from '../../platform/errors/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { guardStream } from '../../contracts/index.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
 export { guardStream };
 
@@ -95,7 +96,7 @@ export async function guardOrRefuse(
 ): Promise<string> {
   const g = deps.config.guard;
   const prefix = destinationPrefix(e164, g.prefixDigits);
-  const p = deps.redisPrefix ?? '';
+  const p = redisPrefixOf(deps);
   const minute = Math.floor(now / MINUTE_MS);
   const windowMinutes = Math.max(1, Math.ceil(g.windowSeconds / 60));
   const cooldownMs = g.cooldownSeconds * 1000;
@@ -162,7 +163,7 @@ async function bump(
   now: number,
 ): Promise<void> {
   const g = deps.config.guard;
-  const key = counts(deps.redisPrefix ?? '', tenantId, destinationPrefix(e164, g.prefixDigits));
+  const key = counts(redisPrefixOf(deps), tenantId, destinationPrefix(e164, g.prefixDigits));
   await deps.redis
     .multi()
     .hincrby(key, `${field}:${Math.floor(now / MINUTE_MS)}`, 1)
@@ -196,7 +197,7 @@ export async function countVerified(
 
 /** The guards tripped now (admins). */
 export async function trippedGuards(deps: CommandDeps): Promise<GuardTrip[]> {
-  const p = deps.redisPrefix ?? '';
+  const p = redisPrefixOf(deps);
   const out: GuardTrip[] = [];
   let cursor = '0';
   do {
@@ -217,7 +218,7 @@ export async function liftGuard(
   prefix: string,
   meta: Meta,
 ): Promise<void> {
-  const p = deps.redisPrefix ?? '';
+  const p = redisPrefixOf(deps);
   const wasTripped = (await deps.redis.del(trip(p, tenantId, prefix))) > 0;
   await deps.redis.del(counts(p, tenantId, prefix));
   if (!wasTripped)

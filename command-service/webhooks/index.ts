@@ -51,7 +51,8 @@ import {
   type DeliveryReceipt,
   type InboundSms,
 } from '../../platform/suppliers/pushes.ts';
-import { DEFAULT_REDIS_PREFIX, inboundStream, receiptsStream } from '../../contracts/index.ts';
+import { inboundStream, receiptsStream } from '../../contracts/index.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
 export interface WebhookDeps {
   config: Pick<Config, 'suppliers'>;
@@ -59,7 +60,7 @@ export interface WebhookDeps {
   eventStore: EventStore;
   redis: Redis;
   tracker: Tracker;
-  /** Prefix of the processors' Redis keys (default "streaming:"); must match theirs. */
+  /** Prefix of the processors' Redis keys (default: Config redis.prefix); must match theirs. */
   redisPrefix?: string;
 }
 
@@ -121,7 +122,7 @@ function receiptEvent(account: SupplierAccount, r: DeliveryReceipt): NewEvent['d
 
 export function webhookRouter(deps: WebhookDeps): Router {
   const router = Router();
-  const prefix = deps.redisPrefix ?? DEFAULT_REDIS_PREFIX;
+  const prefix = redisPrefixOf(deps);
   const log = deps.logger.child({ component: 'webhooks' });
 
   const parsers = {

@@ -17,6 +17,7 @@ import type { EventStore } from '../eventStore/index.ts';
 import { apiKeyMatches, parseApiKey } from './apiKeys.ts';
 import { userAccess, type SessionStore } from './sessions.ts';
 import { verifyToken, type Role } from './tokens.ts';
+import { redisPrefixOf } from '../config/index.ts';
 
 export interface Principal {
   userId: string;
@@ -107,7 +108,7 @@ export function createPrincipalResolver({
   redisPrefix,
 }: AuthenticatorDeps): (authorization: string | undefined) => Promise<Principal> {
   const roles = new Map<string, Role>();
-  const sessions: SessionStore = { redis, prefix: redisPrefix ?? '' };
+  const sessions: SessionStore = { redis, prefix: redisPrefixOf({ redisPrefix, config }) };
 
   async function accessOf(userId: string, tokenId: string | undefined) {
     try {

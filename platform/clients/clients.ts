@@ -32,7 +32,10 @@ export function createMysqlPool(config: Pick<Config, 'mysql'>): MysqlPool {
 }
 
 /** An ioredis client, connecting now; commands fail after a bounded number of reconnect attempts. */
-export function createRedis(config: Pick<Config, 'redis'>, logger?: Logger): Redis {
+export function createRedis(
+  config: { redis: Pick<Config['redis'], 'url'> },
+  logger?: Logger,
+): Redis {
   const redis = new Redis(config.redis.url, {
     lazyConnect: false,
     maxRetriesPerRequest: 3,

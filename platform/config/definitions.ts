@@ -3,6 +3,7 @@
 import { CronPattern } from 'croner';
 import type { SchemaObject } from 'ajv';
 import {
+  DEFAULT_REDIS_PREFIX,
   DISPATCH_GROUP,
   DISPATCH_TOPIC,
   PUMP_GROUP,
@@ -369,6 +370,14 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     expects: 'a redis:// or rediss:// URL',
     description: 'Redis: rate limits, locks, lookups and caches.',
     secret: true,
+  },
+  {
+    name: 'STREAMING_REDIS_PREFIX',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,100}$' },
+    default: DEFAULT_REDIS_PREFIX,
+    expects: 'letters, digits, dots, colons, dashes or underscores (at most 100)',
+    description:
+      'Prefix of every Redis key of this system, on the command side, the processors, the projectors, the jobs and the query side alike. Give each system sharing one Redis its own.',
   },
   {
     name: 'STREAMING_MONGO_URL',

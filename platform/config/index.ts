@@ -18,3 +18,4 @@ export {
 } from './definitions.ts';
 export { renderConfigDocs, configDocsPath } from './docs.ts';
 export { allowList, allows, cidrProblem } from './cidrs.ts';
+export { redisPrefixOf, type PrefixSource } from './redisPrefix.ts';

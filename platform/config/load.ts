@@ -51,7 +51,11 @@ export interface Config {
   readonly metrics: { readonly port: number; readonly token: string | undefined };
   readonly console: { readonly commandUrl: string | undefined };
   readonly mysql: { readonly url: string; readonly poolSize: number };
-  readonly redis: { readonly url: string };
+  readonly redis: {
+    readonly url: string;
+    /** STREAMING_REDIS_PREFIX: starts every Redis key of this system. */
+    readonly prefix: string;
+  };
   readonly mongo: { readonly url: string };
   readonly kafka: {
     readonly brokers: readonly string[];
@@ -497,7 +501,7 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
     metrics: { port: n('STREAMING_METRICS_PORT'), token: opt('STREAMING_METRICS_TOKEN') },
     console: { commandUrl: opt('STREAMING_CONSOLE_COMMAND_URL') },
     mysql: { url: s('STREAMING_MYSQL_URL'), poolSize: n('STREAMING_MYSQL_POOL_SIZE') },
-    redis: { url: s('STREAMING_REDIS_URL') },
+    redis: { url: s('STREAMING_REDIS_URL'), prefix: s('STREAMING_REDIS_PREFIX') },
     mongo: { url: s('STREAMING_MONGO_URL') },
     kafka: {
       brokers: list('STREAMING_KAFKA_BROKERS'),

@@ -14,10 +14,10 @@ import { validateQuery } from '../../platform/http/index.ts';
 import { readJobs } from '../../platform/jobs/index.ts';
 import { jobsQuery, pipelineQuery } from '../../schemas/openapi/query.ts';
 import type { QueryDeps } from '../readModels.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
-/** The scheduler's key prefix (jobs/ writes without one) and the pipeline's. */
-const JOBS_PREFIX = '';
-const PIPELINE_PREFIX = 'streaming:';
+/** The scheduler's and the pipeline's key prefix: the system's (they ignore a test's redisPrefix). */
+const systemPrefix = (deps: QueryDeps) => redisPrefixOf({ config: deps.config });
 
 async function pipeline(deps: QueryDeps) {
   const head = await deps.eventStore.headPosition();
@@ -26,7 +26,7 @@ async function pipeline(deps: QueryDeps) {
     : [];
   // this process's own parts are in `local` already
   const mine = new Set(local.map((r) => r.name));
-  const shared = (await readSharedPipeline(deps.redis, PIPELINE_PREFIX)).filter(
+  const shared = (await readSharedPipeline(deps.redis, systemPrefix(deps))).filter(
     (r) => !(r.pid === process.pid && mine.has(r.name)),
   );
   // seconds behind: the age of the first event a part has not handled yet
@@ -67,7 +67,7 @@ export function operationsRouter(deps: QueryDeps): Router {
   router.get('/v1/jobs', requireAdmin, validateQuery(jobsQuery), async (req, res) => {
     const q = req.query as unknown as { runs: number };
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ items: await readJobs(deps.redis, JOBS_PREFIX, q.runs) });
+    res.json({ items: await readJobs(deps.redis, systemPrefix(deps), q.runs) });
   });
   return router;
 }

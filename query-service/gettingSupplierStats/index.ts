@@ -24,14 +24,14 @@ import { validateQuery } from '../../platform/http/index.ts';
 import { requireAdmin } from '../../platform/auth/index.ts';
 import { supplierStatsQuery } from '../../schemas/openapi/query.ts';
 import { readBreakers, type BreakerView } from '../../platform/suppliers/breaker.ts';
+import { redisPrefixOf } from '../../platform/config/index.ts';
 
 // Collections written by pump/ (which this folder may not import).
 const TRACKING_MINUTES = 'tracking_minutes';
 const TRACKING_EVENTS = 'tracking_events';
 const MAX_WINDOW_MS = 31 * 86_400_000;
 const MAX_EXACT_SAMPLES = 500_000;
-/** The dispatchers' Redis prefix and breaker window (processors' defaults). */
-const DISPATCH_PREFIX = 'streaming:';
+/** The dispatchers' breaker window (the processors' default). */
 const BREAKER_WINDOW_MS = 30_000;
 const SERIES_BUCKETS = 120;
 
@@ -222,7 +222,7 @@ export async function supplierStats(
   const breakers = deps.redis
     ? await readBreakers(
         deps.redis,
-        deps.dispatchPrefix ?? DISPATCH_PREFIX,
+        deps.dispatchPrefix ?? redisPrefixOf({ config: deps.config }),
         [...accounts.keys()],
         BREAKER_WINDOW_MS,
         now.getTime(),
