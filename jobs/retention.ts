@@ -123,8 +123,9 @@ async function removeBatch(deps: RetentionDeps, ids: string[]): Promise<void> {
   const timelines = await liveCollection(deps.mongo, MESSAGE_TIMELINES);
   for (const part of timelineCollections(timelines)) {
     await readModelDb(deps.mongo, MESSAGE_TIMELINES)
-      .collection<{ _id: string }>(part)
-      .deleteMany({ _id: { $in: ids } });
+      .collection<{ _id: string; messageId?: string }>(part)
+      // final documents are keyed by message, open versions name theirs
+      .deleteMany({ $or: [{ _id: { $in: ids } }, { messageId: { $in: ids } }] });
   }
   const audit = await liveCollection(deps.mongo, AUDIT_LOG);
   await deps.mongo.collection(audit).deleteMany({ streamId: { $in: ids.map(messageStream) } });

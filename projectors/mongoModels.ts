@@ -9,12 +9,13 @@
 // live collection of each model is named by a pointer document in
 // `read_model_pointers` ({_id: model, collection}); a swap rewrites that one
 // document. Without a pointer the collection has the model's own name.
-import type { Db, Document } from 'mongodb';
+import type { Collection, Db, Document, OptionalUnlessRequiredId } from 'mongodb';
 import { isClosedStatus, statusOfEventType } from '../domain/messages/index.ts';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import {
   READ_MODEL_POINTERS,
   liveCollection,
+  openTimelineId,
   openTimelines,
   readModelDb,
   serverUsesIndexes,
@@ -342,23 +343,45 @@ interface TimelineState {
   trustedAfter: number;
   /** What this instance wrote, and where: open (in flight) or final. */
   docs: Map<string, { doc: TimelineDoc; open: boolean }>;
+  /** Open versions of messages now final, deleted in bulk (GARBAGE_EVERY_MS). */
+  garbage: string[];
+  garbageSince: number;
 }
 const timelineStates = new Map<string, TimelineState>();
+/** Garbage of a state forgotten (after a failed batch, a new term) before its sweep. */
+const carriedGarbage = new Map<string, string[]>();
+const forgetTimelines = (key: string) => {
+  const state = timelineStates.get(key);
+  if (state && state.garbage.length > 0) {
+    carriedGarbage.set(key, [...(carriedGarbage.get(key) ?? []), ...state.garbage]);
+  }
+  timelineStates.delete(key);
+};
 const timelineId = 'message_timelines@1';
+/** How long the open versions of final messages may wait for their bulk delete. */
+export const GARBAGE_EVERY_MS = 5_000;
+const GARBAGE_MAX = 20_000;
 
-// FerretDB 1.24 reads the whole collection for every query, even by _id, and
-// replacing a document means a delete (a scan) and an insert (cheap). So each
-// message's one document sits in the open collection while it is in flight
-// and moves to the final collection once (platform/readModels); a batch
-// deletes from the small open collection and inserts in bulk.
+// On FerretDB 1.24 (SQLite) an insert and a find by _id equality are cheap;
+// every delete, update and $in decodes the whole collection
+// (platform/readModels). So while a message is in flight each new stream
+// version is inserted as a document of its own into the open collection
+// (never updated), a final message's document is inserted once into the
+// final collection, and the open versions of final messages are deleted in
+// one deleteMany every GARBAGE_EVERY_MS: one scan of the open collection
+// every few seconds instead of one per batch. Open documents a crash leaves
+// behind are hidden from readers by the final document (and trimmed by
+// retention).
 //
 // The single active instance (the projection lock) remembers what it wrote,
 // so it reads a document only after a restart. Before a batch writes, it
 // records how far it may have written (the high-water mark); a message first
 // seen above the mark of the instance that came before cannot have a document
-// yet, so a new message costs no read. The stored lastVersion makes a
-// redelivered event a no-op, and a document found missing or behind (a crash
-// between a delete and its insert) is rebuilt from its stream.
+// yet, so a new message costs no read. A message seen before is found with
+// two finds by _id (its final document, its open version just before the
+// event); the stored lastVersion makes a redelivered event a no-op, and a
+// document not found (a crash in the middle of a batch) is rebuilt from its
+// stream.
 async function timelineState(db: Db, collection: string): Promise<TimelineState> {
   let state = timelineStates.get(cacheKey(db, collection));
   if (!state) {
@@ -368,10 +391,57 @@ async function timelineState(db: Db, collection: string): Promise<TimelineState>
         .findOne({ _id: highWaterId(timelineId, collection) }),
       readCheckpoint(db, timelineId, collection),
     ]);
-    state = { trustedAfter: Math.max(written?.position ?? 0, checkpoint), docs: new Map() };
+    state = {
+      trustedAfter: Math.max(written?.position ?? 0, checkpoint),
+      docs: new Map(),
+      garbage: carriedGarbage.get(cacheKey(db, collection)) ?? [],
+      garbageSince: Date.now(),
+    };
+    carriedGarbage.delete(cacheKey(db, collection));
     timelineStates.set(cacheKey(db, collection), state);
   }
   return state;
+}
+
+type OpenDoc = Omit<TimelineDoc, '_id'> & { _id: string; messageId: string };
+const openDoc = (doc: TimelineDoc): OpenDoc => ({
+  ...doc,
+  _id: openTimelineId(doc._id, doc.lastVersion),
+  messageId: doc._id,
+});
+/** The open versions a message may have, up to (and with) its document's lastVersion. */
+const openVersions = (doc: TimelineDoc): string[] => {
+  const first = Number(doc.states[0]?.version ?? 0);
+  return Array.from({ length: doc.lastVersion - first + 1 }, (_, i) =>
+    openTimelineId(doc._id, first + i),
+  );
+};
+
+async function insertIgnoringDuplicates<T extends Document>(
+  coll: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[],
+): Promise<void> {
+  if (docs.length === 0) return;
+  await coll.insertMany(docs, { ordered: false }).catch((err: unknown) => {
+    if (!isDuplicateOnly(err)) throw err; // written before a crash: the same document
+  });
+}
+
+/** The document of a message this instance has not seen: final, or its open version before `version`. */
+async function findBefore(
+  open: Collection<OpenDoc>,
+  final: Collection<TimelineDoc>,
+  id: string,
+  version: number,
+): Promise<{ doc: TimelineDoc; open: boolean } | undefined> {
+  const [done, before] = await Promise.all([
+    final.findOne({ _id: id }),
+    version > 0 ? open.findOne({ _id: openTimelineId(id, version - 1) }) : null,
+  ]);
+  if (done) return { doc: done, open: false };
+  if (!before) return undefined;
+  const { messageId, ...rest } = before;
+  return { doc: { ...rest, _id: messageId }, open: true };
 }
 
 export const messageTimelines = mongoProjection({
@@ -381,7 +451,7 @@ export const messageTimelines = mongoProjection({
   batchWindowMs: 150,
   parts: timelineCollections,
   concerns: (e) => e.type.startsWith('sms.') && e.streamId.startsWith('message-'),
-  reset: (db, collection) => void timelineStates.delete(cacheKey(db, collection)),
+  reset: (db, collection) => forgetTimelines(cacheKey(db, collection)),
   async applyDocs(db, collection, events, deps) {
     const byMessage = new Map<string, RecordedEvent[]>();
     for (const e of events) {
@@ -392,38 +462,34 @@ export const messageTimelines = mongoProjection({
       byMessage.set(id, list);
     }
     if (byMessage.size === 0) return;
-    const open = db.collection<TimelineDoc>(openTimelines(collection));
+    const open = db.collection<OpenDoc>(openTimelines(collection));
     const final = db.collection<TimelineDoc>(collection);
     const state = await timelineState(db, collection);
     if (state.docs.size > 100_000) state.docs.clear();
 
-    // 1. the documents these events change: remembered, known new, or read
+    // 1. the documents these events change: remembered, known new, or found by _id
     const existing = new Map<string, { doc: TimelineDoc; open: boolean }>();
-    const unknown: string[] = [];
+    const unknown: [string, number][] = [];
     for (const [id, list] of byMessage) {
       const known = state.docs.get(id);
       if (known) existing.set(id, known);
       else if (!(list[0]!.streamVersion === 0 && list[0]!.position > state.trustedAfter)) {
-        unknown.push(id);
+        unknown.push([id, list[0]!.streamVersion]);
       }
     }
-    if (unknown.length > 0) {
-      for (const doc of await open.find({ _id: { $in: unknown } }).toArray()) {
-        existing.set(doc._id, { doc, open: true });
-      }
-      // only a message already final, or first seen before a restart, is looked for here
-      const rest = unknown.filter((id) => !existing.has(id));
-      if (rest.length > 0) {
-        for (const doc of await final.find({ _id: { $in: rest } }).toArray()) {
-          existing.set(doc._id, { doc, open: false });
-        }
-      }
+    for (let i = 0; i < unknown.length; i += 50) {
+      const found = await Promise.all(
+        unknown.slice(i, i + 50).map(([id, v]) => findBefore(open, final, id, v)),
+      );
+      found.forEach((f, j) => f && existing.set(unknown[i + j]![0], f));
     }
 
-    // 2. fold the new events in
+    // 2. fold the new events in, one open version per event while in flight
     const writes: { doc: TimelineDoc; open: boolean }[] = [];
-    const fromOpen: string[] = [];
+    const toOpen: OpenDoc[] = [];
+    const toFinal: TimelineDoc[] = [];
     const fromFinal: string[] = [];
+    const garbage: string[] = [];
     for (const [id, list] of byMessage) {
       const before = existing.get(id);
       let seen = before?.doc.lastVersion ?? -1;
@@ -433,27 +499,41 @@ export const messageTimelines = mongoProjection({
         return true;
       });
       if (fresh.length === 0) continue;
-      let next: TimelineDoc | undefined;
-      if (fresh[0]!.streamVersion === (before?.doc.lastVersion ?? -1) + 1) {
-        next = foldTimeline(before?.doc, fresh);
-      } else {
+      let from = before?.doc;
+      let steps = fresh;
+      if (fresh[0]!.streamVersion !== (before?.doc.lastVersion ?? -1) + 1) {
         // a gap: rebuild this one document from its stream
         const last = fresh[fresh.length - 1]!.streamVersion;
         const stream = await deps.eventStore.readStream(`message-${id}`, { limit: last + 1 });
-        next = foldTimeline(
-          undefined,
-          stream.filter((e) => e.streamVersion <= last),
-        );
+        from = undefined;
+        steps = stream.filter((e) => e.streamVersion <= last);
+      }
+      const versions: TimelineDoc[] = [];
+      let next = from;
+      for (const e of steps) {
+        next = foldTimeline(next, [e]);
+        if (next) versions.push(next);
       }
       if (!next) continue;
-      if (before) (before.open ? fromOpen : fromFinal).push(id);
-      writes.push({ doc: next, open: !isClosedStatus(next.status) });
+      const closed = isClosedStatus(next.status);
+      if (closed) {
+        if (before && !before.open) fromFinal.push(id);
+        toFinal.push(next);
+        garbage.push(...openVersions(next)); // what it had in the open collection
+      } else {
+        toOpen.push(...versions.map(openDoc));
+      }
+      writes.push({ doc: next, open: !closed });
     }
     if (writes.length === 0) return;
 
-    // 3. say how far this batch may write, then replace: deletes first, so a
-    //    crash leaves a document missing (rebuilt later), never two of them
+    // 3. say how far this batch may write, then write: finals replaced
+    //    (rare: an event after the end) are deleted first, so a crash leaves a
+    //    document missing (rebuilt later), never two of them
     const upTo = events[events.length - 1]!.position;
+    const sweep =
+      state.garbage.length + garbage.length >= GARBAGE_MAX ||
+      Date.now() - state.garbageSince >= GARBAGE_EVERY_MS;
     try {
       await db
         .collection<CheckpointDoc>(mongoCheckpointCollection)
@@ -462,17 +542,21 @@ export const messageTimelines = mongoProjection({
           { $max: { position: upTo } },
           { upsert: true },
         );
-      if (fromOpen.length > 0) await open.deleteMany({ _id: { $in: fromOpen } });
       if (fromFinal.length > 0) await final.deleteMany({ _id: { $in: fromFinal } });
-      const toOpen = writes.filter((w) => w.open).map((w) => w.doc);
-      const toFinal = writes.filter((w) => !w.open).map((w) => w.doc);
       await Promise.all([
-        toOpen.length > 0 ? open.insertMany(toOpen, { ordered: false }) : undefined,
-        toFinal.length > 0 ? final.insertMany(toFinal, { ordered: false }) : undefined,
+        insertIgnoringDuplicates(open, toOpen),
+        insertIgnoringDuplicates(final, toFinal),
       ]);
+      // the open versions of final messages, once their final documents are in
+      state.garbage.push(...garbage);
+      if (sweep && state.garbage.length > 0) {
+        await open.deleteMany({ _id: { $in: state.garbage } });
+        state.garbage = [];
+        state.garbageSince = Date.now();
+      }
     } catch (err) {
       // unsure what is stored now: forget, and let the retry read the documents
-      timelineStates.delete(cacheKey(db, collection));
+      forgetTimelines(cacheKey(db, collection));
       throw err;
     }
     for (const w of writes) {

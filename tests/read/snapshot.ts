@@ -1,4 +1,5 @@
 // Everything the read side holds, for row-by-row and document-by-document comparison.
+import type { Document } from 'mongodb';
 import type { RowDataPacket } from 'mysql2/promise';
 import { allCachedTemplates, liveCollection, type ProjectorDeps } from '../../projectors/index.ts';
 import { readModelDb, timelineCollections } from '../../platform/readModels/index.ts';
@@ -16,6 +17,26 @@ export interface Snapshot {
   templateCache?: unknown[];
 }
 
+/**
+ * The timelines as findTimeline answers them: a message's final document, or
+ * else its latest open version (open versions carry messageId; those of final
+ * messages wait for a bulk delete).
+ */
+export function readersView(docs: Document[]): Document[] {
+  const final = new Map<string, Document>();
+  const open = new Map<string, Document>();
+  for (const doc of docs) {
+    if (typeof doc.messageId !== 'string') final.set(String(doc._id), doc);
+    else {
+      const seen = open.get(doc.messageId);
+      if (!seen || Number(seen.lastVersion) < Number(doc.lastVersion)) open.set(doc.messageId, doc);
+    }
+  }
+  for (const [id, { messageId: _m, ...doc }] of open)
+    if (!final.has(id)) final.set(id, { ...doc, _id: id });
+  return [...final.values()];
+}
+
 /** The live read models, or (with suffix) the build of that suffix. */
 export async function snapshot(deps: ProjectorDeps, suffix = ''): Promise<Snapshot> {
   const mysql: Snapshot['mysql'] = {};
@@ -30,10 +51,12 @@ export async function snapshot(deps: ProjectorDeps, suffix = ''): Promise<Snapsh
     const name = suffix === '' ? await liveCollection(deps.mongo.db, model) : `${model}${suffix}`;
     // a timeline sits in its open collection until the message is final
     const parts = model === 'message_timelines' ? timelineCollections(name) : [name];
-    const docs = [];
     const home = readModelDb(deps.mongo.db, model);
+    const docs = [];
     for (const part of parts) docs.push(...(await home.collection(part).find({}).toArray()));
-    mongo[model] = docs.sort((a, b) => (String(a._id) < String(b._id) ? -1 : 1));
+    mongo[model] = (model === 'message_timelines' ? readersView(docs) : docs).sort((a, b) =>
+      String(a._id) < String(b._id) ? -1 : 1,
+    );
   }
   const out: Snapshot = { mysql, mongo };
   if (suffix === '') out.templateCache = await allCachedTemplates(deps);
