@@ -198,6 +198,41 @@ async function sendSms(
     account.stats.rejected++;
     return answer(res, check.code, check.message);
   }
+  const { SignName: signName, TemplateCode: templateCode, SmsUpExtendCode: extendCode } = params;
+  return decideAndAnswer(
+    ctx,
+    account,
+    res,
+    outId,
+    numbers.map((mobile) => ({
+      mobile: mobile ?? '',
+      signName,
+      templateCode,
+      params: templateParam,
+      content: check.text,
+      ...(extendCode ? { extendCode } : {}),
+    })),
+  );
+}
+
+/** One number of a send, as the vendor's checks passed it. */
+type Element = Pick<SimMessage, 'mobile' | 'signName' | 'templateCode' | 'params' | 'content'> & {
+  extendCode?: string;
+};
+
+/**
+ * What SendSms and SendBatchSms do once the vendor's checks passed: the
+ * account's behaviour decides (throttled, failed, rejected or accepted), its
+ * latency passes, and an accepted call gets one BizId for all its numbers,
+ * each number a message, and the OK answer (or a connection held open).
+ */
+async function decideAndAnswer(
+  ctx: SimContext,
+  account: SimAccount,
+  res: Response,
+  outId: string,
+  elements: Element[],
+): Promise<void> {
   const decision = ctx.decide(account, {
     transient: 'Throttling.User',
     reject: 'isv.MOBILE_NUMBER_ILLEGAL',
@@ -212,24 +247,17 @@ async function sendSms(
 
   const serial = ctx.state.nextSerial();
   const bizId = `${BigInt(Date.now()) * 100000n + BigInt(serial % 100000)}^0`;
-  const content = check.text;
-  for (const mobile of numbers) {
-    const message: SimMessage = {
+  for (const element of elements) {
+    ctx.accept(account, {
+      ...element,
       accountId: account.id,
       vendor: 'aliyun',
       messageId: outId,
       supplierMessageId: bizId,
-      mobile: mobile ?? '',
-      signName: params.SignName,
-      templateCode: params.TemplateCode,
-      params: templateParam,
-      content,
-      segments: segmentsOf(content),
-      ...(params.SmsUpExtendCode ? { extendCode: params.SmsUpExtendCode } : {}),
+      segments: segmentsOf(element.content),
       sentAt: new Date(),
       status: 'pending',
-    };
-    ctx.accept(account, message);
+    });
   }
   if (decision.hang) return ctx.hold(account, res);
   res.status(200).json({ RequestId: requestId(), Code: 'OK', Message: 'OK', BizId: bizId });
@@ -316,41 +344,23 @@ async function sendBatchSms(
     account.stats.rejected++;
     return answer(res, refused.code, refused.message);
   }
-  const decision = ctx.decide(account, {
-    transient: 'Throttling.User',
-    reject: 'isv.MOBILE_NUMBER_ILLEGAL',
-  });
-  await ctx.sleep(account.behaviour.latencyMs);
-  if (decision.kind === 'transient') {
-    return decision.code.startsWith('Throttling')
-      ? fail(res, 400, decision.code, 'Request was denied due to user flow control.')
-      : answer(res, decision.code, 'The request processing has failed due to some unknown error.');
-  }
-  if (decision.kind === 'rejected') return answer(res, decision.code, `rejected: ${decision.code}`);
-  const serial = ctx.state.nextSerial();
-  const bizId = `${BigInt(Date.now()) * 100000n + BigInt(serial % 100000)}^0`;
-  numbers.forEach((mobile, i) => {
-    const check = checks[i]!;
-    const content = check.ok ? check.text : '';
-    const message: SimMessage = {
-      accountId: account.id,
-      vendor: 'aliyun',
-      messageId: outId,
-      supplierMessageId: bizId,
-      mobile: mobile ?? '',
-      signName: signs[i]!,
-      templateCode: params.TemplateCode!,
-      params: paramSets[i]!,
-      content,
-      segments: segmentsOf(content),
-      ...(codes?.[i] ? { extendCode: codes[i] } : {}),
-      sentAt: new Date(),
-      status: 'pending',
-    };
-    ctx.accept(account, message);
-  });
-  if (decision.hang) return ctx.hold(account, res);
-  res.status(200).json({ RequestId: requestId(), Code: 'OK', Message: 'OK', BizId: bizId });
+  return decideAndAnswer(
+    ctx,
+    account,
+    res,
+    outId,
+    numbers.map((mobile, i) => {
+      const check = checks[i]!;
+      return {
+        mobile: mobile ?? '',
+        signName: signs[i]!,
+        templateCode: params.TemplateCode!,
+        params: paramSets[i]!,
+        content: check.ok ? check.text : '',
+        ...(codes?.[i] ? { extendCode: codes[i] } : {}),
+      };
+    }),
+  );
 }
 
 function querySendDetails(
