@@ -42,7 +42,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },
   {
-    files: ['**/*.spec.ts', 'tests/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.spec.ts', 'tests/**/*.ts', 'testing/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

@@ -23,8 +23,8 @@ import { loadConfig } from '../platform/config/index.ts';
 import { MysqlEventStore } from '../platform/eventStore/index.ts';
 import { createLogger } from '../platform/logger/index.ts';
 import { noTracker } from '../platform/tracking/index.ts';
-import { approveTemplate } from '../tests/support/approvals.ts';
-import { freshDatabase } from '../tests/support/mysql.ts';
+import { approveTemplate } from '../testing/approvals.ts';
+import { freshDatabase } from '../testing/mysql.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

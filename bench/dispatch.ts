@@ -3,7 +3,7 @@
 // webhook → sms.delivered; and accept-to-submitted latency percentiles.
 //   node bench/dispatch.ts [messages=5000] [--in-process-simulator] [--in-process-processors]
 // As deployed, the processors (relay, timers, receipts, dispatcher) run as a
-// service of their own (tests/dispatch/dispatcherChild.ts with
+// service of their own (testing/dispatcherChild.ts with
 // DISPATCH_CHILD_RUN=all), apart from the webhooks (here, with the harness)
 // and from the vendor (the simulator, a process of its own). The flags put
 // either into this process instead.
@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { relative } from 'node:path';
 import { startProcessors } from '../processors/index.ts';
-import { startHarness } from '../tests/dispatch/harness.ts';
+import { startHarness } from '../testing/dispatchHarness.ts';
 
 const args = process.argv.slice(2);
 const inProcess = args.includes('--in-process-simulator');
@@ -43,7 +43,7 @@ const h = await startHarness(
   {},
   { simulatorProcess: !inProcess },
 );
-const CHILD = new URL('../tests/dispatch/dispatcherChild.ts', import.meta.url).pathname;
+const CHILD = new URL('../testing/dispatcherChild.ts', import.meta.url).pathname;
 
 async function startChild(): Promise<ChildProcess> {
   const child = spawn(process.execPath, [CHILD], {

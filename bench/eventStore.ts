@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { MysqlEventStore, type NewEvent } from '../platform/eventStore/index.ts';
-import { freshDatabase } from '../tests/support/mysql.ts';
+import { freshDatabase } from '../testing/mysql.ts';
 
 const { values } = parseArgs({
   options: {

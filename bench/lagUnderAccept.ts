@@ -19,10 +19,10 @@ import { openRuntime } from '../cli/runtime.ts';
 import { loadConfig } from '../platform/config/index.ts';
 import { dropReadModelDatabases } from '../platform/readModels/index.ts';
 import { projectionsStatus } from '../projectors/index.ts';
-import { freshDatabase } from '../tests/support/mysql.ts';
-import { machine } from '../tests/read/bench.ts';
-import { approveTemplate } from '../tests/support/approvals.ts';
-import { sendLoad } from './sendLoad.ts';
+import { freshDatabase } from '../testing/mysql.ts';
+import { machine } from './readSideLoad.ts';
+import { approveTemplate } from '../testing/approvals.ts';
+import { sendLoad } from './support.ts';
 
 const { values } = parseArgs({
   options: {

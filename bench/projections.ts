@@ -7,7 +7,7 @@
 //
 // 1. A fixed event log, appended once to a fresh event store: a small mixed
 //    workload (users, templates, every message outcome, inbound, opt-outs;
-//    tests/read/support.ts) and `--messages` messages of three events each
+//    testing/readSide.ts) and `--messages` messages of three events each
 //    (accepted, submitted, delivered), as the command side and the dispatcher
 //    append them, each `--lag` messages after the one before (so in other
 //    batches, as in a running system).
@@ -49,9 +49,9 @@ import {
   recomputeDirty,
   ensureTrackingCollections,
 } from '../pump/index.ts';
-import { freshDatabase } from '../tests/support/mysql.ts';
-import { accepted, outcomes } from '../tests/read/bench.ts';
-import { appendWorkload } from '../tests/read/support.ts';
+import { freshDatabase } from '../testing/mysql.ts';
+import { accepted, outcomes } from './readSideLoad.ts';
+import { appendWorkload } from '../testing/readSide.ts';
 
 const { values } = parseArgs({
   options: {

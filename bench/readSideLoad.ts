@@ -4,8 +4,8 @@
 // dispatcher append.
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { NewEvent } from '../../platform/eventStore/index.ts';
-import { readSide, REDIS_URL } from './support.ts';
+import type { NewEvent } from '../platform/eventStore/index.ts';
+import { readSide, REDIS_URL } from '../testing/readSide.ts';
 
 /** The test read side, with the larger MySQL pool the benchmarks are measured with. */
 export const benchReadSide = (name: string) => readSide(name, {}, REDIS_URL, 30);

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { projectionNamed, rebuildProjection } from '../projectors/index.ts';
-import { accepted, benchReadSide, machine, outcomes } from '../tests/read/bench.ts';
+import { accepted, benchReadSide, machine, outcomes } from './readSideLoad.ts';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '40000' } } });
 const messages = Number(values.messages);

@@ -16,8 +16,8 @@ import {
   type ExistingTemplate,
   type SignatureEvent,
   type TemplateEvent,
-} from '../../domain/index.ts';
-import type { EventStore } from '../../platform/eventStore/index.ts';
+} from '../domain/index.ts';
+import type { EventStore } from '../platform/eventStore/index.ts';
 
 type Vendor = 'aliyun' | 'tencent';
 

@@ -7,22 +7,18 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
-import { webhookRouter } from '../../command-service/webhooks/index.ts';
-import {
-  messageDecider,
-  type MessageEvent,
-  type MessageState,
-} from '../../domain/messages/index.ts';
-import { createKafka } from '../../platform/clients/index.ts';
-import { loadConfig, type Config } from '../../platform/config/index.ts';
-import { MysqlEventStore, type Subscription } from '../../platform/eventStore/index.ts';
-import { createHttpApp, finishHttpApp, startHttpServer } from '../../platform/http/index.ts';
-import type { RunningHttpServer } from '../../platform/http/index.ts';
-import { createLogger, type Logger } from '../../platform/logger/index.ts';
-import { noTracker, type Tracker, type TrackInput } from '../../platform/tracking/index.ts';
-import type { ProcessorDeps, ProcessorOptions } from '../../processors/index.ts';
-import { startSimulator, type AccountSpec } from '../../simulator/server.ts';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { webhookRouter } from '../command-service/webhooks/index.ts';
+import { messageDecider, type MessageEvent, type MessageState } from '../domain/messages/index.ts';
+import { createKafka } from '../platform/clients/index.ts';
+import { loadConfig, type Config } from '../platform/config/index.ts';
+import { MysqlEventStore, type Subscription } from '../platform/eventStore/index.ts';
+import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
+import type { RunningHttpServer } from '../platform/http/index.ts';
+import { createLogger, type Logger } from '../platform/logger/index.ts';
+import { noTracker, type Tracker, type TrackInput } from '../platform/tracking/index.ts';
+import type { ProcessorDeps, ProcessorOptions } from '../processors/index.ts';
+import { startSimulator, type AccountSpec } from '../simulator/server.ts';
+import { freshDatabase, type TestDatabase } from './mysql.ts';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379/2';
 
@@ -79,7 +75,7 @@ export interface HarnessOptions {
 
 /** simulator/main.ts on a free port; resolves once it listens. */
 async function spawnSimulator(): Promise<HarnessSimulator> {
-  const main = fileURLToPath(new URL('../../simulator/main.ts', import.meta.url));
+  const main = fileURLToPath(new URL('../simulator/main.ts', import.meta.url));
   const child = spawn(process.execPath, [main], {
     env: { ...process.env, SIMULATOR_PORT: '0', SIMULATOR_HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -5,12 +5,12 @@
 // DISPATCH_CHILD_POOL sets the MySQL pool size (default 20).
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
-import { createKafka } from '../../platform/clients/index.ts';
-import { loadConfig } from '../../platform/config/index.ts';
-import { MysqlEventStore } from '../../platform/eventStore/index.ts';
-import { createLogger } from '../../platform/logger/index.ts';
-import { noTracker } from '../../platform/tracking/index.ts';
-import { startDispatcher, startProcessors } from '../../processors/index.ts';
+import { createKafka } from '../platform/clients/index.ts';
+import { loadConfig } from '../platform/config/index.ts';
+import { MysqlEventStore } from '../platform/eventStore/index.ts';
+import { createLogger } from '../platform/logger/index.ts';
+import { noTracker } from '../platform/tracking/index.ts';
+import { startDispatcher, startProcessors } from '../processors/index.ts';
 
 const config = loadConfig(process.env);
 const pool = mysql.createPool({

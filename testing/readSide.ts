@@ -3,13 +3,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import { loadConfig, type Config } from '../../platform/config/index.ts';
-import { createLogger } from '../../platform/logger/index.ts';
-import { MysqlEventStore, type NewEvent } from '../../platform/eventStore/index.ts';
-import type { Actor } from '../../platform/eventStore/index.ts';
-import type { ProjectorDeps } from '../../projectors/index.ts';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
-import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
+import { loadConfig, type Config } from '../platform/config/index.ts';
+import { createLogger } from '../platform/logger/index.ts';
+import { MysqlEventStore, type NewEvent } from '../platform/eventStore/index.ts';
+import type { Actor } from '../platform/eventStore/index.ts';
+import type { ProjectorDeps } from '../projectors/index.ts';
+import { freshDatabase, type TestDatabase } from './mysql.ts';
+import { dropReadModelDatabases } from '../platform/readModels/index.ts';
 
 /** Shared Redis database: tests keep to their own key prefix there. */
 export const REDIS_URL = 'redis://127.0.0.1:6379/0';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startProjectors } from '../../projectors/index.ts';
 import { auditExport, createChain } from '../../query-service/index.ts';
-import { appendWorkload, readSide, type ReadSide, type Workload } from '../read/support.ts';
+import { appendWorkload, readSide, type ReadSide, type Workload } from '../../testing/readSide.ts';
 
 const run = promisify(execFile);
 type Fields = Parameters<ReturnType<typeof createChain>['next']>[0];

@@ -8,8 +8,8 @@ import { loadConfig, type Config } from '../../platform/config/index.ts';
 import { MysqlEventStore } from '../../platform/eventStore/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
 import { noTracker, type Tracker, type TrackInput } from '../../platform/tracking/index.ts';
-import { approveTemplate } from '../support/approvals.ts';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { approveTemplate } from '../../testing/approvals.ts';
+import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 
 export interface Reply {
   status: number;
@@ -171,7 +171,7 @@ export async function template(
   return code;
 }
 
-/** Records that every account approved the template and its signature (see tests/support/approvals.ts). */
+/** Records that every account approved the template and its signature (see testing/approvals.ts). */
 export async function approve(h: Harness, templateCode: string): Promise<void> {
   const vendors = new Map(h.config.suppliers.map((s) => [s.id, s.vendor]));
   await approveTemplate(h.deps.eventStore, templateCode, vendors);

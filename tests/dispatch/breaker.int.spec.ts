@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { RecordedEvent } from '../../platform/eventStore/index.ts';
 import { startProcessors, type Running } from '../../processors/index.ts';
-import { startHarness, withStatus, type Harness } from './harness.ts';
+import { startHarness, withStatus, type Harness } from '../../testing/dispatchHarness.ts';
 
 const COOLDOWN_MS = 1_000;
 

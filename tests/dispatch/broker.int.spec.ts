@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startProcessors, type Running } from '../../processors/index.ts';
-import { startHarness, withStatus, type Harness } from './harness.ts';
+import { startHarness, withStatus, type Harness } from '../../testing/dispatchHarness.ts';
 
 const run = promisify(execFile);
 const BROKER_PORT = Number(process.env.STREAMING_STACK_KAFKA_PORT ?? 9092);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startProcessors, type Running } from '../../processors/index.ts';
-import { startHarness, withStatus, type Harness } from './harness.ts';
+import { startHarness, withStatus, type Harness } from '../../testing/dispatchHarness.ts';
 
 describe('failover: the primary rejects after its first 100', () => {
   let h: Harness;

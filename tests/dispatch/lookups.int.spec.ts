@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { MysqlEventStore, type EventStore } from '../../platform/eventStore/index.ts';
 import {
   lastMessageByAccountKey,
@@ -16,7 +16,7 @@ import {
 import { supplierLookupKey } from '../../jobs/index.ts';
 import { rebuildSupplierLookups } from '../../processors/index.ts';
 import { acceptedEvent, daysAgo, submittedEvent } from '../jobs/support/messages.ts';
-import { REDIS_URL } from './harness.ts';
+import { REDIS_URL } from '../../testing/dispatchHarness.ts';
 
 const DAY = 86_400_000;
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startProcessors, type Running } from '../../processors/index.ts';
-import { startHarness, secret, withStatus, type Harness } from './harness.ts';
+import { startHarness, secret, withStatus, type Harness } from '../../testing/dispatchHarness.ts';
 
 async function until(what: string, ms: number, check: () => boolean | Promise<boolean>) {
   const deadline = Date.now() + ms;

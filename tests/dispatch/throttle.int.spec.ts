@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { startReceipts, startRelay, startTimers, type Running } from '../../processors/index.ts';
-import { startHarness, withStatus, type Harness } from './harness.ts';
+import { startHarness, withStatus, type Harness } from '../../testing/dispatchHarness.ts';
 
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-const CHILD = new URL('./dispatcherChild.ts', import.meta.url).pathname;
+const CHILD = new URL('../../testing/dispatcherChild.ts', import.meta.url).pathname;
 const CAP = 50;
 const COUNT = 500;
 

@@ -8,8 +8,8 @@ import { startCommandService } from '../../command-service/index.ts';
 import { optOutStream } from '../../domain/inbound/index.ts';
 import { noTracker } from '../../platform/tracking/index.ts';
 import { startProcessors, parkedReceiptCount, type Running } from '../../processors/index.ts';
-import { waitForApproval } from '../support/approvals.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { waitForApproval } from '../../testing/approvals.ts';
+import { startHarness, type Harness } from '../../testing/dispatchHarness.ts';
 
 const SECRET = 'whsec-hook-tencent-0123456789abcdef';
 const ALI_SECRET = 'whsec-hook-aliyun-0123456789abcdef';

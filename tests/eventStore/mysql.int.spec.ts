@@ -1,5 +1,5 @@
 import { MysqlEventStore } from '../../platform/eventStore/index.ts';
-import { freshDatabase } from '../support/mysql.ts';
+import { freshDatabase } from '../../testing/mysql.ts';
 import { eventStoreContract } from './contract.ts';
 
 eventStoreContract('mysql', async () => {

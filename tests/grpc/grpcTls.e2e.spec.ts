@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { MongoClient } from 'mongodb';
 import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { eventually } from '../support/system.ts';
 import { connect, type StreamingClients } from './client.ts';
 

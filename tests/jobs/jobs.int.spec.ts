@@ -10,7 +10,7 @@ import { MysqlEventStore, type EventStore } from '../../platform/eventStore/inde
 import { createLogger } from '../../platform/logger/index.ts';
 import { acquireLockForTest } from './support/lock.ts';
 import { listJobs, runJob, startJobs, type JobsDeps } from '../../jobs/index.ts';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { daysAgo, sendMessage } from './support/messages.ts';
 import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import type { RowDataPacket } from 'mysql2/promise';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { MysqlEventStore, type EventStore } from '../../platform/eventStore/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
 import {

@@ -14,7 +14,7 @@ import { MysqlEventStore, type EventStore } from '../../platform/eventStore/inde
 import { processBatch } from '../../pump/index.ts';
 import { supplierStatsRouter } from '../../query-service/gettingSupplierStats/index.ts';
 import { breakerKey, breakerWindowKey } from '../../platform/suppliers/breaker.ts';
-import { freshDatabase, type TestDatabase } from '../support/mysql.ts';
+import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 
 const config = loadConfig({ STREAMING_ENV: 'test' });
 const logger = createLogger({ logLevel: 'error' }, { stream: process.stderr });

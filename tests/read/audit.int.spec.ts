@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startProjectors } from '../../projectors/index.ts';
 import { auditExport, auditVerify, verifyAuditText } from '../../query-service/index.ts';
-import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
+import { appendWorkload, readSide, type ReadSide, type Workload } from '../../testing/readSide.ts';
 
 describe('audit export', () => {
   let side: ReadSide;

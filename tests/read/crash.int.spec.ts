@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { projections, replayCommand, startProjectors } from '../../projectors/index.ts';
-import { appendWorkload, readSide, REDIS_URL, type ReadSide, type Workload } from './support.ts';
+import {
+  appendWorkload,
+  readSide,
+  REDIS_URL,
+  type ReadSide,
+  type Workload,
+} from '../../testing/readSide.ts';
 import { snapshot } from './snapshot.ts';
 
 const child = fileURLToPath(new URL('./projectorChild.ts', import.meta.url));

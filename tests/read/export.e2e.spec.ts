@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { issueToken } from '../../platform/auth/index.ts';
 import { startProjectors, type RunningProjectors } from '../../projectors/index.ts';
 import { startQueryService, type RunningQueryService } from '../../query-service/index.ts';
-import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
+import { appendWorkload, readSide, type ReadSide, type Workload } from '../../testing/readSide.ts';
 
 describe('message export', () => {
   let side: ReadSide;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { reserveLimits } from '../../platform/rateLimits/index.ts';
 import { replayCommand } from '../../projectors/index.ts';
-import { OWN_REDIS_URL, readSide, type ReadSide } from './support.ts';
+import { OWN_REDIS_URL, readSide, type ReadSide } from '../../testing/readSide.ts';
 
 describe('replay limits', () => {
   let side: ReadSide;

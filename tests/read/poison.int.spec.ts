@@ -14,7 +14,7 @@ import {
   type Projection,
 } from '../../projectors/index.ts';
 import { createPipeline } from '../../platform/health/index.ts';
-import { readSide, type ReadSide } from './support.ts';
+import { readSide, type ReadSide } from '../../testing/readSide.ts';
 
 describe('a poison event', () => {
   let side: ReadSide;

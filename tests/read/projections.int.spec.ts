@@ -19,7 +19,7 @@ import {
   serverUsesIndexes,
   timelineCollections,
 } from '../../platform/readModels/index.ts';
-import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
+import { appendWorkload, readSide, type ReadSide, type Workload } from '../../testing/readSide.ts';
 import { readersView, snapshot } from './snapshot.ts';
 
 describe('projections', () => {

@@ -11,7 +11,7 @@ import {
   verifyAuditText,
   type RunningQueryService,
 } from '../../query-service/index.ts';
-import { appendWorkload, readSide, type ReadSide, type Workload } from './support.ts';
+import { appendWorkload, readSide, type ReadSide, type Workload } from '../../testing/readSide.ts';
 import { createPipeline, publishPipeline } from '../../platform/health/index.ts';
 import { jobCatalogueKey, jobKeys } from '../../platform/jobs/index.ts';
 import { runJobOnce, startScheduler } from '../../jobs/index.ts';

@@ -1,4 +1,4 @@
-// The dispatch path of tests/dispatch/harness.ts (event store, Redis, Kafka,
+// The dispatch path of testing/dispatchHarness.ts (event store, Redis, Kafka,
 // the supplier simulator) with the command functions on top of it: templates
 // created and approved as the reviewer records it, sends through sendMessage
 // and sendBatch as the APIs call them, and the processors started (and
@@ -21,8 +21,8 @@ import {
   startTimers,
   type Running,
 } from '../../processors/index.ts';
-import { approveTemplate, seedSimulator } from '../support/approvals.ts';
-import { startHarness, type Harness, type SimAccountDef } from '../dispatch/harness.ts';
+import { approveTemplate, seedSimulator } from '../../testing/approvals.ts';
+import { startHarness, type Harness, type SimAccountDef } from '../../testing/dispatchHarness.ts';
 
 export interface SendsHarness {
   h: Harness;

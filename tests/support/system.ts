@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
-import { freshDatabase, type TestDatabase } from './mysql.ts';
+import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { defaultSupplierAccounts } from '../../platform/config/index.ts';
 
