@@ -346,6 +346,8 @@ interface TimelineState {
   /** Open versions of messages now final, deleted in bulk (GARBAGE_EVERY_MS). */
   garbage: string[];
   garbageSince: number;
+  /** The high-water mark stored: batches up to it write without moving it. */
+  highWater: number;
 }
 const timelineStates = new Map<string, TimelineState>();
 /** Garbage of a state forgotten (after a failed batch, a new term) before its sweep. */
@@ -361,6 +363,12 @@ const timelineId = 'message_timelines@1';
 /** How long the open versions of final messages may wait for their bulk delete. */
 export const GARBAGE_EVERY_MS = 5_000;
 const GARBAGE_MAX = 20_000;
+/**
+ * How far past a batch the high-water mark is set: one write per that many
+ * positions, not one per batch; an instance that takes over looks up (by _id)
+ * the messages first seen up to the mark.
+ */
+const HIGH_WATER_AHEAD = 5_000;
 
 // On FerretDB 1.24 (SQLite) an insert and a find by _id equality are cheap;
 // every delete, update and $in decodes the whole collection
@@ -375,7 +383,8 @@ const GARBAGE_MAX = 20_000;
 //
 // The single active instance (the projection lock) remembers what it wrote,
 // so it reads a document only after a restart. Before a batch writes, it
-// records how far it may have written (the high-water mark); a message first
+// records how far it may have written (the high-water mark, set
+// HIGH_WATER_AHEAD positions ahead so most batches skip it); a message first
 // seen above the mark of the instance that came before cannot have a document
 // yet, so a new message costs no read. A message seen before is found with
 // two finds by _id (its final document, its open version just before the
@@ -395,6 +404,7 @@ async function timelineState(db: Db, collection: string): Promise<TimelineState>
       trustedAfter: Math.max(written?.position ?? 0, checkpoint),
       docs: new Map(),
       garbage: carriedGarbage.get(cacheKey(db, collection)) ?? [],
+      highWater: written?.position ?? 0,
       garbageSince: Date.now(),
     };
     carriedGarbage.delete(cacheKey(db, collection));
@@ -535,13 +545,18 @@ export const messageTimelines = mongoProjection({
       state.garbage.length + garbage.length >= GARBAGE_MAX ||
       Date.now() - state.garbageSince >= GARBAGE_EVERY_MS;
     try {
-      await db
-        .collection<CheckpointDoc>(mongoCheckpointCollection)
-        .updateOne(
-          { _id: highWaterId(timelineId, collection) },
-          { $max: { position: upTo } },
-          { upsert: true },
-        );
+      if (upTo > state.highWater) {
+        // ahead of this batch, so that most batches need not move it
+        const mark = upTo + HIGH_WATER_AHEAD;
+        await db
+          .collection<CheckpointDoc>(mongoCheckpointCollection)
+          .updateOne(
+            { _id: highWaterId(timelineId, collection) },
+            { $max: { position: mark } },
+            { upsert: true },
+          );
+        state.highWater = mark;
+      }
       if (fromFinal.length > 0) await final.deleteMany({ _id: { $in: fromFinal } });
       await Promise.all([
         insertIgnoringDuplicates(open, toOpen),

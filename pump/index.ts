@@ -9,7 +9,8 @@
 // Malformed events go to `tracking_deadletter` with the reason and the raw
 // value (_id = hash of the raw value), and the pump goes on.
 //
-// The running pump recomputes minutes at most every RECOMPUTE_EVERY_MS, not
+// The running pump recomputes minutes at most every RECOMPUTE_EVERY_MS (or
+// five times as long as its last round took, when the server is slow), not
 // after every batch: on FerretDB 1.x the recompute reads the whole raw
 // collection, which after a few minutes of sending was the largest single
 // cost of the system. A batch marks the minutes it touched in
@@ -41,6 +42,40 @@ export const TRACKING_DIRTY = 'tracking_dirty';
 /** Longest a touched minute waits for its aggregate in the running pump. */
 export const RECOMPUTE_EVERY_MS = 2_000;
 export const PUMP_GROUP = 'streaming-pump';
+/**
+ * Raw events of a recent minute are also kept in a collection of that minute
+ * alone (`tracking_recent_<minute>`), which the recompute reads whole instead
+ * of filtering tracking_events: FerretDB 1.x filters by reading and decoding
+ * every document of a collection, so a recompute from tracking_events cost
+ * more the longer the system had run. A minute this recent (by the pump's
+ * clock) is recomputed from its own collection; an older one (a late event)
+ * from tracking_events, and its events are not copied.
+ */
+export const RECENT_MINUTES_MS = 10 * 60_000;
+/** Minute collections are dropped this long after their minute (past RECENT_MINUTES_MS: clocks differ). */
+export const RECENT_DROP_MS = 15 * 60_000;
+const RECENT_PREFIX = 'tracking_recent_';
+export const recentCollection = (minute: Date): string =>
+  `${RECENT_PREFIX}${minute.toISOString().slice(0, 16).replace(/[-:]/g, '')}`;
+const isRecent = (minute: Date, now: number) => minute.getTime() >= now - RECENT_MINUTES_MS;
+
+/** Drops the minute collections older than RECENT_DROP_MS. */
+export async function dropOldMinutes(db: Db, now = Date.now()): Promise<number> {
+  const names = (await db.listCollections({}, { nameOnly: true }).toArray()).filter((c) =>
+    c.name.startsWith(RECENT_PREFIX),
+  );
+  const cutoff = recentCollection(new Date(now - RECENT_DROP_MS));
+  let dropped = 0;
+  for (const { name } of names) {
+    if (name >= cutoff) continue; // the names sort as their minutes
+    await db
+      .collection(name)
+      .drop()
+      .catch(() => undefined);
+    dropped++;
+  }
+  return dropped;
+}
 
 export interface PumpDeps {
   config: Pick<Config, 'kafka' | 'suppliers' | 'tracking'>;
@@ -155,32 +190,46 @@ async function insertNew(
   }
 }
 
+const RAW_FIELDS = {
+  _id: 0,
+  type: 1,
+  minute: 1,
+  supplierAccount: 1,
+  vendor: 1,
+  outcome: 1,
+  code: 1,
+  rule: 1,
+  kind: 1,
+  latencyMs: 1,
+} as const;
+
 /**
- * Recomputes the aggregate documents of these minutes from the raw collection
- * (served by the `minute` index on MongoDB; FerretDB 1.x scans).
+ * Recomputes the aggregate documents of these minutes from their raw events:
+ * a recent minute's own collection, or tracking_events (served by the
+ * `minute` index on MongoDB; FerretDB 1.x scans).
  */
 export async function recomputeMinutes(db: Db, minutes: readonly Date[]): Promise<void> {
   if (minutes.length === 0) return;
-  const raw = await db
-    .collection<RawTracking & { _id: string }>(TRACKING_EVENTS)
-    .find(
-      { minute: { $in: [...minutes] } },
-      {
-        projection: {
-          _id: 0,
-          type: 1,
-          minute: 1,
-          supplierAccount: 1,
-          vendor: 1,
-          outcome: 1,
-          code: 1,
-          rule: 1,
-          kind: 1,
-          latencyMs: 1,
-        },
-      },
-    )
-    .toArray();
+  const now = Date.now();
+  const recent = minutes.filter((m) => isRecent(m, now));
+  const older = minutes.filter((m) => !isRecent(m, now));
+  const raw: RawTracking[] = [];
+  for (const minute of recent) {
+    raw.push(
+      ...(await db
+        .collection<RawTracking>(recentCollection(minute))
+        .find({}, { projection: RAW_FIELDS })
+        .toArray()),
+    );
+  }
+  if (older.length > 0) {
+    raw.push(
+      ...(await db
+        .collection<RawTracking & { _id: string }>(TRACKING_EVENTS)
+        .find({ minute: { $in: older } }, { projection: RAW_FIELDS })
+        .toArray()),
+    );
+  }
   const byMinute = new Map<string, RawTracking[]>(minutes.map((m) => [minuteKey(m), []]));
   for (const e of raw) byMinute.get(minuteKey(e.minute))?.push(e);
   const coll = db.collection<{ _id: string; total: number }>(TRACKING_MINUTES);
@@ -248,6 +297,19 @@ export async function processBatch(
     }
   }
   await insertNew(db, TRACKING_EVENTS, [...raws.values()]);
+  // and each recent minute's copy, which its recompute reads
+  const now = Date.now();
+  const perMinute = new Map<string, Record<string, unknown>[]>();
+  for (const doc of raws.values()) {
+    const minute = doc.minute as Date;
+    if (!isRecent(minute, now)) continue;
+    const name = recentCollection(minute);
+    // only what the aggregate reads: smaller documents, cheaper to write and to read
+    const copy: Record<string, unknown> = { _id: doc._id };
+    for (const field of Object.keys(RAW_FIELDS)) if (field in doc) copy[field] = doc[field];
+    perMinute.set(name, [...(perMinute.get(name) ?? []), copy]);
+  }
+  for (const [name, docs] of perMinute) await insertNew(db, name, docs);
   await insertNew(db, TRACKING_DEADLETTER, [...dead.values()]);
   const minutes = new Map<string, Date>();
   for (const doc of raws.values()) minutes.set(minuteKey(doc.minute as Date), doc.minute as Date);
@@ -343,9 +405,33 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
       );
     return recomputing;
   };
-  void recompute();
-  const recomputer = setInterval(() => void recompute(), RECOMPUTE_EVERY_MS);
-  recomputer.unref();
+  // every RECOMPUTE_EVERY_MS, or after five times as long as the last round
+  // took (a busy server spends at most a sixth of its time on it)
+  let recomputer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = (lastMs: number) => {
+    if (stopped) return;
+    recomputer = setTimeout(
+      () => {
+        const started = Date.now();
+        void recompute().then(() => schedule(Date.now() - started));
+      },
+      Math.max(RECOMPUTE_EVERY_MS, 5 * lastMs),
+    );
+    recomputer.unref();
+  };
+  {
+    const started = Date.now();
+    void recompute().then(() => schedule(Date.now() - started));
+  }
+  const dropper = setInterval(
+    () =>
+      void dropOldMinutes(deps.mongo.db).catch((err: unknown) =>
+        deps.logger.warn('old tracking minute collections not dropped', { err: String(err) }),
+      ),
+    60_000,
+  );
+  dropper.unref();
   await consumer.run({
     eachBatchAutoResolve: true,
     eachBatch: async ({ batch, heartbeat }) => {
@@ -375,7 +461,9 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
   return {
     async close() {
       clearInterval(purger);
-      clearInterval(recomputer);
+      stopped = true;
+      clearTimeout(recomputer);
+      clearInterval(dropper);
       await consumer.disconnect();
       await recompute();
     },

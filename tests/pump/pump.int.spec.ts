@@ -12,7 +12,9 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { createKafka } from '../../platform/clients/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
 import {
+  dropOldMinutes,
   processBatch,
+  RECENT_DROP_MS,
   startPump,
   TRACKING_DEADLETTER,
   TRACKING_EVENTS,
@@ -190,7 +192,9 @@ describe('tracking pump', () => {
   let db: Db;
   let pump: Pump | undefined;
   const topic = `t.tracking.${randomBytes(4).toString('hex')}`;
-  const base = Math.floor(Date.now() / 60_000) * 60_000 - 20 * 60_000;
+  // ten minutes of events, about half of them recent enough to be kept in
+  // their minute's own collection (RECENT_MINUTES_MS), the rest read from tracking_events
+  const base = Math.floor(Date.now() / 60_000) * 60_000 - 15 * 60_000;
   const { valid, malformed } = generate(base);
   const twice = valid.slice(0, TWICE);
 
@@ -298,5 +302,14 @@ describe('tracking pump', () => {
     assert.deepEqual(again.map(normalize), docs.map(normalize));
     assert.equal(await db.collection(TRACKING_EVENTS).countDocuments(), VALID);
     assert.equal(await db.collection(TRACKING_DEADLETTER).countDocuments(), MALFORMED);
+
+    // the recent minutes' own collections, dropped once their minutes are old
+    const minuteCollections = async () =>
+      (await db.listCollections({}, { nameOnly: true }).toArray())
+        .map((c) => c.name)
+        .filter((n) => n.startsWith('tracking_recent_'));
+    assert.ok((await minuteCollections()).length > 0);
+    await dropOldMinutes(db, Date.now() + RECENT_DROP_MS);
+    assert.deepEqual(await minuteCollections(), []);
   });
 });
