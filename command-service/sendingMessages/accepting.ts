@@ -37,6 +37,7 @@ import type { CommandDeps } from '../deps.ts';
 import { platformLimitsFor } from '../managingTenants/index.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { redisPrefixOf } from '../../platform/config/index.ts';
+import { freshStream } from './sharedReads.ts';
 
 export interface AcceptedAnswer {
   messageId: string;
@@ -234,7 +235,8 @@ export async function approvedRoutes(
     );
   }
   // the tenant's own signature: another tenant's of the same name is another stream
-  const events = await deps.eventStore.readStream(
+  const events = await freshStream(
+    deps.eventStore,
     signatureStream(template.tenantId, template.signature),
   );
   const signature = aggregate(signatureDecider, events as unknown as SignatureEvent[]);

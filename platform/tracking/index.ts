@@ -98,11 +98,23 @@ export function kafkaTracker(
     inFlight = inFlight.then(sendBuffered);
     return inFlight;
   };
-  const timer = setInterval(() => {
+  // A flush is scheduled only while something is buffered: an idle service
+  // runs no timer at all (idle CPU, bench/system.ts).
+  const flushMs = options.flushMs ?? 200;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    timer = undefined;
+    if (closed) return;
     // one send at a time: while Kafka is down a send waits for its connect attempt
-    if (!closed) void flush();
-  }, options.flushMs ?? 200);
-  timer.unref();
+    void flush().then(() => {
+      if (buffer.length > 0) arm();
+    });
+  };
+  const arm = () => {
+    if (timer !== undefined || closed) return;
+    timer = setTimeout(tick, flushMs);
+    timer.unref();
+  };
   void connect().catch(() => (connected = undefined));
   return {
     track(event) {
@@ -116,12 +128,13 @@ export function kafkaTracker(
         buffer.shift();
         dropped++;
       }
+      arm();
     },
     flush,
     stats: () => ({ buffered: buffer.length, dropped, sent }),
     async close() {
       closed = true;
-      clearInterval(timer);
+      if (timer !== undefined) clearTimeout(timer);
       if (failingSince === undefined) await flush();
       else if (buffer.length > 0)
         options.onError?.(new Error(`${buffer.length} tracking events not sent at close`));
