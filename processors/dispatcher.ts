@@ -15,19 +15,13 @@ import { optionsOf, type ProcessorDeps, type ProcessorOptions, type Running } fr
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
 import { DispatchState } from './redisState.ts';
 import { SupplierRegistry, type RegisteredSupplier } from './registry.ts';
-import {
-  backoffMs,
-  candidates,
-  currentAccount,
-  nextAccount,
-  sendParams,
-  vendorTemplateOf,
-} from './routing.ts';
+import { sendParams, vendorTemplateOf } from './routing.ts';
+import { nextStep, type Outcome, type PolicyOptions, type Step } from './dispatchPolicy.ts';
 import { Batcher } from './batcher.ts';
 import { checkAtSendTime } from './sendTime.ts';
 import { StatusPuller } from './statusPull.ts';
 import { Throttle } from './throttle.ts';
-import type { SendOutcome } from './suppliers/index.ts';
+import type { QueryOutcome, SendOutcome } from './suppliers/index.ts';
 import { outage } from '../platform/health/index.ts';
 import { performance } from 'node:perf_hooks';
 import { histogram } from '../platform/metrics/index.ts';
@@ -45,7 +39,14 @@ const BATCH_LINGER_MS = 25;
 /** Grace after a call's timeout before an unfinished claim counts as abandoned. */
 const CLAIM_GRACE_MS = 5_000;
 
-type Step = 'done' | 'again';
+/** After a round: done with the message for now, or load it and go again. */
+type Round = 'done' | 'again';
+
+/** One message in one round: its state and the events it was folded from. */
+interface Job {
+  s: ExistingMessage;
+  loaded: LoadedMessage;
+}
 
 export class MessageDispatcher {
   private readonly deps: ProcessorDeps;
@@ -93,229 +94,166 @@ export class MessageDispatcher {
       const loaded = await loadMessage(this.deps.eventStore, messageId);
       const s = loaded.state;
       if (!s.exists) return;
-      let step: Step;
-      if (s.status === 'accepted') step = await this.attempt(s, loaded);
-      else if (s.status === 'uncertain') step = await this.reconcile(s, loaded);
-      else if (s.status === 'submitted') return this.puller.pull(s, loaded, this.metadata(loaded));
+      const job: Job = { s, loaded };
+      let result: Round;
+      if (s.status === 'accepted') result = await this.attempt(job);
+      else if (s.status === 'uncertain') result = await this.reconcile(job);
+      else if (s.status === 'submitted') return this.puller.pull(s, loaded, metadataOf(loaded));
       else return;
-      if (step === 'done') return;
+      if (result === 'done') return;
     }
   }
 
-  private metadata(loaded: LoadedMessage): Partial<EventMetadata> {
-    const first = loaded.events[0];
-    const last = loaded.events[loaded.events.length - 1];
+  private policy(): PolicyOptions {
+    const o = this.options;
     return {
-      correlationId: first?.metadata.correlationId ?? first?.eventId,
-      causationId: last?.eventId ?? null,
-      actor: { type: 'system', id: 'dispatcher' },
+      now: Date.now(),
+      defaultSuppliers: this.deps.config.defaultSuppliers,
+      weights: this.registry.weights,
+      maxRetriesPerAccount: o.maxRetriesPerAccount,
+      retryBaseMs: o.retryBaseMs,
+      retryMaxMs: o.retryMaxMs,
+      breakerCooldownMs: o.breakerCooldownMs,
+      reconcileDelayMs: o.reconcileDelayMs,
     };
   }
 
-  private append(
-    s: ExistingMessage,
-    loaded: LoadedMessage,
-    command: MessageCommand,
-  ): Promise<unknown> {
+  /** An accepted message: nextStep decides, this performs its effects, then applies the step. */
+  private async attempt(job: Job): Promise<Round> {
+    let step = nextStep(job.s, { kind: 'loaded' }, this.policy());
+    while (step.effect) {
+      const outcome =
+        step.effect.kind === 'check'
+          ? await this.check(job)
+          : await this.sendThrough(job, step.effect.account);
+      if (outcome === undefined) return 'done'; // stopping: the message stays as it is
+      step = nextStep(job.s, outcome, this.policy());
+    }
+    return this.apply(job, step);
+  }
+
+  /** Appends the step's command (look-ups first for a submission), then sets its timer. */
+  private async apply(job: Job, step: Step): Promise<Round> {
+    const command = step.command;
+    if (command) {
+      if (step.lookups && command.type === 'RecordSubmission') {
+        await this.remember(job, command.data, step.lookups.sharedId);
+      }
+      await this.append(job, command);
+    }
+    if (step.wakeAt !== undefined) await this.state.schedule(job.s.messageId, step.wakeAt);
+    return step.again ? 'again' : 'done';
+  }
+
+  private append(job: Job, command: MessageCommand): Promise<unknown> {
     return decideAndAppend(
       this.deps.eventStore,
-      s.messageId,
+      job.s.messageId,
       command,
-      this.metadata(loaded),
-      loaded,
+      metadataOf(job.loaded),
+      job.loaded,
     );
   }
 
-  /** The lookup first: a receipt may come back before sms.submitted is appended. */
-  private async recordSubmission(
-    s: ExistingMessage,
-    loaded: LoadedMessage,
-    supplierAccount: string,
-    supplierMessageId: string,
-    extra: { latencyMs: number } | { reconciled: true },
-    sharedId = false,
+  /** The receipts' and replies' look-ups: written before sms.submitted, a receipt may come first. */
+  private remember(
+    job: Job,
+    submission: { supplierAccount: string; supplierMessageId: string },
+    sharedId: boolean,
   ): Promise<void> {
-    await this.state.rememberSubmission(
-      supplierAccount,
-      supplierMessageId,
-      s.messageId,
-      s.accepted.mobile,
-      s.accepted.tenantId,
-      s.accepted.extendCode,
+    const a = job.s.accepted;
+    return this.state.rememberSubmission(
+      submission.supplierAccount,
+      submission.supplierMessageId,
+      a.messageId,
+      a.mobile,
+      a.tenantId,
+      a.extendCode,
       0,
       sharedId,
     );
-    await this.append(s, loaded, {
-      type: 'RecordSubmission',
-      data: { supplierAccount, supplierMessageId, ...extra },
-    });
   }
 
-  /** Fail over to the next account, or fail with the reason when none is left. */
-  private async giveUpOn(
-    s: ExistingMessage,
-    loaded: LoadedMessage,
-    list: string[],
-    account: string,
-    reason: { code: string; message: string; retriable?: boolean },
-  ): Promise<Step> {
-    const next = nextAccount(s, list, [account]);
-    if (next) {
-      await this.append(s, loaded, {
-        type: 'RecordFailover',
-        data: { fromAccount: account, toAccount: next, reason },
-      });
-      return 'again';
-    }
-    await this.append(s, loaded, {
-      type: 'RecordFailure',
-      data: { supplierAccount: account, reason },
-    });
-    return 'done';
+  private async check(job: Job): Promise<Outcome> {
+    const check = await checkAtSendTime(this.deps, this.options, job.s);
+    return check.ok
+      ? { kind: 'checked', ok: true }
+      : { kind: 'checked', ok: false, reason: check.reason };
   }
 
-  private async attempt(s: ExistingMessage, loaded: LoadedMessage): Promise<Step> {
-    // 0. a scheduled send (sendAt, quiet hours) never leaves before its time
-    if (s.notBefore !== undefined) {
-      const due = Date.parse(s.notBefore);
-      if (due > Date.now()) {
-        await this.state.schedule(s.messageId, due);
-        return 'done';
-      }
-    }
-    // 0b. its limits are reserved now, at send time; a refusal fails it with the rule
-    if (!s.limitsReserved) {
-      const check = await checkAtSendTime(this.deps, this.options, s);
-      await this.append(
-        s,
-        loaded,
-        check.ok
-          ? { type: 'RecordLimitsReserved', data: { reservedAt: new Date().toISOString() } }
-          : { type: 'RecordFailure', data: { reason: check.reason } },
-      );
-      return check.ok ? 'again' : 'done';
-    }
-    // 1. a retry not due yet waits for its timer
-    if (s.retryDueAt !== undefined) {
-      const due = Date.parse(s.retryDueAt);
-      if (due > Date.now() + 20) {
-        await this.state.schedule(s.messageId, due);
-        return 'done';
-      }
-    }
-    // 2. choose the account
-    const list = candidates(s, this.deps.config.defaultSuppliers);
-    const account = currentAccount(s, list, this.registry.weights);
-    if (account === undefined) {
-      await this.append(s, loaded, {
-        type: 'RecordFailure',
-        data: {
-          reason: s.lastReason ?? { code: 'NO_SUPPLIER', message: 'no supplier account left' },
-        },
-      });
-      return 'done';
-    }
+  private markOpen(account: string): void {
+    this.seenOpen.set(account, Date.now() + Math.min(1_000, this.options.breakerCooldownMs));
+  }
+
+  /**
+   * The account's turn in its shared throughput (reserved in batches and slept
+   * until, never polled), then in one round trip: skip an open breaker, claim
+   * this attempt so nobody else sends it; then the call. Undefined when stopping.
+   */
+  private async sendThrough(job: Job, account: string): Promise<Outcome | undefined> {
     const supplier = this.registry.get(account);
-    if (!supplier) {
-      return this.giveUpOn(s, loaded, list, account, {
-        code: 'UNKNOWN_SUPPLIER_ACCOUNT',
-        message: `account ${account} is not configured`,
-      });
-    }
-    // 3. an account seen open a moment ago fails over without waiting for its turn
-    if ((this.seenOpen.get(account) ?? 0) > Date.now()) {
-      return this.breakerOpen(s, loaded, list, account);
-    }
-    // 4. this message's turn in the account's throughput, shared by every
-    // dispatcher: reserved in batches and slept until, never polled
+    if (!supplier) return { kind: 'unknownAccount', account };
+    // an account seen open a moment ago fails over without waiting for its turn
+    if ((this.seenOpen.get(account) ?? 0) > Date.now()) return { kind: 'breakerOpen', account };
     const waitStart = performance.now();
     const turn = await this.throttle.acquire(account, supplier.config.maxPerSecond);
     throttleWaits.observe({ account }, (performance.now() - waitStart) / 1000);
-    if (!turn) return 'done';
-    if (this.stopping) return 'done';
-    // 5. in one round trip: skip an open breaker, claim this attempt so nobody else sends it
+    if (!turn || this.stopping) return undefined;
     const claim = { owner: this.owner, account, at: Date.now() };
-    const admission = await this.state.admit(account, s.messageId, s.attempts, claim);
+    const admission = await this.state.admit(account, job.s.messageId, job.s.attempts, claim);
     if (admission.kind === 'open') {
-      this.seenOpen.set(account, Date.now() + Math.min(1_000, this.options.breakerCooldownMs));
-      return this.breakerOpen(s, loaded, list, account);
+      this.markOpen(account);
+      return { kind: 'breakerOpen', account };
     }
-    if (admission.kind === 'claimed') return this.contended(s, loaded, admission.claim, supplier);
-    // 6. call
-    const outcome = await this.send(s, supplier);
-    return this.recordOutcome(s, loaded, list, supplier, outcome);
+    if (admission.kind === 'claimed') {
+      const held = admission.claim;
+      return {
+        kind: 'claimedElsewhere',
+        account: this.registry.get(held.account) ? held.account : account,
+        deadline: held.at + supplier.config.timeoutMs + CLAIM_GRACE_MS,
+      };
+    }
+    return { kind: 'sent', account, outcome: await this.send(job.s, supplier) };
   }
 
-  private breakerOpen(
-    s: ExistingMessage,
-    loaded: LoadedMessage,
-    list: string[],
-    account: string,
-  ): Promise<Step> {
-    const reason = { code: 'BREAKER_OPEN', message: 'circuit breaker open', retriable: true };
-    if (nextAccount(s, list, [account])) return this.giveUpOn(s, loaded, list, account, reason);
-    return this.retryLater(s, loaded, list, account, reason, this.options.breakerCooldownMs);
-  }
-
-  /** Someone else claimed the attempt: wait for it, or treat an abandoned claim as uncertain. */
-  private async contended(
-    s: ExistingMessage,
-    loaded: LoadedMessage,
-    claim: { owner: string; account: string; at: number },
-    supplier: RegisteredSupplier,
-  ): Promise<Step> {
-    const deadline = claim.at + supplier.config.timeoutMs + CLAIM_GRACE_MS;
-    if (Date.now() < deadline) {
-      await this.state.schedule(s.messageId, deadline + 100);
-      return 'done';
+  /** The sealed params and content of a message, opened in memory right before the call. */
+  private opened(
+    a: ExistingMessage['accepted'],
+  ): { params?: Record<string, string>; content?: string } | undefined {
+    if (a.sealedParams === undefined && a.sealedContent === undefined) return {};
+    try {
+      const key = this.deps.config.codes.encryptionKey;
+      return {
+        ...(a.sealedParams !== undefined
+          ? { params: JSON.parse(open(key, a.sealedParams, a.messageId)) as Record<string, string> }
+          : {}),
+        ...(a.sealedContent !== undefined
+          ? { content: open(key, a.sealedContent, a.messageId) }
+          : {}),
+      };
+    } catch {
+      return undefined;
     }
-    const account = this.registry.get(claim.account) ? claim.account : supplier.config.id;
-    await this.append(s, loaded, {
-      type: 'RecordUncertain',
-      data: {
-        supplierAccount: account,
-        reason: {
-          code: 'DISPATCHER_LOST',
-          message: 'a dispatcher stopped in the middle of the call',
-          retriable: false,
-        },
-      },
-    });
-    await this.state.schedule(s.messageId, Date.now() + this.options.reconcileDelayMs);
-    return 'done';
   }
 
   private async send(s: ExistingMessage, supplier: RegisteredSupplier): Promise<SendOutcome> {
     const a = s.accepted;
-    let openedParams: Record<string, string> | undefined;
-    let openedContent: string | undefined;
-    if (a.sealedParams !== undefined || a.sealedContent !== undefined) {
-      try {
-        // in memory only, right before the call
-        const key = this.deps.config.codes.encryptionKey;
-        if (a.sealedParams !== undefined) {
-          openedParams = JSON.parse(open(key, a.sealedParams, a.messageId)) as Record<
-            string,
-            string
-          >;
-        }
-        if (a.sealedContent !== undefined) openedContent = open(key, a.sealedContent, a.messageId);
-      } catch {
-        return {
-          kind: 'rejected',
-          code: 'LOCAL.SEALED_CONTENT_INVALID',
-          message: 'the sealed code cannot be opened with the configured key',
-          latencyMs: 0,
-        };
-      }
+    const opened = this.opened(a);
+    if (opened === undefined) {
+      return {
+        kind: 'rejected',
+        code: 'LOCAL.SEALED_CONTENT_INVALID',
+        message: 'the sealed code cannot be opened with the configured key',
+        latencyMs: 0,
+      };
     }
     const req = {
       messageId: a.messageId,
       mobile: a.mobile,
       signature: a.signature ?? supplier.config.signName,
       ...vendorTemplateOf(a, supplier.config.id),
-      params: sendParams(a.params, openedParams),
-      content: openedContent ?? a.content ?? '',
+      params: sendParams(a.params, opened.params),
+      content: opened.content ?? a.content ?? '',
       ...(a.extendCode ? { extendCode: a.extendCode } : {}),
     };
     // a batch send's messages go in the vendor's batch calls, each with its own outcome
@@ -334,106 +272,21 @@ export class MessageDispatcher {
       outcome: outcome.kind,
       code: outcome.kind === 'accepted' ? 'OK' : outcome.code,
     });
-    const opened = await this.state
-      .recordCall(supplier.config.id, outcome.kind === 'accepted' || outcome.kind === 'rejected')
-      .catch(() => false);
-    if (opened) {
-      this.seenOpen.set(
-        supplier.config.id,
-        Date.now() + Math.min(1_000, this.options.breakerCooldownMs),
-      );
-    }
+    const healthy = outcome.kind === 'accepted' || outcome.kind === 'rejected';
+    const opening = await this.state.recordCall(supplier.config.id, healthy).catch(() => false);
+    if (opening) this.markOpen(supplier.config.id);
     return outcome;
   }
 
-  private async retryLater(
-    s: ExistingMessage,
-    loaded: LoadedMessage,
-    list: string[],
-    account: string,
-    reason: { code: string; message: string; retriable?: boolean },
-    minDelayMs = 0,
-  ): Promise<Step> {
-    const retries = s.currentAccount === account ? s.accountAttempts : 0;
-    if (retries >= this.options.maxRetriesPerAccount) {
-      return this.giveUpOn(s, loaded, list, account, reason);
-    }
-    const delay = Math.max(
-      minDelayMs,
-      backoffMs(retries, this.options.retryBaseMs, this.options.retryMaxMs),
-    );
-    const due = Date.now() + delay;
-    await this.append(s, loaded, {
-      type: 'ScheduleRetry',
-      data: { supplierAccount: account, dueAt: new Date(due).toISOString(), reason },
-    });
-    await this.state.schedule(s.messageId, due);
-    return 'done';
-  }
-
-  private async recordOutcome(
-    s: ExistingMessage,
-    loaded: LoadedMessage,
-    list: string[],
-    supplier: RegisteredSupplier,
-    outcome: SendOutcome,
-  ): Promise<Step> {
-    const account = supplier.config.id;
-    switch (outcome.kind) {
-      case 'accepted':
-        await this.recordSubmission(
-          s,
-          loaded,
-          account,
-          outcome.supplierMessageId,
-          { latencyMs: outcome.latencyMs },
-          outcome.sharedId === true,
-        );
-        return 'done';
-      case 'rejected':
-        if (outcome.recipient) {
-          // about the number or its own limits: another supplier would dodge the limit
-          await this.append(s, loaded, {
-            type: 'RecordFailure',
-            data: {
-              supplierAccount: account,
-              reason: { code: outcome.code, message: outcome.message, retriable: false },
-            },
-          });
-          return 'done';
-        }
-        return this.giveUpOn(s, loaded, list, account, {
-          code: outcome.code,
-          message: outcome.message,
-          retriable: false,
-        });
-      case 'transient':
-        return this.retryLater(s, loaded, list, account, {
-          code: outcome.code,
-          message: outcome.message,
-          retriable: true,
-        });
-      case 'unknown':
-        await this.append(s, loaded, {
-          type: 'RecordUncertain',
-          data: {
-            supplierAccount: account,
-            reason: { code: outcome.code, message: outcome.message, retriable: false },
-          },
-        });
-        await this.state.schedule(s.messageId, Date.now() + this.options.reconcileDelayMs);
-        return 'done';
-    }
-  }
-
   /** Ask the vendor what became of an uncertain submission. */
-  private async reconcile(s: ExistingMessage, loaded: LoadedMessage): Promise<Step> {
+  private async reconcile(job: Job): Promise<Round> {
+    const { s, loaded } = job;
     const account = s.supplierAccount ?? s.currentAccount;
     const supplier = account === undefined ? undefined : this.registry.get(account);
     const uncertainAt =
       lastOf(loaded.events, 'sms.submission-uncertain.v1')?.recordedAt ?? new Date();
     if (!supplier) {
-      await this.append(s, loaded, {
+      await this.append(job, {
         type: 'RecordFailure',
         data: { reason: { code: 'UNKNOWN_SUPPLIER_ACCOUNT', message: 'cannot reconcile' } },
       });
@@ -447,67 +300,90 @@ export class MessageDispatcher {
       sentAt,
     });
     const elapsed = Date.now() - uncertainAt.getTime();
-    if (q.kind === 'found') {
-      // Aliyun's query carries no BizId; its receipts match by out_id instead.
-      const supplierMessageId = q.supplierMessageId ?? `outid:${s.messageId}`;
-      await this.recordSubmission(s, loaded, supplier.config.id, supplierMessageId, {
-        reconciled: true,
-      });
-      if (q.status !== 'pending') {
-        const base = { supplierAccount: supplier.config.id, supplierMessageId };
-        await decideAndAppend(
-          this.deps.eventStore,
-          s.messageId,
-          q.status === 'delivered'
-            ? {
-                type: 'RecordDelivery',
-                data: { ...base, deliveredAt: new Date().toISOString() },
-              }
-            : {
-                type: 'RecordUndelivered',
-                data: {
-                  ...base,
-                  reason: { code: q.errorCode ?? 'UNDELIVERED', message: 'reported by query' },
-                },
-              },
-          this.metadata(loaded),
-        );
-      }
-      return 'done';
-    }
+    if (q.kind === 'found') return this.found(job, supplier.config.id, q);
     if (q.kind === 'not_found' && q.conclusive && elapsed >= this.options.reconcileWindowMs) {
       // The vendor still has no record a reconcile window after the call (its
       // query lags behind its sends): sending is safe, once.
-      const claimed = await this.state.claim(s.messageId, -s.attempts, {
-        owner: this.owner,
-        account: supplier.config.id,
-        at: Date.now(),
-      });
-      if (!claimed) {
-        const outcome = await this.send(s, supplier);
-        if (outcome.kind === 'accepted') {
-          await this.recordSubmission(s, loaded, supplier.config.id, outcome.supplierMessageId, {
-            latencyMs: outcome.latencyMs,
-          });
-          return 'done';
-        }
-        if (outcome.kind === 'rejected') {
-          await this.append(s, loaded, {
-            type: 'RecordFailure',
-            data: {
-              supplierAccount: supplier.config.id,
-              reason: { code: outcome.code, message: outcome.message },
-            },
-          });
-          return 'done';
-        }
-        // transient or unknown again: keep reconciling (the re-send claim stays taken)
-      }
+      if (await this.resendOnce(job, supplier)) return 'done';
     }
-    // Tencent's pull lists only reported sends: absence is never proof, so it
-    // is pulled until the expiry like any submitted message
-    if (elapsed >= this.options.receiptExpireAfterMs) {
-      await this.append(s, loaded, {
+    return this.reconcileLater(job, elapsed);
+  }
+
+  /** The vendor has it: record the submission, and its final status when the query knows it. */
+  private async found(
+    job: Job,
+    account: string,
+    q: Extract<QueryOutcome, { kind: 'found' }>,
+  ): Promise<Round> {
+    // Aliyun's query carries no BizId; its receipts match by out_id instead.
+    const supplierMessageId = q.supplierMessageId ?? `outid:${job.s.messageId}`;
+    const submission = { supplierAccount: account, supplierMessageId };
+    await this.remember(job, submission, false);
+    await this.append(job, {
+      type: 'RecordSubmission',
+      data: { ...submission, reconciled: true },
+    });
+    if (q.status === 'pending') return 'done';
+    await decideAndAppend(
+      this.deps.eventStore,
+      job.s.messageId,
+      q.status === 'delivered'
+        ? { type: 'RecordDelivery', data: { ...submission, deliveredAt: new Date().toISOString() } }
+        : {
+            type: 'RecordUndelivered',
+            data: {
+              ...submission,
+              reason: { code: q.errorCode ?? 'UNDELIVERED', message: 'reported by query' },
+            },
+          },
+      metadataOf(job.loaded),
+    );
+    return 'done';
+  }
+
+  /** The one re-send of a submission the vendor never saw; false when it stays unresolved. */
+  private async resendOnce(job: Job, supplier: RegisteredSupplier): Promise<boolean> {
+    const { s } = job;
+    const account = supplier.config.id;
+    const held = await this.state.claim(s.messageId, -s.attempts, {
+      owner: this.owner,
+      account,
+      at: Date.now(),
+    });
+    if (held) return false;
+    const outcome = await this.send(s, supplier);
+    if (outcome.kind === 'accepted') {
+      const submission = { supplierAccount: account, supplierMessageId: outcome.supplierMessageId };
+      await this.remember(job, submission, false);
+      await this.append(job, {
+        type: 'RecordSubmission',
+        data: { ...submission, latencyMs: outcome.latencyMs },
+      });
+      return true;
+    }
+    if (outcome.kind === 'rejected') {
+      await this.append(job, {
+        type: 'RecordFailure',
+        data: {
+          supplierAccount: account,
+          reason: { code: outcome.code, message: outcome.message },
+        },
+      });
+      return true;
+    }
+    return false; // transient or unknown again: keep reconciling (the re-send claim stays taken)
+  }
+
+  /**
+   * Not resolved yet: expire it past the receipt window, else ask again at
+   * least once a minute for the first ten minutes (or the window), then thinning out.
+   * Tencent's pull lists only reported sends: absence is never proof, so it
+   * is pulled until the expiry like any submitted message.
+   */
+  private async reconcileLater(job: Job, elapsed: number): Promise<Round> {
+    const o = this.options;
+    if (elapsed >= o.receiptExpireAfterMs) {
+      await this.append(job, {
         type: 'RecordExpiry',
         data: {
           expiredAt: new Date().toISOString(),
@@ -519,17 +395,25 @@ export class MessageDispatcher {
       });
       return 'done';
     }
-    // at least once a minute for the first ten minutes (or the window), then thinning out
-    const cap =
-      elapsed < Math.max(this.options.reconcileWindowMs, 600_000) ? 60_000 : 6 * 3_600_000;
+    const cap = elapsed < Math.max(o.reconcileWindowMs, 600_000) ? 60_000 : 6 * 3_600_000;
     const delay = Math.min(
       cap,
-      Math.max(this.options.reconcileDelayMs, elapsed / 2),
-      Math.max(1, this.options.receiptExpireAfterMs - elapsed),
+      Math.max(o.reconcileDelayMs, elapsed / 2),
+      Math.max(1, o.receiptExpireAfterMs - elapsed),
     );
-    await this.state.schedule(s.messageId, Date.now() + delay);
+    await this.state.schedule(job.s.messageId, Date.now() + delay);
     return 'done';
   }
+}
+
+function metadataOf(loaded: LoadedMessage): Partial<EventMetadata> {
+  const first = loaded.events[0];
+  const last = loaded.events[loaded.events.length - 1];
+  return {
+    correlationId: first?.metadata.correlationId ?? first?.eventId,
+    causationId: last?.eventId ?? null,
+    actor: { type: 'system', id: 'dispatcher' },
+  };
 }
 
 function lastOf(events: RecordedEvent[], type: string): RecordedEvent | undefined {
@@ -570,38 +454,22 @@ export class Limiter {
   }
 }
 
-export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
-  const options = optionsOf(deps);
+/**
+ * A message id handled until it is done with for now: a failure (a dependency
+ * down) is retried with backoff while the dispatcher runs. Counts what is in
+ * work and what finished, for readiness.
+ */
+function retryingHandler(
+  deps: ProcessorDeps,
+  dispatcher: MessageDispatcher,
+  part: ReturnType<NonNullable<ProcessorDeps['pipeline']>['register']> | undefined,
+  counts: { inWork: number; finished: number },
+): (messageId: string) => Promise<void> {
   const log = deps.logger.child({ component: 'dispatcher' });
-  await ensureTopics(deps.kafka, [
-    { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
-  ]);
-  const limiter = new Limiter(options.concurrency);
-  const dispatcher = new MessageDispatcher(deps);
-  // A partition's next batch is fetched once this one is done: while its
-  // messages wait for their accounts' turns the partition is paused, and a
-  // batch is a few hundred records, not thousands.
-  const consumer: Consumer = await createConsumer(deps.kafka, {
-    groupId: options.groupId,
-    maxBytesPerPartition: 64 * 1024,
-  });
-  await consumer.subscribe({ topic: options.dispatchTopic, fromBeginning: true });
-
-  // readiness: messages in work, and a counter that moves as they finish
-  let inWork = 0;
-  let finished = 0;
-  const part = deps.pipeline?.register('dispatcher', 'processor', {
-    pending: () => inWork,
-    completed: () => finished,
-  });
-  part?.setActive(true);
-  consumer.on(consumer.events.CRASH, (e) => part?.failed(e.payload.error));
-  consumer.on(consumer.events.GROUP_JOIN, () => part?.ok());
   // one line when dispatching starts failing (e.g. the event store is down), one when it works again
   const failing = outage(log, 'dispatcher', 'a dependency of its messages');
-
-  const handleOne = async (messageId: string): Promise<void> => {
-    inWork++;
+  return async (messageId: string): Promise<void> => {
+    counts.inWork++;
     try {
       for (let tries = 0; !dispatcher.stopping; tries++) {
         try {
@@ -617,10 +485,66 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
         }
       }
     } finally {
-      inWork--;
-      finished++;
+      counts.inWork--;
+      counts.finished++;
     }
   };
+}
+
+/** One partition's batch: every message id in it handled (bounded by the limiter), then the offset moves. */
+function batchHandler(
+  dispatcher: MessageDispatcher,
+  limiter: Limiter,
+  handleOne: (messageId: string) => Promise<void>,
+) {
+  return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    const ids = new Set<string>();
+    for (const m of batch.messages) {
+      const id = parseMessageId(m.value);
+      if (id) ids.add(id);
+    }
+    // A heartbeat after disconnect() would open a new connection to the coordinator
+    // and keep the process alive: none once stopping.
+    const beat = setInterval(() => {
+      if (!dispatcher.stopping) void heartbeat().catch(() => undefined);
+    }, 1_000);
+    try {
+      await Promise.all([...ids].map((id) => limiter.run(() => handleOne(id))));
+    } finally {
+      clearInterval(beat);
+    }
+    if (dispatcher.stopping || !isRunning() || isStale()) return;
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) resolveOffset(last.offset);
+    if (!dispatcher.stopping) await heartbeat();
+  };
+}
+
+export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
+  const options = optionsOf(deps);
+  await ensureTopics(deps.kafka, [
+    { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
+  ]);
+  const dispatcher = new MessageDispatcher(deps);
+  // A partition's next batch is fetched once this one is done: while its
+  // messages wait for their accounts' turns the partition is paused, and a
+  // batch is a few hundred records, not thousands.
+  const consumer: Consumer = await createConsumer(deps.kafka, {
+    groupId: options.groupId,
+    maxBytesPerPartition: 64 * 1024,
+  });
+  await consumer.subscribe({ topic: options.dispatchTopic, fromBeginning: true });
+
+  // readiness: messages in work, and a counter that moves as they finish
+  const counts = { inWork: 0, finished: 0 };
+  const part = deps.pipeline?.register('dispatcher', 'processor', {
+    pending: () => counts.inWork,
+    completed: () => counts.finished,
+  });
+  const handleOne = retryingHandler(deps, dispatcher, part, counts);
+  part?.setActive(true);
+  consumer.on(consumer.events.CRASH, (e) => part?.failed(e.payload.error));
+  consumer.on(consumer.events.GROUP_JOIN, () => part?.ok());
 
   await consumer.run({
     autoCommit: true,
@@ -628,35 +552,11 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
     eachBatchAutoResolve: false,
     // every partition's batch side by side; the limiter bounds the messages in work
     partitionsConsumedConcurrently: Math.max(1, options.dispatchPartitions),
-    eachBatch: async ({
-      batch,
-      resolveOffset,
-      heartbeat,
-      isRunning,
-      isStale,
-    }: EachBatchPayload) => {
-      const ids = new Set<string>();
-      for (const m of batch.messages) {
-        const id = parseMessageId(m.value);
-        if (id) ids.add(id);
-      }
-      // A heartbeat after disconnect() would open a new connection to the coordinator
-      // and keep the process alive: none once stopping.
-      const beat = setInterval(() => {
-        if (!dispatcher.stopping) void heartbeat().catch(() => undefined);
-      }, 1_000);
-      try {
-        await Promise.all([...ids].map((id) => limiter.run(() => handleOne(id))));
-      } finally {
-        clearInterval(beat);
-      }
-      if (dispatcher.stopping || !isRunning() || isStale()) return;
-      const last = batch.messages[batch.messages.length - 1];
-      if (last) resolveOffset(last.offset);
-      if (!dispatcher.stopping) await heartbeat();
-    },
+    eachBatch: batchHandler(dispatcher, new Limiter(options.concurrency), handleOne),
   });
-  log.info('dispatcher running', { topic: options.dispatchTopic, groupId: options.groupId });
+  deps.logger
+    .child({ component: 'dispatcher' })
+    .info('dispatcher running', { topic: options.dispatchTopic, groupId: options.groupId });
 
   return {
     async close() {

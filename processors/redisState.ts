@@ -73,8 +73,6 @@ for i = 1, #ARGV, 2 do
 end
 return n`;
 
-export type BreakerState = 'closed' | 'open' | 'probe';
-
 /** What admit() decided: go (the attempt is ours), or why not. */
 export type Admission = { kind: 'go' } | { kind: 'open' } | { kind: 'claimed'; claim: Claim };
 
@@ -214,16 +212,6 @@ export class DispatchState {
     return raw ? (JSON.parse(raw) as Claim) : { ...claim, owner: '?', at: Date.now() };
   }
 
-  async claimOf(messageId: string, attempt: number): Promise<Claim | undefined> {
-    const raw = await this.redis.get(claimKey(this.prefix, messageId, attempt));
-    return raw ? (JSON.parse(raw) as Claim) : undefined;
-  }
-
-  /**
-   * Written right after a supplier accepted, before sms.submitted is appended:
-   * the supplier id lookup, and the last message to the number (also under its
-   * extension code, when it was sent with one) for linking replies.
-   */
   /**
    * Notes a submission for the receipts' and replies' look-ups. ageMs: how
    * long ago it happened (a rebuild), so each key keeps only what is left of
@@ -292,11 +280,6 @@ export class DispatchState {
     return shared ?? own ?? null;
   }
 
-  async lastMessageTo(mobile: string): Promise<LastMessage | undefined> {
-    const raw = await this.redis.get(lastMessageKey(this.prefix, mobile));
-    return raw ? (JSON.parse(raw) as LastMessage) : undefined;
-  }
-
   /** Index a due time (ms) for a message; the timer processor republishes it then. */
   async schedule(messageId: string, dueMs: number): Promise<void> {
     await this.redis.zadd(timersKey(this.prefix), dueMs, messageId);
@@ -334,9 +317,5 @@ export class DispatchState {
     if (items.length === 0) return;
     const args = items.flatMap((i) => [i.messageId, i.score]);
     await run(this.redis, ACK_DUE, [timersKey(this.prefix)], args);
-  }
-
-  async pendingTimers(): Promise<number> {
-    return this.redis.zcard(timersKey(this.prefix));
   }
 }
