@@ -1,4 +1,4 @@
-// Scheduled jobs under a Redis lock: history retention and the sweeper.
+// Scheduled jobs under a Redis lock: history retention (callback deliveries included) and the sweeper.
 // The CLI calls startJobs (`streaming start jobs`), listJobs (`streaming jobs
 // list`) and runJob (`streaming jobs run <name>`).
 import type { Redis } from 'ioredis';
@@ -9,6 +9,7 @@ import type { Logger } from '../platform/logger/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 import { ensureJobTables } from './indexes.ts';
 import { applyRetention } from './retention.ts';
+import { pruneCallbackTables } from './callbackRetention.ts';
 import { runSweeper } from './sweeper.ts';
 import {
   listJobRuns,
@@ -33,6 +34,8 @@ export type {
 export { startScheduler, runTick, runJobOnce, listJobRuns, runHistory } from './scheduler.ts';
 export { applyRetention, setTenantRetention, supplierLookupKey } from './retention.ts';
 export type { RetentionResult } from './retention.ts';
+export { pruneCallbackTables } from './callbackRetention.ts';
+export type { CallbackRetentionResult } from './callbackRetention.ts';
 export { runSweeper, SWEPT_STALE } from './sweeper.ts';
 export type { SweeperResult } from './sweeper.ts';
 export { ensureJobTables, catchUpIndex } from './indexes.ts';
@@ -61,8 +64,9 @@ export function jobDefinitions(deps: JobsDeps): JobDefinition[] {
     {
       name: 'retention',
       schedule: deps.config.jobs.retentionCron,
-      run: ({ signal, lock }) =>
-        applyRetention(
+      run: async ({ signal, lock }) => {
+        const stillHolder = () => lock.isCurrent();
+        const result = await applyRetention(
           {
             pool: deps.mysql,
             eventStore: deps.eventStore,
@@ -72,8 +76,16 @@ export function jobDefinitions(deps: JobsDeps): JobDefinition[] {
             defaultDays: deps.config.retention.days,
             redisPrefix: redisPrefixOf(deps),
           },
-          { signal, stillHolder: () => lock.isCurrent() },
-        ),
+          { signal, stillHolder },
+        );
+        // the callback sender's finished deliveries, on a retention of their own
+        const callbacks = await pruneCallbackTables(deps.mysql, {
+          days: deps.config.retention.callbackDays,
+          signal,
+          stillHolder,
+        });
+        return { ...result, callbacks };
+      },
     },
     {
       name: 'sweeper',

@@ -729,6 +729,13 @@ export const configDefinitions: readonly ConfigDefinition[] = [
   ),
   // jobs
   int('STREAMING_RETENTION_DAYS', 365, 1, 36500, 'Messages older than this are deleted.'),
+  int(
+    'STREAMING_CALLBACK_RETENTION_DAYS',
+    30,
+    1,
+    36500,
+    "Finished callback deliveries (delivered or dead-lettered) older than this, and the callback sender's rows of messages accepted before it with nothing pending, are deleted by the retention job.",
+  ),
   cron('STREAMING_JOBS_RETENTION_CRON', '0 3 * * *', 'When the retention job runs (UTC).'),
   cron(
     'STREAMING_JOBS_SWEEPER_CRON',

@@ -114,7 +114,7 @@ export interface Config {
   readonly suppliers: readonly SupplierAccount[];
   readonly defaultSuppliers: readonly string[];
   readonly query: { readonly readWaitMs: number };
-  readonly retention: { readonly days: number };
+  readonly retention: { readonly days: number; readonly callbackDays: number };
   readonly jobs: {
     readonly retentionCron: string;
     readonly sweeperCron: string;
@@ -573,7 +573,10 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
     })),
     defaultSuppliers: list('STREAMING_DEFAULT_SUPPLIERS'),
     query: { readWaitMs: n('STREAMING_READ_WAIT_MS') },
-    retention: { days: n('STREAMING_RETENTION_DAYS') },
+    retention: {
+      days: n('STREAMING_RETENTION_DAYS'),
+      callbackDays: n('STREAMING_CALLBACK_RETENTION_DAYS'),
+    },
     jobs: {
       retentionCron: s('STREAMING_JOBS_RETENTION_CRON'),
       sweeperCron: s('STREAMING_JOBS_SWEEPER_CRON'),
