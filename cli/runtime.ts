@@ -44,7 +44,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
   const mysql = createMysqlPool(config);
   const eventStore = await openEventStore(config, mysql);
   const redis = createRedis(config, logger);
-  const mongo = createMongo(config);
+  const mongo = createMongo(config, logger);
   await mongo.client.connect();
   const kafka = createKafka(config, logger);
   let producer: Producer | undefined;
@@ -80,6 +80,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
       await tracker.close().catch(() => undefined);
       await producer?.disconnect().catch(() => undefined);
       await eventStore.close().catch(() => undefined);
+      mongo.stopWatchdog?.();
       await mongo.client.close().catch(() => undefined);
       redis.disconnect();
       await mysql.end().catch(() => undefined);

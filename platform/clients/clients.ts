@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
@@ -66,21 +67,146 @@ export interface MongoHandle {
   client: MongoClient;
   /** The database named in the URL. */
   db: Db;
+  /** Stops the watchdog (close() of the client does too). */
+  stopWatchdog?: () => void;
+}
+
+export interface MongoWatchdogOptions {
+  /** How long the server may stay unknown to the client before a fresh connection checks it (default 20 s). */
+  stuckMs?: number;
+  /** How often the watchdog looks (default 5 s). */
+  everyMs?: number;
 }
 
 /**
  * A MongoDB driver client (it connects on first use). The server here is
  * FerretDB 1.x on SQLite: stay with basic CRUD, indexes and simple aggregations;
  * no transactions, change streams or retryable writes.
+ *
+ * A watchdog keeps the client from staying cut off: after a FerretDB restart
+ * a projectors process once kept failing server selection for 18 minutes
+ * with the error of one closed pool connection, its server monitor silent,
+ * while the server answered everyone else (fault suite, issue #11). When the
+ * client has known the server only as unknown for `stuckMs` and a fresh
+ * connection reaches it, the client is closed and connected again (the Db
+ * and collection handles stay valid), with one log line saying what the
+ * monitor was doing.
  */
-export function createMongo(config: Pick<Config, 'mongo'>): MongoHandle {
+export function createMongo(
+  config: Pick<Config, 'mongo'>,
+  logger?: Logger,
+  watchdog: MongoWatchdogOptions = {},
+): MongoHandle {
   const client = new MongoClient(config.mongo.url, {
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
+    // a restarted server is found within seconds, not the driver's 10
+    heartbeatFrequencyMS: 5_000,
     retryWrites: false,
     maxPoolSize: 20,
   });
-  return { client, db: client.db() };
+  const stop = mongoWatchdog(client, config.mongo.url, logger, watchdog);
+  return { client, db: client.db(), stopWatchdog: stop };
+}
+
+function mongoWatchdog(
+  client: MongoClient,
+  url: string,
+  logger: Logger | undefined,
+  options: MongoWatchdogOptions,
+): () => void {
+  const stuckMs = options.stuckMs ?? 20_000;
+  /** Since when the server has been unknown to this client (undefined: known, or never connected). */
+  let unknownSince: number | undefined;
+  let lastHeartbeat = 0;
+  let heartbeats = 0;
+  let checking = false;
+  let stopped = false;
+  let reconnecting = false;
+  // the owner closing the client ends the watchdog (its own close and connect do not)
+  client.on('topologyClosed', () => {
+    if (!reconnecting) stop();
+  });
+  client.on('serverDescriptionChanged', (e) => {
+    if (e.newDescription.type === 'Unknown') unknownSince ??= Date.now();
+    else unknownSince = undefined;
+  });
+  const beat = () => {
+    lastHeartbeat = Date.now();
+    heartbeats++;
+  };
+  client.on('serverHeartbeatSucceeded', beat);
+  client.on('serverHeartbeatFailed', beat);
+
+  async function reachable(): Promise<boolean> {
+    const probe = new MongoClient(url, {
+      serverSelectionTimeoutMS: 3_000,
+      connectTimeoutMS: 3_000,
+      directConnection: true,
+      retryWrites: false,
+      maxPoolSize: 1,
+    });
+    try {
+      await probe.db().command({ ping: 1 });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await probe.close().catch(() => undefined);
+    }
+  }
+
+  /** What the driver's monitors were doing (internal fields, for the log line only). */
+  function monitorState(): unknown {
+    try {
+      const topology = (
+        client as unknown as { topology?: { s?: { servers?: Map<string, unknown> } } }
+      ).topology;
+      return [...(topology?.s?.servers?.values() ?? [])].map((server) => {
+        const m = (
+          server as { monitor?: { s?: { state?: string }; monitorId?: { toJSON?(): unknown } } }
+        ).monitor;
+        return { state: m?.s?.state, interval: m?.monitorId?.toJSON?.() };
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  const timer = setInterval(() => {
+    if (checking || stopped || unknownSince === undefined) return;
+    const since = unknownSince;
+    if (Date.now() - since < stuckMs) return;
+    checking = true;
+    void (async () => {
+      try {
+        if (!(await reachable())) return; // the server is really away: the driver keeps trying
+        if (stopped || unknownSince !== since) return;
+        logger?.warn('mongo client cut off from a server that answers; connecting it again', {
+          unknownMs: Date.now() - since,
+          heartbeats,
+          lastHeartbeatMsAgo: lastHeartbeat === 0 ? null : Date.now() - lastHeartbeat,
+          monitors: JSON.stringify(monitorState()),
+        });
+        unknownSince = undefined;
+        reconnecting = true;
+        try {
+          await Promise.race([client.close(), sleep(10_000)]).catch(() => undefined);
+          if (!stopped) await client.connect().catch(() => undefined);
+        } finally {
+          reconnecting = false;
+        }
+      } finally {
+        checking = false;
+      }
+    })();
+  }, options.everyMs ?? 5_000);
+  timer.unref();
+  function stop() {
+    stopped = true;
+    clearInterval(timer);
+  }
+  return stop;
 }
 
 const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
