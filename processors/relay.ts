@@ -2,9 +2,8 @@
 // every sms.accepted to Kafka (key = message id, acks = all). The checkpoint
 // advances only after the broker acknowledged; a crash in between
 // re-publishes, and the dispatcher absorbs the duplicate.
-import type { Producer } from 'kafkajs';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
-import { createProducer, ensureTopics } from '../platform/kafka/index.ts';
+import { createHealingProducer, ensureTopics, type Sender } from '../platform/kafka/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { runCheckpointed } from './singleton.ts';
 
@@ -27,13 +26,20 @@ export async function startRelay(deps: ProcessorDeps): Promise<Running> {
   await ensureTopics(deps.kafka, [
     { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
   ]);
-  let producer: Producer | undefined;
+  let producer: Sender | undefined;
   return runCheckpointed(deps, {
     name: 'relay',
     checkpoint: RELAY_CHECKPOINT,
     types: ['sms.accepted.v1'],
     activate: async () => {
-      producer = await createProducer(deps.kafka);
+      producer = await createHealingProducer(deps.kafka, (err) =>
+        deps.logger.warn(
+          "relay: the broker refused the producer's sequence; sending with a new producer",
+          {
+            err: String(err),
+          },
+        ),
+      );
     },
     // the checkpoint moves only after this resolves, i.e. after the broker acked
     handle: async (events: RecordedEvent[]) => {

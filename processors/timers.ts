@@ -8,9 +8,8 @@
 // loss: reset the checkpoint), and a poller re-publishes due messages to
 // sms.dispatch. A due timer leaves the index only after the broker acked.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Producer } from 'kafkajs';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
-import { createProducer, ensureTopics } from '../platform/kafka/index.ts';
+import { createHealingProducer, ensureTopics, type Sender } from '../platform/kafka/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { DispatchState } from './redisState.ts';
 import { dispatchRecord } from './relay.ts';
@@ -32,7 +31,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   await ensureTopics(deps.kafka, [
     { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
   ]);
-  let producer: Producer | undefined;
+  let producer: Sender | undefined;
 
   const index = async (events: RecordedEvent[]) => {
     // the last event of each message in the batch decides its timer
@@ -115,7 +114,14 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
     ],
     handle: index,
     activate: async () => {
-      producer = await createProducer(deps.kafka);
+      producer = await createHealingProducer(deps.kafka, (err) =>
+        deps.logger.warn(
+          "timers: the broker refused the producer's sequence; sending with a new producer",
+          {
+            err: String(err),
+          },
+        ),
+      );
     },
     background: poll,
     deactivate: async () => {

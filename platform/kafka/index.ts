@@ -70,6 +70,77 @@ export async function createProducer(kafka: Kafka): Promise<Producer> {
   return producer;
 }
 
+/**
+ * Broker answers after which an idempotent producer's sequence state is
+ * broken for good: kafkajs retries the send with the same producer id and
+ * sequence, and every retry gets the same answer (seen after a broker
+ * restart: the relay stalled on OUT_OF_ORDER_SEQUENCE_NUMBER until its
+ * process restarted). Only a new producer, with a new producer id, sends again.
+ */
+const BROKEN_PRODUCER_STATE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'DUPLICATE_SEQUENCE_NUMBER',
+]);
+
+/** Whether err (or what it wraps) says the producer's idempotent state is broken. */
+export function brokenProducerState(err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== 'object' || depth > 4) return false;
+  const e = err as { type?: unknown; cause?: unknown; originalError?: unknown };
+  if (typeof e.type === 'string' && BROKEN_PRODUCER_STATE.has(e.type)) return true;
+  return brokenProducerState(e.cause, depth + 1) || brokenProducerState(e.originalError, depth + 1);
+}
+
+/** The part of a producer the processors use. */
+export type Sender = Pick<Producer, 'send' | 'disconnect'>;
+
+/**
+ * createProducer's producer, replaced by a new one (a new producer id) when
+ * a send fails because its idempotent state is broken; that send still
+ * fails (the caller retries it, as after any failed send), the next one goes
+ * through the new producer.
+ */
+export async function createHealingProducer(
+  kafka: Kafka,
+  onReplaced?: (err: unknown) => void,
+): Promise<Sender> {
+  let current: Producer = await createProducer(kafka);
+  let replacing: Promise<void> | undefined;
+  const replace = (err: unknown) => {
+    const old = current;
+    replacing ??= (async () => {
+      onReplaced?.(err);
+      await old.disconnect().catch(() => undefined);
+      current = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: true,
+        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
+      });
+      // a broker still away: the next send connects it
+      await current.connect().catch(() => undefined);
+    })().finally(() => (replacing = undefined));
+    return replacing;
+  };
+  return {
+    async send(record) {
+      if (replacing) await replacing;
+      try {
+        return await current.send(record);
+      } catch (err) {
+        if (brokenProducerState(err)) await replace(err);
+        throw err;
+      }
+    },
+    async disconnect() {
+      if (replacing) await replacing;
+      await current.disconnect();
+    },
+  };
+}
+
 export interface ConsumerOptions {
   groupId: string;
   sessionTimeoutMs?: number;
