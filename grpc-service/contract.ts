@@ -81,7 +81,7 @@ export function loadContract(limitBytes: number): protoLoader.PackageDefinition 
 
 /**
  * What server reflection serves: the contract with the .proto names
- * (snake_case) and grpc.health.v1. protobufjs names a map field's entry type
+ * (snake_case), grpc.health.v1 and google.rpc's error details. protobufjs names a map field's entry type
  * `Params` where protobuf requires `ParamsEntry` (grpcurl refuses the file
  * otherwise): the descriptors are corrected here.
  */
@@ -89,31 +89,55 @@ export function reflectionContract(healthProto: string): protoLoader.PackageDefi
   const definition = {
     ...protoLoader.loadSync(protoFiles, { ...loaderOptions, keepCase: true }),
     ...protoLoader.loadSync(healthProto, { keepCase: true }),
+    // the error details, so that grpcurl (reflection) decodes ErrorInfo and RetryInfo
+    ...protoLoader.loadSync('google/rpc/error_details.proto', {
+      keepCase: true,
+      includeDirs: [protoRoot],
+    }),
   };
+  // every file once, decoded, to know which file defines which type
+  const files = new Map<Buffer, DescriptorFile>();
+  const eachFileList = (visit: (list: Buffer[]) => Buffer[]) => {
+    for (const entry of Object.values(definition)) {
+      const holder = entry as { fileDescriptorProtos?: Buffer[] };
+      if (holder.fileDescriptorProtos)
+        holder.fileDescriptorProtos = visit(holder.fileDescriptorProtos);
+      for (const method of Object.values(entry as Record<string, unknown>)) {
+        const m = method as {
+          requestType?: { fileDescriptorProtos?: Buffer[] };
+          responseType?: { fileDescriptorProtos?: Buffer[] };
+        };
+        for (const t of [m?.requestType, m?.responseType]) {
+          if (t?.fileDescriptorProtos) t.fileDescriptorProtos = visit(t.fileDescriptorProtos);
+        }
+      }
+    }
+  };
+  eachFileList((list) => {
+    for (const bytes of list) {
+      if (!files.has(bytes))
+        files.set(bytes, FileDescriptorProto.decode(bytes) as unknown as DescriptorFile);
+    }
+    return list;
+  });
+  const definedIn = new Map<string, string>();
+  for (const file of files.values()) {
+    for (const m of file.messageType ?? []) definedIn.set(`${file.package}.${m.name}`, file.name);
+  }
   const fixed = new Map<Buffer, Buffer>();
   const fix = (bytes: Buffer): Buffer => {
     const known = fixed.get(bytes);
     if (known) return known;
-    const file = FileDescriptorProto.decode(bytes) as unknown as DescriptorFile;
-    for (const message of file.messageType ?? []) fixMapEntries(message);
+    const file = files.get(bytes)!;
+    for (const message of file.messageType ?? []) {
+      fixMapEntries(message);
+      importTypes(file, message, definedIn);
+    }
     const out = Buffer.from(FileDescriptorProto.encode(file as never).finish());
     fixed.set(bytes, out);
     return out;
   };
-  for (const entry of Object.values(definition)) {
-    const holder = entry as { fileDescriptorProtos?: Buffer[] };
-    if (holder.fileDescriptorProtos)
-      holder.fileDescriptorProtos = holder.fileDescriptorProtos.map(fix);
-    for (const method of Object.values(entry as Record<string, unknown>)) {
-      const m = method as {
-        requestType?: { fileDescriptorProtos?: Buffer[] };
-        responseType?: { fileDescriptorProtos?: Buffer[] };
-      };
-      for (const t of [m?.requestType, m?.responseType]) {
-        if (t?.fileDescriptorProtos) t.fileDescriptorProtos = t.fileDescriptorProtos.map(fix);
-      }
-    }
-  }
+  eachFileList((list) => list.map(fix));
   return definition;
 }
 
@@ -122,7 +146,41 @@ interface DescriptorMessage {
   field?: { typeName?: string; label?: unknown }[];
   nestedType?: (DescriptorMessage & { options?: { mapEntry?: boolean } })[];
 }
-type DescriptorFile = { messageType?: DescriptorMessage[] };
+type DescriptorFile = {
+  name: string;
+  package?: string;
+  dependency?: string[];
+  messageType?: DescriptorMessage[];
+};
+
+/**
+ * protobufjs writes one file per package without its imports, and a type of
+ * another package by a relative name (google.rpc.RetryInfo's
+ * `protobuf.Duration`): grpcurl cannot resolve those. Such a field gets the
+ * full name and its file becomes an import.
+ */
+function importTypes(
+  file: DescriptorFile,
+  message: DescriptorMessage,
+  definedIn: Map<string, string>,
+): void {
+  for (const field of message.field ?? []) {
+    const name = field.typeName;
+    if (!name || name.startsWith('.')) continue;
+    const scopes = (file.package ?? '').split('.');
+    for (let n = scopes.length; n >= 0; n -= 1) {
+      const full = [...scopes.slice(0, n), name].join('.');
+      const home = definedIn.get(full);
+      if (home === undefined) continue;
+      if (home !== file.name) {
+        field.typeName = `.${full}`;
+        file.dependency = [...new Set([...(file.dependency ?? []), home])];
+      }
+      break;
+    }
+  }
+  for (const nested of message.nestedType ?? []) importTypes(file, nested, definedIn);
+}
 
 function fixMapEntries(message: DescriptorMessage): void {
   for (const nested of message.nestedType ?? []) {

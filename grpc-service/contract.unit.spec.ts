@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import protobuf from 'protobufjs';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import {
   checkVerificationBody,
   checkVerificationResponse,
@@ -26,7 +28,7 @@ import {
   listMessagesQuery,
   listTemplatesQuery,
 } from '../schemas/openapi/query.ts';
-import { protoFiles, protoRoot } from './contract.ts';
+import { protoFiles, protoRoot, reflectionContract } from './contract.ts';
 
 type Schema = {
   properties?: Record<string, Schema>;
@@ -106,5 +108,68 @@ describe('the gRPC contract mirrors the HTTP schemas', () => {
     assert.deepEqual(missing(nested, root.lookupType('streaming.v1.SendBatchRequest')), [
       'recipients.gone',
     ]);
+  });
+});
+
+describe('what server reflection serves', () => {
+  it('every field type resolves in its file or an import (as grpcurl resolves them)', () => {
+    const FileDescriptorProto = (descriptor as unknown as { FileDescriptorProto: protobuf.Type })
+      .FileDescriptorProto;
+    type Msg = {
+      name: string;
+      field?: { name: string; typeName?: string }[];
+      nestedType?: Msg[];
+      enumType?: { name: string }[];
+    };
+    type File = {
+      name: string;
+      package?: string;
+      dependency?: string[];
+      messageType?: Msg[];
+      enumType?: { name: string }[];
+    };
+    const files = new Map<string, File>();
+    for (const entry of Object.values(reflectionContract(healthProtoPath))) {
+      for (const bytes of (entry as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos ??
+        []) {
+        const file = FileDescriptorProto.toObject(FileDescriptorProto.decode(bytes)) as File;
+        files.set(file.name, file);
+      }
+    }
+    const names = (prefix: string, list: Msg[] = [], enums: { name: string }[] = []): string[] => [
+      ...enums.map((e) => `${prefix}.${e.name}`),
+      ...list.flatMap((m) => [
+        `${prefix}.${m.name}`,
+        ...names(`${prefix}.${m.name}`, m.nestedType, m.enumType),
+      ]),
+    ];
+    const defined = (file: File) =>
+      new Set(names(`.${file.package}`, file.messageType, file.enumType));
+    const unresolved: string[] = [];
+    for (const file of files.values()) {
+      const visible = new Set([
+        ...defined(file),
+        ...(file.dependency ?? []).flatMap((d) => [...defined(files.get(d)!)]),
+      ]);
+      const check = (m: Msg, scope: string) => {
+        for (const f of m.field ?? []) {
+          if (!f.typeName) continue;
+          const parts = scope.split('.');
+          const candidates = f.typeName.startsWith('.')
+            ? [f.typeName]
+            : parts.map((_, n) => `${parts.slice(0, parts.length - n).join('.')}.${f.typeName}`);
+          if (!candidates.some((c) => visible.has(c)))
+            unresolved.push(`${file.name} ${m.name}.${f.name}: ${f.typeName}`);
+        }
+        for (const n of m.nestedType ?? []) check(n, `${scope}.${n.name}`);
+      };
+      for (const m of file.messageType ?? []) check(m, `.${file.package}.${m.name}`);
+    }
+    assert.ok(files.size > 0);
+    assert.ok(
+      [...files.values()].some((f) => f.messageType?.some((m) => m.name === 'ErrorInfo')),
+      'google.rpc.ErrorInfo is served',
+    );
+    assert.deepEqual(unresolved, []);
   });
 });
