@@ -1,6 +1,5 @@
 // Message stream access for processors: load, decide, append with the
 // expected version; a conflict reloads and decides again.
-import { aggregate } from '../domain/decider.ts';
 import {
   messageDecider,
   messageStream,
@@ -9,6 +8,7 @@ import {
   type MessageState,
 } from '../domain/messages/index.ts';
 import {
+  aggregateStream,
   WrongExpectedVersionError,
   type EventMetadata,
   type EventStore,
@@ -23,9 +23,12 @@ export interface LoadedMessage {
 }
 
 export async function loadMessage(store: EventStore, messageId: string): Promise<LoadedMessage> {
-  const events = await store.readStream(messageStream(messageId));
-  const state = aggregate(messageDecider, events as unknown as MessageEvent[]);
-  return { state, version: events.length ? events[events.length - 1]!.streamVersion : -1, events };
+  const { state, version, events } = await aggregateStream(
+    store,
+    messageDecider,
+    messageStream(messageId),
+  );
+  return { state, version, events };
 }
 
 export interface DecideResult {
@@ -55,7 +58,7 @@ export async function decideAndAppend(
     try {
       await store.append(
         messageStream(messageId),
-        events.map((e) => ({ type: e.type, data: e.data as Record<string, unknown>, metadata })),
+        events.map((e) => ({ type: e.type, data: e.data, metadata })),
         current.version < 0 ? 'no_stream' : current.version,
       );
       const state = events.reduce(messageDecider.evolve, current.state);

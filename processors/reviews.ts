@@ -12,7 +12,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import {
-  aggregate,
   type Event,
   matchVendorTemplate,
   signatureDecider,
@@ -21,13 +20,12 @@ import {
   type ExistingSignature,
   type ExistingTemplate,
   type SignatureCommand,
-  type SignatureEvent,
   type SignatureState,
   type TemplateCommand,
-  type TemplateEvent,
   type TemplateState,
 } from '../domain/index.ts';
 import {
+  aggregateStream,
   WrongExpectedVersionError,
   type EventMetadata,
   type EventStore,
@@ -83,17 +81,15 @@ async function decideOn<C, S, E extends Event>(
   command: (state: S) => C | undefined,
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const events = await eventStore.readStream(stream);
-    const state = aggregate(decider, events as unknown as E[]);
+    const { state, expected } = await aggregateStream(eventStore, decider, stream);
     const c = command(state);
     if (c === undefined) return;
     const out = decider.decide(c, state);
     if (out.length === 0) return;
-    const expected = events.at(-1)?.streamVersion ?? 'no_stream';
     try {
       await eventStore.append(
         stream,
-        out.map((e) => ({ type: e.type, data: e.data as Record<string, unknown>, metadata: META })),
+        out.map((e) => ({ type: e.type, data: e.data, metadata: META })),
         expected,
       );
       return;
@@ -141,13 +137,11 @@ export class Reviewer {
   }
 
   private async loadSignature(stream: string): Promise<SignatureState> {
-    const events = await this.deps.eventStore.readStream(stream);
-    return aggregate(signatureDecider, events as unknown as SignatureEvent[]);
+    return (await aggregateStream(this.deps.eventStore, signatureDecider, stream)).state;
   }
 
   private async loadTemplate(stream: string): Promise<TemplateState> {
-    const events = await this.deps.eventStore.readStream(stream);
-    return aggregate(templateDecider, events as unknown as TemplateEvent[]);
+    return (await aggregateStream(this.deps.eventStore, templateDecider, stream)).state;
   }
 
   private recordSignature(stream: string, command: SignatureCommand): Promise<void> {

@@ -3,7 +3,6 @@
 // has not opted out meanwhile, the tenant may send to it, and every limit of
 // the template's policy and of the platform is reserved, all or nothing. A
 // refusal ends the message as failed with the rule.
-import { aggregate } from '../domain/decider.ts';
 import {
   optOutDecider,
   optOutStream,
@@ -12,10 +11,8 @@ import {
   tenantDecider,
   tenantStream,
   withStart,
-  type OptOutEvent,
-  type TemplateEvent,
-  type TenantEvent,
 } from '../domain/index.ts';
+import { aggregateStream } from '../platform/eventStore/index.ts';
 import type { ExistingMessage, FailureReason } from '../domain/messages/index.ts';
 import { platformLimitsOf, reserveLimits } from '../platform/rateLimits/index.ts';
 import type { ProcessorDeps, ProcessorOptions } from './deps.ts';
@@ -35,27 +32,21 @@ export async function checkAtSendTime(
 ): Promise<SendTimeCheck> {
   const a = s.accepted;
   const store = deps.eventStore;
-  const [templateEvents, tenantEvents, optOutEvents] = await Promise.all([
-    store.readStream(templateStream(a.templateCode)),
-    store.readStream(tenantStream(a.tenantId)),
-    a.kind === 'marketing' ? store.readStream(optOutStream(a.tenantId, a.mobile)) : [],
-  ]);
-  const template = aggregate(templateDecider, templateEvents as unknown as TemplateEvent[]);
+  const [template, tenantState, optOut] = await Promise.all([
+    aggregateStream(store, templateDecider, templateStream(a.templateCode)),
+    aggregateStream(store, tenantDecider, tenantStream(a.tenantId)),
+    a.kind === 'marketing'
+      ? aggregateStream(store, optOutDecider, optOutStream(a.tenantId, a.mobile))
+      : undefined,
+  ]).then(([t, n, o]) => [t.state, n.state, o?.state] as const);
   if (!template.exists) return refused('TEMPLATE_NOT_FOUND', 'the template no longer exists');
   if (!template.enabled) {
     return refused('TEMPLATE_DISABLED', `template ${a.templateCode} was disabled before send time`);
   }
-  if (a.kind === 'marketing') {
-    const optOut = aggregate(optOutDecider, optOutEvents as unknown as OptOutEvent[]);
-    if (optOut.optedOut) {
-      return refused('MOBILE_OPTED_OUT', 'the number opted out before send time');
-    }
+  if (optOut?.optedOut) {
+    return refused('MOBILE_OPTED_OUT', 'the number opted out before send time');
   }
-  const tenant = withStart(
-    aggregate(tenantDecider, tenantEvents as unknown as TenantEvent[]),
-    a.tenantId,
-    deps.config.tenants.start,
-  );
+  const tenant = withStart(tenantState, a.tenantId, deps.config.tenants.start);
   const platform = platformLimitsOf(deps.config.tenants, tenant, a.kind, a.mobile);
   if (!platform.ok) return refused(platform.refusal.code, platform.refusal.message);
   const result = await reserveLimits(

@@ -2,9 +2,10 @@
 // 3. decide, 4. append with the expected version. On VERSION_CONFLICT the
 // decision is re-run on the fresh stream a bounded number of times.
 import type { Request } from 'express';
-import { aggregate, type Decider, type Event } from '../../domain/index.ts';
+import type { Decider, Event } from '../../domain/index.ts';
 import { actorOf, type Principal } from '../../platform/auth/index.ts';
 import {
+  aggregateStream,
   WrongExpectedVersionError,
   type EventMetadata,
   type EventStore,
@@ -37,10 +38,8 @@ export async function load<C, S, E extends Event>(
   decider: Decider<C, S, E>,
   streamId: string,
 ): Promise<Loaded<S>> {
-  const events = await eventStore.readStream(streamId);
-  const state = aggregate(decider, events as unknown as E[]);
-  const last = events.at(-1);
-  return { state, expected: last ? last.streamVersion : 'no_stream', events };
+  const { state, expected, events } = await aggregateStream(eventStore, decider, streamId);
+  return { state, expected, events };
 }
 
 export function toNewEvents(events: readonly Event[], meta: Meta): NewEvent[] {

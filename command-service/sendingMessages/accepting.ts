@@ -19,7 +19,6 @@ import {
   type Encoding,
   type ExistingTemplate,
   type MessageEvent,
-  type OptOutEvent,
   type Params,
   type ParamProblem,
   type Route,
@@ -27,7 +26,12 @@ import {
   type SmsAcceptedData,
 } from '../../domain/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { WrongExpectedVersionError, type RecordedEvent } from '../../platform/eventStore/index.ts';
+import {
+  aggregateStream,
+  readStream,
+  WrongExpectedVersionError,
+  type Recorded,
+} from '../../platform/eventStore/index.ts';
 import {
   releaseReservation,
   reserveLimits,
@@ -119,8 +123,11 @@ export async function checkOptOut(
   e164: string,
 ): Promise<void> {
   if (template.kind !== 'marketing') return;
-  const events = await deps.eventStore.readStream(optOutStream(template.tenantId, e164));
-  const state = aggregate(optOutDecider, events as unknown as OptOutEvent[]);
+  const { state } = await aggregateStream(
+    deps.eventStore,
+    optOutDecider,
+    optOutStream(template.tenantId, e164),
+  );
   if (state.optedOut) {
     throw new AppError(
       'MOBILE_OPTED_OUT',
@@ -166,8 +173,8 @@ export async function reserveOrRefuse(
   return result.reservation;
 }
 
-function answerOf(event: RecordedEvent): AcceptedAnswer {
-  const d = event.data as unknown as SmsAcceptedData;
+function answerOf(event: { data: SmsAcceptedData; position: number }): AcceptedAnswer {
+  const d = event.data;
   return {
     messageId: d.messageId,
     segments: d.segments,
@@ -186,13 +193,14 @@ export async function existingAnswer(
   messageId: string,
   hash: string,
 ): Promise<AcceptedAnswer | undefined> {
-  const events = await deps.eventStore.readStream(messageStream(messageId), { limit: 1 });
-  const first = events[0];
+  const [first] = await readStream<MessageEvent>(deps.eventStore, messageStream(messageId), {
+    limit: 1,
+  });
   if (!first || first.type !== 'sms.accepted.v1') return undefined;
   // the decider answers [] for the same request and throws IDEMPOTENCY_KEY_REUSED for another
   messageDecider.decide(
-    { type: 'Accept', data: { ...(first.data as unknown as SmsAcceptedData), requestHash: hash } },
-    aggregate(messageDecider, [first] as unknown as MessageEvent[]),
+    { type: 'Accept', data: { ...first.data, requestHash: hash } },
+    aggregate(messageDecider, [first]),
   );
   return answerOf(first);
 }
@@ -239,7 +247,8 @@ export async function approvedRoutes(
     deps.eventStore,
     signatureStream(template.tenantId, template.signature),
   );
-  const signature = aggregate(signatureDecider, events as unknown as SignatureEvent[]);
+  // read as the signature decider's events (platform/eventStore/typed.ts)
+  const signature = aggregate(signatureDecider, events as Recorded<SignatureEvent>[]);
   const signed = new Set(approvedSignatureAccounts(signature));
   const routes = bound.filter((r) => signed.has(r.account));
   if (routes.length === 0) {

@@ -77,7 +77,7 @@ export type SmsAcceptedData = {
   kind: TemplateKind;
   mobile: string;
   signature?: string;
-  content?: string; // masked for verification codes
+  content: string; // masked for verification codes
   sealedContent?: string; // AES-GCM sealed text, verification codes only
   sealedParams?: string; // AES-GCM sealed JSON of the real params (code included), verification codes only
   params?: Record<string, string>;

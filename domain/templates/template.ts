@@ -39,7 +39,8 @@ export type TemplateCreated = Event<
     kind: TemplateKind;
     signature: string;
     content: string;
-    suppliers: string[];
+    /** absent on templates created before per-template suppliers: none */
+    suppliers?: string[];
     policy: RatePolicy;
     verification?: VerificationSettings;
     extendCode?: string;

@@ -6,3 +6,4 @@ export { completeMetadata } from './metadata.ts';
 export { validateEvent } from './validation.ts';
 export { openEventStore } from './open.ts';
 export { positionWaiters } from './positionWaiters.ts';
+export { aggregateStream, readStream, type Aggregated, type Recorded } from './typed.ts';

@@ -18,7 +18,7 @@ export interface EventMetadata {
   timestamp: string;
 }
 
-export interface NewEvent<T = Record<string, unknown>> {
+export interface NewEvent<T extends object = object> {
   type: string;
   data: T;
   /** eventId and timestamp are filled in when left out; correlation defaults to the event id. */

@@ -9,7 +9,10 @@ const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
 const validators = new Map<string, ValidateFunction>();
 
 /** Throws InvalidEventError unless `data` matches the schema of `type`; unknown types are refused. */
-export function validateEvent(type: string, data: unknown): void {
+export function validateEvent(
+  type: string,
+  data: unknown,
+): asserts data is Record<string, unknown> {
   let validate = validators.get(type);
   if (!validate) {
     const schema = eventSchemas[type];

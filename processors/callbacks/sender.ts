@@ -21,12 +21,10 @@
 //    the same event id.
 import { createHash } from 'node:crypto';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
-import { aggregate } from '../../domain/decider.ts';
 import {
   callbackDecider,
   callbackStream,
   type CallbackCommand,
-  type CallbackEvent,
   type CallbackEventType,
 } from '../../domain/index.ts';
 import {
@@ -38,6 +36,7 @@ import {
   signatureHeader,
 } from '../../platform/callbacks/index.ts';
 import {
+  aggregateStream,
   WrongExpectedVersionError,
   type EventStore,
   type RecordedEvent,
@@ -154,8 +153,7 @@ async function decideOnEndpoint(
 ): Promise<void> {
   const stream = callbackStream(callbackId);
   for (let round = 0; ; round++) {
-    const events = await store.readStream(stream);
-    const state = aggregate(callbackDecider, events as unknown as CallbackEvent[]);
+    const { state, expected } = await aggregateStream(store, callbackDecider, stream);
     const out = callbackDecider.decide(command, state);
     if (out.length === 0) return;
     try {
@@ -163,10 +161,10 @@ async function decideOnEndpoint(
         stream,
         out.map((e) => ({
           type: e.type,
-          data: e.data as Record<string, unknown>,
+          data: e.data,
           metadata: { actor: { type: 'system', id: 'callbacks' } },
         })),
-        events.length ? events[events.length - 1]!.streamVersion : 'no_stream',
+        expected,
       );
       return;
     } catch (err) {
