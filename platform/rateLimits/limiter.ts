@@ -79,6 +79,7 @@ const RESERVE = `
 local now = tonumber(ARGV[1])
 local token = ARGV[2]
 local worst, worstRetry = 0, -1
+local absent = {}
 for i = 1, #KEYS do
   local b = 2 + (i - 1) * 4
   local kind = ARGV[b + 1]
@@ -91,7 +92,9 @@ for i = 1, #KEYS do
       if last and now - last < limit then retry = last + limit - now end
     end
   else
-    local c = tonumber(redis.call('GET', KEYS[i]) or '0')
+    local raw = redis.call('GET', KEYS[i])
+    absent[i] = not raw
+    local c = tonumber(raw or '0')
     if c >= limit then retry = tonumber(ARGV[b + 4]) - now end
   end
   if retry >= 0 and retry > worstRetry then
@@ -105,8 +108,9 @@ for i = 1, #KEYS do
   if ARGV[b + 1] == 'i' then
     redis.call('SET', KEYS[i], ARGV[1] .. '|' .. token, 'PX', ARGV[b + 3])
   else
-    local c = redis.call('INCR', KEYS[i])
-    if c == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[b + 3]) end
+    -- a new counter in one command (SET PX), an existing one keeps its expiry
+    if absent[i] then redis.call('SET', KEYS[i], 1, 'PX', ARGV[b + 3])
+    else redis.call('INCR', KEYS[i]) end
   end
 end
 return {0, 0}
