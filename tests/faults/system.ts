@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,7 @@ const PORTS = {
   mongo: 27996,
   command: 18380,
   query: 18381,
+  grpc: 18382,
   simulator: 18390,
 };
 
@@ -63,6 +65,22 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(250);
   }
+}
+
+/** Whether the gRPC service accepts a TCP connection (it has no HTTP /readyz). */
+export function grpcAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: PORTS.grpc });
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 export interface Reply {
@@ -148,7 +166,7 @@ export class System {
       STREAMING_KAFKA_BROKERS: `127.0.0.1:${PORTS.kafka}`,
       STREAMING_COMMAND_PORT: String(PORTS.command),
       STREAMING_QUERY_PORT: String(PORTS.query),
-      STREAMING_GRPC_PORT: String(PORTS.query + 1),
+      STREAMING_GRPC_PORT: String(PORTS.grpc),
       STREAMING_SIMULATOR_PORT: String(PORTS.simulator),
       // the suite's load is not about the caps: accounts and tenant take what it sends
       STREAMING_SUPPLIERS: JSON.stringify(
@@ -273,11 +291,12 @@ export class System {
     await eventually(
       'both services ready',
       async () => {
-        const [a, b] = await Promise.all([
+        const [a, b, g] = await Promise.all([
           fetch(`${urls.command}/readyz`),
           fetch(`${urls.query}/readyz`),
+          grpcAnswers(),
         ]);
-        return a.ok && b.ok ? true : undefined;
+        return a.ok && b.ok && g ? true : undefined;
       },
       ms,
     );
@@ -476,7 +495,12 @@ export class Sender {
  * and remembers what each said.
  */
 export class ReadinessWatch {
-  seen = { command: new Set<string>(), query: new Set<string>(), pipeline: new Set<string>() };
+  seen = {
+    command: new Set<string>(),
+    query: new Set<string>(),
+    grpc: new Set<string>(),
+    pipeline: new Set<string>(),
+  };
   /** Parts that reported an error (a dependency they lack) at some point, with the error. */
   erroredParts = new Map<string, string>();
   /** Processes (pids) each part was reported by. */
@@ -490,6 +514,7 @@ export class ReadinessWatch {
         await Promise.all([
           this.probe('command', `${urls.command}/readyz`),
           this.probe('query', `${urls.query}/readyz`),
+          grpcAnswers().then((up) => void this.seen.grpc.add(up ? 'ready' : 'not-ready')),
           this.pipeline(),
         ]);
         await sleep(200);

@@ -14,6 +14,8 @@ const tables = [
 export interface Snapshot {
   mysql: Record<string, RowDataPacket[]>;
   mongo: Record<string, unknown[]>;
+  /** With mongoSince: audit records, and timelines of final messages, all of them. */
+  mongoCounts?: Record<string, number>;
   templateCache?: unknown[];
 }
 
@@ -37,8 +39,18 @@ export function readersView(docs: Document[]): Document[] {
   return [...final.values()];
 }
 
-/** The live read models, or (with suffix) the build of that suffix. */
-export async function snapshot(deps: ProjectorDeps, suffix = ''): Promise<Snapshot> {
+/**
+ * The live read models, or (with suffix) the build of that suffix. With
+ * `mongoSince`, the Mongo documents are only those an event after that
+ * position wrote (each audit record is one event's, each timeline names its
+ * last event), and `mongoCounts` counts the audit records and the timelines
+ * of final messages, all of them.
+ */
+export async function snapshot(
+  deps: ProjectorDeps,
+  suffix = '',
+  options: { mongoSince?: number } = {},
+): Promise<Snapshot> {
   const mysql: Snapshot['mysql'] = {};
   for (const [table, key] of tables) {
     const [rows] = await deps.mysql.query<RowDataPacket[]>(
@@ -47,18 +59,31 @@ export async function snapshot(deps: ProjectorDeps, suffix = ''): Promise<Snapsh
     mysql[table] = rows.map((r) => ({ ...r }) as RowDataPacket);
   }
   const mongo: Snapshot['mongo'] = {};
+  const counts: Record<string, number> = {};
+  const since = options.mongoSince;
   for (const model of ['audit_log', 'message_timelines']) {
     const name = suffix === '' ? await liveCollection(deps.mongo.db, model) : `${model}${suffix}`;
     // a timeline sits in its open collection until the message is final
     const parts = model === 'message_timelines' ? timelineCollections(name) : [name];
     const home = readModelDb(deps.mongo.db, model);
     const docs = [];
-    for (const part of parts) docs.push(...(await home.collection(part).find({}).toArray()));
+    const filter =
+      since === undefined
+        ? {}
+        : model === 'audit_log'
+          ? { position: { $gt: since } }
+          : { lastPosition: { $gt: since } };
+    for (const part of parts) docs.push(...(await home.collection(part).find(filter).toArray()));
+    // the last part is the model's own collection (timelines: the final ones)
+    if (since !== undefined) {
+      counts[model] = await home.collection(parts[parts.length - 1]!).countDocuments();
+    }
     mongo[model] = (model === 'message_timelines' ? readersView(docs) : docs).sort((a, b) =>
       String(a._id) < String(b._id) ? -1 : 1,
     );
   }
   const out: Snapshot = { mysql, mongo };
+  if (since !== undefined) out.mongoCounts = counts;
   if (suffix === '') out.templateCache = await allCachedTemplates(deps);
   return out;
 }
