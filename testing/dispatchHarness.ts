@@ -71,6 +71,8 @@ export interface HarnessOptions {
    * vendor is remote: its CPU is then not the dispatcher's (benchmarks).
    */
   simulatorProcess?: boolean;
+  /** STREAMING_* settings over the harness's own (e.g. a private broker's STREAMING_KAFKA_BROKERS). */
+  env?: Record<string, string>;
 }
 
 /** simulator/main.ts on a free port; resolves once it listens. */
@@ -140,6 +142,7 @@ export async function startHarness(
     STREAMING_SUPPLIERS: JSON.stringify(suppliers),
     STREAMING_DEFAULT_SUPPLIERS: accounts.map((a) => a.id).join(','),
     STREAMING_KAFKA_CLIENT_ID: `t-${name}-${tag}`,
+    ...harnessOptions.env,
   };
   const config = loadConfig(env);
   const kafka = createKafka(config);

@@ -1,18 +1,15 @@
-// The Kafka broker is stopped and started again in the middle of a run
-// (the broker `npm run stack` started): nothing is lost, nothing sent twice.
-// Runs last and keeps the outage short: other suites share the broker.
+// The Kafka broker is stopped and started again in the middle of a run:
+// nothing is lost, nothing sent twice. The broker is this file's own (a
+// private stack, tests/support/privateStack.ts, on ports no other test uses),
+// so the outage never reaches the broker the other test files share.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { startProcessors, type Running } from '../../processors/index.ts';
 import { startHarness, withStatus, type Harness } from '../../testing/dispatchHarness.ts';
+import { privateStack, type PrivateStack } from '../support/privateStack.ts';
 
-const run = promisify(execFile);
-const BROKER_PORT = Number(process.env.STREAMING_STACK_KAFKA_PORT ?? 9092);
-const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-const CLI = new URL('../../cli/main.ts', import.meta.url).pathname;
+const BROKER_PORT = 9986;
 
 function brokerAnswers(): Promise<boolean> {
   return new Promise((resolve) => {
@@ -25,23 +22,31 @@ function brokerAnswers(): Promise<boolean> {
   });
 }
 
-async function stack(action: 'up' | 'down'): Promise<void> {
-  await run(NODE, [CLI, 'stack', action, 'kafka'], { timeout: 120_000 });
-}
-
 describe('the Kafka broker restarted during a run', () => {
   let h: Harness;
   let running: Running;
+  let broker: PrivateStack;
   before(async () => {
-    h = await startHarness('broker', [
-      { id: 'brk-aliyun', vendor: 'aliyun', behaviour: { id: 'brk-aliyun', latencyMs: 5 } },
-      { id: 'brk-tencent', vendor: 'tencent', behaviour: { id: 'brk-tencent' } },
-    ]);
+    broker = await privateStack(
+      'broker',
+      { kafka: BROKER_PORT, kafkaController: BROKER_PORT + 1 },
+      ['kafka'],
+    );
+    h = await startHarness(
+      'broker',
+      [
+        { id: 'brk-aliyun', vendor: 'aliyun', behaviour: { id: 'brk-aliyun', latencyMs: 5 } },
+        { id: 'brk-tencent', vendor: 'tencent', behaviour: { id: 'brk-tencent' } },
+      ],
+      {},
+      { env: broker.env },
+    );
     running = await startProcessors(h.deps);
   });
   after(async () => {
     await running?.close();
     await h?.close();
+    await broker?.down();
     // After a real broker restart a kafkajs client (2.2.4) can reopen a coordinator
     // connection after disconnect(), and that socket would keep this file's process
     // alive until the test timeout. Every result is reported by now; if something
@@ -53,17 +58,27 @@ describe('the Kafka broker restarted during a run', () => {
     const first = await h.accept(300);
     await h.waitFinal(first.slice(0, 50), 60_000);
     const down = Date.now();
-    await stack('down');
-    // The stack must own the broker for this test to mean anything (it does in CI).
+    await broker.down();
+    // the broker is really away (this file started it, so it stops it)
     assert.equal(await brokerAnswers(), false, 'the broker is really down');
     const during = await h.accept(400);
     await new Promise((r) => setTimeout(r, 2_000));
-    await stack('up');
+    await broker.up();
     const outageMs = Date.now() - down;
     const later = await h.accept(300);
     const ids = [...first, ...during, ...later];
     await h.waitFinal(ids, 150_000);
-    assert.equal(withStatus(h.states, ids, 'delivered').length, 1000);
+    const counts: Record<string, number> = {};
+    for (const id of ids) {
+      const state = h.states.get(id);
+      const status = state?.exists ? state.status : 'absent';
+      counts[status] = (counts[status] ?? 0) + 1;
+    }
+    assert.equal(
+      withStatus(h.states, ids, 'delivered').length,
+      1000,
+      `every message delivered: ${JSON.stringify(counts)}`,
+    );
     const received = await h.received();
     for (const id of ids) assert.equal(received[id], 1, `message ${id} sent once`);
     assert.ok(outageMs > 0);
