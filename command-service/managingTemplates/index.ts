@@ -270,6 +270,7 @@ export async function createTemplate(
             ...(body.policy ? { policy: body.policy } : {}),
             ...(body.verification ? { verification: body.verification } : {}),
             ...(body.extendCode !== undefined ? { extendCode: body.extendCode } : {}),
+            ...(body.quietHours ? { quietHours: body.quietHours } : {}),
           },
         },
         state,

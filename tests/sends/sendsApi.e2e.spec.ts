@@ -20,11 +20,12 @@ import {
 
 type Obj = Record<string, unknown>;
 
-describe('tenant sends API over HTTP (cancel, batch, opt-outs)', () => {
+describe('tenant sends API over HTTP (cancel, batch, opt-outs, quiet hours)', () => {
   let sys: RunningSystem;
   let token: string;
   let notice: string;
   let promo: string;
+  let signature: string;
 
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${sys.command}${path}`, {
@@ -72,7 +73,7 @@ describe('tenant sends API over HTTP (cancel, batch, opt-outs)', () => {
   before(async () => {
     sys = await startSystem('sendsapi', 18700);
     ({ token } = await sys.tenant());
-    const signature = `Snd${String(Date.now()).slice(-5)}`;
+    signature = `Snd${String(Date.now()).slice(-5)}`;
     const template = async (body: Obj) => {
       const r = await call(`${sys.command}/v1/templates`, 'POST', body, token);
       assert.equal(r.status, 201, JSON.stringify(r.json));
@@ -278,5 +279,71 @@ describe('tenant sends API over HTTP (cancel, batch, opt-outs)', () => {
     const back = await market(b);
     assert.equal(back.status, 202, JSON.stringify(back.json));
     await reachedOneOf(String(back.json.messageId), ['submitted', 'delivered']);
+  });
+  it('quiet hours set through POST and PATCH /v1/templates hold a marketing send until they end', async () => {
+    // HH:MM:SS in China's time zone, `ms` from now
+    const china = (ms: number) =>
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'Asia/Shanghai',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+      }).format(new Date(Date.now() + ms));
+    // created with quiet hours far from now: the query side shows them, and nothing is held
+    const created = await call(
+      `${sys.command}/v1/templates`,
+      'POST',
+      {
+        name: 'quiet',
+        kind: 'marketing',
+        signature,
+        content: 'Quiet sale on ${item}. Reply TD to opt out.',
+        quietHours: { start: china(6 * 3600_000), end: china(7 * 3600_000) },
+      },
+      token,
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const code = String(created.json.templateCode);
+    const stored = await eventually('the template on the query side', async () => {
+      const shown = await call(`${sys.query}/v1/templates/${code}`, 'GET', undefined, token);
+      return shown.status === 200 ? ((shown.json.quietHours as Obj | null) ?? null) : undefined;
+    });
+    assert.ok(stored, 'the template keeps its quiet hours');
+    assert.equal(stored.timeZone, 'Asia/Shanghai');
+    await approvedBySuppliers(sys, token, code, signature);
+
+    // now inside quiet hours that end a few seconds ahead
+    const end = Date.now() + 6_000;
+    const patched = await call(
+      `${sys.command}/v1/templates/${code}`,
+      'PATCH',
+      { quietHours: { start: china(-3600_000), end: china(end - Date.now()) } },
+      token,
+    );
+    assert.equal(patched.status, 200, JSON.stringify(patched.json));
+    const held = await post('/v1/messages', {
+      templateCode: code,
+      mobile: '+8613600000021',
+      params: { item: 'tea' },
+    });
+    assert.equal(held.status, 202, JSON.stringify(held.json));
+    const notBefore = Date.parse(String(held.json.notBefore));
+    assert.ok(
+      Number.isFinite(notBefore),
+      `held until the window ends: ${JSON.stringify(held.json)}`,
+    );
+    assert.ok(
+      Math.abs(notBefore - end) < 2_000,
+      `${held.json.notBefore} vs ${new Date(end).toISOString()}`,
+    );
+    const id = String(held.json.messageId);
+    await reachedOneOf(id, ['submitted', 'delivered']);
+    const m = await message(id);
+    const submittedAt = Date.parse(String(m.json.submittedAt));
+    assert.ok(
+      submittedAt >= notBefore,
+      `submitted ${m.json.submittedAt}, not before ${held.json.notBefore}`,
+    );
   });
 });
