@@ -11,7 +11,7 @@
 //      between batches.
 // `runJobOnce` (streaming jobs run <name>) takes the same lock without a tick.
 import { Cron } from 'croner';
-import { DEFAULT_REDIS_PREFIX } from '../contracts/index.ts';
+import { redisPrefixOf } from '../platform/config/index.ts';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger/index.ts';
 import { defaultHolder, lockInfo, tryAcquireLock, type HeldLock } from '../platform/locks/index.ts';
@@ -24,10 +24,6 @@ import {
   type JobListing,
   type RunRecord,
 } from '../platform/jobs/index.ts';
-
-/** The scheduler's key prefix: the one given, else the system's default (what the query side reads). */
-const prefixOf = (deps: { keyPrefix?: string | undefined }): string =>
-  deps.keyPrefix ?? DEFAULT_REDIS_PREFIX;
 
 export type { JobListing, RunRecord, RunStatus } from '../platform/jobs/index.ts';
 export { jobKeys } from '../platform/jobs/index.ts';
@@ -91,7 +87,7 @@ end
 return 1`;
 
 async function record(deps: SchedulerDeps, rec: RunRecord, final: boolean): Promise<void> {
-  const keys = jobKeys(prefixOf(deps), rec.job);
+  const keys = jobKeys(redisPrefixOf({ redisPrefix: deps.keyPrefix }), rec.job);
   await deps.redis.eval(
     RECORD,
     2,
@@ -151,7 +147,7 @@ export async function runTick(
   job: JobDefinition,
   tick: Date,
 ): Promise<RunOutcome> {
-  const keys = jobKeys(prefixOf(deps), job.name);
+  const keys = jobKeys(redisPrefixOf({ redisPrefix: deps.keyPrefix }), job.name);
   const holder = deps.holder ?? defaultHolder();
   const lock = await tryAcquireLock(deps.redis, keys.lock, {
     leaseMs: deps.leaseMs,
@@ -182,7 +178,7 @@ export async function runTick(
 
 /** Runs a job once now, by hand, under the same lock; skipped when a run holds it. */
 export async function runJobOnce(deps: SchedulerDeps, job: JobDefinition): Promise<RunOutcome> {
-  const keys = jobKeys(prefixOf(deps), job.name);
+  const keys = jobKeys(redisPrefixOf({ redisPrefix: deps.keyPrefix }), job.name);
   const lock = await tryAcquireLock(deps.redis, keys.lock, {
     leaseMs: deps.leaseMs,
     holder: deps.holder ?? defaultHolder(),
@@ -205,7 +201,7 @@ export async function listJobRuns(
   deps: Pick<SchedulerDeps, 'redis' | 'keyPrefix'>,
   jobs: readonly JobDefinition[],
 ): Promise<JobListing[]> {
-  return listRuns(deps.redis, prefixOf(deps), jobs);
+  return listRuns(deps.redis, redisPrefixOf({ redisPrefix: deps.keyPrefix }), jobs);
 }
 
 /** The last `limit` finished runs of a job, newest first. */
@@ -214,7 +210,7 @@ export async function runHistory(
   name: string,
   limit = HISTORY,
 ): Promise<RunRecord[]> {
-  return history(deps.redis, prefixOf(deps), name, limit);
+  return history(deps.redis, redisPrefixOf({ redisPrefix: deps.keyPrefix }), name, limit);
 }
 
 export interface Scheduler {
@@ -241,7 +237,7 @@ export function startScheduler(deps: SchedulerDeps, jobs: readonly JobDefinition
   // the jobs and their schedules, for the admins' view in the query service
   void announceJobs(
     deps.redis,
-    prefixOf(deps),
+    redisPrefixOf({ redisPrefix: deps.keyPrefix }),
     jobs.map((j) => ({ name: j.name, schedule: j.schedule })),
   ).catch((err: unknown) => deps.logger.warn('could not announce the jobs', { err: String(err) }));
   deps.logger.info('job scheduler started', {
