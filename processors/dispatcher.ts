@@ -6,11 +6,11 @@
 // submitted message without a receipt has its status pulled (statusPull.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { EachBatchPayload } from 'kafkajs';
 import type { ExistingMessage, MessageCommand } from '../domain/messages/index.ts';
 import { open } from '../platform/crypto/index.ts';
 import type { EventMetadata, RecordedEvent } from '../platform/eventStore/index.ts';
-import { createConsumer, ensureTopics } from '../platform/kafka/index.ts';
+import { createConsumer, ensureTopics, runSupervisedConsumer } from '../platform/kafka/index.ts';
 import { optionsOf, type ProcessorDeps, type ProcessorOptions, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
 import { DispatchState } from './redisState.ts';
@@ -526,15 +526,6 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
     { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
   ]);
   const dispatcher = new MessageDispatcher(deps);
-  // A partition's next batch is fetched once this one is done: while its
-  // messages wait for their accounts' turns the partition is paused, and a
-  // batch is a few hundred records, not thousands.
-  const consumer: Consumer = await createConsumer(deps.kafka, {
-    groupId: options.groupId,
-    maxBytesPerPartition: 64 * 1024,
-  });
-  await consumer.subscribe({ topic: options.dispatchTopic, fromBeginning: true });
-
   // readiness: messages in work, and a counter that moves as they finish
   const counts = { inWork: 0, finished: 0 };
   const part = deps.pipeline?.register('dispatcher', 'processor', {
@@ -543,16 +534,26 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
   });
   const handleOne = retryingHandler(deps, dispatcher, part, counts);
   part?.setActive(true);
-  consumer.on(consumer.events.CRASH, (e) => part?.failed(e.payload.error));
-  consumer.on(consumer.events.GROUP_JOIN, () => part?.ok());
-
-  await consumer.run({
-    autoCommit: true,
-    autoCommitInterval: 1_000,
-    eachBatchAutoResolve: false,
-    // every partition's batch side by side; the limiter bounds the messages in work
-    partitionsConsumedConcurrently: Math.max(1, options.dispatchPartitions),
-    eachBatch: batchHandler(dispatcher, new Limiter(options.concurrency), handleOne),
+  const limiter = new Limiter(options.concurrency);
+  const consumer = await runSupervisedConsumer({
+    name: 'dispatcher',
+    logger: deps.logger,
+    // A partition's next batch is fetched once this one is done: while its
+    // messages wait for their accounts' turns the partition is paused, and a
+    // batch is a few hundred records, not thousands.
+    create: () =>
+      createConsumer(deps.kafka, { groupId: options.groupId, maxBytesPerPartition: 64 * 1024 }),
+    subscribe: { topics: [options.dispatchTopic], fromBeginning: true },
+    run: {
+      autoCommit: true,
+      autoCommitInterval: 1_000,
+      eachBatchAutoResolve: false,
+      // every partition's batch side by side; the limiter bounds the messages in work
+      partitionsConsumedConcurrently: Math.max(1, options.dispatchPartitions),
+      eachBatch: batchHandler(dispatcher, limiter, handleOne),
+    },
+    onCrash: (err) => part?.failed(err),
+    onJoin: () => part?.ok(),
   });
   deps.logger
     .child({ component: 'dispatcher' })
@@ -561,7 +562,7 @@ export async function startDispatcher(deps: ProcessorDeps): Promise<Running> {
   return {
     async close() {
       dispatcher.stop();
-      await consumer.disconnect();
+      await consumer.stop();
       part?.close();
     },
   };

@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Db, MongoClient } from 'mongodb';
 import type { Config } from '../platform/config/index.ts';
 import { createKafka } from '../platform/clients/index.ts';
@@ -30,7 +30,7 @@ import {
   trackingEventSchema,
   type TrackingEvent,
 } from '../platform/tracking/index.ts';
-import { ensureTopics } from '../platform/kafka/index.ts';
+import { ensureTopics, runSupervisedConsumer } from '../platform/kafka/index.ts';
 import { aggregateMinute, floorMinute, minuteKey, type RawTracking } from './aggregate.ts';
 
 export * from './aggregate.ts';
@@ -377,17 +377,8 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
     purger = setInterval(() => void purge(), 600_000);
     purger.unref();
   }
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    sessionTimeout: 30_000,
-    maxBytesPerPartition: 1_048_576,
-    // bounds how long a fetch (and so a stop) waits when the topic is quiet
-    maxWaitTimeInMs: 500,
-  });
   // On a new broker nobody may have published yet: subscribing to a missing topic fails.
   await ensureTopics(kafka, [{ topic }]);
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: deps.fromBeginning ?? true });
   // minutes marked by a pump that stopped before recomputing them
   let recomputing: Promise<void> = Promise.resolve();
   let marked = true;
@@ -432,29 +423,45 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
     60_000,
   );
   dropper.unref();
-  await consumer.run({
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch, heartbeat }) => {
-      const result = await processBatch(
-        deps.mongo.db,
-        deps.config.suppliers,
-        batch.messages.map((m) => ({
-          value: m.value,
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-        })),
-        { deferMinutes: true },
-      );
-      await markDirty(deps.mongo.db, result.minuteDates);
-      marked = true;
-      if (result.deadLettered) {
-        deps.logger.warn('malformed tracking events set aside', {
-          count: result.deadLettered,
-          partition: batch.partition,
-        });
-      }
-      await heartbeat();
+  const consumer = await runSupervisedConsumer({
+    name: 'pump',
+    logger: deps.logger,
+    create: async () => {
+      const c = kafka.consumer({
+        groupId,
+        sessionTimeout: 30_000,
+        maxBytesPerPartition: 1_048_576,
+        // bounds how long a fetch (and so a stop) waits when the topic is quiet
+        maxWaitTimeInMs: 500,
+      });
+      await c.connect();
+      return c;
+    },
+    subscribe: { topics: [topic], fromBeginning: deps.fromBeginning ?? true },
+    run: {
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const result = await processBatch(
+          deps.mongo.db,
+          deps.config.suppliers,
+          batch.messages.map((m) => ({
+            value: m.value,
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+          })),
+          { deferMinutes: true },
+        );
+        await markDirty(deps.mongo.db, result.minuteDates);
+        marked = true;
+        if (result.deadLettered) {
+          deps.logger.warn('malformed tracking events set aside', {
+            count: result.deadLettered,
+            partition: batch.partition,
+          });
+        }
+        await heartbeat();
+      },
     },
   });
   deps.logger.info('pump started', { topic, groupId });
@@ -464,7 +471,7 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
       stopped = true;
       clearTimeout(recomputer);
       clearInterval(dropper);
-      await consumer.disconnect();
+      await consumer.stop();
       await recompute();
     },
   };

@@ -1,6 +1,15 @@
 // Kafka plumbing on top of platform/clients createKafka: topic creation,
 // a producer that waits for every in-sync replica, and consumers.
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  Consumer,
+  ConsumerRunConfig,
+  ConsumerSubscribeTopics,
+  Kafka,
+  Producer,
+} from 'kafkajs';
+import { backoffMs, outage } from '../health/index.ts';
+import type { Logger } from '../logger/index.ts';
 
 /** Accepted messages to dispatch (key = message id). */
 export { DISPATCH_TOPIC } from '../../contracts/index.ts';
@@ -171,4 +180,102 @@ export async function createConsumer(kafka: Kafka, options: ConsumerOptions): Pr
   });
   await consumer.connect();
   return consumer;
+}
+
+/** What a supervised consumer reads and how it handles it. */
+export interface SupervisedConsumerSpec {
+  /** Builds a connected consumer (not yet subscribed); called again for each rebuild. */
+  create: () => Promise<Consumer>;
+  subscribe: ConsumerSubscribeTopics;
+  run: ConsumerRunConfig;
+  /** Log component, e.g. 'dispatcher'. */
+  name: string;
+  logger: Logger;
+  /** Each crash (kafkajs restarts the retriable ones itself; the rest are rebuilt here). */
+  onCrash?: (err: unknown) => void;
+  /** The consumer joined its group (after a start, a restart or a rebuild). */
+  onJoin?: () => void;
+}
+
+export interface SupervisedConsumer {
+  /** Stops the current consumer and any rebuild under way. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A consumer group member that is never dead for good. kafkajs restarts a
+ * consumer after a crash only when the error is retriable; after any other
+ * crash (seen after a broker outage longer than the client's retries, and a
+ * handler error such as a Mongo outage in the pump) it stays disconnected
+ * and nothing consumes until the process restarts. Here such a consumer is
+ * replaced: a new one is created, subscribed and run, with backoff while the
+ * broker is still away. One line is logged when it dies and one when its
+ * replacement runs. Offsets are whatever the group committed, so a rebuilt
+ * consumer re-reads what was handled but not committed (handlers are
+ * idempotent). The first start is awaited and throws as before.
+ */
+export async function runSupervisedConsumer(
+  spec: SupervisedConsumerSpec,
+): Promise<SupervisedConsumer> {
+  const log = spec.logger.child({ component: spec.name });
+  const dead = outage(log, spec.name, 'its Kafka consumer');
+  let stopped = false;
+  const isStopped = () => stopped;
+  let current: Consumer | undefined;
+  let rebuilding: Promise<void> | undefined;
+  let wakeStop: () => void = () => undefined;
+  const stopping = new Promise<void>((resolve) => (wakeStop = resolve));
+
+  const start = async (): Promise<Consumer> => {
+    const consumer = await spec.create();
+    try {
+      consumer.on(consumer.events.CRASH, (e) => {
+        spec.onCrash?.(e.payload.error);
+        if (!e.payload.restart && !stopped && consumer === current) {
+          dead.failed(e.payload.error);
+          rebuilding ??= rebuild().finally(() => (rebuilding = undefined));
+        }
+      });
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        if (consumer === current) dead.ok();
+        spec.onJoin?.();
+      });
+      await consumer.subscribe(spec.subscribe);
+      current = consumer;
+      await consumer.run(spec.run);
+      return consumer;
+    } catch (err) {
+      current = undefined;
+      await consumer.disconnect().catch(() => undefined);
+      throw err;
+    }
+  };
+
+  const rebuild = async (): Promise<void> => {
+    const old = current;
+    current = undefined;
+    await old?.disconnect().catch(() => undefined);
+    for (let attempt = 0; !stopped; attempt++) {
+      await Promise.race([sleep(backoffMs(attempt)), stopping]);
+      if (stopped) return;
+      try {
+        const consumer = await start();
+        // stop() came while it started: it waited for this rebuild, so stop it here
+        if (isStopped()) await consumer.disconnect().catch(() => undefined);
+        return;
+      } catch (err) {
+        dead.failed(err);
+      }
+    }
+  };
+
+  await start();
+  return {
+    async stop() {
+      stopped = true;
+      wakeStop();
+      await rebuilding;
+      await current?.disconnect();
+    },
+  };
 }
