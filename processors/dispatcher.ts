@@ -304,7 +304,8 @@ export class MessageDispatcher {
     if (q.kind === 'not_found' && q.conclusive && elapsed >= this.options.reconcileWindowMs) {
       // The vendor still has no record a reconcile window after the call (its
       // query lags behind its sends): sending is safe, once.
-      if (await this.resendOnce(job, supplier)) return 'done';
+      const resent = await this.resendOnce(job, supplier);
+      if (resent) return resent;
     }
     return this.reconcileLater(job, elapsed);
   }
@@ -341,8 +342,13 @@ export class MessageDispatcher {
     return 'done';
   }
 
-  /** The one re-send of a submission the vendor never saw; false when it stays unresolved. */
-  private async resendOnce(job: Job, supplier: RegisteredSupplier): Promise<boolean> {
+  /**
+   * The one re-send of a submission the vendor never saw; undefined when it
+   * stays unresolved. Its answer is decided as a first call's would be: a
+   * rejection that is about the account (e.g. its balance) fails over to
+   * the next supplier, only one about the recipient fails the message.
+   */
+  private async resendOnce(job: Job, supplier: RegisteredSupplier): Promise<Round | undefined> {
     const { s } = job;
     const account = supplier.config.id;
     const held = await this.state.claim(s.messageId, -s.attempts, {
@@ -350,7 +356,7 @@ export class MessageDispatcher {
       account,
       at: Date.now(),
     });
-    if (held) return false;
+    if (held) return undefined;
     const outcome = await this.send(s, supplier);
     if (outcome.kind === 'accepted') {
       const submission = { supplierAccount: account, supplierMessageId: outcome.supplierMessageId };
@@ -359,19 +365,18 @@ export class MessageDispatcher {
         type: 'RecordSubmission',
         data: { ...submission, latencyMs: outcome.latencyMs },
       });
-      return true;
+      return 'done';
     }
     if (outcome.kind === 'rejected') {
-      await this.append(job, {
-        type: 'RecordFailure',
-        data: {
-          supplierAccount: account,
-          reason: { code: outcome.code, message: outcome.message },
-        },
-      });
-      return true;
+      const step = nextStep(s, { kind: 'sent', account, outcome }, this.policy());
+      // the vendor refused it, so it never sent it: a failover is not blind
+      const command =
+        step.command?.type === 'RecordFailover'
+          ? { ...step.command, data: { ...step.command.data, refusedResend: true } }
+          : step.command;
+      return this.apply(job, { ...step, command });
     }
-    return false; // transient or unknown again: keep reconciling (the re-send claim stays taken)
+    return undefined; // transient or unknown again: keep reconciling (the re-send claim stays taken)
   }
 
   /**

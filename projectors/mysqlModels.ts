@@ -92,6 +92,8 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
       if (d.reconciled !== true) next.attempts = Number(row.attempts) + 1;
       return next;
     case 'sms.failed-over.v1':
+      // out of uncertain (the re-send was refused for the account): dispatching again
+      if (String(row.status) === 'uncertain') moveTo('accepted');
       next.supplier_account = text(d.toAccount) ?? row.supplier_account ?? null;
       setError();
       return next;

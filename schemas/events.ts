@@ -346,6 +346,7 @@ export const eventSchemas: Record<string, JsonSchema> = {
     fromAccount: str,
     toAccount: optStr,
     reason,
+    refusedResend: { type: 'boolean' },
   }),
   'sms.retry-scheduled.v1': obj(['messageId', 'supplierAccount', 'attempt', 'dueAt', 'reason'], {
     messageId: str,

@@ -118,7 +118,14 @@ export type SmsSubmitted = Event<
 >;
 export type SmsFailedOver = Event<
   'sms.failed-over.v1',
-  { messageId: string; fromAccount: string; toAccount?: string; reason: FailureReason }
+  {
+    messageId: string;
+    fromAccount: string;
+    toAccount?: string;
+    reason: FailureReason;
+    /** Out of uncertain: the vendor refused the re-send of a submission it never saw. */
+    refusedResend?: boolean;
+  }
 >;
 export type SmsRetryScheduled = Event<
   'sms.retry-scheduled.v1',
@@ -477,8 +484,13 @@ function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
       ];
     }
     case 'RecordFailover': {
-      if (!dispatching) return [];
       const d = command.data;
+      // Out of uncertain only when the vendor refused the re-send of a
+      // submission it never saw (a refusal about the account): nothing was
+      // sent, so the next supplier is safe. Any other failover of an
+      // uncertain message would be blind.
+      const refusedResend = s === 'uncertain' && d.refusedResend === true;
+      if (!dispatching && !refusedResend) return [];
       // without an explicit target, the next supplier in template order
       const toAccount = d.toAccount ?? state.accepted.suppliers[state.supplierIndex + 1];
       return [
@@ -489,6 +501,7 @@ function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
             fromAccount: requireText(d.fromAccount, 'fromAccount'),
             toAccount,
             reason: requireReason(d.reason),
+            refusedResend: refusedResend || undefined,
           }),
         },
       ];
@@ -638,6 +651,8 @@ function evolve(state: MessageState, event: MessageEvent): MessageState {
       const supplierIndex = target >= 0 ? target : state.supplierIndex + 1;
       return {
         ...state,
+        // out of uncertain (a refused re-send): dispatching again, to the next account
+        status: state.status === 'uncertain' ? 'accepted' : state.status,
         attempts: state.attempts + 1,
         supplierIndex,
         currentAccount: d.toAccount ?? suppliers[supplierIndex],

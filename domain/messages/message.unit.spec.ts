@@ -285,6 +285,34 @@ describe('Message decider', () => {
       given(decider, [accepted, uncertain]).when(retry).thenNothing();
     });
 
+    it('fails over out of uncertain when the vendor refused the re-send, and dispatches again', () => {
+      const refused: MessageCommand = {
+        type: 'RecordFailover',
+        data: {
+          fromAccount: 'aliyun-main',
+          toAccount: 'tencent-backup',
+          reason,
+          refusedResend: true,
+        },
+      };
+      const failedOverOut: MessageEvent = {
+        type: 'sms.failed-over.v1',
+        data: {
+          messageId: 'm1',
+          fromAccount: 'aliyun-main',
+          toAccount: 'tencent-backup',
+          reason,
+          refusedResend: true,
+        },
+      };
+      given(decider, [accepted, uncertain]).when(refused).then([failedOverOut]);
+      const state = aggregate(decider, [accepted, uncertain, failedOverOut]);
+      assert.equal(status(state), 'accepted');
+      assert.equal(state.exists && state.currentAccount, 'tencent-backup');
+      // once submitted, the flag opens nothing: a submitted message is not failed over
+      given(decider, [accepted, submitted]).when(refused).thenNothing();
+    });
+
     it('rejects a reason without a code', () => {
       given(decider, [accepted])
         .when({ type: 'RecordFailure', data: { reason: { code: '', message: '' } } })

