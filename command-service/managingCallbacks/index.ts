@@ -93,7 +93,7 @@ async function run(deps: CommandDeps, callbackId: string, command: CallbackComma
     deps.eventStore,
     callbackDecider,
     callbackStream(callbackId),
-    (state) => callbackDecider.decide(command, state),
+    command,
     meta,
   );
   if (!result.state.exists) throw new AppError('CALLBACK_NOT_FOUND');

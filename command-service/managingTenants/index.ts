@@ -104,15 +104,9 @@ export async function handleTenant(
   meta: Meta,
 ): Promise<TenantState> {
   const { tenantId } = command.data;
-  const done = await handle(
-    deps.eventStore,
-    tenantDecider,
-    tenantStream(tenantId),
-    (state) => tenantDecider.decide(command, state),
-    meta,
-  );
+  const done = await handle(deps.eventStore, tenantDecider, tenantStream(tenantId), command, meta);
   const state = withStart(done.state, tenantId, deps.config.tenants.start);
-  if (done.version !== 'no_stream') await publish(deps, state, done.version);
+  if (done.version >= 0) await publish(deps, state, done.version);
   return state;
 }
 

@@ -260,13 +260,8 @@ export async function login(
       eventStore,
       userDecider,
       userStream(user.userId),
-      (state) =>
-        userDecider.decide(
-          { type: 'RehashPassword', data: { passwordHash, previousHash: user.passwordHash } },
-          state,
-        ),
+      { type: 'RehashPassword', data: { passwordHash, previousHash: user.passwordHash } },
       { actor: { type: 'user', id: user.userId } },
-      0,
     ).catch((err: unknown) => deps.logger?.warn('could not re-hash a password', { err }));
   }
   // 5. token, at the user's current token version
@@ -294,14 +289,10 @@ export async function logout(deps: AuthDeps, req: Request): Promise<void> {
     deps.eventStore,
     userDecider,
     userStream(principal.userId),
-    (state) =>
-      userDecider.decide(
-        {
-          type: 'EndSession',
-          data: { tokenId, expiresAt: new Date(expiresAtMs).toISOString() },
-        },
-        state,
-      ),
+    {
+      type: 'EndSession',
+      data: { tokenId, expiresAt: new Date(expiresAtMs).toISOString() },
+    },
     metaOf(req, principal),
   );
   await publishEndedToken(sessionsOf(deps), tokenId, expiresAtMs);
@@ -345,7 +336,7 @@ export async function changePassword(
     eventStore,
     userDecider,
     userStream(principal.userId),
-    (state) => userDecider.decide({ type: 'ChangePassword', data: { passwordHash } }, state),
+    { type: 'ChangePassword', data: { passwordHash } },
     metaOf(req, principal),
   );
   await publish(deps, done.state, Number(done.version));
@@ -369,14 +360,10 @@ export async function setUserDisabled(
     deps.eventStore,
     userDecider,
     userStream(userId),
-    (state) =>
-      userDecider.decide(
-        disabled ? { type: 'DisableUser', data: {} } : { type: 'EnableUser', data: {} },
-        state,
-      ),
+    disabled ? { type: 'DisableUser', data: {} } : { type: 'EnableUser', data: {} },
     metaOf(req, principal),
   );
-  if (done.version !== 'no_stream') await publish(deps, done.state, done.version);
+  if (done.version >= 0) await publish(deps, done.state, done.version);
   return { userId, disabled };
 }
 

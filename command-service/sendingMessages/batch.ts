@@ -10,7 +10,9 @@ import {
   batchDecider,
   batchStream,
   checkBatchSize,
+  checkRepeat,
   checkSendAt,
+  checkSendable,
   DomainError,
   type BatchEvent,
   type BatchItemResult,
@@ -23,7 +25,7 @@ import { WrongExpectedVersionError } from '../../platform/eventStore/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
-import { approvedRoutes, idempotentMessageId, requestHash, requireSendable } from './accepting.ts';
+import { approvedRoutes, idempotentMessageId, requestHash } from './accepting.ts';
 import { acceptRecipient } from './sending.ts';
 
 export interface BatchInput {
@@ -102,7 +104,7 @@ export async function sendBatch(
   // 1.
   checkBatchSize(input.recipients.length);
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
-  requireSendable(template, false);
+  checkSendable(template, false);
   const sendAt = input.sendAt === undefined ? undefined : checkSendAt(input.sendAt, now);
   const key = input.idempotencyKey;
   const hash = requestHash({
@@ -116,10 +118,7 @@ export async function sendBatch(
   if (key !== undefined) {
     const { state } = await recordedBatch(deps, batchId);
     if (state.exists) {
-      batchDecider.decide(
-        { type: 'RecordBatch', data: { ...state.recorded, requestHash: hash } },
-        state,
-      );
+      checkRepeat(state.recorded, hash, 'batch');
       return answerOf(state.recorded, input);
     }
   }
@@ -189,10 +188,7 @@ export async function sendBatch(
     // the same key at the same time: the answer recorded first is the answer
     const { state } = await recordedBatch(deps, batchId);
     if (state.exists) {
-      batchDecider.decide(
-        { type: 'RecordBatch', data: { ...state.recorded, requestHash: hash } },
-        state,
-      );
+      checkRepeat(state.recorded, hash, 'batch');
       return answerOf(state.recorded, input);
     }
     throw err;

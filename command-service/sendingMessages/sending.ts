@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import {
   checkParams,
   checkSendAt,
+  checkSendable,
   fillPlaceholders,
   quietUntil,
   type ExistingTemplate,
@@ -27,7 +28,6 @@ import {
   idempotentMessageId,
   measure,
   requestHash,
-  requireSendable,
   reserveOrRefuse,
   type AcceptedAnswer,
 } from './accepting.ts';
@@ -64,7 +64,7 @@ export async function sendMessage(
 ): Promise<SendAnswer> {
   // 1.
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
-  requireSendable(template, false);
+  checkSendable(template, false);
   const sendAt = input.sendAt === undefined ? undefined : checkSendAt(input.sendAt, now);
   const statusCallback =
     input.statusCallback === undefined

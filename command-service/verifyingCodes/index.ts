@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import {
   checkParams,
+  checkSendable,
   checkOutcomeErrors,
   checkVerification,
   digestMobile,
@@ -40,7 +41,6 @@ import {
   fromTemplate,
   measure,
   requestHash,
-  requireSendable,
   reserveOrRefuse,
   sendRoutes,
 } from '../sendingMessages/accepting.ts';
@@ -89,7 +89,7 @@ export async function requestCode(
   const extra = input.params ?? {};
   // 1.
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
-  requireSendable(template, true);
+  checkSendable(template, true);
   // 2.
   if (Object.hasOwn(extra, VERIFICATION_CODE_PLACEHOLDER)) {
     throw new AppError(
@@ -127,21 +127,17 @@ export async function requestCode(
       deps.eventStore,
       verificationDecider,
       verificationStreamOf(config, template.templateCode, mobile),
-      (state) =>
-        verificationDecider.decide(
-          {
-            type: 'Issue',
-            data: {
-              verificationId,
-              messageId,
-              templateCode: template.templateCode,
-              codeHash: codeHash(config, verificationId, code),
-              expiresAt,
-              maxAttempts: settings.maxAttempts,
-            },
-          },
-          state,
-        ),
+      {
+        type: 'Issue',
+        data: {
+          verificationId,
+          messageId,
+          templateCode: template.templateCode,
+          codeHash: codeHash(config, verificationId, code),
+          expiresAt,
+          maxAttempts: settings.maxAttempts,
+        },
+      },
       meta,
     );
   } catch (err) {
@@ -195,11 +191,11 @@ export async function checkCode(
     verificationStreamOf(config, template.templateCode, mobile),
     (state: VerificationState) => {
       const hash = state.exists ? codeHash(config, state.verificationId, input.code) : '';
+      // the decider's Check decides the same; the outcome says what to answer
       outcome = checkVerification(state, hash, new Date(now));
-      return outcome.events;
+      return { type: 'Check' as const, data: { codeHash: hash, now: new Date(now) } };
     },
     meta,
-    5,
   );
   if (!outcome) throw new Error('checkCode: no outcome');
   if (outcome.outcome === 'valid') {

@@ -35,12 +35,8 @@ import {
   postCallback,
   signatureHeader,
 } from '../../platform/callbacks/index.ts';
-import {
-  aggregateStream,
-  WrongExpectedVersionError,
-  type EventStore,
-  type RecordedEvent,
-} from '../../platform/eventStore/index.ts';
+import { handleCommand } from '../../platform/commandHandling/index.ts';
+import { type EventStore, type RecordedEvent } from '../../platform/eventStore/index.ts';
 import type { ProcessorDeps, Running } from '../deps.ts';
 import { runCheckpointed } from '../singleton.ts';
 import { callbackMetrics } from './metrics.ts';
@@ -151,26 +147,9 @@ async function decideOnEndpoint(
   callbackId: string,
   command: CallbackCommand,
 ): Promise<void> {
-  const stream = callbackStream(callbackId);
-  for (let round = 0; ; round++) {
-    const { state, expected } = await aggregateStream(store, callbackDecider, stream);
-    const out = callbackDecider.decide(command, state);
-    if (out.length === 0) return;
-    try {
-      await store.append(
-        stream,
-        out.map((e) => ({
-          type: e.type,
-          data: e.data,
-          metadata: { actor: { type: 'system', id: 'callbacks' } },
-        })),
-        expected,
-      );
-      return;
-    } catch (err) {
-      if (!(err instanceof WrongExpectedVersionError) || round >= 5) throw err;
-    }
-  }
+  await handleCommand(store, callbackDecider, callbackStream(callbackId), command, {
+    actor: { type: 'system', id: 'callbacks' },
+  });
 }
 
 /** Step 1 for one batch, in one transaction. */
