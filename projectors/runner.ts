@@ -138,7 +138,6 @@ export function runProjection(
     try {
       await deps.mysql.query('SELECT 1');
       if (projection.store === 'mongo') await deps.mongo.db.command({ ping: 1 });
-      if (projection.store === 'redis') await deps.redis.ping();
       return true;
     } catch {
       return false;
