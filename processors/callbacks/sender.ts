@@ -20,6 +20,7 @@
 //    once: a crash between the call and the row update sends it again, with
 //    the same event id.
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import {
   callbackDecider,
@@ -42,8 +43,6 @@ import { runCheckpointed } from '../singleton.ts';
 import { callbackMetrics } from './metrics.ts';
 
 export const CALLBACKS_CHECKPOINT = 'callbacks.sender';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Message events and the callback type and status each becomes. */
 const STATUS_EVENTS: Record<string, { type: CallbackEventType; status: string }> = {

@@ -2,6 +2,7 @@
 // /v1/callbacks/signing-secret: the tenant's callback endpoints and what was
 // delivered to them, from the callback sender's tables (its read model; its
 // checkpoint `callbacks.sender` is what `after=` waits for).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { principalOf } from '../../platform/auth/index.ts';
@@ -22,7 +23,6 @@ const CHECKPOINT = 'callbacks.sender';
 
 const isoMs = (v: unknown) =>
   v === null || v === undefined ? undefined : new Date(Number(v)).toISOString();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitForSender(deps: QueryDeps, after: number | undefined): Promise<void> {
   if (after === undefined || after <= 0) return;
