@@ -20,6 +20,7 @@ import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import {
   aggregateStream,
+  readStream,
   WrongExpectedVersionError,
   type EventStore,
 } from '../../platform/eventStore/index.ts';
@@ -149,13 +150,15 @@ async function templateState(eventStore: EventStore, templateCode: string): Prom
   const stream = templateStream(templateCode);
   const cached = cache.get(templateCode);
   if (cached) {
-    const events = await eventStore.readStream(stream, { fromVersion: cached.version });
+    const events = await readStream<TemplateEvent>(eventStore, stream, {
+      fromVersion: cached.version,
+    });
     const first = events[0];
     if (first && first.streamVersion === cached.version && first.eventId === cached.eventId) {
       if (events.length === 1) return { state: cached.state, version: cached.version };
       let state = cached.state;
       for (const event of events.slice(1)) {
-        state = templateDecider.evolve(state, event as unknown as TemplateEvent);
+        state = templateDecider.evolve(state, event);
       }
       const last = events.at(-1)!;
       cache.set(templateCode, { state, version: last.streamVersion, eventId: last.eventId });

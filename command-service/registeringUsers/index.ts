@@ -38,7 +38,11 @@ import {
 } from '../../platform/auth/index.ts';
 import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { WrongExpectedVersionError, type EventStore } from '../../platform/eventStore/index.ts';
+import {
+  readStream,
+  WrongExpectedVersionError,
+  type EventStore,
+} from '../../platform/eventStore/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
 import type { Logger } from '../../platform/logger/index.ts';
 import { changePasswordBody, loginBody, registerUserBody } from '../../schemas/http/index.ts';
@@ -198,9 +202,9 @@ async function loadUser(
   eventStore: EventStore,
   userId: string,
 ): Promise<{ user: UserState; revision: number }> {
-  const events = await eventStore.readStream(userStream(userId));
+  const events = await readStream<UserEvent>(eventStore, userStream(userId));
   return {
-    user: aggregate(userDecider, events as unknown as UserEvent[]),
+    user: aggregate(userDecider, events),
     revision: events.at(-1)?.streamVersion ?? -1,
   };
 }
@@ -243,7 +247,7 @@ export async function login(
   // 2. username → user
   const reservation = aggregate(
     usernameDecider,
-    (await eventStore.readStream(usernameStream(name))) as unknown as UsernameEvent[],
+    await readStream<UsernameEvent>(eventStore, usernameStream(name)),
   );
   const { user, revision } = reservation.reserved
     ? await loadUser(eventStore, reservation.userId)

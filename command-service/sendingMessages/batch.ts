@@ -21,7 +21,7 @@ import {
 } from '../../domain/index.ts';
 import type { Principal } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { WrongExpectedVersionError } from '../../platform/eventStore/index.ts';
+import { readStream, WrongExpectedVersionError } from '../../platform/eventStore/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
@@ -83,8 +83,8 @@ async function recordedBatch(
   deps: CommandDeps,
   batchId: string,
 ): Promise<{ state: ReturnType<typeof batchDecider.initialState> }> {
-  const events = await deps.eventStore.readStream(batchStream(batchId));
-  return { state: aggregate(batchDecider, events as unknown as BatchEvent[]) };
+  const events = await readStream<BatchEvent>(deps.eventStore, batchStream(batchId));
+  return { state: aggregate(batchDecider, events) };
 }
 
 /**

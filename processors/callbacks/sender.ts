@@ -124,7 +124,7 @@ function payload(e: RecordedEvent, type: string, data: Record<string, unknown>):
 }
 
 function statusData(e: RecordedEvent, status: string, m: MessageContext) {
-  const d = e.data as Record<string, unknown>;
+  const d = e.data;
   const reason = d.reason as { code?: string; message?: string } | undefined;
   return {
     messageId: String(d.messageId),
@@ -225,7 +225,7 @@ async function toDeliveries(conn: PoolConnection, events: RecordedEvent[]): Prom
   };
 
   for (const e of events) {
-    const d = e.data as Record<string, unknown>;
+    const d = e.data;
     const status = STATUS_EVENTS[e.type];
     if (status) {
       const messageId = String(d.messageId);
