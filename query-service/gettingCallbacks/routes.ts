@@ -8,7 +8,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { principalOf } from '../../platform/auth/index.ts';
 import { ensureCallbackTables, messageCallbackSecret } from '../../platform/callbacks/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import {
   getCallbackQuery,
   listCallbacksQuery,
@@ -146,12 +146,12 @@ export function callbacksRouter(deps: QueryDeps): Router {
     '/v1/callbacks/:id/deliveries',
     validateQuery(listDeliveriesQuery),
     async (req, res) => {
-      const q = req.query as unknown as {
+      const q = validatedQuery<{
         status?: string;
         limit: number;
         cursor?: string;
         after?: number;
-      };
+      }>(req);
       await ready();
       await waitForSender(deps, q.after);
       const endpoint = await endpointOf(deps, req);
