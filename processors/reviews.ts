@@ -94,7 +94,7 @@ export class Reviewer {
   private api(account: string): { api: ReviewApi; vendor: Vendor } | undefined {
     const s = this.registry.get(account);
     if (!s) return undefined;
-    return { api: s.adapter as unknown as ReviewApi, vendor: s.config.vendor };
+    return { api: s.adapter, vendor: s.config.vendor };
   }
 
   private async schedule(due: Due, now = Date.now()): Promise<void> {

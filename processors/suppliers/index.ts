@@ -1,7 +1,7 @@
 // Entry point of the supplier port: the factory plus everything callers need.
 import { AliyunAdapter } from './aliyun.ts';
 import { TencentAdapter } from './tencent.ts';
-import type { SupplierAccount, SupplierAdapter } from './types.ts';
+import type { ReviewApi, SupplierAccount, SupplierAdapter } from './types.ts';
 
 export type {
   QueryOutcome,
@@ -18,7 +18,7 @@ export type {
 export * from '../../platform/suppliers/pushes.ts';
 
 /** An adapter for an account as configured (STREAMING_SUPPLIERS). */
-export function createSupplierAdapter(account: SupplierAccount): SupplierAdapter {
+export function createSupplierAdapter(account: SupplierAccount): SupplierAdapter & ReviewApi {
   switch (account.vendor) {
     case 'aliyun':
       return new AliyunAdapter(account);
