@@ -15,6 +15,7 @@ import {
   verificationStream,
   VERIFICATION_CODE_PLACEHOLDER,
   verificationDefaults,
+  type ExistingTemplate,
   type Params,
   type SmsAcceptedData,
   type VerificationState,
@@ -77,6 +78,26 @@ export interface IssuedCode {
  * 7. append `sms.accepted.v1` with the text masked and sealed.
  * `onCode` exists for tests and tools that must see the code (never logged).
  */
+/** Step 2: the caller's params and the code's placeholder (masked) match the template. */
+function codeParams(
+  template: ExistingTemplate,
+  extra: Params,
+): { settings: NonNullable<ExistingTemplate['verification']>; masked: Params } {
+  if (Object.hasOwn(extra, VERIFICATION_CODE_PLACEHOLDER)) {
+    throw new AppError(
+      'PARAMS_MISMATCH',
+      'The code is drawn by the service; do not pass params.code.',
+      {
+        missing: [],
+        extra: [VERIFICATION_CODE_PLACEHOLDER],
+      },
+    );
+  }
+  const masked: Params = { ...extra, [VERIFICATION_CODE_PLACEHOLDER]: MASK };
+  checkParams(template.placeholders, masked);
+  return { settings: template.verification ?? verificationDefaults, masked };
+}
+
 export async function requestCode(
   deps: CommandDeps,
   principal: Principal,
@@ -91,19 +112,7 @@ export async function requestCode(
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
   checkSendable(template, true);
   // 2.
-  if (Object.hasOwn(extra, VERIFICATION_CODE_PLACEHOLDER)) {
-    throw new AppError(
-      'PARAMS_MISMATCH',
-      'The code is drawn by the service; do not pass params.code.',
-      {
-        missing: [],
-        extra: [VERIFICATION_CODE_PLACEHOLDER],
-      },
-    );
-  }
-  const settings = template.verification ?? verificationDefaults;
-  const masked: Params = { ...extra, [VERIFICATION_CODE_PLACEHOLDER]: MASK };
-  checkParams(template.placeholders, masked);
+  const { settings, masked } = codeParams(template, extra);
   // the vendors' limits apply to the code as drawn: codeLength digits
   const routes = await sendRoutes(deps, template, {
     ...extra,
