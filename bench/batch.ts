@@ -59,26 +59,21 @@ async function main(): Promise<void> {
     eventStore,
     templateDecider,
     templateStream(templateCode),
-    (state) =>
-      templateDecider.decide(
-        {
-          type: 'CreateTemplate',
-          data: {
-            templateId: randomUUID(),
-            templateCode,
-            tenantId,
-            name: 'bench batch',
-            kind: 'notification',
-            signature: 'Bench',
-            content: 'order ${order} shipped',
-            suppliers: [...config.defaultSuppliers],
-            policy: {},
-          },
-        },
-        state,
-      ),
+    {
+      type: 'CreateTemplate',
+      data: {
+        templateId: randomUUID(),
+        templateCode,
+        tenantId,
+        name: 'bench batch',
+        kind: 'notification',
+        signature: 'Bench',
+        content: 'order ${order} shipped',
+        suppliers: [...config.defaultSuppliers],
+        policy: {},
+      },
+    },
     {},
-    0,
   );
   await approveTemplate(
     eventStore,

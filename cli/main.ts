@@ -214,7 +214,7 @@ program
   )
   .argument(
     '<projection>',
-    'message_history | templates | users | inbound_messages | tenants | audit_log | message_timelines | template_cache | all | limits | lookups',
+    'message_history | templates | users | inbound_messages | tenants | audit_log | message_timelines | all | limits | lookups',
   )
   .option(
     '--from <position>',

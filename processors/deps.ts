@@ -108,8 +108,10 @@ export function optionsOf(deps: ProcessorDeps): ProcessorOptions {
     // older test configs may lack them: the defaults stand
     ...(kafka?.dispatchTopic ? { dispatchTopic: kafka.dispatchTopic } : {}),
     ...(kafka?.dispatchGroup ? { groupId: kafka.dispatchGroup } : {}),
-    // one prefix for the whole system (rateLimitPrefix keeps its own default: see the commit)
-    ...(deps.config?.redis?.prefix ? { redisPrefix: deps.config.redis.prefix } : {}),
+    // one prefix for the whole system: the command side reserves its rate limits under it too
+    ...(deps.config?.redis?.prefix
+      ? { redisPrefix: deps.config.redis.prefix, rateLimitPrefix: `${deps.config.redis.prefix}rl:` }
+      : {}),
     ...(receipts
       ? {
           reconcileWindowMs: receipts.reconcileWindowMs,

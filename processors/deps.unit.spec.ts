@@ -25,6 +25,19 @@ describe('processor options', () => {
     assert.deepEqual([own.dispatchTopic, own.groupId], ['t', 'g']);
   });
 
+  it('reserve send-time limits under the Redis prefix the command side reserves under', () => {
+    // the command side: `${redisPrefixOf(deps)}rl:` (command-service/sendingMessages/accepting.ts)
+    const blue = optionsOf({
+      config: loadConfig({ STREAMING_REDIS_PREFIX: 'blue:' }),
+    } as ProcessorDeps);
+    assert.deepEqual([blue.redisPrefix, blue.rateLimitPrefix], ['blue:', 'blue:rl:']);
+    const standard = optionsOf({ config: loadConfig({}) } as ProcessorDeps);
+    assert.deepEqual(
+      [standard.redisPrefix, standard.rateLimitPrefix],
+      ['streaming:', 'streaming:rl:'],
+    );
+  });
+
   it('refuse a topic name Kafka would not take, naming the variable', () => {
     assert.throws(
       () => loadConfig({ STREAMING_KAFKA_DISPATCH_TOPIC: 'no spaces' }),

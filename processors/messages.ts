@@ -1,5 +1,6 @@
-// Message stream access for processors: load, decide, append with the
-// expected version; a conflict reloads and decides again.
+// Message stream access for processors: platform/commandHandling's one handler
+// (load, decide, append with the expected version; a conflict reloads and
+// decides again), bound to the message aggregate.
 import {
   messageDecider,
   messageStream,
@@ -7,28 +8,13 @@ import {
   type MessageEvent,
   type MessageState,
 } from '../domain/messages/index.ts';
-import {
-  aggregateStream,
-  WrongExpectedVersionError,
-  type EventMetadata,
-  type EventStore,
-  type RecordedEvent,
-} from '../platform/eventStore/index.ts';
+import { commandHandler, type Meta } from '../platform/commandHandling/index.ts';
+import { aggregateStream, type Aggregated, type EventStore } from '../platform/eventStore/index.ts';
 
-export interface LoadedMessage {
-  state: MessageState;
-  /** Revision of the last event, or -1 when the stream is empty. */
-  version: number;
-  events: RecordedEvent[];
-}
+export type LoadedMessage = Aggregated<MessageState, MessageEvent>;
 
 export async function loadMessage(store: EventStore, messageId: string): Promise<LoadedMessage> {
-  const { state, version, events } = await aggregateStream(
-    store,
-    messageDecider,
-    messageStream(messageId),
-  );
-  return { state, version, events };
+  return aggregateStream(store, messageDecider, messageStream(messageId));
 }
 
 export interface DecideResult {
@@ -36,36 +22,30 @@ export interface DecideResult {
   state: MessageState;
 }
 
+const handleMessage = commandHandler(messageDecider, messageStream);
+
 /**
  * Decide one command on the current stream and append the outcome. A
  * concurrent writer makes it reload and decide again (bounded); decided
- * nothing (a late or duplicate outcome) appends nothing.
+ * nothing (a late or duplicate outcome), or a message that does not exist,
+ * appends nothing.
  */
 export async function decideAndAppend(
   store: EventStore,
   messageId: string,
   command: MessageCommand | ((state: MessageState) => MessageCommand | undefined),
-  metadata: Partial<EventMetadata>,
+  metadata: Meta,
   loaded?: LoadedMessage,
 ): Promise<DecideResult> {
-  let current = loaded;
-  for (let round = 0; ; round++) {
-    current ??= await loadMessage(store, messageId);
-    const cmd = typeof command === 'function' ? command(current.state) : command;
-    if (!cmd || !current.state.exists) return { appended: [], state: current.state };
-    const events = messageDecider.decide(cmd, current.state);
-    if (events.length === 0) return { appended: [], state: current.state };
-    try {
-      await store.append(
-        messageStream(messageId),
-        events.map((e) => ({ type: e.type, data: e.data, metadata })),
-        current.version < 0 ? 'no_stream' : current.version,
-      );
-      const state = events.reduce(messageDecider.evolve, current.state);
-      return { appended: events, state };
-    } catch (err) {
-      if (!(err instanceof WrongExpectedVersionError) || round >= 8) throw err;
-      current = undefined;
-    }
-  }
+  const { events, state } = await handleMessage(
+    store,
+    messageId,
+    (current: MessageState) => {
+      if (!current.exists) return undefined;
+      return typeof command === 'function' ? command(current) : command;
+    },
+    metadata,
+    { loaded },
+  );
+  return { appended: events, state };
 }

@@ -1,10 +1,11 @@
 // The configured supplier accounts and their adapters, by account id.
 import type { SupplierAccount as ConfigAccount } from '../platform/config/index.ts';
-import { createSupplierAdapter, type SupplierAdapter } from './suppliers/index.ts';
+import { createSupplierAdapter, type ReviewApi, type SupplierAdapter } from './suppliers/index.ts';
 
 export interface RegisteredSupplier {
   config: ConfigAccount;
-  adapter: SupplierAdapter;
+  /** Every vendor's adapter sends and also submits reviews (signatures, templates). */
+  adapter: SupplierAdapter & ReviewApi;
 }
 
 export class SupplierRegistry {

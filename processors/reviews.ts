@@ -12,6 +12,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import {
+  type Decider,
   type Event,
   matchVendorTemplate,
   signatureDecider,
@@ -24,11 +25,10 @@ import {
   type TemplateCommand,
   type TemplateState,
 } from '../domain/index.ts';
+import { handleCommand, type Decision } from '../platform/commandHandling/index.ts';
 import {
   aggregateStream,
-  WrongExpectedVersionError,
   type EventMetadata,
-  type EventStore,
   type RecordedEvent,
 } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
@@ -73,33 +73,6 @@ function decode(member: string): Due | undefined {
   return undefined;
 }
 
-/** Reads, decides and appends with the expected version; re-runs on a conflict. */
-async function decideOn<C, S, E extends Event>(
-  eventStore: EventStore,
-  decider: { decide(c: C, s: S): E[]; evolve(s: S, e: E): S; initialState(): S },
-  stream: string,
-  command: (state: S) => C | undefined,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const { state, expected } = await aggregateStream(eventStore, decider, stream);
-    const c = command(state);
-    if (c === undefined) return;
-    const out = decider.decide(c, state);
-    if (out.length === 0) return;
-    try {
-      await eventStore.append(
-        stream,
-        out.map((e) => ({ type: e.type, data: e.data, metadata: META })),
-        expected,
-      );
-      return;
-    } catch (err) {
-      if (err instanceof WrongExpectedVersionError && attempt < 3) continue;
-      throw err;
-    }
-  }
-}
-
 export class Reviewer {
   private readonly deps: ProcessorDeps;
   private readonly registry: SupplierRegistry;
@@ -121,7 +94,7 @@ export class Reviewer {
   private api(account: string): { api: ReviewApi; vendor: Vendor } | undefined {
     const s = this.registry.get(account);
     if (!s) return undefined;
-    return { api: s.adapter as unknown as ReviewApi, vendor: s.config.vendor };
+    return { api: s.adapter, vendor: s.config.vendor };
   }
 
   private async schedule(due: Due, now = Date.now()): Promise<void> {
@@ -145,16 +118,24 @@ export class Reviewer {
   }
 
   private recordSignature(stream: string, command: SignatureCommand): Promise<void> {
-    return decideOn(this.deps.eventStore, signatureDecider, stream, () => command);
+    return this.decide(signatureDecider, stream, command);
   }
 
   private recordTemplate(
     stream: string,
     command: (s: ExistingTemplate) => TemplateCommand | undefined,
   ): Promise<void> {
-    return decideOn(this.deps.eventStore, templateDecider, stream, (s: TemplateState) =>
+    return this.decide(templateDecider, stream, (s: TemplateState) =>
       s.exists ? command(s) : undefined,
     );
+  }
+
+  private async decide<C, S, E extends Event>(
+    decider: Decider<C, S, E>,
+    stream: string,
+    decision: Decision<C, S>,
+  ): Promise<void> {
+    await handleCommand(this.deps.eventStore, decider, stream, decision, META);
   }
 
   private async submitSignature(stream: string): Promise<void> {

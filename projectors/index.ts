@@ -23,12 +23,6 @@ export {
 } from './status.ts';
 export { retryParked, type RetryResult } from './retry.ts';
 export { parkedEvents, parkEvent, parkedTable, type ParkedEvent } from './deadLetters.ts';
-export {
-  cachedTemplate,
-  allCachedTemplates,
-  templateKey,
-  type CachedTemplate,
-} from './redisModels.ts';
 export { liveCollection, pointerCollection } from './mongoModels.ts';
 export { maskPayload } from './masking.ts';
 export type { Projection, ProjectorDeps, Target } from './types.ts';

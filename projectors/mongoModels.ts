@@ -28,7 +28,6 @@ export const pointerCollection = READ_MODEL_POINTERS;
 export { liveCollection };
 export const mongoCheckpointCollection = 'projection_checkpoints';
 
-type Data = Record<string, unknown>;
 interface Pointer {
   _id: string;
   collection: string;
@@ -170,7 +169,7 @@ const text = (v: unknown): string | undefined =>
 
 /** The tenant an event names itself: tenantId, or the user for user and key events. */
 function directTenant(event: RecordedEvent): string | undefined {
-  const d = event.data as Data;
+  const d = event.data;
   return (
     text(d.tenantId) ?? (/^(user|username|apikey)\./.test(event.type) ? text(d.userId) : undefined)
   );
@@ -189,7 +188,7 @@ async function resolveTenants(db: Db, collection: string, events: RecordedEvent[
     streamTenants.set(cacheKey(db, collection), known);
   }
   const lookup = (e: RecordedEvent): string | undefined => {
-    if (e.type === 'verification.issued.v1') return `message-${String((e.data as Data).messageId)}`;
+    if (e.type === 'verification.issued.v1') return `message-${String(e.data.messageId)}`;
     return e.streamVersion === 0 ? undefined : e.streamId;
   };
   const missing = new Set<string>();
@@ -270,7 +269,7 @@ const OUTCOME: Record<string, string> = {
 };
 
 function attemptOf(e: RecordedEvent): Document | undefined {
-  const d = e.data as Data;
+  const d = e.data;
   const outcome = OUTCOME[e.type];
   const account = text(d.supplierAccount) ?? text(d.fromAccount);
   if (outcome === undefined || account === undefined) return undefined;
@@ -306,7 +305,7 @@ export function foldTimeline(
 ): TimelineDoc | undefined {
   let out = doc ? { ...doc, states: [...doc.states], attempts: [...doc.attempts] } : undefined;
   for (const e of events) {
-    const d = e.data as Data;
+    const d = e.data;
     if (!out) {
       if (e.type !== 'sms.accepted.v1') continue;
       out = {
@@ -466,7 +465,7 @@ export const messageTimelines = mongoProjection({
     const byMessage = new Map<string, RecordedEvent[]>();
     for (const e of events) {
       if (!e.type.startsWith('sms.') || !e.streamId.startsWith('message-')) continue;
-      const id = String((e.data as Data).messageId);
+      const id = String(e.data.messageId);
       const list = byMessage.get(id) ?? [];
       list.push(e);
       byMessage.set(id, list);

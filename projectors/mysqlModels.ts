@@ -40,7 +40,7 @@ const messageHistoryColumns = [
 ] as const;
 
 function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefined {
-  const d = event.data as Data;
+  const d = event.data;
   const time = event.metadata.timestamp;
   if (event.type === 'sms.accepted.v1') {
     if (row) return undefined;
@@ -176,7 +176,7 @@ export const messageHistoryModel: RowModel = {
     KEY ix_accepted (accepted_at, message_id)
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   keyOf: (event) =>
-    event.type.startsWith('sms.') ? (text((event.data as Data).messageId) ?? undefined) : undefined,
+    event.type.startsWith('sms.') ? (text(event.data.messageId) ?? undefined) : undefined,
   reduce: reduceMessage,
 };
 
@@ -237,11 +237,9 @@ export const templatesModel: RowModel = {
   // every template event names its template code; the stream is keyed by it
   // in the command service (template-<code>), so the row is found by code
   keyOf: (event) =>
-    event.type.startsWith('template.')
-      ? (text((event.data as Data).templateCode) ?? undefined)
-      : undefined,
+    event.type.startsWith('template.') ? (text(event.data.templateCode) ?? undefined) : undefined,
   reduce(row, event) {
-    const d = event.data as Data;
+    const d = event.data;
     const time = new Date(event.metadata.timestamp);
     if (event.type === 'template.created.v1') {
       if (row) return undefined;
@@ -365,7 +363,7 @@ export const signaturesModel: RowModel = {
       ? streamSuffix(event, 'signature-')
       : undefined,
   reduce(row, event) {
-    const d = event.data as Data;
+    const d = event.data;
     const time = new Date(event.metadata.timestamp);
     if (event.type === 'signature.registered.v1') {
       if (row) return undefined;
@@ -413,12 +411,10 @@ export const usersModel: RowModel = {
     UNIQUE KEY uq_username (username)
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   keyOf: (event) =>
-    event.type === 'user.registered.v1'
-      ? (text((event.data as Data).userId) ?? undefined)
-      : undefined,
+    event.type === 'user.registered.v1' ? (text(event.data.userId) ?? undefined) : undefined,
   reduce(row, event) {
     if (row) return undefined;
-    const d = event.data as Data;
+    const d = event.data;
     return {
       user_id: d.userId,
       username: d.username,
@@ -460,13 +456,13 @@ export const inboundModel: RowModel = {
     KEY ix_received (received_at, inbound_id)
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   keyOf: (event) => {
-    const d = event.data as Data;
+    const d = event.data;
     if (event.type === 'inbound.received.v1') return text(d.inboundId) ?? undefined;
     if (event.type === 'mobile.opted-out.v1') return text(d.inboundId) ?? undefined;
     return undefined;
   },
   reduce(row, event) {
-    const d = event.data as Data;
+    const d = event.data;
     if (event.type === 'inbound.received.v1') {
       if (row) return undefined;
       return {
@@ -519,11 +515,11 @@ export const optOutsModel: RowModel = {
   keyOf: (event) => {
     if (event.type !== 'mobile.opted-out.v1' && event.type !== 'mobile.opted-in.v1')
       return undefined;
-    const d = event.data as Data;
+    const d = event.data;
     return `${String(d.tenantId)}|${String(d.mobile)}`;
   },
   reduce(_row, event) {
-    const d = event.data as Data;
+    const d = event.data;
     const out = event.type === 'mobile.opted-out.v1';
     return {
       opt_out_id: `${String(d.tenantId)}|${String(d.mobile)}`,
@@ -564,11 +560,9 @@ export const tenantsModel: RowModel = {
     KEY ix_status (status, tenant_id)
   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   keyOf: (event) =>
-    event.type.startsWith('tenant.')
-      ? (text((event.data as Data).tenantId) ?? undefined)
-      : undefined,
+    event.type.startsWith('tenant.') ? (text(event.data.tenantId) ?? undefined) : undefined,
   reduce(row, event) {
-    const d = event.data as Data;
+    const d = event.data;
     const time = new Date(event.metadata.timestamp);
     if (event.type === 'tenant.started.v1') {
       if (row) return undefined;

@@ -9,7 +9,6 @@ import {
   tenants,
   users,
 } from './mysqlModels.ts';
-import { templateCache } from './redisModels.ts';
 import type { Projection } from './types.ts';
 
 export const projections: readonly Projection[] = [
@@ -22,7 +21,6 @@ export const projections: readonly Projection[] = [
   optOuts,
   auditLog,
   messageTimelines,
-  templateCache,
 ];
 
 export function projectionNamed(name: string): Projection | undefined {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import cliProgress from 'cli-progress';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { createLimitReplay } from '../platform/rateLimits/index.ts';
-import { applyLock, withLock } from './locks.ts';
+import { withMysqlLock } from '../platform/locks/index.ts';
+import { applyLock } from './locks.ts';
 import { projectionNamed, projections } from './registry.ts';
 import {
   buildTarget,
@@ -118,7 +119,7 @@ export async function rebuildProjection(
       return { projection: id, events, position, ms, eventsPerSecond: events / (ms / 1000), build };
     }
     // the tail and the swap, with the live projector paused between batches
-    await withLock(deps.mysql, applyLock(id), 60, async () => {
+    await withMysqlLock(deps.mysql, { ...applyLock(id), waitSeconds: 60 }, async () => {
       const rest = await catchUp(deps, projection, build, position, pageSize, (n) =>
         report(events + n),
       );

@@ -31,9 +31,14 @@ import {
   type Subscription,
 } from '../platform/eventStore/index.ts';
 import { backoffMs, isOutageError, outage } from '../platform/health/index.ts';
-import { tryMysqlLock, type MysqlLockSession } from '../platform/locks/index.ts';
+import {
+  getNamedLock,
+  releaseNamedLock,
+  tryMysqlLock,
+  type MysqlLockSession,
+} from '../platform/locks/index.ts';
 import { parkEvent } from './deadLetters.ts';
-import { applyLock, getLock, instanceLock, lockNameSql, releaseLock } from './locks.ts';
+import { applyLock, instanceLock } from './locks.ts';
 import { liveTarget, projectionId, type Projection, type ProjectorDeps } from './types.ts';
 
 export interface RunnerOptions {
@@ -112,7 +117,7 @@ export function runProjection(
   async function giveBackApplyLock(held: MysqlLockSession | undefined): Promise<void> {
     if (applyHeldSince === undefined) return;
     applyHeldSince = undefined;
-    if (held?.held) await releaseLock(held.conn, applyLock(id)).catch(() => undefined);
+    if (held?.held) await releaseNamedLock(held.conn, applyLock(id)).catch(() => undefined);
   }
 
   /** Applies under the apply lock (a replay pauses the live projector with it). */
@@ -120,7 +125,7 @@ export function runProjection(
     const held = lock;
     if (!held?.held) throw new TermEnded();
     if (applyHeldSince === undefined) {
-      if (!(await getLock(held.conn, applyLock(id), 30))) throw new Error('apply lock busy');
+      if (!(await getNamedLock(held.conn, applyLock(id), 30))) throw new Error('apply lock busy');
       applyHeldSince = Date.now();
     }
     try {
@@ -138,7 +143,6 @@ export function runProjection(
     try {
       await deps.mysql.query('SELECT 1');
       if (projection.store === 'mongo') await deps.mongo.db.command({ ping: 1 });
-      if (projection.store === 'redis') await deps.redis.ping();
       return true;
     } catch {
       return false;
@@ -332,11 +336,7 @@ export function runProjection(
     while (!closed) {
       let held: MysqlLockSession | undefined;
       try {
-        held = await tryMysqlLock(deps.mysql, {
-          nameSql: lockNameSql,
-          params: [instanceLock(id)],
-          waitSeconds: 0,
-        });
+        held = await tryMysqlLock(deps.mysql, { ...instanceLock(id), waitSeconds: 0 });
         lockOutage.ok();
       } catch (err) {
         if (closed) break;

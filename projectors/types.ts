@@ -33,7 +33,7 @@ export interface Projection {
   /** e.g. `message_history` */
   name: string;
   version: number;
-  store: 'mysql' | 'mongo' | 'redis';
+  store: 'mysql' | 'mongo';
   /** How long the live runner gathers events into one batch, when it should differ from the default. */
   batchWindowMs?: number;
   /**

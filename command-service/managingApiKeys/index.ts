@@ -9,7 +9,8 @@ import { validateBody } from '../../platform/http/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { createApiKeyBody } from '../../schemas/http/index.ts';
 import type { CommandDeps } from '../deps.ts';
-import { handle, load, metaOf } from '../commandHandling/index.ts';
+import { aggregateStream } from '../../platform/eventStore/index.ts';
+import { handle, metaOf } from '../commandHandling/index.ts';
 import { param } from '../principal.ts';
 import { redisPrefixOf } from '../../platform/config/index.ts';
 
@@ -28,16 +29,11 @@ export function apiKeysRouter(deps: CommandDeps, auth: RequestHandler): Router {
       deps.eventStore,
       apiKeyDecider,
       apiKeyStream(fresh.keyId),
-      (state) =>
-        apiKeyDecider.decide(
-          {
-            type: 'CreateApiKey',
-            data: { keyId: fresh.keyId, userId: principal.userId, name, keyHash: fresh.keyHash },
-          },
-          state,
-        ),
+      {
+        type: 'CreateApiKey',
+        data: { keyId: fresh.keyId, userId: principal.userId, name, keyHash: fresh.keyHash },
+      },
       metaOf(req, principal),
-      0,
     );
     await deps.redis
       .multi()
@@ -54,7 +50,11 @@ export function apiKeysRouter(deps: CommandDeps, auth: RequestHandler): Router {
     const ids = await deps.redis.zrange(indexKey(prefix, owner), '0', '999');
     const items = [];
     for (const id of ids) {
-      const { state, events } = await load(deps.eventStore, apiKeyDecider, apiKeyStream(id));
+      const { state, events } = await aggregateStream(
+        deps.eventStore,
+        apiKeyDecider,
+        apiKeyStream(id),
+      );
       if (!state.exists) continue;
       const s: Extract<ApiKeyState, { exists: true }> = state;
       const revokedEvent = events.find((e) => e.type === 'apikey.revoked.v1');
@@ -78,14 +78,10 @@ export function apiKeysRouter(deps: CommandDeps, auth: RequestHandler): Router {
       deps.eventStore,
       apiKeyDecider,
       apiKeyStream(keyId),
-      (state) =>
-        apiKeyDecider.decide(
-          {
-            type: 'RevokeApiKey',
-            data: { userId: principal.userId, isAdmin: principal.role === 'admin' },
-          },
-          state,
-        ),
+      {
+        type: 'RevokeApiKey',
+        data: { userId: principal.userId, isAdmin: principal.role === 'admin' },
+      },
       metaOf(req, principal),
     );
     res.status(204).end();

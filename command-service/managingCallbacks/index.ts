@@ -93,7 +93,7 @@ async function run(deps: CommandDeps, callbackId: string, command: CallbackComma
     deps.eventStore,
     callbackDecider,
     callbackStream(callbackId),
-    (state) => callbackDecider.decide(command, state),
+    command,
     meta,
   );
   if (!result.state.exists) throw new AppError('CALLBACK_NOT_FOUND');
@@ -127,6 +127,35 @@ export async function registerCallback(
   return { ...view(state, secret), position };
 }
 
+/** PATCH: a new URL is checked like a registered one; a new secret is stored sealed. */
+async function updateCallback(
+  deps: CommandDeps,
+  principal: Principal,
+  id: string,
+  body: { url?: string; events?: string[]; secret?: string },
+  meta: Meta,
+) {
+  const url = body.url === undefined ? undefined : await checkCallbackUrl(deps, body.url);
+  const { state, position } = await run(
+    deps,
+    id,
+    {
+      type: 'UpdateCallback',
+      data: {
+        ...owner(principal),
+        url,
+        events: body.events,
+        sealedSecret:
+          body.secret === undefined
+            ? undefined
+            : sealCallbackSecret(deps.config.codes.encryptionKey, id, body.secret),
+      },
+    },
+    meta,
+  );
+  return { ...view(state, body.secret), position };
+}
+
 export function callbacksRouter(deps: CommandDeps, auth: RequestHandler): Router {
   const router = Router();
   router.post('/v1/callbacks', auth, validateBody(registerCallbackBody), async (req, res) => {
@@ -140,25 +169,7 @@ export function callbacksRouter(deps: CommandDeps, auth: RequestHandler): Router
     const principal = principalOf(req);
     const id = String(req.params.id);
     const body = req.body as { url?: string; events?: string[]; secret?: string };
-    const url = body.url === undefined ? undefined : await checkCallbackUrl(deps, body.url);
-    const { state, position } = await run(
-      deps,
-      id,
-      {
-        type: 'UpdateCallback',
-        data: {
-          ...owner(principal),
-          url,
-          events: body.events,
-          sealedSecret:
-            body.secret === undefined
-              ? undefined
-              : sealCallbackSecret(deps.config.codes.encryptionKey, id, body.secret),
-        },
-      },
-      metaOf(req, principal),
-    );
-    res.json({ ...view(state, body.secret), position });
+    res.json(await updateCallback(deps, principal, id, body, metaOf(req, principal)));
   });
 
   router.delete('/v1/callbacks/:id', auth, async (req, res) => {

@@ -30,16 +30,11 @@ export async function setOptOut(
     deps.eventStore,
     optOutDecider,
     optOutStream(tenantId, e164),
-    (state) =>
-      optOutDecider.decide(
-        {
-          type: optedOut ? 'OptOut' : 'OptIn',
-          data: { tenantId, mobile: e164, keyword: API_KEYWORD },
-        },
-        state,
-      ),
+    {
+      type: optedOut ? 'OptOut' : 'OptIn',
+      data: { tenantId, mobile: e164, keyword: API_KEYWORD },
+    },
     meta,
-    5,
   );
   return { mobile: e164, optedOut };
 }

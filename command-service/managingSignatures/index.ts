@@ -52,11 +52,7 @@ export async function registerSignature(
     deps.eventStore,
     signatureDecider,
     signatureStream(tenantId, name),
-    (state) =>
-      signatureDecider.decide(
-        { type: 'RegisterSignature', data: { tenantId, name, accounts } },
-        state,
-      ),
+    { type: 'RegisterSignature', data: { tenantId, name, accounts } },
     meta,
   );
   const state = result.state;

@@ -18,7 +18,12 @@ import {
 import { principalOf } from '../../platform/auth/index.ts';
 import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { WrongExpectedVersionError, type EventStore } from '../../platform/eventStore/index.ts';
+import {
+  aggregateStream,
+  readStream,
+  WrongExpectedVersionError,
+  type EventStore,
+} from '../../platform/eventStore/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
 import {
   bindTemplateBody,
@@ -26,7 +31,7 @@ import {
   updateTemplateBody,
 } from '../../schemas/http/index.ts';
 import type { CommandDeps } from '../deps.ts';
-import { handle, load, metaOf, toNewEvents, type Meta } from '../commandHandling/index.ts';
+import { handle, metaOf, toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { param, tenantScope, type Principal } from '../principal.ts';
 
 /** 120 random bits, URL-safe: unguessable. */
@@ -145,13 +150,15 @@ async function templateState(eventStore: EventStore, templateCode: string): Prom
   const stream = templateStream(templateCode);
   const cached = cache.get(templateCode);
   if (cached) {
-    const events = await eventStore.readStream(stream, { fromVersion: cached.version });
+    const events = await readStream<TemplateEvent>(eventStore, stream, {
+      fromVersion: cached.version,
+    });
     const first = events[0];
     if (first && first.streamVersion === cached.version && first.eventId === cached.eventId) {
       if (events.length === 1) return { state: cached.state, version: cached.version };
       let state = cached.state;
       for (const event of events.slice(1)) {
-        state = templateDecider.evolve(state, event as unknown as TemplateEvent);
+        state = templateDecider.evolve(state, event);
       }
       const last = events.at(-1)!;
       cache.set(templateCode, { state, version: last.streamVersion, eventId: last.eventId });
@@ -159,7 +166,7 @@ async function templateState(eventStore: EventStore, templateCode: string): Prom
     }
     cache.delete(templateCode);
   }
-  const { state, expected, events } = await load(eventStore, templateDecider, stream);
+  const { state, expected, events } = await aggregateStream(eventStore, templateDecider, stream);
   const last = events.at(-1);
   if (last && state.exists) {
     if (cache.size >= CACHE_MAX) cache.clear();
@@ -254,29 +261,24 @@ export async function createTemplate(
     eventStore,
     templateDecider,
     templateStream(templateCode),
-    (state) =>
-      templateDecider.decide(
-        {
-          type: 'CreateTemplate',
-          data: {
-            templateId,
-            templateCode,
-            tenantId: principal.userId,
-            name: body.name,
-            kind: body.kind,
-            signature: body.signature,
-            content: body.content,
-            suppliers,
-            ...(body.policy ? { policy: body.policy } : {}),
-            ...(body.verification ? { verification: body.verification } : {}),
-            ...(body.extendCode !== undefined ? { extendCode: body.extendCode } : {}),
-            ...(body.quietHours ? { quietHours: body.quietHours } : {}),
-          },
-        },
-        state,
-      ),
+    {
+      type: 'CreateTemplate',
+      data: {
+        templateId,
+        templateCode,
+        tenantId: principal.userId,
+        name: body.name,
+        kind: body.kind,
+        signature: body.signature,
+        content: body.content,
+        suppliers,
+        ...(body.policy ? { policy: body.policy } : {}),
+        ...(body.verification ? { verification: body.verification } : {}),
+        ...(body.extendCode !== undefined ? { extendCode: body.extendCode } : {}),
+        ...(body.quietHours ? { quietHours: body.quietHours } : {}),
+      },
+    },
     meta,
-    0,
   );
   return { templateId, templateCode };
 }
@@ -309,11 +311,7 @@ export async function updateTemplate(
     eventStore,
     templateDecider,
     templateStream(templateCode),
-    (state) =>
-      templateDecider.decide(
-        { type: 'UpdateTemplate', data: { ...body, tenantId: tenantScope(principal) } },
-        state,
-      ),
+    { type: 'UpdateTemplate', data: { ...body, tenantId: tenantScope(principal) } },
     meta,
   );
   return stateBody(result.state, result.version);
@@ -352,7 +350,7 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
       eventStore,
       templateDecider,
       templateStream(codeOf(req)),
-      (state) => templateDecider.decide(command(tenantScope(principal)), state),
+      command(tenantScope(principal)),
       metaOf(req, principal),
     );
     res.json(stateBody(result.state, result.version));
@@ -378,14 +376,10 @@ export function templatesRouter(deps: CommandDeps, auth: RequestHandler): Router
         eventStore,
         templateDecider,
         templateStream(codeOf(req)),
-        (state) =>
-          templateDecider.decide(
-            {
-              type: 'RequestTemplateBinding',
-              data: { tenantId: tenantScope(principal), ...body },
-            },
-            state,
-          ),
+        {
+          type: 'RequestTemplateBinding',
+          data: { tenantId: tenantScope(principal), ...body },
+        },
         metaOf(req, principal),
       );
       res.status(202).json({

@@ -29,6 +29,7 @@ import {
 import { principalOf, requireAdmin, takeAttempt } from '../../platform/auth/index.ts';
 import { keyedHash, randomDigits, seal } from '../../platform/crypto/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
+import { readStream } from '../../platform/eventStore/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
 import {
   dayWindow,
@@ -87,12 +88,8 @@ export async function tenantState(deps: CommandDeps, tenantId: string): Promise<
     const cut = copy.indexOf('|');
     return JSON.parse(copy.slice(cut + 1)) as TenantState;
   }
-  const events = await deps.eventStore.readStream(tenantStream(tenantId));
-  const state = withStart(
-    aggregate(tenantDecider, events as unknown as TenantEvent[]),
-    tenantId,
-    deps.config.tenants.start,
-  );
+  const events = await readStream<TenantEvent>(deps.eventStore, tenantStream(tenantId));
+  const state = withStart(aggregate(tenantDecider, events), tenantId, deps.config.tenants.start);
   await publish(deps, state, events.at(-1)?.streamVersion ?? -1);
   return state;
 }
@@ -104,15 +101,9 @@ export async function handleTenant(
   meta: Meta,
 ): Promise<TenantState> {
   const { tenantId } = command.data;
-  const done = await handle(
-    deps.eventStore,
-    tenantDecider,
-    tenantStream(tenantId),
-    (state) => tenantDecider.decide(command, state),
-    meta,
-  );
+  const done = await handle(deps.eventStore, tenantDecider, tenantStream(tenantId), command, meta);
   const state = withStart(done.state, tenantId, deps.config.tenants.start);
-  if (done.version !== 'no_stream') await publish(deps, state, done.version);
+  if (done.version >= 0) await publish(deps, state, done.version);
   return state;
 }
 

@@ -38,7 +38,11 @@ import {
 } from '../../platform/auth/index.ts';
 import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { WrongExpectedVersionError, type EventStore } from '../../platform/eventStore/index.ts';
+import {
+  readStream,
+  WrongExpectedVersionError,
+  type EventStore,
+} from '../../platform/eventStore/index.ts';
 import { validateBody } from '../../platform/http/index.ts';
 import type { Logger } from '../../platform/logger/index.ts';
 import { changePasswordBody, loginBody, registerUserBody } from '../../schemas/http/index.ts';
@@ -198,9 +202,9 @@ async function loadUser(
   eventStore: EventStore,
   userId: string,
 ): Promise<{ user: UserState; revision: number }> {
-  const events = await eventStore.readStream(userStream(userId));
+  const events = await readStream<UserEvent>(eventStore, userStream(userId));
   return {
-    user: aggregate(userDecider, events as unknown as UserEvent[]),
+    user: aggregate(userDecider, events),
     revision: events.at(-1)?.streamVersion ?? -1,
   };
 }
@@ -243,7 +247,7 @@ export async function login(
   // 2. username → user
   const reservation = aggregate(
     usernameDecider,
-    (await eventStore.readStream(usernameStream(name))) as unknown as UsernameEvent[],
+    await readStream<UsernameEvent>(eventStore, usernameStream(name)),
   );
   const { user, revision } = reservation.reserved
     ? await loadUser(eventStore, reservation.userId)
@@ -260,13 +264,8 @@ export async function login(
       eventStore,
       userDecider,
       userStream(user.userId),
-      (state) =>
-        userDecider.decide(
-          { type: 'RehashPassword', data: { passwordHash, previousHash: user.passwordHash } },
-          state,
-        ),
+      { type: 'RehashPassword', data: { passwordHash, previousHash: user.passwordHash } },
       { actor: { type: 'user', id: user.userId } },
-      0,
     ).catch((err: unknown) => deps.logger?.warn('could not re-hash a password', { err }));
   }
   // 5. token, at the user's current token version
@@ -294,14 +293,10 @@ export async function logout(deps: AuthDeps, req: Request): Promise<void> {
     deps.eventStore,
     userDecider,
     userStream(principal.userId),
-    (state) =>
-      userDecider.decide(
-        {
-          type: 'EndSession',
-          data: { tokenId, expiresAt: new Date(expiresAtMs).toISOString() },
-        },
-        state,
-      ),
+    {
+      type: 'EndSession',
+      data: { tokenId, expiresAt: new Date(expiresAtMs).toISOString() },
+    },
     metaOf(req, principal),
   );
   await publishEndedToken(sessionsOf(deps), tokenId, expiresAtMs);
@@ -345,7 +340,7 @@ export async function changePassword(
     eventStore,
     userDecider,
     userStream(principal.userId),
-    (state) => userDecider.decide({ type: 'ChangePassword', data: { passwordHash } }, state),
+    { type: 'ChangePassword', data: { passwordHash } },
     metaOf(req, principal),
   );
   await publish(deps, done.state, Number(done.version));
@@ -369,14 +364,10 @@ export async function setUserDisabled(
     deps.eventStore,
     userDecider,
     userStream(userId),
-    (state) =>
-      userDecider.decide(
-        disabled ? { type: 'DisableUser', data: {} } : { type: 'EnableUser', data: {} },
-        state,
-      ),
+    disabled ? { type: 'DisableUser', data: {} } : { type: 'EnableUser', data: {} },
     metaOf(req, principal),
   );
-  if (done.version !== 'no_stream') await publish(deps, done.state, done.version);
+  if (done.version >= 0) await publish(deps, done.state, done.version);
   return { userId, disabled };
 }
 

@@ -5,6 +5,8 @@ import {
   aggregate,
   approvedBindings,
   approvedSignatureAccounts,
+  checkNotOptedOut,
+  checkRepeat,
   countSegments,
   messageDecider,
   messageStream,
@@ -92,25 +94,6 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
   return value;
 }
 
-/** Steps 1 of a send: the template is enabled and of a kind this call may send. */
-export function requireSendable(template: ExistingTemplate, verification: boolean): void {
-  if (!template.enabled) {
-    throw new AppError(
-      'TEMPLATE_DISABLED',
-      `Template ${template.templateCode} is disabled; enable it first.`,
-    );
-  }
-  if (verification !== (template.kind === 'verification')) {
-    throw new AppError(
-      'WRONG_TEMPLATE_KIND',
-      verification
-        ? `Template ${template.templateCode} is a ${template.kind} template; codes need a verification template.`
-        : `Template ${template.templateCode} sends verification codes; use POST /v1/verifications.`,
-      { kind: template.kind },
-    );
-  }
-}
-
 /** Step 3: E.164, or INVALID_MOBILE (422) saying what is wrong. */
 export function e164Of(mobile: string): string {
   return normalizeMobile(mobile);
@@ -128,12 +111,7 @@ export async function checkOptOut(
     optOutDecider,
     optOutStream(template.tenantId, e164),
   );
-  if (state.optedOut) {
-    throw new AppError(
-      'MOBILE_OPTED_OUT',
-      'The number has opted out of this tenant’s marketing messages.',
-    );
-  }
+  checkNotOptedOut(template.kind, state);
 }
 
 /**
@@ -197,11 +175,7 @@ export async function existingAnswer(
     limit: 1,
   });
   if (!first || first.type !== 'sms.accepted.v1') return undefined;
-  // the decider answers [] for the same request and throws IDEMPOTENCY_KEY_REUSED for another
-  messageDecider.decide(
-    { type: 'Accept', data: { ...first.data, requestHash: hash } },
-    aggregate(messageDecider, [first]),
-  );
+  checkRepeat(first.data, hash);
   return answerOf(first);
 }
 

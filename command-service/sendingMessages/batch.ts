@@ -10,20 +10,24 @@ import {
   batchDecider,
   batchStream,
   checkBatchSize,
+  checkRepeat,
   checkSendAt,
+  checkSendable,
   DomainError,
   type BatchEvent,
   type BatchItemResult,
   type BatchRecordedData,
+  type ExistingTemplate,
   type Params,
+  type Route,
 } from '../../domain/index.ts';
 import type { Principal } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { WrongExpectedVersionError } from '../../platform/eventStore/index.ts';
+import { readStream } from '../../platform/eventStore/index.ts';
 import type { CommandDeps } from '../deps.ts';
-import { toNewEvents, type Meta } from '../commandHandling/index.ts';
+import { handle, type Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
-import { approvedRoutes, idempotentMessageId, requestHash, requireSendable } from './accepting.ts';
+import { approvedRoutes, idempotentMessageId, requestHash } from './accepting.ts';
 import { acceptRecipient } from './sending.ts';
 
 export interface BatchInput {
@@ -81,8 +85,8 @@ async function recordedBatch(
   deps: CommandDeps,
   batchId: string,
 ): Promise<{ state: ReturnType<typeof batchDecider.initialState> }> {
-  const events = await deps.eventStore.readStream(batchStream(batchId));
-  return { state: aggregate(batchDecider, events as unknown as BatchEvent[]) };
+  const events = await readStream<BatchEvent>(deps.eventStore, batchStream(batchId));
+  return { state: aggregate(batchDecider, events) };
 }
 
 /**
@@ -102,7 +106,7 @@ export async function sendBatch(
   // 1.
   checkBatchSize(input.recipients.length);
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
-  requireSendable(template, false);
+  checkSendable(template, false);
   const sendAt = input.sendAt === undefined ? undefined : checkSendAt(input.sendAt, now);
   const key = input.idempotencyKey;
   const hash = requestHash({
@@ -116,16 +120,59 @@ export async function sendBatch(
   if (key !== undefined) {
     const { state } = await recordedBatch(deps, batchId);
     if (state.exists) {
-      batchDecider.decide(
-        { type: 'RecordBatch', data: { ...state.recorded, requestHash: hash } },
-        state,
-      );
+      checkRepeat(state.recorded, hash, 'batch');
       return answerOf(state.recorded, input);
     }
   }
   // 3.
   const approved = await approvedRoutes(deps, template);
   // 4.
+  const results = await acceptEach(
+    deps,
+    template,
+    approved,
+    input,
+    { batchId, key, sendAt },
+    meta,
+    {
+      tenantId: principal.userId,
+      now,
+    },
+  );
+  // 5. (the same key at the same time: the answer recorded first is the answer)
+  const recorded = await handle(
+    deps.eventStore,
+    batchDecider,
+    batchStream(batchId),
+    {
+      type: 'RecordBatch',
+      data: {
+        batchId,
+        tenantId: template.tenantId,
+        templateCode: template.templateCode,
+        requestHash: hash,
+        ...(key === undefined ? {} : { idempotencyKey: key }),
+        ...(sendAt === undefined ? {} : { sendAt }),
+        results,
+      },
+    },
+    meta,
+  );
+  if (!recorded.state.exists) throw new Error(`batch ${batchId} was not recorded`);
+  return answerOf(recorded.state.recorded, input);
+}
+
+/** Step 4: each recipient accepted or refused on its own, CONCURRENCY at a time. */
+async function acceptEach(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  approved: readonly Route[],
+  input: BatchInput,
+  batch: { batchId: string; key: string | undefined; sendAt: string | undefined },
+  meta: Meta,
+  at: { tenantId: string; now: number },
+): Promise<BatchItemResult[]> {
+  const { batchId, key, sendAt } = batch;
   const results: BatchItemResult[] = new Array(input.recipients.length);
   let next = 0;
   const worker = async () => {
@@ -142,13 +189,13 @@ export async function sendBatch(
             messageId:
               key === undefined
                 ? randomUUID()
-                : idempotentMessageId(principal.userId, `batch\n${key}\n${i}`),
+                : idempotentMessageId(at.tenantId, `batch\n${key}\n${i}`),
             idempotencyKey: key === undefined ? undefined : `${key}#${i}`,
             sendAt,
             batch: { batchId, index: i },
           },
           meta,
-          now,
+          at.now,
         );
         results[i] = {
           index: i,
@@ -166,36 +213,5 @@ export async function sendBatch(
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, input.recipients.length) }, worker));
-  // 5.
-  const events = batchDecider.decide(
-    {
-      type: 'RecordBatch',
-      data: {
-        batchId,
-        tenantId: template.tenantId,
-        templateCode: template.templateCode,
-        requestHash: hash,
-        ...(key === undefined ? {} : { idempotencyKey: key }),
-        ...(sendAt === undefined ? {} : { sendAt }),
-        results,
-      },
-    },
-    batchDecider.initialState(),
-  );
-  try {
-    await deps.eventStore.append(batchStream(batchId), toNewEvents(events, meta), 'no_stream');
-  } catch (err) {
-    if (!(err instanceof WrongExpectedVersionError)) throw err;
-    // the same key at the same time: the answer recorded first is the answer
-    const { state } = await recordedBatch(deps, batchId);
-    if (state.exists) {
-      batchDecider.decide(
-        { type: 'RecordBatch', data: { ...state.recorded, requestHash: hash } },
-        state,
-      );
-      return answerOf(state.recorded, input);
-    }
-    throw err;
-  }
-  return answerOf(events[0]!.data, input);
+  return results;
 }

@@ -2,7 +2,7 @@
 // `sms.cancelled` (final); one submitted already (or being dispatched now)
 // answers 409 MESSAGE_NOT_CANCELLABLE with its current status. The rule is
 // the message decider's (Cancel).
-import { messageDecider, messageStream, type MessageState } from '../../domain/index.ts';
+import { messageDecider, messageStream } from '../../domain/index.ts';
 import type { Principal } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import type { CommandDeps } from '../deps.ts';
@@ -15,12 +15,6 @@ export interface CancelledAnswer {
 }
 
 const MESSAGE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function owned(state: MessageState, principal: Principal): boolean {
-  return (
-    state.exists && (principal.role === 'admin' || state.accepted.tenantId === principal.userId)
-  );
-}
 
 /**
  * 1. the message exists and is the caller's (else 404, as for a stranger's);
@@ -39,12 +33,12 @@ export async function cancelMessage(
     deps.eventStore,
     messageDecider,
     messageStream(messageId),
-    (state) => {
-      if (!owned(state, principal)) throw new AppError('MESSAGE_NOT_FOUND');
-      return messageDecider.decide(
-        { type: 'Cancel', data: { at: new Date(now).toISOString() } },
-        state,
-      );
+    {
+      type: 'Cancel',
+      data: {
+        at: new Date(now).toISOString(),
+        ...(principal.role === 'admin' ? {} : { tenantId: principal.userId }),
+      },
     },
     meta,
   );

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import {
   checkParams,
   checkSendAt,
+  checkSendable,
   fillPlaceholders,
   quietUntil,
   type ExistingTemplate,
@@ -11,6 +12,7 @@ import {
   type Route,
 } from '../../domain/index.ts';
 import type { Principal } from '../../platform/auth/index.ts';
+import type { Reservation } from '../../platform/rateLimits/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import type { Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
@@ -27,7 +29,6 @@ import {
   idempotentMessageId,
   measure,
   requestHash,
-  requireSendable,
   reserveOrRefuse,
   type AcceptedAnswer,
 } from './accepting.ts';
@@ -64,7 +65,7 @@ export async function sendMessage(
 ): Promise<SendAnswer> {
   // 1.
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
-  requireSendable(template, false);
+  checkSendable(template, false);
   const sendAt = input.sendAt === undefined ? undefined : checkSendAt(input.sendAt, now);
   const statusCallback =
     input.statusCallback === undefined
@@ -102,6 +103,26 @@ export interface Recipient {
   batch?: { batchId: string; index: number };
   /** Checked already (checkStatusCallback). */
   statusCallback?: string | undefined;
+}
+
+/** A scheduled send reserves its limits at send time: nothing now. */
+const NOTHING_RESERVED: Readonly<Reservation> = Object.freeze({ keys: [], kinds: [], token: '' });
+
+/**
+ * When a message may go: `asked`, the sendAt still ahead of now; `notBefore`, that, or
+ * for a marketing template the end of its quiet hours when the send falls inside them.
+ */
+function sendTimeOf(
+  template: ExistingTemplate,
+  sendAt: string | undefined,
+  now: number,
+): { asked: string | undefined; notBefore: string | undefined } {
+  const asked = sendAt !== undefined && Date.parse(sendAt) > now ? sendAt : undefined;
+  const quietEnd =
+    template.kind === 'marketing' && template.quietHours !== undefined
+      ? quietUntil(template.quietHours, asked === undefined ? now : Date.parse(asked))
+      : undefined;
+  return { asked, notBefore: quietEnd === undefined ? asked : new Date(quietEnd).toISOString() };
 }
 
 /**
@@ -151,20 +172,11 @@ export async function acceptRecipient(
     if (earlier) return { ...earlier, repeated: true };
   }
   // 5.
-  const asked = sendAt !== undefined && Date.parse(sendAt) > now ? sendAt : undefined;
-  const quietEnd =
-    template.kind === 'marketing' && template.quietHours !== undefined
-      ? quietUntil(template.quietHours, asked === undefined ? now : Date.parse(asked))
-      : undefined;
-  const notBefore = quietEnd === undefined ? asked : new Date(quietEnd).toISOString();
+  const { asked, notBefore } = sendTimeOf(template, sendAt, now);
   const scheduled = notBefore !== undefined;
-  let reservation;
-  if (scheduled) {
-    await platformLimitsFor(deps, template, mobile);
-    reservation = { keys: [], kinds: [], token: '' };
-  } else {
-    reservation = await reserveOrRefuse(deps, template, mobile, now);
-  }
+  const reservation = scheduled
+    ? await platformLimitsFor(deps, template, mobile).then(() => NOTHING_RESERVED)
+    : await reserveOrRefuse(deps, template, mobile, now);
   // 6.
   const { segments, encoding } = measure(template, params);
   const answer = await appendAccepted(

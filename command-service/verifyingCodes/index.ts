@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import {
   checkParams,
+  checkSendable,
   checkOutcomeErrors,
   checkVerification,
   digestMobile,
@@ -14,6 +15,7 @@ import {
   verificationStream,
   VERIFICATION_CODE_PLACEHOLDER,
   verificationDefaults,
+  type ExistingTemplate,
   type Params,
   type SmsAcceptedData,
   type VerificationState,
@@ -40,7 +42,6 @@ import {
   fromTemplate,
   measure,
   requestHash,
-  requireSendable,
   reserveOrRefuse,
   sendRoutes,
 } from '../sendingMessages/accepting.ts';
@@ -77,6 +78,26 @@ export interface IssuedCode {
  * 7. append `sms.accepted.v1` with the text masked and sealed.
  * `onCode` exists for tests and tools that must see the code (never logged).
  */
+/** Step 2: the caller's params and the code's placeholder (masked) match the template. */
+function codeParams(
+  template: ExistingTemplate,
+  extra: Params,
+): { settings: NonNullable<ExistingTemplate['verification']>; masked: Params } {
+  if (Object.hasOwn(extra, VERIFICATION_CODE_PLACEHOLDER)) {
+    throw new AppError(
+      'PARAMS_MISMATCH',
+      'The code is drawn by the service; do not pass params.code.',
+      {
+        missing: [],
+        extra: [VERIFICATION_CODE_PLACEHOLDER],
+      },
+    );
+  }
+  const masked: Params = { ...extra, [VERIFICATION_CODE_PLACEHOLDER]: MASK };
+  checkParams(template.placeholders, masked);
+  return { settings: template.verification ?? verificationDefaults, masked };
+}
+
 export async function requestCode(
   deps: CommandDeps,
   principal: Principal,
@@ -89,21 +110,9 @@ export async function requestCode(
   const extra = input.params ?? {};
   // 1.
   const { template } = await loadTemplate(deps.eventStore, input.templateCode, principal);
-  requireSendable(template, true);
+  checkSendable(template, true);
   // 2.
-  if (Object.hasOwn(extra, VERIFICATION_CODE_PLACEHOLDER)) {
-    throw new AppError(
-      'PARAMS_MISMATCH',
-      'The code is drawn by the service; do not pass params.code.',
-      {
-        missing: [],
-        extra: [VERIFICATION_CODE_PLACEHOLDER],
-      },
-    );
-  }
-  const settings = template.verification ?? verificationDefaults;
-  const masked: Params = { ...extra, [VERIFICATION_CODE_PLACEHOLDER]: MASK };
-  checkParams(template.placeholders, masked);
+  const { settings, masked } = codeParams(template, extra);
   // the vendors' limits apply to the code as drawn: codeLength digits
   const routes = await sendRoutes(deps, template, {
     ...extra,
@@ -127,21 +136,17 @@ export async function requestCode(
       deps.eventStore,
       verificationDecider,
       verificationStreamOf(config, template.templateCode, mobile),
-      (state) =>
-        verificationDecider.decide(
-          {
-            type: 'Issue',
-            data: {
-              verificationId,
-              messageId,
-              templateCode: template.templateCode,
-              codeHash: codeHash(config, verificationId, code),
-              expiresAt,
-              maxAttempts: settings.maxAttempts,
-            },
-          },
-          state,
-        ),
+      {
+        type: 'Issue',
+        data: {
+          verificationId,
+          messageId,
+          templateCode: template.templateCode,
+          codeHash: codeHash(config, verificationId, code),
+          expiresAt,
+          maxAttempts: settings.maxAttempts,
+        },
+      },
       meta,
     );
   } catch (err) {
@@ -195,11 +200,11 @@ export async function checkCode(
     verificationStreamOf(config, template.templateCode, mobile),
     (state: VerificationState) => {
       const hash = state.exists ? codeHash(config, state.verificationId, input.code) : '';
+      // the decider's Check decides the same; the outcome says what to answer
       outcome = checkVerification(state, hash, new Date(now));
-      return outcome.events;
+      return { type: 'Check' as const, data: { codeHash: hash, now: new Date(now) } };
     },
     meta,
-    5,
   );
   if (!outcome) throw new Error('checkCode: no outcome');
   if (outcome.outcome === 'valid') {

@@ -264,10 +264,8 @@ export function webhookRouter(deps: WebhookDeps): Router {
       deps.eventStore,
       optOutDecider,
       optOutStream(tenantId, mobile),
-      (state) =>
-        optOutDecider.decide({ type, data: { tenantId, mobile, keyword, inboundId: id } }, state),
+      { type, data: { tenantId, mobile, keyword, inboundId: id } },
       meta,
-      5,
     );
   };
 

@@ -5,6 +5,7 @@
 import type { Decider, Event } from '../decider.ts';
 import { DomainError } from '../errors.ts';
 import { requireInteger, requireText, withoutUndefined } from '../checks/index.ts';
+import { checkRepeat } from './acceptance.ts';
 
 export const batchStream = (batchId: string): string => `batch-${batchId}`;
 /** At most this many recipients in one batch. */
@@ -65,11 +66,8 @@ export function checkBatchSize(count: number): void {
 function decide(command: BatchCommand, state: BatchState): BatchEvent[] {
   const d = command.data;
   if (state.exists) {
-    if (state.recorded.requestHash === d.requestHash) return [];
-    throw new DomainError(
-      'IDEMPOTENCY_KEY_REUSED',
-      'This Idempotency-Key was already used with a different batch; use a new key.',
-    );
+    checkRepeat(state.recorded, d.requestHash, 'batch');
+    return [];
   }
   checkBatchSize(d.results.length);
   d.results.forEach((r, i) => {

@@ -44,6 +44,12 @@ export {
   type SmsExpired,
 } from './message.ts';
 export {
+  checkSendable,
+  checkNotOptedOut,
+  checkRepeat,
+  type SendableTemplate,
+} from './acceptance.ts';
+export {
   batchDecider,
   batchStream,
   checkBatchSize,

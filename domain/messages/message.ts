@@ -20,6 +20,7 @@
 // applied, and the later submission record is then a no-op.
 import type { Decider, Event } from '../decider.ts';
 import { DomainError } from '../errors.ts';
+import { checkRepeat } from './acceptance.ts';
 import type { TemplateKind } from '../templates/policy.ts';
 import type { Encoding } from '../segments/segments.ts';
 import {
@@ -207,8 +208,12 @@ export type RecordFailure = { type: 'RecordFailure'; data: Without<SmsFailed> };
 export type RecordDelivery = { type: 'RecordDelivery'; data: Without<SmsDelivered> };
 export type RecordUndelivered = { type: 'RecordUndelivered'; data: Without<SmsUndelivered> };
 export type RecordExpiry = { type: 'RecordExpiry'; data: Without<SmsExpired> };
-/** at: the time of the request, to tell whether the message is still far enough from due. */
-export type Cancel = { type: 'Cancel'; data: { at: string; reason?: string } };
+/**
+ * at: the time of the request, to tell whether the message is still far enough from due.
+ * tenantId: the caller's tenant; another tenant's message is not found, as a stranger's
+ * would be (absent for an admin, who may cancel any message).
+ */
+export type Cancel = { type: 'Cancel'; data: { at: string; reason?: string; tenantId?: string } };
 export type RecordLimitsReserved = { type: 'RecordLimitsReserved'; data: { reservedAt: string } };
 export type MessageCommand =
   | Accept
@@ -413,16 +418,18 @@ function accept(d: SmsAcceptedData): SmsAccepted {
 }
 
 // decide ------------------------------------------------------------------
+function cancellableBy(state: ExistingMessage, tenantId: string | undefined): boolean {
+  return tenantId === undefined || state.accepted.tenantId === tenantId;
+}
+
 function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
   if (command.type === 'Accept') {
     if (!state.exists) return [accept(command.data)];
-    if (sameRequest(state, command.data.requestHash)) return [];
-    throw new DomainError(
-      'IDEMPOTENCY_KEY_REUSED',
-      'This Idempotency-Key was already used with a different request; use a new key.',
-    );
+    checkRepeat(state.accepted, command.data.requestHash);
+    return [];
   }
-  if (!state.exists) throw new DomainError('MESSAGE_NOT_FOUND', 'No such message.');
+  if (!state.exists || (command.type === 'Cancel' && !cancellableBy(state, command.data.tenantId)))
+    throw new DomainError('MESSAGE_NOT_FOUND', 'No such message.');
   const messageId = state.messageId;
   const s = state.status;
   const dispatching = s === 'accepted';

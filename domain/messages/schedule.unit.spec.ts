@@ -65,6 +65,19 @@ describe('cancel', () => {
       .when({ type: 'Cancel', data: { at: '2026-12-01T08:30:00.000Z' } })
       .then([cancelled]);
   });
+  it("is the tenant's own: another tenant's message is not found, an admin (no tenant) may cancel any", () => {
+    const at = '2026-12-01T08:30:00.000Z';
+    given(decider, [scheduled])
+      .when({ type: 'Cancel', data: { at, tenantId: 'someone-else' } })
+      .thenThrows('MESSAGE_NOT_FOUND');
+    given(decider, [scheduled, cancelled])
+      .when({ type: 'Cancel', data: { at, tenantId: 'someone-else' } })
+      .thenThrows('MESSAGE_NOT_FOUND');
+    given(decider, [scheduled])
+      .when({ type: 'Cancel', data: { at, tenantId: scheduled.data.tenantId } })
+      .then([cancelled]);
+    given(decider, []).when({ type: 'Cancel', data: { at } }).thenThrows('MESSAGE_NOT_FOUND');
+  });
   it('is idempotent once cancelled', () => {
     given(decider, [scheduled, cancelled])
       .when({ type: 'Cancel', data: { at: '2026-12-01T08:31:00.000Z' } })

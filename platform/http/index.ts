@@ -9,6 +9,7 @@ export {
 export {
   validateBody,
   validateQuery,
+  validatedQuery,
   validateInput,
   validationError,
   ajv,

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type Options, type SchemaObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { AppError } from '../errors/index.ts';
 
 const options: Options = {
@@ -87,6 +87,7 @@ export function validateQuery(schema: SchemaObject): RequestHandler {
   return (req, _res, next) => {
     const query: Record<string, unknown> = { ...req.query };
     if (!validate(query)) return next(validationError('query', validate.errors ?? []));
+    validatedQueries.set(req, query);
     // express 5 re-parses req.query on every read: pin the coerced copy on this request.
     Object.defineProperty(req, 'query', {
       value: query,
@@ -96,6 +97,19 @@ export function validateQuery(schema: SchemaObject): RequestHandler {
     });
     next();
   };
+}
+
+// The coerced query of each request that passed validateQuery.
+const validatedQueries = new WeakMap<Request, Record<string, unknown>>();
+
+/**
+ * The query of a request as validateQuery checked and coerced it, typed as the route's
+ * schema describes it (the one place that gives it that type).
+ */
+export function validatedQuery<T extends object>(req: Request): T {
+  const query = validatedQueries.get(req);
+  if (query === undefined) throw new Error(`${req.path}: no validateQuery before this handler`);
+  return query as T;
 }
 
 /**

@@ -131,4 +131,13 @@ export async function lockInfo(redis: Redis, key: string): Promise<LockInfo | un
   return { ...parse(value), ttlMs: Math.max(0, ttl) };
 }
 
-export { tryMysqlLock, type MysqlLockOptions, type MysqlLockSession } from './mysql.ts';
+export {
+  DATABASE_SCOPED_NAME_SQL,
+  getNamedLock,
+  releaseNamedLock,
+  tryMysqlLock,
+  withMysqlLock,
+  type MysqlLockName,
+  type MysqlLockOptions,
+  type MysqlLockSession,
+} from './mysql.ts';

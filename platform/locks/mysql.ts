@@ -33,6 +33,52 @@ export interface MysqlLockOptions {
   heartbeatMs?: number;
 }
 
+/** A named lock (its SQL name expression and params) on a connection the caller holds. */
+export type MysqlLockName = Pick<MysqlLockOptions, 'nameSql' | 'params'>;
+
+/**
+ * MySQL named locks are server-wide: a name scoped to the connection's database, whose
+ * rows the lock guards (64 characters at most: a digest of the database name).
+ */
+export const DATABASE_SCOPED_NAME_SQL = "CONCAT(?, ':', LEFT(SHA1(IFNULL(DATABASE(), '')), 16))";
+
+/** GET_LOCK on a connection, waiting up to `waitSeconds`; true when taken. */
+export async function getNamedLock(
+  conn: PoolConnection,
+  name: MysqlLockName,
+  waitSeconds: number,
+): Promise<boolean> {
+  const [rows] = await conn.query<RowDataPacket[]>(`SELECT GET_LOCK(${name.nameSql}, ?) AS got`, [
+    ...name.params,
+    waitSeconds,
+  ]);
+  return Number(rows[0]?.got) === 1;
+}
+
+/** RELEASE_LOCK on the connection that took it. */
+export async function releaseNamedLock(conn: PoolConnection, name: MysqlLockName): Promise<void> {
+  await conn.query(`SELECT RELEASE_LOCK(${name.nameSql})`, name.params);
+}
+
+/** Runs work while holding the lock (waiting up to waitSeconds for it); throws when it stays busy. */
+export async function withMysqlLock<T>(
+  pool: MysqlPool,
+  options: MysqlLockOptions,
+  work: () => Promise<T>,
+): Promise<T> {
+  const session = await tryMysqlLock(pool, options);
+  if (!session) {
+    throw new Error(
+      `could not take the lock ${String(options.params[0])} within ${options.waitSeconds} s`,
+    );
+  }
+  try {
+    return await work();
+  } finally {
+    await session.release();
+  }
+}
+
 /**
  * Takes a connection and tries to take the lock on it. Undefined when another
  * connection holds it; throws when the server cannot be reached.
@@ -44,11 +90,7 @@ export async function tryMysqlLock(
   const conn = await pool.getConnection();
   let got: boolean;
   try {
-    const [rows] = await conn.query<RowDataPacket[]>(
-      `SELECT GET_LOCK(${options.nameSql}, ?) AS got`,
-      [...options.params, options.waitSeconds],
-    );
-    got = Number(rows[0]?.got) === 1;
+    got = await getNamedLock(conn, options, options.waitSeconds);
   } catch (err) {
     conn.destroy();
     throw err;
@@ -119,7 +161,7 @@ export async function tryMysqlLock(
         raw.off('end', onEnd);
         if (wasHeld && !broken) {
           try {
-            await conn.query(`SELECT RELEASE_LOCK(${options.nameSql})`, options.params);
+            await releaseNamedLock(conn, options);
           } catch {
             broken = true; // the lock goes with the connection anyway
           }

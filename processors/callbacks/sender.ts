@@ -20,6 +20,7 @@
 //    once: a crash between the call and the row update sends it again, with
 //    the same event id.
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import {
   callbackDecider,
@@ -35,19 +36,13 @@ import {
   postCallback,
   signatureHeader,
 } from '../../platform/callbacks/index.ts';
-import {
-  aggregateStream,
-  WrongExpectedVersionError,
-  type EventStore,
-  type RecordedEvent,
-} from '../../platform/eventStore/index.ts';
+import { handleCommand } from '../../platform/commandHandling/index.ts';
+import { type EventStore, type RecordedEvent } from '../../platform/eventStore/index.ts';
 import type { ProcessorDeps, Running } from '../deps.ts';
 import { runCheckpointed } from '../singleton.ts';
 import { callbackMetrics } from './metrics.ts';
 
 export const CALLBACKS_CHECKPOINT = 'callbacks.sender';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Message events and the callback type and status each becomes. */
 const STATUS_EVENTS: Record<string, { type: CallbackEventType; status: string }> = {
@@ -129,7 +124,7 @@ function payload(e: RecordedEvent, type: string, data: Record<string, unknown>):
 }
 
 function statusData(e: RecordedEvent, status: string, m: MessageContext) {
-  const d = e.data as Record<string, unknown>;
+  const d = e.data;
   const reason = d.reason as { code?: string; message?: string } | undefined;
   return {
     messageId: String(d.messageId),
@@ -151,26 +146,9 @@ async function decideOnEndpoint(
   callbackId: string,
   command: CallbackCommand,
 ): Promise<void> {
-  const stream = callbackStream(callbackId);
-  for (let round = 0; ; round++) {
-    const { state, expected } = await aggregateStream(store, callbackDecider, stream);
-    const out = callbackDecider.decide(command, state);
-    if (out.length === 0) return;
-    try {
-      await store.append(
-        stream,
-        out.map((e) => ({
-          type: e.type,
-          data: e.data,
-          metadata: { actor: { type: 'system', id: 'callbacks' } },
-        })),
-        expected,
-      );
-      return;
-    } catch (err) {
-      if (!(err instanceof WrongExpectedVersionError) || round >= 5) throw err;
-    }
-  }
+  await handleCommand(store, callbackDecider, callbackStream(callbackId), command, {
+    actor: { type: 'system', id: 'callbacks' },
+  });
 }
 
 /** Step 1 for one batch, in one transaction. */
@@ -247,7 +225,7 @@ async function toDeliveries(conn: PoolConnection, events: RecordedEvent[]): Prom
   };
 
   for (const e of events) {
-    const d = e.data as Record<string, unknown>;
+    const d = e.data;
     const status = STATUS_EVENTS[e.type];
     if (status) {
       const messageId = String(d.messageId);

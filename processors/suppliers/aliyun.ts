@@ -230,7 +230,7 @@ export class AliyunAdapter implements SupplierAdapter, ReviewApi {
     const request = new SendSmsRequest({
       phoneNumbers: toAliyunNumber(req.mobile),
       signName: req.signature || this.account.signName || '',
-      templateCode: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
+      templateCode: req.templateCode,
       outId: req.messageId,
       ...(Object.keys(req.params).length > 0 ? { templateParam: JSON.stringify(req.params) } : {}),
       ...(req.extendCode ? { smsUpExtendCode: req.extendCode } : {}),
@@ -273,7 +273,7 @@ export class AliyunAdapter implements SupplierAdapter, ReviewApi {
   readonly maxBatch = 100;
 
   batchKey(req: SendRequest): string {
-    return this.account.templateMap?.[req.templateCode] ?? req.templateCode;
+    return req.templateCode;
   }
 
   /**

@@ -54,11 +54,8 @@ const account = (vendor: Vendor, endpoint: string, timeoutMs = 2000): SupplierAc
   accessKeyId: KEY_ID,
   accessKeySecret: SECRET,
   signName: 'sign',
-  ...(vendor === 'tencent' ? { appId: '1400006666' } : {}),
-  weight: 1,
-  throughputPerSecond: 10,
+  ...(vendor === 'tencent' ? { smsSdkAppId: '1400006666' } : {}),
   timeoutMs,
-  webhookSecret: 'w'.repeat(16),
 });
 
 const send = (vendor: Vendor, endpoint: string, timeoutMs?: number): Promise<SendOutcome> => {

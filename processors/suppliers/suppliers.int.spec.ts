@@ -58,11 +58,8 @@ function account(
     accessKeyId: vendor === 'aliyun' ? 'LTAI-test' : 'AKID-test',
     accessKeySecret: vendor === 'aliyun' ? 'aliyun-secret' : 'tencent-secret',
     signName: '流媒体',
-    ...(vendor === 'tencent' ? { appId: '1400006666' } : {}),
-    weight: 1,
-    throughputPerSecond: 100,
+    ...(vendor === 'tencent' ? { smsSdkAppId: '1400006666' } : {}),
     timeoutMs: 2000,
-    webhookSecret: 'hook-secret',
     ...overrides,
   };
 }
@@ -75,7 +72,7 @@ async function configure(
     vendor,
     accessKeyId: vendor === 'aliyun' ? 'LTAI-test' : 'AKID-test',
     accessKeySecret: vendor === 'aliyun' ? 'aliyun-secret' : 'tencent-secret',
-    ...(vendor === 'tencent' ? { appId: '1400006666' } : {}),
+    ...(vendor === 'tencent' ? { smsSdkAppId: '1400006666' } : {}),
     receiptUrl: `${hookUrl}/${vendor}/receipts`,
     inboundUrl: `${hookUrl}/${vendor}/inbound`,
     signName: '流媒体',

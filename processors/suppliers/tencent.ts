@@ -223,7 +223,7 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
         latencyMs: 0,
       };
     }
-    if (!this.account.appId) {
+    if (!this.account.smsSdkAppId) {
       return {
         kind: 'rejected',
         code: 'LOCAL.NO_SDK_APP_ID',
@@ -231,7 +231,7 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
         latencyMs: 0,
       };
     }
-    const appId = this.account.appId;
+    const appId = this.account.smsSdkAppId;
     const result = await observeExchange(
       this.account.timeoutMs,
       () =>
@@ -239,7 +239,7 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
           PhoneNumberSet: [req.mobile],
           SmsSdkAppId: appId,
           SignName: req.signature || this.account.signName || '',
-          TemplateId: this.account.templateMap?.[req.templateCode] ?? req.templateCode,
+          TemplateId: req.templateCode,
           TemplateParamSet: tencentParamSet(req),
           SessionContext: req.messageId,
           ...(req.extendCode ? { ExtendCode: req.extendCode } : {}),
@@ -298,10 +298,10 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
           } as const),
     );
     const sendable = reqs.filter((_, i) => local[i] === undefined);
-    if (!this.account.appId || sendable.length === 0) {
+    if (!this.account.smsSdkAppId || sendable.length === 0) {
       return Promise.all(reqs.map((r) => this.send(r)));
     }
-    const appId = this.account.appId;
+    const appId = this.account.smsSdkAppId;
     const result = await observeExchange(
       this.account.timeoutMs,
       () =>
@@ -309,7 +309,7 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
           PhoneNumberSet: sendable.map((r) => r.mobile),
           SmsSdkAppId: appId,
           SignName: first.signature || this.account.signName || '',
-          TemplateId: this.account.templateMap?.[first.templateCode] ?? first.templateCode,
+          TemplateId: first.templateCode,
           TemplateParamSet: tencentParamSet(first),
           // one per call: receipts and pulls match each number by its SerialNo
           SessionContext: `batch:${first.messageId}`,
@@ -353,8 +353,8 @@ export class TencentAdapter implements SupplierAdapter, ReviewApi {
    */
   async query(req: QueryRequest): Promise<QueryOutcome> {
     if (!isE164(req.mobile)) return { kind: 'unknown', message: 'mobile is not E.164' };
-    if (!this.account.appId) return { kind: 'unknown', message: 'account has no appId' };
-    const appId = this.account.appId;
+    if (!this.account.smsSdkAppId) return { kind: 'unknown', message: 'account has no appId' };
+    const appId = this.account.smsSdkAppId;
     const nowSec = Math.floor(this.now().getTime() / 1000);
     const begin = Math.floor(req.sentAt.getTime() / 1000) - 60;
     if (nowSec - begin > 7 * 86400)

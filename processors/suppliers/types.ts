@@ -1,36 +1,24 @@
 // The supplier port: what the dispatcher needs from an upstream SMS vendor.
 // Adapters never throw for vendor or network trouble and never log: every
 // call ends in a typed outcome. Credentials never appear in outcomes.
+import type { SupplierAccount as ConfiguredAccount } from '../../platform/config/index.ts';
 
-/** One configured account at one vendor. */
-export interface SupplierAccount {
-  id: string;
-  vendor: 'aliyun' | 'tencent';
-  /**
-   * Base URL of the vendor API, e.g. https://dysmsapi.aliyuncs.com/ or http://127.0.0.1:8090/
-   * (Aliyun: scheme and host only). A Tencent endpoint that is not an sms.* host is
-   * addressed as sms.tencentcloudapi.com and connected to at its own host (tencent.ts).
-   */
-  endpoint: string;
-  /** Aliyun AccessKeyId / Tencent SecretId. */
-  accessKeyId: string;
-  /** Aliyun AccessKeySecret / Tencent SecretKey. */
-  accessKeySecret: string;
-  /** Default signature name when a request carries none. */
-  signName?: string;
-  /** Tencent SmsSdkAppId (required for tencent). */
-  appId?: string;
-  /** Aliyun RegionId (default cn-hangzhou) / Tencent X-TC-Region (default ap-guangzhou). */
-  region?: string;
-  weight: number;
-  throughputPerSecond: number;
-  /** Whole-call deadline for one vendor request. */
-  timeoutMs: number;
-  /** Our template code -> vendor template id; a code not in the map is sent as is. */
-  templateMap?: Record<string, string>;
-  /** Secret our webhooks use to authenticate this account's pushes (not used by adapters). */
-  webhookSecret: string;
-}
+/**
+ * One configured account at one vendor: platform/config's SupplierAccount (the one type,
+ * from STREAMING_SUPPLIERS to the adapters), of which an adapter reads only these fields.
+ * endpoint: base URL of the vendor API, e.g. https://dysmsapi.aliyuncs.com/ or
+ * http://127.0.0.1:8090/ (Aliyun: scheme and host only); a Tencent endpoint that is not an
+ * sms.* host is addressed as sms.tencentcloudapi.com and connected to at its own host
+ * (tencent.ts). accessKeyId/accessKeySecret: Aliyun AccessKey / Tencent SecretId and
+ * SecretKey. signName: the signature when a request carries none. smsSdkAppId: Tencent's
+ * SmsSdkAppId (required for tencent). region: Aliyun RegionId (default cn-hangzhou) /
+ * Tencent X-TC-Region (default ap-guangzhou). timeoutMs: whole-call deadline of one request.
+ */
+export type SupplierAccount = Pick<
+  ConfiguredAccount,
+  'id' | 'vendor' | 'endpoint' | 'accessKeyId' | 'accessKeySecret' | 'timeoutMs'
+> &
+  Partial<Pick<ConfiguredAccount, 'signName' | 'smsSdkAppId' | 'region'>>;
 
 export interface SendRequest {
   messageId: string;

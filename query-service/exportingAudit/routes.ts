@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { Router } from 'express';
 import { requireAdmin } from '../../platform/auth/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { auditExportQuery } from '../../schemas/openapi/query.ts';
 import { parseRange } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
@@ -15,13 +15,13 @@ export function auditRouter(deps: QueryDeps): Router {
     requireAdmin,
     validateQuery(auditExportQuery),
     async (req, res) => {
-      const q = req.query as unknown as {
+      const q = validatedQuery<{
         tenant?: string;
         from?: string;
         to?: string;
         format: AuditFormat;
         after?: number;
-      };
+      }>(req);
       const { from, to } = parseRange(q);
       await waitForReadModels(deps, ['audit_log'], q.after);
       const lines = auditLines(deps, { tenant: q.tenant, from, to }, q.format);

@@ -8,7 +8,7 @@ import { Router, type Request, type Response } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { principalOf } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { maskMobiles } from '../../platform/logger/mask.ts';
 import { exportMessagesQuery } from '../../schemas/openapi/query.ts';
 import { iso, parseRange, sqlConditions, visibleTenant } from '../params.ts';
@@ -61,13 +61,13 @@ function csvCell(v: unknown): string {
 }
 
 async function exportMessages(deps: QueryDeps, req: Request, res: Response): Promise<void> {
-  const q = req.query as unknown as {
+  const q = validatedQuery<{
     from: string;
     to: string;
     format: 'csv' | 'ndjson';
     mask: boolean;
     tenant?: string;
-  };
+  }>(req);
   const principal = principalOf(req);
   const { from, to } = parseRange(q, EXPORT_MAX_DAYS);
   const tenant = visibleTenant(req, q.tenant);

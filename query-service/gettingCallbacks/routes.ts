@@ -2,12 +2,13 @@
 // /v1/callbacks/signing-secret: the tenant's callback endpoints and what was
 // delivered to them, from the callback sender's tables (its read model; its
 // checkpoint `callbacks.sender` is what `after=` waits for).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { principalOf } from '../../platform/auth/index.ts';
 import { ensureCallbackTables, messageCallbackSecret } from '../../platform/callbacks/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import {
   getCallbackQuery,
   listCallbacksQuery,
@@ -22,7 +23,6 @@ const CHECKPOINT = 'callbacks.sender';
 
 const isoMs = (v: unknown) =>
   v === null || v === undefined ? undefined : new Date(Number(v)).toISOString();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitForSender(deps: QueryDeps, after: number | undefined): Promise<void> {
   if (after === undefined || after <= 0) return;
@@ -146,12 +146,12 @@ export function callbacksRouter(deps: QueryDeps): Router {
     '/v1/callbacks/:id/deliveries',
     validateQuery(listDeliveriesQuery),
     async (req, res) => {
-      const q = req.query as unknown as {
+      const q = validatedQuery<{
         status?: string;
         limit: number;
         cursor?: string;
         after?: number;
-      };
+      }>(req);
       await ready();
       await waitForSender(deps, q.after);
       const endpoint = await endpointOf(deps, req);

@@ -1,7 +1,7 @@
 // GET /v1/inbound: inbound (MO) messages, newest first.
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { listInboundQuery } from '../../schemas/openapi/query.ts';
 import {
   decodeTimeCursor,
@@ -29,7 +29,7 @@ export function inboundView(row: RowDataPacket) {
 }
 
 async function listInbound(deps: QueryDeps, req: Request) {
-  const q = req.query as unknown as {
+  const q = validatedQuery<{
     mobile?: string;
     from?: string;
     to?: string;
@@ -37,7 +37,7 @@ async function listInbound(deps: QueryDeps, req: Request) {
     limit: number;
     cursor?: string;
     after?: number;
-  };
+  }>(req);
   const cursor = decodeTimeCursor(q.cursor);
   const { from, to } = parseRange(q);
   const tenant = visibleTenant(req, q.tenant);

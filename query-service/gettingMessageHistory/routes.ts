@@ -5,7 +5,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { canSee, principalOf, type Principal } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { findTimeline } from '../../platform/readModels/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { listMessagesQuery, getMessageQuery } from '../../schemas/openapi/query.ts';
 import {
   decodeTimeCursor,
@@ -112,7 +112,7 @@ export async function getMessage(
 export function messageHistoryRouter(deps: QueryDeps): Router {
   const router = Router();
   router.get('/v1/messages', validateQuery(listMessagesQuery), async (req, res) => {
-    res.json(await listMessages(deps, principalOf(req), req.query as unknown as ListMessagesQuery));
+    res.json(await listMessages(deps, principalOf(req), validatedQuery<ListMessagesQuery>(req)));
   });
   router.get('/v1/messages/:id', validateQuery(getMessageQuery), async (req, res) => {
     const after = (req.query as { after?: number }).after;

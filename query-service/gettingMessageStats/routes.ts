@@ -6,7 +6,7 @@
 // more). Not the vendor's own report time: Aliyun's has whole seconds only.
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { statsQuery } from '../../schemas/openapi/query.ts';
 import { parseRange, visibleTenant } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
@@ -24,13 +24,13 @@ interface Bucket {
 }
 
 async function stats(deps: QueryDeps, req: Request) {
-  const q = req.query as unknown as {
+  const q = validatedQuery<{
     from?: string;
     to?: string;
     granularity: 'hour' | 'day';
     tenant?: string;
     after?: number;
-  };
+  }>(req);
   const granularity = q.granularity;
   const range = parseRange(q, MAX_DAYS[granularity]);
   const to = range.to ?? new Date(Math.ceil(Date.now() / HOUR) * HOUR);

@@ -10,7 +10,7 @@
 import { Router } from 'express';
 import { requireAdmin } from '../../platform/auth/index.ts';
 import { readSharedPipeline } from '../../platform/health/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { readJobs } from '../../platform/jobs/index.ts';
 import { jobsQuery, pipelineQuery } from '../../schemas/openapi/query.ts';
 import type { QueryDeps } from '../readModels.ts';
@@ -65,7 +65,7 @@ export function operationsRouter(deps: QueryDeps): Router {
     res.json(await pipeline(deps));
   });
   router.get('/v1/jobs', requireAdmin, validateQuery(jobsQuery), async (req, res) => {
-    const q = req.query as unknown as { runs: number };
+    const q = validatedQuery<{ runs: number }>(req);
     res.setHeader('Cache-Control', 'no-store');
     res.json({ items: await readJobs(deps.redis, systemPrefix(deps), q.runs) });
   });

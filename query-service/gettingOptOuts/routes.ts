@@ -2,7 +2,7 @@
 // (STOP-style replies and POST /v1/opt-outs), newest first.
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { listOptOutsQuery } from '../../schemas/openapi/query.ts';
 import {
   decodeTimeCursor,
@@ -25,13 +25,13 @@ export function optOutView(row: RowDataPacket) {
 }
 
 async function listOptOuts(deps: QueryDeps, req: Request) {
-  const q = req.query as unknown as {
+  const q = validatedQuery<{
     mobile?: string;
     tenant?: string;
     limit: number;
     cursor?: string;
     after?: number;
-  };
+  }>(req);
   const cursor = decodeTimeCursor(q.cursor);
   const tenant = visibleTenant(req, q.tenant);
   await waitForReadModels(deps, ['opt_outs'], q.after);

@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../../platform/errors/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import {
   listSignaturesQuery,
   listTemplatesQuery,
@@ -161,9 +161,7 @@ export function templatesRouter(deps: QueryDeps): Router {
     res.json(await listSignatures(deps, req));
   });
   router.get('/v1/templates', validateQuery(listTemplatesQuery), async (req, res) => {
-    res.json(
-      await listTemplates(deps, principalOf(req), req.query as unknown as ListTemplatesQuery),
-    );
+    res.json(await listTemplates(deps, principalOf(req), validatedQuery<ListTemplatesQuery>(req)));
   });
   router.get('/v1/templates/:code', validateQuery(getTemplateQuery), async (req, res) => {
     const q = req.query as { tenant?: string; after?: number };

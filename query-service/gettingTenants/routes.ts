@@ -2,7 +2,7 @@
 import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { AppError } from '../../platform/errors/index.ts';
-import { validateQuery } from '../../platform/http/index.ts';
+import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { getTenantQuery, listTenantsQuery } from '../../schemas/openapi/query.ts';
 import { decodeCursor, encodeCursor, iso, sqlConditions, visibleTenant } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
@@ -20,12 +20,12 @@ export function tenantView(row: RowDataPacket) {
 }
 
 async function listTenants(deps: QueryDeps, req: Request) {
-  const q = req.query as unknown as {
+  const q = validatedQuery<{
     status?: string;
     limit: number;
     cursor?: string;
     after?: number;
-  };
+  }>(req);
   const tenant = visibleTenant(req, undefined);
   const cursor = decodeCursor(q.cursor, (values) =>
     values.length === 1 && typeof values[0] === 'string' ? (values[0] as string) : undefined,
@@ -54,7 +54,7 @@ export function tenantsRouter(deps: QueryDeps): Router {
   });
   router.get('/v1/tenants/:id', validateQuery(getTenantQuery), async (req, res) => {
     const id = String(req.params.id);
-    const q = req.query as unknown as { after?: number };
+    const q = validatedQuery<{ after?: number }>(req);
     const tenant = visibleTenant(req, undefined);
     if (tenant !== undefined && tenant !== id) throw new AppError('TENANT_NOT_FOUND');
     await waitForReadModels(deps, ['tenants'], q.after);

@@ -1,7 +1,7 @@
 // Everything the read side holds, for row-by-row and document-by-document comparison.
 import type { Document } from 'mongodb';
 import type { RowDataPacket } from 'mysql2/promise';
-import { allCachedTemplates, liveCollection, type ProjectorDeps } from '../../projectors/index.ts';
+import { liveCollection, type ProjectorDeps } from '../../projectors/index.ts';
 import { readModelDb, timelineCollections } from '../../platform/readModels/index.ts';
 
 const tables = [
@@ -16,7 +16,6 @@ export interface Snapshot {
   mongo: Record<string, unknown[]>;
   /** With mongoSince: audit records, and timelines of final messages, all of them. */
   mongoCounts?: Record<string, number>;
-  templateCache?: unknown[];
 }
 
 /**
@@ -84,6 +83,5 @@ export async function snapshot(
   }
   const out: Snapshot = { mysql, mongo };
   if (since !== undefined) out.mongoCounts = counts;
-  if (suffix === '') out.templateCache = await allCachedTemplates(deps);
   return out;
 }

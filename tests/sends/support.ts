@@ -81,27 +81,22 @@ export async function startSends(
         h.eventStore,
         templateDecider,
         templateStream(templateCode),
-        (state) =>
-          templateDecider.decide(
-            {
-              type: 'CreateTemplate',
-              data: {
-                templateId: randomUUID(),
-                templateCode,
-                tenantId,
-                name: `sends ${templateCode}`,
-                kind,
-                signature: 'Acme',
-                content: extra.content ?? 'order ${order} shipped',
-                suppliers,
-                policy,
-                ...(extra.quietHours ? { quietHours: extra.quietHours } : {}),
-              },
-            },
-            state,
-          ),
+        {
+          type: 'CreateTemplate',
+          data: {
+            templateId: randomUUID(),
+            templateCode,
+            tenantId,
+            name: `sends ${templateCode}`,
+            kind,
+            signature: 'Acme',
+            content: extra.content ?? 'order ${order} shipped',
+            suppliers,
+            policy,
+            ...(extra.quietHours ? { quietHours: extra.quietHours } : {}),
+          },
+        },
         {},
-        0,
       );
       const approved = await approveTemplate(h.eventStore, templateCode, vendors);
       await seedSimulator(h.sim.url, approved, vendors);
