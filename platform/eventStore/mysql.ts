@@ -51,6 +51,22 @@ export interface MysqlEventStoreOptions {
   idlePollMaxMs?: number;
 }
 
+/** What the append path did since the store was created (counts, for benches and metrics). */
+export interface AppendStats {
+  /** Appends answered (committed or refused). */
+  appends: number;
+  /** Write transactions tried (one per group-committed batch, retries included). */
+  transactions: number;
+  /** Round trips to MySQL made for appends (one per statement or multi-statement packet). */
+  roundTrips: number;
+  /** Of those, the ones that start while this process holds the position lock or take it. */
+  lockRoundTrips: number;
+  /** Client-observed ms from sending the statement that takes the position lock to the commit's answer (an upper bound of the hold, waits included). */
+  lockMs: number;
+  /** Batches written again because a stream's version moved after it was read. */
+  retries: number;
+}
+
 /** Most events the shared tail keeps. */
 const TAIL_MAX = 4_000;
 /** Least a tail read asks for, whatever the subscription's batch: others may want the rest. */
@@ -159,6 +175,14 @@ export class MysqlEventStore implements EventStore {
   private closed = false;
   private readonly appended = new EventEmitter();
   private readonly subscriptions = new Set<Subscription>();
+  private readonly stats: AppendStats = {
+    appends: 0,
+    transactions: 0,
+    roundTrips: 0,
+    lockRoundTrips: 0,
+    lockMs: 0,
+    retries: 0,
+  };
 
   private constructor(pool: Pool, options: MysqlEventStoreOptions) {
     this.pool = pool;
@@ -245,12 +269,22 @@ export class MysqlEventStore implements EventStore {
     }
   }
 
+  /** A copy of the append counters. */
+  appendStats(): AppendStats {
+    return { ...this.stats };
+  }
+
   private async transact(batch: PendingAppend[]): Promise<(AppendResult | Error)[]> {
     const conn: PoolConnection = await this.pool.getConnection();
+    const stats = this.stats;
+    stats.transactions += 1;
+    let lockedAt = 0;
     try {
       // READ COMMITTED: the version read below must see what committed before we took the lock.
       await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await conn.beginTransaction();
+      stats.roundTrips += 2;
+      lockedAt = performance.now();
       const [positionRows] = await conn.query<RowDataPacket[]>(
         'SELECT position FROM es_position WHERE id = 1 FOR UPDATE',
       );
@@ -305,6 +339,11 @@ export class MysqlEventStore implements EventStore {
         await conn.query('UPDATE es_position SET position = ? WHERE id = 1', [position]);
       }
       await conn.commit();
+      const under = values.length > 0 ? 5 : 3; // FOR UPDATE, versions, [INSERT, UPDATE,] COMMIT
+      stats.roundTrips += under;
+      stats.lockRoundTrips += under;
+      stats.lockMs += performance.now() - lockedAt;
+      stats.appends += batch.length;
       return outcomes;
     } catch (err) {
       await conn.rollback().catch(() => undefined);
