@@ -278,7 +278,7 @@ export class MysqlEventStore implements EventStore {
     const conn: PoolConnection = await this.pool.getConnection();
     const stats = this.stats;
     stats.transactions += 1;
-    let lockedAt = 0;
+    let lockedAt: number;
     try {
       // READ COMMITTED: the version read below must see what committed before we took the lock.
       await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
