@@ -178,6 +178,21 @@ describe('mysql event store: appends written in one round trip', () => {
     await assertGapFree();
   });
 
+  test('text that means something to SQL or to a multi-statement packet is stored as it was given', async () => {
+    const tricky = `t 😀 验证码 ' " \\ \\' ? ?? ; COMMIT; -- /* x */ \u0000 ${'x'.repeat(5000)}`;
+    const stream = `text-${randomUUID()}`;
+    const opener = store.append(`text-${randomUUID()}`, [retention(0)], 'no_stream');
+    const appended = store.append(
+      stream,
+      [{ ...retention(1), data: { ...retention(1).data, tenantId: tricky } }],
+      'no_stream',
+    );
+    await Promise.all([opener, appended]);
+    const [event] = await store.readStream(stream);
+    assert.equal(event!.data.tenantId, tricky);
+    await assertGapFree();
+  });
+
   test('an event id appended twice fails alone; the rest of its batch commits', async () => {
     const eventId = randomUUID();
     await store.append(
