@@ -422,20 +422,28 @@ export class MysqlEventStore implements EventStore {
         this.pool.format(` ${VERSIONS}`, [streamIds]),
       { opens: true },
     );
-    const head = Number((results[2] as RowDataPacket[])[0]?.position ?? 0);
-    const versions = new Map<string, number>();
-    for (const row of results[3] as RowDataPacket[]) {
-      versions.set(String(row.stream_id), Number(row.version));
+    let head: number;
+    let plan: ReturnType<typeof planBatch>;
+    let sql: string;
+    try {
+      head = Number((results[2] as RowDataPacket[])[0]?.position ?? 0);
+      const versions = new Map<string, number>();
+      for (const row of results[3] as RowDataPacket[]) {
+        versions.set(String(row.stream_id), Number(row.version));
+      }
+      plan = planBatch(batch, versions);
+      const n = plan.rows.length;
+      sql =
+        n === 0
+          ? 'COMMIT'
+          : this.insertStatement(plan.rows, (i) => String(head + 1 + i)) +
+            ` UPDATE es_position SET position = ${head + n} WHERE id = 1; COMMIT`;
+    } catch (err) {
+      await this.writer.query('ROLLBACK').catch(() => this.writer.destroy());
+      throw err;
     }
-    const plan = planBatch(batch, versions);
+    await this.write(sql, { locked: true });
     const n = plan.rows.length;
-    await this.write(
-      n === 0
-        ? 'COMMIT'
-        : this.insertStatement(plan.rows, (i) => String(head + 1 + i)) +
-            ` UPDATE es_position SET position = ${head + n} WHERE id = 1; COMMIT`,
-      { locked: true },
-    );
     this.stats.appends += batch.length;
     return outcomesAt(plan, head + n);
   }
