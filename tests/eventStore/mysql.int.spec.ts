@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { RowDataPacket } from 'mysql2/promise';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
 import {
   MysqlEventStore,
   WrongExpectedVersionError,
@@ -212,6 +212,25 @@ describe('mysql event store: appends written in one round trip', () => {
     const settled = await Promise.allSettled([opener, ...others, again]);
     assert.equal(settled.at(-1)!.status, 'rejected');
     for (const p of settled.slice(0, -1)) assert.equal(p.status, 'fulfilled');
+    await assertGapFree();
+  });
+
+  test('appends go on after the server drops every connection of the store', async () => {
+    await store.append(`drop-${randomUUID()}`, [retention(0)], 'no_stream'); // the writer is connected
+    const admin = await mysql.createConnection(db.url);
+    const [conns] = await admin.query<RowDataPacket[]>(
+      'SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()',
+      [db.name],
+    );
+    assert.ok(conns.length > 0);
+    for (const c of conns) await admin.query('KILL CONNECTION ?', [Number(c.ID)]);
+    await admin.end();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        store.append(`drop-${randomUUID()}`, [retention(i)], i % 2 === 0 ? 'no_stream' : 'any'),
+      ),
+    );
+    assert.equal(new Set(results.map((r) => r.position)).size, 5);
     await assertGapFree();
   });
 
