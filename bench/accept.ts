@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type mysql from 'mysql2/promise';
 import { startCommandService } from '../command-service/index.ts';
+import { MysqlEventStore, type AppendStats } from '../platform/eventStore/index.ts';
 import {
   machine,
   numberArg,
@@ -55,12 +56,14 @@ async function serve(): Promise<void> {
     onRedis: (redis) => countCommands(redis, redisCommands),
   });
   sql.clear(); // the event store's own set-up
+  const store = stores.eventStore instanceof MysqlEventStore ? stores.eventStore : undefined;
+  const appendsBefore = store?.appendStats();
   const service = await startCommandService(stores, { port: 0 });
   process.stdout.write(`URL ${service.url}\n`);
   process.on('SIGTERM', () => {
     void service.close().then(async () => {
       process.stdout.write(
-        `COUNTS ${JSON.stringify({ sql: Object.fromEntries(sql), redis: Object.fromEntries(redisCommands) })}\n`,
+        `COUNTS ${JSON.stringify({ sql: Object.fromEntries(sql), redis: Object.fromEntries(redisCommands), eventStore: appendCounts(store?.appendStats(), appendsBefore) })}\n`,
       );
       await stores.close();
       process.exit(0);
@@ -71,6 +74,23 @@ async function serve(): Promise<void> {
 interface RoundTrips {
   sql: Record<string, number>;
   redis: Record<string, number>;
+  eventStore?: Record<string, number>;
+}
+
+/** The event store's append path during the run: its own round trips (some on a connection of its own) and lock hold. */
+function appendCounts(after?: AppendStats, before?: AppendStats) {
+  if (!after || !before) return undefined;
+  const d = (k: keyof AppendStats) => after[k] - before[k];
+  const per = (n: number, m: number) => (m > 0 ? Math.round((n / m) * 1000) / 1000 : 0);
+  return {
+    appends: d('appends'),
+    transactions: d('transactions'),
+    appendsPerTransaction: per(d('appends'), d('transactions')),
+    roundTripsPerAppend: per(d('roundTrips'), d('appends')),
+    lockRoundTripsPerTransaction: per(d('lockRoundTrips'), d('transactions')),
+    lockMsPerTransaction: per(d('lockMs'), d('transactions')),
+    retries: d('retries'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -126,6 +146,7 @@ async function main(): Promise<void> {
       },
       // including the few setup requests (register, login, create template)
       roundTripsPerRequest: { sql: perRequest(counts?.sql), redis: perRequest(counts?.redis) },
+      eventStoreAppends: counts?.eventStore,
     });
   } finally {
     await service.cleanup();

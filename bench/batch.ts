@@ -86,7 +86,9 @@ async function main(): Promise<void> {
   const refusedBy: Record<string, number> = {};
   const ranges = ['138', '139', '150', '151', '186', '188', '199'];
   // one round to warm up (connections, JIT), not counted
+  let appendsBefore = eventStore.appendStats();
   for (let round = -1; round < rounds; round++) {
+    if (round === 0) appendsBefore = eventStore.appendStats();
     const recipients = Array.from({ length: size }, (_, i) => ({
       mobile: `+86${ranges[i % ranges.length]}${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
       params: { order: String(i) },
@@ -108,6 +110,8 @@ async function main(): Promise<void> {
     }
   }
   const loadAfter = os.loadavg();
+  const appends = eventStore.appendStats();
+  const d = (k: keyof typeof appends) => appends[k] - appendsBefore[k];
   const sorted = [...times].sort((a, b) => a - b);
   const total = times.reduce((a, b) => a + b, 0);
   const result = {
@@ -126,6 +130,14 @@ async function main(): Promise<void> {
       mean: Math.round(total / times.length),
     },
     recipientsPerSecond: Math.round((accepted / total) * 1000),
+    // the event store's append path over the counted rounds
+    eventStoreAppends: {
+      appendsPerTransaction: Number((d('appends') / d('transactions')).toFixed(2)),
+      roundTripsPerAppend: Number((d('roundTrips') / d('appends')).toFixed(3)),
+      lockRoundTripsPerTransaction: Number((d('lockRoundTrips') / d('transactions')).toFixed(2)),
+      lockMsPerTransaction: Number((d('lockMs') / d('transactions')).toFixed(2)),
+      retries: d('retries'),
+    },
   };
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(path.join(here, 'results'), { recursive: true });

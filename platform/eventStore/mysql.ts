@@ -1,15 +1,21 @@
 // MySQL/MariaDB event store.
 //
-// Ordering: every append transaction first locks the single row of
-// `es_position` and takes its positions from it, so positions are handed out
-// in commit order and a transaction can only commit after every transaction
-// holding smaller positions has. A reader that sees position N therefore sees
-// every committed event below N: subscribers never skip an event, even with
-// appenders in several processes (auto-increment ids would not give that).
+// Ordering: every append transaction takes its positions from the single row
+// of `es_position` and holds that row's lock until it commits, so positions
+// are handed out in commit order and a transaction can only commit after
+// every transaction holding smaller positions has. A reader that sees
+// position N therefore sees every committed event below N: subscribers never
+// skip an event, even with appenders in several processes (auto-increment ids
+// would not give that).
 //
 // Throughput: appends queue in-process and one flusher writes each queued
 // batch in a single transaction (group commit), so the global lock is taken
-// once per batch, not once per append.
+// once per batch, not once per append. That transaction is one round trip:
+// stream versions are read before it, and the lock is taken, the rows
+// inserted and the transaction committed in one multi-statement packet on a
+// connection of the store's own, so the lock is held for the server's work
+// only, never while an appending process's busy event loop gets round to the
+// next statement (see transact()).
 //
 // Subscriptions of one process share what they read at the tail: the newest
 // events read (up to TAIL_MAX of them, a contiguous range: a read after P
@@ -23,12 +29,13 @@
 // an idle process polls a few times a second, not a few times per
 // subscription.
 import { EventEmitter } from 'node:events';
-import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise';
+import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { WrongExpectedVersionError } from './errors.ts';
 import { validateEvent } from './validation.ts';
 import { upcast } from './upcasting.ts';
 import { completeMetadata } from './metadata.ts';
 import { pollingSubscription } from './subscription.ts';
+import { MultiStatementConnection } from './multiStatementConnection.ts';
 import type {
   AppendResult,
   EventMetadata,
@@ -49,6 +56,22 @@ export interface MysqlEventStoreOptions {
   pollIntervalMs?: number;
   /** The longest a caught-up subscription sleeps between polls (default 400 ms). */
   idlePollMaxMs?: number;
+}
+
+/** What the append path did since the store was created (counts, for benches and metrics). */
+export interface AppendStats {
+  /** Appends answered (committed or refused). */
+  appends: number;
+  /** Write transactions tried (one per group-committed batch, retries included). */
+  transactions: number;
+  /** Round trips to MySQL made for appends (one per statement or multi-statement packet). */
+  roundTrips: number;
+  /** Of those, the ones that start while this process holds the position lock or take it. */
+  lockRoundTrips: number;
+  /** Client-observed ms from sending the statement that takes the position lock to the commit's answer (an upper bound of the hold, waits included). */
+  lockMs: number;
+  /** Batches written again because a stream's version moved after it was read. */
+  retries: number;
 }
 
 /** Most events the shared tail keeps. */
@@ -143,12 +166,79 @@ function versionMatches(expected: ExpectedVersion, current: number | undefined):
   return current === expected;
 }
 
+const VERSIONS =
+  'SELECT stream_id, MAX(stream_version) AS version FROM es_events WHERE stream_id IN (?) GROUP BY stream_id';
+
+interface PlannedRow {
+  streamId: string;
+  version: number;
+  eventId: string;
+  type: string;
+  data: string;
+  metadata: string;
+  recordedAt: Date;
+}
+
+/** Per append: refused, or its next expected version and the offset (1-based) of its last row. */
+type PlannedOutcome = Error | { nextExpectedVersion: number; offset: number };
+
+/**
+ * Checks each append against the stream versions known (absent: no stream)
+ * and the appends before it in the batch; the rows to insert, in order.
+ */
+export function planBatch(
+  batch: readonly Pick<PendingAppend, 'streamId' | 'expected' | 'rows'>[],
+  known: ReadonlyMap<string, number>,
+): { outcomes: PlannedOutcome[]; rows: PlannedRow[] } {
+  const versions = new Map(known);
+  const outcomes: PlannedOutcome[] = [];
+  const rows: PlannedRow[] = [];
+  for (const pending of batch) {
+    const current = versions.get(pending.streamId);
+    if (!versionMatches(pending.expected, current)) {
+      outcomes.push(
+        new WrongExpectedVersionError(pending.streamId, pending.expected, current ?? 'no_stream'),
+      );
+      continue;
+    }
+    let version = current ?? -1;
+    for (const row of pending.rows) {
+      version += 1;
+      rows.push({ streamId: pending.streamId, version, ...row });
+    }
+    versions.set(pending.streamId, version);
+    outcomes.push({ nextExpectedVersion: version, offset: rows.length });
+  }
+  return { outcomes, rows };
+}
+
+/** The appends' results, the batch's last row at position `last`. */
+function outcomesAt(
+  plan: { outcomes: PlannedOutcome[]; rows: PlannedRow[] },
+  last: number,
+): (AppendResult | Error)[] {
+  const before = last - plan.rows.length;
+  return plan.outcomes.map((o) =>
+    o instanceof Error
+      ? o
+      : { nextExpectedVersion: o.nextExpectedVersion, position: before + o.offset },
+  );
+}
+
+/** The INSERT met a row of the same stream and version: the stream moved since its version was read. */
+function isStreamVersionRace(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === 'ER_DUP_ENTRY' && String(e.message).includes('uq_es_events_stream');
+}
+
 const SELECT_EVENTS =
   'SELECT position, stream_id, stream_version, event_id, type, data, metadata, recorded_at FROM es_events';
 
 export class MysqlEventStore implements EventStore {
   readonly name = 'mysql';
   private readonly pool: Pool;
+  /** The connection appends are written on: one transaction at a time, one round trip each. */
+  private readonly writer: MultiStatementConnection;
   private readonly maxBatch: number;
   private readonly pollIntervalMs: number;
   private readonly idlePollMaxMs: number;
@@ -156,12 +246,23 @@ export class MysqlEventStore implements EventStore {
   private tailRead: { after: number; read: Promise<RecordedEvent[]> } | undefined;
   private readonly queue: PendingAppend[] = [];
   private flushing = false;
+  /** When the packet that took the position lock was sent (for stats.lockMs). */
+  private lockFrom = 0;
   private closed = false;
   private readonly appended = new EventEmitter();
   private readonly subscriptions = new Set<Subscription>();
+  private readonly stats: AppendStats = {
+    appends: 0,
+    transactions: 0,
+    roundTrips: 0,
+    lockRoundTrips: 0,
+    lockMs: 0,
+    retries: 0,
+  };
 
   private constructor(pool: Pool, options: MysqlEventStoreOptions) {
     this.pool = pool;
+    this.writer = new MultiStatementConnection(pool);
     this.maxBatch = options.maxBatch ?? 500;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.idlePollMaxMs = Math.max(this.pollIntervalMs, options.idlePollMaxMs ?? 400);
@@ -245,72 +346,155 @@ export class MysqlEventStore implements EventStore {
     }
   }
 
+  /** A copy of the append counters. */
+  appendStats(): AppendStats {
+    return { ...this.stats };
+  }
+
+  /**
+   * Writes a batch in one transaction; the outcome of each append.
+   *
+   * 1. Before the lock: the current version of every stream the batch appends
+   *    to with an expected version other than no_stream (a new stream starts
+   *    at version 0: if it exists after all, the unique key on (stream,
+   *    version) refuses its row). Appends whose expectation fails are refused
+   *    here, each alone.
+   * 2. One packet: take the position lock (the UPDATE of es_position), insert
+   *    every row at the positions that follow it, commit. The lock is held
+   *    only while the server runs those statements, not across a round trip.
+   *    Positions are still taken under the lock and committed with it, so
+   *    they commit in position order.
+   * 3. Rarely, a stream moved between 1 and 2 (another process appended to
+   *    it, or no_stream met a stream that exists): the INSERT fails on that
+   *    key and is rolled back. The batch is then written the way that cannot
+   *    race: versions read under the lock (two round trips under it), so the
+   *    appends that no longer hold are refused alone and the rest commit.
+   */
   private async transact(batch: PendingAppend[]): Promise<(AppendResult | Error)[]> {
-    const conn: PoolConnection = await this.pool.getConnection();
+    const read = [
+      ...new Set(batch.filter((p) => p.expected !== 'no_stream').map((p) => p.streamId)),
+    ];
+    const plan = planBatch(batch, await this.readVersions(read));
+    let last: number;
     try {
-      // READ COMMITTED: the version read below must see what committed before we took the lock.
-      await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-      await conn.beginTransaction();
-      const [positionRows] = await conn.query<RowDataPacket[]>(
-        'SELECT position FROM es_position WHERE id = 1 FOR UPDATE',
-      );
-      let position = Number(positionRows[0]?.position ?? 0);
-
-      const streamIds = [...new Set(batch.map((p) => p.streamId))];
-      const [versionRows] = await conn.query<RowDataPacket[]>(
-        'SELECT stream_id, MAX(stream_version) AS version FROM es_events WHERE stream_id IN (?) GROUP BY stream_id',
-        [streamIds],
-      );
-      const versions = new Map<string, number>();
-      for (const row of versionRows) versions.set(String(row.stream_id), Number(row.version));
-
-      const outcomes: (AppendResult | Error)[] = [];
-      const values: unknown[][] = [];
-      for (const pending of batch) {
-        const current = versions.get(pending.streamId);
-        if (!versionMatches(pending.expected, current)) {
-          outcomes.push(
-            new WrongExpectedVersionError(
-              pending.streamId,
-              pending.expected,
-              current ?? 'no_stream',
-            ),
-          );
-          continue;
-        }
-        let version = current ?? -1;
-        for (const row of pending.rows) {
-          version += 1;
-          position += 1;
-          values.push([
-            position,
-            pending.streamId,
-            version,
-            row.eventId,
-            row.type,
-            row.data,
-            row.metadata,
-            row.recordedAt,
-          ]);
-        }
-        versions.set(pending.streamId, version);
-        outcomes.push({ nextExpectedVersion: version, position });
-      }
-
-      if (values.length > 0) {
-        await conn.query<ResultSetHeader>(
-          'INSERT INTO es_events (position, stream_id, stream_version, event_id, type, data, metadata, recorded_at) VALUES ?',
-          [values],
-        );
-        await conn.query('UPDATE es_position SET position = ? WHERE id = 1', [position]);
-      }
-      await conn.commit();
-      return outcomes;
+      last = plan.rows.length > 0 ? await this.insertOptimistic(plan.rows) : 0;
     } catch (err) {
-      await conn.rollback().catch(() => undefined);
+      if (!isStreamVersionRace(err)) throw err;
+      this.stats.retries += 1;
+      return this.transactLocked(batch);
+    }
+    this.stats.appends += batch.length;
+    return outcomesAt(plan, last);
+  }
+
+  /** The highest version of each stream (absent: no stream); one round trip, outside any lock. */
+  private async readVersions(streamIds: string[]): Promise<Map<string, number>> {
+    const versions = new Map<string, number>();
+    if (streamIds.length === 0) return versions;
+    this.stats.roundTrips += 1;
+    const [rows] = await this.pool.query<RowDataPacket[]>(VERSIONS, [streamIds]);
+    for (const row of rows) versions.set(String(row.stream_id), Number(row.version));
+    return versions;
+  }
+
+  /** Takes the position lock, inserts and commits in one round trip; the last position. */
+  private async insertOptimistic(rows: PlannedRow[]): Promise<number> {
+    const n = rows.length;
+    const results = await this.write(
+      'START TRANSACTION;' +
+        ` UPDATE es_position SET position = LAST_INSERT_ID(position + ${n}) WHERE id = 1;` +
+        // LAST_INSERT_ID() is the new head the UPDATE took: row i sits n-1-i below it
+        this.insertStatement(rows, (i) => `LAST_INSERT_ID() - ${n - 1 - i}`) +
+        ' COMMIT',
+    );
+    const taken = results[1] as ResultSetHeader | undefined;
+    if (taken?.affectedRows !== 1) throw new Error('es_position has no row 1');
+    return Number(taken.insertId);
+  }
+
+  /** Versions read under the position lock, then insert and commit: two round trips under it. */
+  private async transactLocked(batch: PendingAppend[]): Promise<(AppendResult | Error)[]> {
+    const streamIds = [...new Set(batch.map((p) => p.streamId))];
+    // READ COMMITTED: the versions read must be what committed before the lock was ours
+    const results = await this.write(
+      'SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION;' +
+        ' SELECT position FROM es_position WHERE id = 1 FOR UPDATE;' +
+        this.pool.format(` ${VERSIONS}`, [streamIds]),
+      { opens: true },
+    );
+    let head: number;
+    let plan: ReturnType<typeof planBatch>;
+    let sql: string;
+    try {
+      head = Number((results[2] as RowDataPacket[])[0]?.position ?? 0);
+      const versions = new Map<string, number>();
+      for (const row of results[3] as RowDataPacket[]) {
+        versions.set(String(row.stream_id), Number(row.version));
+      }
+      plan = planBatch(batch, versions);
+      const n = plan.rows.length;
+      sql =
+        n === 0
+          ? 'COMMIT'
+          : this.insertStatement(plan.rows, (i) => String(head + 1 + i)) +
+            ` UPDATE es_position SET position = ${head + n} WHERE id = 1; COMMIT`;
+    } catch (err) {
+      await this.writer.query('ROLLBACK').catch(() => this.writer.destroy());
+      throw err;
+    }
+    await this.write(sql, { locked: true });
+    const n = plan.rows.length;
+    this.stats.appends += batch.length;
+    return outcomesAt(plan, head + n);
+  }
+
+  /** `INSERT … VALUES …;` of the rows, row i at the position `positionOf(i)` (SQL). */
+  private insertStatement(rows: PlannedRow[], positionOf: (i: number) => string): string {
+    const values: unknown[] = [];
+    const tuples = rows.map((row, i) => {
+      values.push(
+        row.streamId,
+        row.version,
+        row.eventId,
+        row.type,
+        row.data,
+        row.metadata,
+        row.recordedAt,
+      );
+      return `(${positionOf(i)}, ?, ?, ?, ?, ?, ?, ?)`;
+    });
+    return this.pool.format(
+      ` INSERT INTO es_events (position, stream_id, stream_version, event_id, type, data, metadata, recorded_at) VALUES ${tuples.join(', ')};`,
+      values,
+    );
+  }
+
+  /**
+   * One packet on the writer connection; every packet takes or holds the
+   * position lock. `opens`: it leaves the transaction open (the lock held)
+   * on success; `locked`: it runs inside such a transaction. A failure rolls
+   * the transaction back (and frees the lock) before it is thrown.
+   */
+  private async write(sql: string, mode: { opens?: boolean; locked?: boolean } = {}) {
+    const stats = this.stats;
+    if (!mode.locked) stats.transactions += 1;
+    stats.roundTrips += 1;
+    stats.lockRoundTrips += 1;
+    const sent = performance.now();
+    if (!mode.locked) this.lockFrom = sent;
+    let ok = false;
+    try {
+      const results = await this.writer.query(sql);
+      ok = true;
+      return results;
+    } catch (err) {
+      // a failed statement leaves its transaction open, the lock held: end it now
+      stats.roundTrips += 1;
+      stats.lockRoundTrips += 1;
+      await this.writer.query('ROLLBACK').catch(() => this.writer.destroy());
       throw err;
     } finally {
-      conn.release();
+      if (!(ok && mode.opens)) stats.lockMs += performance.now() - this.lockFrom;
     }
   }
 
@@ -477,5 +661,6 @@ export class MysqlEventStore implements EventStore {
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.writer.end();
   }
 }
