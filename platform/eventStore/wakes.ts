@@ -4,7 +4,7 @@
 // appended. Polling MySQL for it costs every process a query a few times a
 // second, forever, while the system is idle. Instead an appender, after its
 // commit, publishes "committed up to P" on a Redis channel (leading edge at
-// once, then at most one PUBLISH per coalesceMs per process, so a busy
+// once, then at most one PUBLISH per coalesceMs (100 ms) per process, so a busy
 // appender costs a fraction of a command per event), and every process keeps
 // one subscriber connection that wakes its subscriptions to read. A wake is
 // only a hint: subscriptions still poll, slowly (fallback), so a lost wake
@@ -33,7 +33,7 @@ export interface RedisWakesOptions {
   url: string;
   /** One per event store: e.g. the Redis prefix and the MySQL database. */
   channel: string;
-  /** Least time between two PUBLISHes of this process (default 50 ms, the busy poll interval). */
+  /** Least time between two PUBLISHes of this process (default 100 ms; busy subscribers poll meanwhile). */
   coalesceMs?: number;
 }
 
@@ -53,7 +53,7 @@ const connectionOptions = {
 
 export function redisAppendWakes(options: RedisWakesOptions): AppendWakes {
   const id = randomUUID();
-  const coalesceMs = options.coalesceMs ?? 50;
+  const coalesceMs = options.coalesceMs ?? 100;
   const listeners = new Set<(position: number) => void>();
   let publisher: Redis | undefined;
   let subscriber: Redis | undefined;
