@@ -38,7 +38,7 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import mysql from 'mysql2/promise';
 import * as prettier from 'prettier';
-import { defaultSupplierAccounts, loadConfig } from '../platform/config/index.ts';
+import { defaultSupplierAccounts, loadConfig, redisPrefixOf } from '../platform/config/index.ts';
 import { readSharedPipeline } from '../platform/health/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -112,6 +112,29 @@ function sampleCpu(pids: Pids): Record<string, number> {
         : name === SUPERVISOR
           ? (procStat(pid)?.ticks ?? 0)
           : treeTicks(pid);
+  }
+  return out;
+}
+
+/**
+ * Times each process (its threads, not its children) went to sleep and was
+ * woken (voluntary context switches): an idle process's timers and polls, as
+ * a count that the machine's load does not blur as it does CPU figures.
+ */
+function wakeups(pids: Pids): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    if (name === 'load generator (bench)') continue;
+    let n = 0;
+    try {
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+        n += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      }
+    } catch {
+      continue; // not running (or not ours to read)
+    }
+    out[name] = n;
   }
   return out;
 }
@@ -450,7 +473,9 @@ async function main(): Promise<void> {
     );
     const head = Number((headRows as { position: number }[])[0]?.position ?? 0);
     const caughtUp = async () => {
-      const parts = await readSharedPipeline(redis).catch(() => []);
+      const parts = await readSharedPipeline(redis, redisPrefixOf({ config: base })).catch(
+        () => [],
+      );
       const projections = parts.filter((p) => p.kind === 'projection' && p.state !== 'standby');
       return projections.length > 0 && projections.every((p) => (p.position ?? 0) >= head);
     };
@@ -471,11 +496,13 @@ async function main(): Promise<void> {
 
     // idle
     const cpuIdle0 = sampleCpu(pids);
+    const wakeIdle0 = wakeups(pids);
     const redisIdle0 = await redisStats(redis);
     const sqlIdle0 = await sqlCounters();
     const ownIdle0 = ownSql();
     await sleep(idleSeconds * 1000);
     const cpuIdle1 = sampleCpu(pids);
+    const wakeIdle1 = wakeups(pids);
     const redisIdle1 = await redisStats(redis);
     const sqlIdle1 = await sqlCounters();
     const ownSqlIdle1 = ownSql();
@@ -571,6 +598,13 @@ async function main(): Promise<void> {
         duringLoad: cpuPercent(cpu0, cpu1, loadSeconds),
         idle: cpuPercent(cpuIdle0, cpuIdle1, idleSeconds),
       },
+      // per second of the idle window: how often each process woke up
+      idleWakeupsPerSecond: Object.fromEntries(
+        Object.entries(wakeIdle1).map(([k, v]) => [
+          k,
+          round((v - (wakeIdle0[k] ?? 0)) / idleSeconds),
+        ]),
+      ),
       // CPU time each process spent from the start of the load until the read
       // models settled, per accepted message: what a message costs, whatever
       // else shares the machine (contention inflates it a little)
@@ -630,8 +664,17 @@ interface Figures {
   drainSeconds: number | null;
   drainNote?: string;
   settleSeconds?: number | string;
-  redis: { commandsPerAccepted: number | null; commandsPerDispatched: number | null };
-  sql: { statementsPerAccepted: number | null; statementsPerDispatched: number | null };
+  redis: {
+    commandsPerAccepted: number | null;
+    commandsPerDispatched: number | null;
+    duringIdle?: Record<string, number>;
+  };
+  sql: {
+    statementsPerAccepted: number | null;
+    statementsPerDispatched: number | null;
+    duringIdle?: Record<string, number>;
+  };
+  idleWakeupsPerSecond?: Record<string, number>;
   cpuPercentOfOneCore: { duringLoad: Record<string, number>; idle: Record<string, number> };
   cpuMsPerMessage?: Record<string, number>;
 }
@@ -677,6 +720,28 @@ async function writeBenchmarksBlock(all: Record<string, Figures>): Promise<void>
         : []),
       `| read models settled (CPU < 10%) after the drain | ${typeof f.settleSeconds === 'number' ? `${f.settleSeconds} s` : (f.settleSeconds ?? '—')} |`,
       `| CPU idle afterwards (% of one core) | ${cpuLine(f.cpuPercentOfOneCore.idle) || 'all under 0.5%'} |`,
+      ...(f.idleWakeupsPerSecond
+        ? [
+            `| wakeups per second idle (voluntary context switches) | ${Object.entries(
+              f.idleWakeupsPerSecond,
+            )
+              .filter(([, v]) => v >= 1)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')} |`,
+          ]
+        : []),
+      ...(f.redis.duringIdle
+        ? [
+            `| Redis commands during the idle window | ${
+              Object.entries(f.redis.duringIdle)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ') || 'none'
+            } |`,
+          ]
+        : []),
+      ...(f.sql.duringIdle
+        ? [`| SQL statements during the idle window | ${f.sql.duringIdle.Questions ?? 0} |`]
+        : []),
       '',
     );
   }

@@ -11,7 +11,6 @@
 // one: a holder of one account's webhook secret cannot mark another tenant's
 // message delivered by naming it in out_id. Anything else is recorded as
 // receipt.mismatched.v1, counted in supplier stats, and changes no message.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RowDataPacket } from 'mysql2/promise';
 import {
   receiptMatches,
@@ -23,6 +22,7 @@ import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import { DispatchState } from './redisState.ts';
+import { napper, sleepUntil } from './napper.ts';
 import { runCheckpointed } from './singleton.ts';
 import { receiptsStream } from '../contracts/index.ts';
 
@@ -190,12 +190,30 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
   const log = deps.logger.child({ component: 'receipts' });
   const applier = new ReceiptApplier(deps);
+  // the retries sleep until the next parked receipt is due (at most IDLE_FALLBACK_MS); a park wakes them
+  const parked = napper();
 
   const park = async (e: RecordedEvent) => {
     await deps.mysql.query(
       `INSERT IGNORE INTO parked_receipts (event_id, account, receipt, next_at)
        VALUES (?, ?, ?, CURRENT_TIMESTAMP(3) + INTERVAL 0.2 SECOND)`,
       [e.eventId, String(e.data.account), JSON.stringify(e.data)],
+    );
+    parked.wake();
+  };
+
+  /** Until the earliest parked receipt is due (none is due now: the round found none). */
+  const untilNextParked = async () => {
+    const [rows] = await deps.mysql.query<RowDataPacket[]>(
+      `SELECT TIMESTAMPDIFF(MICROSECOND, CURRENT_TIMESTAMP(3), MIN(next_at)) AS wait_us
+       FROM parked_receipts`,
+    );
+    const waitUs = rows[0]?.wait_us;
+    const now = Date.now();
+    return sleepUntil(
+      waitUs === null || waitUs === undefined ? undefined : now + Number(waitUs) / 1000,
+      Math.max(options.pollMs, 250),
+      now,
     );
   };
 
@@ -215,13 +233,16 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
     );
   };
 
-  const retryParked = async (isClosed: () => boolean) => {
+  const retryParked = async (isClosed: () => boolean, ended: Promise<void>) => {
+    void ended.then(() => parked.wake());
     while (!isClosed()) {
+      let pause = Math.max(options.pollMs, 250);
       try {
         const [rows] = await deps.mysql.query<RowDataPacket[]>(
           `SELECT event_id, receipt, attempts, parked_at FROM parked_receipts
            WHERE next_at <= CURRENT_TIMESTAMP(3) ORDER BY next_at LIMIT 200`,
         );
+        if (rows.length === 0) pause = await untilNextParked();
         await Promise.all(
           rows.map(async (row) => {
             const eventId = String(row.event_id);
@@ -253,7 +274,7 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
       } catch (err) {
         log.warn('parked receipts retry failed', { err: String(err) });
       }
-      await sleep(Math.max(options.pollMs, 250));
+      await parked.nap(pause);
     }
   };
 

@@ -102,6 +102,14 @@ export interface Claim {
 export type { LastMessage };
 
 const WEEK_MS = 7 * 86_400_000;
+
+/**
+ * How long a breaker found closed is taken as closed by this process: its
+ * claims meanwhile are one SET, not the admit script (HGET and SET inside
+ * EVALSHA). A breaker another process opens is seen that much later; one
+ * this process opens, or a failure it records, drops the note at once.
+ */
+const CLOSED_NOTE_MS = 500;
 const LAST_MESSAGE_MS = 30 * 86_400_000;
 
 export class DispatchState {
@@ -111,6 +119,8 @@ export class DispatchState {
   /** Healthy calls per account not written yet (see recordCall). */
   private readonly healthy = new Map<string, number>();
   private healthyTimer: NodeJS.Timeout | undefined;
+  /** Accounts whose breaker was found closed, until when (ms epoch). */
+  private readonly closedUntil = new Map<string, number>();
 
   constructor(redis: Redis, options: ProcessorOptions) {
     this.redis = redis;
@@ -132,6 +142,7 @@ export class DispatchState {
       }
       return false;
     }
+    this.closedUntil.delete(account);
     await this.flushHealthy(account);
     return this.recordCalls(account, false, 1);
   }
@@ -175,7 +186,8 @@ export class DispatchState {
 
   /**
    * Breaker check (unless checkBreaker is false) and the claim of the
-   * attempt, in one round trip.
+   * attempt, in one round trip; a breaker found closed a moment ago
+   * (CLOSED_NOTE_MS) is not read again.
    */
   async admit(
     account: string,
@@ -184,6 +196,10 @@ export class DispatchState {
     claim: Claim,
     checkBreaker = true,
   ): Promise<Admission> {
+    if (!checkBreaker || (this.closedUntil.get(account) ?? 0) > Date.now()) {
+      const held = await this.claim(messageId, attempt, claim);
+      return held ? { kind: 'claimed', claim: held } : { kind: 'go' };
+    }
     const r = (await run(
       this.redis,
       ADMIT,
@@ -195,7 +211,11 @@ export class DispatchState {
       [checkBreaker ? '1' : '0', this.options.breakerCooldownMs, JSON.stringify(claim), 86_400_000],
     )) as [number, string];
     const [code, value] = r;
-    if (code === 0) return { kind: 'open' };
+    if (code === 0) {
+      this.closedUntil.delete(account);
+      return { kind: 'open' };
+    }
+    if (value === 'closed') this.closedUntil.set(account, Date.now() + CLOSED_NOTE_MS);
     if (code === 3) return { kind: 'go' };
     return {
       kind: 'claimed',

@@ -22,8 +22,11 @@ export interface CheckpointedWork {
   handle(events: RecordedEvent[]): Promise<void>;
   /** Runs each time this process takes the lock, before the subscription starts. */
   activate?(): Promise<void>;
-  /** A loop beside the subscription; it must end once `isClosed()` is true. */
-  background?(isClosed: () => boolean): Promise<void>;
+  /**
+   * A loop beside the subscription; it must end once `isClosed()` is true,
+   * which `ended` announces (closed, or the lock lost) to a loop that sleeps.
+   */
+  background?(isClosed: () => boolean, ended: Promise<void>): Promise<void>;
   /** Runs after the subscription and the loop have stopped (each time the lock goes). */
   deactivate?(): Promise<void>;
 }
@@ -80,7 +83,10 @@ export async function runCheckpointed(
           part?.ok();
         },
       });
-      if (work.background) loop = work.background(() => closed || !lock.held);
+      if (work.background) {
+        const ended = Promise.race([lock.lost, closing]).then(() => undefined);
+        loop = work.background(() => closed || !lock.held, ended);
+      }
       const reason = await Promise.race([lock.lost, closing.then(() => undefined)]);
       // logged once, as the start of an outage; the next lock taken ends it
       if (reason !== undefined && !closed) mysqlOutage.failed(new Error(reason));

@@ -171,8 +171,12 @@ export class Throttle {
           await this.sleep(200); // Redis unreachable: try again, the waiters keep waiting
           continue;
         }
+        // The horizon is full: ask again once a quarter of it is free, so a
+        // backlog takes slots a quarter-horizon at a time (a few round trips a
+        // second) and not one slot per round trip as each enters the horizon.
+        const refill = Math.max(1, Math.floor(this.horizonMs / 4));
         if (reply[0] === -1) {
-          await this.sleep(Math.max(1, Math.min(reply[1] ?? 1, this.horizonMs)));
+          await this.sleep(Math.min(Math.max(reply[1] ?? 1, refill), this.horizonMs));
           continue;
         }
         for (const delay of reply) {
@@ -180,6 +184,7 @@ export class Throttle {
           if (!w) break; // cannot happen: never more slots than waiters
           this.grant(account, q, w, askedAt + delay, delay);
         }
+        if (reply.length < wanted && q.waiters.length > 0) await this.sleep(refill);
       }
     } finally {
       q.pumping = false;

@@ -7,6 +7,7 @@ import type { Config } from '../config/index.ts';
 import type { EventStore } from '../eventStore/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Pipeline } from '../health/index.ts';
+import { fixKafkaRequestQueue } from '../kafka/requestQueueFix.ts';
 
 export type MysqlPool = mysql.Pool;
 
@@ -218,6 +219,7 @@ const kafkaLevels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 /** A kafkajs Kafka whose own logs (warnings and errors only) go to the winston logger. */
 export function createKafka(config: Pick<Config, 'kafka'>, logger?: Logger): Kafka {
+  fixKafkaRequestQueue();
   const lastLogged = new Map<string, number>();
   return new Kafka({
     clientId: config.kafka.clientId,

@@ -5,5 +5,6 @@ export { KurrentDbEventStore } from './kurrentdb.ts';
 export { completeMetadata } from './metadata.ts';
 export { validateEvent } from './validation.ts';
 export { openEventStore } from './open.ts';
+export { redisAppendWakes, wakeChannel, type AppendWakes } from './wakes.ts';
 export { positionWaiters } from './positionWaiters.ts';
 export { aggregateStream, readStream, type Aggregated, type Recorded } from './typed.ts';

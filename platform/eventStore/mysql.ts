@@ -28,6 +28,12 @@
 // nine projections of the projectors process thus read each event once, and
 // an idle process polls a few times a second, not a few times per
 // subscription.
+//
+// With wakes (wakes.ts, what openEventStore gives it), a commit tells the
+// other processes at once through Redis, and a caught-up process asks MySQL
+// only on a wake or every fallbackPollMs: an idle system does not query the
+// event store a few times a second per process, and a commit elsewhere is
+// seen as soon as without wakes. While the wakes are down it polls as above.
 import { EventEmitter } from 'node:events';
 import type { Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { WrongExpectedVersionError } from './errors.ts';
@@ -36,6 +42,7 @@ import { upcast } from './upcasting.ts';
 import { completeMetadata } from './metadata.ts';
 import { pollingSubscription } from './subscription.ts';
 import { MultiStatementConnection } from './multiStatementConnection.ts';
+import type { AppendWakes } from './wakes.ts';
 import type {
   AppendResult,
   EventMetadata,
@@ -56,6 +63,14 @@ export interface MysqlEventStoreOptions {
   pollIntervalMs?: number;
   /** The longest a caught-up subscription sleeps between polls (default 400 ms). */
   idlePollMaxMs?: number;
+  /**
+   * Commits of other processes announced through Redis (owned: closed with
+   * the store). While they are live, caught-up subscriptions poll only every
+   * fallbackPollMs.
+   */
+  wakes?: AppendWakes;
+  /** The slow poll that covers a lost wake (default 5 s). */
+  fallbackPollMs?: number;
 }
 
 /** What the append path did since the store was created (counts, for benches and metrics). */
@@ -243,7 +258,7 @@ export class MysqlEventStore implements EventStore {
   private readonly pollIntervalMs: number;
   private readonly idlePollMaxMs: number;
   private tail: Tail = { from: 0, to: 0, events: [], checkedAt: 0, quiet: 0 };
-  private tailRead: { after: number; read: Promise<RecordedEvent[]> } | undefined;
+  private tailRead: { after: number; read: Promise<RecordedEvent[]>; commits: number } | undefined;
   private readonly queue: PendingAppend[] = [];
   private flushing = false;
   /** When the packet that took the position lock was sent (for stats.lockMs). */
@@ -259,6 +274,14 @@ export class MysqlEventStore implements EventStore {
     lockMs: 0,
     retries: 0,
   };
+  private readonly wakes: AppendWakes | undefined;
+  private readonly fallbackPollMs: number;
+  private listening = false;
+  /**
+   * Moves on every commit, here or announced by a wake: a tail read that
+   * started before it must not mark the tail as checked.
+   */
+  private commits = 0;
 
   private constructor(pool: Pool, options: MysqlEventStoreOptions) {
     this.pool = pool;
@@ -266,7 +289,23 @@ export class MysqlEventStore implements EventStore {
     this.maxBatch = options.maxBatch ?? 500;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.idlePollMaxMs = Math.max(this.pollIntervalMs, options.idlePollMaxMs ?? 400);
+    this.wakes = options.wakes;
+    this.fallbackPollMs = Math.max(this.idlePollMaxMs, options.fallbackPollMs ?? 5_000);
     this.appended.setMaxListeners(0);
+  }
+
+  /** The longest a caught-up subscription sleeps: long while wakes arrive, else the idle poll. */
+  private idleMax(): number {
+    return this.wakes?.live ? this.fallbackPollMs : this.idlePollMaxMs;
+  }
+
+  /** Another process committed up to `position` (Infinity: maybe, after an outage). */
+  private woken(position: number): void {
+    if (position <= this.tail.to) return; // read already
+    this.commits++;
+    this.tail.checkedAt = 0;
+    this.tail.quiet = 0;
+    this.appended.emit('appended', position);
   }
 
   static async create(pool: Pool, options: MysqlEventStoreOptions = {}): Promise<MysqlEventStore> {
@@ -301,9 +340,14 @@ export class MysqlEventStore implements EventStore {
         recordedAt: now,
       };
     });
-    return new Promise<AppendResult>((resolve, reject) => {
+    const committed = new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ streamId, expected, rows, resolve, reject });
       if (!this.flushing) void this.flush();
+    });
+    return committed.then((result) => {
+      this.commits++;
+      this.wakes?.committed(result.position);
+      return result;
     });
   }
 
@@ -560,14 +604,19 @@ export class MysqlEventStore implements EventStore {
   /** At the tail (after ≥ tail.to): one query for the whole process, or none when one just ran. */
   private async readTail(after: number): Promise<RecordedEvent[]> {
     const t = this.tail;
-    const freshFor = t.quiet > 2 ? this.idlePollMaxMs : this.pollIntervalMs;
+    const freshFor = t.quiet > 2 ? this.idleMax() : this.pollIntervalMs;
     if (after === t.to && t.checkedAt > 0 && Date.now() - t.checkedAt < freshFor) return [];
-    if (this.tailRead && this.tailRead.after === after) return this.tailRead.read;
+    const commits = this.commits;
+    if (this.tailRead?.after === after && this.tailRead.commits === commits) {
+      return this.tailRead.read;
+    }
     const read = this.readAll({ after, limit: TAIL_READ });
-    this.tailRead = { after, read };
+    this.tailRead = { after, read, commits };
     try {
       const events = await read;
       this.remember(after, events, TAIL_READ);
+      // a commit came while it read: the next read asks MySQL again
+      if (this.commits !== commits) this.tail.checkedAt = 0;
       return events;
     } finally {
       if (this.tailRead?.read === read) this.tailRead = undefined;
@@ -641,12 +690,16 @@ export class MysqlEventStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions): Subscription {
+    if (this.wakes && !this.listening) {
+      this.listening = true; // the process's one subscriber connection, opened by its first subscription
+      this.wakes.onWake((position) => this.woken(position));
+    }
     const subscription = pollingSubscription({
       ...options,
       read: (after, limit) => this.readShared(after, limit),
       readTypes: (after, limit, types) => this.readTypesShared(after, limit, types),
       pollIntervalMs: this.pollIntervalMs,
-      idlePollMaxMs: this.idlePollMaxMs,
+      idlePollMaxMs: () => this.idleMax(),
       notifier: this.appended,
     });
     this.subscriptions.add(subscription);
@@ -662,5 +715,6 @@ export class MysqlEventStore implements EventStore {
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     while (this.flushing || this.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
     await this.writer.end();
+    await this.wakes?.close();
   }
 }

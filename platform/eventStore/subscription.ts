@@ -21,7 +21,7 @@ export interface PollingSource extends SubscribeOptions {
    * 400 ms), and drops back at the first new event or local append. An idle
    * system then polls a few times a second instead of twenty.
    */
-  idlePollMaxMs?: number;
+  idlePollMaxMs?: number | (() => number);
   /** Emits 'appended' when this process commits, so local subscribers wake at once. */
   notifier?: EventEmitter;
 }
@@ -40,15 +40,31 @@ export function pollingSubscription(source: PollingSource): Subscription {
   let stopped = false;
   let wake: (() => void) | undefined;
   const waiters = positionWaiters(() => position);
-  const idleMax = Math.max(source.pollIntervalMs, source.idlePollMaxMs ?? 400);
+  const configuredMax = source.idlePollMaxMs ?? 400;
+  const idleMax = () =>
+    Math.max(
+      source.pollIntervalMs,
+      typeof configuredMax === 'function' ? configuredMax() : configuredMax,
+    );
   let idleMs = source.pollIntervalMs;
 
-  const onAppended = () => wake?.();
+  // A notice that comes while this subscription reads is kept for its next
+  // wait: the read may have started before that commit.
+  let kicked = false;
+  const onAppended = () => {
+    if (wake) wake();
+    else kicked = true;
+  };
   source.notifier?.on('appended', onAppended);
 
   /** Resolves true when woken by a local append (or stop), false after ms. */
   const waitOrWake = (ms: number) =>
     new Promise<boolean>((resolve) => {
+      if (kicked || stopped) {
+        kicked = false;
+        resolve(true);
+        return;
+      }
       const timer = setTimeout(() => done(false), ms);
       function done(woken: boolean) {
         clearTimeout(timer);
@@ -67,6 +83,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
 
   const loop = (async () => {
     while (!stopped) {
+      kicked = false; // this read sees everything committed so far
       try {
         let wanted: RecordedEvent[];
         let reached: number;
@@ -83,7 +100,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
         if (reached <= position) {
           recovered();
           const woken = await waitOrWake(idleMs);
-          idleMs = woken ? source.pollIntervalMs : Math.min(idleMax, idleMs * 1.5);
+          idleMs = woken ? source.pollIntervalMs : Math.min(idleMax(), idleMs * 1.5);
           continue;
         }
         idleMs = source.pollIntervalMs;

@@ -39,6 +39,7 @@ import {
 import { handleCommand } from '../../platform/commandHandling/index.ts';
 import { type EventStore, type RecordedEvent } from '../../platform/eventStore/index.ts';
 import type { ProcessorDeps, Running } from '../deps.ts';
+import { napper, sleepUntil } from '../napper.ts';
 import { runCheckpointed } from '../singleton.ts';
 import { callbackMetrics } from './metrics.ts';
 
@@ -478,17 +479,8 @@ export async function startCallbacks(
   const log = deps.logger.child({ component: 'callbacks' });
   const key = deps.config.codes.encryptionKey;
   const metrics = callbackMetrics(deps);
-  let wake: (() => void) | undefined;
-  const nap = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  // sleeps until the next retry is due (at most IDLE_FALLBACK_MS); new deliveries wake it
+  const { nap, wake } = napper();
 
   const handle = async (events: RecordedEvent[]) => {
     const conn = await deps.mysql.getConnection();
@@ -503,7 +495,7 @@ export async function startCallbacks(
     } finally {
       conn.release();
     }
-    if (added > 0 || events.some((e) => e.type.startsWith('callback.'))) wake?.();
+    if (added > 0 || events.some((e) => e.type.startsWith('callback.'))) wake();
   };
 
   const deliverOne = async (row: Due): Promise<void> => {
@@ -604,7 +596,28 @@ export async function startCallbacks(
     }
   };
 
-  const send = async (isClosed: () => boolean) => {
+  /** Until the earliest retry of a pending delivery (none due now: the round found none). */
+  const untilNextDue = async () => {
+    const now = Date.now();
+    try {
+      const [rows] = await deps.mysql.query<RowDataPacket[]>(
+        `SELECT MIN(next_at_ms) AS next FROM callback_deliveries
+         WHERE state = 'pending' AND next_at_ms > ?`,
+        [now],
+      );
+      const next = rows[0]?.next;
+      return sleepUntil(
+        next === null || next === undefined ? undefined : Number(next),
+        options.pollMs,
+        now,
+      );
+    } catch {
+      return options.pollMs;
+    }
+  };
+
+  const send = async (isClosed: () => boolean, ended: Promise<void>) => {
+    void ended.then(() => wake());
     const limit = options.concurrency * 2;
     while (!isClosed()) {
       let due: Due[] = [];
@@ -643,7 +656,7 @@ export async function startCallbacks(
         log.warn('callback sender round failed; retrying', { err: String(err) });
         await sleep(1_000);
       }
-      if (due.length === 0) await nap(options.pollMs);
+      if (due.length === 0) await nap(await untilNextDue());
     }
   };
 
@@ -657,7 +670,7 @@ export async function startCallbacks(
   });
   return {
     async close() {
-      wake?.();
+      wake();
       await running.close();
       metrics.close();
     },

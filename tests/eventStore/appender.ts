@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import {
   KurrentDbEventStore,
   MysqlEventStore,
+  redisAppendWakes,
   type EventStore,
 } from '../../platform/eventStore/index.ts';
 
@@ -18,7 +19,14 @@ if (process.env.APPENDER_STORE === 'kurrentdb') {
   store = new KurrentDbEventStore(process.env.APPENDER_URL!);
 } else {
   pool = mysql.createPool({ uri: process.env.APPENDER_URL!, connectionLimit: 8, timezone: 'Z' });
-  store = await MysqlEventStore.create(pool);
+  // APPENDER_WAKES_URL/_CHANNEL: announce the commits through Redis, as openEventStore does
+  const wakesUrl = process.env.APPENDER_WAKES_URL;
+  store = await MysqlEventStore.create(
+    pool,
+    wakesUrl
+      ? { wakes: redisAppendWakes({ url: wakesUrl, channel: process.env.APPENDER_WAKES_CHANNEL! }) }
+      : {},
+  );
 }
 
 const committed: string[] = [];

@@ -1,11 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import {
   MysqlEventStore,
+  redisAppendWakes,
   WrongExpectedVersionError,
   type AppendStats,
   type NewEvent,
@@ -306,4 +307,28 @@ describe('mysql event store: appends written in one round trip', () => {
     assert.equal(new Set(outputs.flatMap((o) => o.ids)).size, 3 * perChild);
     await assertGapFree();
   });
+});
+
+// As openEventStore runs it: subscriptions woken through Redis by the
+// appenders of other processes, polling only as a fallback.
+const REDIS_URL = 'redis://127.0.0.1:6379/0';
+eventStoreContract('mysql, woken through Redis', async () => {
+  const db = await freshDatabase('es');
+  const channel = `t:${randomBytes(4).toString('hex')}:es:committed`;
+  const store = await MysqlEventStore.create(db.pool, {
+    wakes: redisAppendWakes({ url: REDIS_URL, channel }),
+  });
+  return {
+    store,
+    childEnv: {
+      APPENDER_STORE: 'mysql',
+      APPENDER_URL: db.url,
+      APPENDER_WAKES_URL: REDIS_URL,
+      APPENDER_WAKES_CHANNEL: channel,
+    },
+    async cleanup() {
+      await store.close();
+      await db.drop();
+    },
+  };
 });
