@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { createHealingProducer, ensureTopics, type Sender } from '../platform/kafka/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
+import { napper } from './napper.ts';
 import { DispatchState } from './redisState.ts';
 import { dispatchRecord } from './relay.ts';
 import { runCheckpointed } from './singleton.ts';
@@ -60,24 +61,14 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
     await state.unscheduleMany(ended);
     if (items.length > 0) {
       idleMs = options.pollMs;
-      wake?.();
+      sleeper.wake();
     }
   };
 
   // An empty index is looked at less and less often (up to once a second); a
   // timer indexed here wakes the poller at once.
   let idleMs = options.pollMs;
-  let wake: (() => void) | undefined;
-  const nap = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const sleeper = napper();
   const poll = async (isClosed: () => boolean) => {
     while (!isClosed()) {
       try {
@@ -98,7 +89,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
         log.warn('timer poll failed; retrying', { err: String(err) });
         await sleep(1_000);
       }
-      await nap(idleMs);
+      await sleeper.nap(idleMs);
     }
   };
 

@@ -220,7 +220,6 @@ export async function runSupervisedConsumer(
   const log = spec.logger.child({ component: spec.name });
   const dead = outage(log, spec.name, 'its Kafka consumer');
   let stopped = false;
-  const isStopped = () => stopped;
   let current: Consumer | undefined;
   let rebuilding: Promise<void> | undefined;
   let wakeStop: () => void = () => undefined;
@@ -259,9 +258,8 @@ export async function runSupervisedConsumer(
       await Promise.race([sleep(backoffMs(attempt)), stopping]);
       if (stopped) return;
       try {
-        const consumer = await start();
-        // stop() came while it started: it waited for this rebuild, so stop it here
-        if (isStopped()) await consumer.disconnect().catch(() => undefined);
+        // a stop() meanwhile waits for this rebuild, then disconnects `current`
+        await start();
         return;
       } catch (err) {
         dead.failed(err);
