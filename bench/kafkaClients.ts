@@ -3,7 +3,8 @@
 //
 //   node bench/kafkaClients.ts [--records 50000] [--rounds 2]
 //
-// publish: the relay's shape — an idempotent producer, acks from every
+// publish: the relay's shape, through the bus port (platform/bus, each
+// client behind it) — an idempotent producer, acks from every
 // in-sync replica, one awaited send of 500 records (key = message id, value
 // = the relay's JSON) after the other, into a 32-partition topic.
 // consume: the dispatcher's shape — a consumer group reading that topic from
@@ -23,14 +24,12 @@ import {
   Admin,
   Consumer as PConsumer,
   MessagesStreamModes,
-  Producer as PProducer,
-  ProduceAcks,
   stringDeserializers,
-  stringSerializers,
 } from '@platformatic/kafka';
+import { createPublisher, type PublisherClient } from '../platform/bus/index.ts';
 import { createKafka } from '../platform/clients/index.ts';
-import { loadConfig } from '../platform/config/index.ts';
-import { createConsumer, createProducer, ensureTopics } from '../platform/kafka/index.ts';
+import { loadConfig, type Config } from '../platform/config/index.ts';
+import { createConsumer, ensureTopics } from '../platform/kafka/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PARTITIONS = 32;
@@ -91,18 +90,27 @@ function openHandles(): Record<string, number> {
   return out;
 }
 
+/** The relay's publishing, through the bus port (platform/bus) on the given client. */
+async function publishThroughPort(
+  config: Config,
+  client: PublisherClient,
+  topic: string,
+  n: number,
+): Promise<Phase> {
+  const data = records(n);
+  const publisher = createPublisher(config, { name: 'bench', client });
+  const phase = await measure(n, async () => {
+    for (let i = 0; i < n; i += BATCH) await publisher.publish(topic, data.slice(i, i + BATCH));
+  });
+  await publisher.close();
+  return phase;
+}
+
 async function runKafkajs(topic: string, n: number): Promise<Omit<ChildResult, 'client'>> {
   const config = loadConfig(process.env);
   const kafka = createKafka(config);
   await ensureTopics(kafka, [{ topic, numPartitions: PARTITIONS }]);
-  const data = records(n);
-  const producer = await createProducer(kafka);
-  const publish = await measure(n, async () => {
-    for (let i = 0; i < n; i += BATCH) {
-      await producer.send({ topic, acks: -1, messages: data.slice(i, i + BATCH) });
-    }
-  });
-  await producer.disconnect();
+  const publish = await publishThroughPort(config, 'kafkajs', topic, n);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const consumer = await createConsumer(kafka, { groupId: `bench-${topic}` });
@@ -144,20 +152,7 @@ async function runPlatformatic(topic: string, n: number): Promise<Omit<ChildResu
   const bootstrapBrokers = [...config.kafka.brokers];
   const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers });
   await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
-  const data = records(n).map((r) => ({ ...r, topic }));
-  const producer = new PProducer({
-    clientId: 'bench-producer',
-    bootstrapBrokers,
-    serializers: stringSerializers,
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-  });
-  const publish = await measure(n, async () => {
-    for (let i = 0; i < n; i += BATCH) {
-      await producer.send({ messages: data.slice(i, i + BATCH) });
-    }
-  });
-  await producer.close();
+  const publish = await publishThroughPort(config, 'platformatic', topic, n);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const consumer = new PConsumer({

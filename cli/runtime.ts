@@ -3,7 +3,8 @@
 import type { Pool } from 'mysql2/promise';
 import type { Redis } from 'ioredis';
 import type { Db, MongoClient } from 'mongodb';
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { createPublisher, type Publisher } from '../platform/bus/index.ts';
 import type { Logger } from 'winston';
 import { loadConfig, type Config } from '../platform/config/index.ts';
 import { createLogger } from '../platform/logger/index.ts';
@@ -47,14 +48,11 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
   const mongo = createMongo(config, logger);
   await mongo.client.connect();
   const kafka = createKafka(config, logger);
-  let producer: Producer | undefined;
+  let producer: Publisher | undefined;
   let tracker: Tracker = noTracker;
   if (options.tracking) {
-    producer = kafka.producer({
-      allowAutoTopicCreation: true,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    // not awaited: the tracker connects by itself, so a service starts while Kafka is down
+    // connects on its first publish, so a service starts while Kafka is down
+    producer = createPublisher(config, { name: `${options.service}-tracking`, logger });
     const kafkaOutage = outage(logger, options.service, 'kafka (tracking events are buffered)');
     tracker = kafkaTracker(producer, options.service, {
       topic: config.kafka.trackingTopic,
@@ -78,7 +76,7 @@ export async function openRuntime(options: RuntimeOptions): Promise<Runtime> {
     pipeline: createPipeline(),
     async close() {
       await tracker.close().catch(() => undefined);
-      await producer?.disconnect().catch(() => undefined);
+      await producer?.close().catch(() => undefined);
       await eventStore.close().catch(() => undefined);
       mongo.stopWatchdog?.();
       await mongo.client.close().catch(() => undefined);

@@ -3,7 +3,8 @@
 // advances only after the broker acknowledged; a crash in between
 // re-publishes, and the dispatcher absorbs the duplicate.
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
-import { createHealingProducer, ensureTopics, type Sender } from '../platform/kafka/index.ts';
+import { createPublisher, type Publisher } from '../platform/bus/index.ts';
+import { ensureTopics } from '../platform/kafka/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { runCheckpointed } from './singleton.ts';
 
@@ -26,34 +27,34 @@ export async function startRelay(deps: ProcessorDeps): Promise<Running> {
   await ensureTopics(deps.kafka, [
     { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
   ]);
-  let producer: Sender | undefined;
+  let producer: Publisher | undefined;
   return runCheckpointed(deps, {
     name: 'relay',
     checkpoint: RELAY_CHECKPOINT,
     types: ['sms.accepted.v1'],
     activate: async () => {
-      producer = await createHealingProducer(deps.kafka, (err) =>
-        deps.logger.warn(
-          "relay: the broker refused the producer's sequence; sending with a new producer",
-          {
-            err: String(err),
-          },
-        ),
-      );
+      producer = createPublisher(deps.config, {
+        name: 'relay',
+        logger: deps.logger,
+        onReplaced: (err) =>
+          deps.logger.warn(
+            "relay: the broker refused the producer's sequence; sending with a new producer",
+            { err: String(err) },
+          ),
+      });
     },
     // the checkpoint moves only after this resolves, i.e. after the broker acked
     handle: async (events: RecordedEvent[]) => {
-      await producer!.send({
-        topic: options.dispatchTopic,
-        acks: -1,
-        messages: events.map((e) => {
+      await producer!.publish(
+        options.dispatchTopic,
+        events.map((e) => {
           const messageId = String(e.data.messageId);
           return dispatchRecord(messageId, { messageId, cause: 'accepted', position: e.position });
         }),
-      });
+      );
     },
     deactivate: async () => {
-      await producer?.disconnect();
+      await producer?.close();
     },
   });
 }

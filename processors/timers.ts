@@ -9,7 +9,8 @@
 // sms.dispatch. A due timer leaves the index only after the broker acked.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
-import { createHealingProducer, ensureTopics, type Sender } from '../platform/kafka/index.ts';
+import { createPublisher, type Publisher } from '../platform/bus/index.ts';
+import { ensureTopics } from '../platform/kafka/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { napper } from './napper.ts';
 import { DispatchState } from './redisState.ts';
@@ -32,7 +33,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   await ensureTopics(deps.kafka, [
     { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
   ]);
-  let producer: Sender | undefined;
+  let producer: Publisher | undefined;
 
   const index = async (events: RecordedEvent[]) => {
     // the last event of each message in the batch decides its timer
@@ -75,13 +76,10 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
         const due = await state.peekDue(Date.now(), 500);
         idleMs = due.length > 0 ? options.pollMs : Math.min(1_000, idleMs * 1.5);
         if (due.length > 0) {
-          await producer!.send({
-            topic: options.dispatchTopic,
-            acks: -1,
-            messages: due.map((d) =>
-              dispatchRecord(d.messageId, { messageId: d.messageId, cause: 'timer' }),
-            ),
-          });
+          await producer!.publish(
+            options.dispatchTopic,
+            due.map((d) => dispatchRecord(d.messageId, { messageId: d.messageId, cause: 'timer' })),
+          );
           await state.ackDue(due);
           if (due.length === 500) continue;
         }
@@ -105,18 +103,19 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
     ],
     handle: index,
     activate: async () => {
-      producer = await createHealingProducer(deps.kafka, (err) =>
-        deps.logger.warn(
-          "timers: the broker refused the producer's sequence; sending with a new producer",
-          {
-            err: String(err),
-          },
-        ),
-      );
+      producer = createPublisher(deps.config, {
+        name: 'timers',
+        logger: deps.logger,
+        onReplaced: (err) =>
+          deps.logger.warn(
+            "timers: the broker refused the producer's sequence; sending with a new producer",
+            { err: String(err) },
+          ),
+      });
     },
     background: poll,
     deactivate: async () => {
-      await producer?.disconnect();
+      await producer?.close();
     },
   });
 }

@@ -77,6 +77,7 @@ describe('loadConfig', () => {
       dispatchGroup: 'streaming-dispatcher',
       trackingTopic: 'streaming.tracking',
       pumpGroup: 'streaming-pump',
+      publisher: 'platformatic',
     });
     assert.deepEqual(c.eventStore, { kind: 'mysql', kurrentdbUrl: undefined });
     assert.equal(c.auth.jwtIssuer, 'streaming');

@@ -439,6 +439,14 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     description: 'Consumer group of the tracking pump.',
   },
   {
+    name: 'STREAMING_KAFKA_PUBLISHER',
+    schema: { enum: ['platformatic', 'kafkajs'] },
+    default: 'platformatic',
+    expects: 'one of platformatic, kafkajs',
+    description:
+      'Kafka client the relay, the timers and the tracking events publish with (`@platformatic/kafka` publishes faster, with less CPU; see BENCHMARKS.md). Consumers always use kafkajs.',
+  },
+  {
     name: 'STREAMING_EVENT_STORE',
     schema: { enum: ['mysql', 'kurrentdb'] },
     default: 'mysql',

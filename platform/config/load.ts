@@ -65,6 +65,8 @@ export interface Config {
     readonly dispatchGroup: string;
     readonly trackingTopic: string;
     readonly pumpGroup: string;
+    /** STREAMING_KAFKA_PUBLISHER: the client behind the bus port's publishers (platform/bus). */
+    readonly publisher: 'platformatic' | 'kafkajs';
   };
   readonly eventStore: {
     readonly kind: 'mysql' | 'kurrentdb';
@@ -510,6 +512,7 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       dispatchGroup: s('STREAMING_KAFKA_DISPATCH_GROUP'),
       trackingTopic: s('STREAMING_KAFKA_TRACKING_TOPIC'),
       pumpGroup: s('STREAMING_KAFKA_PUMP_GROUP'),
+      publisher: s('STREAMING_KAFKA_PUBLISHER') as 'platformatic' | 'kafkajs',
     },
     eventStore: {
       kind: s('STREAMING_EVENT_STORE') as 'mysql' | 'kurrentdb',

@@ -97,8 +97,19 @@ const BROKEN_PRODUCER_STATE = new Set([
 /** Whether err (or what it wraps) says the producer's idempotent state is broken. */
 export function brokenProducerState(err: unknown, depth = 0): boolean {
   if (err === null || typeof err !== 'object' || depth > 4) return false;
-  const e = err as { type?: unknown; cause?: unknown; originalError?: unknown };
-  if (typeof e.type === 'string' && BROKEN_PRODUCER_STATE.has(e.type)) return true;
+  // kafkajs names the broker's error in `type`, @platformatic/kafka in `apiId`
+  // (and gathers several in `errors`)
+  const e = err as {
+    type?: unknown;
+    apiId?: unknown;
+    cause?: unknown;
+    originalError?: unknown;
+    errors?: unknown;
+  };
+  for (const name of [e.type, e.apiId])
+    if (typeof name === 'string' && BROKEN_PRODUCER_STATE.has(name)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => brokenProducerState(x, depth + 1)))
+    return true;
   return brokenProducerState(e.cause, depth + 1) || brokenProducerState(e.originalError, depth + 1);
 }
 

@@ -3,7 +3,7 @@
 // Kafka may be down (at start or later): events wait in a bounded buffer and
 // go out once it is back; past the bound the oldest are dropped and counted.
 import { randomUUID } from 'node:crypto';
-import type { Producer } from 'kafkajs';
+import type { Publisher } from '../bus/index.ts';
 import { TRACKING_TOPIC, type TrackingEvent } from '../../schemas/tracking.ts';
 
 export type { TrackingEvent } from '../../schemas/tracking.ts';
@@ -39,11 +39,11 @@ export interface KafkaTrackerOptions {
 }
 
 /**
- * A tracker over a kafkajs producer that it connects itself (now and again
- * after a failure), so that a service starts and runs while Kafka is down.
+ * A tracker over a bus publisher (which connects on its first publish, and
+ * again after a failure), so that a service starts and runs while Kafka is down.
  */
 export function kafkaTracker(
-  producer: Producer,
+  publisher: Publisher,
   service: string,
   options: KafkaTrackerOptions = {},
 ): Tracker {
@@ -51,25 +51,21 @@ export function kafkaTracker(
   const maxBuffered = options.maxBuffered ?? 10_000;
   let buffer: TrackingEvent[] = [];
   let inFlight: Promise<void> = Promise.resolve();
-  let connected: Promise<void> | undefined;
   let dropped = 0;
   let sent = 0;
   let failingSince: number | undefined;
   let droppedAtFailure = 0;
   let closed = false;
 
-  const connect = () => (connected ??= producer.connect());
-
   const sendBuffered = async () => {
     if (buffer.length === 0) return;
     const batch = buffer;
     buffer = [];
     try {
-      await connect();
-      await producer.send({
+      await publisher.publish(
         topic,
-        messages: batch.map((e) => ({ key: e.messageId ?? e.id, value: JSON.stringify(e) })),
-      });
+        batch.map((e) => ({ key: e.messageId ?? e.id, value: JSON.stringify(e) })),
+      );
       sent += batch.length;
       if (failingSince !== undefined) {
         options.onRecovered?.({
@@ -79,7 +75,6 @@ export function kafkaTracker(
         failingSince = undefined;
       }
     } catch (err) {
-      connected = undefined; // connect again next time
       // back in front of what arrived meanwhile, within the bound (the oldest go first)
       buffer = batch.concat(buffer);
       if (buffer.length > maxBuffered) {
@@ -115,7 +110,6 @@ export function kafkaTracker(
     timer = setTimeout(tick, flushMs);
     timer.unref();
   };
-  void connect().catch(() => (connected = undefined));
   return {
     track(event) {
       buffer.push({
