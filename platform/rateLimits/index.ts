@@ -2,12 +2,14 @@
 // and replay from the event store. Key layout: see limiter.ts.
 export {
   reserveLimits,
+  reserveLimitsMany,
   releaseReservation,
   replayAccepted,
   createLimitReplay,
   type RateRule,
   type PlatformLimits,
   type LimitSubject,
+  type LimitRequest,
   type Reservation,
   type ReserveResult,
   type LimitOptions,
