@@ -91,12 +91,14 @@ for item = 1, tonumber(ARGV[2]) do
   local base = a + 2
   local worst, worstRetry = 0, -1
   local absent = {}
+  -- one command reads the send's keys (an absent one is false)
+  local values = redis.call('MGET', unpack(KEYS, k + 1, k + n))
   for j = 1, n do
     local b = base + (j - 1) * 4
     local kind = ARGV[b]
     local limit = tonumber(ARGV[b + 1])
     local retry = -1
-    local v = redis.call('GET', KEYS[k + j])
+    local v = values[j]
     if kind == 'i' then
       if v then
         local last = tonumber(string.match(v, '^(%d+)'))
