@@ -37,10 +37,11 @@ import {
 } from '../../platform/eventStore/index.ts';
 import {
   releaseReservation,
-  reserveLimitsMany,
+  reserveLimitsEach,
   type PlatformLimits,
   type RateRule,
   type Reservation,
+  type ReserveResult,
 } from '../../platform/rateLimits/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { platformLimitsFor, tenantState, type Prefetched } from '../managingTenants/index.ts';
@@ -136,19 +137,26 @@ function limitRefusal(result: { rule: RateRule; retryAfterSeconds: number }): Ap
 
 /**
  * Step 5 for many sends of one template (a batch: one script call per 200,
- * see reserveLimitsMany): every limit of the policy and of the platform, each
- * send all or nothing, in the order given; a refused one is an AppError
- * naming the rule (429, Retry-After). Redis unreachable: 503 for all.
+ * see reserveLimitsEach): every limit of the policy and of the platform, each
+ * send all or nothing, in the order given; one promise per send, settled when
+ * its chunk is answered: the reservation, or an AppError naming the rule
+ * (429, Retry-After). Redis unreachable: each rejects with 503.
  */
-export async function reserveEach(
+export function reserveEach(
   deps: CommandDeps,
   template: ExistingTemplate,
   sends: readonly { e164: string; platform: PlatformLimits }[],
   now: number,
-): Promise<(Reservation | AppError)[]> {
-  let results;
+): Promise<Reservation | AppError>[] {
+  let logged = false;
+  const unavailable = (err: unknown): never => {
+    if (!logged) deps.logger.error('rate limits unavailable', { err });
+    logged = true;
+    throw new AppError('DEPENDENCY_UNAVAILABLE', 'Rate limits cannot be checked now; retry later.');
+  };
+  let each: Promise<ReserveResult>[];
   try {
-    results = await reserveLimitsMany(
+    each = reserveLimitsEach(
       deps.redis,
       sends.map((s) => ({
         policy: template.policy,
@@ -163,10 +171,9 @@ export async function reserveEach(
       { prefix: `${redisPrefixOf(deps)}rl:` },
     );
   } catch (err) {
-    deps.logger.error('rate limits unavailable', { err });
-    throw new AppError('DEPENDENCY_UNAVAILABLE', 'Rate limits cannot be checked now; retry later.');
+    return sends.map(() => Promise.reject(err).catch(unavailable));
   }
-  return results.map((r) => (r.ok ? r.reservation : limitRefusal(r)));
+  return each.map((p) => p.then((r) => (r.ok ? r.reservation : limitRefusal(r)), unavailable));
 }
 
 /**
@@ -183,9 +190,9 @@ export async function reserveOrRefuse(
 ): Promise<Reservation> {
   const state = await tenantState(deps, template.tenantId, prefetched);
   const platform = platformLimitsFor(deps, state, template, e164);
-  const [result] = await reserveEach(deps, template, [{ e164, platform }], now);
+  const result = await reserveEach(deps, template, [{ e164, platform }], now)[0]!;
   if (result instanceof AppError) throw result;
-  return result!;
+  return result;
 }
 
 function answerOf(event: { data: SmsAcceptedData; position: number }): AcceptedAnswer {

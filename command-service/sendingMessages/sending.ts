@@ -278,39 +278,30 @@ export async function acceptRecipients(
     },
   );
   const sendingNow = allowed.filter((g) => g.time.notBefore === undefined);
-  const reserved = await reserveEach(
+  const reserved = reserveEach(
     deps,
     template,
     sendingNow.map((g) => ({ e164: g.mobile, platform: g.platform })),
     now,
   );
-  const reservations = new Map<number, Reservation>();
-  sendingNow.forEach((g, i) => {
-    const r = reserved[i]!;
-    if (r instanceof Error) refuse(g.index, r);
-    else reservations.set(g.index, r);
-  });
-  const toAppend = allowed.filter(
-    (g) => g.time.notBefore !== undefined || reservations.has(g.index),
+  const reservationOf = new Map(sendingNow.map((g, i) => [g.index, reserved[i]!]));
+  // 6. each as soon as its limits are reserved (Redis reserves the later
+  // recipients while the event store writes the first), the recipients of one
+  // script call in the same tick, so that the event store writes them together
+  const done = await Promise.allSettled(
+    allowed.map(async (g): Promise<RecipientOutcome> => {
+      const pending = reservationOf.get(g.index);
+      const reservation = pending === undefined ? NOTHING_RESERVED : await pending;
+      if (reservation instanceof Error) return { ok: false, error: reservation };
+      return {
+        ok: true,
+        answer: await appendOne(deps, template, g, g.time, reservation, meta, now),
+      };
+    }),
   );
-  // 6. (all at once: the event store writes them in a few transactions)
-  const appended = await Promise.allSettled(
-    toAppend.map((g) =>
-      appendOne(
-        deps,
-        template,
-        g,
-        g.time,
-        reservations.get(g.index) ?? NOTHING_RESERVED,
-        meta,
-        now,
-      ),
-    ),
-  );
-  toAppend.forEach((g, i) => {
-    const a = appended[i]!;
-    outcomes[g.index] =
-      a.status === 'fulfilled' ? { ok: true, answer: a.value } : { ok: false, error: a.reason };
+  allowed.forEach((g, i) => {
+    const d = done[i]!;
+    outcomes[g.index] = d.status === 'fulfilled' ? d.value : { ok: false, error: d.reason };
   });
   return outcomes;
 }

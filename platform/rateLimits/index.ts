@@ -3,6 +3,7 @@
 export {
   reserveLimits,
   reserveLimitsMany,
+  reserveLimitsEach,
   releaseReservation,
   replayAccepted,
   createLimitReplay,

@@ -375,8 +375,22 @@ export async function reserveLimitsMany(
   now: number = Date.now(),
   options: LimitOptions = {},
 ): Promise<ReserveResult[]> {
+  return Promise.all(reserveLimitsEach(redis, requests, now, options));
+}
+
+/**
+ * reserveLimitsMany, one promise per send, settled as soon as the script
+ * call of its chunk answers: a caller can go on with the first sends (append
+ * them) while Redis still works on the later ones.
+ */
+export function reserveLimitsEach(
+  redis: Redis,
+  requests: readonly LimitRequest[],
+  now: number = Date.now(),
+  options: LimitOptions = {},
+): Promise<ReserveResult>[] {
   const p = options.prefix ?? 'rl:';
-  const results: ReserveResult[] = new Array(requests.length);
+  const results: Promise<ReserveResult>[] = new Array(requests.length);
   const pending: { index: number; checks: Check[]; reservation: Reservation }[] = [];
   requests.forEach((r, index) => {
     const checks = [
@@ -385,7 +399,10 @@ export async function reserveLimitsMany(
     ];
     // nothing to reserve: no token, no round trip
     if (checks.length === 0) {
-      results[index] = { ok: true, reservation: { keys: [], kinds: [], token: '' } };
+      results[index] = Promise.resolve({
+        ok: true,
+        reservation: { keys: [], kinds: [], token: '' },
+      });
       return;
     }
     const reservation: Reservation = {
@@ -396,7 +413,6 @@ export async function reserveLimitsMany(
     pending.push({ index, checks, reservation });
   });
   const scripted = withScripts(redis);
-  const calls: Promise<void>[] = [];
   for (let i = 0; i < pending.length; i += RESERVE_CHUNK) {
     const chunk = pending.slice(i, i + RESERVE_CHUNK);
     const keys: string[] = [];
@@ -406,27 +422,22 @@ export async function reserveLimitsMany(
       args.push(reservation.token, checks.length);
       for (const c of checks) args.push(c.kind, c.limit, c.ttlMs, c.endsAt);
     }
-    calls.push(
-      scripted.rlReserve(keys.length, ...keys, ...args).then((answer) => {
-        chunk.forEach(({ index, checks, reservation }, j) => {
-          const failed = Number(answer[2 * j]);
-          const retryMs = Number(answer[2 * j + 1]);
-          if (failed === 0) {
-            results[index] = { ok: true, reservation };
-            return;
-          }
-          const check = checks[failed - 1];
-          if (!check) throw new Error(`rate-limit script returned an unknown index ${failed}`);
-          results[index] = {
-            ok: false,
-            rule: check.rule,
-            retryAfterSeconds: Math.max(1, Math.ceil(retryMs / 1000)),
-          };
-        });
-      }),
-    );
+    const answered = scripted.rlReserve(keys.length, ...keys, ...args);
+    chunk.forEach(({ index, checks, reservation }, j) => {
+      results[index] = answered.then((answer): ReserveResult => {
+        const failed = Number(answer[2 * j]);
+        const retryMs = Number(answer[2 * j + 1]);
+        if (failed === 0) return { ok: true, reservation };
+        const check = checks[failed - 1];
+        if (!check) throw new Error(`rate-limit script returned an unknown index ${failed}`);
+        return {
+          ok: false,
+          rule: check.rule,
+          retryAfterSeconds: Math.max(1, Math.ceil(retryMs / 1000)),
+        };
+      });
+    });
   }
-  await Promise.all(calls);
   return results;
 }
 
