@@ -7,12 +7,16 @@
 // random mobiles so limits do not bite. Prints the figures and writes
 // bench/results/accept.json (overwritten) with the exact command, the load
 // average before and after, and the MySQL statements and Redis commands the
-// service sent per request. `--profile <dir>` runs the service with --cpu-prof.
+// service sent per request, and the Redis server's commands per accepted send
+// (INFO commandstats, scripts' commands included: run it on a private Redis,
+// STREAMING_REDIS_URL, for that figure to mean anything). `--profile <dir>`
+// runs the service with --cpu-prof.
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type mysql from 'mysql2/promise';
 import { startCommandService } from '../command-service/index.ts';
+import { loadConfig } from '../platform/config/index.ts';
 import { MysqlEventStore, type AppendStats } from '../platform/eventStore/index.ts';
 import {
   machine,
@@ -93,6 +97,27 @@ function appendCounts(after?: AppendStats, before?: AppendStats) {
   };
 }
 
+/** INFO commandstats: calls per command, server-wide. */
+async function commandStats(redis: Redis): Promise<Record<string, number>> {
+  const text = await redis.info('commandstats');
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+/** Commands the server ran during the load per accepted send (the bench's own INFO left out), and their total. */
+function perAccepted(before: Record<string, number>, after: Record<string, number>, n: number) {
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const [name, calls] of Object.entries(after)) {
+    const d = calls - (before[name] ?? 0);
+    if (name === 'info' || d <= 0 || n === 0) continue;
+    out[name] = Math.round((d / n) * 1000) / 1000;
+    total += d;
+  }
+  return { ...out, total: n > 0 ? Math.round((total / n) * 1000) / 1000 : 0 };
+}
+
 async function main(): Promise<void> {
   const connections = numberArg('connections', 64);
   const duration = numberArg('duration', 30);
@@ -105,13 +130,23 @@ async function main(): Promise<void> {
   const [url] = service.ready as [string];
   try {
     let loadBefore: number[] = [];
+    // the Redis server's own counts (commands run inside scripts included, as
+    // bench/system.ts counts them): server-wide, so only meaningful on a Redis
+    // nobody else uses (STREAMING_REDIS_URL of a private one)
+    const redis = new Redis(loadConfig({ STREAMING_ENV: 'test', ...process.env }).redis.url);
+    let serverBefore: Record<string, number> = {};
     const result = await sendLoad(url, {
       connections,
       duration,
       beforeLoad: () => (loadBefore = os.loadavg()),
+      beforeLoadAsync: async () => {
+        serverBefore = await commandStats(redis);
+      },
       approve: service.approve,
     });
     const loadAfter = os.loadavg();
+    const serverAfter = await commandStats(redis);
+    redis.disconnect();
     const accepted = result['2xx'];
     const [rows] = await service.db.pool.query(
       "SELECT COUNT(*) AS n FROM es_events WHERE type = 'sms.accepted.v1'",
@@ -146,6 +181,7 @@ async function main(): Promise<void> {
       },
       // including the few setup requests (register, login, create template)
       roundTripsPerRequest: { sql: perRequest(counts?.sql), redis: perRequest(counts?.redis) },
+      redisServerCommandsPerAccepted: perAccepted(serverBefore, serverAfter, accepted),
       eventStoreAppends: counts?.eventStore,
     });
   } finally {

@@ -1,7 +1,7 @@
 // Batch sends: how long POST /v1/messages/batch's command (sendBatch) takes
 // to accept 1,000 recipients, and recipients accepted per second.
 //
-//   node bench/batch.ts [--rounds 10] [--size 1000]
+//   node bench/batch.ts [--rounds 10] [--size 1000] [--http [--profile <dir>]]
 //
 // The command function runs in this process against a fresh MySQL database
 // (the event store) and the real Redis, as the API calls it (HTTP parsing of
@@ -12,6 +12,13 @@
 // every refusal is counted by code). Prints the figures and
 // writes bench/results/batch.json (overwritten) with the command and the load
 // average before and after.
+//
+// `--http`: the same batches as a client sends them, POST /v1/messages/batch
+// with an Idempotency-Key, to the command service in a child process (HTTP,
+// body validation, authentication included), on the template of
+// bench/support.ts (every kind of limit on each recipient); the time is the
+// client's, request to answer. Writes bench/results/batchHttp.json.
+// `--profile <dir>` runs the service with --cpu-prof.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,7 +26,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { sendBatch, type CommandDeps } from '../command-service/index.ts';
+import { sendBatch, startCommandService, type CommandDeps } from '../command-service/index.ts';
 import { handle } from '../command-service/commandHandling/index.ts';
 import { templateDecider, templateStream } from '../domain/index.ts';
 import { loadConfig } from '../platform/config/index.ts';
@@ -28,6 +35,14 @@ import { createLogger } from '../platform/logger/index.ts';
 import { noTracker } from '../platform/tracking/index.ts';
 import { approveTemplate } from '../testing/approvals.ts';
 import { freshDatabase } from '../testing/mysql.ts';
+import {
+  benchTenant,
+  machine,
+  openServiceStores,
+  startServiceChild,
+  stringArg,
+  writeResult,
+} from './support.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -149,4 +164,92 @@ async function main(): Promise<void> {
   await db.drop();
 }
 
-await main();
+/** The command service for --http, in the child process startServiceChild runs. */
+async function serve(): Promise<void> {
+  const stores = await openServiceStores();
+  const service = await startCommandService(stores, { port: 0 });
+  process.stdout.write(`URL ${service.url}\n`);
+  process.on('SIGTERM', () => {
+    void service.close().then(async () => {
+      await stores.close();
+      process.exit(0);
+    });
+  });
+}
+
+/** --http: batches of `size` over HTTP, one after the other, timed at the client. */
+async function overHttp(): Promise<void> {
+  const rounds = arg('rounds', 10);
+  const size = arg('size', 1000);
+  const profileDir = stringArg('profile');
+  const service = await startServiceChild(fileURLToPath(import.meta.url), {
+    name: 'benchbatchhttp',
+    ready: /URL (\S+)/,
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
+  const [url] = service.ready as [string];
+  try {
+    const tenant = await benchTenant(url, service.approve);
+    const loadBefore = os.loadavg();
+    const times: number[] = [];
+    let accepted = 0;
+    const refusedBy: Record<string, number> = {};
+    const ranges = ['138', '139', '150', '151', '186', '188', '199'];
+    for (let round = -1; round < rounds; round++) {
+      const body = JSON.stringify({
+        templateCode: tenant.templateCode,
+        recipients: Array.from({ length: size }, (_, i) => ({
+          mobile: `+86${ranges[i % ranges.length]}${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
+          params: { order: String(i) },
+        })),
+      });
+      const t0 = performance.now();
+      const res = await fetch(`${url}/v1/messages/batch`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${tenant.token}`,
+          'idempotency-key': randomUUID(),
+        },
+        body,
+      });
+      const answer = (await res.json()) as {
+        accepted: number;
+        results: { status: string; code?: string }[];
+      };
+      const ms = performance.now() - t0;
+      if (res.status !== 200)
+        throw new Error(`batch answered ${res.status}: ${JSON.stringify(answer)}`);
+      if (round < 0) continue; // warm-up
+      times.push(ms);
+      accepted += answer.accepted;
+      for (const r of answer.results) {
+        if (r.status === 'refused') refusedBy[r.code!] = (refusedBy[r.code!] ?? 0) + 1;
+      }
+    }
+    const loadAfter = os.loadavg();
+    const sorted = [...times].sort((a, b) => a - b);
+    const total = times.reduce((a, b) => a + b, 0);
+    writeResult('batchHttp', {
+      command: `node bench/batch.ts --http --rounds ${rounds} --size ${size}${profileDir ? ` --profile ${profileDir}` : ''}`,
+      at: new Date().toISOString(),
+      machine: machine(loadBefore, loadAfter),
+      batchSize: size,
+      rounds,
+      acceptedPerBatch: accepted / rounds,
+      refusedBy,
+      batchMs: {
+        p50: Math.round(sorted[Math.floor(sorted.length / 2)]!),
+        max: Math.round(sorted[sorted.length - 1]!),
+        mean: Math.round(total / times.length),
+      },
+      recipientsPerSecond: Math.round((accepted / total) * 1000),
+    });
+  } finally {
+    await service.cleanup();
+  }
+}
+
+if (process.argv.includes('--serve')) await serve();
+else if (process.argv.includes('--http')) await overHttp();
+else await main();

@@ -123,10 +123,12 @@ export async function sendLoad(
     connections: number;
     duration: number;
     beforeLoad?: () => void;
+    beforeLoadAsync?: () => Promise<void>;
     approve: (templateCode: string) => Promise<void>;
   },
 ): Promise<autocannon.Result> {
   const tenant = await benchTenant(base, options.approve);
+  await options.beforeLoadAsync?.();
   options.beforeLoad?.();
   return httpSendLoad(base, tenant, options);
 }

@@ -71,7 +71,7 @@ import { optOutsRouter } from './managingOptOuts/index.ts';
 import { callbacksRouter } from './managingCallbacks/index.ts';
 import { signaturesRouter } from './managingSignatures/index.ts';
 import { templatesRouter } from './managingTemplates/index.ts';
-import { tenantsRouter } from './managingTenants/index.ts';
+import { tenantStateKey, tenantsRouter } from './managingTenants/index.ts';
 import { usersRouter } from './registeringUsers/index.ts';
 import { messagesRouter } from './sendingMessages/index.ts';
 import { verificationsRouter } from './verifyingCodes/index.ts';
@@ -97,7 +97,12 @@ export { requestCode, checkCode, issueCode } from './verifyingCodes/index.ts';
 export { setOptOut } from './managingOptOuts/index.ts';
 export { metaOf, type Meta } from './commandHandling/index.ts';
 export { idempotencyKeyOf } from './sendingMessages/accepting.ts';
-export { adminTenant, sendNumberCode, checkNumberCode } from './managingTenants/index.ts';
+export {
+  adminTenant,
+  sendNumberCode,
+  checkNumberCode,
+  tenantStateKey,
+} from './managingTenants/index.ts';
 
 export interface CommandAppOptions {
   /** Extra routers mounted before the API (e.g. the supplier webhooks); they authenticate themselves. */
@@ -126,6 +131,8 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
     eventStore,
     redis,
     redisPrefix: deps.redisPrefix,
+    // a send reads the tenant's state copy in the session check's round trip
+    prefetch: (userId) => [tenantStateKey(deps, userId)],
   });
   app.use(usersRouter(deps, auth));
   app.use(apiKeysRouter(deps, auth));

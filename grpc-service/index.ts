@@ -13,6 +13,7 @@ import {
   protoPath as healthProtoPath,
   type ServingStatus,
 } from 'grpc-health-check';
+import { tenantStateKey } from '../command-service/index.ts';
 import { createPrincipalResolver } from '../platform/auth/index.ts';
 import { readinessChecks } from '../platform/clients/index.ts';
 import { loadContract, reflectionContract } from './contract.ts';
@@ -81,6 +82,8 @@ export async function startGrpcService(
       eventStore: deps.eventStore,
       redis: deps.redis,
       redisPrefix: deps.redisPrefix,
+      // Messages.Send reads the tenant's state copy in the session check's round trip
+      prefetch: (userId) => [tenantStateKey(deps, userId)],
     }),
     logger: deps.logger,
   };

@@ -51,6 +51,16 @@ import { redisPrefixOf } from '../../platform/config/index.ts';
 const stateKey = (deps: CommandDeps, tenantId: string) =>
   `${redisPrefixOf(deps)}tenant:${tenantId}`;
 
+/**
+ * The Redis key of the tenant's state copy: what the authenticator reads in
+ * the session check's MGET (AuthenticatorDeps.prefetch), so that a send
+ * reads it without a round trip of its own.
+ */
+export const tenantStateKey = stateKey;
+
+/** Values read with the request's authentication (Principal.prefetched). */
+export type Prefetched = ReadonlyMap<string, string | null> | undefined;
+
 const RAISE = `
 local v = redis.call('GET', KEYS[1])
 if v then
@@ -81,9 +91,18 @@ async function publish(deps: CommandDeps, state: TenantState, revision: number):
   );
 }
 
-/** The tenant's state as the accept path sees it: the Redis copy, else the stream. */
-export async function tenantState(deps: CommandDeps, tenantId: string): Promise<TenantState> {
-  const copy = await deps.redis.get(stateKey(deps, tenantId));
+/**
+ * The tenant's state as the accept path sees it: the Redis copy (as read with
+ * the request's authentication when `prefetched` holds it), else the stream.
+ */
+export async function tenantState(
+  deps: CommandDeps,
+  tenantId: string,
+  prefetched?: Prefetched,
+): Promise<TenantState> {
+  const key = stateKey(deps, tenantId);
+  const read = prefetched?.get(key);
+  const copy = read !== undefined ? read : await deps.redis.get(key);
   if (copy !== null) {
     const cut = copy.indexOf('|');
     return JSON.parse(copy.slice(cut + 1)) as TenantState;
@@ -133,16 +152,16 @@ export function effectiveLimits(deps: CommandDeps, state: TenantState) {
 }
 
 /**
- * Step of every accept: the tenant may send to this number at all (suspended,
- * trial, countries: 403 naming the rule), and the platform limits to reserve
- * with the template's.
+ * Step of every accept: the tenant (in `state`, from tenantState) may send to
+ * this number at all (suspended, trial, countries: 403 naming the rule), and
+ * the platform limits to reserve with the template's.
  */
-export async function platformLimitsFor(
+export function platformLimitsFor(
   deps: CommandDeps,
-  template: Pick<ExistingTemplate, 'tenantId' | 'kind'>,
+  state: TenantState,
+  template: Pick<ExistingTemplate, 'kind'>,
   e164: string,
-): Promise<PlatformLimits> {
-  const state = await tenantState(deps, template.tenantId);
+): PlatformLimits {
   const result = platformLimitsOf(deps.config.tenants, state, template.kind, e164);
   if (!result.ok) {
     const refusal = result.refusal;

@@ -5,7 +5,6 @@ import {
   aggregate,
   approvedBindings,
   approvedSignatureAccounts,
-  checkNotOptedOut,
   checkRepeat,
   countSegments,
   messageDecider,
@@ -21,6 +20,8 @@ import {
   type Encoding,
   type ExistingTemplate,
   type MessageEvent,
+  type OptOutEvent,
+  type OptOutState,
   type Params,
   type ParamProblem,
   type Route,
@@ -29,18 +30,21 @@ import {
 } from '../../domain/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import {
-  aggregateStream,
   readStream,
+  readStreams,
   WrongExpectedVersionError,
   type Recorded,
 } from '../../platform/eventStore/index.ts';
 import {
   releaseReservation,
-  reserveLimits,
+  reserveLimitsEach,
+  type PlatformLimits,
+  type RateRule,
   type Reservation,
+  type ReserveResult,
 } from '../../platform/rateLimits/index.ts';
 import type { CommandDeps } from '../deps.ts';
-import { platformLimitsFor } from '../managingTenants/index.ts';
+import { platformLimitsFor, tenantState, type Prefetched } from '../managingTenants/index.ts';
 import { toNewEvents, type Meta } from '../commandHandling/index.ts';
 import { redisPrefixOf } from '../../platform/config/index.ts';
 import { freshStream } from './sharedReads.ts';
@@ -99,56 +103,96 @@ export function e164Of(mobile: string): string {
   return normalizeMobile(mobile);
 }
 
-/** Step 4: marketing templates do not go to numbers that opted out with this tenant. */
-export async function checkOptOut(
+/**
+ * Step 4: marketing templates do not go to numbers that opted out with this
+ * tenant. The opt-out state of each number, read in one round trip (none for
+ * other kinds); checkNotOptedOut(template.kind, state) refuses one.
+ */
+export async function optOutStates(
   deps: CommandDeps,
   template: ExistingTemplate,
-  e164: string,
-): Promise<void> {
-  if (template.kind !== 'marketing') return;
-  const { state } = await aggregateStream(
+  e164s: readonly string[],
+): Promise<Map<string, OptOutState>> {
+  const states = new Map<string, OptOutState>();
+  if (template.kind !== 'marketing' || e164s.length === 0) return states;
+  const streams = await readStreams<OptOutEvent>(
     deps.eventStore,
-    optOutDecider,
-    optOutStream(template.tenantId, e164),
+    e164s.map((m) => optOutStream(template.tenantId, m)),
   );
-  checkNotOptedOut(template.kind, state);
+  for (const m of e164s) {
+    states.set(m, aggregate(optOutDecider, streams.get(optOutStream(template.tenantId, m)) ?? []));
+  }
+  return states;
+}
+
+/** A refusal of reserveLimits as the API answers it: 429 naming the rule, with Retry-After. */
+function limitRefusal(result: { rule: RateRule; retryAfterSeconds: number }): AppError {
+  return new AppError(
+    result.rule,
+    undefined,
+    { rule: result.rule, retryAfterSeconds: result.retryAfterSeconds },
+    { 'Retry-After': String(result.retryAfterSeconds) },
+  );
+}
+
+/**
+ * Step 5 for many sends of one template (a batch: one script call per 200,
+ * see reserveLimitsEach): every limit of the policy and of the platform, each
+ * send all or nothing, in the order given; one promise per send, settled when
+ * its chunk is answered: the reservation, or an AppError naming the rule
+ * (429, Retry-After). Redis unreachable: each rejects with 503.
+ */
+export function reserveEach(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  sends: readonly { e164: string; platform: PlatformLimits }[],
+  now: number,
+): Promise<Reservation | AppError>[] {
+  let logged = false;
+  const unavailable = (err: unknown): never => {
+    if (!logged) deps.logger.error('rate limits unavailable', { err });
+    logged = true;
+    throw new AppError('DEPENDENCY_UNAVAILABLE', 'Rate limits cannot be checked now; retry later.');
+  };
+  let each: Promise<ReserveResult>[];
+  try {
+    each = reserveLimitsEach(
+      deps.redis,
+      sends.map((s) => ({
+        policy: template.policy,
+        subject: {
+          tenantId: template.tenantId,
+          templateCode: template.templateCode,
+          mobile: s.e164,
+        },
+        platform: s.platform,
+      })),
+      now,
+      { prefix: `${redisPrefixOf(deps)}rl:` },
+    );
+  } catch (err) {
+    return sends.map(() => Promise.reject(err).catch(unavailable));
+  }
+  return each.map((p) => p.then((r) => (r.ok ? r.reservation : limitRefusal(r)), unavailable));
 }
 
 /**
  * Step 5: the tenant may send to this number (403 naming the rule), then every
  * limit of the policy and of the platform, all or nothing; else 429 naming
- * the rule, with Retry-After.
+ * the rule, with Retry-After. `prefetched`: the request's Principal.prefetched.
  */
 export async function reserveOrRefuse(
   deps: CommandDeps,
   template: ExistingTemplate,
   e164: string,
   now: number,
+  prefetched?: Prefetched,
 ): Promise<Reservation> {
-  const platform = await platformLimitsFor(deps, template, e164);
-  let result;
-  try {
-    result = await reserveLimits(
-      deps.redis,
-      template.policy,
-      { tenantId: template.tenantId, templateCode: template.templateCode, mobile: e164 },
-      now,
-      { prefix: `${redisPrefixOf(deps)}rl:` },
-      platform,
-    );
-  } catch (err) {
-    deps.logger.error('rate limits unavailable', { err });
-    throw new AppError('DEPENDENCY_UNAVAILABLE', 'Rate limits cannot be checked now; retry later.');
-  }
-  if (!result.ok) {
-    throw new AppError(
-      result.rule,
-      undefined,
-      { rule: result.rule, retryAfterSeconds: result.retryAfterSeconds },
-      { 'Retry-After': String(result.retryAfterSeconds) },
-    );
-  }
-  return result.reservation;
+  const state = await tenantState(deps, template.tenantId, prefetched);
+  const platform = platformLimitsFor(deps, state, template, e164);
+  const result = await reserveEach(deps, template, [{ e164, platform }], now)[0]!;
+  if (result instanceof AppError) throw result;
+  return result;
 }
 
 function answerOf(event: { data: SmsAcceptedData; position: number }): AcceptedAnswer {
@@ -174,6 +218,30 @@ export async function existingAnswer(
   const [first] = await readStream<MessageEvent>(deps.eventStore, messageStream(messageId), {
     limit: 1,
   });
+  return earlierAnswer(first, hash);
+}
+
+/** existingAnswer of many messages, from one read: the first event of each (undefined: none). */
+export async function firstEvents(
+  deps: CommandDeps,
+  messageIds: readonly string[],
+): Promise<Map<string, Recorded<MessageEvent> | undefined>> {
+  const out = new Map<string, Recorded<MessageEvent> | undefined>();
+  if (messageIds.length === 0) return out;
+  const streams = await readStreams<MessageEvent>(
+    deps.eventStore,
+    messageIds.map((id) => messageStream(id)),
+    { limit: 1 },
+  );
+  for (const id of messageIds) out.set(id, streams.get(messageStream(id))?.[0]);
+  return out;
+}
+
+/** What existingAnswer answers for a stream whose first event is `first`. */
+export function earlierAnswer(
+  first: Recorded<MessageEvent> | undefined,
+  hash: string,
+): AcceptedAnswer | undefined {
   if (!first || first.type !== 'sms.accepted.v1') return undefined;
   checkRepeat(first.data, hash);
   return answerOf(first);

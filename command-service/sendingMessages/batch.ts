@@ -6,7 +6,6 @@
 // nothing twice: the recipients' message ids derive from (tenant, key, index).
 import { randomUUID } from 'node:crypto';
 import {
-  aggregate,
   batchDecider,
   batchStream,
   checkBatchSize,
@@ -17,18 +16,20 @@ import {
   type BatchEvent,
   type BatchItemResult,
   type BatchRecordedData,
+  type BatchState,
   type ExistingTemplate,
   type Params,
   type Route,
 } from '../../domain/index.ts';
 import type { Principal } from '../../platform/auth/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
-import { readStream } from '../../platform/eventStore/index.ts';
+import { aggregateStream, type Aggregated } from '../../platform/eventStore/index.ts';
 import type { CommandDeps } from '../deps.ts';
 import { handle, type Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
 import { approvedRoutes, idempotentMessageId, requestHash } from './accepting.ts';
-import { acceptRecipient } from './sending.ts';
+import { acceptRecipients } from './sending.ts';
+import type { Prefetched } from '../managingTenants/index.ts';
 
 export interface BatchInput {
   templateCode: string;
@@ -45,9 +46,6 @@ export interface BatchAnswer {
   refused: number;
   results: BatchResult[];
 }
-
-/** Recipients accepted side by side: enough to fill the event store's grouped appends. */
-const CONCURRENCY = 64;
 
 function answerOf(recorded: BatchRecordedData, input: BatchInput): BatchAnswer {
   return {
@@ -81,12 +79,16 @@ function refusalOf(index: number, err: unknown): BatchItemResult {
   throw err;
 }
 
+/** The batch stream as read (nothing to read for a batch without a key: its id is new). */
 async function recordedBatch(
   deps: CommandDeps,
   batchId: string,
-): Promise<{ state: ReturnType<typeof batchDecider.initialState> }> {
-  const events = await readStream<BatchEvent>(deps.eventStore, batchStream(batchId));
-  return { state: aggregate(batchDecider, events) };
+  keyed: boolean,
+): Promise<Aggregated<BatchState, BatchEvent>> {
+  if (!keyed) {
+    return { state: batchDecider.initialState(), events: [], version: -1, expected: 'no_stream' };
+  }
+  return aggregateStream(deps.eventStore, batchDecider, batchStream(batchId));
 }
 
 /**
@@ -117,12 +119,10 @@ export async function sendBatch(
   const batchId =
     key === undefined ? randomUUID() : idempotentMessageId(principal.userId, `batch\n${key}`);
   // 2.
-  if (key !== undefined) {
-    const { state } = await recordedBatch(deps, batchId);
-    if (state.exists) {
-      checkRepeat(state.recorded, hash, 'batch');
-      return answerOf(state.recorded, input);
-    }
+  const loaded = await recordedBatch(deps, batchId, key !== undefined);
+  if (loaded.state.exists) {
+    checkRepeat(loaded.state.recorded, hash, 'batch');
+    return answerOf(loaded.state.recorded, input);
   }
   // 3.
   const approved = await approvedRoutes(deps, template);
@@ -134,10 +134,7 @@ export async function sendBatch(
     input,
     { batchId, key, sendAt },
     meta,
-    {
-      tenantId: principal.userId,
-      now,
-    },
+    { tenantId: principal.userId, now, prefetched: principal.prefetched },
   );
   // 5. (the same key at the same time: the answer recorded first is the answer)
   const recorded = await handle(
@@ -157,12 +154,14 @@ export async function sendBatch(
       },
     },
     meta,
+    // read at step 2: the append expects that version (a conflict reads again)
+    { loaded },
   );
   if (!recorded.state.exists) throw new Error(`batch ${batchId} was not recorded`);
   return answerOf(recorded.state.recorded, input);
 }
 
-/** Step 4: each recipient accepted or refused on its own, CONCURRENCY at a time. */
+/** Step 4: each recipient accepted or refused on its own, every step for all at once. */
 async function acceptEach(
   deps: CommandDeps,
   template: ExistingTemplate,
@@ -170,48 +169,38 @@ async function acceptEach(
   input: BatchInput,
   batch: { batchId: string; key: string | undefined; sendAt: string | undefined },
   meta: Meta,
-  at: { tenantId: string; now: number },
+  at: { tenantId: string; now: number; prefetched: Prefetched },
 ): Promise<BatchItemResult[]> {
   const { batchId, key, sendAt } = batch;
-  const results: BatchItemResult[] = new Array(input.recipients.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < input.recipients.length; i = next++) {
-      const r = input.recipients[i]!;
-      try {
-        const answer = await acceptRecipient(
-          deps,
-          template,
-          approved,
-          {
-            mobile: r.mobile,
-            params: r.params ?? {},
-            messageId:
-              key === undefined
-                ? randomUUID()
-                : idempotentMessageId(at.tenantId, `batch\n${key}\n${i}`),
-            idempotencyKey: key === undefined ? undefined : `${key}#${i}`,
-            sendAt,
-            batch: { batchId, index: i },
-          },
-          meta,
-          at.now,
-        );
-        results[i] = {
-          index: i,
-          status: 'accepted',
-          messageId: answer.messageId,
-          segments: answer.segments,
-          encoding: answer.encoding,
-          position: answer.position,
-          ...(answer.sendAt ? { sendAt: answer.sendAt } : {}),
-          ...(answer.notBefore ? { notBefore: answer.notBefore } : {}),
-        };
-      } catch (err) {
-        results[i] = refusalOf(i, err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, input.recipients.length) }, worker));
-  return results;
+  const outcomes = await acceptRecipients(
+    deps,
+    template,
+    approved,
+    input.recipients.map((r, i) => ({
+      mobile: r.mobile,
+      params: r.params ?? {},
+      messageId:
+        key === undefined ? randomUUID() : idempotentMessageId(at.tenantId, `batch\n${key}\n${i}`),
+      idempotencyKey: key === undefined ? undefined : `${key}#${i}`,
+      sendAt,
+      batch: { batchId, index: i },
+    })),
+    meta,
+    at.now,
+    at.prefetched,
+  );
+  return outcomes.map((outcome, i): BatchItemResult => {
+    if (!outcome.ok) return refusalOf(i, outcome.error);
+    const answer = outcome.answer;
+    return {
+      index: i,
+      status: 'accepted',
+      messageId: answer.messageId,
+      segments: answer.segments,
+      encoding: answer.encoding,
+      position: answer.position,
+      ...(answer.sendAt ? { sendAt: answer.sendAt } : {}),
+      ...(answer.notBefore ? { notBefore: answer.notBefore } : {}),
+    };
+  });
 }

@@ -2,6 +2,7 @@
 // recipient of a batch, acceptRecipient.
 import { randomUUID } from 'node:crypto';
 import {
+  checkNotOptedOut,
   checkParams,
   checkSendAt,
   checkSendable,
@@ -17,19 +18,20 @@ import type { CommandDeps } from '../deps.ts';
 import type { Meta } from '../commandHandling/index.ts';
 import { loadTemplate } from '../managingTemplates/index.ts';
 import { checkStatusCallback } from '../managingCallbacks/index.ts';
-import { platformLimitsFor } from '../managingTenants/index.ts';
+import { platformLimitsFor, tenantState, type Prefetched } from '../managingTenants/index.ts';
 import {
   appendAccepted,
   approvedRoutes,
-  checkOptOut,
   e164Of,
-  existingAnswer,
+  earlierAnswer,
+  firstEvents,
   fittingRoutes,
   fromTemplate,
   idempotentMessageId,
   measure,
+  optOutStates,
   requestHash,
-  reserveOrRefuse,
+  reserveEach,
   type AcceptedAnswer,
 } from './accepting.ts';
 
@@ -89,6 +91,7 @@ export async function sendMessage(
     },
     meta,
     now,
+    principal.prefetched,
   );
 }
 
@@ -125,16 +128,21 @@ function sendTimeOf(
   return { asked, notBefore: quietEnd === undefined ? asked : new Date(quietEnd).toISOString() };
 }
 
+/** One recipient's outcome: its answer, or what refused it (an AppError or DomainError). */
+export type RecipientOutcome = { ok: true; answer: SendAnswer } | { ok: false; error: unknown };
+
+/** A recipient still in the running, with what the steps so far found. */
+interface Going {
+  index: number;
+  recipient: Recipient;
+  routes: Route[];
+  mobile: string;
+  hash: string;
+}
+
 /**
- * One message of a sendable template: 2. params match the placeholders (the
- * caller's own mistake first: PARAMS_MISMATCH even while a new revision waits
- * for its review), then an approved account takes the values (`approved` is
- * asked only then; a batch passes the routes it loaded once); 3. the mobile is valid (E.164);
- * 4. marketing: not opted out; 5. every limit reserved at once (a scheduled
- * send: only whether the tenant may send there; its limits are reserved at
- * send time); 6. `sms.accepted.v1` appended. A marketing send that falls
- * inside the template's quiet hours (at sendAt, or now) is held until they
- * end: notBefore is their end, and its limits are reserved at send time too.
+ * One message of a sendable template: acceptRecipients of one recipient, its
+ * refusal thrown. `prefetched`: the request's Principal.prefetched.
  */
 export async function acceptRecipient(
   deps: CommandDeps,
@@ -143,53 +151,187 @@ export async function acceptRecipient(
   recipient: Recipient,
   meta: Meta,
   now = Date.now(),
+  prefetched?: Prefetched,
 ): Promise<SendAnswer> {
-  const params = recipient.params;
-  // 2.
-  checkParams(template.placeholders, params);
-  const routes = fittingRoutes(
+  const [outcome] = await acceptRecipients(
     deps,
     template,
-    typeof approved === 'function' ? await approved() : approved,
-    params,
+    approved,
+    [recipient],
+    meta,
+    now,
+    prefetched,
   );
-  // 3.
-  const mobile = e164Of(recipient.mobile);
-  // 4.
-  await checkOptOut(deps, template, mobile);
-  const sendAt = recipient.sendAt;
-  const hash = requestHash({
-    templateCode: template.templateCode,
-    mobile,
-    params,
-    sendAt,
-    ...(recipient.batch ? { batch: recipient.batch } : {}),
-    ...(recipient.statusCallback === undefined ? {} : { statusCallback: recipient.statusCallback }),
-  });
-  const { messageId } = recipient;
-  if (recipient.idempotencyKey !== undefined) {
-    const earlier = await existingAnswer(deps, messageId, hash);
-    if (earlier) return { ...earlier, repeated: true };
-  }
+  if (!outcome!.ok) throw outcome!.error;
+  return outcome!.answer;
+}
+
+/**
+ * Messages of a sendable template, each on its own (a single send is one, a
+ * batch up to 1,000), each step done for all of them at once: one read, one
+ * Redis script call per 200, appends that the event store group-commits. Per
+ * recipient, in this order: 2. params match the placeholders (the caller's
+ * own mistake first: PARAMS_MISMATCH even while a new revision waits for its
+ * review), then an approved account takes the values (`approved` is asked
+ * only then; a batch passes the routes it loaded once); 3. the mobile is
+ * valid (E.164); 4. marketing: not opted out; with an Idempotency-Key, a
+ * message accepted already answers as it did; 5. the tenant may send there,
+ * and every limit is reserved at once, all or nothing (a scheduled send:
+ * only whether the tenant may send there; its limits are reserved at send
+ * time); 6. `sms.accepted.v1` appended. A recipient refused at a step goes
+ * no further; the others go on. A marketing send that falls inside the
+ * template's quiet hours (at sendAt, or now) is held until they end:
+ * notBefore is their end, and its limits are reserved at send time too.
+ * Rejects (for all) only when a store cannot answer.
+ */
+export async function acceptRecipients(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  approved: readonly Route[] | (() => Promise<readonly Route[]>),
+  recipients: readonly Recipient[],
+  meta: Meta,
+  now = Date.now(),
+  prefetched?: Prefetched,
+): Promise<RecipientOutcome[]> {
+  const outcomes: RecipientOutcome[] = new Array(recipients.length);
+  const refuse = (index: number, error: unknown) => (outcomes[index] = { ok: false, error });
+  /** The recipients that pass `step` (those it throws for are refused). */
+  const passing = <T, U>(items: readonly T[], at: (t: T) => number, step: (t: T) => U): U[] => {
+    const out: U[] = [];
+    for (const item of items) {
+      try {
+        out.push(step(item));
+      } catch (err) {
+        refuse(at(item), err);
+      }
+    }
+    return out;
+  };
+  // 2.
+  const withParams = passing(
+    recipients.map((recipient, index) => ({ recipient, index })),
+    (r) => r.index,
+    (r) => (checkParams(template.placeholders, r.recipient.params), r),
+  );
+  if (withParams.length === 0) return outcomes;
+  const routesApproved = typeof approved === 'function' ? await approved() : approved;
+  // 2b. and 3.
+  let going: Going[] = passing(
+    withParams,
+    (r) => r.index,
+    ({ recipient, index }) => {
+      const routes = fittingRoutes(deps, template, routesApproved, recipient.params);
+      const mobile = e164Of(recipient.mobile);
+      const hash = requestHash({
+        templateCode: template.templateCode,
+        mobile,
+        params: recipient.params,
+        sendAt: recipient.sendAt,
+        ...(recipient.batch ? { batch: recipient.batch } : {}),
+        ...(recipient.statusCallback === undefined
+          ? {}
+          : { statusCallback: recipient.statusCallback }),
+      });
+      return { index, recipient, routes, mobile, hash };
+    },
+  );
+  // 4. (both reads at once: each started after the request came)
+  const keyed = going.filter((g) => g.recipient.idempotencyKey !== undefined);
+  const [optOuts, firsts] = await Promise.all([
+    optOutStates(
+      deps,
+      template,
+      going.map((g) => g.mobile),
+    ),
+    firstEvents(
+      deps,
+      keyed.map((g) => g.recipient.messageId),
+    ),
+  ]);
+  going = passing(
+    going,
+    (g) => g.index,
+    (g) => {
+      const optOut = optOuts.get(g.mobile);
+      if (optOut) checkNotOptedOut(template.kind, optOut);
+      return g;
+    },
+  );
+  going = passing(
+    going,
+    (g) => g.index,
+    (g) => {
+      const earlier = earlierAnswer(firsts.get(g.recipient.messageId), g.hash);
+      if (earlier) outcomes[g.index] = { ok: true, answer: { ...earlier, repeated: true } };
+      return earlier ? undefined : g;
+    },
+  ).filter((g): g is Going => g !== undefined);
+  if (going.length === 0) return outcomes;
   // 5.
-  const { asked, notBefore } = sendTimeOf(template, sendAt, now);
+  const tenant = await tenantState(deps, template.tenantId, prefetched);
+  const allowed = passing(
+    going,
+    (g) => g.index,
+    (g) => {
+      const platform = platformLimitsFor(deps, tenant, template, g.mobile);
+      return { ...g, platform, time: sendTimeOf(template, g.recipient.sendAt, now) };
+    },
+  );
+  const sendingNow = allowed.filter((g) => g.time.notBefore === undefined);
+  const reserved = reserveEach(
+    deps,
+    template,
+    sendingNow.map((g) => ({ e164: g.mobile, platform: g.platform })),
+    now,
+  );
+  const reservationOf = new Map(sendingNow.map((g, i) => [g.index, reserved[i]!]));
+  // 6. each as soon as its limits are reserved (Redis reserves the later
+  // recipients while the event store writes the first), the recipients of one
+  // script call in the same tick, so that the event store writes them together
+  const done = await Promise.allSettled(
+    allowed.map(async (g): Promise<RecipientOutcome> => {
+      const pending = reservationOf.get(g.index);
+      const reservation = pending === undefined ? NOTHING_RESERVED : await pending;
+      if (reservation instanceof Error) return { ok: false, error: reservation };
+      return {
+        ok: true,
+        answer: await appendOne(deps, template, g, g.time, reservation, meta, now),
+      };
+    }),
+  );
+  allowed.forEach((g, i) => {
+    const d = done[i]!;
+    outcomes[g.index] = d.status === 'fulfilled' ? d.value : { ok: false, error: d.reason };
+  });
+  return outcomes;
+}
+
+/** Step 6 of one recipient: its `sms.accepted.v1`, the reservation given back if that fails. */
+async function appendOne(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  g: Going,
+  time: { asked: string | undefined; notBefore: string | undefined },
+  reservation: Reservation,
+  meta: Meta,
+  now: number,
+): Promise<SendAnswer> {
+  const { recipient, mobile } = g;
+  const params = recipient.params;
+  const { asked, notBefore } = time;
   const scheduled = notBefore !== undefined;
-  const reservation = scheduled
-    ? await platformLimitsFor(deps, template, mobile).then(() => NOTHING_RESERVED)
-    : await reserveOrRefuse(deps, template, mobile, now);
-  // 6.
   const { segments, encoding } = measure(template, params);
   const answer = await appendAccepted(
     deps,
     {
-      messageId,
-      ...fromTemplate(template, routes),
+      messageId: recipient.messageId,
+      ...fromTemplate(template, g.routes),
       mobile,
       content: fillPlaceholders(template.content, params),
       params: { ...params },
       segments,
       encoding,
-      requestHash: hash,
+      requestHash: g.hash,
       ...(recipient.idempotencyKey === undefined
         ? {}
         : { idempotencyKey: recipient.idempotencyKey }),

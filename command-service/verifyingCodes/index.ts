@@ -122,7 +122,7 @@ export async function requestCode(
   const mobile = e164Of(input.mobile);
   // 4. the pumping guard, then the limits
   await guardOrRefuse(deps, template.tenantId, mobile, meta, now);
-  const reservation = await reserveOrRefuse(deps, template, mobile, now);
+  const reservation = await reserveOrRefuse(deps, template, mobile, now, principal.prefetched);
   // 5.
   const code = randomDigits(settings.codeLength);
   onCode?.(code);

@@ -3,6 +3,7 @@ import {
   isSupportedCountry,
   parsePhoneNumberFromString,
   validatePhoneNumberLength,
+  type PhoneNumber,
 } from 'libphonenumber-js/max';
 import { DomainError } from '../errors.ts';
 
@@ -45,6 +46,10 @@ export function normalizeMobile(input: string, defaultCountry = 'CN'): string {
       'The mobile number may contain only digits, spaces, dashes, brackets and a leading +.',
     );
   }
+  // a valid number has a possible length: the length is looked at (a second
+  // parse) only to say what is wrong with one that is not valid
+  const parsed = parsePhoneNumberFromString(text, defaultCountry);
+  if (parsed?.isValid()) return mobileOf(parsed);
   const digits = text.replace(/\D/g, '');
   const lengthProblem = validatePhoneNumberLength(text, defaultCountry);
   if (lengthProblem === 'TOO_SHORT' || lengthProblem === 'TOO_LONG') {
@@ -57,16 +62,21 @@ export function normalizeMobile(input: string, defaultCountry = 'CN'): string {
   if (lengthProblem === 'INVALID_COUNTRY') {
     throw invalid('INVALID_COUNTRY', 'The country calling code of the mobile number is unknown.');
   }
-  const parsed = parsePhoneNumberFromString(text, defaultCountry);
   if (!parsed) {
     throw invalid('INVALID_NUMBER', 'The mobile number is not a phone number.');
   }
-  if (!parsed.isValid()) {
-    throw invalid(
-      'INVALID_NUMBER',
-      `The mobile number is not a valid number${parsed.country ? ` in ${parsed.country}` : ''}; check the digits and the country code.`,
-    );
-  }
+  throw invalid(
+    'INVALID_NUMBER',
+    `The mobile number is not a valid number${parsed.country ? ` in ${parsed.country}` : ''}; check the digits and the country code.`,
+  );
+}
+
+/** Calling codes of numbers normalizeMobile returned lately: callingCodeOf without a parse. */
+const callingCodes = new Map<string, string>();
+const CALLING_CODES_MAX = 10_000;
+
+/** A valid number's E.164, if it is a mobile. */
+function mobileOf(parsed: PhoneNumber): string {
   const type = parsed.getType();
   if (type !== undefined && !mobileTypes.has(type)) {
     throw invalid(
@@ -74,6 +84,8 @@ export function normalizeMobile(input: string, defaultCountry = 'CN'): string {
       `The number is a ${type.toLowerCase().replace(/_/g, ' ')} number, not a mobile.`,
     );
   }
+  if (callingCodes.size >= CALLING_CODES_MAX) callingCodes.clear();
+  callingCodes.set(parsed.number, parsed.countryCallingCode);
   return parsed.number;
 }
 
@@ -94,5 +106,5 @@ export function maskMobile(input: string): string {
 
 /** The country calling code of an E.164 number, without the plus (`'86'`); undefined when unknown. */
 export function callingCodeOf(e164: string): string | undefined {
-  return parsePhoneNumberFromString(e164)?.countryCallingCode;
+  return callingCodes.get(e164) ?? parsePhoneNumberFromString(e164)?.countryCallingCode;
 }

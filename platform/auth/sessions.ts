@@ -113,22 +113,28 @@ export async function rebuildUserAccess(
 
 /**
  * The user's access state and whether tokenId was ended: one MGET, and the
- * stream only when Redis has no copy for the user.
+ * stream only when Redis has no copy for the user. `alsoRead`: other keys
+ * read in the same MGET (a caller's own copies, e.g. the tenant's state for
+ * the accept path), their values in `also`, in order (null: absent).
  */
 export async function userAccess(
   store: SessionStore,
   eventStore: EventStore,
   userId: string,
   tokenId: string | undefined,
-): Promise<{ access: UserAccess; tokenEnded: boolean }> {
+  alsoRead: readonly string[] = [],
+): Promise<{ access: UserAccess; tokenEnded: boolean; also: (string | null)[] }> {
   const keys = [userKey(store.prefix, userId)];
   if (tokenId !== undefined) keys.push(tokenKey(store.prefix, tokenId));
-  const [user, token] = await store.redis.mget(...keys);
+  const values = await store.redis.mget(...keys, ...alsoRead);
+  const [user, token] = values;
+  const also = values.slice(keys.length).map((v) => v ?? null);
   const access = parse(user ?? null);
-  if (access) return { access, tokenEnded: token !== null && token !== undefined };
+  if (access) return { access, tokenEnded: token !== null && token !== undefined, also };
   const rebuilt = await rebuildUserAccess(store, eventStore, userId);
   return {
     access: rebuilt.access,
     tokenEnded: tokenId !== undefined && rebuilt.endedTokens.has(tokenId),
+    also,
   };
 }

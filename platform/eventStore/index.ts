@@ -7,4 +7,10 @@ export { validateEvent } from './validation.ts';
 export { openEventStore } from './open.ts';
 export { redisAppendWakes, wakeChannel, type AppendWakes } from './wakes.ts';
 export { positionWaiters } from './positionWaiters.ts';
-export { aggregateStream, readStream, type Aggregated, type Recorded } from './typed.ts';
+export {
+  aggregateStream,
+  readStream,
+  readStreams,
+  type Aggregated,
+  type Recorded,
+} from './typed.ts';

@@ -117,6 +117,15 @@ export class KurrentDbEventStore implements EventStore {
     return out;
   }
 
+  async readStreams(
+    streamIds: readonly string[],
+    options: ReadStreamOptions = {},
+  ): Promise<Map<string, RecordedEvent[]>> {
+    const ids = [...new Set(streamIds)];
+    const read = await Promise.all(ids.map((id) => this.readStream(id, options)));
+    return new Map(ids.map((id, i) => [id, read[i]!]));
+  }
+
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const after = options.after ?? 0;
     const limit = options.limit ?? 1000;

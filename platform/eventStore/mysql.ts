@@ -246,6 +246,9 @@ function isStreamVersionRace(err: unknown): boolean {
   return e.code === 'ER_DUP_ENTRY' && String(e.message).includes('uq_es_events_stream');
 }
 
+/** Most stream ids in one readStreams query. */
+const READ_STREAMS_MAX = 1_000;
+
 const SELECT_EVENTS =
   'SELECT position, stream_id, stream_version, event_id, type, data, metadata, recorded_at FROM es_events';
 
@@ -354,6 +357,9 @@ export class MysqlEventStore implements EventStore {
   private async flush(): Promise<void> {
     this.flushing = true;
     try {
+      // appends made in the same turn of the event loop (a batch send's) go
+      // into one transaction, not the first alone and the rest after it
+      await Promise.resolve();
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, this.maxBatch);
         await this.writeBatch(batch);
@@ -548,6 +554,27 @@ export class MysqlEventStore implements EventStore {
       [streamId, options.fromVersion ?? 0, options.limit ?? 100_000],
     );
     return rows.map(toRecorded);
+  }
+
+  async readStreams(
+    streamIds: readonly string[],
+    options: ReadStreamOptions = {},
+  ): Promise<Map<string, RecordedEvent[]>> {
+    const out = new Map<string, RecordedEvent[]>();
+    const ids = [...new Set(streamIds)];
+    for (const id of ids) out.set(id, []);
+    if (ids.length === 0) return out;
+    const from = options.fromVersion ?? 0;
+    // a stream's versions run 0, 1, 2… without gaps, so a limit is a version range
+    const below = options.limit === undefined ? 2 ** 32 : from + options.limit;
+    for (let i = 0; i < ids.length; i += READ_STREAMS_MAX) {
+      const [rows] = await this.pool.query<EventRow[]>(
+        `${SELECT_EVENTS} WHERE stream_id IN (?) AND stream_version >= ? AND stream_version < ? ORDER BY stream_id, stream_version`,
+        [ids.slice(i, i + READ_STREAMS_MAX), from, below],
+      );
+      for (const row of rows) out.get(row.stream_id)?.push(toRecorded(row));
+    }
+    return out;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {

@@ -40,3 +40,12 @@ export async function aggregateStream<C, S, E extends Event>(
   const version = events.at(-1)?.streamVersion ?? -1;
   return { state, events, version, expected: version < 0 ? 'no_stream' : version };
 }
+
+/** Several streams' events, typed as the events of the decider that owns them (see readStreams). */
+export async function readStreams<E extends Event>(
+  store: Pick<EventStore, 'readStreams'>,
+  streamIds: readonly string[],
+  options?: ReadStreamOptions,
+): Promise<Map<string, Recorded<E>[]>> {
+  return (await store.readStreams(streamIds, options)) as Map<string, Recorded<E>[]>;
+}

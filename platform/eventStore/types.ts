@@ -82,6 +82,15 @@ export interface EventStore {
   readonly name: string;
   append(streamId: string, events: NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /**
+   * Several streams at once (the options apply to each), for a command that
+   * checks many streams (a batch send): each id maps to its events, [] when
+   * it has none. The MySQL adapter answers in one round trip.
+   */
+  readStreams(
+    streamIds: readonly string[],
+    options?: ReadStreamOptions,
+  ): Promise<Map<string, RecordedEvent[]>>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   subscribe(options: SubscribeOptions): Subscription;
   /** Position of the newest committed event (0 when empty). */

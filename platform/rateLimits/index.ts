@@ -2,12 +2,15 @@
 // and replay from the event store. Key layout: see limiter.ts.
 export {
   reserveLimits,
+  reserveLimitsMany,
+  reserveLimitsEach,
   releaseReservation,
   replayAccepted,
   createLimitReplay,
   type RateRule,
   type PlatformLimits,
   type LimitSubject,
+  type LimitRequest,
   type Reservation,
   type ReserveResult,
   type LimitOptions,

@@ -75,45 +75,64 @@ export interface LimitOptions {
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 
+// Reserves the limits of several sends in one call, one send after the other,
+// each all or nothing (a refused send consumes nothing, and the next send sees
+// what the ones before it took). ARGV: now, the number of sends, then per send
+// its token, its number of checks n, and per check kind, limit, ttl, endsAt;
+// KEYS: every send's n keys in order. Returns per send the 1-based index of
+// the check that refused it (0: reserved) and its wait in ms.
 const RESERVE = `
 local now = tonumber(ARGV[1])
-local token = ARGV[2]
-local worst, worstRetry = 0, -1
-local absent = {}
-for i = 1, #KEYS do
-  local b = 2 + (i - 1) * 4
-  local kind = ARGV[b + 1]
-  local limit = tonumber(ARGV[b + 2])
-  local retry = -1
-  if kind == 'i' then
-    local v = redis.call('GET', KEYS[i])
-    if v then
-      local last = tonumber(string.match(v, '^(%d+)'))
-      if last and now - last < limit then retry = last + limit - now end
+local out = {}
+local a, k = 3, 0
+for item = 1, tonumber(ARGV[2]) do
+  local token = ARGV[a]
+  local n = tonumber(ARGV[a + 1])
+  local base = a + 2
+  local worst, worstRetry = 0, -1
+  local absent = {}
+  -- one command reads the send's keys (an absent one is false)
+  local values = redis.call('MGET', unpack(KEYS, k + 1, k + n))
+  for j = 1, n do
+    local b = base + (j - 1) * 4
+    local kind = ARGV[b]
+    local limit = tonumber(ARGV[b + 1])
+    local retry = -1
+    local v = values[j]
+    if kind == 'i' then
+      if v then
+        local last = tonumber(string.match(v, '^(%d+)'))
+        if last and now - last < limit then retry = last + limit - now end
+      end
+    else
+      absent[j] = not v
+      if tonumber(v or '0') >= limit then retry = tonumber(ARGV[b + 3]) - now end
     end
-  else
-    local raw = redis.call('GET', KEYS[i])
-    absent[i] = not raw
-    local c = tonumber(raw or '0')
-    if c >= limit then retry = tonumber(ARGV[b + 4]) - now end
+    if retry >= 0 and retry > worstRetry then
+      worst = j
+      worstRetry = retry
+    end
   end
-  if retry >= 0 and retry > worstRetry then
-    worst = i
-    worstRetry = retry
+  if worst == 0 then
+    worstRetry = 0
+    for j = 1, n do
+      local b = base + (j - 1) * 4
+      if ARGV[b] == 'i' then
+        redis.call('SET', KEYS[k + j], ARGV[1] .. '|' .. token, 'PX', ARGV[b + 2])
+      elseif absent[j] then
+        -- a new counter in one command (SET PX), an existing one keeps its expiry
+        redis.call('SET', KEYS[k + j], 1, 'PX', ARGV[b + 2])
+      else
+        redis.call('INCR', KEYS[k + j])
+      end
+    end
   end
+  out[#out + 1] = worst
+  out[#out + 1] = worstRetry
+  k = k + n
+  a = base + n * 4
 end
-if worst > 0 then return {worst, worstRetry} end
-for i = 1, #KEYS do
-  local b = 2 + (i - 1) * 4
-  if ARGV[b + 1] == 'i' then
-    redis.call('SET', KEYS[i], ARGV[1] .. '|' .. token, 'PX', ARGV[b + 3])
-  else
-    -- a new counter in one command (SET PX), an existing one keeps its expiry
-    if absent[i] then redis.call('SET', KEYS[i], 1, 'PX', ARGV[b + 3])
-    else redis.call('INCR', KEYS[i]) end
-  end
-end
-return {0, 0}
+return out
 `;
 
 const RELEASE = `
@@ -153,7 +172,7 @@ return 1
 `;
 
 type LimitRedis = Redis & {
-  rlReserve(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
+  rlReserve(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   rlRelease(numKeys: number, ...args: (string | number)[]): Promise<number>;
   rlRaise(numKeys: number, ...args: (string | number)[]): Promise<number>;
 };
@@ -328,34 +347,98 @@ export async function reserveLimits(
   options: LimitOptions = {},
   platform: PlatformLimits = {},
 ): Promise<ReserveResult> {
+  const [result] = await reserveLimitsMany(redis, [{ policy, subject, platform }], now, options);
+  return result!;
+}
+
+/** One send of reserveLimitsMany. */
+export interface LimitRequest {
+  policy: RatePolicy;
+  subject: LimitSubject;
+  platform?: PlatformLimits | undefined;
+}
+
+/** Sends per script call: a call runs alone on the Redis server, so it is kept short. */
+const RESERVE_CHUNK = 200;
+
+/**
+ * reserveLimits for many sends (a batch) in few round trips: one script call
+ * per RESERVE_CHUNK sends, all sent at once. The sends are reserved one after
+ * the other in the order given, each all or nothing, exactly as that many
+ * reserveLimits calls in that order: a send refused consumes nothing, and two
+ * sends to one mobile meet each other's interval. A send with nothing to
+ * reserve costs nothing.
+ */
+export async function reserveLimitsMany(
+  redis: Redis,
+  requests: readonly LimitRequest[],
+  now: number = Date.now(),
+  options: LimitOptions = {},
+): Promise<ReserveResult[]> {
+  return Promise.all(reserveLimitsEach(redis, requests, now, options));
+}
+
+/**
+ * reserveLimitsMany, one promise per send, settled as soon as the script
+ * call of its chunk answers: a caller can go on with the first sends (append
+ * them) while Redis still works on the later ones.
+ */
+export function reserveLimitsEach(
+  redis: Redis,
+  requests: readonly LimitRequest[],
+  now: number = Date.now(),
+  options: LimitOptions = {},
+): Promise<ReserveResult>[] {
   const p = options.prefix ?? 'rl:';
-  const checks = [
-    ...checksFor(policy, subject, now, p),
-    ...platformChecks(platform, subject, now, p),
-  ];
-  // nothing to reserve: no token, no round trip
-  if (checks.length === 0) return { ok: true, reservation: { keys: [], kinds: [], token: '' } };
-  const token = randomBytes(8).toString('hex');
-  const reservation: Reservation = {
-    keys: checks.map((c) => c.key),
-    kinds: checks.map((c) => c.kind),
-    token,
-  };
-  const args: (string | number)[] = [now, token];
-  for (const c of checks) args.push(c.kind, c.limit, c.ttlMs, c.endsAt);
-  const [failed, retryMs] = await withScripts(redis).rlReserve(
-    checks.length,
-    ...reservation.keys,
-    ...args,
-  );
-  if (failed === 0) return { ok: true, reservation };
-  const check = checks[failed - 1];
-  if (!check) throw new Error(`rate-limit script returned an unknown index ${failed}`);
-  return {
-    ok: false,
-    rule: check.rule,
-    retryAfterSeconds: Math.max(1, Math.ceil(retryMs / 1000)),
-  };
+  const results: Promise<ReserveResult>[] = new Array(requests.length);
+  const pending: { index: number; checks: Check[]; reservation: Reservation }[] = [];
+  requests.forEach((r, index) => {
+    const checks = [
+      ...checksFor(r.policy, r.subject, now, p),
+      ...platformChecks(r.platform ?? {}, r.subject, now, p),
+    ];
+    // nothing to reserve: no token, no round trip
+    if (checks.length === 0) {
+      results[index] = Promise.resolve({
+        ok: true,
+        reservation: { keys: [], kinds: [], token: '' },
+      });
+      return;
+    }
+    const reservation: Reservation = {
+      keys: checks.map((c) => c.key),
+      kinds: checks.map((c) => c.kind),
+      token: randomBytes(8).toString('hex'),
+    };
+    pending.push({ index, checks, reservation });
+  });
+  const scripted = withScripts(redis);
+  for (let i = 0; i < pending.length; i += RESERVE_CHUNK) {
+    const chunk = pending.slice(i, i + RESERVE_CHUNK);
+    const keys: string[] = [];
+    const args: (string | number)[] = [now, chunk.length];
+    for (const { checks, reservation } of chunk) {
+      keys.push(...reservation.keys);
+      args.push(reservation.token, checks.length);
+      for (const c of checks) args.push(c.kind, c.limit, c.ttlMs, c.endsAt);
+    }
+    const answered = scripted.rlReserve(keys.length, ...keys, ...args);
+    chunk.forEach(({ index, checks, reservation }, j) => {
+      results[index] = answered.then((answer): ReserveResult => {
+        const failed = Number(answer[2 * j]);
+        const retryMs = Number(answer[2 * j + 1]);
+        if (failed === 0) return { ok: true, reservation };
+        const check = checks[failed - 1];
+        if (!check) throw new Error(`rate-limit script returned an unknown index ${failed}`);
+        return {
+          ok: false,
+          rule: check.rule,
+          retryAfterSeconds: Math.max(1, Math.ceil(retryMs / 1000)),
+        };
+      });
+    });
+  }
+  return results;
 }
 
 /** Gives back what reserveLimits took (the append failed, or the request was a repeat). */

@@ -17,12 +17,23 @@ function label(ms: number, withHour: boolean): string {
   return withHour ? `${day}${iso.slice(11, 13)}` : day;
 }
 
+// The window of the last time asked for: a batch's recipients share one time,
+// and each asks for its hour and day in every limit of its own.
+let lastHour: { at: number; window: Window } | undefined;
+let lastDay: { at: number; window: Window } | undefined;
+
 export function hourWindow(now: number): Window {
+  if (lastHour?.at === now) return lastHour.window;
   const index = Math.floor((now + OFFSET_MS) / HOUR_MS);
-  return { id: label(now, true), endsAt: (index + 1) * HOUR_MS - OFFSET_MS };
+  const window = Object.freeze({ id: label(now, true), endsAt: (index + 1) * HOUR_MS - OFFSET_MS });
+  lastHour = { at: now, window };
+  return window;
 }
 
 export function dayWindow(now: number): Window {
+  if (lastDay?.at === now) return lastDay.window;
   const index = Math.floor((now + OFFSET_MS) / DAY_MS);
-  return { id: label(now, false), endsAt: (index + 1) * DAY_MS - OFFSET_MS };
+  const window = Object.freeze({ id: label(now, false), endsAt: (index + 1) * DAY_MS - OFFSET_MS });
+  lastDay = { at: now, window };
+  return window;
 }

@@ -2,7 +2,7 @@
 // MySQL event store and Redis, the command API as a client calls it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdmin } from '../../command-service/index.ts';
+import { createAdmin, tenantStateKey } from '../../command-service/index.ts';
 import { messageStream } from '../../domain/index.ts';
 import { open } from '../../platform/crypto/index.ts';
 import { MongoClient } from 'mongodb';
@@ -167,6 +167,29 @@ describe('suspension', () => {
     // templates and history are untouched: activation lets sends go again
     await h.call('POST', `/v1/tenants/${t.userId}/activate`, { token: admin });
     assert.equal((await send(t.token, code, mobile)).status, 202);
+  });
+
+  it('the tenant state read with the session check: a suspension holds for tokens and API keys, and without its Redis copy', async () => {
+    const t = await activated();
+    const code = await template(h, t.token);
+    const created = await h.call('POST', '/v1/api-keys', { token: t.token, body: { name: 'ci' } });
+    assert.equal(created.status, 201);
+    const key = String(created.json.key);
+    assert.equal((await send(key, code, randomMobile())).status, 202);
+    await h.call('POST', `/v1/tenants/${t.userId}/suspend`, { token: admin, body: {} });
+    for (const caller of [t.token, key]) {
+      const refused = await unchanged(() => send(caller, code, randomMobile()));
+      assert.equal(refused.json.code, 'TENANT_SUSPENDED');
+    }
+    // the copy lost (a flushed Redis): the session check reads none, the send rebuilds it from the stream
+    await h.redis.del(tenantStateKey(h.deps, t.userId));
+    const refused = await unchanged(() => send(t.token, code, randomMobile()));
+    assert.equal(refused.json.code, 'TENANT_SUSPENDED');
+    assert.notEqual(await h.redis.get(tenantStateKey(h.deps, t.userId)), null, 'rebuilt');
+    await h.call('POST', `/v1/tenants/${t.userId}/activate`, { token: admin });
+    for (const caller of [t.token, key]) {
+      assert.equal((await send(caller, code, randomMobile())).status, 202);
+    }
   });
 
   it('an unknown tenant is 404', async () => {

@@ -118,6 +118,33 @@ export function eventStoreContract(name: string, open: () => Promise<ContractTar
       );
     });
 
+    test('readStreams: each stream as readStream reads it, with the options per stream', async () => {
+      const a = `contract-${randomUUID()}`;
+      const b = `contract-${randomUUID()}`;
+      const none = `contract-${randomUUID()}`;
+      await store.append(a, [retention(1), retention(2), retention(3)], 'no_stream');
+      await store.append(b, [retention(7)], 'no_stream');
+      const counts = (m: Map<string, RecordedEvent[]>, id: string) =>
+        m.get(id)?.map((e) => e.data.count);
+      const all = await store.readStreams([a, b, none, a]);
+      assert.deepEqual([...all.keys()].sort(), [a, b, none].sort());
+      assert.deepEqual(counts(all, a), [1, 2, 3]);
+      assert.deepEqual(counts(all, b), [7]);
+      assert.deepEqual(counts(all, none), []);
+      assert.deepEqual(
+        all.get(a),
+        await store.readStream(a),
+        'the same events, versions and positions',
+      );
+      const first = await store.readStreams([a, b], { limit: 1 });
+      assert.deepEqual(counts(first, a), [1]);
+      assert.deepEqual(counts(first, b), [7]);
+      const rest = await store.readStreams([a, b], { fromVersion: 1, limit: 1 });
+      assert.deepEqual(counts(rest, a), [2]);
+      assert.deepEqual(counts(rest, b), []);
+      assert.equal((await store.readStreams([])).size, 0);
+    });
+
     test('an append of several events is atomic and keeps their order', async () => {
       const stream = `contract-${randomUUID()}`;
       const result = await store.append(
