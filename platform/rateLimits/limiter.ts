@@ -24,6 +24,7 @@
 // non-cluster primary), not a Redis Cluster.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaScript } from '../clients/luaScript.ts';
 import type { RatePolicy } from '../../domain/index.ts';
 import type { RecordedEvent } from '../eventStore/index.ts';
 import { dayWindow, hourWindow } from './windows.ts';
@@ -152,23 +153,9 @@ end
 return 1
 `;
 
-type LimitRedis = Redis & {
-  rlReserve(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
-  rlRelease(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  rlRaise(numKeys: number, ...args: (string | number)[]): Promise<number>;
-};
-
-const defined = new WeakSet<Redis>();
-
-function withScripts(redis: Redis): LimitRedis {
-  if (!defined.has(redis)) {
-    redis.defineCommand('rlReserve', { lua: RESERVE });
-    redis.defineCommand('rlRelease', { lua: RELEASE });
-    redis.defineCommand('rlRaise', { lua: RAISE });
-    defined.add(redis);
-  }
-  return redis as LimitRedis;
-}
+const reserve = luaScript<[number, number]>(RESERVE);
+const release = luaScript<number>(RELEASE);
+const raise = luaScript<number>(RAISE);
 
 interface Check {
   key: string;
@@ -343,11 +330,7 @@ export async function reserveLimits(
   };
   const args: (string | number)[] = [now, token];
   for (const c of checks) args.push(c.kind, c.limit, c.ttlMs, c.endsAt);
-  const [failed, retryMs] = await withScripts(redis).rlReserve(
-    checks.length,
-    ...reservation.keys,
-    ...args,
-  );
+  const [failed, retryMs] = await reserve(redis, reservation.keys, args);
   if (failed === 0) return { ok: true, reservation };
   const check = checks[failed - 1];
   if (!check) throw new Error(`rate-limit script returned an unknown index ${failed}`);
@@ -361,12 +344,7 @@ export async function reserveLimits(
 /** Gives back what reserveLimits took (the append failed, or the request was a repeat). */
 export async function releaseReservation(redis: Redis, reservation: Reservation): Promise<void> {
   if (reservation.keys.length === 0) return;
-  await withScripts(redis).rlRelease(
-    reservation.keys.length,
-    ...reservation.keys,
-    reservation.token,
-    ...reservation.kinds,
-  );
+  await release(redis, reservation.keys, [reservation.token, ...reservation.kinds]);
 }
 
 function acceptedAt(event: RecordedEvent): number {
@@ -446,13 +424,12 @@ export function createLimitReplay(now: number = Date.now(), options: LimitOption
       const entries: [string, 'i' | 'c', number, number][] = [];
       for (const [key, { count, ttlMs }] of counters) entries.push([key, 'c', count, ttlMs]);
       for (const [key, at] of stamps) entries.push([key, 'i', at, at + DAY_MS + MINUTE_MS - now]);
-      const scripted = withScripts(redis);
       for (let i = 0; i < entries.length; i += 200) {
         const chunk = entries.slice(i, i + 200);
-        await scripted.rlRaise(
-          chunk.length,
-          ...chunk.map((e) => e[0]),
-          ...chunk.flatMap((e) => [e[1], e[2], e[3]]),
+        await raise(
+          redis,
+          chunk.map((e) => e[0]),
+          chunk.flatMap((e) => [e[1], e[2], e[3]]),
         );
       }
       return { keys: entries.length };
