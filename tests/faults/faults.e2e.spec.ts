@@ -40,16 +40,21 @@ import {
   projections,
   rebuildProjection,
   type Projection,
+  type ProjectorDeps,
 } from '../../projectors/index.ts';
+import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { snapshot } from '../read/snapshot.ts';
 import {
   call,
   eventually,
+  readLogs,
   urls,
   ReadinessWatch,
   Sender,
   System,
   waitHealthy,
+  type ApiProbe,
+  type LogReport,
   type Reply,
   type SendWindow,
 } from './system.ts';
@@ -79,15 +84,60 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
     console.log(`# ${sender?.accepted.length ?? 0} messages in ${Date.now() - t0} ms`);
   });
 
+  /** What the watch reads while a fault runs: a MySQL read model, a Mongo one, the command side. */
+  const apis = (): ApiProbe[] => [
+    { name: 'query GET /v1/messages', url: () => `${urls.query}/v1/messages?limit=1` },
+    {
+      name: 'query GET /v1/messages/:id',
+      url: () =>
+        sender.accepted[0] ? `${urls.query}/v1/messages/${sender.accepted[0]}` : undefined,
+    },
+    { name: 'command GET /v1/api-keys', url: () => `${urls.command}/v1/api-keys` },
+  ];
+
+  /**
+   * One line when a component loses a dependency and one when it has it back
+   * (with the outage's length), not one per retry: per component and process,
+   * the lines alternate lost/recovered and end recovered, and no line of ours
+   * repeats more than a few times in a test. `dependency`: some component
+   * said it lost it. `once`: each component lost it once only (one outage).
+   */
+  function checkLogs(report: LogReport, options: { dependency?: RegExp; once?: boolean } = {}) {
+    for (const { key, lines } of report.outages) {
+      // a recovery of an outage that began before this test
+      const own = lines[0]?.kind === 'recovered' ? lines.slice(1) : lines;
+      if (own.length === 0) continue;
+      own.forEach((l, i) =>
+        assert.equal(l.kind, i % 2 === 0 ? 'lost' : 'recovered', `${key}: ${JSON.stringify(own)}`),
+      );
+      assert.equal(own.at(-1)!.kind, 'recovered', `${key} logged its recovery`);
+      const losses = own.filter((l) => l.kind === 'lost').length;
+      assert.ok(losses <= (options.once ? 1 : 2), `${key}: ${losses} outage lines`);
+    }
+    for (const [line, n] of report.repeated) assert.ok(n <= 6, `logged ${n} times: ${line}`);
+    if (options.dependency) {
+      const lost = report.outages.filter(
+        (o) => options.dependency!.test(o.key) && o.lines.some((l) => l.kind === 'lost'),
+      );
+      assert.ok(lost.length > 0, `a component logged that it lost ${options.dependency}`);
+    }
+    assert.deepEqual(
+      report.messages.filter((m) => m.startsWith('parked receipt never matched')),
+      [],
+      'no parked receipt given up',
+    );
+  }
+
   /** Sends while `fault` runs, until the system is healthy again and the test's share is accepted; then checks every property. */
   async function under(
     label: string,
     fault: (watch: ReadinessWatch, sent: SendWindow) => Promise<void>,
-    expect: (watch: ReadinessWatch, sent: SendWindow) => void,
+    expect: (watch: ReadinessWatch, sent: SendWindow, logs: LogReport) => void,
   ): Promise<void> {
     const started = Date.now();
     await waitHealthy();
-    const watch = new ReadinessWatch();
+    const logFrom = system.output.length;
+    const watch = new ReadinessWatch(system.auth(), apis());
     const win = sender.window();
     let f0: number;
     let f1: number;
@@ -118,6 +168,11 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
       win.close();
     }
     assert.deepEqual(win.unexpected, [], 'every send answered 202, or 503 with Retry-After');
+    assert.deepEqual(
+      watch.badAnswers,
+      [],
+      'every read answered 2xx, or 503 DEPENDENCY_UNAVAILABLE with Retry-After',
+    );
 
     // every accepted message final, and received exactly once
     const ids = [...sender.accepted];
@@ -143,13 +198,28 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
       'SELECT COUNT(*) AS n FROM message_history',
     );
     assert.equal(Number(rows[0]!.n), ids.length, 'the history holds the accepted messages only');
-    expect(watch, win);
+    // a receipt that came before its message was known waited parked, and was applied
+    await eventually(
+      'no receipt left parked',
+      async () => {
+        const [parked] = await system.rt.mysql.query<RowDataPacket[]>(
+          'SELECT COUNT(*) AS n FROM parked_receipts',
+        );
+        return Number(parked[0]!.n) === 0 ? true : undefined;
+      },
+      120_000,
+    );
     const r0 = Date.now();
     await sameAsCleanRebuild();
+    // by now every component that lost a dependency had it back long since
+    const logs = readLogs(system.output.slice(logFrom));
+    expect(watch, win, logs);
     console.log(
       `# ${label}: ${win.accepted} sent (${JSON.stringify(win.statuses)}, ${win.networkErrors} cut), ` +
         `fault ${f1 - f0} ms, healthy +${healthy - f1} ms, all final +${final - healthy} ms, ` +
         `rebuild compared in ${Date.now() - r0} ms (${rebuildLog.join(', ')}), ` +
+        `answers ${JSON.stringify(Object.fromEntries(watch.answers))}, ` +
+        `outage lines ${logs.outages.map((o) => `${o.key} ${o.lines.map((l) => (l.kind === 'lost' ? 'L' : `R${l.outageMs}/${l.attempts}`)).join('')}`).join('; ')}, ` +
         `sends after the recovery ${sent1 - healthy} ms, test ${Date.now() - started} ms`,
     );
   }
@@ -157,10 +227,25 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
   let rebuildLog: string[] = [];
   /** The clean build carried on after each test (see the top of the file). */
   const CLEAN = `faults${Date.now().toString(36)}`;
+  /**
+   * Where the clean build lives: MySQL beside the live tables (suffix
+   * __b<id>), Mongo in databases of its own, so that on FerretDB (one SQLite
+   * file, one writer, per database) building it does not wait on the live
+   * projections' writes nor they on it.
+   */
+  let cleanDeps: ProjectorDeps | undefined;
+  const clean = (): ProjectorDeps => {
+    if (!cleanDeps) {
+      const { mongo } = system.rt;
+      const db = mongo.client.db(`${mongo.db.databaseName}_clean`);
+      cleanDeps = { ...system.rt, mongo: { client: mongo.client, db } };
+    }
+    return cleanDeps;
+  };
 
   /** Replays into build `buildId` every event after what it holds, every projection at once. */
   async function extendBuild(buildId: string): Promise<void> {
-    const deps = system.rt;
+    const deps = clean();
     // their stores (MySQL, FerretDB, Redis) work in parallel
     const built = await Promise.all(
       projections.map(async (p) => {
@@ -177,7 +262,8 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
 
   async function discardBuild(buildId: string): Promise<void> {
     for (const p of projections as Projection[])
-      await p.discard(system.rt, buildTarget(p, buildId));
+      if (p.store !== 'mongo') await p.discard(clean(), buildTarget(p, buildId));
+    await dropReadModelDatabases(clean().mongo.db);
   }
 
   /** The head of the last comparison: Mongo documents no event since then wrote were compared already. */
@@ -188,13 +274,14 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
     const deps = system.rt;
     for (let attempt = 0; ; attempt++) {
       const head = await deps.eventStore.headPosition();
-      await extendBuild(buildId);
+      // the live projections first (after a fault they catch up), then the build: not both at once
       await waitCaughtUp(head);
+      await extendBuild(buildId);
       // MySQL whole; Mongo (the slow store here) what changed since the last test, and the counts
       const mongoSince = comparedUpTo;
-      const [live, clean] = await Promise.all([
+      const [live, built] = await Promise.all([
         snapshot(deps, '', { mongoSince }),
-        snapshot(deps, `__b${buildId}`, { mongoSince }),
+        snapshot(clean(), `__b${buildId}`, { mongoSince }),
       ]);
       // an event appended meanwhile (a late receipt, a status pull): compare again
       const now = await deps.eventStore.headPosition();
@@ -206,11 +293,11 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
         rebuildLog.push(`again after ${JSON.stringify(moved.map((r) => [r.type, Number(r.n)]))}`);
         continue;
       }
-      assert.deepEqual(live.mysql, clean.mysql, 'MySQL read models equal a clean rebuild');
-      assert.deepEqual(live.mongo, clean.mongo, 'Mongo read models equal a clean rebuild');
+      assert.deepEqual(live.mysql, built.mysql, 'MySQL read models equal a clean rebuild');
+      assert.deepEqual(live.mongo, built.mongo, 'Mongo read models equal a clean rebuild');
       assert.deepEqual(
         live.mongoCounts,
-        clean.mongoCounts,
+        built.mongoCounts,
         'as many Mongo documents as the rebuild',
       );
       comparedUpTo = head;
@@ -255,10 +342,11 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           bothNotReady(watch),
           'both /readyz not ready without MariaDB',
         ),
-      (watch) => {
+      (watch, _sent, logs) => {
         assert.ok(watch.seen.command.has('not-ready'), 'command /readyz went not-ready');
         assert.ok(watch.seen.query.has('not-ready'), 'query /readyz went not-ready');
         assert.ok(watch.seen.command.has('ready') && watch.seen.query.has('ready'));
+        checkLogs(logs, { dependency: /mysql|event store/ });
       },
     );
   });
@@ -278,12 +366,15 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           },
           'both /readyz not ready without Redis',
         ),
-      (watch) => {
+      (watch, _sent, logs) => {
         assert.ok(watch.seen.command.has('not-ready'), 'command /readyz went not-ready');
         assert.ok(watch.seen.query.has('not-ready'), 'query /readyz went not-ready');
         assert.equal(login?.status, 503, `login without Redis: ${JSON.stringify(login?.json)}`);
         assert.equal(login?.json.code, 'DEPENDENCY_UNAVAILABLE');
         assert.ok(login?.retryAfter, 'with Retry-After');
+        const refused = [...watch.answers.values()].some((a) => (a[503] ?? 0) > 0);
+        assert.ok(refused, 'the APIs answered 503 while Redis was down');
+        checkLogs(logs, { dependency: /redis/ });
       },
     );
   });
@@ -312,7 +403,8 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           },
           'the pipeline naming the parts that lost Kafka',
         ),
-      (watch, sent) => {
+      (watch, sent, logs) => {
+        checkLogs(logs, { dependency: /kafka/i });
         // accepting needs no Kafka: the command API kept answering 202, also once restarted
         assert.equal(sent.statuses[503] ?? 0, 0, 'no send refused while Kafka was down');
         // the APIs stay ready (they do not need Kafka); the pipeline names what lacks it
@@ -332,8 +424,9 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           () => watch.seen.query.has('not-ready'),
           'query /readyz not ready without FerretDB',
         ),
-      (watch) => {
+      (watch, _sent, logs) => {
         assert.ok(watch.seen.query.has('not-ready'), 'query /readyz went not-ready');
+        checkLogs(logs, { dependency: /mongo/ });
       },
     );
   });
@@ -389,7 +482,8 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
             );
           }
         },
-        (watch) => {
+        (watch, _sent, logs) => {
+          checkLogs(logs);
           if (child === 'command' || child === 'query' || child === 'grpc') {
             assert.ok(watch.seen[child].has('not-ready'), `${child} went away`);
             assert.ok(watch.seen[child].has('ready'), `${child} answered again`);
@@ -403,16 +497,31 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
   }
 
   it('stop MariaDB for 30 s while sends keep arriving', async () => {
+    let login: Reply | undefined;
     await under(
       'mariadb-30s',
       (watch) =>
         system.outage(
           'mariadb',
           30_000,
-          bothNotReady(watch),
+          async () => {
+            if (!bothNotReady(watch)()) return false;
+            login ??= await system.login(); // the event store cannot answer
+            return true;
+          },
           'both /readyz not ready without MariaDB',
         ),
-      (watch, sent) => {
+      (watch, sent, logs) => {
+        // the event store not answering is an outage, not a failed login
+        assert.equal(login?.status, 503, `login without MariaDB: ${JSON.stringify(login?.json)}`);
+        assert.equal(login?.json.code, 'DEPENDENCY_UNAVAILABLE');
+        assert.ok(login?.retryAfter, 'with Retry-After');
+        const refused = [...watch.answers.values()].some((a) => (a[503] ?? 0) > 0);
+        assert.ok(refused, 'the APIs answered 503 while MariaDB was down');
+        // 30 s of retries, one outage: one line each when lost and when back
+        checkLogs(logs, { dependency: /mysql|event store/, once: true });
+        const retried = logs.outages.some((o) => o.lines.some((l) => (l.attempts ?? 0) >= 3));
+        assert.ok(retried, 'components retried many times, and logged the outage once');
         assert.ok((sent.statuses[503] ?? 0) > 0, 'the API answered 503 during the outage');
         assert.deepEqual(
           Object.keys(sent.statuses).filter((s) => s !== '503'),
