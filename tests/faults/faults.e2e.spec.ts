@@ -386,6 +386,8 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
   });
 
   it('restart Kafka', async () => {
+    let restarted: Promise<void> | undefined;
+    let accepting = false;
     await under(
       'kafka',
       (watch, sent) =>
@@ -393,19 +395,23 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           'kafka',
           1_000,
           async () => {
-            if (watch.erroredParts.size === 0) return false;
-            // the command service starts and accepts while Kafka is down
-            const killed = system.childPid('command')!;
-            process.kill(killed, 'SIGKILL');
-            await eventually('command restarted', async () =>
-              (system.childPid('command') ?? killed) !== killed ? true : undefined,
-            );
-            await system.waitReady();
-            const before = sent.accepted;
-            await eventually('sends accepted by the restarted command service', async () =>
-              sent.accepted >= before + 5 ? true : undefined,
-            );
-            return true;
+            // the command service starts and accepts while Kafka is down: killed as soon as
+            // Kafka is, while the pipeline comes to name the parts that lost it
+            restarted ??= (async () => {
+              const killed = system.childPid('command')!;
+              process.kill(killed, 'SIGKILL');
+              await eventually('command restarted', async () =>
+                (system.childPid('command') ?? killed) !== killed ? true : undefined,
+              );
+              await system.waitReady();
+              const before = sent.accepted;
+              await eventually('sends accepted by the restarted command service', async () =>
+                sent.accepted >= before + 5 ? true : undefined,
+              );
+              accepting = true;
+            })();
+            await restarted;
+            return accepting && watch.erroredParts.size > 0;
           },
           'the pipeline naming the parts that lost Kafka',
         ),
