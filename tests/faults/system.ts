@@ -43,6 +43,7 @@ const PORTS = {
   query: 18381,
   grpc: 18382,
   simulator: 18390,
+  metrics: 18391,
 };
 
 export const urls = {
@@ -168,6 +169,8 @@ export class System {
       STREAMING_QUERY_PORT: String(PORTS.query),
       STREAMING_GRPC_PORT: String(PORTS.grpc),
       STREAMING_SIMULATOR_PORT: String(PORTS.simulator),
+      // not the default 9464, which a running `npm start` holds
+      STREAMING_METRICS_PORT: String(PORTS.metrics),
       // the suite's load is not about the caps: accounts and tenant take what it sends
       STREAMING_SUPPLIERS: JSON.stringify(
         defaultSupplierAccounts.map((a) => ({
