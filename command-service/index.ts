@@ -31,6 +31,7 @@
 import type { Express, Router } from 'express';
 import { createAuthenticator } from '../platform/auth/index.ts';
 import { readinessChecks } from '../platform/clients/index.ts';
+import { redisPrefixOf } from '../platform/config/index.ts';
 import {
   createHttpApp,
   finishHttpApp,
@@ -122,7 +123,16 @@ export function createCommandApp(deps: CommandDeps, options: CommandAppOptions =
         ? { pipeline: { pipeline: deps.pipeline, head: () => eventStore.headPosition() } }
         : {}),
     }),
-    ...(deps.pipeline ? { pipeline: pipelineReport(deps.pipeline, eventStore, redis) } : {}),
+    ...(deps.pipeline
+      ? {
+          pipeline: pipelineReport(
+            deps.pipeline,
+            eventStore,
+            redis,
+            redisPrefixOf({ config: deps.config }),
+          ),
+        }
+      : {}),
   });
   serveApiDocs(app, buildOpenApi());
   for (const { path, router } of options.routers ?? []) app.use(path, router);

@@ -24,6 +24,7 @@ import { normalizeSupplierMessageId } from './suppliers/index.ts';
 import { DispatchState } from './redisState.ts';
 import { napper, sleepUntil } from './napper.ts';
 import { runCheckpointed } from './singleton.ts';
+import { outage } from '../platform/health/index.ts';
 import { receiptsStream } from '../contracts/index.ts';
 
 export const RECEIPTS_CHECKPOINT = 'receipts.apply';
@@ -233,6 +234,8 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
     );
   };
 
+  // one line when the retries start failing (MySQL away), one when they work again
+  const retries = outage(log, 'parked receipts', 'mysql (their retries)');
   const retryParked = async (isClosed: () => boolean, ended: Promise<void>) => {
     void ended.then(() => parked.wake());
     while (!isClosed()) {
@@ -271,8 +274,9 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
             );
           }),
         );
+        retries.ok();
       } catch (err) {
-        log.warn('parked receipts retry failed', { err: String(err) });
+        retries.failed(err);
       }
       await parked.nap(pause);
     }

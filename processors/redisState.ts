@@ -2,8 +2,8 @@
 // circuit breakers (the throughput caps are in throttle.ts), per-attempt send claims, the
 // supplier-message-id and last-message lookups, and the due-time index of
 // timers. All of it can be rebuilt (lookups and timers from the event store).
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaScript, type LuaScript } from '../platform/clients/index.ts';
 import {
   lastMessageByAccountKey,
   lastMessageByExtendKey,
@@ -76,21 +76,16 @@ return n`;
 /** What admit() decided: go (the attempt is ours), or why not. */
 export type Admission = { kind: 'go' } | { kind: 'open' } | { kind: 'claimed'; claim: Claim };
 
-const shas = new Map<string, string>();
+const scripts = new Map<string, LuaScript<unknown>>();
 
 /** EVALSHA with the script's hash (EVAL once when Redis does not know it yet). */
-async function run(redis: Redis, script: string, keys: string[], args: (string | number)[]) {
-  let sha = shas.get(script);
-  if (sha === undefined) {
-    sha = createHash('sha1').update(script).digest('hex');
-    shas.set(script, sha);
+function run(redis: Redis, script: string, keys: string[], args: (string | number)[]) {
+  let run = scripts.get(script);
+  if (run === undefined) {
+    run = luaScript(script);
+    scripts.set(script, run);
   }
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!String(err).includes('NOSCRIPT')) throw err;
-    return redis.eval(script, keys.length, ...keys, ...args);
-  }
+  return run(redis, keys, args);
 }
 
 export interface Claim {

@@ -34,6 +34,7 @@ import {
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { SupplierRegistry } from './registry.ts';
 import { runCheckpointed } from './singleton.ts';
+import { outage } from '../platform/health/index.ts';
 import type { ReviewApi, ReviewOutcome } from './suppliers/index.ts';
 import { reviewsDueKey } from '../contracts/index.ts';
 
@@ -320,13 +321,16 @@ export class Reviewer {
 export async function startReviews(deps: ProcessorDeps): Promise<Running> {
   const log = deps.logger.child({ component: 'reviews' });
   const reviewer = new Reviewer(deps);
+  // one line when polling starts failing (Redis away), one when it works again
+  const polling = outage(log, 'reviews', 'redis (its due reviews)');
   const loop = async (isClosed: () => boolean) => {
     while (!isClosed()) {
       try {
         const n = await reviewer.pollDue();
+        polling.ok();
         if (n === 100) continue;
       } catch (err) {
-        log.warn('review poll failed; retrying', { err: String(err) });
+        polling.failed(err);
         await sleep(1_000);
       }
       await sleep(Math.min(optionsOf(deps).reviewPollMs, 500));

@@ -10,8 +10,8 @@
 // messages costs one round trip per batch of slots, not one per message and
 // poll. A reserved slot that goes unused (the process stopped, the breaker
 // opened) is simply lost: the account runs a little under its cap, never over.
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaScript } from '../platform/clients/index.ts';
 
 // KEYS[1] tat key; ARGV interval ms, tolerance ms (burst - 1 intervals), wanted
 // slots, horizon ms. Returns {delay ms of each granted slot} or, when none fits
@@ -34,7 +34,7 @@ if #out == 0 then return {-1, math.ceil(tat - tol - now - horizon)} end
 redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now) + 60000)
 return out`;
 
-const RESERVE_SHA = createHash('sha1').update(RESERVE).digest('hex');
+const reserveSlots = luaScript<number[]>(RESERVE);
 
 export interface ThrottleOptions {
   /** Prefix of the Redis keys (the processors' prefix). */
@@ -199,18 +199,10 @@ export class Throttle {
     tolerance: number,
     wanted: number,
   ): Promise<number[]> {
-    const args = [
-      this.key(account),
-      interval.toFixed(6),
-      tolerance.toFixed(6),
-      wanted,
-      this.horizonMs,
-    ];
-    try {
-      return (await this.redis.evalsha(RESERVE_SHA, 1, ...args)) as number[];
-    } catch (err) {
-      if (!String(err).includes('NOSCRIPT')) throw err;
-      return (await this.redis.eval(RESERVE, 1, ...args)) as number[];
-    }
+    return reserveSlots(
+      this.redis,
+      [this.key(account)],
+      [interval.toFixed(6), tolerance.toFixed(6), wanted, this.horizonMs],
+    );
   }
 }

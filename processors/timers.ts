@@ -16,6 +16,7 @@ import { napper } from './napper.ts';
 import { DispatchState } from './redisState.ts';
 import { dispatchRecord } from './relay.ts';
 import { runCheckpointed } from './singleton.ts';
+import { outage } from '../platform/health/index.ts';
 
 export const TIMERS_CHECKPOINT = 'timers.index';
 const ENDING = new Set([
@@ -70,6 +71,8 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   // timer indexed here wakes the poller at once.
   let idleMs = options.pollMs;
   const sleeper = napper();
+  // one line when polling starts failing (Redis or Kafka away), one when it works again
+  const polling = outage(log, 'timers', 'a dependency of its due timers');
   const poll = async (isClosed: () => boolean) => {
     while (!isClosed()) {
       try {
@@ -81,10 +84,11 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
             due.map((d) => dispatchRecord(d.messageId, { messageId: d.messageId, cause: 'timer' })),
           );
           await state.ackDue(due);
-          if (due.length === 500) continue;
         }
+        polling.ok();
+        if (due.length === 500) continue;
       } catch (err) {
-        log.warn('timer poll failed; retrying', { err: String(err) });
+        polling.failed(err);
         await sleep(1_000);
       }
       await sleeper.nap(idleMs);

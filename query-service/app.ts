@@ -2,6 +2,7 @@
 // same authentication as the command side.
 import type { Express } from 'express';
 import { createAuthenticator } from '../platform/auth/index.ts';
+import { redisPrefixOf } from '../platform/config/index.ts';
 import { readinessChecks } from '../platform/clients/index.ts';
 import {
   createHttpApp,
@@ -39,7 +40,14 @@ export function createQueryApp(deps: QueryDeps): Express {
         : {}),
     }),
     ...(deps.pipeline
-      ? { pipeline: pipelineReport(deps.pipeline, deps.eventStore, deps.redis) }
+      ? {
+          pipeline: pipelineReport(
+            deps.pipeline,
+            deps.eventStore,
+            deps.redis,
+            redisPrefixOf({ config: deps.config }),
+          ),
+        }
       : {}),
   });
   serveApiDocs(app, buildOpenApi());

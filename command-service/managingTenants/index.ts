@@ -27,6 +27,7 @@ import {
   type TenantStatus,
 } from '../../domain/index.ts';
 import { principalOf, requireAdmin, takeAttempt } from '../../platform/auth/index.ts';
+import { luaScript } from '../../platform/clients/index.ts';
 import { keyedHash, randomDigits, seal } from '../../platform/crypto/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { readStream } from '../../platform/eventStore/index.ts';
@@ -70,24 +71,13 @@ end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2])
 return 1
 `;
-type TenantRedis = CommandDeps['redis'] & {
-  tenantRaise(numKeys: number, ...args: string[]): Promise<number>;
-};
-const defined = new WeakSet<object>();
-function scripted(redis: CommandDeps['redis']): TenantRedis {
-  if (!defined.has(redis)) {
-    redis.defineCommand('tenantRaise', { lua: RAISE });
-    defined.add(redis);
-  }
-  return redis as TenantRedis;
-}
+const raise = luaScript<number>(RAISE);
 
 async function publish(deps: CommandDeps, state: TenantState, revision: number): Promise<void> {
-  await scripted(deps.redis).tenantRaise(
-    1,
-    stateKey(deps, state.tenantId),
-    String(revision),
-    JSON.stringify(state),
+  await raise(
+    deps.redis,
+    [stateKey(deps, state.tenantId)],
+    [String(revision), JSON.stringify(state)],
   );
 }
 

@@ -38,6 +38,7 @@ import {
 } from '../../platform/auth/index.ts';
 import type { Config } from '../../platform/config/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
+import { isOutageError } from '../../platform/health/index.ts';
 import {
   readStream,
   WrongExpectedVersionError,
@@ -189,6 +190,29 @@ async function countAttempt(deps: AuthDeps, counters: Counter[]): Promise<void> 
   );
 }
 
+/**
+ * An attempt the service could not judge (the event store or Redis did not
+ * answer) is no failed login: its count is given back, so an outage locks
+ * nobody out, and the caller gets the outage (503 DEPENDENCY_UNAVAILABLE).
+ */
+async function notJudged<T>(
+  deps: AuthDeps,
+  counters: Counter[],
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isOutageError(err)) {
+      const [pair, ip] = counters;
+      await giveBack(deps.redis, [...(pair ? [pair] : []), ...(ip ? [ip] : [])]).catch(
+        (e: unknown) => deps.logger?.warn('could not give back a login count', { err: e }),
+      );
+    }
+    throw err;
+  }
+}
+
 /** A successful login gives back its own count and clears this username's failures from this address. */
 async function forgiveAttempt(deps: AuthDeps, counters: Counter[]): Promise<void> {
   const [pair, ip] = counters;
@@ -244,14 +268,16 @@ export async function login(
   // 1. throttle: count first
   const counters = loginCounters(deps, name, clientIp, now);
   await countAttempt(deps, counters);
-  // 2. username → user
-  const reservation = aggregate(
-    usernameDecider,
-    await readStream<UsernameEvent>(eventStore, usernameStream(name)),
-  );
-  const { user, revision } = reservation.reserved
-    ? await loadUser(eventStore, reservation.userId)
-    : { user: userDecider.initialState(), revision: -1 };
+  // 2. username → user (an outage meanwhile is not counted)
+  const { user, revision } = await notJudged(deps, counters, async () => {
+    const reservation = aggregate(
+      usernameDecider,
+      await readStream<UsernameEvent>(eventStore, usernameStream(name)),
+    );
+    return reservation.reserved
+      ? await loadUser(eventStore, reservation.userId)
+      : { user: userDecider.initialState(), revision: -1 };
+  });
   // 3. password (the same work when there is no user)
   const ok = await verifyPassword(password, user.exists ? user.passwordHash : undefined, cost);
   if (!ok || !user.exists) throw new AppError('INVALID_CREDENTIALS');

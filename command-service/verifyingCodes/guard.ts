@@ -11,7 +11,7 @@
 // guard-tripped.v1` is appended and new codes to the prefix are refused (429
 // VERIFICATION_GUARD) for the cool-down. An admin sees the trips and lifts
 // one early (`verification.guard-lifted.v1`).
-import type { Redis } from 'ioredis';
+import { luaScript } from '../../platform/clients/index.ts';
 import { callingCodeOf } from '../../domain/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import type { CommandDeps } from '../deps.ts';
@@ -57,20 +57,7 @@ end
 return {0, 0, sent, verified}
 `;
 
-type GuardRedis = Redis & {
-  guardCheck(
-    numKeys: number,
-    ...args: (string | number)[]
-  ): Promise<[number, number, number, number]>;
-};
-const defined = new WeakSet<Redis>();
-function scripted(redis: Redis): GuardRedis {
-  if (!defined.has(redis)) {
-    redis.defineCommand('guardCheck', { lua: CHECK });
-    defined.add(redis);
-  }
-  return redis as GuardRedis;
-}
+const check = luaScript<[number, number, number, number]>(CHECK);
 
 export interface GuardTrip {
   tenantId: string;
@@ -109,16 +96,10 @@ export async function guardOrRefuse(
     trippedAt: new Date(now).toISOString(),
     until: new Date(now + cooldownMs).toISOString(),
   });
-  const [state, ttl, sent, verified] = await scripted(deps.redis).guardCheck(
-    2,
-    counts(p, tenantId, prefix),
-    trip(p, tenantId, prefix),
-    minute,
-    windowMinutes,
-    g.minVolume,
-    g.minConversionPercent,
-    cooldownMs,
-    details,
+  const [state, ttl, sent, verified] = await check(
+    deps.redis,
+    [counts(p, tenantId, prefix), trip(p, tenantId, prefix)],
+    [minute, windowMinutes, g.minVolume, g.minConversionPercent, cooldownMs, details],
   );
   if (state === 0) return prefix;
   if (state === 2) {

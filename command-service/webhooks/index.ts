@@ -30,6 +30,7 @@ import {
   type EventStore,
   type NewEvent,
 } from '../../platform/eventStore/index.ts';
+import { outage } from '../../platform/health/index.ts';
 import type { Logger } from '../../platform/logger/index.ts';
 import type { Tracker } from '../../platform/tracking/index.ts';
 import { handle } from '../commandHandling/index.ts';
@@ -222,9 +223,11 @@ export function webhookRouter(deps: WebhookDeps): Router {
     return any?.account === account.id ? any : {};
   };
 
+  // the vendor retries a refused push: one line when storing starts failing, one when it works again
+  const storing = outage(log, 'webhooks', 'the event store (pushes refused with 503)');
   const unavailable = (err: unknown): never => {
     if (err instanceof AppError) throw err;
-    log.error('webhook could not be stored', { err: String(err) });
+    storing.failed(err);
     throw new AppError('DEPENDENCY_UNAVAILABLE', 'The push could not be stored; retry later.');
   };
 
@@ -249,6 +252,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
         'any',
       )
       .catch(unavailable);
+    storing.ok();
     res.status(200).json(parsers[vendor].ack);
   };
 
@@ -323,6 +327,7 @@ export function webhookRouter(deps: WebhookDeps): Router {
     } catch (err) {
       unavailable(err);
     }
+    storing.ok();
     res.status(200).json(parsers[vendor].ack);
   };
 

@@ -11,6 +11,7 @@
 // flushed Redis) is rebuilt from the stream on first use, ended sessions
 // included, so losing Redis never revives a token.
 import type { Redis } from 'ioredis';
+import { luaScript } from '../clients/luaScript.ts';
 import { aggregate, userDecider, userStream, type UserEvent } from '../../domain/index.ts';
 import type { EventStore } from '../eventStore/index.ts';
 
@@ -34,15 +35,7 @@ redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3])
 return 1
 `;
 
-type SessionRedis = Redis & { authRaise(numKeys: number, ...args: string[]): Promise<number> };
-const defined = new WeakSet<Redis>();
-function scripted(redis: Redis): SessionRedis {
-  if (!defined.has(redis)) {
-    redis.defineCommand('authRaise', { lua: RAISE });
-    defined.add(redis);
-  }
-  return redis as SessionRedis;
-}
+const raise = luaScript<number>(RAISE);
 
 function parse(value: string | null): UserAccess | undefined {
   if (value === null) return undefined;
@@ -63,12 +56,10 @@ export async function publishUserAccess(
   userId: string,
   access: UserAccess,
 ): Promise<void> {
-  await scripted(store.redis).authRaise(
-    1,
-    userKey(store.prefix, userId),
-    String(access.revision),
-    String(access.tokenVersion),
-    access.disabled ? '1' : '0',
+  await raise(
+    store.redis,
+    [userKey(store.prefix, userId)],
+    [String(access.revision), String(access.tokenVersion), access.disabled ? '1' : '0'],
   );
 }
 

@@ -3,6 +3,7 @@
 // N parallel attempts against a limit L let exactly L through, and a refused
 // attempt counts nowhere (it cannot extend anyone's lock).
 import type { Redis } from 'ioredis';
+import { luaScript } from '../clients/luaScript.ts';
 
 export interface Counter {
   key: string;
@@ -42,19 +43,8 @@ end
 return 1
 `;
 
-type ThrottleRedis = Redis & {
-  throttleTake(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
-  throttleGiveBack(numKeys: number, ...args: string[]): Promise<number>;
-};
-const defined = new WeakSet<Redis>();
-function scripted(redis: Redis): ThrottleRedis {
-  if (!defined.has(redis)) {
-    redis.defineCommand('throttleTake', { lua: TAKE });
-    redis.defineCommand('throttleGiveBack', { lua: GIVE_BACK });
-    defined.add(redis);
-  }
-  return redis as ThrottleRedis;
-}
+const take = luaScript<[number, number]>(TAKE);
+const giveBackScript = luaScript<number>(GIVE_BACK);
 
 /** Counts one attempt in every counter, or in none when one is at its limit. */
 export async function takeAttempt(
@@ -63,10 +53,10 @@ export async function takeAttempt(
 ): Promise<ThrottleResult> {
   const args: (string | number)[] = [];
   for (const c of counters) args.push(c.limit, c.windowMs);
-  const [index, ttl] = await scripted(redis).throttleTake(
-    counters.length,
-    ...counters.map((c) => c.key),
-    ...args,
+  const [index, ttl] = await take(
+    redis,
+    counters.map((c) => c.key),
+    args,
   );
   if (index === 0) return { ok: true };
   return { ok: false, index: index - 1, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
@@ -78,9 +68,9 @@ export async function giveBack(
   entries: readonly { key: string; reset?: boolean }[],
 ): Promise<void> {
   if (entries.length === 0) return;
-  await scripted(redis).throttleGiveBack(
-    entries.length,
-    ...entries.map((e) => e.key),
-    ...entries.map((e) => (e.reset ? 'reset' : 'decr')),
+  await giveBackScript(
+    redis,
+    entries.map((e) => e.key),
+    entries.map((e) => (e.reset ? 'reset' : 'decr')),
   );
 }

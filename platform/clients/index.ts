@@ -8,3 +8,4 @@ export {
   type MongoHandle,
   type ReadinessTargets,
 } from './clients.ts';
+export { luaScript, type LuaScript } from './luaScript.ts';

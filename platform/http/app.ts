@@ -52,16 +52,18 @@ export interface HttpAppOptions {
 
 /**
  * The parts of this process against the event store's head (unknown while it
- * cannot be read), and those other processes publish to Redis.
+ * cannot be read), and those other processes publish to Redis under the
+ * system's prefix (STREAMING_REDIS_PREFIX, where `streaming serve` publishes).
  */
 export function pipelineReport(
   pipeline: Pipeline,
   eventStore: { headPosition(): Promise<number> },
-  redis?: Redis,
+  redis: Redis | undefined,
+  prefix: string,
 ): PipelineReport {
   return async () => {
     const local = pipeline.report(await eventStore.headPosition().catch(() => undefined));
-    const shared = redis ? await readSharedPipeline(redis).catch(() => []) : [];
+    const shared = redis ? await readSharedPipeline(redis, prefix).catch(() => []) : [];
     return [
       ...local.map((r) => ({ ...r, pid: process.pid })),
       ...shared.filter((r) => r.pid !== process.pid),

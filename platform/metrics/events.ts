@@ -6,6 +6,7 @@
 // at zero with the process; rate() and increase() absorb the restart. Run
 // it in one process per deployment (it runs with the projectors).
 import type { EventStore, RecordedEvent } from '../eventStore/index.ts';
+import { outage } from '../health/outage.ts';
 import type { Logger } from '../logger/index.ts';
 import { collectedGauge, counter, dropCollectors, histogram, SLOW_BUCKETS } from './registry.ts';
 
@@ -154,6 +155,7 @@ export async function startEventMetrics(
     }
   };
 
+  const reading = logger ? outage(logger, 'event metrics', 'the event store') : undefined;
   const from = await eventStore.headPosition();
   const subscription = eventStore.subscribe({
     after: from,
@@ -174,7 +176,9 @@ export async function startEventMetrics(
     onEvents: async (events) => {
       for (const e of events) count(e);
     },
-    onError: (err) => logger?.warn('event metrics: subscription error', { err: String(err) }),
+    // one line when the event store goes away, one when it is back
+    onError: (err) => reading?.failed(err),
+    onRecovered: () => reading?.ok(),
   });
   collectedGauge(
     {

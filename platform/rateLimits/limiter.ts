@@ -24,6 +24,7 @@
 // non-cluster primary), not a Redis Cluster.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { luaScript } from '../clients/luaScript.ts';
 import type { RatePolicy } from '../../domain/index.ts';
 import type { RecordedEvent } from '../eventStore/index.ts';
 import { dayWindow, hourWindow } from './windows.ts';
@@ -171,23 +172,9 @@ end
 return 1
 `;
 
-type LimitRedis = Redis & {
-  rlReserve(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  rlRelease(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  rlRaise(numKeys: number, ...args: (string | number)[]): Promise<number>;
-};
-
-const defined = new WeakSet<Redis>();
-
-function withScripts(redis: Redis): LimitRedis {
-  if (!defined.has(redis)) {
-    redis.defineCommand('rlReserve', { lua: RESERVE });
-    redis.defineCommand('rlRelease', { lua: RELEASE });
-    redis.defineCommand('rlRaise', { lua: RAISE });
-    defined.add(redis);
-  }
-  return redis as LimitRedis;
-}
+const reserve = luaScript<number[]>(RESERVE);
+const release = luaScript<number>(RELEASE);
+const raise = luaScript<number>(RAISE);
 
 interface Check {
   key: string;
@@ -412,7 +399,6 @@ export function reserveLimitsEach(
     };
     pending.push({ index, checks, reservation });
   });
-  const scripted = withScripts(redis);
   for (let i = 0; i < pending.length; i += RESERVE_CHUNK) {
     const chunk = pending.slice(i, i + RESERVE_CHUNK);
     const keys: string[] = [];
@@ -422,7 +408,7 @@ export function reserveLimitsEach(
       args.push(reservation.token, checks.length);
       for (const c of checks) args.push(c.kind, c.limit, c.ttlMs, c.endsAt);
     }
-    const answered = scripted.rlReserve(keys.length, ...keys, ...args);
+    const answered = reserve(redis, keys, args);
     chunk.forEach(({ index, checks, reservation }, j) => {
       results[index] = answered.then((answer): ReserveResult => {
         const failed = Number(answer[2 * j]);
@@ -444,12 +430,7 @@ export function reserveLimitsEach(
 /** Gives back what reserveLimits took (the append failed, or the request was a repeat). */
 export async function releaseReservation(redis: Redis, reservation: Reservation): Promise<void> {
   if (reservation.keys.length === 0) return;
-  await withScripts(redis).rlRelease(
-    reservation.keys.length,
-    ...reservation.keys,
-    reservation.token,
-    ...reservation.kinds,
-  );
+  await release(redis, reservation.keys, [reservation.token, ...reservation.kinds]);
 }
 
 function acceptedAt(event: RecordedEvent): number {
@@ -529,13 +510,12 @@ export function createLimitReplay(now: number = Date.now(), options: LimitOption
       const entries: [string, 'i' | 'c', number, number][] = [];
       for (const [key, { count, ttlMs }] of counters) entries.push([key, 'c', count, ttlMs]);
       for (const [key, at] of stamps) entries.push([key, 'i', at, at + DAY_MS + MINUTE_MS - now]);
-      const scripted = withScripts(redis);
       for (let i = 0; i < entries.length; i += 200) {
         const chunk = entries.slice(i, i + 200);
-        await scripted.rlRaise(
-          chunk.length,
-          ...chunk.map((e) => e[0]),
-          ...chunk.flatMap((e) => [e[1], e[2], e[3]]),
+        await raise(
+          redis,
+          chunk.map((e) => e[0]),
+          chunk.flatMap((e) => [e[1], e[2], e[3]]),
         );
       }
       return { keys: entries.length };

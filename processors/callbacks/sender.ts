@@ -41,6 +41,7 @@ import { type EventStore, type RecordedEvent } from '../../platform/eventStore/i
 import type { ProcessorDeps, Running } from '../deps.ts';
 import { napper, sleepUntil } from '../napper.ts';
 import { runCheckpointed } from '../singleton.ts';
+import { outage } from '../../platform/health/index.ts';
 import { callbackMetrics } from './metrics.ts';
 
 export const CALLBACKS_CHECKPOINT = 'callbacks.sender';
@@ -616,6 +617,8 @@ export async function startCallbacks(
     }
   };
 
+  // one line when rounds start failing (MySQL away), one when they work again
+  const rounds = outage(log, 'callback sender', 'mysql (its due deliveries)');
   const send = async (isClosed: () => boolean, ended: Promise<void>) => {
     void ended.then(() => wake());
     const limit = options.concurrency * 2;
@@ -652,8 +655,9 @@ export async function startCallbacks(
         await Promise.all(
           Array.from({ length: Math.min(options.concurrency, due.length) }, worker),
         );
+        rounds.ok();
       } catch (err) {
-        log.warn('callback sender round failed; retrying', { err: String(err) });
+        rounds.failed(err);
         await sleep(1_000);
       }
       if (due.length === 0) await nap(await untilNextDue());

@@ -4,7 +4,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { MongoClient } from 'mongodb';
-import { createAdmin, login, registerUser } from '../../command-service/index.ts';
+import mysql from 'mysql2/promise';
+import {
+  createAdmin,
+  login,
+  registerUser,
+  startCommandService,
+} from '../../command-service/index.ts';
+import { MysqlEventStore } from '../../platform/eventStore/index.ts';
+import { tcpProxy } from '../support/tcpProxy.ts';
 import { userStream } from '../../domain/index.ts';
 import { startQueryService, type RunningQueryService } from '../../query-service/index.ts';
 import { member, startHarness, type Harness } from '../command/harness.ts';
@@ -133,6 +141,43 @@ describe('login throttling', () => {
     }
     const last = await postFrom(ip, '/v1/sessions', { username: 'nobody-here', password: 'x' });
     assert.equal(last.status, 429);
+  });
+
+  it('the event store not answering: login answers 503 DEPENDENCY_UNAVAILABLE, and no attempt counts as a failure', async () => {
+    await registered('outage');
+    // a command service whose event store is the same MariaDB behind a proxy that the test cuts
+    const url = new URL(h.db.url);
+    const proxy = await tcpProxy(Number(url.port || 3306), url.hostname);
+    url.port = String(proxy.port);
+    const pool = mysql.createPool({ uri: url.toString(), timezone: 'Z', connectTimeout: 2_000 });
+    const eventStore = await MysqlEventStore.create(pool);
+    const cut = await startCommandService({ ...h.deps, eventStore }, { port: 0 });
+    try {
+      await proxy.cut();
+      const body = JSON.stringify({ username: 'outage', password: 'correct horse battery' });
+      // more attempts than the failures allowed for this username from this address
+      for (let i = 0; i <= h.config.auth.loginMaxFailures; i += 1) {
+        const res = await fetch(new URL('/v1/sessions', cut.url), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        });
+        const json = (await res.json()) as Record<string, unknown>;
+        assert.equal(res.status, 503, JSON.stringify(json));
+        assert.equal(json.code, 'DEPENDENCY_UNAVAILABLE');
+        assert.ok(Number(res.headers.get('retry-after')) > 0, 'with Retry-After');
+      }
+    } finally {
+      await cut.close();
+      await eventStore.close().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    }
+    // the store answers again: the owner is not locked out (none of those attempts counted)
+    const after = await postFrom('127.0.0.1', '/v1/sessions', {
+      username: 'outage',
+      password: 'correct horse battery',
+    });
+    assert.equal(after.status, 200, JSON.stringify(after.json));
   });
 
   it('registration is throttled per address, counted before any work', async () => {

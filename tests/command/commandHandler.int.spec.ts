@@ -1,14 +1,17 @@
 // The one command handler (platform/commandHandling) on the MySQL event store:
 // a version conflict re-runs the decision on the fresh stream (never appends a
-// stale one), deciding nothing appends nothing, a refusal appends nothing.
+// stale one), deciding nothing appends nothing, a refusal appends nothing, and
+// a conflict that outlives the retries reaches the caller as 409 VERSION_CONFLICT.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import {
   MysqlEventStore,
   aggregateStream,
+  WrongExpectedVersionError,
   type EventStore,
 } from '../../platform/eventStore/index.ts';
+import { toProblem } from '../../platform/errors/index.ts';
 import { commandHandler, CONFLICT_RETRIES } from '../../platform/commandHandling/index.ts';
 import {
   DomainError,
@@ -97,5 +100,31 @@ describe('command handler', () => {
       { code: 'MOBILE_OPTED_OUT' },
     );
     assert.equal((await store.readStream(stream)).length, 0);
+  });
+
+  it('a conflict that outlives the retries is thrown, and answered 409 VERSION_CONFLICT', async () => {
+    const mobile = `+86136${String(Date.now()).slice(-8)}`;
+    const stream = `optout-${tenantId}-${mobile}`;
+    // another writer gets there first before every attempt: a real conflict in MySQL each time
+    let attempts = 0;
+    const contended: Pick<EventStore, 'readStream' | 'append'> = {
+      readStream: (id, options) => store.readStream(id, options),
+      append: async (id, events, expected) => {
+        attempts += 1;
+        await handleOptOut(store, mobile, toggle(mobile), meta);
+        return store.append(id, events, expected);
+      },
+    };
+    const err = await handleOptOut(contended, mobile, toggle(mobile), meta).then(
+      () => assert.fail('appended despite a conflict on every attempt'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WrongExpectedVersionError, String(err));
+    assert.equal(attempts, CONFLICT_RETRIES + 1, 'the first attempt and every retry');
+    // only the competitor's events were written
+    assert.equal((await store.readStream(stream)).length, attempts);
+    const { status, body } = toProblem(err, 'req-1');
+    assert.equal(status, 409);
+    assert.equal(body.code, 'VERSION_CONFLICT');
   });
 });

@@ -43,6 +43,7 @@ const PORTS = {
   query: 18381,
   grpc: 18382,
   simulator: 18390,
+  metrics: 18391,
 };
 
 export const urls = {
@@ -168,6 +169,8 @@ export class System {
       STREAMING_QUERY_PORT: String(PORTS.query),
       STREAMING_GRPC_PORT: String(PORTS.grpc),
       STREAMING_SIMULATOR_PORT: String(PORTS.simulator),
+      // not the default 9464, which a running `npm start` holds
+      STREAMING_METRICS_PORT: String(PORTS.metrics),
       // the suite's load is not about the caps: accounts and tenant take what it sends
       STREAMING_SUPPLIERS: JSON.stringify(
         defaultSupplierAccounts.map((a) => ({
@@ -182,7 +185,8 @@ export class System {
       STREAMING_RECEIPT_RECONCILE_WINDOW: '1s',
       // a receipt the simulator gave up pushing during an outage is pulled soon
       STREAMING_RECEIPT_PULL_AFTER: '15s',
-      STREAMING_LOG_LEVEL: 'warn',
+      // info: the lines saying a component recovered a dependency (the suite checks them)
+      STREAMING_LOG_LEVEL: 'info',
     };
     const system = new System(stack, env);
     system.rt = await openRuntime({
@@ -480,7 +484,11 @@ export class Sender {
         return;
       }
       this.note((w) => (w.statuses[reply.status] = (w.statuses[reply.status] ?? 0) + 1));
-      if (reply.status !== 503 || reply.retryAfter === null) {
+      if (
+        reply.status !== 503 ||
+        reply.json.code !== 'DEPENDENCY_UNAVAILABLE' ||
+        !reply.retryAfter
+      ) {
         const text = `send ${key}: ${reply.status} ${reply.retryAfter === null ? '' : `(Retry-After ${reply.retryAfter}) `}${JSON.stringify(reply.json)}`;
         this.note((w) => w.unexpected.push(text));
         return;
@@ -490,9 +498,35 @@ export class Sender {
   }
 }
 
+/** An API a watch reads while a fault runs: which service, and the path. */
+export interface ApiProbe {
+  name: string;
+  url: () => string | undefined;
+}
+
+/**
+ * Whether an answer is one a client may get during an outage: a success, or
+ * 503 DEPENDENCY_UNAVAILABLE (or READ_MODEL_LAGGING, a read that waited for
+ * its position) with Retry-After. Never a 500, never a 503 without a code.
+ */
+export function outageAnswerProblem(reply: Reply): string | undefined {
+  if (reply.status >= 200 && reply.status < 300) return undefined;
+  const code = String(reply.json.code ?? '');
+  if (
+    reply.status === 503 &&
+    (code === 'DEPENDENCY_UNAVAILABLE' || code === 'READ_MODEL_LAGGING') &&
+    reply.retryAfter !== null &&
+    Number(reply.retryAfter) > 0
+  ) {
+    return undefined;
+  }
+  return `${reply.status} ${code || JSON.stringify(reply.json).slice(0, 200)} (Retry-After ${reply.retryAfter})`;
+}
+
 /**
  * Polls /readyz of both services and /healthz/pipeline while a fault runs,
- * and remembers what each said.
+ * and remembers what each said; and reads the APIs it is given, keeping
+ * every answer a client must not get during an outage.
  */
 export class ReadinessWatch {
   seen = {
@@ -505,10 +539,16 @@ export class ReadinessWatch {
   erroredParts = new Map<string, string>();
   /** Processes (pids) each part was reported by. */
   reporters = new Map<string, Set<number>>();
+  /** The APIs' answers, by probe: how many of each status. */
+  answers = new Map<string, Record<string, number>>();
+  /** Answers no client may get (a 500, a 503 without its code or Retry-After). */
+  badAnswers: string[] = [];
   private running = true;
   private loop: Promise<void>;
+  private readonly auth: Record<string, string>;
 
-  constructor() {
+  constructor(auth: Record<string, string> = {}, apis: readonly ApiProbe[] = []) {
+    this.auth = auth;
     this.loop = (async () => {
       while (this.running) {
         await Promise.all([
@@ -516,10 +556,27 @@ export class ReadinessWatch {
           this.probe('query', `${urls.query}/readyz`),
           grpcAnswers().then((up) => void this.seen.grpc.add(up ? 'ready' : 'not-ready')),
           this.pipeline(),
+          ...apis.map((api) => this.read(api)),
         ]);
         await sleep(200);
       }
     })();
+  }
+
+  private async read(api: ApiProbe) {
+    const url = api.url();
+    if (url === undefined) return;
+    let reply: Reply;
+    try {
+      reply = await call(url, 'GET', undefined, this.auth);
+    } catch {
+      return; // not answering (a killed process): readiness says so
+    }
+    const seen = this.answers.get(api.name) ?? {};
+    seen[reply.status] = (seen[reply.status] ?? 0) + 1;
+    this.answers.set(api.name, seen);
+    const problem = outageAnswerProblem(reply);
+    if (problem) this.badAnswers.push(`${api.name}: ${problem}`);
   }
 
   private async probe(which: 'command' | 'query', url: string) {
@@ -578,4 +635,85 @@ export async function waitHealthy(ms = 180_000): Promise<void> {
   } catch (err) {
     throw new Error(`${(err as Error).message}; last seen ${last}`, { cause: err });
   }
+}
+
+/** The supervised children's `service` in their log lines (the projectors run as `streaming`). */
+const SERVICE_OF: Record<string, string> = {
+  command: 'command',
+  query: 'query',
+  grpc: 'grpc',
+  processors: 'processors',
+  callbacks: 'callbacks',
+  projectors: 'streaming',
+};
+
+/** One component's lost/recovered lines for one dependency, in one process. */
+export interface OutageLog {
+  key: string;
+  /** 'lost' and 'recovered', in order. */
+  lines: { kind: 'lost' | 'recovered'; outageMs?: number; attempts?: number }[];
+}
+
+export interface LogReport {
+  outages: OutageLog[];
+  /** Our own warn/error lines (not kafkajs's), by service and message, with how many. */
+  repeated: Map<string, number>;
+  /** Lines by message, for checks of a line that must not appear. */
+  messages: string[];
+}
+
+const LOST = /^(.+?) lost(?: (.+?))?; (?:retrying|reconnecting) with backoff$/;
+const RECOVERED = /^(.+?) recovered(?: (.+))?$/;
+
+/**
+ * The outage lines of the children's output (the `outage()` helper's
+ * "<component> lost <what>" and "<component> recovered <what>", and the Redis
+ * client's): per process incarnation (a restarted child starts afresh), so a
+ * process killed in the middle of an outage leaves no unmatched line behind.
+ */
+export function readLogs(output: string): LogReport {
+  const generation = new Map<string, number>();
+  const outages = new Map<string, OutageLog>();
+  const repeated = new Map<string, number>();
+  const messages: string[] = [];
+  for (const line of output.split('\n')) {
+    const exited = /^streaming: (\w+) \(pid \d+\) exited/.exec(line);
+    if (exited) {
+      const service = SERVICE_OF[exited[1]!] ?? exited[1]!;
+      generation.set(service, (generation.get(service) ?? 0) + 1);
+      continue;
+    }
+    if (!line.startsWith('{')) continue;
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const message = String(entry.message ?? '');
+    const service = String(entry.service ?? '');
+    messages.push(message);
+    if (entry.logger !== 'kafkajs' && (entry.level === 'warn' || entry.level === 'error')) {
+      const k = `${service}: ${message.replace(/\d+/g, 'N')}`;
+      repeated.set(k, (repeated.get(k) ?? 0) + 1);
+    }
+    const lost = LOST.exec(message);
+    // a recovery line says how long the outage lasted
+    const back = lost || typeof entry.outageMs !== 'number' ? null : RECOVERED.exec(message);
+    const m = lost ?? back;
+    if (!m) continue;
+    const key = `${service}#${generation.get(service) ?? 0}: ${m[1]} ${m[2] ?? ''}`.trim();
+    const log = outages.get(key) ?? { key, lines: [] };
+    log.lines.push(
+      lost
+        ? { kind: 'lost' }
+        : {
+            kind: 'recovered',
+            ...(typeof entry.outageMs === 'number' ? { outageMs: entry.outageMs } : {}),
+            ...(typeof entry.attempts === 'number' ? { attempts: entry.attempts } : {}),
+          },
+    );
+    outages.set(key, log);
+  }
+  return { outages: [...outages.values()], repeated, messages };
 }

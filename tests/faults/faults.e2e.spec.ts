@@ -5,33 +5,39 @@
 // dependency or SIGKILLs one process. After each: every message accepted so
 // far reached a final state, the simulator received each exactly once, the
 // event store holds each accepted message once and nothing else (nothing
-// half-written), the read models equal a clean rebuild, and readiness said
-// "not ready" during the fault and "ready" after.
+// half-written), no receipt is left parked, the read models equal a clean
+// rebuild, and readiness said "not ready" during the fault and "ready" after.
+// While the fault runs the APIs answer 2xx or 503 DEPENDENCY_UNAVAILABLE
+// with Retry-After, never a 500 (the sends, and reads of a MySQL read model,
+// a Mongo one and the command side); and each component that lost a
+// dependency logged one line then and one when it had it back, with the
+// outage's length, not one per retry.
 //
 // Each outage lasts until the test has seen what it checks (readiness going
 // down, the pipeline naming the part that lost its dependency), with a floor,
 // and every wait polls for its condition: nothing here depends on how fast
 // the machine is, only the run time does.
 //
-// The clean rebuild it compares with is one build of every projection, into
-// tables and collections of its own, made by replaying the event store after
-// the first test and carried on after each later one from where it stopped
-// (replay applies events in order whatever the page boundaries), so a test
-// pays for the events of its own messages only. MySQL read models are
-// compared whole each time; in Mongo (FerretDB on SQLite, the slow store
-// here) the documents an event since the previous comparison wrote, and the
-// number of documents.
+// The clean rebuild it compares with is one build of every projection, made
+// by replaying the event store after the first test and carried on after
+// each later one from where it stopped (replay applies events in order
+// whatever the page boundaries), so a test pays for the events of its own
+// messages only; it is extended once the live projections caught up, not
+// while they do. MySQL builds are tables of their own beside the live ones,
+// compared whole each time; Mongo builds are in databases of their own (on
+// FerretDB each database is one SQLite file with one writer), compared on the
+// documents an event since the previous comparison wrote, and the number of
+// documents.
 //
-// STREAMING_FAULT_MESSAGES: messages over the whole suite (default 2,000,
-// spread over the tests); STREAMING_FAULT_RATE: sends per second before and
-// after each fault (default 40; a quarter of it while the fault runs, so a
-// long outage does not pile up messages that every later check must read).
-// `npm run test:faults` runs it. It is not in `npm test` yet (the file name
-// keeps it out of the *.spec.ts glob): it passed whole (13.6 min, load
-// average 10-19 on the shared 2-core machine), still far from the few
-// minutes the suite must fit in; most of a test's time is now the system's
-// own recovery and catch-up under that load, and the Mongo side of the
-// comparison (the timelines' replay on FerretDB).
+// STREAMING_FAULT_MESSAGES: messages over the whole suite (default 1,100,
+// spread over the tests, about 100 each: enough for sends before, during
+// and after each fault; 2,000 as the issue's full run); STREAMING_FAULT_RATE:
+// sends per second before and after each fault (default 40; an eighth of it
+// while the fault runs, so a long outage does not pile up messages that
+// every later check must read). It runs in `npm test` (the *.spec.ts glob);
+// `npm run test:faults` runs it alone. Most of a test's time is the system's
+// own recovery and catch-up, and the Mongo side of the comparison (the
+// replay on FerretDB), both bound by the CPU on a loaded 2-core machine.
 import assert from 'node:assert/strict';
 import type { RowDataPacket } from 'mysql2/promise';
 import { after, before, describe, it } from 'node:test';
@@ -40,21 +46,26 @@ import {
   projections,
   rebuildProjection,
   type Projection,
+  type ProjectorDeps,
 } from '../../projectors/index.ts';
+import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { snapshot } from '../read/snapshot.ts';
 import {
   call,
   eventually,
+  readLogs,
   urls,
   ReadinessWatch,
   Sender,
   System,
   waitHealthy,
+  type ApiProbe,
+  type LogReport,
   type Reply,
   type SendWindow,
 } from './system.ts';
 
-const TOTAL = Number(process.env.STREAMING_FAULT_MESSAGES ?? 2_000);
+const TOTAL = Number(process.env.STREAMING_FAULT_MESSAGES ?? 1_100);
 const RATE = Number(process.env.STREAMING_FAULT_RATE ?? 40);
 /** The long-running children of `npm start` (the simulator stands for the vendors). */
 const CHILDREN = ['command', 'query', 'grpc', 'processors', 'callbacks', 'projectors'] as const;
@@ -79,15 +90,60 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
     console.log(`# ${sender?.accepted.length ?? 0} messages in ${Date.now() - t0} ms`);
   });
 
+  /** What the watch reads while a fault runs: a MySQL read model, a Mongo one, the command side. */
+  const apis = (): ApiProbe[] => [
+    { name: 'query GET /v1/messages', url: () => `${urls.query}/v1/messages?limit=1` },
+    {
+      name: 'query GET /v1/messages/:id',
+      url: () =>
+        sender.accepted[0] ? `${urls.query}/v1/messages/${sender.accepted[0]}` : undefined,
+    },
+    { name: 'command GET /v1/api-keys', url: () => `${urls.command}/v1/api-keys` },
+  ];
+
+  /**
+   * One line when a component loses a dependency and one when it has it back
+   * (with the outage's length), not one per retry: per component and process,
+   * the lines alternate lost/recovered and end recovered, and no line of ours
+   * repeats more than a few times in a test. `dependency`: some component
+   * said it lost it. `once`: each component lost it once only (one outage).
+   */
+  function checkLogs(report: LogReport, options: { dependency?: RegExp; once?: boolean } = {}) {
+    for (const { key, lines } of report.outages) {
+      // a recovery of an outage that began before this test
+      const own = lines[0]?.kind === 'recovered' ? lines.slice(1) : lines;
+      if (own.length === 0) continue;
+      own.forEach((l, i) =>
+        assert.equal(l.kind, i % 2 === 0 ? 'lost' : 'recovered', `${key}: ${JSON.stringify(own)}`),
+      );
+      assert.equal(own.at(-1)!.kind, 'recovered', `${key} logged its recovery`);
+      const losses = own.filter((l) => l.kind === 'lost').length;
+      assert.ok(losses <= (options.once ? 1 : 2), `${key}: ${losses} outage lines`);
+    }
+    for (const [line, n] of report.repeated) assert.ok(n <= 6, `logged ${n} times: ${line}`);
+    if (options.dependency) {
+      const lost = report.outages.filter(
+        (o) => options.dependency!.test(o.key) && o.lines.some((l) => l.kind === 'lost'),
+      );
+      assert.ok(lost.length > 0, `a component logged that it lost ${options.dependency}`);
+    }
+    assert.deepEqual(
+      report.messages.filter((m) => m.startsWith('parked receipt never matched')),
+      [],
+      'no parked receipt given up',
+    );
+  }
+
   /** Sends while `fault` runs, until the system is healthy again and the test's share is accepted; then checks every property. */
   async function under(
     label: string,
     fault: (watch: ReadinessWatch, sent: SendWindow) => Promise<void>,
-    expect: (watch: ReadinessWatch, sent: SendWindow) => void,
+    expect: (watch: ReadinessWatch, sent: SendWindow, logs: LogReport) => void,
   ): Promise<void> {
     const started = Date.now();
     await waitHealthy();
-    const watch = new ReadinessWatch();
+    const logFrom = system.output.length;
+    const watch = new ReadinessWatch(system.auth(), apis());
     const win = sender.window();
     let f0: number;
     let f1: number;
@@ -98,7 +154,7 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
       sender.resume();
       await eventually('sends flowing', async () => (win.accepted >= 10 ? true : undefined));
       f0 = Date.now();
-      sender.ratePerSecond = Math.max(1, RATE / 4);
+      sender.ratePerSecond = Math.max(1, RATE / 8);
       await fault(watch, win);
       f1 = Date.now();
       await waitHealthy();
@@ -118,6 +174,11 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
       win.close();
     }
     assert.deepEqual(win.unexpected, [], 'every send answered 202, or 503 with Retry-After');
+    assert.deepEqual(
+      watch.badAnswers,
+      [],
+      'every read answered 2xx, or 503 DEPENDENCY_UNAVAILABLE with Retry-After',
+    );
 
     // every accepted message final, and received exactly once
     const ids = [...sender.accepted];
@@ -143,13 +204,28 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
       'SELECT COUNT(*) AS n FROM message_history',
     );
     assert.equal(Number(rows[0]!.n), ids.length, 'the history holds the accepted messages only');
-    expect(watch, win);
+    // a receipt that came before its message was known waited parked, and was applied
+    await eventually(
+      'no receipt left parked',
+      async () => {
+        const [parked] = await system.rt.mysql.query<RowDataPacket[]>(
+          'SELECT COUNT(*) AS n FROM parked_receipts',
+        );
+        return Number(parked[0]!.n) === 0 ? true : undefined;
+      },
+      120_000,
+    );
     const r0 = Date.now();
     await sameAsCleanRebuild();
+    // by now every component that lost a dependency had it back long since
+    const logs = readLogs(system.output.slice(logFrom));
+    expect(watch, win, logs);
     console.log(
       `# ${label}: ${win.accepted} sent (${JSON.stringify(win.statuses)}, ${win.networkErrors} cut), ` +
         `fault ${f1 - f0} ms, healthy +${healthy - f1} ms, all final +${final - healthy} ms, ` +
         `rebuild compared in ${Date.now() - r0} ms (${rebuildLog.join(', ')}), ` +
+        `answers ${JSON.stringify(Object.fromEntries(watch.answers))}, ` +
+        `outage lines ${logs.outages.map((o) => `${o.key} ${o.lines.map((l) => (l.kind === 'lost' ? 'L' : `R${l.outageMs}/${l.attempts}`)).join('')}`).join('; ')}, ` +
         `sends after the recovery ${sent1 - healthy} ms, test ${Date.now() - started} ms`,
     );
   }
@@ -157,10 +233,25 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
   let rebuildLog: string[] = [];
   /** The clean build carried on after each test (see the top of the file). */
   const CLEAN = `faults${Date.now().toString(36)}`;
+  /**
+   * Where the clean build lives: MySQL beside the live tables (suffix
+   * __b<id>), Mongo in databases of its own, so that on FerretDB (one SQLite
+   * file, one writer, per database) building it does not wait on the live
+   * projections' writes nor they on it.
+   */
+  let cleanDeps: ProjectorDeps | undefined;
+  const clean = (): ProjectorDeps => {
+    if (!cleanDeps) {
+      const { mongo } = system.rt;
+      const db = mongo.client.db(`${mongo.db.databaseName}_clean`);
+      cleanDeps = { ...system.rt, mongo: { client: mongo.client, db } };
+    }
+    return cleanDeps;
+  };
 
   /** Replays into build `buildId` every event after what it holds, every projection at once. */
   async function extendBuild(buildId: string): Promise<void> {
-    const deps = system.rt;
+    const deps = clean();
     // their stores (MySQL, FerretDB, Redis) work in parallel
     const built = await Promise.all(
       projections.map(async (p) => {
@@ -177,7 +268,8 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
 
   async function discardBuild(buildId: string): Promise<void> {
     for (const p of projections as Projection[])
-      await p.discard(system.rt, buildTarget(p, buildId));
+      if (p.store !== 'mongo') await p.discard(clean(), buildTarget(p, buildId));
+    await dropReadModelDatabases(clean().mongo.db);
   }
 
   /** The head of the last comparison: Mongo documents no event since then wrote were compared already. */
@@ -188,13 +280,14 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
     const deps = system.rt;
     for (let attempt = 0; ; attempt++) {
       const head = await deps.eventStore.headPosition();
-      await extendBuild(buildId);
+      // the live projections first (after a fault they catch up), then the build: not both at once
       await waitCaughtUp(head);
+      await extendBuild(buildId);
       // MySQL whole; Mongo (the slow store here) what changed since the last test, and the counts
       const mongoSince = comparedUpTo;
-      const [live, clean] = await Promise.all([
+      const [live, built] = await Promise.all([
         snapshot(deps, '', { mongoSince }),
-        snapshot(deps, `__b${buildId}`, { mongoSince }),
+        snapshot(clean(), `__b${buildId}`, { mongoSince }),
       ]);
       // an event appended meanwhile (a late receipt, a status pull): compare again
       const now = await deps.eventStore.headPosition();
@@ -206,11 +299,11 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
         rebuildLog.push(`again after ${JSON.stringify(moved.map((r) => [r.type, Number(r.n)]))}`);
         continue;
       }
-      assert.deepEqual(live.mysql, clean.mysql, 'MySQL read models equal a clean rebuild');
-      assert.deepEqual(live.mongo, clean.mongo, 'Mongo read models equal a clean rebuild');
+      assert.deepEqual(live.mysql, built.mysql, 'MySQL read models equal a clean rebuild');
+      assert.deepEqual(live.mongo, built.mongo, 'Mongo read models equal a clean rebuild');
       assert.deepEqual(
         live.mongoCounts,
-        clean.mongoCounts,
+        built.mongoCounts,
         'as many Mongo documents as the rebuild',
       );
       comparedUpTo = head;
@@ -255,10 +348,11 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           bothNotReady(watch),
           'both /readyz not ready without MariaDB',
         ),
-      (watch) => {
+      (watch, _sent, logs) => {
         assert.ok(watch.seen.command.has('not-ready'), 'command /readyz went not-ready');
         assert.ok(watch.seen.query.has('not-ready'), 'query /readyz went not-ready');
         assert.ok(watch.seen.command.has('ready') && watch.seen.query.has('ready'));
+        checkLogs(logs, { dependency: /mysql|event store/ });
       },
     );
   });
@@ -278,17 +372,22 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           },
           'both /readyz not ready without Redis',
         ),
-      (watch) => {
+      (watch, _sent, logs) => {
         assert.ok(watch.seen.command.has('not-ready'), 'command /readyz went not-ready');
         assert.ok(watch.seen.query.has('not-ready'), 'query /readyz went not-ready');
         assert.equal(login?.status, 503, `login without Redis: ${JSON.stringify(login?.json)}`);
         assert.equal(login?.json.code, 'DEPENDENCY_UNAVAILABLE');
         assert.ok(login?.retryAfter, 'with Retry-After');
+        const refused = [...watch.answers.values()].some((a) => (a[503] ?? 0) > 0);
+        assert.ok(refused, 'the APIs answered 503 while Redis was down');
+        checkLogs(logs, { dependency: /redis/ });
       },
     );
   });
 
   it('restart Kafka', async () => {
+    let restarted: Promise<void> | undefined;
+    let accepting = false;
     await under(
       'kafka',
       (watch, sent) =>
@@ -296,23 +395,28 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           'kafka',
           1_000,
           async () => {
-            if (watch.erroredParts.size === 0) return false;
-            // the command service starts and accepts while Kafka is down
-            const killed = system.childPid('command')!;
-            process.kill(killed, 'SIGKILL');
-            await eventually('command restarted', async () =>
-              (system.childPid('command') ?? killed) !== killed ? true : undefined,
-            );
-            await system.waitReady();
-            const before = sent.accepted;
-            await eventually('sends accepted by the restarted command service', async () =>
-              sent.accepted >= before + 5 ? true : undefined,
-            );
-            return true;
+            // the command service starts and accepts while Kafka is down: killed as soon as
+            // Kafka is, while the pipeline comes to name the parts that lost it
+            restarted ??= (async () => {
+              const killed = system.childPid('command')!;
+              process.kill(killed, 'SIGKILL');
+              await eventually('command restarted', async () =>
+                (system.childPid('command') ?? killed) !== killed ? true : undefined,
+              );
+              await system.waitReady();
+              const before = sent.accepted;
+              await eventually('sends accepted by the restarted command service', async () =>
+                sent.accepted >= before + 5 ? true : undefined,
+              );
+              accepting = true;
+            })();
+            await restarted;
+            return accepting && watch.erroredParts.size > 0;
           },
           'the pipeline naming the parts that lost Kafka',
         ),
-      (watch, sent) => {
+      (watch, sent, logs) => {
+        checkLogs(logs, { dependency: /kafka/i });
         // accepting needs no Kafka: the command API kept answering 202, also once restarted
         assert.equal(sent.statuses[503] ?? 0, 0, 'no send refused while Kafka was down');
         // the APIs stay ready (they do not need Kafka); the pipeline names what lacks it
@@ -332,8 +436,9 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
           () => watch.seen.query.has('not-ready'),
           'query /readyz not ready without FerretDB',
         ),
-      (watch) => {
+      (watch, _sent, logs) => {
         assert.ok(watch.seen.query.has('not-ready'), 'query /readyz went not-ready');
+        checkLogs(logs, { dependency: /mongo/ });
       },
     );
   });
@@ -389,7 +494,8 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
             );
           }
         },
-        (watch) => {
+        (watch, _sent, logs) => {
+          checkLogs(logs);
           if (child === 'command' || child === 'query' || child === 'grpc') {
             assert.ok(watch.seen[child].has('not-ready'), `${child} went away`);
             assert.ok(watch.seen[child].has('ready'), `${child} answered again`);
@@ -403,16 +509,31 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
   }
 
   it('stop MariaDB for 30 s while sends keep arriving', async () => {
+    let login: Reply | undefined;
     await under(
       'mariadb-30s',
       (watch) =>
         system.outage(
           'mariadb',
           30_000,
-          bothNotReady(watch),
+          async () => {
+            if (!bothNotReady(watch)()) return false;
+            login ??= await system.login(); // the event store cannot answer
+            return true;
+          },
           'both /readyz not ready without MariaDB',
         ),
-      (watch, sent) => {
+      (watch, sent, logs) => {
+        // the event store not answering is an outage, not a failed login
+        assert.equal(login?.status, 503, `login without MariaDB: ${JSON.stringify(login?.json)}`);
+        assert.equal(login?.json.code, 'DEPENDENCY_UNAVAILABLE');
+        assert.ok(login?.retryAfter, 'with Retry-After');
+        const refused = [...watch.answers.values()].some((a) => (a[503] ?? 0) > 0);
+        assert.ok(refused, 'the APIs answered 503 while MariaDB was down');
+        // 30 s of retries, one outage: one line each when lost and when back
+        checkLogs(logs, { dependency: /mysql|event store/, once: true });
+        const retried = logs.outages.some((o) => o.lines.some((l) => (l.attempts ?? 0) >= 3));
+        assert.ok(retried, 'components retried many times, and logged the outage once');
         assert.ok((sent.statuses[503] ?? 0) > 0, 'the API answered 503 during the outage');
         assert.deepEqual(
           Object.keys(sent.statuses).filter((s) => s !== '503'),
