@@ -6,12 +6,12 @@
 // vendor call latency are recorded where they happen (dispatcher.ts,
 // suppliers/exchange.ts).
 import type { Admin } from 'kafkajs';
+import { readCheckpoint } from '../platform/checkpoints/index.ts';
 import { collectedGauge, dropCollectors } from '../platform/metrics/index.ts';
 import { readBreakers } from '../platform/suppliers/breaker.ts';
 import { optionsOf, type ProcessorDeps } from './deps.ts';
 import { parkedReceiptCount } from './receipts.ts';
 import { RELAY_CHECKPOINT } from './relay.ts';
-import { loadCheckpoint } from './store.ts';
 
 const NAMES = [
   'streaming_relay_lag_events',
@@ -45,7 +45,7 @@ export function watchProcessors(deps: ProcessorDeps): { close(): Promise<void> }
     if (!relay || Date.now() - relayAt > 1_000) {
       relayAt = Date.now();
       relay = (async () => {
-        const after = await loadCheckpoint(deps.mysql, RELAY_CHECKPOINT);
+        const after = await readCheckpoint(deps.mysql, RELAY_CHECKPOINT);
         const events = await deps.eventStore.readAll({ after, limit: RELAY_SCAN });
         const pending = events.filter((e) => e.type === 'sms.accepted.v1');
         const oldest = pending[0];

@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
 import { backoffMs, outage } from '../platform/health/index.ts';
 import type { ProcessorDeps, Running } from './deps.ts';
-import { ensureProcessorSchema, loadCheckpoint, saveCheckpoint, tryLeadership } from './store.ts';
+import { readCheckpoint, saveCheckpoint } from '../platform/checkpoints/index.ts';
+import { ensureProcessorSchema, tryLeadership } from './store.ts';
 
 export interface CheckpointedWork {
   /** Lock name and log component. */
@@ -57,7 +58,7 @@ export async function runCheckpointed(
     try {
       await work.activate?.();
       startOutage.ok();
-      const after = await loadCheckpoint(deps.mysql, work.checkpoint);
+      const after = await readCheckpoint(deps.mysql, work.checkpoint);
       position = after;
       log.info(`${work.name} active`, { after });
       part?.setActive(true);

@@ -1,15 +1,11 @@
-// MySQL tables of the processors: checkpoints and parked receipts, plus a
-// leadership lock so one process at a time runs a singleton processor.
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+// MySQL tables of the processors: parked receipts (their checkpoints are in
+// platform/checkpoints), plus a leadership lock so one process at a time runs
+// a singleton processor.
 import type { MysqlPool } from '../platform/clients/index.ts';
+import { ensureCheckpoints } from '../platform/checkpoints/index.ts';
 import { tryMysqlLock, type MysqlLockSession } from '../platform/locks/index.ts';
 
 export const processorSchema = [
-  `CREATE TABLE IF NOT EXISTS processor_checkpoints (
-    name VARCHAR(100) NOT NULL PRIMARY KEY,
-    position BIGINT NOT NULL,
-    updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)
-  ) ENGINE=InnoDB`,
   `CREATE TABLE IF NOT EXISTS parked_receipts (
     event_id VARCHAR(64) NOT NULL PRIMARY KEY,
     account VARCHAR(64) NOT NULL,
@@ -25,29 +21,9 @@ const ready = new WeakSet<MysqlPool>();
 
 export async function ensureProcessorSchema(pool: MysqlPool): Promise<void> {
   if (ready.has(pool)) return;
+  await ensureCheckpoints(pool);
   for (const sql of processorSchema) await pool.query(sql);
   ready.add(pool);
-}
-
-export async function loadCheckpoint(pool: MysqlPool, name: string): Promise<number> {
-  const [rows] = await pool.query<RowDataPacket[]>(
-    'SELECT position FROM processor_checkpoints WHERE name = ?',
-    [name],
-  );
-  return rows[0] ? Number(rows[0].position) : 0;
-}
-
-export async function saveCheckpoint(
-  db: MysqlPool | PoolConnection,
-  name: string,
-  position: number,
-): Promise<void> {
-  // GREATEST: a checkpoint never moves backwards.
-  await db.query(
-    `INSERT INTO processor_checkpoints (name, position) VALUES (?, ?)
-     ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position))`,
-    [name, position],
-  );
 }
 
 /**

@@ -7,6 +7,7 @@ import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { principalOf } from '../../platform/auth/index.ts';
 import { ensureCallbackTables, messageCallbackSecret } from '../../platform/callbacks/index.ts';
+import { readCheckpoint } from '../../platform/checkpoints/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import {
@@ -29,12 +30,7 @@ async function waitForSender(deps: QueryDeps, after: number | undefined): Promis
   const deadline = Date.now() + deps.config.query.readWaitMs;
   let headChecked = false;
   for (;;) {
-    const [rows] = await deps.mysql
-      .query<RowDataPacket[]>('SELECT position FROM processor_checkpoints WHERE name = ?', [
-        CHECKPOINT,
-      ])
-      .catch(() => [[] as RowDataPacket[]] as const);
-    const at = rows[0] ? Number(rows[0].position) : 0;
+    const at = await readCheckpoint(deps.mysql, CHECKPOINT).catch(() => 0);
     if (at >= after) return;
     if (!headChecked) {
       const head = await deps.eventStore.headPosition();
