@@ -1,9 +1,9 @@
 // MySQL tables of the processors: parked receipts (their checkpoints are in
-// platform/checkpoints), plus a leadership lock so one process at a time runs
-// a singleton processor.
+// platform/checkpoints), plus the name of the leadership lock that lets one
+// process at a time run a singleton processor.
 import type { MysqlPool } from '../platform/clients/index.ts';
 import { ensureCheckpoints } from '../platform/checkpoints/index.ts';
-import { tryMysqlLock, type MysqlLockSession } from '../platform/locks/index.ts';
+import type { MysqlLockName } from '../platform/locks/index.ts';
 
 export const processorSchema = [
   `CREATE TABLE IF NOT EXISTS parked_receipts (
@@ -27,19 +27,13 @@ export async function ensureProcessorSchema(pool: MysqlPool): Promise<void> {
 }
 
 /**
- * The processors' leadership lock: MySQL GET_LOCK on a connection of its own,
- * named after the database so test databases do not share locks. The lock
- * dies with the connection (a killed process frees it at once; a restarted
- * server frees them all, and the holder takes it again).
+ * The processors' leadership lock (platform/singleInstance takes it): MySQL
+ * GET_LOCK on a connection of its own, named after the database so test
+ * databases do not share locks. The lock dies with the connection (a killed
+ * process frees it at once; a restarted server frees them all, and the holder
+ * takes it again).
  */
-export function tryLeadership(
-  pool: MysqlPool,
-  name: string,
-  waitSeconds = 1,
-): Promise<MysqlLockSession | undefined> {
-  return tryMysqlLock(pool, {
-    nameSql: 'LEFT(CONCAT(DATABASE(), ?), 64)',
-    params: [`:${name}`],
-    waitSeconds,
-  });
-}
+export const leadershipLock = (name: string): MysqlLockName => ({
+  nameSql: 'LEFT(CONCAT(DATABASE(), ?), 64)',
+  params: [`:${name}`],
+});

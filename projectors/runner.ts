@@ -33,12 +33,8 @@ import {
   type Subscription,
 } from '../platform/eventStore/index.ts';
 import { backoffMs, isOutageError, outage } from '../platform/health/index.ts';
-import {
-  getNamedLock,
-  releaseNamedLock,
-  tryMysqlLock,
-  type MysqlLockSession,
-} from '../platform/locks/index.ts';
+import { getNamedLock, releaseNamedLock, type MysqlLockSession } from '../platform/locks/index.ts';
+import { runSingleInstance, type Term } from '../platform/singleInstance/index.ts';
 import { parkEvent } from './deadLetters.ts';
 import { applyLock, instanceLock } from './locks.ts';
 import { liveTarget, projectionId, type Projection, type ProjectorDeps } from './types.ts';
@@ -95,7 +91,6 @@ export function runProjection(
   const maxWaitMs = options.maxWaitMs ?? projection.batchWindowMs ?? 20;
   const poisonAttempts = options.poisonAttempts ?? 5;
   const log = deps.logger.child({ projection: id });
-  const lockOutage = outage(log, `projection ${id}`, 'mysql (its instance lock)');
   const storeOutage = outage(log, `projection ${id}`, `its ${projection.store} store`);
   let closed = false;
   let wakeClosed: () => void = () => undefined;
@@ -283,7 +278,8 @@ export function runProjection(
   }
 
   /** One term as the active instance: until the lock is lost, the pipeline stops or close(). */
-  async function term(held: MysqlLockSession): Promise<void> {
+  async function term({ lock: held, ended: termEnded }: Term): Promise<string | undefined> {
+    lock = held;
     let pipelineDone: Promise<void> = Promise.resolve();
     try {
       await projection.prepare(deps, target);
@@ -306,13 +302,10 @@ export function runProjection(
         onRecovered: () => storeOutage.ok(),
       });
       waiters.settle();
-      const why = await Promise.race([
-        held.lost,
-        closing.then(() => undefined),
+      return await Promise.race([
+        termEnded.then(() => undefined), // the runner logs a lost lock
         pipelineDone.then(() => 'its pipeline stopped'),
       ]);
-      // logged once, as the start of an outage; the next lock taken ends it
-      if (why !== undefined && !closed) lockOutage.failed(new Error(why));
     } finally {
       active = false;
       part?.setActive(false);
@@ -329,47 +322,20 @@ export function runProjection(
       await giveBackApplyLock(held);
       unwritten = 0;
       writtenAt = 0;
-      await held.release();
+      lock = undefined;
     }
   }
 
-  const main = (async () => {
-    let failures = 0;
-    while (!closed) {
-      let held: MysqlLockSession | undefined;
-      try {
-        held = await tryMysqlLock(deps.mysql, { ...instanceLock(id), waitSeconds: 0 });
-        lockOutage.ok();
-      } catch (err) {
-        if (closed) break;
-        lockOutage.failed(err);
-        part?.failed(err);
-        await Promise.race([sleep(backoffMs(failures++)), closing]);
-        continue;
-      }
-      if (!held) {
-        failures = 0;
-        await Promise.race([sleep(options.standbyRetryMs ?? 2000), closing]);
-        continue;
-      }
-      if (closed) {
-        await held.release();
-        break;
-      }
-      lock = held;
-      try {
-        await term(held);
-        failures = 0;
-      } catch (err) {
-        if (closed) break;
-        storeOutage.failed(err);
-        part?.failed(err);
-        await Promise.race([sleep(backoffMs(failures++)), closing]);
-      } finally {
-        lock = undefined;
-      }
-    }
-  })();
+  const running = runSingleInstance({
+    mysql: deps.mysql,
+    lock: instanceLock(id),
+    lockWaitSeconds: 0,
+    standbyRetryMs: options.standbyRetryMs ?? 2000,
+    lockOutage: outage(log, `projection ${id}`, 'mysql (its instance lock)'),
+    termOutage: storeOutage,
+    part,
+    term,
+  });
 
   return {
     id,
@@ -383,7 +349,7 @@ export function runProjection(
     async close() {
       closed = true;
       wakeClosed();
-      await main;
+      await running.close();
       waiters.cancelAll();
       part?.close();
     },
