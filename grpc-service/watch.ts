@@ -5,10 +5,16 @@
 // it handled resumes right after it: nothing lost, nothing repeated.
 import { once } from 'node:events';
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { statusOfEventType } from '../domain/index.ts';
+import { statusOfEventType, type MessageEvent } from '../domain/index.ts';
 import { canSee } from '../platform/auth/index.ts';
 import { AppError } from '../platform/errors/index.ts';
-import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
+import {
+  readStream,
+  recorded,
+  type Recorded,
+  type RecordedEvent,
+  type Subscription,
+} from '../platform/eventStore/index.ts';
 import { validateInput } from '../platform/http/index.ts';
 import { watchMessagesRequest } from '../schemas/http/index.ts';
 import { toEnum, type CallContext } from './calls.ts';
@@ -27,6 +33,14 @@ const active = new Set<() => void>();
 /** Ends every Watch of this process normally; their clients resume elsewhere. */
 export function endWatches(): void {
   for (const end of [...active]) end();
+}
+
+/** A failure reason as the change carries it (a cancellation's reason is a plain text: none). */
+function reasonOf(reason: unknown): { code: string; message: string } | undefined {
+  if (typeof reason !== 'object' || reason === null || !('code' in reason)) return undefined;
+  if (typeof reason.code !== 'string') return undefined;
+  const message = 'message' in reason ? reason.message : undefined;
+  return { code: reason.code, message: String(message ?? '') };
 }
 
 interface Owner {
@@ -61,16 +75,20 @@ export async function watchMessages(
   const owners = new Map<string, Owner | null>();
 
   // who sent a message: from its acceptance (in the event, or read once from its stream)
-  const ownerOf = async (event: RecordedEvent, messageId: string): Promise<Owner | null> => {
+  const ownerOf = async (
+    event: Recorded<MessageEvent>,
+    messageId: string,
+  ): Promise<Owner | null> => {
     if (event.type === 'sms.accepted.v1') {
-      const d = event.data as { tenantId: string; templateCode: string };
-      return { tenantId: d.tenantId, templateCode: d.templateCode };
+      return { tenantId: event.data.tenantId, templateCode: event.data.templateCode };
     }
     const known = owners.get(messageId);
     if (known !== undefined) return known;
-    const [first] = await deps.eventStore.readStream(event.streamId, { limit: 1 });
-    const d = first?.type === 'sms.accepted.v1' ? (first.data as Obj) : undefined;
-    const owner = d ? { tenantId: String(d.tenantId), templateCode: String(d.templateCode) } : null; // removed by retention: nobody's any more
+    const [first] = await readStream<MessageEvent>(deps.eventStore, event.streamId, { limit: 1 });
+    const owner =
+      first?.type === 'sms.accepted.v1'
+        ? { tenantId: first.data.tenantId, templateCode: first.data.templateCode }
+        : null; // removed by retention: nobody's any more
     if (owners.size >= OWNERS_MAX) owners.clear();
     owners.set(messageId, owner);
     return owner;
@@ -88,7 +106,7 @@ export async function watchMessages(
   const onEvents = async (events: RecordedEvent[]): Promise<void> => {
     busy = true;
     try {
-      for (const event of events) {
+      for (const event of events.map((e) => recorded<MessageEvent>(e))) {
         if (call.cancelled) return;
         if (!event.streamId.startsWith(STREAM_PREFIX)) continue;
         const status = statusOfEventType[event.type];
@@ -97,10 +115,7 @@ export async function watchMessages(
         const owner = await ownerOf(event, messageId);
         if (!owner || !canSee(ctx.principal, owner.tenantId)) continue;
         if (req.templateCode !== undefined && owner.templateCode !== req.templateCode) continue;
-        const d = event.data as {
-          supplierAccount?: unknown;
-          reason?: { code?: unknown; message?: unknown };
-        };
+        const d: { messageId: string; supplierAccount?: string; reason?: unknown } = event.data;
         await write({
           change: {
             position: event.position,
@@ -110,10 +125,7 @@ export async function watchMessages(
             at: event.metadata.timestamp,
             version: event.streamVersion,
             supplierAccount: typeof d.supplierAccount === 'string' ? d.supplierAccount : undefined,
-            reason:
-              d.reason && typeof d.reason.code === 'string'
-                ? { code: d.reason.code, message: String(d.reason.message ?? '') }
-                : undefined,
+            reason: reasonOf(d.reason),
           },
         });
         sentUpTo = event.position;

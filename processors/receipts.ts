@@ -17,7 +17,8 @@ import {
   type MessageCommand,
   type MessageState,
 } from '../domain/messages/index.ts';
-import type { RecordedEvent } from '../platform/eventStore/index.ts';
+import type { Event } from '../domain/index.ts';
+import { recorded, type RecordedEvent } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
 import { normalizeSupplierMessageId } from './suppliers/index.ts';
@@ -30,7 +31,7 @@ export const RECEIPTS_CHECKPOINT = 'receipts.apply';
 /** Parked receipts older than this are dropped from the retry table (and logged). */
 const PARK_GIVE_UP_MS = 3 * 86_400_000;
 
-export interface ReceiptData {
+export type ReceiptData = {
   account: string;
   vendor: string;
   supplierMessageId: string;
@@ -40,7 +41,10 @@ export interface ReceiptData {
   errorMessage?: string;
   reportedAt: string;
   mobile?: string;
-}
+};
+
+/** A pushed receipt as recorded (stream receipts-<account>; schemas/events.ts). */
+type ReceiptReceived = Event<'receipt.received.v1', ReceiptData>;
 
 export type MismatchReason = 'ACCOUNT_MISMATCH' | 'SUPPLIER_ID_MISMATCH' | 'UNMATCHED';
 
@@ -227,7 +231,7 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
     await Promise.all(
       [...byKey.values()].map(async (list) => {
         for (const e of list) {
-          if (!(await applier.apply(e.data as unknown as ReceiptData, e.eventId))) await park(e);
+          if (!(await applier.apply(recorded<ReceiptReceived>(e).data, e.eventId))) await park(e);
         }
       }),
     );

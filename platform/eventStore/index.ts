@@ -7,4 +7,4 @@ export { validateEvent } from './validation.ts';
 export { openEventStore } from './open.ts';
 export { redisAppendWakes, wakeChannel, type AppendWakes } from './wakes.ts';
 export { positionWaiters } from './positionWaiters.ts';
-export { aggregateStream, readStream, type Aggregated, type Recorded } from './typed.ts';
+export { aggregateStream, readStream, recorded, type Aggregated, type Recorded } from './typed.ts';
