@@ -8,3 +8,4 @@ export {
   type MongoHandle,
   type ReadinessTargets,
 } from './clients.ts';
+export { coreConnectionOf, type CoreConnection } from './mysqlCore.ts';
