@@ -21,7 +21,7 @@ import type { Event } from '../domain/index.ts';
 import { recorded, type RecordedEvent } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
-import { normalizeSupplierMessageId } from './suppliers/index.ts';
+import { normalizeSupplierMessageId } from '../suppliers/index.ts';
 import { DispatchState } from './redisState.ts';
 import { napper, sleepUntil } from './napper.ts';
 import { runCheckpointed } from './singleton.ts';

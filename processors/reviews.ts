@@ -34,7 +34,7 @@ import {
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { SupplierRegistry } from './registry.ts';
 import { runCheckpointed } from './singleton.ts';
-import type { ReviewApi, ReviewOutcome } from './suppliers/index.ts';
+import type { ReviewApi, ReviewOutcome } from '../suppliers/index.ts';
 import { reviewsDueKey } from '../contracts/index.ts';
 
 export const REVIEWS_CHECKPOINT = 'reviews.submit';

@@ -15,7 +15,7 @@ import { decideAndAppend, type LoadedMessage } from './messages.ts';
 import { recordMismatch } from './receipts.ts';
 import type { DispatchState } from './redisState.ts';
 import type { SupplierRegistry } from './registry.ts';
-import { normalizeSupplierMessageId, type QueryOutcome } from './suppliers/index.ts';
+import { normalizeSupplierMessageId, type QueryOutcome } from '../suppliers/index.ts';
 
 /** The longest wait between two pulls of one message. */
 const MAX_PULL_INTERVAL_MS = 6 * 3_600_000;
