@@ -48,16 +48,18 @@ interface Owner {
   templateCode: string;
 }
 
-export async function watchMessages(
+interface WatchRequest {
+  afterPosition?: number;
+  messageIds?: string[];
+  templateCode?: string;
+}
+
+/** The request, checked, and the head it starts against. */
+async function readRequest(
   deps: GrpcDeps,
   call: ServerWritableStream<Obj, Obj>,
-  ctx: CallContext,
-): Promise<void> {
-  const req = validateInput<{
-    afterPosition?: number;
-    messageIds?: string[];
-    templateCode?: string;
-  }>(
+): Promise<{ req: WatchRequest; after: number; head: number }> {
+  const req = validateInput<WatchRequest>(
     watchMessagesRequest,
     Object.fromEntries(Object.entries(call.request).filter(([, v]) => v !== undefined)),
     'body',
@@ -71,14 +73,13 @@ export async function watchMessages(
       { after, head },
     );
   }
-  const ids = req.messageIds ? new Set(req.messageIds) : undefined;
-  const owners = new Map<string, Owner | null>();
+  return { req, after, head };
+}
 
-  // who sent a message: from its acceptance (in the event, or read once from its stream)
-  const ownerOf = async (
-    event: Recorded<MessageEvent>,
-    messageId: string,
-  ): Promise<Owner | null> => {
+/** Who sent a message: from its acceptance (in the event, or read once from its stream). */
+function ownerLookup(deps: GrpcDeps) {
+  const owners = new Map<string, Owner | null>();
+  return async (event: Recorded<MessageEvent>, messageId: string): Promise<Owner | null> => {
     if (event.type === 'sms.accepted.v1') {
       return { tenantId: event.data.tenantId, templateCode: event.data.templateCode };
     }
@@ -93,6 +94,36 @@ export async function watchMessages(
     owners.set(messageId, owner);
     return owner;
   };
+}
+
+/** The status change an event makes, as the stream sends it. */
+function changeOf(
+  event: Recorded<MessageEvent>,
+  messageId: string,
+  owner: Owner,
+  status: string,
+): Obj {
+  const d: { messageId: string; supplierAccount?: string; reason?: unknown } = event.data;
+  return {
+    position: event.position,
+    messageId,
+    templateCode: owner.templateCode,
+    status: toEnum('MESSAGE_STATUS_', status),
+    at: event.metadata.timestamp,
+    version: event.streamVersion,
+    supplierAccount: typeof d.supplierAccount === 'string' ? d.supplierAccount : undefined,
+    reason: reasonOf(d.reason),
+  };
+}
+
+export async function watchMessages(
+  deps: GrpcDeps,
+  call: ServerWritableStream<Obj, Obj>,
+  ctx: CallContext,
+): Promise<void> {
+  const { req, after, head } = await readRequest(deps, call);
+  const ids = req.messageIds ? new Set(req.messageIds) : undefined;
+  const ownerOf = ownerLookup(deps);
 
   let sentUpTo = after;
   let busy = false;
@@ -115,19 +146,7 @@ export async function watchMessages(
         const owner = await ownerOf(event, messageId);
         if (!owner || !canSee(ctx.principal, owner.tenantId)) continue;
         if (req.templateCode !== undefined && owner.templateCode !== req.templateCode) continue;
-        const d: { messageId: string; supplierAccount?: string; reason?: unknown } = event.data;
-        await write({
-          change: {
-            position: event.position,
-            messageId,
-            templateCode: owner.templateCode,
-            status: toEnum('MESSAGE_STATUS_', status),
-            at: event.metadata.timestamp,
-            version: event.streamVersion,
-            supplierAccount: typeof d.supplierAccount === 'string' ? d.supplierAccount : undefined,
-            reason: reasonOf(d.reason),
-          },
-        });
+        await write({ change: changeOf(event, messageId, owner, status) });
         sentUpTo = event.position;
       }
     } finally {

@@ -18,6 +18,7 @@ import {
   type MessageState,
 } from '../domain/messages/index.ts';
 import type { Event } from '../domain/index.ts';
+import type { Logger } from '../platform/logger/index.ts';
 import { recorded, type RecordedEvent } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { decideAndAppend, loadMessage, type LoadedMessage } from './messages.ts';
@@ -247,34 +248,7 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
            WHERE next_at <= CURRENT_TIMESTAMP(3) ORDER BY next_at LIMIT 200`,
         );
         if (rows.length === 0) pause = await untilNextParked();
-        await Promise.all(
-          rows.map(async (row) => {
-            const eventId = String(row.event_id);
-            const receipt = (
-              typeof row.receipt === 'string' ? JSON.parse(row.receipt) : row.receipt
-            ) as ReceiptData;
-            if (await applier.apply(receipt, eventId)) {
-              await deps.mysql.query('DELETE FROM parked_receipts WHERE event_id = ?', [eventId]);
-              return;
-            }
-            const age = Date.now() - new Date(row.parked_at as Date).getTime();
-            if (age > PARK_GIVE_UP_MS) {
-              log.warn('parked receipt never matched a message; dropped from retries', {
-                eventId,
-                account: receipt.account,
-              });
-              await recordMismatch(deps, receipt, 'UNMATCHED', 'receipt', eventId);
-              await deps.mysql.query('DELETE FROM parked_receipts WHERE event_id = ?', [eventId]);
-              return;
-            }
-            const delay = Math.min(600, 0.5 * 2 ** Math.min(Number(row.attempts), 12));
-            await deps.mysql.query(
-              `UPDATE parked_receipts SET attempts = attempts + 1,
-               next_at = CURRENT_TIMESTAMP(3) + INTERVAL ? SECOND WHERE event_id = ?`,
-              [delay, eventId],
-            );
-          }),
-        );
+        await Promise.all(rows.map((row) => retryParkedRow(deps, applier, log, row)));
       } catch (err) {
         log.warn('parked receipts retry failed', { err: String(err) });
       }
@@ -289,6 +263,39 @@ export async function startReceipts(deps: ProcessorDeps): Promise<Running> {
     handle: onEvents,
     background: retryParked,
   });
+}
+
+/** One parked receipt due again: applied and dropped, given up on after PARK_GIVE_UP_MS, or put off. */
+async function retryParkedRow(
+  deps: ProcessorDeps,
+  applier: ReceiptApplier,
+  log: Logger,
+  row: RowDataPacket,
+): Promise<void> {
+  const eventId = String(row.event_id);
+  const receipt = (
+    typeof row.receipt === 'string' ? JSON.parse(row.receipt) : row.receipt
+  ) as ReceiptData;
+  if (await applier.apply(receipt, eventId)) {
+    await deps.mysql.query('DELETE FROM parked_receipts WHERE event_id = ?', [eventId]);
+    return;
+  }
+  const age = Date.now() - new Date(row.parked_at as Date).getTime();
+  if (age > PARK_GIVE_UP_MS) {
+    log.warn('parked receipt never matched a message; dropped from retries', {
+      eventId,
+      account: receipt.account,
+    });
+    await recordMismatch(deps, receipt, 'UNMATCHED', 'receipt', eventId);
+    await deps.mysql.query('DELETE FROM parked_receipts WHERE event_id = ?', [eventId]);
+    return;
+  }
+  const delay = Math.min(600, 0.5 * 2 ** Math.min(Number(row.attempts), 12));
+  await deps.mysql.query(
+    `UPDATE parked_receipts SET attempts = attempts + 1,
+     next_at = CURRENT_TIMESTAMP(3) + INTERVAL ? SECOND WHERE event_id = ?`,
+    [delay, eventId],
+  );
 }
 
 /** How many receipts wait in the parked table (for tests and operators). */

@@ -9,7 +9,7 @@
 // the work resumes from the saved checkpoint. One line is logged when MySQL
 // is lost and one when it is back.
 import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
-import { outage } from '../platform/health/index.ts';
+import { outage, type Outage, type Part } from '../platform/health/index.ts';
 import { runSingleInstance, type Term } from '../platform/singleInstance/index.ts';
 import type { ProcessorDeps, Running } from './deps.ts';
 import { readCheckpoint, saveCheckpoint } from '../platform/checkpoints/index.ts';
@@ -60,26 +60,9 @@ export async function runCheckpointed(
       log.info(`${work.name} active`, { after });
       part?.setActive(true);
       part?.ok();
-      subscription = deps.eventStore.subscribe({
-        after,
-        batchSize: 500,
-        types: work.types,
-        onEvents: async (events) => {
-          if (!lock.held) throw new Error(`${work.name} lost its lock`);
-          await work.handle(events);
-          await saveCheckpoint(deps.mysql, work.checkpoint, events[events.length - 1]!.position);
-          batchOutage.ok();
-          part?.ok();
-        },
-        onError: (err) => {
-          if (!lock.held) return;
-          batchOutage.failed(err);
-          part?.failed(err);
-        },
-        onRecovered: () => {
-          batchOutage.ok();
-          part?.ok();
-        },
+      subscription = subscribeAfter(deps, work, after, lock, {
+        batch: batchOutage,
+        part,
       });
       if (work.background) {
         loop = work.background(
@@ -120,4 +103,36 @@ export async function runCheckpointed(
       part?.close();
     },
   };
+}
+
+/** The work's subscription after its checkpoint, saving the checkpoint after each handled batch. */
+function subscribeAfter(
+  deps: ProcessorDeps,
+  work: CheckpointedWork,
+  after: number,
+  lock: Term['lock'],
+  report: { batch: Outage; part: Part | undefined },
+): Subscription {
+  const { batch, part } = report;
+  return deps.eventStore.subscribe({
+    after,
+    batchSize: 500,
+    types: work.types,
+    onEvents: async (events) => {
+      if (!lock.held) throw new Error(`${work.name} lost its lock`);
+      await work.handle(events);
+      await saveCheckpoint(deps.mysql, work.checkpoint, events[events.length - 1]!.position);
+      batch.ok();
+      part?.ok();
+    },
+    onError: (err) => {
+      if (!lock.held) return;
+      batch.failed(err);
+      part?.failed(err);
+    },
+    onRecovered: () => {
+      batch.ok();
+      part?.ok();
+    },
+  });
 }
