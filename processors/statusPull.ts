@@ -12,7 +12,7 @@ import type { ExistingMessage, MessageCommand } from '../domain/messages/index.t
 import type { EventMetadata, RecordedEvent } from '../platform/eventStore/index.ts';
 import type { ProcessorDeps, ProcessorOptions } from './deps.ts';
 import { decideAndAppend, type LoadedMessage } from './messages.ts';
-import { recordMismatch } from './receipts.ts';
+import { recordMismatch } from './receiptApplier.ts';
 import type { DispatchState } from './redisState.ts';
 import type { SupplierRegistry } from './registry.ts';
 import { normalizeSupplierMessageId, type QueryOutcome } from '../suppliers/index.ts';
