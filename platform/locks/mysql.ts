@@ -99,7 +99,11 @@ export async function tryMysqlLock(
     conn.release();
     return undefined;
   }
+  return watchedSession(conn, options);
+}
 
+/** The session of a lock just taken on `conn`: watched for its loss until released. */
+function watchedSession(conn: PoolConnection, options: MysqlLockOptions): MysqlLockSession {
   let held = true;
   let broken = false;
   let resolveLost: (reason: string) => void = () => undefined;
