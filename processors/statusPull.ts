@@ -94,17 +94,7 @@ export class StatusPuller {
     }
     const expiresAt = submittedAt + this.options.receiptExpireAfterMs;
     const supplier = this.registry.get(account);
-    let q: QueryOutcome = { kind: 'unknown', message: `account ${account} is not configured` };
-    if (supplier) {
-      // Aliyun's query cannot narrow by a BizId we never learnt (a submission found by query)
-      const known = !supplierMessageId.startsWith('outid:');
-      q = await supplier.adapter.query({
-        messageId: s.messageId,
-        mobile: s.accepted.mobile,
-        ...(known ? { supplierMessageId } : {}),
-        sentAt: new Date(submittedAt - supplier.config.timeoutMs),
-      });
-    }
+    const q = await this.queryVendor(s, account, supplierMessageId, submittedAt);
     if (q.kind === 'found' && q.status !== 'pending') {
       const idOnRecord =
         supplierMessageId.startsWith('outid:') || q.supplierMessageId === undefined;
@@ -159,5 +149,24 @@ export class StatusPuller {
       expiresAt - now,
     );
     await this.state.schedule(s.messageId, now + delay);
+  }
+
+  /** What the vendor says of the message now (unknown when its account is not configured). */
+  private async queryVendor(
+    s: ExistingMessage,
+    account: string,
+    supplierMessageId: string,
+    submittedAt: number,
+  ): Promise<QueryOutcome> {
+    const supplier = this.registry.get(account);
+    if (!supplier) return { kind: 'unknown', message: `account ${account} is not configured` };
+    // Aliyun's query cannot narrow by a BizId we never learnt (a submission found by query)
+    const known = !supplierMessageId.startsWith('outid:');
+    return supplier.adapter.query({
+      messageId: s.messageId,
+      mobile: s.accepted.mobile,
+      ...(known ? { supplierMessageId } : {}),
+      sentAt: new Date(submittedAt - supplier.config.timeoutMs),
+    });
   }
 }
