@@ -15,7 +15,11 @@ import {
   liveCollection as liveMongoCollection,
   readModelDb,
 } from '../platform/readModels/index.ts';
-import { MYSQL_READ_MODELS, type ReadModel } from '../contracts/index.ts';
+import {
+  MONGO_CHECKPOINT_COLLECTION,
+  MYSQL_READ_MODELS,
+  type ReadModel,
+} from '../contracts/index.ts';
 
 export interface QueryDeps {
   config: Config;
@@ -67,7 +71,7 @@ export async function readModelPositions(
   for (const m of models.filter((x) => !mysqlModels.has(x))) {
     const collection = await liveCollection(deps.mongo.db, m);
     const doc = await readModelDb(deps.mongo.db, m)
-      .collection<{ _id: string; position: number }>('projection_checkpoints')
+      .collection<{ _id: string; position: number }>(MONGO_CHECKPOINT_COLLECTION)
       .findOne({ _id: `${m}@${version[m]}:${collection}` });
     out.set(m, doc?.position ?? 0);
   }

@@ -18,9 +18,7 @@ import {
 } from '../../schemas/openapi/query.ts';
 import { decodeCursor, encodeCursor } from '../params.ts';
 import type { QueryDeps } from '../readModels.ts';
-
-/** The callback sender's checkpoint (processors/callbacks owns the name). */
-const CHECKPOINT = 'callbacks.sender';
+import { CALLBACKS_CHECKPOINT } from '../../contracts/index.ts';
 
 const isoMs = (v: unknown) =>
   v === null || v === undefined ? undefined : new Date(Number(v)).toISOString();
@@ -30,7 +28,7 @@ async function waitForSender(deps: QueryDeps, after: number | undefined): Promis
   const deadline = Date.now() + deps.config.query.readWaitMs;
   let headChecked = false;
   for (;;) {
-    const at = await readCheckpoint(deps.mysql, CHECKPOINT).catch(() => 0);
+    const at = await readCheckpoint(deps.mysql, CALLBACKS_CHECKPOINT).catch(() => 0);
     if (at >= after) return;
     if (!headChecked) {
       const head = await deps.eventStore.headPosition();
