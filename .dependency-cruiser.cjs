@@ -1,5 +1,4 @@
-// Enforces the import rules of the target design (the "may import" column of the
-// ARCHITECTURE.md kept beside this repository, summarised in the README's Layout table).
+// Enforces the import rules between the folders that the README's Layout table describes.
 // Each folder lists the project folders it may import; anything else fails `npm test`.
 const folders = [
   'domain',
