@@ -23,3 +23,11 @@ export const INBOUND_MESSAGES = 'inbound_messages' satisfies MysqlReadModel;
 export const OPT_OUTS = 'opt_outs' satisfies MysqlReadModel;
 export const AUDIT_LOG = 'audit_log' satisfies MongoReadModel;
 export const MESSAGE_TIMELINES = 'message_timelines' satisfies MongoReadModel;
+
+/** The Mongo collection beside a Mongo read model that holds its checkpoint (`<name>@<version>:<collection>`). */
+export const MONGO_CHECKPOINT_COLLECTION = 'projection_checkpoints';
+/**
+ * The callback sender's checkpoint (in the MySQL checkpoints table): what a
+ * query's `after=` on callback deliveries waits for.
+ */
+export const CALLBACKS_CHECKPOINT = 'callbacks.sender';

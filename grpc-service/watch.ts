@@ -5,10 +5,16 @@
 // it handled resumes right after it: nothing lost, nothing repeated.
 import { once } from 'node:events';
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { statusOfEventType } from '../domain/index.ts';
+import { statusOfEventType, type MessageEvent } from '../domain/index.ts';
 import { canSee } from '../platform/auth/index.ts';
 import { AppError } from '../platform/errors/index.ts';
-import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
+import {
+  readStream,
+  recorded,
+  type Recorded,
+  type RecordedEvent,
+  type Subscription,
+} from '../platform/eventStore/index.ts';
 import { validateInput } from '../platform/http/index.ts';
 import { watchMessagesRequest } from '../schemas/http/index.ts';
 import { toEnum, type CallContext } from './calls.ts';
@@ -29,21 +35,31 @@ export function endWatches(): void {
   for (const end of [...active]) end();
 }
 
+/** A failure reason as the change carries it (a cancellation's reason is a plain text: none). */
+function reasonOf(reason: unknown): { code: string; message: string } | undefined {
+  if (typeof reason !== 'object' || reason === null || !('code' in reason)) return undefined;
+  if (typeof reason.code !== 'string') return undefined;
+  const message = 'message' in reason ? reason.message : undefined;
+  return { code: reason.code, message: String(message ?? '') };
+}
+
 interface Owner {
   tenantId: string;
   templateCode: string;
 }
 
-export async function watchMessages(
+interface WatchRequest {
+  afterPosition?: number;
+  messageIds?: string[];
+  templateCode?: string;
+}
+
+/** The request, checked, and the head it starts against. */
+async function readRequest(
   deps: GrpcDeps,
   call: ServerWritableStream<Obj, Obj>,
-  ctx: CallContext,
-): Promise<void> {
-  const req = validateInput<{
-    afterPosition?: number;
-    messageIds?: string[];
-    templateCode?: string;
-  }>(
+): Promise<{ req: WatchRequest; after: number; head: number }> {
+  const req = validateInput<WatchRequest>(
     watchMessagesRequest,
     Object.fromEntries(Object.entries(call.request).filter(([, v]) => v !== undefined)),
     'body',
@@ -57,24 +73,57 @@ export async function watchMessages(
       { after, head },
     );
   }
-  const ids = req.messageIds ? new Set(req.messageIds) : undefined;
-  const owners = new Map<string, Owner | null>();
+  return { req, after, head };
+}
 
-  // who sent a message: from its acceptance (in the event, or read once from its stream)
-  const ownerOf = async (event: RecordedEvent, messageId: string): Promise<Owner | null> => {
+/** Who sent a message: from its acceptance (in the event, or read once from its stream). */
+function ownerLookup(deps: GrpcDeps) {
+  const owners = new Map<string, Owner | null>();
+  return async (event: Recorded<MessageEvent>, messageId: string): Promise<Owner | null> => {
     if (event.type === 'sms.accepted.v1') {
-      const d = event.data as { tenantId: string; templateCode: string };
-      return { tenantId: d.tenantId, templateCode: d.templateCode };
+      return { tenantId: event.data.tenantId, templateCode: event.data.templateCode };
     }
     const known = owners.get(messageId);
     if (known !== undefined) return known;
-    const [first] = await deps.eventStore.readStream(event.streamId, { limit: 1 });
-    const d = first?.type === 'sms.accepted.v1' ? (first.data as Obj) : undefined;
-    const owner = d ? { tenantId: String(d.tenantId), templateCode: String(d.templateCode) } : null; // removed by retention: nobody's any more
+    const [first] = await readStream<MessageEvent>(deps.eventStore, event.streamId, { limit: 1 });
+    const owner =
+      first?.type === 'sms.accepted.v1'
+        ? { tenantId: first.data.tenantId, templateCode: first.data.templateCode }
+        : null; // removed by retention: nobody's any more
     if (owners.size >= OWNERS_MAX) owners.clear();
     owners.set(messageId, owner);
     return owner;
   };
+}
+
+/** The status change an event makes, as the stream sends it. */
+function changeOf(
+  event: Recorded<MessageEvent>,
+  messageId: string,
+  owner: Owner,
+  status: string,
+): Obj {
+  const d: { messageId: string; supplierAccount?: string; reason?: unknown } = event.data;
+  return {
+    position: event.position,
+    messageId,
+    templateCode: owner.templateCode,
+    status: toEnum('MESSAGE_STATUS_', status),
+    at: event.metadata.timestamp,
+    version: event.streamVersion,
+    supplierAccount: typeof d.supplierAccount === 'string' ? d.supplierAccount : undefined,
+    reason: reasonOf(d.reason),
+  };
+}
+
+export async function watchMessages(
+  deps: GrpcDeps,
+  call: ServerWritableStream<Obj, Obj>,
+  ctx: CallContext,
+): Promise<void> {
+  const { req, after, head } = await readRequest(deps, call);
+  const ids = req.messageIds ? new Set(req.messageIds) : undefined;
+  const ownerOf = ownerLookup(deps);
 
   let sentUpTo = after;
   let busy = false;
@@ -88,7 +137,7 @@ export async function watchMessages(
   const onEvents = async (events: RecordedEvent[]): Promise<void> => {
     busy = true;
     try {
-      for (const event of events) {
+      for (const event of events.map((e) => recorded<MessageEvent>(e))) {
         if (call.cancelled) return;
         if (!event.streamId.startsWith(STREAM_PREFIX)) continue;
         const status = statusOfEventType[event.type];
@@ -97,25 +146,7 @@ export async function watchMessages(
         const owner = await ownerOf(event, messageId);
         if (!owner || !canSee(ctx.principal, owner.tenantId)) continue;
         if (req.templateCode !== undefined && owner.templateCode !== req.templateCode) continue;
-        const d = event.data as {
-          supplierAccount?: unknown;
-          reason?: { code?: unknown; message?: unknown };
-        };
-        await write({
-          change: {
-            position: event.position,
-            messageId,
-            templateCode: owner.templateCode,
-            status: toEnum('MESSAGE_STATUS_', status),
-            at: event.metadata.timestamp,
-            version: event.streamVersion,
-            supplierAccount: typeof d.supplierAccount === 'string' ? d.supplierAccount : undefined,
-            reason:
-              d.reason && typeof d.reason.code === 'string'
-                ? { code: d.reason.code, message: String(d.reason.message ?? '') }
-                : undefined,
-          },
-        });
+        await write({ change: changeOf(event, messageId, owner, status) });
         sentUpTo = event.position;
       }
     } finally {

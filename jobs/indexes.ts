@@ -1,22 +1,24 @@
 // The jobs' own index of the event store, in MySQL: which messages exist (for
 // retention), which are still open (for the sweeper) and which verification
 // streams exist (for expiry). It is filled incrementally from the event store
-// with a checkpoint committed in the same transaction as the rows, so a job
-// never scans the whole store and the index can be dropped and rebuilt
-// (delete the `jobs.index` checkpoint row and its tables).
+// with a checkpoint (platform/checkpoints) committed in the same transaction
+// as the rows, so a job never scans the whole store and the index can be
+// dropped and rebuilt (delete the `jobs.index` checkpoint row and its tables).
 //
 // Per-tenant retention lives in `tenant_retention` (tenant_id, retention_days);
 // a tenant without a row gets STREAMING_RETENTION_DAYS.
-import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import {
+  ensureCheckpoints,
+  initCheckpoint,
+  readCheckpoint,
+  setCheckpoint,
+} from '../platform/checkpoints/index.ts';
 import type { EventStore, RecordedEvent } from '../platform/eventStore/index.ts';
 
 export const INDEX_CHECKPOINT = 'jobs.index';
 
 export const jobTablesSchema = [
-  `CREATE TABLE IF NOT EXISTS job_checkpoints (
-    name VARCHAR(64) NOT NULL PRIMARY KEY,
-    position BIGINT UNSIGNED NOT NULL
-  ) ENGINE=InnoDB`,
   `CREATE TABLE IF NOT EXISTS job_message_index (
     message_id VARCHAR(191) NOT NULL PRIMARY KEY,
     tenant_id VARCHAR(191) NOT NULL,
@@ -41,10 +43,9 @@ export const jobTablesSchema = [
 ];
 
 export async function ensureJobTables(pool: Pool): Promise<void> {
+  await ensureCheckpoints(pool);
   for (const ddl of jobTablesSchema) await pool.query(ddl);
-  await pool.query('INSERT IGNORE INTO job_checkpoints (name, position) VALUES (?, 0)', [
-    INDEX_CHECKPOINT,
-  ]);
+  await initCheckpoint(pool, INDEX_CHECKPOINT);
 }
 
 /** Message states the sweeper watches: no outcome yet. */
@@ -178,21 +179,14 @@ export async function catchUpIndex(
     const conn = await pool.getConnection();
     try {
       await conn.beginTransaction();
-      const [rows] = await conn.query<RowDataPacket[]>(
-        'SELECT position FROM job_checkpoints WHERE name = ? FOR UPDATE',
-        [INDEX_CHECKPOINT],
-      );
-      const after = Number(rows[0]?.position ?? 0);
+      const after = await readCheckpoint(conn, INDEX_CHECKPOINT, true);
       const events = await eventStore.readAll({ after, limit: options.batchSize ?? 1000 });
       if (events.length === 0) {
         await conn.rollback();
         return total;
       }
       await apply(conn, events);
-      await conn.query('UPDATE job_checkpoints SET position = ? WHERE name = ?', [
-        events[events.length - 1]!.position,
-        INDEX_CHECKPOINT,
-      ]);
+      await setCheckpoint(conn, INDEX_CHECKPOINT, events[events.length - 1]!.position);
       await conn.commit();
       total += events.length;
     } catch (err) {

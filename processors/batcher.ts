@@ -5,7 +5,7 @@
 // 100) wait a few milliseconds for each other and go in one call. Each
 // message gets its own number's outcome back, so the dispatcher records it
 // as if it had been sent alone.
-import type { SendOutcome, SendRequest, SupplierAdapter } from './suppliers/index.ts';
+import type { SendOutcome, SendRequest, SupplierAdapter } from '../suppliers/index.ts';
 
 interface Waiting {
   req: SendRequest;

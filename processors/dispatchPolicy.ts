@@ -6,7 +6,7 @@
 // Tested with given/when/then in dispatchPolicy.unit.spec.ts; dispatcher.ts
 // only performs effects, appends and schedules.
 import type { ExistingMessage, FailureReason, MessageCommand } from '../domain/messages/index.ts';
-import type { SendOutcome } from './suppliers/index.ts';
+import type { SendOutcome } from '../suppliers/index.ts';
 import { backoffMs, candidates, currentAccount, nextAccount } from './routing.ts';
 
 /** What just happened to the message. */

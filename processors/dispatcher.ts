@@ -21,7 +21,7 @@ import { Batcher } from './batcher.ts';
 import { checkAtSendTime } from './sendTime.ts';
 import { StatusPuller } from './statusPull.ts';
 import { Throttle } from './throttle.ts';
-import type { QueryOutcome, SendOutcome } from './suppliers/index.ts';
+import type { QueryOutcome, SendOutcome } from '../suppliers/index.ts';
 import { outage } from '../platform/health/index.ts';
 import { performance } from 'node:perf_hooks';
 import { histogram } from '../platform/metrics/index.ts';

@@ -6,12 +6,12 @@
 // vendor call latency are recorded where they happen (dispatcher.ts,
 // suppliers/exchange.ts).
 import type { Admin } from 'kafkajs';
+import { readCheckpoint } from '../platform/checkpoints/index.ts';
 import { collectedGauge, dropCollectors } from '../platform/metrics/index.ts';
 import { readBreakers } from '../platform/suppliers/breaker.ts';
 import { optionsOf, type ProcessorDeps } from './deps.ts';
 import { parkedReceiptCount } from './receipts.ts';
 import { RELAY_CHECKPOINT } from './relay.ts';
-import { loadCheckpoint } from './store.ts';
 
 const NAMES = [
   'streaming_relay_lag_events',
@@ -39,24 +39,7 @@ export function watchProcessors(deps: ProcessorDeps): { close(): Promise<void> }
       throw err;
     }));
 
-  let relay: Promise<{ events: number; seconds: number }> | undefined;
-  let relayAt = 0;
-  const relayLag = () => {
-    if (!relay || Date.now() - relayAt > 1_000) {
-      relayAt = Date.now();
-      relay = (async () => {
-        const after = await loadCheckpoint(deps.mysql, RELAY_CHECKPOINT);
-        const events = await deps.eventStore.readAll({ after, limit: RELAY_SCAN });
-        const pending = events.filter((e) => e.type === 'sms.accepted.v1');
-        const oldest = pending[0];
-        return {
-          events: pending.length,
-          seconds: oldest ? Math.max(0, Date.now() - oldest.recordedAt.getTime()) / 1000 : 0,
-        };
-      })();
-    }
-    return relay;
-  };
+  const relayLag = relayLagReader(deps);
 
   collectedGauge(
     {
@@ -79,21 +62,8 @@ export function watchProcessors(deps: ProcessorDeps): { close(): Promise<void> }
       labelNames: ['topic', 'group'] as const,
     },
     async (g) => {
-      const a = await adminClient();
       const topic = options.dispatchTopic;
-      const [high, committed] = await Promise.all([
-        a.fetchTopicOffsets(topic),
-        a.fetchOffsets({ groupId: options.groupId, topics: [topic] }),
-      ]);
-      const done = new Map<number, number>();
-      for (const t of committed) {
-        for (const p of t.partitions) done.set(p.partition, Number(p.offset));
-      }
-      let lag = 0;
-      for (const p of high) {
-        const c = done.get(p.partition) ?? -1;
-        lag += Math.max(0, Number(p.high) - Math.max(c, Number(p.low)));
-      }
+      const lag = await consumerLag(await adminClient(), topic, options.groupId);
       g.set({ topic, group: options.groupId }, lag);
     },
   );
@@ -127,4 +97,45 @@ export function watchProcessors(deps: ProcessorDeps): { close(): Promise<void> }
       await admin?.disconnect().catch(() => undefined);
     },
   };
+}
+
+/** The relay's lag, read at most once a second however many gauges ask. */
+function relayLagReader(deps: ProcessorDeps): () => Promise<{ events: number; seconds: number }> {
+  let relay: Promise<{ events: number; seconds: number }> | undefined;
+  let relayAt = 0;
+  const relayLag = () => {
+    if (!relay || Date.now() - relayAt > 1_000) {
+      relayAt = Date.now();
+      relay = (async () => {
+        const after = await readCheckpoint(deps.mysql, RELAY_CHECKPOINT);
+        const events = await deps.eventStore.readAll({ after, limit: RELAY_SCAN });
+        const pending = events.filter((e) => e.type === 'sms.accepted.v1');
+        const oldest = pending[0];
+        return {
+          events: pending.length,
+          seconds: oldest ? Math.max(0, Date.now() - oldest.recordedAt.getTime()) / 1000 : 0,
+        };
+      })();
+    }
+    return relay;
+  };
+  return relayLag;
+}
+
+/** Records on the topic the group has not committed yet, over its partitions. */
+async function consumerLag(admin: Admin, topic: string, groupId: string): Promise<number> {
+  const [high, committed] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId, topics: [topic] }),
+  ]);
+  const done = new Map<number, number>();
+  for (const t of committed) {
+    for (const p of t.partitions) done.set(p.partition, Number(p.offset));
+  }
+  let lag = 0;
+  for (const p of high) {
+    const c = done.get(p.partition) ?? -1;
+    lag += Math.max(0, Number(p.high) - Math.max(c, Number(p.low)));
+  }
+  return lag;
 }

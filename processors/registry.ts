@@ -1,6 +1,6 @@
 // The configured supplier accounts and their adapters, by account id.
 import type { SupplierAccount as ConfigAccount } from '../platform/config/index.ts';
-import { createSupplierAdapter, type ReviewApi, type SupplierAdapter } from './suppliers/index.ts';
+import { createSupplierAdapter, type ReviewApi, type SupplierAdapter } from '../suppliers/index.ts';
 
 export interface RegisteredSupplier {
   config: ConfigAccount;

@@ -35,7 +35,7 @@ import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
 import { SupplierRegistry } from './registry.ts';
 import { runCheckpointed } from './singleton.ts';
 import { outage } from '../platform/health/index.ts';
-import type { ReviewApi, ReviewOutcome } from './suppliers/index.ts';
+import type { ReviewApi, ReviewOutcome } from '../suppliers/index.ts';
 import { reviewsDueKey } from '../contracts/index.ts';
 
 export const REVIEWS_CHECKPOINT = 'reviews.submit';

@@ -1,17 +1,19 @@
-// What the relay, the timers and the receipts processor have in common: one
-// active instance across processes (a MySQL lock), a checkpointed event-store
-// subscription whose checkpoint is saved after each handled batch, and an
-// optional loop beside it, all stopped in order on close().
+// What the relay, the timers, the receipts, the reviews and the callback
+// sender have in common: one active instance across processes (the lock loop
+// of platform/singleInstance), a checkpointed event-store subscription whose
+// checkpoint is saved after each handled batch, and an optional loop beside
+// it, all stopped in order when the term ends or on close().
 //
-// Leadership is a loop, not a one-off: when the lock is lost (its connection
-// failed, e.g. MariaDB restarted), the subscription and the loop stop, and
-// the lock is taken again with backoff; the work resumes from the saved
-// checkpoint. One line is logged when MySQL is lost and one when it is back.
-import { setTimeout as sleep } from 'node:timers/promises';
+// When the lock is lost (its connection failed, e.g. MariaDB restarted), the
+// subscription and the loop stop, and the lock is taken again with backoff;
+// the work resumes from the saved checkpoint. One line is logged when MySQL
+// is lost and one when it is back.
 import type { RecordedEvent, Subscription } from '../platform/eventStore/index.ts';
-import { backoffMs, outage } from '../platform/health/index.ts';
+import { outage, type Outage, type Part } from '../platform/health/index.ts';
+import { runSingleInstance, type Term } from '../platform/singleInstance/index.ts';
 import type { ProcessorDeps, Running } from './deps.ts';
-import { ensureProcessorSchema, loadCheckpoint, saveCheckpoint, tryLeadership } from './store.ts';
+import { readCheckpoint, saveCheckpoint } from '../platform/checkpoints/index.ts';
+import { ensureProcessorSchema, leadershipLock } from './store.ts';
 
 export interface CheckpointedWork {
   /** Lock name and log component. */
@@ -39,57 +41,36 @@ export async function runCheckpointed(
   work: CheckpointedWork,
 ): Promise<Running> {
   const log = deps.logger.child({ component: work.name });
-  const mysqlOutage = outage(log, work.name, 'mysql');
   const startOutage = outage(log, work.name, 'a dependency it starts with');
   const batchOutage = outage(log, work.name, 'a dependency of its batches');
   let subscription: Subscription | undefined;
   let position: number | undefined;
-  let closed = false;
-  let wakeClosed: () => void = () => undefined;
-  const closing = new Promise<void>((resolve) => (wakeClosed = resolve));
   const part = deps.pipeline?.register(work.name, 'processor', {
     position: () => subscription?.position ?? position ?? 0,
   });
 
   /** One term as leader: until the lock is lost or close() is called. */
-  async function lead(lock: NonNullable<Awaited<ReturnType<typeof tryLeadership>>>) {
+  async function lead({ lock, ended, isEnded }: Term): Promise<undefined> {
     let loop: Promise<void> = Promise.resolve();
     try {
       await work.activate?.();
       startOutage.ok();
-      const after = await loadCheckpoint(deps.mysql, work.checkpoint);
+      const after = await readCheckpoint(deps.mysql, work.checkpoint);
       position = after;
       log.info(`${work.name} active`, { after });
       part?.setActive(true);
       part?.ok();
-      subscription = deps.eventStore.subscribe({
-        after,
-        batchSize: 500,
-        types: work.types,
-        onEvents: async (events) => {
-          if (!lock.held) throw new Error(`${work.name} lost its lock`);
-          await work.handle(events);
-          await saveCheckpoint(deps.mysql, work.checkpoint, events[events.length - 1]!.position);
-          batchOutage.ok();
-          part?.ok();
-        },
-        onError: (err) => {
-          if (!lock.held) return;
-          batchOutage.failed(err);
-          part?.failed(err);
-        },
-        onRecovered: () => {
-          batchOutage.ok();
-          part?.ok();
-        },
+      subscription = subscribeAfter(deps, work, after, lock, {
+        batch: batchOutage,
+        part,
       });
       if (work.background) {
-        const ended = Promise.race([lock.lost, closing]).then(() => undefined);
-        loop = work.background(() => closed || !lock.held, ended);
+        loop = work.background(
+          isEnded,
+          ended.then(() => undefined),
+        );
       }
-      const reason = await Promise.race([lock.lost, closing.then(() => undefined)]);
-      // logged once, as the start of an outage; the next lock taken ends it
-      if (reason !== undefined && !closed) mysqlOutage.failed(new Error(reason));
+      await ended;
     } finally {
       part?.setActive(false);
       const stopping = subscription;
@@ -100,52 +81,58 @@ export async function runCheckpointed(
         log.warn(`${work.name} loop failed`, { err: String(err) }),
       );
       await work.deactivate?.().catch(() => undefined);
-      await lock.release();
     }
+    return undefined;
   }
 
-  const main = (async () => {
-    let failures = 0;
-    while (!closed) {
-      let lock: Awaited<ReturnType<typeof tryLeadership>>;
-      try {
-        await ensureProcessorSchema(deps.mysql);
-        lock = await tryLeadership(deps.mysql, work.name);
-        mysqlOutage.ok();
-      } catch (err) {
-        if (closed) break;
-        mysqlOutage.failed(err);
-        part?.failed(err);
-        await Promise.race([sleep(backoffMs(failures++)), closing]);
-        continue;
-      }
-      if (!lock) {
-        failures = 0;
-        await Promise.race([sleep(STANDBY_RETRY_MS), closing]);
-        continue;
-      }
-      if (closed) {
-        await lock.release();
-        break;
-      }
-      try {
-        await lead(lock);
-        failures = 0;
-      } catch (err) {
-        if (closed) break;
-        startOutage.failed(err);
-        part?.failed(err);
-        await Promise.race([sleep(backoffMs(failures++)), closing]);
-      }
-    }
-  })();
+  const running = runSingleInstance({
+    mysql: deps.mysql,
+    lock: leadershipLock(work.name),
+    lockWaitSeconds: 1,
+    standbyRetryMs: STANDBY_RETRY_MS,
+    lockOutage: outage(log, work.name, 'mysql'),
+    termOutage: startOutage,
+    part,
+    beforeLock: () => ensureProcessorSchema(deps.mysql),
+    term: lead,
+  });
 
   return {
     async close() {
-      closed = true;
-      wakeClosed();
-      await main;
+      await running.close();
       part?.close();
     },
   };
+}
+
+/** The work's subscription after its checkpoint, saving the checkpoint after each handled batch. */
+function subscribeAfter(
+  deps: ProcessorDeps,
+  work: CheckpointedWork,
+  after: number,
+  lock: Term['lock'],
+  report: { batch: Outage; part: Part | undefined },
+): Subscription {
+  const { batch, part } = report;
+  return deps.eventStore.subscribe({
+    after,
+    batchSize: 500,
+    types: work.types,
+    onEvents: async (events) => {
+      if (!lock.held) throw new Error(`${work.name} lost its lock`);
+      await work.handle(events);
+      await saveCheckpoint(deps.mysql, work.checkpoint, events[events.length - 1]!.position);
+      batch.ok();
+      part?.ok();
+    },
+    onError: (err) => {
+      if (!lock.held) return;
+      batch.failed(err);
+      part?.failed(err);
+    },
+    onRecovered: () => {
+      batch.ok();
+      part?.ok();
+    },
+  });
 }

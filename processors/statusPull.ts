@@ -12,10 +12,10 @@ import type { ExistingMessage, MessageCommand } from '../domain/messages/index.t
 import type { EventMetadata, RecordedEvent } from '../platform/eventStore/index.ts';
 import type { ProcessorDeps, ProcessorOptions } from './deps.ts';
 import { decideAndAppend, type LoadedMessage } from './messages.ts';
-import { recordMismatch } from './receipts.ts';
+import { recordMismatch } from './receiptApplier.ts';
 import type { DispatchState } from './redisState.ts';
 import type { SupplierRegistry } from './registry.ts';
-import { normalizeSupplierMessageId, type QueryOutcome } from './suppliers/index.ts';
+import { normalizeSupplierMessageId, type QueryOutcome } from '../suppliers/index.ts';
 
 /** The longest wait between two pulls of one message. */
 const MAX_PULL_INTERVAL_MS = 6 * 3_600_000;
@@ -94,17 +94,7 @@ export class StatusPuller {
     }
     const expiresAt = submittedAt + this.options.receiptExpireAfterMs;
     const supplier = this.registry.get(account);
-    let q: QueryOutcome = { kind: 'unknown', message: `account ${account} is not configured` };
-    if (supplier) {
-      // Aliyun's query cannot narrow by a BizId we never learnt (a submission found by query)
-      const known = !supplierMessageId.startsWith('outid:');
-      q = await supplier.adapter.query({
-        messageId: s.messageId,
-        mobile: s.accepted.mobile,
-        ...(known ? { supplierMessageId } : {}),
-        sentAt: new Date(submittedAt - supplier.config.timeoutMs),
-      });
-    }
+    const q = await this.queryVendor(s, account, supplierMessageId, submittedAt);
     if (q.kind === 'found' && q.status !== 'pending') {
       const idOnRecord =
         supplierMessageId.startsWith('outid:') || q.supplierMessageId === undefined;
@@ -159,5 +149,24 @@ export class StatusPuller {
       expiresAt - now,
     );
     await this.state.schedule(s.messageId, now + delay);
+  }
+
+  /** What the vendor says of the message now (unknown when its account is not configured). */
+  private async queryVendor(
+    s: ExistingMessage,
+    account: string,
+    supplierMessageId: string,
+    submittedAt: number,
+  ): Promise<QueryOutcome> {
+    const supplier = this.registry.get(account);
+    if (!supplier) return { kind: 'unknown', message: `account ${account} is not configured` };
+    // Aliyun's query cannot narrow by a BizId we never learnt (a submission found by query)
+    const known = !supplierMessageId.startsWith('outid:');
+    return supplier.adapter.query({
+      messageId: s.messageId,
+      mobile: s.accepted.mobile,
+      ...(known ? { supplierMessageId } : {}),
+      sentAt: new Date(submittedAt - supplier.config.timeoutMs),
+    });
   }
 }

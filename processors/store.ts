@@ -1,15 +1,11 @@
-// MySQL tables of the processors: checkpoints and parked receipts, plus a
-// leadership lock so one process at a time runs a singleton processor.
-import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+// MySQL tables of the processors: parked receipts (their checkpoints are in
+// platform/checkpoints), plus the name of the leadership lock that lets one
+// process at a time run a singleton processor.
 import type { MysqlPool } from '../platform/clients/index.ts';
-import { tryMysqlLock, type MysqlLockSession } from '../platform/locks/index.ts';
+import { ensureCheckpoints } from '../platform/checkpoints/index.ts';
+import type { MysqlLockName } from '../platform/locks/index.ts';
 
 export const processorSchema = [
-  `CREATE TABLE IF NOT EXISTS processor_checkpoints (
-    name VARCHAR(100) NOT NULL PRIMARY KEY,
-    position BIGINT NOT NULL,
-    updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3)
-  ) ENGINE=InnoDB`,
   `CREATE TABLE IF NOT EXISTS parked_receipts (
     event_id VARCHAR(64) NOT NULL PRIMARY KEY,
     account VARCHAR(64) NOT NULL,
@@ -25,45 +21,19 @@ const ready = new WeakSet<MysqlPool>();
 
 export async function ensureProcessorSchema(pool: MysqlPool): Promise<void> {
   if (ready.has(pool)) return;
+  await ensureCheckpoints(pool);
   for (const sql of processorSchema) await pool.query(sql);
   ready.add(pool);
 }
 
-export async function loadCheckpoint(pool: MysqlPool, name: string): Promise<number> {
-  const [rows] = await pool.query<RowDataPacket[]>(
-    'SELECT position FROM processor_checkpoints WHERE name = ?',
-    [name],
-  );
-  return rows[0] ? Number(rows[0].position) : 0;
-}
-
-export async function saveCheckpoint(
-  db: MysqlPool | PoolConnection,
-  name: string,
-  position: number,
-): Promise<void> {
-  // GREATEST: a checkpoint never moves backwards.
-  await db.query(
-    `INSERT INTO processor_checkpoints (name, position) VALUES (?, ?)
-     ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position))`,
-    [name, position],
-  );
-}
-
 /**
- * The processors' leadership lock: MySQL GET_LOCK on a connection of its own,
- * named after the database so test databases do not share locks. The lock
- * dies with the connection (a killed process frees it at once; a restarted
- * server frees them all, and the holder takes it again).
+ * The processors' leadership lock (platform/singleInstance takes it): MySQL
+ * GET_LOCK on a connection of its own, named after the database so test
+ * databases do not share locks. The lock dies with the connection (a killed
+ * process frees it at once; a restarted server frees them all, and the holder
+ * takes it again).
  */
-export function tryLeadership(
-  pool: MysqlPool,
-  name: string,
-  waitSeconds = 1,
-): Promise<MysqlLockSession | undefined> {
-  return tryMysqlLock(pool, {
-    nameSql: 'LEFT(CONCAT(DATABASE(), ?), 64)',
-    params: [`:${name}`],
-    waitSeconds,
-  });
-}
+export const leadershipLock = (name: string): MysqlLockName => ({
+  nameSql: 'LEFT(CONCAT(DATABASE(), ?), 64)',
+  params: [`:${name}`],
+});

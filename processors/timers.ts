@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { createPublisher, type Publisher } from '../platform/bus/index.ts';
 import { ensureTopics } from '../platform/kafka/index.ts';
-import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
+import { optionsOf, type ProcessorDeps, type ProcessorOptions, type Running } from './deps.ts';
 import { napper } from './napper.ts';
 import { DispatchState } from './redisState.ts';
 import { dispatchRecord } from './relay.ts';
@@ -27,6 +27,34 @@ const ENDING = new Set([
   'sms.cancelled.v1',
 ]);
 
+/** The timers a batch sets (due times) and ends: the last event of each message decides. */
+function timersOf(
+  events: RecordedEvent[],
+  options: Pick<ProcessorOptions, 'receiptPullAfterMs' | 'reconcileDelayMs'>,
+): { items: { messageId: string; dueMs: number }[]; ended: string[] } {
+  const due = new Map<string, number | null>();
+  for (const e of events) {
+    const messageId = String(e.data.messageId);
+    // only a scheduled send has a timer from its acceptance: its notBefore
+    if (e.type === 'sms.accepted.v1' && typeof e.data.notBefore !== 'string') continue;
+    due.delete(messageId);
+    if (ENDING.has(e.type)) due.set(messageId, null);
+    else if (e.type === 'sms.retry-scheduled.v1')
+      due.set(messageId, Date.parse(String(e.data.dueAt)));
+    else if (e.type === 'sms.accepted.v1') due.set(messageId, Date.parse(String(e.data.notBefore)));
+    else if (e.type === 'sms.submitted.v1')
+      due.set(messageId, e.recordedAt.getTime() + options.receiptPullAfterMs);
+    else due.set(messageId, e.recordedAt.getTime() + options.reconcileDelayMs);
+  }
+  const items: { messageId: string; dueMs: number }[] = [];
+  const ended: string[] = [];
+  for (const [messageId, dueMs] of due) {
+    if (dueMs === null) ended.push(messageId);
+    else items.push({ messageId, dueMs });
+  }
+  return { items, ended };
+}
+
 export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
   const log = deps.logger.child({ component: 'timers' });
@@ -37,28 +65,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   let producer: Publisher | undefined;
 
   const index = async (events: RecordedEvent[]) => {
-    // the last event of each message in the batch decides its timer
-    const due = new Map<string, number | null>();
-    for (const e of events) {
-      const messageId = String(e.data.messageId);
-      // only a scheduled send has a timer from its acceptance: its notBefore
-      if (e.type === 'sms.accepted.v1' && typeof e.data.notBefore !== 'string') continue;
-      due.delete(messageId);
-      if (ENDING.has(e.type)) due.set(messageId, null);
-      else if (e.type === 'sms.retry-scheduled.v1')
-        due.set(messageId, Date.parse(String(e.data.dueAt)));
-      else if (e.type === 'sms.accepted.v1')
-        due.set(messageId, Date.parse(String(e.data.notBefore)));
-      else if (e.type === 'sms.submitted.v1')
-        due.set(messageId, e.recordedAt.getTime() + options.receiptPullAfterMs);
-      else due.set(messageId, e.recordedAt.getTime() + options.reconcileDelayMs);
-    }
-    const items: { messageId: string; dueMs: number }[] = [];
-    const ended: string[] = [];
-    for (const [messageId, dueMs] of due) {
-      if (dueMs === null) ended.push(messageId);
-      else items.push({ messageId, dueMs });
-    }
+    const { items, ended } = timersOf(events, options);
     await state.scheduleMany(items);
     await state.unscheduleMany(ended);
     if (items.length > 0) {

@@ -23,10 +23,11 @@ import {
 } from '../platform/readModels/index.ts';
 import { maskPayload } from './masking.ts';
 import type { Projection, ProjectorDeps, Target } from './types.ts';
+import { MONGO_CHECKPOINT_COLLECTION } from '../contracts/index.ts';
 
 export const pointerCollection = READ_MODEL_POINTERS;
 export { liveCollection };
-export const mongoCheckpointCollection = 'projection_checkpoints';
+export const mongoCheckpointCollection = MONGO_CHECKPOINT_COLLECTION;
 
 interface Pointer {
   _id: string;

@@ -6,6 +6,14 @@
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import type { MysqlPool } from '../platform/clients/index.ts';
+import {
+  deleteCheckpoint,
+  ensureCheckpoints,
+  initCheckpoint,
+  readCheckpoint,
+  saveCheckpoint,
+  setCheckpoint,
+} from '../platform/checkpoints/index.ts';
 import type { Projection, ProjectorDeps, Target } from './types.ts';
 
 export type Row = Record<string, unknown> & { updated_position: number };
@@ -26,38 +34,6 @@ export interface RowModel {
   keyOf: (event: RecordedEvent) => string | undefined;
   /** The row after the event (undefined: still no row). Only called for events newer than the row. */
   reduce: (row: Row | undefined, event: RecordedEvent) => Row | undefined;
-}
-
-export const checkpointTable = 'projection_checkpoints';
-
-const checkpointDdl = `CREATE TABLE IF NOT EXISTS ${checkpointTable} (
-  name VARCHAR(190) NOT NULL PRIMARY KEY,
-  position BIGINT UNSIGNED NOT NULL,
-  updated_at DATETIME(6) NOT NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
-
-export async function ensureCheckpointTable(pool: MysqlPool): Promise<void> {
-  await pool.query(checkpointDdl);
-}
-
-export async function readMysqlCheckpoint(
-  db: MysqlPool | PoolConnection,
-  name: string,
-  forUpdate = false,
-): Promise<number> {
-  const [rows] = await db.query<RowDataPacket[]>(
-    `SELECT position FROM ${checkpointTable} WHERE name = ?${forUpdate ? ' FOR UPDATE' : ''}`,
-    [name],
-  );
-  return Number(rows[0]?.position ?? 0);
-}
-
-async function writeCheckpoint(conn: PoolConnection, name: string, position: number) {
-  await conn.query(
-    `INSERT INTO ${checkpointTable} (name, position, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6))
-     ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position)), updated_at = VALUES(updated_at)`,
-    [name, position],
-  );
 }
 
 const CHUNK = 1000;
@@ -150,36 +126,29 @@ export function mysqlProjection(def: {
     store: 'mysql',
     model,
     async prepare(deps: ProjectorDeps, target: Target) {
-      await ensureCheckpointTable(deps.mysql);
+      await ensureCheckpoints(deps.mysql);
       await deps.mysql.query(model.ddl(tableOf(target)));
       await addMissingColumns(deps.mysql, model, tableOf(target));
       // the row exists before any batch locks it: no gap locks, no deadlocks between projections
-      await deps.mysql.query(
-        `INSERT IGNORE INTO ${checkpointTable} (name, position, updated_at) VALUES (?, 0, UTC_TIMESTAMP(6))`,
-        [target.checkpoint],
-      );
+      await initCheckpoint(deps.mysql, target.checkpoint);
     },
-    checkpoint: (deps, target) => readMysqlCheckpoint(deps.mysql, target.checkpoint),
+    checkpoint: (deps, target) => readCheckpoint(deps.mysql, target.checkpoint),
     concerns: (event) => model.keyOf(event) !== undefined,
     async apply(deps, target, events, upTo) {
       if (!events.some((e) => model.keyOf(e) !== undefined)) {
         // no row changes: the checkpoint alone, one statement (it never moves back)
-        await deps.mysql.query(
-          `INSERT INTO ${checkpointTable} (name, position, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6))
-           ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position)), updated_at = VALUES(updated_at)`,
-          [target.checkpoint, upTo],
-        );
+        await saveCheckpoint(deps.mysql, target.checkpoint, upTo);
         return;
       }
       const conn = await deps.mysql.getConnection();
       try {
         await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
         await conn.beginTransaction();
-        const checkpoint = await readMysqlCheckpoint(conn, target.checkpoint, true);
+        const checkpoint = await readCheckpoint(conn, target.checkpoint, true);
         if (upTo > checkpoint) {
           const fresh = events.filter((e) => e.position > checkpoint);
           await applyModel(conn, model, tableOf(target), fresh);
-          await writeCheckpoint(conn, target.checkpoint, upTo);
+          await saveCheckpoint(conn, target.checkpoint, upTo);
         }
         await conn.commit();
       } catch (err) {
@@ -192,7 +161,7 @@ export function mysqlProjection(def: {
     async swap(deps, build) {
       const live = model.table;
       const old = `${live}__old${build.suffix}`;
-      const position = await readMysqlCheckpoint(deps.mysql, build.checkpoint);
+      const position = await readCheckpoint(deps.mysql, build.checkpoint);
       await deps.mysql.query(model.ddl(live)); // so that the rename below always has a left side
       await addMissingColumns(deps.mysql, model, live);
       // One RENAME TABLE is atomic: readers see either the old or the new table.
@@ -201,17 +170,13 @@ export function mysqlProjection(def: {
       );
       // Between the rename and this update, the live projector may re-apply
       // a few events to the new table: updated_position makes that a no-op.
-      await deps.mysql.query(
-        `INSERT INTO ${checkpointTable} (name, position, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6))
-         ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)`,
-        [`${def.name}@${def.version}`, position],
-      );
-      await deps.mysql.query(`DELETE FROM ${checkpointTable} WHERE name = ?`, [build.checkpoint]);
+      await setCheckpoint(deps.mysql, `${def.name}@${def.version}`, position);
+      await deleteCheckpoint(deps.mysql, build.checkpoint);
       await deps.mysql.query(`DROP TABLE IF EXISTS \`${old}\``);
     },
     async discard(deps, build) {
       await deps.mysql.query(`DROP TABLE IF EXISTS \`${tableOf(build)}\``);
-      await deps.mysql.query(`DELETE FROM ${checkpointTable} WHERE name = ?`, [build.checkpoint]);
+      await deleteCheckpoint(deps.mysql, build.checkpoint);
     },
   };
 }

@@ -32,16 +32,29 @@ import {
   type RecordedEvent,
   type Subscription,
 } from '../platform/eventStore/index.ts';
-import { backoffMs, isOutageError, outage } from '../platform/health/index.ts';
 import {
-  getNamedLock,
-  releaseNamedLock,
-  tryMysqlLock,
-  type MysqlLockSession,
-} from '../platform/locks/index.ts';
+  backoffMs,
+  isOutageError,
+  outage,
+  type Outage,
+  type Part,
+} from '../platform/health/index.ts';
+import type { Logger } from '../platform/logger/index.ts';
+import { getNamedLock, releaseNamedLock, type MysqlLockSession } from '../platform/locks/index.ts';
+import {
+  runSingleInstance,
+  type RunningInstance,
+  type Term,
+} from '../platform/singleInstance/index.ts';
 import { parkEvent } from './deadLetters.ts';
 import { applyLock, instanceLock } from './locks.ts';
-import { liveTarget, projectionId, type Projection, type ProjectorDeps } from './types.ts';
+import {
+  liveTarget,
+  projectionId,
+  type Projection,
+  type ProjectorDeps,
+  type Target,
+} from './types.ts';
 
 export interface RunnerOptions {
   /** Most events applied in one batch (default 1000). */
@@ -89,62 +102,121 @@ export function runProjection(
   deps: ProjectorDeps,
   options: RunnerOptions = {},
 ): RunningProjection {
-  const id = projectionId(projection);
-  const target = liveTarget(projection);
-  const maxBatch = options.maxBatch ?? 1000;
-  const maxWaitMs = options.maxWaitMs ?? projection.batchWindowMs ?? 20;
-  const poisonAttempts = options.poisonAttempts ?? 5;
-  const log = deps.logger.child({ projection: id });
-  const lockOutage = outage(log, `projection ${id}`, 'mysql (its instance lock)');
-  const storeOutage = outage(log, `projection ${id}`, `its ${projection.store} store`);
-  let closed = false;
-  let wakeClosed: () => void = () => undefined;
-  const closing = new Promise<void>((resolve) => (wakeClosed = resolve));
-  let active = false;
-  let position = 0;
-  let parked = 0;
-  let lock: MysqlLockSession | undefined;
-  let subscription: Subscription | undefined;
-  const waiters = positionWaiters(() => position);
-  const part = deps.pipeline?.register(id, 'projection', {
-    position: () => position,
-    parked: () => parked,
-  });
+  return new LiveProjection(projection, deps, options);
+}
 
-  const ended = () => closed || !lock?.held;
-
+/** A projection applied live; its state lives across terms, the batch pipeline within one. */
+class LiveProjection implements RunningProjection {
+  readonly id: string;
+  readonly waitFor: RunningProjection['waitFor'];
+  private readonly projection: Projection;
+  private readonly deps: ProjectorDeps;
+  private readonly target: Target;
+  private readonly maxBatch: number;
+  private readonly maxWaitMs: number;
+  private readonly poisonAttempts: number;
+  private readonly log: Logger;
+  private readonly storeOutage: Outage;
+  private readonly waiters: ReturnType<typeof positionWaiters>;
+  private readonly part: Part | undefined;
+  private readonly running: RunningInstance;
+  private closed = false;
+  private wakeClosed: () => void = () => undefined;
+  private readonly closing = new Promise<void>((resolve) => (this.wakeClosed = resolve));
+  private isActive = false;
+  private applied = 0;
+  private parked = 0;
+  private lock: MysqlLockSession | undefined;
+  private subscription: Subscription | undefined;
   /** When this term took the apply lock, while it holds it between batches. */
-  let applyHeldSince: number | undefined;
+  private applyHeldSince: number | undefined;
+  /** The checkpoint written, when, and a position applied but not written yet (0: none). */
+  private written = 0;
+  private writtenAt = 0;
+  private unwritten = 0;
+  private trailing: NodeJS.Timeout | undefined;
+  private input: Subject<Item> | undefined;
+  private enqueued = 0;
 
-  async function giveBackApplyLock(held: MysqlLockSession | undefined): Promise<void> {
-    if (applyHeldSince === undefined) return;
-    applyHeldSince = undefined;
-    if (held?.held) await releaseNamedLock(held.conn, applyLock(id)).catch(() => undefined);
+  constructor(projection: Projection, deps: ProjectorDeps, options: RunnerOptions) {
+    this.projection = projection;
+    this.deps = deps;
+    this.id = projectionId(projection);
+    this.target = liveTarget(projection);
+    this.maxBatch = options.maxBatch ?? 1000;
+    this.maxWaitMs = options.maxWaitMs ?? projection.batchWindowMs ?? 20;
+    this.poisonAttempts = options.poisonAttempts ?? 5;
+    this.log = deps.logger.child({ projection: this.id });
+    this.storeOutage = outage(this.log, `projection ${this.id}`, `its ${projection.store} store`);
+    this.waiters = positionWaiters(() => this.applied);
+    this.waitFor = this.waiters.waitFor;
+    this.part = deps.pipeline?.register(this.id, 'projection', {
+      position: () => this.applied,
+      parked: () => this.parked,
+    });
+    this.running = runSingleInstance({
+      mysql: deps.mysql,
+      lock: instanceLock(this.id),
+      lockWaitSeconds: 0,
+      standbyRetryMs: options.standbyRetryMs ?? 2000,
+      lockOutage: outage(this.log, `projection ${this.id}`, 'mysql (its instance lock)'),
+      termOutage: this.storeOutage,
+      part: this.part,
+      term: (t) => this.term(t),
+    });
+  }
+
+  get position(): number {
+    return this.applied;
+  }
+
+  get active(): boolean {
+    return this.isActive;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.wakeClosed();
+    await this.running.close();
+    this.waiters.cancelAll();
+    this.part?.close();
+  }
+
+  private ended(): boolean {
+    return this.closed || !this.lock?.held;
+  }
+
+  private async giveBackApplyLock(held: MysqlLockSession | undefined): Promise<void> {
+    if (this.applyHeldSince === undefined) return;
+    this.applyHeldSince = undefined;
+    if (held?.held) await releaseNamedLock(held.conn, applyLock(this.id)).catch(() => undefined);
   }
 
   /** Applies under the apply lock (a replay pauses the live projector with it). */
-  async function applyOnce(events: RecordedEvent[], upTo: number): Promise<void> {
-    const held = lock;
+  private async applyOnce(events: RecordedEvent[], upTo: number): Promise<void> {
+    const held = this.lock;
     if (!held?.held) throw new TermEnded();
-    if (applyHeldSince === undefined) {
-      if (!(await getNamedLock(held.conn, applyLock(id), 30))) throw new Error('apply lock busy');
-      applyHeldSince = Date.now();
+    if (this.applyHeldSince === undefined) {
+      if (!(await getNamedLock(held.conn, applyLock(this.id), 30))) {
+        throw new Error('apply lock busy');
+      }
+      this.applyHeldSince = Date.now();
     }
     try {
-      await projection.apply(deps, target, events, upTo);
+      await this.projection.apply(this.deps, this.target, events, upTo);
     } catch (err) {
-      await giveBackApplyLock(held);
+      await this.giveBackApplyLock(held);
       throw err;
     }
     // a replay waiting for it gets it between two batches
-    if (Date.now() - applyHeldSince >= APPLY_LOCK_HOLD_MS) await giveBackApplyLock(held);
+    if (Date.now() - this.applyHeldSince >= APPLY_LOCK_HOLD_MS) await this.giveBackApplyLock(held);
   }
 
   /** Whether the projection's store and MySQL (its checkpoint or locks) answer a ping now. */
-  async function storeAnswers(): Promise<boolean> {
+  private async storeAnswers(): Promise<boolean> {
     try {
-      await deps.mysql.query('SELECT 1');
-      if (projection.store === 'mongo') await deps.mongo.db.command({ ping: 1 });
+      await this.deps.mysql.query('SELECT 1');
+      if (this.projection.store === 'mongo') await this.deps.mongo.db.command({ ping: 1 });
       return true;
     } catch {
       return false;
@@ -156,113 +228,113 @@ export function runProjection(
    * event's fault only when the stores answer); gives up (rethrows)
    * after `poisonAttempts` failures that were not outages.
    */
-  async function applyWithRetries(events: RecordedEvent[], upTo: number): Promise<void> {
+  private async applyWithRetries(events: RecordedEvent[], upTo: number): Promise<void> {
     let failures = 0;
     let attempts = 0;
     for (;;) {
       try {
-        await applyOnce(events, upTo);
-        storeOutage.ok();
-        part?.ok();
+        await this.applyOnce(events, upTo);
+        this.storeOutage.ok();
+        this.part?.ok();
         return;
       } catch (err) {
-        if (ended() || err instanceof TermEnded) throw new TermEnded();
-        part?.failed(err);
-        if (isOutageError(err) || !(await storeAnswers())) {
-          storeOutage.failed(err);
+        if (this.ended() || err instanceof TermEnded) throw new TermEnded();
+        this.part?.failed(err);
+        if (isOutageError(err) || !(await this.storeAnswers())) {
+          this.storeOutage.failed(err);
         } else {
           attempts++;
-          log.warn('projection batch failed', {
+          this.log.warn('projection batch failed', {
             err,
             attempt: attempts,
             upTo,
             events: events.length,
           });
-          if (attempts >= poisonAttempts) throw err;
+          if (attempts >= this.poisonAttempts) throw err;
         }
-        await Promise.race([sleep(backoffMs(failures++)), closing]);
+        await Promise.race([sleep(backoffMs(failures++)), this.closing]);
       }
     }
   }
 
-  /** The checkpoint written, when, and a position applied but not written yet (0: none). */
-  let written = 0;
-  let writtenAt = 0;
-  let unwritten = 0;
-  let trailing: NodeJS.Timeout | undefined;
+  /** Moves the position to `to` and tells the waiters. */
+  private advance(to: number): void {
+    this.applied = Math.max(this.applied, to);
+    this.waiters.settle();
+  }
 
-  async function applyBatch(items: Item[]): Promise<void> {
+  private async applyBatch(items: Item[]): Promise<void> {
     const upTo = Math.max(...items.map((i) => i.position));
     const batch = items.filter((i): i is RecordedEvent => !isProgress(i));
     let concerned = false;
     if (batch.length === 0) {
-      if (upTo <= written) return; // a trailing write that a batch overtook
+      if (upTo <= this.written) return; // a trailing write that a batch overtook
     } else {
-      concerned = !projection.concerns || batch.some((e) => projection.concerns!(e));
-      if (!concerned && Date.now() - writtenAt < CHECKPOINT_EVERY_MS) {
+      concerned = !this.projection.concerns || batch.some((e) => this.projection.concerns!(e));
+      if (!concerned && Date.now() - this.writtenAt < CHECKPOINT_EVERY_MS) {
         // nothing of ours in it: move on now, write the checkpoint a little later
-        position = Math.max(position, upTo);
-        unwritten = position;
-        waiters.settle();
-        trailing ??= setTimeout(() => {
-          trailing = undefined;
-          if (unwritten > written) input?.next({ progress: true, position: unwritten });
+        this.advance(upTo);
+        this.unwritten = this.applied;
+        this.trailing ??= setTimeout(() => {
+          this.trailing = undefined;
+          if (this.unwritten > this.written) {
+            this.input?.next({ progress: true, position: this.unwritten });
+          }
         }, CHECKPOINT_EVERY_MS);
         return;
       }
     }
     const events = concerned ? batch : [];
     try {
-      await applyWithRetries(events, upTo);
+      await this.applyWithRetries(events, upTo);
     } catch (err) {
       if (err instanceof TermEnded) throw err;
-      // It keeps failing while the stores answer: find the event(s) at fault one by one.
-      log.warn('projection batch keeps failing; applying its events one at a time', { upTo });
-      for (const event of events) {
-        if (event.position <= position) continue;
-        try {
-          await applyWithRetries([event], event.position);
-        } catch (single) {
-          if (single instanceof TermEnded) throw single;
-          await parkEvent(deps.mysql, id, event, single, poisonAttempts);
-          parked++;
-          log.error('projection parked an event it fails on; moving on', {
-            position: event.position,
-            eventType: event.type,
-            streamId: event.streamId,
-            err: single,
-          });
-          // move the checkpoint past it
-          await applyWithRetries([], event.position);
-        }
-        position = Math.max(position, event.position);
-        waiters.settle();
-      }
-      await applyWithRetries([], upTo);
+      await this.applyOneByOne(events, upTo);
     }
-    written = Math.max(written, upTo);
-    writtenAt = Date.now();
-    if (unwritten <= written) unwritten = 0;
-    position = Math.max(position, upTo);
-    waiters.settle();
+    this.written = Math.max(this.written, upTo);
+    this.writtenAt = Date.now();
+    if (this.unwritten <= this.written) this.unwritten = 0;
+    this.advance(upTo);
   }
 
-  let input: Subject<Item> | undefined;
-  let enqueued = 0;
+  /** A batch that keeps failing while the stores answer: finds the event(s) at fault and parks them. */
+  private async applyOneByOne(events: RecordedEvent[], upTo: number): Promise<void> {
+    this.log.warn('projection batch keeps failing; applying its events one at a time', { upTo });
+    for (const event of events) {
+      if (event.position <= this.applied) continue;
+      try {
+        await this.applyWithRetries([event], event.position);
+      } catch (single) {
+        if (single instanceof TermEnded) throw single;
+        await parkEvent(this.deps.mysql, this.id, event, single, this.poisonAttempts);
+        this.parked++;
+        this.log.error('projection parked an event it fails on; moving on', {
+          position: event.position,
+          eventType: event.type,
+          streamId: event.streamId,
+          err: single,
+        });
+        // move the checkpoint past it
+        await this.applyWithRetries([], event.position);
+      }
+      this.advance(event.position);
+    }
+    await this.applyWithRetries([], upTo);
+  }
 
-  function startPipeline(): Promise<void> {
+  private startPipeline(): Promise<void> {
     const subject = new Subject<Item>();
-    input = subject;
+    this.input = subject;
     return new Promise<void>((resolve) => {
       subject
         .pipe(
-          batchesOf(maxWaitMs, maxBatch),
+          batchesOf(this.maxWaitMs, this.maxBatch),
           filter((batch) => batch.length > 0),
-          concatMap((batch) => applyBatch(batch)),
+          concatMap((batch) => this.applyBatch(batch)),
         )
         .subscribe({
           error: (err: unknown) => {
-            if (!(err instanceof TermEnded)) log.error('projection pipeline stopped', { err });
+            if (!(err instanceof TermEnded)) this.log.error('projection pipeline stopped', { err });
             resolve();
           },
           complete: () => resolve(),
@@ -270,124 +342,72 @@ export function runProjection(
     });
   }
 
-  async function onEvents(events: RecordedEvent[]) {
-    const subject = input;
+  private async onEvents(events: RecordedEvent[]): Promise<void> {
+    const subject = this.input;
     if (!subject || events.length === 0) return;
-    if (ended()) throw new TermEnded();
+    if (this.ended()) throw new TermEnded();
     for (const e of events) subject.next(e);
-    enqueued = events[events.length - 1]!.position;
+    this.enqueued = events[events.length - 1]!.position;
     // Back-pressure: let at most about two batches wait in the buffer.
-    if (enqueued - position > 2 * maxBatch) {
-      while (!ended() && position < enqueued - maxBatch) await sleep(5);
+    if (this.enqueued - this.applied > 2 * this.maxBatch) {
+      while (!this.ended() && this.applied < this.enqueued - this.maxBatch) await sleep(5);
     }
   }
 
   /** One term as the active instance: until the lock is lost, the pipeline stops or close(). */
-  async function term(held: MysqlLockSession): Promise<void> {
+  private async term({ lock: held, ended: termEnded }: Term): Promise<string | undefined> {
+    this.lock = held;
     let pipelineDone: Promise<void> = Promise.resolve();
     try {
-      await projection.prepare(deps, target);
-      position = await projection.checkpoint(deps, target);
-      written = position;
-      active = true;
-      part?.setActive(true);
-      part?.ok();
-      log.info('projection active', { position });
-      pipelineDone = startPipeline();
-      subscription = deps.eventStore.subscribe({
-        after: position,
-        batchSize: maxBatch,
-        onEvents,
+      await this.projection.prepare(this.deps, this.target);
+      this.applied = await this.projection.checkpoint(this.deps, this.target);
+      this.written = this.applied;
+      this.isActive = true;
+      this.part?.setActive(true);
+      this.part?.ok();
+      this.log.info('projection active', { position: this.applied });
+      pipelineDone = this.startPipeline();
+      this.subscription = this.deps.eventStore.subscribe({
+        after: this.applied,
+        batchSize: this.maxBatch,
+        onEvents: (events) => this.onEvents(events),
         onError: (err) => {
-          if (err instanceof TermEnded || ended()) return;
-          storeOutage.failed(err);
-          part?.failed(err);
+          if (err instanceof TermEnded || this.ended()) return;
+          this.storeOutage.failed(err);
+          this.part?.failed(err);
         },
-        onRecovered: () => storeOutage.ok(),
+        onRecovered: () => this.storeOutage.ok(),
       });
-      waiters.settle();
-      const why = await Promise.race([
-        held.lost,
-        closing.then(() => undefined),
+      this.waiters.settle();
+      return await Promise.race([
+        termEnded.then(() => undefined), // the runner logs a lost lock
         pipelineDone.then(() => 'its pipeline stopped'),
       ]);
-      // logged once, as the start of an outage; the next lock taken ends it
-      if (why !== undefined && !closed) lockOutage.failed(new Error(why));
     } finally {
-      active = false;
-      part?.setActive(false);
-      const stopping = subscription;
-      subscription = undefined;
-      await stopping?.stop();
-      if (trailing) clearTimeout(trailing);
-      trailing = undefined;
-      // what was applied but not written yet goes out with the last buffer
-      if (unwritten > written) input?.next({ progress: true, position: unwritten });
-      input?.complete(); // flushes the last buffer through concatMap (or ends at once when the lock is gone)
-      input = undefined;
-      await pipelineDone;
-      await giveBackApplyLock(held);
-      unwritten = 0;
-      writtenAt = 0;
-      await held.release();
+      await this.endTerm(held, pipelineDone);
     }
   }
 
-  const main = (async () => {
-    let failures = 0;
-    while (!closed) {
-      let held: MysqlLockSession | undefined;
-      try {
-        held = await tryMysqlLock(deps.mysql, { ...instanceLock(id), waitSeconds: 0 });
-        lockOutage.ok();
-      } catch (err) {
-        if (closed) break;
-        lockOutage.failed(err);
-        part?.failed(err);
-        await Promise.race([sleep(backoffMs(failures++)), closing]);
-        continue;
-      }
-      if (!held) {
-        failures = 0;
-        await Promise.race([sleep(options.standbyRetryMs ?? 2000), closing]);
-        continue;
-      }
-      if (closed) {
-        await held.release();
-        break;
-      }
-      lock = held;
-      try {
-        await term(held);
-        failures = 0;
-      } catch (err) {
-        if (closed) break;
-        storeOutage.failed(err);
-        part?.failed(err);
-        await Promise.race([sleep(backoffMs(failures++)), closing]);
-      } finally {
-        lock = undefined;
-      }
+  private async endTerm(held: MysqlLockSession, pipelineDone: Promise<void>): Promise<void> {
+    this.isActive = false;
+    this.part?.setActive(false);
+    const stopping = this.subscription;
+    this.subscription = undefined;
+    await stopping?.stop();
+    if (this.trailing) clearTimeout(this.trailing);
+    this.trailing = undefined;
+    // what was applied but not written yet goes out with the last buffer
+    if (this.unwritten > this.written) {
+      this.input?.next({ progress: true, position: this.unwritten });
     }
-  })();
-
-  return {
-    id,
-    get position() {
-      return position;
-    },
-    get active() {
-      return active;
-    },
-    waitFor: waiters.waitFor,
-    async close() {
-      closed = true;
-      wakeClosed();
-      await main;
-      waiters.cancelAll();
-      part?.close();
-    },
-  };
+    this.input?.complete(); // flushes the last buffer through concatMap (or ends at once when the lock is gone)
+    this.input = undefined;
+    await pipelineDone;
+    await this.giveBackApplyLock(held);
+    this.unwritten = 0;
+    this.writtenAt = 0;
+    this.lock = undefined;
+  }
 }
 
 /**

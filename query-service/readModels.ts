@@ -4,9 +4,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
-import type { RowDataPacket } from 'mysql2/promise';
 import type { Config } from '../platform/config/index.ts';
 import type { MongoHandle, MysqlPool } from '../platform/clients/index.ts';
+import { readCheckpoints } from '../platform/checkpoints/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 import type { EventStore } from '../platform/eventStore/index.ts';
 import type { Logger } from '../platform/logger/index.ts';
@@ -15,7 +15,11 @@ import {
   liveCollection as liveMongoCollection,
   readModelDb,
 } from '../platform/readModels/index.ts';
-import { MYSQL_READ_MODELS, type ReadModel } from '../contracts/index.ts';
+import {
+  MONGO_CHECKPOINT_COLLECTION,
+  MYSQL_READ_MODELS,
+  type ReadModel,
+} from '../contracts/index.ts';
 
 export interface QueryDeps {
   config: Config;
@@ -58,24 +62,16 @@ export async function readModelPositions(
   const inMysql = models.filter((m) => mysqlModels.has(m));
   if (inMysql.length > 0) {
     const names = inMysql.map((m) => `${m}@${version[m]}`);
-    const [rows] = await deps.mysql
-      .query<RowDataPacket[]>(
-        'SELECT name, position FROM projection_checkpoints WHERE name IN (?)',
-        [names],
-      )
-      .catch((err: { code?: string }) => {
-        if (err.code === 'ER_NO_SUCH_TABLE') return [[] as RowDataPacket[]] as const;
-        throw err;
-      });
-    for (const m of inMysql) {
-      const row = rows.find((r) => r.name === `${m}@${version[m]}`);
-      out.set(m, Number(row?.position ?? 0));
-    }
+    const positions = await readCheckpoints(deps.mysql, names).catch((err: { code?: string }) => {
+      if (err.code === 'ER_NO_SUCH_TABLE') return new Map<string, number>();
+      throw err;
+    });
+    for (const m of inMysql) out.set(m, positions.get(`${m}@${version[m]}`) ?? 0);
   }
   for (const m of models.filter((x) => !mysqlModels.has(x))) {
     const collection = await liveCollection(deps.mongo.db, m);
     const doc = await readModelDb(deps.mongo.db, m)
-      .collection<{ _id: string; position: number }>('projection_checkpoints')
+      .collection<{ _id: string; position: number }>(MONGO_CHECKPOINT_COLLECTION)
       .findOne({ _id: `${m}@${version[m]}:${collection}` });
     out.set(m, doc?.position ?? 0);
   }

@@ -3,7 +3,6 @@
 // through the deciders. Tests that send through a simulator use
 // `seedSimulator` as well, so that the vendor really has them.
 import {
-  aggregate,
   approvedBindings,
   approvedSignatureAccounts,
   signatureDecider,
@@ -14,10 +13,8 @@ import {
   type Decider,
   type Event,
   type ExistingTemplate,
-  type SignatureEvent,
-  type TemplateEvent,
 } from '../domain/index.ts';
-import type { EventStore } from '../platform/eventStore/index.ts';
+import { aggregateStream, type EventStore } from '../platform/eventStore/index.ts';
 
 type Vendor = 'aliyun' | 'tencent';
 
@@ -27,8 +24,8 @@ async function decideAll<C, S, E extends Event>(
   stream: string,
   commands: (state: S) => C[],
 ): Promise<S> {
-  const events = await eventStore.readStream(stream);
-  let state = aggregate(decider, events as unknown as E[]);
+  const loaded = await aggregateStream(eventStore, decider, stream);
+  let state = loaded.state;
   const out: E[] = [];
   for (const c of commands(state)) {
     const next = decider.decide(c, state);
@@ -40,10 +37,10 @@ async function decideAll<C, S, E extends Event>(
       stream,
       out.map((e) => ({
         type: e.type,
-        data: e.data as Record<string, unknown>,
+        data: e.data,
         metadata: { actor: { type: 'system' as const, id: 'reviews' } },
       })),
-      events.at(-1)?.streamVersion ?? 'no_stream',
+      loaded.expected,
     );
   }
   return state;
@@ -65,10 +62,7 @@ export async function approveTemplate(
   vendors: ReadonlyMap<string, Vendor>,
 ): Promise<ExistingTemplate> {
   const stream = templateStream(templateCode);
-  const template = aggregate(
-    templateDecider,
-    (await eventStore.readStream(stream)) as unknown as TemplateEvent[],
-  );
+  const { state: template } = await aggregateStream(eventStore, templateDecider, stream);
   if (!template.exists) throw new Error(`no template ${templateCode}`);
   const accounts = template.suppliers;
   await decideAll(
@@ -147,16 +141,16 @@ export async function waitForApproval(
 ): Promise<ExistingTemplate> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const t = aggregate(
+    const { state: t } = await aggregateStream(
+      eventStore,
       templateDecider,
-      (await eventStore.readStream(templateStream(templateCode))) as unknown as TemplateEvent[],
+      templateStream(templateCode),
     );
     if (t.exists) {
-      const s = aggregate(
+      const { state: s } = await aggregateStream(
+        eventStore,
         signatureDecider,
-        (await eventStore.readStream(
-          signatureStream(t.tenantId, t.signature),
-        )) as unknown as SignatureEvent[],
+        signatureStream(t.tenantId, t.signature),
       );
       const signed = new Set(approvedSignatureAccounts(s));
       if (approvedBindings(t).some((b) => signed.has(b.account))) return t;

@@ -11,7 +11,7 @@ import { webhookRouter } from '../command-service/webhooks/index.ts';
 import { messageDecider, type MessageEvent, type MessageState } from '../domain/messages/index.ts';
 import { createKafka } from '../platform/clients/index.ts';
 import { loadConfig, type Config } from '../platform/config/index.ts';
-import { MysqlEventStore, type Subscription } from '../platform/eventStore/index.ts';
+import { MysqlEventStore, recorded, type Subscription } from '../platform/eventStore/index.ts';
 import { createHttpApp, finishHttpApp, startHttpServer } from '../platform/http/index.ts';
 import type { RunningHttpServer } from '../platform/http/index.ts';
 import { createLogger, type Logger } from '../platform/logger/index.ts';
@@ -226,7 +226,7 @@ export async function startHarness(
         if (!e.streamId.startsWith('message-')) continue;
         const id = e.streamId.slice('message-'.length);
         const prev = states.get(id) ?? messageDecider.initialState();
-        states.set(id, messageDecider.evolve(prev, e as unknown as MessageEvent));
+        states.set(id, messageDecider.evolve(prev, recorded<MessageEvent>(e)));
       }
       for (const w of watchers) w();
     },

@@ -51,7 +51,7 @@ import {
   TENCENT_PUSH_ACK,
   type DeliveryReceipt,
   type InboundSms,
-} from '../../platform/suppliers/pushes.ts';
+} from '../../suppliers/pushes.ts';
 import { inboundStream, receiptsStream } from '../../contracts/index.ts';
 import { redisPrefixOf } from '../../platform/config/index.ts';
 

@@ -490,49 +490,54 @@ function decide(command: TemplateCommand, state: TemplateState): TemplateEvent[]
   }
 }
 
+type EventData<T extends TemplateEvent['type']> = Extract<TemplateEvent, { type: T }>['data'];
+
+function created(d: EventData<'template.created.v1'>): ExistingTemplate {
+  return {
+    exists: true,
+    templateId: d.templateId,
+    templateCode: d.templateCode,
+    tenantId: d.tenantId,
+    name: d.name,
+    kind: d.kind,
+    enabled: true,
+    signature: d.signature,
+    content: d.content,
+    placeholders: parsePlaceholders(d.content),
+    suppliers: d.suppliers ?? [],
+    policy: d.policy,
+    verification: d.verification,
+    extendCode: d.extendCode,
+    quietHours: d.quietHours,
+    revision: 0,
+    bindings: {},
+  };
+}
+
+function updated(state: ExistingTemplate, d: EventData<'template.updated.v1'>): ExistingTemplate {
+  // new text: every vendor reviews it again
+  const changed = d.content !== undefined || d.signature !== undefined;
+  return {
+    ...state,
+    revision: changed ? state.revision + 1 : state.revision,
+    bindings: changed ? {} : state.bindings,
+    signature: d.signature ?? state.signature,
+    content: d.content ?? state.content,
+    placeholders: d.content === undefined ? state.placeholders : parsePlaceholders(d.content),
+    suppliers: d.suppliers ?? state.suppliers,
+    policy: d.policy ?? state.policy,
+    verification: d.verification ?? state.verification,
+    extendCode: d.extendCode === undefined ? state.extendCode : (d.extendCode ?? undefined),
+    quietHours: d.quietHours === undefined ? state.quietHours : (d.quietHours ?? undefined),
+  };
+}
+
 function evolve(state: TemplateState, event: TemplateEvent): TemplateState {
   switch (event.type) {
-    case 'template.created.v1': {
-      const d = event.data;
-      return {
-        exists: true,
-        templateId: d.templateId,
-        templateCode: d.templateCode,
-        tenantId: d.tenantId,
-        name: d.name,
-        kind: d.kind,
-        enabled: true,
-        signature: d.signature,
-        content: d.content,
-        placeholders: parsePlaceholders(d.content),
-        suppliers: d.suppliers ?? [],
-        policy: d.policy,
-        verification: d.verification,
-        extendCode: d.extendCode,
-        quietHours: d.quietHours,
-        revision: 0,
-        bindings: {},
-      };
-    }
-    case 'template.updated.v1': {
-      if (!state.exists) return state;
-      const d = event.data;
-      // new text: every vendor reviews it again
-      const changed = d.content !== undefined || d.signature !== undefined;
-      return {
-        ...state,
-        revision: changed ? state.revision + 1 : state.revision,
-        bindings: changed ? {} : state.bindings,
-        signature: d.signature ?? state.signature,
-        content: d.content ?? state.content,
-        placeholders: d.content === undefined ? state.placeholders : parsePlaceholders(d.content),
-        suppliers: d.suppliers ?? state.suppliers,
-        policy: d.policy ?? state.policy,
-        verification: d.verification ?? state.verification,
-        extendCode: d.extendCode === undefined ? state.extendCode : (d.extendCode ?? undefined),
-        quietHours: d.quietHours === undefined ? state.quietHours : (d.quietHours ?? undefined),
-      };
-    }
+    case 'template.created.v1':
+      return created(event.data);
+    case 'template.updated.v1':
+      return state.exists ? updated(state, event.data) : state;
     case 'template.disabled.v1':
       return state.exists ? { ...state, enabled: false } : state;
     case 'template.enabled.v1':

@@ -2,18 +2,10 @@
 // for systems. Sets req.principal; renders failures as 401 with a stable code.
 import type { Request, RequestHandler } from 'express';
 import type { Redis } from 'ioredis';
-import {
-  aggregate,
-  apiKeyDecider,
-  apiKeyStream,
-  userDecider,
-  userStream,
-  type ApiKeyEvent,
-  type UserEvent,
-} from '../../domain/index.ts';
+import { apiKeyDecider, apiKeyStream, userDecider, userStream } from '../../domain/index.ts';
 import type { Config } from '../config/index.ts';
 import { AppError } from '../errors/index.ts';
-import type { EventStore } from '../eventStore/index.ts';
+import { aggregateStream, type EventStore } from '../eventStore/index.ts';
 import { apiKeyMatches, parseApiKey } from './apiKeys.ts';
 import { userAccess, type SessionStore } from './sessions.ts';
 import { verifyToken, type Role } from './tokens.ts';
@@ -140,16 +132,14 @@ export function createPrincipalResolver({
   async function roleOf(userId: string): Promise<Role> {
     const known = roles.get(userId);
     if (known) return known;
-    const events = await eventStore.readStream(userStream(userId));
-    const user = aggregate(userDecider, events as unknown as UserEvent[]);
+    const { state: user } = await aggregateStream(eventStore, userDecider, userStream(userId));
     if (!user.exists) throw new AppError('INVALID_TOKEN', 'The owner of this API key is unknown.');
     roles.set(userId, user.role);
     return user.role;
   }
 
   async function fromApiKey(key: string, keyId: string): Promise<Principal> {
-    const events = await eventStore.readStream(apiKeyStream(keyId));
-    const state = aggregate(apiKeyDecider, events as unknown as ApiKeyEvent[]);
+    const { state } = await aggregateStream(eventStore, apiKeyDecider, apiKeyStream(keyId));
     if (!state.exists || !apiKeyMatches(config, key, state.keyHash)) {
       throw new AppError('INVALID_TOKEN', 'The API key is not valid.');
     }

@@ -12,8 +12,8 @@
 // included, so losing Redis never revives a token.
 import type { Redis } from 'ioredis';
 import { luaScript } from '../clients/luaScript.ts';
-import { aggregate, userDecider, userStream, type UserEvent } from '../../domain/index.ts';
-import type { EventStore } from '../eventStore/index.ts';
+import { userDecider, userStream } from '../../domain/index.ts';
+import { aggregateStream, type EventStore } from '../eventStore/index.ts';
 
 export interface UserAccess {
   /** Revision of the user stream this state was read at; -1 when the stream is empty. */
@@ -82,9 +82,11 @@ export async function rebuildUserAccess(
   userId: string,
   now = Date.now(),
 ): Promise<{ access: UserAccess; endedTokens: ReadonlySet<string> }> {
-  const events = await eventStore.readStream(userStream(userId));
-  const user = aggregate(userDecider, events as unknown as UserEvent[]);
-  const revision = events.at(-1)?.streamVersion ?? -1;
+  const { state: user, version: revision } = await aggregateStream(
+    eventStore,
+    userDecider,
+    userStream(userId),
+  );
   const access: UserAccess = user.exists
     ? { revision, tokenVersion: user.tokenVersion, disabled: user.disabled }
     : { revision, tokenVersion: 0, disabled: false };

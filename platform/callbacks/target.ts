@@ -102,9 +102,8 @@ export async function checkCallbackTarget(
 /** A dns.lookup for http.request that refuses non-public answers. */
 function guardedLookup(allowPrivate: boolean): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, list: LookupAddress[]) => {
       if (err) return callback(err, '', 4);
-      const list = addresses as unknown as LookupAddress[];
       const ok = allowPrivate ? list : list.filter((a) => isPublicAddress(a.address));
       if (ok.length === 0 || ok.length < list.length) {
         const e = new CallbackTargetError(
@@ -114,7 +113,7 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
         return callback(e as NodeJS.ErrnoException, '', 4);
       }
       if ((options as { all?: boolean }).all) {
-        return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, ok);
+        return callback(null, ok);
       }
       callback(null, ok[0]!.address, ok[0]!.family);
     });

@@ -110,6 +110,42 @@ export function createMongo(
   return { client, db: client.db(), stopWatchdog: stop };
 }
 
+/** Whether the server at `url` answers a ping, on a client of its own. */
+async function mongoReachable(url: string): Promise<boolean> {
+  const probe = new MongoClient(url, {
+    serverSelectionTimeoutMS: 3_000,
+    connectTimeoutMS: 3_000,
+    directConnection: true,
+    retryWrites: false,
+    maxPoolSize: 1,
+  });
+  try {
+    await probe.db().command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.close().catch(() => undefined);
+  }
+}
+
+/** What the driver's monitors were doing (internal fields, for the log line only). */
+function monitorState(client: MongoClient): unknown {
+  try {
+    const topology = (
+      client as unknown as { topology?: { s?: { servers?: Map<string, unknown> } } }
+    ).topology;
+    return [...(topology?.s?.servers?.values() ?? [])].map((server) => {
+      const m = (
+        server as { monitor?: { s?: { state?: string }; monitorId?: { toJSON?(): unknown } } }
+      ).monitor;
+      return { state: m?.s?.state, interval: m?.monitorId?.toJSON?.() };
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 function mongoWatchdog(
   client: MongoClient,
   url: string,
@@ -139,41 +175,6 @@ function mongoWatchdog(
   client.on('serverHeartbeatSucceeded', beat);
   client.on('serverHeartbeatFailed', beat);
 
-  async function reachable(): Promise<boolean> {
-    const probe = new MongoClient(url, {
-      serverSelectionTimeoutMS: 3_000,
-      connectTimeoutMS: 3_000,
-      directConnection: true,
-      retryWrites: false,
-      maxPoolSize: 1,
-    });
-    try {
-      await probe.db().command({ ping: 1 });
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await probe.close().catch(() => undefined);
-    }
-  }
-
-  /** What the driver's monitors were doing (internal fields, for the log line only). */
-  function monitorState(): unknown {
-    try {
-      const topology = (
-        client as unknown as { topology?: { s?: { servers?: Map<string, unknown> } } }
-      ).topology;
-      return [...(topology?.s?.servers?.values() ?? [])].map((server) => {
-        const m = (
-          server as { monitor?: { s?: { state?: string }; monitorId?: { toJSON?(): unknown } } }
-        ).monitor;
-        return { state: m?.s?.state, interval: m?.monitorId?.toJSON?.() };
-      });
-    } catch {
-      return undefined;
-    }
-  }
-
   const timer = setInterval(() => {
     if (checking || stopped || unknownSince === undefined) return;
     const since = unknownSince;
@@ -181,13 +182,13 @@ function mongoWatchdog(
     checking = true;
     void (async () => {
       try {
-        if (!(await reachable())) return; // the server is really away: the driver keeps trying
+        if (!(await mongoReachable(url))) return; // the server is really away: the driver keeps trying
         if (stopped || unknownSince !== since) return;
         logger?.warn('mongo client cut off from a server that answers; connecting it again', {
           unknownMs: Date.now() - since,
           heartbeats,
           lastHeartbeatMsAgo: lastHeartbeat === 0 ? null : Date.now() - lastHeartbeat,
-          monitors: JSON.stringify(monitorState()),
+          monitors: JSON.stringify(monitorState(client)),
         });
         unknownSince = undefined;
         reconnecting = true;

@@ -9,3 +9,4 @@ export {
   type ReadinessTargets,
 } from './clients.ts';
 export { luaScript, type LuaScript } from './luaScript.ts';
+export { coreConnectionOf, type CoreConnection } from './mysqlCore.ts';

@@ -11,6 +11,7 @@ export {
   aggregateStream,
   readStream,
   readStreams,
+  recorded,
   type Aggregated,
   type Recorded,
 } from './typed.ts';

@@ -7,6 +7,7 @@
 import mysql from 'mysql2/promise';
 import type { Connection, Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Socket } from 'node:net';
+import { coreConnectionOf } from '../clients/mysqlCore.ts';
 
 /** What mysql2 keeps of a pool's connection options (host, account, database, TLS). */
 interface PoolConnectionConfig {
@@ -26,13 +27,8 @@ function configOf(pool: Pool): PoolConnectionConfig {
     .connectionConfig;
 }
 
-/** The mysql2 connection under the promise wrapper: its socket and its events. */
-function coreOf(conn: Connection): { stream?: Socket; once(event: 'end', f: () => void): void } {
-  return (conn as unknown as { connection: ReturnType<typeof coreOf> }).connection;
-}
-
 function socketOf(conn: Connection): Socket | undefined {
-  return coreOf(conn).stream;
+  return coreConnectionOf(conn).stream;
 }
 
 export class MultiStatementConnection {
@@ -64,7 +60,7 @@ export class MultiStatementConnection {
       .then((conn) => {
         // a connection the server or the network closed is replaced on next use
         conn.on('error', () => this.forget(opening));
-        coreOf(conn).once('end', () => this.forget(opening));
+        coreConnectionOf(conn).once('end', () => this.forget(opening));
         socketOf(conn)?.unref(); // idle, it does not keep the process alive
         return conn;
       });

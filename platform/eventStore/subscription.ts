@@ -38,41 +38,10 @@ export function pollingSubscription(source: PollingSource): Subscription {
   const types = source.types ? new Set(source.types) : undefined;
   let position = source.after;
   let stopped = false;
-  let wake: (() => void) | undefined;
   const waiters = positionWaiters(() => position);
-  const configuredMax = source.idlePollMaxMs ?? 400;
-  const idleMax = () =>
-    Math.max(
-      source.pollIntervalMs,
-      typeof configuredMax === 'function' ? configuredMax() : configuredMax,
-    );
+  const idleMax = () => idleMaxOf(source);
   let idleMs = source.pollIntervalMs;
-
-  // A notice that comes while this subscription reads is kept for its next
-  // wait: the read may have started before that commit.
-  let kicked = false;
-  const onAppended = () => {
-    if (wake) wake();
-    else kicked = true;
-  };
-  source.notifier?.on('appended', onAppended);
-
-  /** Resolves true when woken by a local append (or stop), false after ms. */
-  const waitOrWake = (ms: number) =>
-    new Promise<boolean>((resolve) => {
-      if (kicked || stopped) {
-        kicked = false;
-        resolve(true);
-        return;
-      }
-      const timer = setTimeout(() => done(false), ms);
-      function done(woken: boolean) {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve(woken);
-      }
-      wake = () => done(true);
-    });
+  const waker = appendWaker(source.notifier);
 
   let failures = 0;
   const recovered = () => {
@@ -83,23 +52,13 @@ export function pollingSubscription(source: PollingSource): Subscription {
 
   const loop = (async () => {
     while (!stopped) {
-      kicked = false; // this read sees everything committed so far
+      waker.forget(); // this read sees everything committed so far
       try {
-        let wanted: RecordedEvent[];
-        let reached: number;
-        if (types && source.readTypes) {
-          const page = await source.readTypes(position, batchSize, [...types]);
-          wanted = page.events;
-          reached = page.scannedTo;
-        } else {
-          const events = await source.read(position, batchSize);
-          wanted = types ? events.filter((e) => types.has(e.type)) : events;
-          reached = events.length > 0 ? events[events.length - 1]!.position : position;
-        }
+        const { wanted, reached } = await readPage(source, types, position, batchSize);
         if (stopped) break;
         if (reached <= position) {
           recovered();
-          const woken = await waitOrWake(idleMs);
+          const woken = await waker.wait(idleMs);
           idleMs = woken ? source.pollIntervalMs : Math.min(idleMax(), idleMs * 1.5);
           continue;
         }
@@ -113,7 +72,7 @@ export function pollingSubscription(source: PollingSource): Subscription {
         source.onError?.(err);
         // backoff: 250 ms doubling up to 5 s while the failures go on
         const pause = Math.min(5_000, 250 * 2 ** Math.min(failures - 1, 5));
-        if (!stopped) await waitOrWake(Math.max(pause, source.pollIntervalMs));
+        if (!stopped) await waker.wait(Math.max(pause, source.pollIntervalMs));
       }
     }
   })();
@@ -124,11 +83,81 @@ export function pollingSubscription(source: PollingSource): Subscription {
     },
     async stop() {
       stopped = true;
-      wake?.();
-      source.notifier?.off('appended', onAppended);
+      waker.stop();
       await loop;
       waiters.cancelAll();
     },
     waitFor: waiters.waitFor,
+  };
+}
+
+/** The next page after `position`: the events wanted, and how far it looked. */
+async function readPage(
+  source: PollingSource,
+  types: ReadonlySet<string> | undefined,
+  position: number,
+  batchSize: number,
+): Promise<{ wanted: RecordedEvent[]; reached: number }> {
+  if (types && source.readTypes) {
+    const page = await source.readTypes(position, batchSize, [...types]);
+    return { wanted: page.events, reached: page.scannedTo };
+  }
+  const events = await source.read(position, batchSize);
+  return {
+    wanted: types ? events.filter((e) => types.has(e.type)) : events,
+    reached: events.length > 0 ? events[events.length - 1]!.position : position,
+  };
+}
+
+/** The longest a caught-up subscription sleeps (idlePollMaxMs, never below pollIntervalMs). */
+function idleMaxOf(source: PollingSource): number {
+  const configured = source.idlePollMaxMs ?? 400;
+  return Math.max(
+    source.pollIntervalMs,
+    typeof configured === 'function' ? configured() : configured,
+  );
+}
+
+/**
+ * Sleeps that a local append (or stop) cuts short. A notice that comes while
+ * the subscription reads is kept for its next wait: the read may have started
+ * before that commit.
+ */
+function appendWaker(notifier: EventEmitter | undefined) {
+  let wake: (() => void) | undefined;
+  let kicked = false;
+  let stopped = false;
+  const onAppended = () => {
+    if (wake) wake();
+    else kicked = true;
+  };
+  notifier?.on('appended', onAppended);
+  return {
+    /** Drops a notice kept so far (a read is starting). */
+    forget(): void {
+      kicked = false;
+    },
+    /** Resolves true when woken by a local append (or stop), false after ms. */
+    wait(ms: number): Promise<boolean> {
+      return new Promise<boolean>((resolve) => {
+        if (kicked || stopped) {
+          kicked = false;
+          resolve(true);
+          return;
+        }
+        const timer = setTimeout(() => done(false), ms);
+        function done(woken: boolean) {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve(woken);
+        }
+        wake = () => done(true);
+      });
+    },
+    stop(): void {
+      stopped = true;
+      wake?.();
+      notifier?.off('appended', onAppended);
+    },
   };
 }

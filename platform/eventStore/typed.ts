@@ -20,6 +20,15 @@ export async function readStream<E extends Event>(
   return (await store.readStream(streamId, options)) as Recorded<E>[];
 }
 
+/**
+ * An event read through the port (a subscription, readAll) as a member of the event
+ * union E, for a reader that only looks at E's types (its `types` filter, or its
+ * streams). The same guarantee as readStream: validated on append, upcast on read.
+ */
+export function recorded<E extends Event>(event: RecordedEvent): Recorded<E> {
+  return event as Recorded<E>;
+}
+
 export interface Aggregated<S, E extends Event> {
   state: S;
   events: Recorded<E>[];

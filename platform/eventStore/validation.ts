@@ -1,11 +1,10 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import addFormats from 'ajv-formats';
 import { eventSchemas } from '../../schemas/events.ts';
 import { InvalidEventError } from './errors.ts';
 
-// ajv-formats is CommonJS; its default export is the plugin function.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
+// ajv-formats is CommonJS: `.default` is its plugin, as in platform/http and platform/config.
+const ajv = addFormats.default(new Ajv({ allErrors: true, strict: false }));
 const validators = new Map<string, ValidateFunction>();
 
 /** Throws InvalidEventError unless `data` matches the schema of `type`; unknown types are refused. */

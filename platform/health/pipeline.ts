@@ -73,20 +73,64 @@ function text(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).slice(0, 200);
 }
 
+/** Notes the time of the part's last progress (its position or completed count moved). */
+function sample(e: Entry, now: number): void {
+  const position = e.probe.position?.();
+  const completed = e.probe.completed?.();
+  if (position !== e.lastPosition || completed !== e.lastCompleted) {
+    e.lastPosition = position;
+    e.lastCompleted = completed;
+    e.lastProgressAt = now;
+  }
+}
+
+/** One part's state: standby, starting, stalled, lagging or progressing. */
+function reportOne(
+  e: Entry,
+  head: number | undefined,
+  now: number,
+  { stallMs, lagMs }: { stallMs: number; lagMs: number },
+): PartReport {
+  sample(e, now);
+  const position = e.lastPosition;
+  const pending = e.probe.pending?.();
+  const lag =
+    position !== undefined && head !== undefined ? Math.max(0, head - position) : undefined;
+  const hasWork = (lag ?? 0) > 0 || (pending ?? 0) > 0 || e.error !== undefined;
+  if (!hasWork) {
+    e.lastProgressAt = now;
+    e.behindSince = undefined;
+  } else {
+    e.behindSince ??= now;
+  }
+  const idle = now - e.lastProgressAt;
+  let state: PartState;
+  if (!e.active && e.error === undefined)
+    state = e.lastPosition === undefined ? 'starting' : 'standby';
+  else if (hasWork && idle >= stallMs) state = 'stalled';
+  else if (!e.active) state = 'starting';
+  else if (hasWork && e.behindSince !== undefined && now - e.behindSince >= lagMs)
+    state = 'lagging';
+  else state = 'progressing';
+  const report: PartReport = {
+    name: e.name,
+    kind: e.kind,
+    state,
+    idleSeconds: Math.round(idle / 1000),
+  };
+  if (position !== undefined) report.position = position;
+  if (lag !== undefined) report.lag = lag;
+  if (pending !== undefined) report.pending = pending;
+  if (e.error !== undefined) report.error = e.error;
+  const parked = e.probe.parked?.();
+  if (parked !== undefined) report.parked = parked;
+  return report;
+}
+
 export function createPipeline(options: PipelineOptions = {}): Pipeline {
   const stallMs = options.stallMs ?? 30_000;
   const lagMs = options.lagMs ?? 5_000;
   const entries = new Set<Entry>();
-
-  function sample(e: Entry, now: number) {
-    const position = e.probe.position?.();
-    const completed = e.probe.completed?.();
-    if (position !== e.lastPosition || completed !== e.lastCompleted) {
-      e.lastPosition = position;
-      e.lastCompleted = completed;
-      e.lastProgressAt = now;
-    }
-  }
 
   // Progress is sampled every second, so a report reads how long since it last moved.
   const timer = setInterval(() => {
@@ -94,43 +138,6 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
     for (const e of entries) sample(e, now);
   }, 1_000);
   timer.unref();
-
-  function reportOne(e: Entry, head: number | undefined, now: number): PartReport {
-    sample(e, now);
-    const position = e.lastPosition;
-    const pending = e.probe.pending?.();
-    const lag =
-      position !== undefined && head !== undefined ? Math.max(0, head - position) : undefined;
-    const hasWork = (lag ?? 0) > 0 || (pending ?? 0) > 0 || e.error !== undefined;
-    if (!hasWork) {
-      e.lastProgressAt = now;
-      e.behindSince = undefined;
-    } else {
-      e.behindSince ??= now;
-    }
-    const idle = now - e.lastProgressAt;
-    let state: PartState;
-    if (!e.active && e.error === undefined)
-      state = e.lastPosition === undefined ? 'starting' : 'standby';
-    else if (hasWork && idle >= stallMs) state = 'stalled';
-    else if (!e.active) state = 'starting';
-    else if (hasWork && e.behindSince !== undefined && now - e.behindSince >= lagMs)
-      state = 'lagging';
-    else state = 'progressing';
-    const report: PartReport = {
-      name: e.name,
-      kind: e.kind,
-      state,
-      idleSeconds: Math.round(idle / 1000),
-    };
-    if (position !== undefined) report.position = position;
-    if (lag !== undefined) report.lag = lag;
-    if (pending !== undefined) report.pending = pending;
-    if (e.error !== undefined) report.error = e.error;
-    const parked = e.probe.parked?.();
-    if (parked !== undefined) report.parked = parked;
-    return report;
-  }
 
   return {
     register(name, kind, probe) {
@@ -167,7 +174,7 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
     },
     report(head) {
       const now = Date.now();
-      return [...entries].map((e) => reportOne(e, head, now));
+      return [...entries].map((e) => reportOne(e, head, now, { stallMs, lagMs }));
     },
     stalled(head) {
       return this.report(head)

@@ -4,7 +4,7 @@
 // The holder then stops its work and takes the lock again, from its
 // checkpoint, once the server answers.
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
-import type { MysqlPool } from '../clients/index.ts';
+import { coreConnectionOf, type MysqlPool } from '../clients/index.ts';
 
 export interface MysqlLockSession {
   /** The connection that holds the lock (do not release it yourself). */
@@ -99,7 +99,11 @@ export async function tryMysqlLock(
     conn.release();
     return undefined;
   }
+  return watchedSession(conn, options);
+}
 
+/** The session of a lock just taken on `conn`: watched for its loss until released. */
+function watchedSession(conn: PoolConnection, options: MysqlLockOptions): MysqlLockSession {
   let held = true;
   let broken = false;
   let resolveLost: (reason: string) => void = () => undefined;
@@ -111,7 +115,7 @@ export async function tryMysqlLock(
     clearInterval(timer);
     resolveLost(reason);
   };
-  const raw = conn.connection as unknown as NodeJS.EventEmitter;
+  const raw = coreConnectionOf(conn);
   const onError = (err: Error) => lose(`lock connection failed: ${err.message}`, true);
   const onEnd = () => lose('lock connection ended', true);
   raw.on('error', onError);

@@ -106,7 +106,7 @@ export function maskValue(value: unknown, seen = new WeakSet<object>(), depth = 
             name: value.name,
             message: value.message,
             stack: value.stack,
-            ...(value as unknown as Record<string, unknown>),
+            ...Object.fromEntries(Object.entries(value)),
           }
         : (value as Record<string, unknown>);
     const out: Record<string, unknown> = {};

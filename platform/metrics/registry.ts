@@ -46,18 +46,21 @@ export function collectedGauge<L extends string>(
   config: Omit<GaugeConfiguration<L>, 'collect'>,
   collect: (g: Gauge<L>) => Promise<void> | void,
 ): Gauge<L> {
-  const g = gauge<L>(config);
+  // the gauge is made once per name; its collect runs whatever collector is set last
+  const g = gauge<L>({
+    ...config,
+    collect: async () => {
+      try {
+        await collectors.get(config.name)?.();
+      } catch {
+        // a dependency is down: this gauge is missing from this scrape
+      }
+    },
+  });
   collectors.set(config.name, async () => {
     g.reset();
     await collect(g);
   });
-  (g as unknown as { collect?: () => Promise<void> }).collect = async () => {
-    try {
-      await collectors.get(config.name)?.();
-    } catch {
-      // a dependency is down: this gauge is missing from this scrape
-    }
-  };
   return g;
 }
 

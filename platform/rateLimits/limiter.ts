@@ -434,7 +434,7 @@ export async function releaseReservation(redis: Redis, reservation: Reservation)
 }
 
 function acceptedAt(event: RecordedEvent): number {
-  const at = (event.data as { acceptedAt?: unknown }).acceptedAt;
+  const at = event.data.acceptedAt;
   const ms = Date.parse(typeof at === 'string' ? at : event.metadata.timestamp);
   return Number.isNaN(ms) ? event.recordedAt.getTime() : ms;
 }
@@ -475,12 +475,7 @@ export function createLimitReplay(now: number = Date.now(), options: LimitOption
         if (event.type !== 'sms.accepted.v1') continue;
         // a scheduled send reserves at send time (sms.limits-reserved), not at accept
         if (event.data.limitsAtSend === true) continue;
-        const d = event.data as {
-          tenantId?: unknown;
-          templateCode?: unknown;
-          mobile?: unknown;
-          kind?: unknown;
-        };
+        const d = event.data;
         if (
           typeof d.tenantId !== 'string' ||
           typeof d.templateCode !== 'string' ||

@@ -64,24 +64,37 @@ export const openTimelineId = (messageId: string, version: number): string =>
 /** Open versions probed per round trip by findTimeline. */
 const PROBE = 4;
 
+/** A message's timeline document as the query side reads it. */
+export interface TimelineDocument extends Document {
+  _id: string;
+  states?: unknown[];
+  attempts?: unknown[];
+}
+
+/** An open version of it: `_id` is openTimelineId, `messageId` the message. */
+interface OpenTimelineDocument extends Document {
+  _id: string;
+  messageId: string;
+}
+
 /** A message's timeline document, wherever it is now (db: the configured database). */
-export async function findTimeline<T extends Document = Document>(
+export async function findTimeline(
   db: Db,
   collection: string,
   messageId: string,
-): Promise<T | null> {
+): Promise<TimelineDocument | null> {
   const home = readModelDb(db, 'message_timelines');
-  const final = home.collection<Document>(collection);
-  const open = home.collection<Document>(openTimelines(collection));
-  const inFinal = () => final.findOne({ _id: messageId as never });
+  const final = home.collection<TimelineDocument>(collection);
+  const open = home.collection<OpenTimelineDocument>(openTimelines(collection));
+  const inFinal = () => final.findOne({ _id: messageId });
   const done = await inFinal();
-  if (done) return done as unknown as T;
+  if (done) return done;
   // the latest open version: versions 0, 1, … are contiguous until the message is final
-  let latest: Document | null = null;
+  let latest: OpenTimelineDocument | null = null;
   for (let from = 0; ; from += PROBE) {
     const found = await Promise.all(
       Array.from({ length: PROBE }, (_, i) =>
-        open.findOne({ _id: openTimelineId(messageId, from + i) as never }),
+        open.findOne({ _id: openTimelineId(messageId, from + i) }),
       ),
     );
     const gap = found.indexOf(null);
@@ -89,9 +102,9 @@ export async function findTimeline<T extends Document = Document>(
     if (last) latest = last;
     if (gap !== -1) break;
   }
-  if (!latest) return (await inFinal()) as unknown as T | null; // it may have just moved
+  if (!latest) return inFinal(); // it may have just moved
   const { messageId: id, ...doc } = latest;
-  return { ...doc, _id: id } as unknown as T;
+  return { ...doc, _id: id };
 }
 
 const indexUse = new WeakMap<Db, Promise<boolean>>();

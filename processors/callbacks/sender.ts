@@ -43,8 +43,9 @@ import { napper, sleepUntil } from '../napper.ts';
 import { runCheckpointed } from '../singleton.ts';
 import { outage } from '../../platform/health/index.ts';
 import { callbackMetrics } from './metrics.ts';
+import { CALLBACKS_CHECKPOINT } from '../../contracts/index.ts';
 
-export const CALLBACKS_CHECKPOINT = 'callbacks.sender';
+export { CALLBACKS_CHECKPOINT };
 
 /** Message events and the callback type and status each becomes. */
 const STATUS_EVENTS: Record<string, { type: CallbackEventType; status: string }> = {

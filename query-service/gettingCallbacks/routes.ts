@@ -7,6 +7,7 @@ import { Router, type Request } from 'express';
 import type { RowDataPacket } from 'mysql2/promise';
 import { principalOf } from '../../platform/auth/index.ts';
 import { ensureCallbackTables, messageCallbackSecret } from '../../platform/callbacks/index.ts';
+import { readCheckpoint } from '../../platform/checkpoints/index.ts';
 import { AppError } from '../../platform/errors/index.ts';
 import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import {
@@ -17,9 +18,7 @@ import {
 } from '../../schemas/openapi/query.ts';
 import { decodeCursor, encodeCursor } from '../params.ts';
 import type { QueryDeps } from '../readModels.ts';
-
-/** The callback sender's checkpoint (processors/callbacks owns the name). */
-const CHECKPOINT = 'callbacks.sender';
+import { CALLBACKS_CHECKPOINT } from '../../contracts/index.ts';
 
 const isoMs = (v: unknown) =>
   v === null || v === undefined ? undefined : new Date(Number(v)).toISOString();
@@ -29,12 +28,7 @@ async function waitForSender(deps: QueryDeps, after: number | undefined): Promis
   const deadline = Date.now() + deps.config.query.readWaitMs;
   let headChecked = false;
   for (;;) {
-    const [rows] = await deps.mysql
-      .query<RowDataPacket[]>('SELECT position FROM processor_checkpoints WHERE name = ?', [
-        CHECKPOINT,
-      ])
-      .catch(() => [[] as RowDataPacket[]] as const);
-    const at = rows[0] ? Number(rows[0].position) : 0;
+    const at = await readCheckpoint(deps.mysql, CALLBACKS_CHECKPOINT).catch(() => 0);
     if (at >= after) return;
     if (!headChecked) {
       const head = await deps.eventStore.headPosition();

@@ -96,12 +96,11 @@ export async function getMessage(
     throw new AppError('MESSAGE_NOT_FOUND', `No message ${id}.`);
   }
   const collection = await liveCollection(deps.mongo.db, 'message_timelines');
-  type Timeline = { _id: string; states?: unknown[]; attempts?: unknown[] };
-  let timeline = await findTimeline<Timeline>(deps.mongo.db, collection, id);
+  let timeline = await findTimeline(deps.mongo.db, collection, id);
   if (!timeline) {
     // the projector replaces a document by delete and insert: look once more
     await new Promise((r) => setTimeout(r, 50));
-    timeline = await findTimeline<Timeline>(deps.mongo.db, collection, id);
+    timeline = await findTimeline(deps.mongo.db, collection, id);
   }
   return {
     ...messageView(row),

@@ -54,7 +54,7 @@ export const ALIYUN_PUSH_ACK = { code: 0, msg: '接收成功' } as const;
 export const TENCENT_PUSH_ACK = { result: 0, errmsg: 'OK' } as const;
 
 /** Canonical form of a vendor message id for lookups: trimmed, lower-case, no leading zeros. */
-export { normalizeSupplierMessageId } from '../../contracts/index.ts';
+export { normalizeSupplierMessageId } from '../contracts/index.ts';
 
 /**
  * A number as a vendor pushes it back (mainland 11-digit, 86-prefixed,

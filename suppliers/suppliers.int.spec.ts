@@ -5,9 +5,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import express from 'express';
-import { startSimulator, type Simulator } from '../../simulator/server.ts';
+import { startSimulator, type Simulator } from '../simulator/server.ts';
 import { AliyunAdapter } from './aliyun.ts';
-import { expectedAliyunSignature, rfc3986 } from '../../simulator/aliyunAuth.ts';
+import { expectedAliyunSignature, rfc3986 } from '../simulator/aliyunAuth.ts';
 import { createSupplierAdapter } from './index.ts';
 import {
   ALIYUN_PUSH_ACK,
@@ -16,7 +16,7 @@ import {
   parseTencentInbound,
   parseTencentReceipts,
   TENCENT_PUSH_ACK,
-} from '../../platform/suppliers/pushes.ts';
+} from './pushes.ts';
 import type { QueryOutcome, SendRequest, SupplierAccount, SupplierAdapter } from './types.ts';
 
 interface Push {

@@ -15,7 +15,7 @@ export type {
   SupplierAccount,
   SupplierAdapter,
 } from './types.ts';
-export * from '../../platform/suppliers/pushes.ts';
+export * from './pushes.ts';
 
 /** An adapter for an account as configured (STREAMING_SUPPLIERS). */
 export function createSupplierAdapter(account: SupplierAccount): SupplierAdapter & ReviewApi {

@@ -9,7 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { histogram, LATENCY_BUCKETS } from '../../platform/metrics/index.ts';
+import { histogram, LATENCY_BUCKETS } from '../platform/metrics/index.ts';
 
 const vendorCalls = histogram({
   name: 'streaming_vendor_call_duration_seconds',

@@ -1,7 +1,7 @@
 // The supplier port: what the dispatcher needs from an upstream SMS vendor.
 // Adapters never throw for vendor or network trouble and never log: every
 // call ends in a typed outcome. Credentials never appear in outcomes.
-import type { SupplierAccount as ConfiguredAccount } from '../../platform/config/index.ts';
+import type { SupplierAccount as ConfiguredAccount } from '../platform/config/index.ts';
 
 /**
  * One configured account at one vendor: platform/config's SupplierAccount (the one type,

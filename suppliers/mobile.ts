@@ -16,4 +16,4 @@ export function toAliyunNumber(e164: string): string {
   return digits.startsWith('86') && digits.length === 13 ? digits.slice(2) : digits;
 }
 
-export { vendorNumberToE164 } from '../../platform/suppliers/pushes.ts';
+export { vendorNumberToE164 } from './pushes.ts';
