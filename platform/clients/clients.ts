@@ -7,6 +7,7 @@ import type { Config } from '../config/index.ts';
 import type { EventStore } from '../eventStore/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Pipeline } from '../health/index.ts';
+import { outage } from '../health/outage.ts';
 import { fixKafkaRequestQueue } from '../kafka/requestQueueFix.ts';
 
 export type MysqlPool = mysql.Pool;
@@ -164,9 +165,18 @@ function mongoWatchdog(
   client.on('topologyClosed', () => {
     if (!reconnecting) stop();
   });
+  // one line when this client loses its server and one when it has it back,
+  // whether or not an operation was waiting at the time
+  const link = logger ? outage(logger, 'mongo client', 'mongo (its server)') : undefined;
   client.on('serverDescriptionChanged', (e) => {
-    if (e.newDescription.type === 'Unknown') unknownSince ??= Date.now();
-    else unknownSince = undefined;
+    if (e.newDescription.type === 'Unknown') {
+      unknownSince ??= Date.now();
+      if (e.previousDescription.type !== 'Unknown')
+        link?.failed(e.newDescription.error ?? new Error('server unknown'));
+    } else {
+      unknownSince = undefined;
+      link?.ok();
+    }
   });
   const beat = () => {
     lastHeartbeat = Date.now();

@@ -29,9 +29,9 @@
 // documents an event since the previous comparison wrote, and the number of
 // documents.
 //
-// STREAMING_FAULT_MESSAGES: messages over the whole suite (default 1,100,
-// spread over the tests, about 100 each: enough for sends before, during
-// and after each fault; 2,000 as the issue's full run); STREAMING_FAULT_RATE:
+// STREAMING_FAULT_MESSAGES: messages over the whole suite (default 2,000,
+// spread over the tests, about 180 each, sent before, during and after each
+// fault); STREAMING_FAULT_RATE:
 // sends per second before and after each fault (default 40; an eighth of it
 // while the fault runs, so a long outage does not pile up messages that
 // every later check must read). It runs in `npm test` (the *.spec.ts glob);
@@ -65,7 +65,7 @@ import {
   type SendWindow,
 } from './system.ts';
 
-const TOTAL = Number(process.env.STREAMING_FAULT_MESSAGES ?? 1_100);
+const TOTAL = Number(process.env.STREAMING_FAULT_MESSAGES ?? 2_000);
 const RATE = Number(process.env.STREAMING_FAULT_RATE ?? 40);
 /** The long-running children of `npm start` (the simulator stands for the vendors). */
 const CHILDREN = ['command', 'query', 'grpc', 'processors', 'callbacks', 'projectors'] as const;
@@ -91,12 +91,14 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
   });
 
   /** What the watch reads while a fault runs: a MySQL read model, a Mongo one, the command side. */
+  let readableId: string | undefined;
   const apis = (): ApiProbe[] => [
     { name: 'query GET /v1/messages', url: () => `${urls.query}/v1/messages?limit=1` },
     {
       name: 'query GET /v1/messages/:id',
-      url: () =>
-        sender.accepted[0] ? `${urls.query}/v1/messages/${sender.accepted[0]}` : undefined,
+      // a message the history is known to hold: one accepted a moment ago may
+      // not be projected yet, and its 404 would say nothing about the fault
+      url: () => (readableId ? `${urls.query}/v1/messages/${readableId}` : undefined),
     },
     { name: 'command GET /v1/api-keys', url: () => `${urls.command}/v1/api-keys` },
   ];
@@ -153,6 +155,16 @@ describe('faults, with the whole system running', { timeout: 1_800_000 }, () => 
       sender.ratePerSecond = RATE;
       sender.resume();
       await eventually('sends flowing', async () => (win.accepted >= 10 ? true : undefined));
+      if (!readableId) {
+        const first = sender.accepted[0]!;
+        await eventually('the first message in the history', async () =>
+          (await call(`${urls.query}/v1/messages/${first}`, 'GET', undefined, system.auth()))
+            .status === 200
+            ? true
+            : undefined,
+        );
+        readableId = first;
+      }
       f0 = Date.now();
       sender.ratePerSecond = Math.max(1, RATE / 8);
       await fault(watch, win);
