@@ -46,6 +46,20 @@ import {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+/** p50, max and mean of the batches' times, and recipients accepted per second over them. */
+function batchTimes(times: readonly number[], accepted: number) {
+  const sorted = [...times].sort((a, b) => a - b);
+  const total = times.reduce((a, b) => a + b, 0);
+  return {
+    batchMs: {
+      p50: Math.round(sorted[Math.floor(sorted.length / 2)]!),
+      max: Math.round(sorted[sorted.length - 1]!),
+      mean: Math.round(total / times.length),
+    },
+    recipientsPerSecond: Math.round((accepted / total) * 1000),
+  };
+}
+
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
@@ -127,8 +141,6 @@ async function main(): Promise<void> {
   const loadAfter = os.loadavg();
   const appends = eventStore.appendStats();
   const d = (k: keyof typeof appends) => appends[k] - appendsBefore[k];
-  const sorted = [...times].sort((a, b) => a - b);
-  const total = times.reduce((a, b) => a + b, 0);
   const result = {
     command: `node bench/batch.ts --rounds ${rounds} --size ${size}`,
     at: new Date().toISOString(),
@@ -139,12 +151,7 @@ async function main(): Promise<void> {
     rounds,
     acceptedPerBatch: accepted / rounds,
     refusedBy,
-    batchMs: {
-      p50: Math.round(sorted[Math.floor(sorted.length / 2)]!),
-      max: Math.round(sorted[sorted.length - 1]!),
-      mean: Math.round(total / times.length),
-    },
-    recipientsPerSecond: Math.round((accepted / total) * 1000),
+    ...batchTimes(times, accepted),
     // the event store's append path over the counted rounds
     eventStoreAppends: {
       appendsPerTransaction: Number((d('appends') / d('transactions')).toFixed(2)),
@@ -228,8 +235,6 @@ async function overHttp(): Promise<void> {
       }
     }
     const loadAfter = os.loadavg();
-    const sorted = [...times].sort((a, b) => a - b);
-    const total = times.reduce((a, b) => a + b, 0);
     writeResult('batchHttp', {
       command: `node bench/batch.ts --http --rounds ${rounds} --size ${size}${profileDir ? ` --profile ${profileDir}` : ''}`,
       at: new Date().toISOString(),
@@ -238,12 +243,7 @@ async function overHttp(): Promise<void> {
       rounds,
       acceptedPerBatch: accepted / rounds,
       refusedBy,
-      batchMs: {
-        p50: Math.round(sorted[Math.floor(sorted.length / 2)]!),
-        max: Math.round(sorted[sorted.length - 1]!),
-        mean: Math.round(total / times.length),
-      },
-      recipientsPerSecond: Math.round((accepted / total) * 1000),
+      ...batchTimes(times, accepted),
     });
   } finally {
     await service.cleanup();
