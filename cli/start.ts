@@ -32,7 +32,7 @@ export async function start(options: { stack: boolean }): Promise<void> {
     if (code !== 0) throw new Error('the local stack did not come up; see the lines above');
   }
 
-  const children = supervise(startChildren);
+  const children = supervise(startChildren, { backgroundNice: config.start.backgroundNice });
   // one scrape for the system: this process asks each child for its metrics
   enableProcessMetrics('supervisor');
   let metrics: MetricsServer | undefined;

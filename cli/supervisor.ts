@@ -7,6 +7,7 @@
 // supervisor disappears (even by SIGKILL) notices through its IPC channel
 // and stops by itself.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { counter } from '../platform/metrics/index.ts';
 
@@ -17,17 +18,30 @@ export interface ChildSpec {
   name: string;
   /** Arguments of the `streaming` command, e.g. ['serve', 'command']. */
   args: string[];
+  /**
+   * Work nobody waits on at the other end of a socket (dispatch, projections,
+   * callbacks, the simulator): it runs at the supervisor's background
+   * niceness, so that when the cores are busy the APIs are served first and
+   * this work catches up afterwards (Kafka and the event store hold it).
+   */
+  background?: boolean;
+}
+
+export interface SuperviseOptions {
+  /** Niceness of the background children (0: none, as the APIs). */
+  backgroundNice?: number;
+  log?: (line: string) => void;
 }
 
 /** The parts `npm start` runs, one process each (stopped in reverse order). */
 export const startChildren: ChildSpec[] = [
-  { name: 'simulator', args: ['simulator'] },
+  { name: 'simulator', args: ['simulator'], background: true },
   { name: 'command', args: ['serve', 'command'] },
   { name: 'query', args: ['serve', 'query'] },
   { name: 'grpc', args: ['serve', 'grpc'] },
-  { name: 'processors', args: ['serve', 'processors'] },
-  { name: 'callbacks', args: ['serve', 'callbacks'] },
-  { name: 'projectors', args: ['serve', 'projectors', 'jobs', 'pump'] },
+  { name: 'processors', args: ['serve', 'processors'], background: true },
+  { name: 'callbacks', args: ['serve', 'callbacks'], background: true },
+  { name: 'projectors', args: ['serve', 'projectors', 'jobs', 'pump'], background: true },
 ];
 
 /** The message a child sends on its IPC channel once it serves. */
@@ -66,10 +80,9 @@ export interface Supervisor {
   stop(): Promise<void>;
 }
 
-export function supervise(
-  specs: ChildSpec[],
-  log: (line: string) => void = (line) => console.log(line),
-): Supervisor {
+export function supervise(specs: ChildSpec[], options: SuperviseOptions = {}): Supervisor {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const backgroundNice = options.backgroundNice ?? 0;
   let stopping = false;
   const slots: Slot[] = specs.map((spec) => {
     let markReady = () => undefined as void;
@@ -88,7 +101,10 @@ export function supervise(
       env: { ...process.env, STREAMING_SUPERVISED: '1' },
     });
     slot.child = child;
-    log(`streaming: started ${slot.spec.name} (pid ${child.pid})`);
+    const nice = slot.spec.background ? lower(child, backgroundNice, log) : 0;
+    log(
+      `streaming: started ${slot.spec.name} (pid ${child.pid})${nice > 0 ? ` at nice ${nice}` : ''}`,
+    );
     child.on('message', (m) => {
       if (m === READY_MESSAGE) slot.markReady();
     });
@@ -134,6 +150,22 @@ export function supervise(
       );
     },
   };
+}
+
+/**
+ * Lowers a child `nice` steps below the supervisor (at most to 19) and
+ * returns its niceness; a system that refuses leaves it as it is (logged).
+ */
+function lower(child: ChildProcess, nice: number, log: (line: string) => void): number {
+  if (nice <= 0 || child.pid === undefined) return 0;
+  const target = Math.min(19, getPriority() + nice);
+  try {
+    setPriority(child.pid, target);
+    return target;
+  } catch (err) {
+    log(`streaming: could not lower the priority of pid ${child.pid}: ${String(err)}`);
+    return 0;
+  }
 }
 
 /**

@@ -64,6 +64,7 @@ describe('loadConfig', () => {
         trustProxyHops: 0,
       },
     );
+    assert.deepEqual(c.start, { backgroundNice: 10 });
     assert.deepEqual(c.mysql, {
       url: 'mysql://streaming:streaming@127.0.0.1:3306/streaming',
       poolSize: 20,

@@ -353,6 +353,13 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     600000,
     'On SIGTERM, how long in-flight HTTP requests may take before connections are cut.',
   ),
+  int(
+    'STREAMING_BACKGROUND_NICE',
+    10,
+    0,
+    19,
+    '`npm start`: niceness of its background children (processors, callbacks, projectors, simulator), so that on busy cores the APIs are served first and the rest catches up from Kafka and the event store. 0: all alike.',
+  ),
   // stores
   {
     name: 'STREAMING_MYSQL_URL',

@@ -49,6 +49,8 @@ export interface Config {
     readonly trustProxyHops: number;
   };
   readonly metrics: { readonly port: number; readonly token: string | undefined };
+  /** `npm start`'s supervisor: STREAMING_BACKGROUND_NICE, the niceness of its background children. */
+  readonly start: { readonly backgroundNice: number };
   readonly console: { readonly commandUrl: string | undefined };
   readonly mysql: { readonly url: string; readonly poolSize: number };
   readonly redis: {
@@ -501,6 +503,7 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       trustProxyHops: n('STREAMING_HTTP_TRUST_PROXY_HOPS'),
     },
     metrics: { port: n('STREAMING_METRICS_PORT'), token: opt('STREAMING_METRICS_TOKEN') },
+    start: { backgroundNice: n('STREAMING_BACKGROUND_NICE') },
     console: { commandUrl: opt('STREAMING_CONSOLE_COMMAND_URL') },
     mysql: { url: s('STREAMING_MYSQL_URL'), poolSize: n('STREAMING_MYSQL_POOL_SIZE') },
     redis: { url: s('STREAMING_REDIS_URL'), prefix: s('STREAMING_REDIS_PREFIX') },

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { getPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
@@ -15,7 +16,7 @@ import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { defaultSupplierAccounts } from '../../platform/config/index.ts';
 
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
-const ports = { command: 18080, query: 18081, grpc: 18082, simulator: 18090 };
+const ports = { command: 18080, query: 18081, grpc: 18082, simulator: 18090, metrics: 19464 };
 const base = `http://127.0.0.1:${ports.command}`;
 const queryBase = `http://127.0.0.1:${ports.query}`;
 const simBase = `http://127.0.0.1:${ports.simulator}`;
@@ -88,6 +89,7 @@ describe('streaming start, as a user runs it', () => {
         STREAMING_QUERY_PORT: String(ports.query),
         STREAMING_GRPC_PORT: String(ports.grpc),
         STREAMING_SIMULATOR_PORT: String(ports.simulator),
+        STREAMING_METRICS_PORT: String(ports.metrics),
         STREAMING_SUPPLIERS: suppliers(),
         STREAMING_LOG_LEVEL: 'warn',
       },
@@ -385,6 +387,20 @@ describe('streaming start, as a user runs it', () => {
     }
   });
 
+  test('the APIs run at normal priority, the background children below them', () => {
+    const pids = childPids(output);
+    for (const api of ['command', 'query', 'grpc']) {
+      assert.equal(getPriority(pids[api]!), getPriority(), `${api} at the supervisor's priority`);
+    }
+    for (const background of ['processors', 'callbacks', 'projectors', 'simulator']) {
+      assert.equal(
+        getPriority(pids[background]!),
+        Math.min(19, getPriority() + 10),
+        `${background} at STREAMING_BACKGROUND_NICE (10) above the supervisor's`,
+      );
+    }
+  });
+
   test('a killed child is restarted and the system keeps delivering', async () => {
     const before = childPids(output);
     assert.ok(before.processors && before.command, `children named in the log: ${output}`);
@@ -397,6 +413,10 @@ describe('streaming start, as a user runs it', () => {
         : undefined;
     });
     assert.ok(alive(after.processors!) && alive(after.command!));
+    assert.ok(
+      getPriority(after.processors!) > getPriority(after.command!),
+      'a restarted background child is lowered again',
+    );
     const tpl = await eventually('the restarted command API', async () => {
       const r = await call(
         `${base}/v1/templates`,
