@@ -1,7 +1,7 @@
 // Batch sends: how long POST /v1/messages/batch's command (sendBatch) takes
 // to accept 1,000 recipients, and recipients accepted per second.
 //
-//   node bench/batch.ts [--rounds 10] [--size 1000] [--http [--profile <dir>]]
+//   node bench/batch.ts [--rounds 10] [--size 1000] [--http [--profile <dir>] | --system [--gap ms]]
 //
 // The command function runs in this process against a fresh MySQL database
 // (the event store) and the real Redis, as the API calls it (HTTP parsing of
@@ -19,11 +19,20 @@
 // bench/support.ts (every kind of limit on each recipient); the time is the
 // client's, request to answer. Writes bench/results/batchHttp.json.
 // `--profile <dir>` runs the service with --cpu-prof.
+//
+// `--system [--rounds 8] [--gap 12000]`: the same batches against the whole
+// system as `npm start` runs it (bench/runningSystem.ts: default
+// configuration, the simulator and its default caps, a fresh database), one
+// every `--gap` ms, so each meets the earlier ones still being dispatched
+// (1,000 at the default 100/s take 10 s) and projected. Also prints the CPU
+// each process used while a batch was answered. Writes
+// bench/results/batchSystem.json.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { sendBatch, startCommandService, type CommandDeps } from '../command-service/index.ts';
@@ -35,8 +44,11 @@ import { createLogger } from '../platform/logger/index.ts';
 import { noTracker } from '../platform/tracking/index.ts';
 import { approveTemplate } from '../testing/approvals.ts';
 import { freshDatabase } from '../testing/mysql.ts';
+import { approvedTenant, cpuMs, startSystem } from './runningSystem.ts';
 import {
+  benchPolicy,
   benchTenant,
+  type BenchTenant,
   machine,
   openServiceStores,
   startServiceChild,
@@ -184,6 +196,49 @@ async function serve(): Promise<void> {
   });
 }
 
+/** The recipients of one batch: random mobiles in number ranges in use, one order number each. */
+function batchBody(templateCode: string, size: number): string {
+  const ranges = ['138', '139', '150', '151', '186', '188', '199'];
+  return JSON.stringify({
+    templateCode,
+    recipients: Array.from({ length: size }, (_, i) => ({
+      mobile: `+86${ranges[i % ranges.length]}${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
+      params: { order: String(i) },
+    })),
+  });
+}
+
+interface BatchAnswer {
+  accepted: number;
+  results: { status: string; code?: string }[];
+}
+
+/** POST /v1/messages/batch of `size` recipients, timed at the client (request to answer). */
+async function postBatch(url: string, tenant: BenchTenant, size: number) {
+  const body = batchBody(tenant.templateCode, size);
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/messages/batch`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${tenant.token}`,
+      'idempotency-key': randomUUID(),
+    },
+    body,
+  });
+  const answer = (await res.json()) as BatchAnswer;
+  const ms = performance.now() - t0;
+  if (res.status !== 200)
+    throw new Error(`batch answered ${res.status}: ${JSON.stringify(answer)}`);
+  return { ms, answer };
+}
+
+function countRefusals(answer: BatchAnswer, refusedBy: Record<string, number>): void {
+  for (const r of answer.results) {
+    if (r.status === 'refused') refusedBy[r.code!] = (refusedBy[r.code!] ?? 0) + 1;
+  }
+}
+
 /** --http: batches of `size` over HTTP, one after the other, timed at the client. */
 async function overHttp(): Promise<void> {
   const rounds = arg('rounds', 10);
@@ -201,38 +256,12 @@ async function overHttp(): Promise<void> {
     const times: number[] = [];
     let accepted = 0;
     const refusedBy: Record<string, number> = {};
-    const ranges = ['138', '139', '150', '151', '186', '188', '199'];
     for (let round = -1; round < rounds; round++) {
-      const body = JSON.stringify({
-        templateCode: tenant.templateCode,
-        recipients: Array.from({ length: size }, (_, i) => ({
-          mobile: `+86${ranges[i % ranges.length]}${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`,
-          params: { order: String(i) },
-        })),
-      });
-      const t0 = performance.now();
-      const res = await fetch(`${url}/v1/messages/batch`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${tenant.token}`,
-          'idempotency-key': randomUUID(),
-        },
-        body,
-      });
-      const answer = (await res.json()) as {
-        accepted: number;
-        results: { status: string; code?: string }[];
-      };
-      const ms = performance.now() - t0;
-      if (res.status !== 200)
-        throw new Error(`batch answered ${res.status}: ${JSON.stringify(answer)}`);
+      const { ms, answer } = await postBatch(url, tenant, size);
       if (round < 0) continue; // warm-up
       times.push(ms);
       accepted += answer.accepted;
-      for (const r of answer.results) {
-        if (r.status === 'refused') refusedBy[r.code!] = (refusedBy[r.code!] ?? 0) + 1;
-      }
+      countRefusals(answer, refusedBy);
     }
     const loadAfter = os.loadavg();
     writeResult('batchHttp', {
@@ -250,6 +279,71 @@ async function overHttp(): Promise<void> {
   }
 }
 
+/**
+ * --system: the same batches against the whole system as `npm start` runs it
+ * (default configuration, the simulator's default accounts and caps), one
+ * every `--gap` ms, so that each batch meets the previous ones still being
+ * dispatched and projected; times at the client and the CPU each process
+ * used while the batch was answered.
+ */
+async function againstSystem(): Promise<void> {
+  const rounds = arg('rounds', 8);
+  const size = arg('size', 1000);
+  const gapMs = arg('gap', 12_000);
+  const system = await startSystem('batch');
+  try {
+    const tenant = await approvedTenant(system, benchPolicy);
+    const loadBefore = os.loadavg();
+    const times: number[] = [];
+    const cpuDuringBatch: Record<string, number>[] = [];
+    let accepted = 0;
+    const refusedBy: Record<string, number> = {};
+    for (let round = -1; round < rounds; round++) {
+      const started = performance.now();
+      const cpu0 = cpuMs(system.pids);
+      const { ms, answer } = await postBatch(system.api, tenant, size);
+      const cpu1 = cpuMs(system.pids);
+      console.log(
+        `batch ${round < 0 ? 'warm-up' : round + 1}: ${Math.round(ms)} ms, ${answer.accepted} accepted`,
+      );
+      if (round >= 0) {
+        times.push(ms);
+        accepted += answer.accepted;
+        countRefusals(answer, refusedBy);
+        cpuDuringBatch.push(
+          Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, v - (cpu0[k] ?? 0)])),
+        );
+      }
+      await sleep(Math.max(0, gapMs - (performance.now() - started)));
+    }
+    const loadAfter = os.loadavg();
+    const meanCpu = Object.fromEntries(
+      Object.keys(system.pids).map((k) => [
+        k,
+        Math.round(cpuDuringBatch.reduce((a, c) => a + (c[k] ?? 0), 0) / cpuDuringBatch.length),
+      ]),
+    );
+    const nice = process.env.STREAMING_BACKGROUND_NICE;
+    writeResult('batchSystem', {
+      command: `${nice !== undefined ? `STREAMING_BACKGROUND_NICE=${nice} ` : ''}node bench/batch.ts --system --rounds ${rounds} --size ${size} --gap ${gapMs}`,
+      at: new Date().toISOString(),
+      machine: machine(loadBefore, loadAfter),
+      batchSize: size,
+      rounds,
+      gapMs,
+      acceptedPerBatch: accepted / rounds,
+      refusedBy,
+      ...batchTimes(times, accepted),
+      allMs: times.map((t) => Math.round(t)),
+      // CPU ms of each process while a batch was being answered (mean over the rounds)
+      cpuMsDuringBatch: meanCpu,
+    });
+  } finally {
+    await system.cleanup();
+  }
+}
+
 if (process.argv.includes('--serve')) await serve();
+else if (process.argv.includes('--system')) await againstSystem();
 else if (process.argv.includes('--http')) await overHttp();
 else await main();
