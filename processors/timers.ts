@@ -19,6 +19,8 @@ import { runCheckpointed } from './singleton.ts';
 import { outage } from '../platform/health/index.ts';
 
 export const TIMERS_CHECKPOINT = 'timers.index';
+/** The longest the poller sleeps: timers set by other processes are seen by then. */
+const MAX_IDLE_MS = 1_000;
 const ENDING = new Set([
   'sms.delivered.v1',
   'sms.undelivered.v1',
@@ -68,23 +70,31 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
     const { items, ended } = timersOf(events, options);
     await state.scheduleMany(items);
     await state.unscheduleMany(ended);
-    if (items.length > 0) {
+    // most timers are due minutes ahead (the receipt pull of every submission):
+    // only one due before the poller looks anyway wakes it
+    let earliest = Infinity;
+    for (const i of items) if (i.dueMs < earliest) earliest = i.dueMs;
+    if (earliest <= nextLookAt) {
       idleMs = options.pollMs;
       sleeper.wake();
     }
   };
 
   // An empty index is looked at less and less often (up to once a second); a
-  // timer indexed here wakes the poller at once.
+  // timer indexed here that is due before then wakes the poller at once.
   let idleMs = options.pollMs;
+  // when the poller looks next at the latest; during a round, a look may have
+  // read before the timers just indexed, so anything due within a nap counts
+  let nextLookAt = Infinity;
   const sleeper = napper();
   // one line when polling starts failing (Redis or Kafka away), one when it works again
   const polling = outage(log, 'timers', 'a dependency of its due timers');
   const poll = async (isClosed: () => boolean) => {
     while (!isClosed()) {
+      nextLookAt = Date.now() + MAX_IDLE_MS;
       try {
         const due = await state.peekDue(Date.now(), 500);
-        idleMs = due.length > 0 ? options.pollMs : Math.min(1_000, idleMs * 1.5);
+        idleMs = due.length > 0 ? options.pollMs : Math.min(MAX_IDLE_MS, idleMs * 1.5);
         if (due.length > 0) {
           await producer!.publish(
             options.dispatchTopic,
@@ -98,6 +108,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
         polling.failed(err);
         await sleep(1_000);
       }
+      nextLookAt = Date.now() + idleMs;
       await sleeper.nap(idleMs);
     }
   };
