@@ -247,27 +247,36 @@ export class DispatchState {
     const supplierTtl = WEEK_MS - ageMs;
     const lastTtl = LAST_MESSAGE_MS - ageMs;
     if (lastTtl <= 0) return;
-    // independent keys, one round trip; no transaction needed
-    const tx = this.redis.pipeline();
+    // independent keys, no transaction needed; the client's auto-pipeline
+    // sends them in the write of this event-loop turn, with every other
+    // command of it (an explicit pipeline() is a write of its own per call).
+    // As with the pipeline's exec() before, a failed write is not thrown: the
+    // send happened; a receipt that finds no look-up is parked and retried,
+    // and `streaming replay lookups` rebuilds them from the events.
+    const writes: Promise<unknown>[] = [];
     if (supplierTtl > 0) {
       const key = sharedId
         ? this.sharedSupplierKey(account, supplierMessageId, mobile)
         : this.supplierKey(account, supplierMessageId);
-      tx.set(key, messageId, 'PX', supplierTtl);
+      writes.push(this.redis.set(key, messageId, 'PX', supplierTtl));
     }
     if (mobile !== '' && tenantId !== '') {
-      tx.set(lastMessageKey(this.prefix, mobile), last, 'PX', lastTtl);
-      tx.set(lastMessageByAccountKey(this.prefix, mobile, account), last, 'PX', lastTtl);
+      writes.push(
+        this.redis.set(lastMessageKey(this.prefix, mobile), last, 'PX', lastTtl),
+        this.redis.set(lastMessageByAccountKey(this.prefix, mobile, account), last, 'PX', lastTtl),
+      );
       if (extendCode) {
-        tx.set(
-          lastMessageByExtendKey(this.prefix, mobile, extendCode, account),
-          last,
-          'PX',
-          lastTtl,
+        writes.push(
+          this.redis.set(
+            lastMessageByExtendKey(this.prefix, mobile, extendCode, account),
+            last,
+            'PX',
+            lastTtl,
+          ),
         );
       }
     }
-    await tx.exec();
+    await Promise.allSettled(writes);
   }
 
   supplierKey(account: string, supplierMessageId: string): string {
