@@ -5,6 +5,9 @@ import {
   validatePhoneNumberLength,
   type PhoneNumber,
 } from 'libphonenumber-js/max';
+// metadata with the mobile number patterns only: a number valid under it is a
+// mobile, so the common case needs one match, not a match per number type
+import { parsePhoneNumberFromString as parseAsMobile } from 'libphonenumber-js/mobile';
 import { DomainError } from '../errors.ts';
 
 export type MobileProblem =
@@ -46,8 +49,13 @@ export function normalizeMobile(input: string, defaultCountry = 'CN'): string {
       'The mobile number may contain only digits, spaces, dashes, brackets and a leading +.',
     );
   }
-  // a valid number has a possible length: the length is looked at (a second
-  // parse) only to say what is wrong with one that is not valid
+  // (a non-geographic number, +800 and the like, keeps its general pattern there)
+  const mobile = parseAsMobile(text, defaultCountry);
+  if (mobile?.country !== undefined && mobile.isValid()) return remember(mobile);
+  // not a mobile by the mobile patterns: the full metadata says what it is (a
+  // number of no known type still passes, as it always did); a valid number
+  // has a possible length: the length is looked at (a further parse) only to
+  // say what is wrong with one that is not valid
   const parsed = parsePhoneNumberFromString(text, defaultCountry);
   if (parsed?.isValid()) return mobileOf(parsed);
   const digits = text.replace(/\D/g, '');
@@ -84,6 +92,11 @@ function mobileOf(parsed: PhoneNumber): string {
       `The number is a ${type.toLowerCase().replace(/_/g, ' ')} number, not a mobile.`,
     );
   }
+  return remember(parsed);
+}
+
+/** The number's E.164, its calling code noted for callingCodeOf. */
+function remember(parsed: { number: string; countryCallingCode: string }): string {
   if (callingCodes.size >= CALLING_CODES_MAX) callingCodes.clear();
   callingCodes.set(parsed.number, parsed.countryCallingCode);
   return parsed.number;

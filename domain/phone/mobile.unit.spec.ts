@@ -49,6 +49,9 @@ describe('normalizeMobile', () => {
     assert.equal(problem('1380013800'), 'INVALID_NUMBER');
     assert.equal(problem('12000000000'), 'INVALID_NUMBER');
     assert.equal(problem('010-12345678'), 'NOT_A_MOBILE');
+    // non-geographic numbers keep their general pattern in the mobile-only metadata
+    assert.equal(problem('+80097007385'), 'NOT_A_MOBILE'); // toll free
+    assert.equal(problem('+80840949508'), 'NOT_A_MOBILE'); // shared cost
     assert.equal(problem('13800138000', 'XX'), 'INVALID_COUNTRY');
   });
 
