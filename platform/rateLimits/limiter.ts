@@ -365,6 +365,21 @@ export async function reserveLimitsMany(
   return Promise.all(reserveLimitsEach(redis, requests, now, options));
 }
 
+// A reservation's token: 8 random bytes in hex, cut from a pool refilled 4 KiB
+// at a time. A randomBytes() call per send (a call into OpenSSL, about 3.5 µs
+// against 0.3 µs) was 3.6% of the command service's CPU in a profile of
+// batches of 1,000.
+let tokenPool = Buffer.alloc(0);
+let tokenAt = 0;
+function reservationToken(): string {
+  if (tokenAt + 8 > tokenPool.length) {
+    tokenPool = randomBytes(4096);
+    tokenAt = 0;
+  }
+  tokenAt += 8;
+  return tokenPool.toString('hex', tokenAt - 8, tokenAt);
+}
+
 /**
  * reserveLimitsMany, one promise per send, settled as soon as the script
  * call of its chunk answers: a caller can go on with the first sends (append
@@ -395,7 +410,7 @@ export function reserveLimitsEach(
     const reservation: Reservation = {
       keys: checks.map((c) => c.key),
       kinds: checks.map((c) => c.kind),
-      token: randomBytes(8).toString('hex'),
+      token: reservationToken(),
     };
     pending.push({ index, checks, reservation });
   });
