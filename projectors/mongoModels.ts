@@ -182,7 +182,12 @@ const cacheKey = (db: Db, collection: string) => `${db.databaseName}.${collectio
 // Tenant of each stream (from its first event), per collection, remembered between batches.
 const streamTenants = new Map<string, Map<string, string | null>>();
 
-async function resolveTenants(db: Db, collection: string, events: RecordedEvent[]) {
+async function resolveTenants(
+  db: Db,
+  collection: string,
+  events: RecordedEvent[],
+  eventStore: ProjectorDeps['eventStore'],
+) {
   let known = streamTenants.get(cacheKey(db, collection));
   if (!known || known.size > 200_000) {
     known = new Map();
@@ -200,15 +205,29 @@ async function resolveTenants(db: Db, collection: string, events: RecordedEvent[
   }
   // a stream first seen earlier in this batch needs no look-up
   for (const e of events) if (e.streamVersion === 0) missing.delete(e.streamId);
-  if (missing.size > 0) {
-    const docs = await db
-      .collection(collection)
-      .find(
-        { streamId: { $in: [...missing] }, version: 0 },
-        { projection: { streamId: 1, tenantId: 1 } },
-      )
-      .toArray();
-    for (const doc of docs) known.set(String(doc.streamId), text(doc.tenantId) ?? null);
+  // The tenant a stream's first event gave its record, from that event in the
+  // store (one round trip by key), not a find in audit_log: FerretDB 1.x
+  // answers a $in by decoding the whole collection. A first event that names
+  // no tenant (a verification) takes its message's: one hop more.
+  const via = new Map<string, string>(); // message stream -> the streams waiting for it
+  for (let hop = 0; hop < 2 && missing.size > 0; hop++) {
+    const firsts = await eventStore.readStreams([...missing], { limit: 1 });
+    missing.clear();
+    for (const [stream, [first]] of firsts) {
+      const waiting = [stream, ...[...via].filter(([, m]) => m === stream).map(([s]) => s)];
+      if (!first) continue; // no such stream (any more): no tenant, as before
+      const tenant = directTenant(first);
+      const next = tenant === undefined ? lookup(first) : undefined;
+      if (next !== undefined && hop === 0) {
+        if (known.has(next)) for (const s of waiting) known.set(s, known.get(next) ?? null);
+        else {
+          via.set(stream, next);
+          missing.add(next);
+        }
+        continue;
+      }
+      for (const s of waiting) known.set(s, tenant ?? null);
+    }
   }
   return events.map((e) => {
     const stream = lookup(e);
@@ -246,8 +265,8 @@ export const auditLog = mongoProjection({
     { key: { streamId: 1, version: 1 }, name: 'ix_stream_version' },
   ],
   batchWindowMs: 150,
-  async applyDocs(db, collection, events) {
-    const tenants = await resolveTenants(db, collection, events);
+  async applyDocs(db, collection, events, deps) {
+    const tenants = await resolveTenants(db, collection, events, deps.eventStore);
     const docs = events.map((e, i) => auditDocument(e, tenants[i] ?? null));
     // one insert per batch: the SQLite behind FerretDB takes one writer at a
     // time, so parallel inserts only wait on each other's locks
