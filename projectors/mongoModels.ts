@@ -208,26 +208,23 @@ async function resolveTenants(
   // The tenant a stream's first event gave its record, from that event in the
   // store (one round trip by key), not a find in audit_log: FerretDB 1.x
   // answers a $in by decoding the whole collection. A first event that names
-  // no tenant (a verification) takes its message's: one hop more.
-  const via = new Map<string, string>(); // message stream -> the streams waiting for it
-  for (let hop = 0; hop < 2 && missing.size > 0; hop++) {
-    const firsts = await eventStore.readStreams([...missing], { limit: 1 });
-    missing.clear();
-    for (const [stream, [first]] of firsts) {
-      const waiting = [stream, ...[...via].filter(([, m]) => m === stream).map(([s]) => s)];
+  // no tenant but a message (a verification) took its message's.
+  if (missing.size > 0) {
+    const viaMessage = new Map<string, string>(); // stream -> the message stream it takes after
+    for (const [stream, [first]] of await eventStore.readStreams([...missing], { limit: 1 })) {
       if (!first) continue; // no such stream (any more): no tenant, as before
       const tenant = directTenant(first);
-      const next = tenant === undefined ? lookup(first) : undefined;
-      if (next !== undefined && hop === 0) {
-        if (known.has(next)) for (const s of waiting) known.set(s, known.get(next) ?? null);
-        else {
-          via.set(stream, next);
-          missing.add(next);
-        }
-        continue;
-      }
-      for (const s of waiting) known.set(s, tenant ?? null);
+      const message = tenant === undefined ? lookup(first) : undefined;
+      if (message === undefined) known.set(stream, tenant ?? null);
+      else viaMessage.set(stream, message);
     }
+    const messages = [...new Set(viaMessage.values())].filter((m) => !known.has(m));
+    if (messages.length > 0) {
+      for (const [m, [first]] of await eventStore.readStreams(messages, { limit: 1 })) {
+        if (first) known.set(m, directTenant(first) ?? null);
+      }
+    }
+    for (const [stream, m] of viaMessage) if (known.has(m)) known.set(stream, known.get(m)!);
   }
   return events.map((e) => {
     const stream = lookup(e);
