@@ -92,22 +92,17 @@ export function floorMinute(at: Date): Date {
   return new Date(Math.floor(at.getTime() / 60_000) * 60_000);
 }
 
-/** The aggregate document of one minute from all its raw events. */
-export function aggregateMinute(minute: Date, events: readonly RawTracking[]): MinuteAggregate {
-  const counts = {
-    sendAccepted: 0,
-    sendRejected: 0,
-    supplierCall: 0,
-    webhookReceived: 0,
-    receiptMismatched: 0,
-  };
-  const mismatches = new Map<
+/** What a minute's aggregate is made from, raw event by raw event (addToMinute). */
+export interface MinuteTally {
+  total: number;
+  counts: MinuteAggregate['counts'];
+  mismatches: Map<
     string,
     { account: string; vendor: string | null; reason: string; count: number }
-  >();
-  const rejections = new Map<string, number>();
-  const webhooks = new Map<string, number>();
-  const suppliers = new Map<
+  >;
+  rejections: Map<string, number>;
+  webhooks: Map<string, number>;
+  suppliers: Map<
     string,
     {
       account: string;
@@ -117,63 +112,88 @@ export function aggregateMinute(minute: Date, events: readonly RawTracking[]): M
       latencies: number[];
       codes: Map<string, number>;
     }
-  >();
-  for (const e of events) {
-    switch (e.type) {
-      case 'send.accepted':
-        counts.sendAccepted++;
-        break;
-      case 'send.rejected':
-        counts.sendRejected++;
-        countsOf(rejections, e.rule ?? NO_ACCOUNT);
-        break;
-      case 'webhook.received':
-        counts.webhookReceived++;
-        countsOf(webhooks, e.kind ?? NO_ACCOUNT);
-        break;
-      case 'receipt.mismatched': {
-        counts.receiptMismatched++;
-        const account = e.supplierAccount ?? NO_ACCOUNT;
-        const reason = e.code ?? 'UNMATCHED';
-        const key = `${account}\u0000${reason}`;
-        const m = mismatches.get(key) ?? { account, vendor: e.vendor ?? null, reason, count: 0 };
-        m.count++;
-        mismatches.set(key, m);
-        break;
+  >;
+}
+
+export function newMinuteTally(): MinuteTally {
+  return {
+    total: 0,
+    counts: {
+      sendAccepted: 0,
+      sendRejected: 0,
+      supplierCall: 0,
+      webhookReceived: 0,
+      receiptMismatched: 0,
+    },
+    mismatches: new Map(),
+    rejections: new Map(),
+    webhooks: new Map(),
+    suppliers: new Map(),
+  };
+}
+
+/** Counts one raw event into a minute's tally. */
+export function addToMinute(t: MinuteTally, e: RawTracking): void {
+  const counts = t.counts;
+  t.total++;
+  switch (e.type) {
+    case 'send.accepted':
+      counts.sendAccepted++;
+      break;
+    case 'send.rejected':
+      counts.sendRejected++;
+      countsOf(t.rejections, e.rule ?? NO_ACCOUNT);
+      break;
+    case 'webhook.received':
+      counts.webhookReceived++;
+      countsOf(t.webhooks, e.kind ?? NO_ACCOUNT);
+      break;
+    case 'receipt.mismatched': {
+      counts.receiptMismatched++;
+      const account = e.supplierAccount ?? NO_ACCOUNT;
+      const reason = e.code ?? 'UNMATCHED';
+      const key = `${account}\u0000${reason}`;
+      const m = t.mismatches.get(key) ?? { account, vendor: e.vendor ?? null, reason, count: 0 };
+      m.count++;
+      t.mismatches.set(key, m);
+      break;
+    }
+    case 'supplier.call': {
+      counts.supplierCall++;
+      const account = e.supplierAccount ?? NO_ACCOUNT;
+      const outcome = e.outcome ?? 'unknown';
+      const key = `${account}\u0000${outcome}`;
+      let s = t.suppliers.get(key);
+      if (!s) {
+        s = {
+          account,
+          vendor: e.vendor ?? null,
+          outcome,
+          count: 0,
+          latencies: [],
+          codes: new Map(),
+        };
+        t.suppliers.set(key, s);
       }
-      case 'supplier.call': {
-        counts.supplierCall++;
-        const account = e.supplierAccount ?? NO_ACCOUNT;
-        const outcome = e.outcome ?? 'unknown';
-        const key = `${account}\u0000${outcome}`;
-        let s = suppliers.get(key);
-        if (!s) {
-          s = {
-            account,
-            vendor: e.vendor ?? null,
-            outcome,
-            count: 0,
-            latencies: [],
-            codes: new Map(),
-          };
-          suppliers.set(key, s);
-        }
-        s.count++;
-        if (s.vendor === null && e.vendor) s.vendor = e.vendor;
-        if (typeof e.latencyMs === 'number') s.latencies.push(e.latencyMs);
-        if (e.code !== undefined) countsOf(s.codes, e.code);
-        break;
-      }
+      s.count++;
+      if (s.vendor === null && e.vendor) s.vendor = e.vendor;
+      if (typeof e.latencyMs === 'number') s.latencies.push(e.latencyMs);
+      if (e.code !== undefined) countsOf(s.codes, e.code);
+      break;
     }
   }
+}
+
+/** The aggregate document of a minute from its tally (which it leaves as it is). */
+export function minuteOf(minute: Date, t: MinuteTally): MinuteAggregate {
   return {
     _id: minuteKey(minute),
     minute,
-    total: events.length,
-    counts,
-    rejections: sortedCounts(rejections, 'rule'),
-    webhooks: sortedCounts(webhooks, 'kind'),
-    suppliers: [...suppliers.values()]
+    total: t.total,
+    counts: { ...t.counts },
+    rejections: sortedCounts(t.rejections, 'rule'),
+    webhooks: sortedCounts(t.webhooks, 'kind'),
+    suppliers: [...t.suppliers.values()]
       .sort((a, b) =>
         a.account === b.account ? (a.outcome < b.outcome ? -1 : 1) : a.account < b.account ? -1 : 1,
       )
@@ -185,8 +205,17 @@ export function aggregateMinute(minute: Date, events: readonly RawTracking[]): M
         latency: latencyStats(s.latencies),
         codes: sortedCounts(s.codes, 'code'),
       })),
-    receiptMismatches: [...mismatches.values()].sort((a, b) =>
-      a.account === b.account ? (a.reason < b.reason ? -1 : 1) : a.account < b.account ? -1 : 1,
-    ),
+    receiptMismatches: [...t.mismatches.values()]
+      .map((m) => ({ ...m }))
+      .sort((a, b) =>
+        a.account === b.account ? (a.reason < b.reason ? -1 : 1) : a.account < b.account ? -1 : 1,
+      ),
   };
+}
+
+/** The aggregate document of one minute from all its raw events. */
+export function aggregateMinute(minute: Date, events: readonly RawTracking[]): MinuteAggregate {
+  const t = newMinuteTally();
+  for (const e of events) addToMinute(t, e);
+  return minuteOf(minute, t);
 }

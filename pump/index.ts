@@ -17,7 +17,15 @@
 // `tracking_dirty` (durably, before its offsets are committed); the recompute
 // clears a mark only if no batch marked the minute again meanwhile, and a
 // pump that starts recomputes what is marked, so a crash loses nothing.
-import { createHash } from 'node:crypto';
+//
+// A running pump also tallies what it wrote into each recent minute
+// (MinuteTallies), so that a round costs no read of the raw events: before a
+// pump first writes into a minute's collection it records itself as a writer
+// of that minute (`tracking_writers`), and a minute whose only writer is this
+// pump is aggregated from its tally, which holds exactly the events its
+// inserts added. A minute another pump (or an earlier run of this one) wrote
+// into, or one whose insert failed halfway, is read back from its collection.
+import { createHash, randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Kafka } from 'kafkajs';
@@ -31,7 +39,16 @@ import {
   type TrackingEvent,
 } from '../platform/tracking/index.ts';
 import { ensureTopics, runSupervisedConsumer } from '../platform/kafka/index.ts';
-import { aggregateMinute, floorMinute, minuteKey, type RawTracking } from './aggregate.ts';
+import {
+  addToMinute,
+  aggregateMinute,
+  floorMinute,
+  minuteKey,
+  minuteOf,
+  newMinuteTally,
+  type MinuteTally,
+  type RawTracking,
+} from './aggregate.ts';
 
 export * from './aggregate.ts';
 
@@ -39,6 +56,8 @@ export const TRACKING_EVENTS = 'tracking_events';
 export const TRACKING_MINUTES = 'tracking_minutes';
 export const TRACKING_DEADLETTER = 'tracking_deadletter';
 export const TRACKING_DIRTY = 'tracking_dirty';
+/** Which pumps wrote into a recent minute's collection: {_id: `<minute>|<writer>`, minute, writer}. */
+export const TRACKING_WRITERS = 'tracking_writers';
 /** Longest a touched minute waits for its aggregate in the running pump. */
 export const RECOMPUTE_EVERY_MS = 2_000;
 export const PUMP_GROUP = 'streaming-pump';
@@ -74,7 +93,29 @@ export async function dropOldMinutes(db: Db, now = Date.now()): Promise<number> 
       .catch(() => undefined);
     dropped++;
   }
+  await db
+    .collection(TRACKING_WRITERS)
+    .deleteMany({ minute: { $lt: new Date(now - RECENT_DROP_MS) } });
   return dropped;
+}
+
+/**
+ * What one pump wrote into each recent minute's collection, tallied as it
+ * wrote (null: not known exactly, read the collection). `writer` names this
+ * pump in TRACKING_WRITERS; a new pump (a restart) is a new writer.
+ */
+export interface MinuteTallies {
+  writer: string;
+  minutes: Map<string, { minute: Date; tally: MinuteTally | null }>;
+}
+
+export const minuteTallies = (): MinuteTallies => ({ writer: randomUUID(), minutes: new Map() });
+
+/** Forgets the tallies of minutes no longer recent (those are read from tracking_events). */
+function pruneTallies(tallies: MinuteTallies, now: number): void {
+  for (const [key, entry] of tallies.minutes) {
+    if (!isRecent(entry.minute, now)) tallies.minutes.delete(key);
+  }
 }
 
 export interface PumpDeps {
@@ -179,15 +220,22 @@ async function insertNew(
   db: Db,
   collection: string,
   docs: Record<string, unknown>[],
-): Promise<void> {
-  if (docs.length === 0) return;
+): Promise<Set<number>> {
+  const duplicates = new Set<number>();
+  if (docs.length === 0) return duplicates;
   try {
     await db.collection(collection).insertMany(docs, { ordered: false });
   } catch (err) {
     const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
-    const list = Array.isArray(writeErrors) ? (writeErrors as { code?: unknown }[]) : undefined;
+    const list = Array.isArray(writeErrors)
+      ? (writeErrors as { code?: unknown; index?: unknown }[])
+      : writeErrors === undefined
+        ? undefined
+        : [writeErrors as { code?: unknown; index?: unknown }];
     if (!list || list.length === 0 || !list.every((e) => e.code === 11000)) throw err;
+    for (const e of list) duplicates.add(Number(e.index));
   }
+  return duplicates;
 }
 
 const RAW_FIELDS = {
@@ -203,24 +251,61 @@ const RAW_FIELDS = {
   latencyMs: 1,
 } as const;
 
+/** Recent minutes whose only writer is this pump (tallies), of those given. */
+async function ownMinutes(
+  db: Db,
+  tallies: MinuteTallies,
+  recent: readonly Date[],
+): Promise<Set<string>> {
+  const candidates = recent.filter((m) => tallies.minutes.get(minuteKey(m))?.tally);
+  const own = new Set<string>();
+  if (candidates.length === 0) return own;
+  const writers = new Map<string, Set<string>>();
+  const marks = await db
+    .collection<{ _id: string; minute: Date; writer: string }>(TRACKING_WRITERS)
+    .find({ minute: { $in: candidates } })
+    .toArray();
+  for (const mark of marks) {
+    const key = minuteKey(mark.minute);
+    writers.set(key, (writers.get(key) ?? new Set()).add(mark.writer));
+  }
+  for (const minute of candidates) {
+    const w = writers.get(minuteKey(minute));
+    if (w?.size === 1 && w.has(tallies.writer)) own.add(minuteKey(minute));
+  }
+  return own;
+}
+
 /**
  * Recomputes the aggregate documents of these minutes from their raw events:
- * a recent minute's own collection, or tracking_events (served by the
- * `minute` index on MongoDB; FerretDB 1.x scans).
+ * this pump's tally of a recent minute only it wrote, a recent minute's own
+ * collection, or tracking_events (served by the `minute` index on MongoDB;
+ * FerretDB 1.x scans).
  */
-export async function recomputeMinutes(db: Db, minutes: readonly Date[]): Promise<void> {
+export async function recomputeMinutes(
+  db: Db,
+  minutes: readonly Date[],
+  tallies?: MinuteTallies,
+): Promise<void> {
   if (minutes.length === 0) return;
   const now = Date.now();
+  if (tallies) pruneTallies(tallies, now);
   const recent = minutes.filter((m) => isRecent(m, now));
   const older = minutes.filter((m) => !isRecent(m, now));
+  // read the writers before the tallies: a writer records itself before it inserts
+  const own = tallies ? await ownMinutes(db, tallies, recent) : new Set<string>();
+  const tallied = new Map<string, MinuteTally>();
   const raw: RawTracking[] = [];
   for (const minute of recent) {
-    raw.push(
-      ...(await db
-        .collection<RawTracking>(recentCollection(minute))
-        .find({}, { projection: RAW_FIELDS })
-        .toArray()),
-    );
+    const tally = own.has(minuteKey(minute))
+      ? tallies?.minutes.get(minuteKey(minute))?.tally
+      : undefined;
+    if (tally) {
+      tallied.set(minuteKey(minute), tally);
+      continue;
+    }
+    // the copies hold only the aggregated fields (and _id): no projection to apply
+    raw.push(...(await db.collection<RawTracking>(recentCollection(minute)).find().toArray()));
   }
   if (older.length > 0) {
     raw.push(
@@ -234,7 +319,10 @@ export async function recomputeMinutes(db: Db, minutes: readonly Date[]): Promis
   for (const e of raw) byMinute.get(minuteKey(e.minute))?.push(e);
   const coll = db.collection<{ _id: string; total: number }>(TRACKING_MINUTES);
   for (const minute of minutes) {
-    const agg = aggregateMinute(minute, byMinute.get(minuteKey(minute)) ?? []);
+    const tally = tallied.get(minuteKey(minute));
+    const agg = tally
+      ? minuteOf(minute, tally)
+      : aggregateMinute(minute, byMinute.get(minuteKey(minute)) ?? []);
     if (agg.total === 0) continue;
     const { _id, ...fields } = agg;
     try {
@@ -258,8 +346,9 @@ export async function processBatch(
   db: Db,
   suppliers: Config['suppliers'],
   messages: readonly RawMessage[],
-  options: { deferMinutes?: boolean } = {},
+  options: { deferMinutes?: boolean; tallies?: MinuteTallies } = {},
 ): Promise<BatchResult> {
+  const { tallies } = options;
   const vendors = new Map(suppliers.map((s) => [s.id, s.vendor]));
   const receivedAt = new Date();
   const raws = new Map<string, Record<string, unknown>>();
@@ -299,7 +388,7 @@ export async function processBatch(
   await insertNew(db, TRACKING_EVENTS, [...raws.values()]);
   // and each recent minute's copy, which its recompute reads
   const now = Date.now();
-  const perMinute = new Map<string, Record<string, unknown>[]>();
+  const perMinute = new Map<string, { minute: Date; docs: Record<string, unknown>[] }>();
   for (const doc of raws.values()) {
     const minute = doc.minute as Date;
     if (!isRecent(minute, now)) continue;
@@ -307,13 +396,46 @@ export async function processBatch(
     // only what the aggregate reads: smaller documents, cheaper to write and to read
     const copy: Record<string, unknown> = { _id: doc._id };
     for (const field of Object.keys(RAW_FIELDS)) if (field in doc) copy[field] = doc[field];
-    perMinute.set(name, [...(perMinute.get(name) ?? []), copy]);
+    const group = perMinute.get(name) ?? { minute, docs: [] };
+    group.docs.push(copy);
+    perMinute.set(name, group);
   }
-  for (const [name, docs] of perMinute) await insertNew(db, name, docs);
+  if (tallies) {
+    // this pump becomes a writer of a minute before its first insert there
+    const first = [...perMinute.values()].filter((g) => !tallies.minutes.has(minuteKey(g.minute)));
+    await insertNew(
+      db,
+      TRACKING_WRITERS,
+      first.map(({ minute }) => ({
+        _id: `${minuteKey(minute)}|${tallies.writer}`,
+        minute,
+        writer: tallies.writer,
+      })),
+    );
+    for (const { minute } of first) {
+      tallies.minutes.set(minuteKey(minute), { minute, tally: newMinuteTally() });
+    }
+  }
+  for (const [name, { minute, docs }] of perMinute) {
+    const entry = tallies?.minutes.get(minuteKey(minute));
+    let duplicates: Set<number>;
+    try {
+      duplicates = await insertNew(db, name, docs);
+    } catch (err) {
+      if (entry) entry.tally = null; // some may be in: no longer known exactly
+      throw err;
+    }
+    // what this insert added (a duplicate was there before, written by whoever recorded it)
+    if (entry?.tally) {
+      docs.forEach(
+        (d, i) => duplicates.has(i) || addToMinute(entry.tally!, d as unknown as RawTracking),
+      );
+    }
+  }
   await insertNew(db, TRACKING_DEADLETTER, [...dead.values()]);
   const minutes = new Map<string, Date>();
   for (const doc of raws.values()) minutes.set(minuteKey(doc.minute as Date), doc.minute as Date);
-  if (!options.deferMinutes) await recomputeMinutes(db, [...minutes.values()]);
+  if (!options.deferMinutes) await recomputeMinutes(db, [...minutes.values()], tallies);
   return {
     stored: raws.size,
     deadLettered: dead.size,
@@ -344,13 +466,14 @@ export async function markDirty(db: Db, minutes: readonly Date[]): Promise<void>
 }
 
 /** Recomputes every marked minute; a mark set again meanwhile stays for the next round. */
-export async function recomputeDirty(db: Db): Promise<number> {
+export async function recomputeDirty(db: Db, tallies?: MinuteTallies): Promise<number> {
   const dirty = db.collection<DirtyMinute>(TRACKING_DIRTY);
   const marks = await dirty.find().toArray();
   if (marks.length === 0) return 0;
   await recomputeMinutes(
     db,
     marks.map((m) => m.minute),
+    tallies,
   );
   await dirty.deleteMany({ $or: marks.map((m) => ({ _id: m._id, seq: m.seq })) });
   return marks.length;
@@ -379,6 +502,7 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
   }
   // On a new broker nobody may have published yet: subscribing to a missing topic fails.
   await ensureTopics(kafka, [{ topic }]);
+  const tallies = minuteTallies();
   // minutes marked by a pump that stopped before recomputing them
   let recomputing: Promise<void> = Promise.resolve();
   let marked = true;
@@ -386,7 +510,7 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
     if (!marked) return recomputing; // nothing touched since the last round: no query
     marked = false;
     recomputing = recomputing
-      .then(() => recomputeDirty(deps.mongo.db))
+      .then(() => recomputeDirty(deps.mongo.db, tallies))
       .then(
         () => undefined,
         (err: unknown) => {
@@ -450,7 +574,7 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
             partition: batch.partition,
             offset: m.offset,
           })),
-          { deferMinutes: true },
+          { deferMinutes: true, tallies },
         );
         await markDirty(deps.mongo.db, result.minuteDates);
         marked = true;

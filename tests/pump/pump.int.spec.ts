@@ -13,12 +13,16 @@ import { createKafka } from '../../platform/clients/index.ts';
 import { createLogger } from '../../platform/logger/index.ts';
 import {
   dropOldMinutes,
+  markDirty,
+  minuteTallies,
   processBatch,
+  recomputeDirty,
   RECENT_DROP_MS,
   startPump,
   TRACKING_DEADLETTER,
   TRACKING_EVENTS,
   TRACKING_MINUTES,
+  TRACKING_WRITERS,
   type Pump,
 } from '../../pump/index.ts';
 
@@ -311,5 +315,63 @@ describe('tracking pump', () => {
     assert.ok((await minuteCollections()).length > 0);
     await dropOldMinutes(db, Date.now() + RECENT_DROP_MS);
     assert.deepEqual(await minuteCollections(), []);
+  });
+
+  it('aggregates a minute from its tally only while no other pump wrote into it', async () => {
+    const own = mongo.db(`streaming_t_${randomBytes(4).toString('hex')}`);
+    try {
+      const minute = Math.floor(Date.now() / 60_000) * 60_000;
+      const call = (i: number) =>
+        JSON.stringify({
+          id: randomUUID(),
+          type: 'supplier.call',
+          at: new Date(minute + (i % 50) * 1000).toISOString(),
+          service: 'test',
+          supplierAccount: 'sim-aliyun',
+          outcome: 'accepted',
+          latencyMs: i,
+        });
+      const total = async () =>
+        (
+          await own
+            .collection<{ _id: string; total: number }>(TRACKING_MINUTES)
+            .findOne({ _id: new Date(minute).toISOString() })
+        )?.total;
+      const [a, b] = [minuteTallies(), minuteTallies()];
+      const batch = async (tallies: typeof a, values: string[]) => {
+        const r = await processBatch(
+          own,
+          config.suppliers,
+          values.map((value) => ({ value })),
+          {
+            deferMinutes: true,
+            tallies,
+          },
+        );
+        await markDirty(own, r.minuteDates);
+      };
+
+      // one pump alone: its tally, redelivered events counted once
+      const first = Array.from({ length: 40 }, (_, i) => call(i));
+      await batch(a, first);
+      await batch(a, first.slice(0, 10));
+      await recomputeDirty(own, a);
+      assert.equal(await total(), 40);
+      assert.equal(
+        (await own.collection(TRACKING_MINUTES).findOne())?.suppliers[0].latency.p50,
+        19,
+      );
+
+      // a second pump writes into the same minute: neither tally is the whole minute
+      await batch(b, [...first.slice(30), ...Array.from({ length: 25 }, (_, i) => call(100 + i))]);
+      assert.equal(await own.collection(TRACKING_WRITERS).countDocuments(), 2);
+      await recomputeDirty(own, a);
+      assert.equal(await total(), 65);
+      await batch(b, [call(200)]);
+      await recomputeDirty(own, b);
+      assert.equal(await total(), 66);
+    } finally {
+      await own.dropDatabase();
+    }
   });
 });

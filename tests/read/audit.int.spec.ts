@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { NewEvent } from '../../platform/eventStore/index.ts';
+import { liveCollection } from '../../platform/readModels/index.ts';
 import { startProjectors } from '../../projectors/index.ts';
 import { auditExport, auditVerify, verifyAuditText } from '../../query-service/index.ts';
 import { appendWorkload, readSide, type ReadSide, type Workload } from '../../testing/readSide.ts';
@@ -147,5 +150,79 @@ describe('audit export', () => {
     const result = await auditVerify(out, side.config.audit.key);
     assert.equal(result.ok, false);
     assert.equal(result.problems[0]!.kind, 'edited');
+  });
+
+  it("names the tenant of a stream whose start an instance did not see, through a verification's message", async () => {
+    const tenant = `tenant-${randomUUID()}`;
+    const messageId = randomUUID();
+    const [message, verification] = [`message-${messageId}`, `verification-${randomUUID()}`];
+    const ev = (type: string, data: Record<string, unknown>): NewEvent => ({
+      type,
+      data,
+      metadata: { actor: { type: 'system', id: 'test' }, timestamp: new Date().toISOString() },
+    });
+    const project = async (upTo: number) => {
+      const running = startProjectors(side.deps, { only: ['audit_log'], maxWaitMs: 5 });
+      assert.equal(await running.waitFor(upTo, 20_000), true);
+      await running.close(); // the next instance starts knowing no stream's tenant
+    };
+    // 1. the streams start (their first events name the tenant, or the message)
+    const [accepted] = (await side.deps.eventStore.readAll({ limit: 100_000 })).filter(
+      (e) => e.type === 'sms.accepted.v1',
+    );
+    await side.deps.eventStore.append(
+      message,
+      [ev('sms.accepted.v1', { ...accepted!.data, messageId, tenantId: tenant })],
+      'no_stream',
+    );
+    const verificationId = randomUUID();
+    const first = await side.deps.eventStore.append(
+      verification,
+      [
+        ev('verification.issued.v1', {
+          verificationId,
+          messageId,
+          templateCode: String(accepted!.data.templateCode),
+          codeHash: 'hmac:deadbeef',
+          expiresAt: new Date(Date.now() + 300_000).toISOString(),
+          maxAttempts: 3,
+        }),
+      ],
+      'no_stream',
+    );
+    await project(first.position);
+    // 2. later events that name no tenant, for a new instance
+    await side.deps.eventStore.append(
+      message,
+      [
+        ev('sms.submitted.v1', {
+          messageId,
+          supplierAccount: 'sim-aliyun',
+          supplierMessageId: 's1',
+        }),
+      ],
+      0,
+    );
+    const last = await side.deps.eventStore.append(
+      verification,
+      [ev('verification.check-failed.v1', { verificationId, attemptsLeft: 2 })],
+      0,
+    );
+    await project(last.position);
+    const records = await side.deps.mongo.db
+      .collection<{ streamId: string; version: number; tenantId: string | null }>(
+        await liveCollection(side.deps.mongo.db, 'audit_log'),
+      )
+      .find({ streamId: { $in: [message, verification] } })
+      .toArray();
+    assert.deepEqual(
+      records.map((r) => [r.streamId, r.version, r.tenantId]).sort(),
+      [
+        [message, 0, tenant],
+        [message, 1, tenant],
+        [verification, 0, tenant],
+        [verification, 1, tenant],
+      ].sort(),
+    );
   });
 });
