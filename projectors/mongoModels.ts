@@ -359,12 +359,26 @@ interface TimelineState {
   trustedAfter: number;
   /** What this instance wrote, and where: open (in flight) or final. */
   docs: Map<string, { doc: TimelineDoc; open: boolean }>;
+  /** Open versions of messages now final, deleted in bulk (GARBAGE_EVERY_MS). */
+  garbage: string[];
+  garbageSince: number;
   /** The high-water mark stored: batches up to it write without moving it. */
   highWater: number;
 }
 const timelineStates = new Map<string, TimelineState>();
-const forgetTimelines = (key: string) => void timelineStates.delete(key);
+/** Garbage of a state forgotten (after a failed batch, a new term) before its sweep. */
+const carriedGarbage = new Map<string, string[]>();
+const forgetTimelines = (key: string) => {
+  const state = timelineStates.get(key);
+  if (state && state.garbage.length > 0) {
+    carriedGarbage.set(key, [...(carriedGarbage.get(key) ?? []), ...state.garbage]);
+  }
+  timelineStates.delete(key);
+};
 const timelineId = 'message_timelines@1';
+/** How long the open versions of final messages may wait for their bulk delete. */
+export const GARBAGE_EVERY_MS = 5_000;
+const GARBAGE_MAX = 20_000;
 /**
  * How far past a batch the high-water mark is set: one write per that many
  * positions, not one per batch; an instance that takes over looks up (by _id)
@@ -372,17 +386,16 @@ const timelineId = 'message_timelines@1';
  */
 const HIGH_WATER_AHEAD = 5_000;
 
-// On FerretDB 1.24 (SQLite) an insert is cheap and a find by _id equality
-// costs a scan in SQL; every delete by more than one _id, update by more than
-// _id, and $in decodes the whole collection in Go (platform/readModels). So
-// while a message is in flight each new stream version is inserted as a
-// document of its own into the open collection (never updated), and a final
-// message's document is inserted once into the final collection. The open
-// versions of final messages stay, hidden from readers by the final document,
-// until retention removes the message: deleting them cost a decode of the
-// whole open collection, which under the default caps holds every message
-// still waiting for its turn (measured: one deleteMany with $in over 10,000
-// open documents 1.8-3.4 s of FerretDB CPU, run every 5 s).
+// On FerretDB 1.24 (SQLite) an insert and a find by _id equality are cheap;
+// every delete, update and $in decodes the whole collection
+// (platform/readModels). So while a message is in flight each new stream
+// version is inserted as a document of its own into the open collection
+// (never updated), a final message's document is inserted once into the
+// final collection, and the open versions of final messages are deleted in
+// one deleteMany every GARBAGE_EVERY_MS: one scan of the open collection
+// every few seconds instead of one per batch. Open documents a crash leaves
+// behind are hidden from readers by the final document (and trimmed by
+// retention).
 //
 // The single active instance (the projection lock) remembers what it wrote,
 // so it reads a document only after a restart. Before a batch writes, it
@@ -406,8 +419,11 @@ async function timelineState(db: Db, collection: string): Promise<TimelineState>
     state = {
       trustedAfter: Math.max(written?.position ?? 0, checkpoint),
       docs: new Map(),
+      garbage: carriedGarbage.get(cacheKey(db, collection)) ?? [],
       highWater: written?.position ?? 0,
+      garbageSince: Date.now(),
     };
+    carriedGarbage.delete(cacheKey(db, collection));
     timelineStates.set(cacheKey(db, collection), state);
   }
   return state;
@@ -419,6 +435,14 @@ const openDoc = (doc: TimelineDoc): OpenDoc => ({
   _id: openTimelineId(doc._id, doc.lastVersion),
   messageId: doc._id,
 });
+/** The open versions a message may have, up to (and with) its document's lastVersion. */
+const openVersions = (doc: TimelineDoc): string[] => {
+  const first = Number(doc.states[0]?.version ?? 0);
+  return Array.from({ length: doc.lastVersion - first + 1 }, (_, i) =>
+    openTimelineId(doc._id, first + i),
+  );
+};
+
 async function insertIgnoringDuplicates<T extends Document>(
   coll: Collection<T>,
   docs: OptionalUnlessRequiredId<T>[],
@@ -491,6 +515,7 @@ export const messageTimelines = mongoProjection({
     const toOpen: OpenDoc[] = [];
     const toFinal: TimelineDoc[] = [];
     const fromFinal: string[] = [];
+    const garbage: string[] = [];
     for (const [id, list] of byMessage) {
       const before = existing.get(id);
       let seen = before?.doc.lastVersion ?? -1;
@@ -520,6 +545,7 @@ export const messageTimelines = mongoProjection({
       if (closed) {
         if (before && !before.open) fromFinal.push(id);
         toFinal.push(next);
+        garbage.push(...openVersions(next)); // what it had in the open collection
       } else {
         toOpen.push(...versions.map(openDoc));
       }
@@ -531,6 +557,9 @@ export const messageTimelines = mongoProjection({
     //    (rare: an event after the end) are deleted first, so a crash leaves a
     //    document missing (rebuilt later), never two of them
     const upTo = events[events.length - 1]!.position;
+    const sweep =
+      state.garbage.length + garbage.length >= GARBAGE_MAX ||
+      Date.now() - state.garbageSince >= GARBAGE_EVERY_MS;
     try {
       if (upTo > state.highWater) {
         // ahead of this batch, so that most batches need not move it
@@ -544,17 +573,18 @@ export const messageTimelines = mongoProjection({
           );
         state.highWater = mark;
       }
-      // one delete by _id each: FerretDB 1.x filters a $in by decoding every final document
-      if (fromFinal.length > 0) {
-        await final.bulkWrite(
-          fromFinal.map((id) => ({ deleteOne: { filter: { _id: id } } })),
-          { ordered: false },
-        );
-      }
+      if (fromFinal.length > 0) await final.deleteMany({ _id: { $in: fromFinal } });
       await Promise.all([
         insertIgnoringDuplicates(open, toOpen),
         insertIgnoringDuplicates(final, toFinal),
       ]);
+      // the open versions of final messages, once their final documents are in
+      state.garbage.push(...garbage);
+      if (sweep && state.garbage.length > 0) {
+        await open.deleteMany({ _id: { $in: state.garbage } });
+        state.garbage = [];
+        state.garbageSince = Date.now();
+      }
     } catch (err) {
       // unsure what is stored now: forget, and let the retry read the documents
       forgetTimelines(cacheKey(db, collection));

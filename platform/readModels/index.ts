@@ -10,13 +10,12 @@
 // flight one document per stream version in `<live>_open`
 // (`_id: <messageId>:<version>`, `messageId`), each the whole timeline as of
 // that version. On FerretDB 1.24 (SQLite) an insert and a find by `_id`
-// equality are cheap, but a filter on anything more than one `_id` (a `$in`,
-// a second field) reads and decodes the whole collection (measured: one
-// updateOne filtered on `_id` and a version among 10,000 documents 314 ms, a
-// findOne 5 ms). So the projector only inserts while a message is in flight
-// and inserts its final document once; the open versions of a final message
-// stay until retention removes the message. A reader looks in the final
-// collection first, then walks the open versions.
+// equality are cheap, but every update, delete or `$in` reads and decodes
+// the whole collection (measured: one updateOne by `_id` among 10,000
+// documents 314 ms, a findOne 5 ms). So the projector only inserts while a
+// message is in flight, inserts its final document once, and deletes the
+// open versions of final messages in bulk every few seconds; a reader looks
+// in the final collection first, then walks the open versions.
 import type { Db, Document } from 'mongodb';
 
 export const READ_MODEL_POINTERS = 'read_model_pointers';

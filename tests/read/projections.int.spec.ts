@@ -76,7 +76,7 @@ describe('projections', () => {
     );
     const inFinal = await db.collection<{ status: string }>(finalName).find({}).toArray();
     const finalIds = new Set(inFinal.map((d) => String(d._id)));
-    // open: one document per version while in flight; those of final messages stay until retention
+    // open: one document per version while in flight; those of final messages await a bulk delete
     const inOpen = readersView(await db.collection(openName).find({}).toArray()).filter(
       (d) => !finalIds.has(String(d._id)),
     );

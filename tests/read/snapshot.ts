@@ -21,7 +21,7 @@ export interface Snapshot {
 /**
  * The timelines as findTimeline answers them: a message's final document, or
  * else its latest open version (open versions carry messageId; those of final
- * messages stay until retention removes the message).
+ * messages wait for a bulk delete).
  */
 export function readersView(docs: Document[]): Document[] {
   const final = new Map<string, Document>();
