@@ -3,6 +3,7 @@
 //   node bench/system.ts [--cap <per-account msg/s>] [--connections 64]
 //                        [--duration <s>] [--rate <req/s>] [--idle 10]
 //                        [--drain-max 900] [--settle-max 180] [--cpu-prof]
+//   node bench/system.ts --idle-only [--windows 3] [--idle 60]
 //
 // Runs `streaming stack up` (what `npm start` does first), then
 // `streaming start --no-stack` — the same CLI, its supervisor and children,
@@ -52,10 +53,15 @@ function arg(name: string, def: number): number {
 const flag = (name: string) => process.argv.includes(`--${name}`);
 
 const capArg = process.argv.includes('--cap') ? arg('cap', 100) : undefined;
-const connections = arg('connections', 64);
-const duration = arg('duration', capArg === undefined ? 30 : 60);
-const rate = process.argv.includes('--rate') ? arg('rate', 0) : undefined;
-const idleSeconds = arg('idle', 10);
+// --idle-only: a short, light load (5 s at 100 req/s unless told), then
+// --windows idle windows of --idle s (60 unless told), each with its load
+// average; written to bench/results/idle.json, BENCHMARKS.md left alone
+const idleOnly = flag('idle-only');
+const connections = arg('connections', idleOnly ? 8 : 64);
+const duration = arg('duration', idleOnly ? 5 : capArg === undefined ? 30 : 60);
+const rate = process.argv.includes('--rate') ? arg('rate', 0) : idleOnly ? 100 : undefined;
+const idleSeconds = arg('idle', idleOnly ? 60 : 10);
+const idleWindows = arg('windows', idleOnly ? 3 : 1);
 const drainMax = arg('drain-max', 900);
 const settleMax = arg('settle-max', 180);
 const cpuProf = flag('cpu-prof');
@@ -494,18 +500,71 @@ async function main(): Promise<void> {
     await sleep(2_000);
     const settledAt = Date.now();
 
-    // idle
-    const cpuIdle0 = sampleCpu(pids);
-    const wakeIdle0 = wakeups(pids);
-    const redisIdle0 = await redisStats(redis);
-    const sqlIdle0 = await sqlCounters();
-    const ownIdle0 = ownSql();
-    await sleep(idleSeconds * 1000);
-    const cpuIdle1 = sampleCpu(pids);
-    const wakeIdle1 = wakeups(pids);
-    const redisIdle1 = await redisStats(redis);
-    const sqlIdle1 = await sqlCounters();
-    const ownSqlIdle1 = ownSql();
+    // idle: --windows windows of --idle s; the first one is the run's figure
+    const idleWindow = async () => {
+      const loadAt = os.loadavg();
+      const cpuIdle0 = sampleCpu(pids);
+      const wakeIdle0 = wakeups(pids);
+      const redisIdle0 = await redisStats(redis);
+      const sqlIdle0 = await sqlCounters();
+      const ownIdle0 = ownSql();
+      await sleep(idleSeconds * 1000);
+      const cpuIdle1 = sampleCpu(pids);
+      const wakeIdle1 = wakeups(pids);
+      const redisIdle1 = await redisStats(redis);
+      const sqlIdle1 = await sqlCounters();
+      const ownSqlIdle1 = ownSql();
+      return {
+        cpuIdle0,
+        cpuIdle1,
+        wakeIdle0,
+        wakeIdle1,
+        redisIdle0,
+        redisIdle1,
+        sqlIdle0,
+        sqlIdle1,
+        ownIdle0,
+        ownSqlIdle1,
+        load: [loadAt, os.loadavg()].map((l) => l.map((n) => round(n, 2))),
+      };
+    };
+    const windows: Awaited<ReturnType<typeof idleWindow>>[] = [];
+    for (let w = 0; w < idleWindows; w++) {
+      windows.push(await idleWindow());
+      const last = windows[windows.length - 1]!;
+      const pct = cpuPercent(last.cpuIdle0, last.cpuIdle1, idleSeconds);
+      console.log(
+        `bench/system: idle window ${w + 1}/${idleWindows} (${idleSeconds} s, load average ${last.load[0]![0]} → ${last.load[1]![0]}): ${Object.entries(
+          pct,
+        )
+          .map(([k, v]) => `${k} ${v}%`)
+          .join(', ')}`,
+      );
+    }
+    const {
+      cpuIdle0,
+      cpuIdle1,
+      wakeIdle0,
+      wakeIdle1,
+      redisIdle0,
+      redisIdle1,
+      sqlIdle0,
+      sqlIdle1,
+      ownIdle0,
+      ownSqlIdle1,
+    } = windows[0]!;
+    const idleFigures = windows.map((w) => ({
+      loadAverage: { before: w.load[0], after: w.load[1] },
+      cpuPercentOfOneCore: cpuPercent(w.cpuIdle0, w.cpuIdle1, idleSeconds),
+      wakeupsPerSecond: Object.fromEntries(
+        Object.entries(w.wakeIdle1).map(([k, v]) => [
+          k,
+          round((v - (w.wakeIdle0[k] ?? 0)) / idleSeconds),
+        ]),
+      ),
+      redisCommands: delta(w.redisIdle0, w.redisIdle1, { info: 1 }),
+      sqlStatements: delta(w.sqlIdle0, w.sqlIdle1, minus(w.ownSqlIdle1, w.ownIdle0)),
+    }));
 
     // figures
     const accepted = result['2xx'];
@@ -618,6 +677,29 @@ async function main(): Promise<void> {
       pids,
       timeline: timeline.map((s) => ({ ...s, t: round(s.t) })),
     };
+    if (idleOnly) {
+      const file = path.join(here, 'results', 'idle.json');
+      mkdirSync(path.dirname(file), { recursive: true });
+      const idle = {
+        command: figures.command,
+        at: figures.at,
+        machine: figures.machine,
+        setup: figures.setup,
+        load: {
+          acceptedTotal: accepted,
+          dispatched,
+          drainSeconds: figures.drainSeconds,
+          settleSeconds: figures.settleSeconds,
+        },
+        idleSecondsPerWindow: idleSeconds,
+        windows: idleFigures,
+        pids,
+      };
+      console.log(JSON.stringify(idle, null, 2));
+      writeFileSync(file, `${JSON.stringify(idle, null, 2)}\n`);
+      console.log(`written ${path.relative(process.cwd(), file)}`);
+      return;
+    }
     console.log(JSON.stringify({ ...figures, timeline: `${timeline.length} samples` }, null, 2));
     const kind = capArg !== undefined ? `cap${capArg}` : 'default';
     const file = path.join(here, 'results', 'system.json');

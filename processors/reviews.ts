@@ -9,7 +9,6 @@
 //      placeholders are ours) and otherwise asks again later, less and less often.
 // The events are the truth: a due time for a review that is no longer
 // pending is dropped when it comes up.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import {
   type Decider,
@@ -32,6 +31,7 @@ import {
   type RecordedEvent,
 } from '../platform/eventStore/index.ts';
 import { optionsOf, type ProcessorDeps, type Running } from './deps.ts';
+import { napper, sleepUntil } from './napper.ts';
 import { SupplierRegistry } from './registry.ts';
 import { runCheckpointed } from './singleton.ts';
 import { outage } from '../platform/health/index.ts';
@@ -98,10 +98,20 @@ export class Reviewer {
     return { api: s.adapter, vendor: s.config.vendor };
   }
 
+  /** Called after a review is scheduled (the poll loop sleeps until the earliest one). */
+  onScheduled: () => void = () => undefined;
+
   private async schedule(due: Due, now = Date.now()): Promise<void> {
     // ask often at first, then less and less: a quarter of the time waited so far
     const delay = Math.min(this.pollMaxMs, Math.max(this.pollMs, (now - due.since) / 4));
     await this.redis.zadd(this.dueKey, now + delay, encode(due));
+    this.onScheduled();
+  }
+
+  /** When the earliest scheduled review is due (ms epoch), undefined when none is. */
+  async nextDue(): Promise<number | undefined> {
+    const first = await this.redis.zrange(this.dueKey, '0', '0', 'WITHSCORES');
+    return first.length >= 2 ? Number(first[1]) : undefined;
   }
 
   /** Step 1 for one stream: submit what is not submitted, schedule what is pending. */
@@ -323,17 +333,27 @@ export async function startReviews(deps: ProcessorDeps): Promise<Running> {
   const reviewer = new Reviewer(deps);
   // one line when polling starts failing (Redis away), one when it works again
   const polling = outage(log, 'reviews', 'redis (its due reviews)');
-  const loop = async (isClosed: () => boolean) => {
+  // Sleeps until the earliest scheduled review (at most IDLE_FALLBACK_MS), not
+  // a fixed 500 ms: with no review pending, the loop looks twice a second less.
+  // Reviews are scheduled only by this process (the lock's holder), which
+  // wakes the loop when it does.
+  const sleeper = napper();
+  reviewer.onScheduled = () => sleeper.wake();
+  const minMs = Math.min(optionsOf(deps).reviewPollMs, 500);
+  const loop = async (isClosed: () => boolean, ended: Promise<void>) => {
+    void ended.then(() => sleeper.wake());
     while (!isClosed()) {
+      let napMs: number;
       try {
         const n = await reviewer.pollDue();
-        polling.ok();
         if (n === 100) continue;
+        napMs = sleepUntil(await reviewer.nextDue(), minMs);
+        polling.ok();
       } catch (err) {
         polling.failed(err);
-        await sleep(1_000);
+        napMs = 1_000;
       }
-      await sleep(Math.min(optionsOf(deps).reviewPollMs, 500));
+      await sleeper.nap(napMs);
     }
   };
   return runCheckpointed(deps, {

@@ -10,6 +10,7 @@ import {
   createMongo,
   createMysqlPool,
   createRedis,
+  MONGO_POOL_CHECK_MS,
   readinessChecks,
   type MongoHandle,
   type MysqlPool,
@@ -110,6 +111,32 @@ describe('clients against the real services', () => {
     assert.equal(row.text, '短信😀');
     assert.equal(row.cs, 'utf8mb4');
     await assert.rejects(pool.query('SELECT 1; SELECT 2'), /syntax/i);
+  });
+
+  it("the Mongo pool's background check runs every few seconds, not every 100 ms", async () => {
+    const handle = createMongo(config);
+    try {
+      await handle.db.command({ ping: 1 });
+      const servers = (
+        handle.client as unknown as {
+          topology?: { s?: { servers?: Map<string, { pool?: { options?: object } }> } };
+        }
+      ).topology?.s?.servers;
+      const pools = [...(servers?.values() ?? [])].map((s) => s.pool?.options);
+      assert.ok(pools.length > 0, 'the client has a server with a pool');
+      for (const options of pools) {
+        assert.equal(
+          (options as { minPoolSizeCheckFrequencyMS?: number }).minPoolSizeCheckFrequencyMS,
+          MONGO_POOL_CHECK_MS,
+        );
+      }
+      // and the pool still works after a check has run
+      await sleep(MONGO_POOL_CHECK_MS + 500);
+      assert.deepEqual(await handle.db.command({ ping: 1 }), { ok: 1 });
+    } finally {
+      handle.stopWatchdog?.();
+      await handle.client.close();
+    }
   });
 
   it('Redis and Mongo answer basic commands', async () => {

@@ -107,8 +107,30 @@ export function createMongo(
     retryWrites: false,
     maxPoolSize: 20,
   });
+  slowPoolCheck(client);
   const stop = mongoWatchdog(client, config.mongo.url, logger, watchdog);
   return { client, db: client.db(), stopWatchdog: stop };
+}
+
+/**
+ * How often a connection pool runs its background check, which prunes closed,
+ * stale or idle-expired connections and tops the pool up to minPoolSize (0
+ * here). Driver 7.x runs it every 100 ms whatever the pool does: ten wakeups
+ * a second in every process with a Mongo client, idle or not (bench/system.ts
+ * --idle-only). A checkout prunes the connections it takes anyway, and no
+ * idle timeout is set, so a slower check changes nothing a caller sees.
+ */
+export const MONGO_POOL_CHECK_MS = 5_000;
+
+/**
+ * The driver reads the interval (`minPoolSizeCheckFrequencyMS`) from the
+ * client's parsed options when it connects but refuses it from callers (it is
+ * there for its spec tests), so it is set on those options before the first
+ * connect.
+ */
+function slowPoolCheck(client: MongoClient): void {
+  (client.options as { minPoolSizeCheckFrequencyMS?: number }).minPoolSizeCheckFrequencyMS =
+    MONGO_POOL_CHECK_MS;
 }
 
 /** Whether the server at `url` answers a ping, on a client of its own. */

@@ -2,6 +2,7 @@ export {
   createMysqlPool,
   createRedis,
   createMongo,
+  MONGO_POOL_CHECK_MS,
   createKafka,
   readinessChecks,
   type MysqlPool,

@@ -69,7 +69,13 @@ export interface MysqlEventStoreOptions {
    * fallbackPollMs.
    */
   wakes?: AppendWakes;
-  /** The slow poll that covers a lost wake (default 5 s). */
+  /**
+   * The slow poll that covers a lost wake (default 15 s). A wake is lost only
+   * when a PUBLISH fails while the subscriber's connection stays up (a
+   * dropped subscriber connection wakes everything and polls as without
+   * wakes until it is back), so this bounds a rare delay; idle, it is each
+   * subscription's only timer and each process's only event-store query.
+   */
   fallbackPollMs?: number;
 }
 
@@ -293,7 +299,7 @@ export class MysqlEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.idlePollMaxMs = Math.max(this.pollIntervalMs, options.idlePollMaxMs ?? 400);
     this.wakes = options.wakes;
-    this.fallbackPollMs = Math.max(this.idlePollMaxMs, options.fallbackPollMs ?? 5_000);
+    this.fallbackPollMs = Math.max(this.idlePollMaxMs, options.fallbackPollMs ?? 15_000);
     this.appended.setMaxListeners(0);
   }
 

@@ -54,6 +54,8 @@ export interface Pipeline {
   report(head: number | undefined): PartReport[];
   /** Names of the stalled parts. */
   stalled(head: number | undefined): string[];
+  /** How many parts are registered (a process with none has nothing to report). */
+  size(): number;
 }
 
 interface Entry {
@@ -132,12 +134,22 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
   const lagMs = options.lagMs ?? 5_000;
   const entries = new Set<Entry>();
 
-  // Progress is sampled every second, so a report reads how long since it last moved.
-  const timer = setInterval(() => {
-    const now = Date.now();
-    for (const e of entries) sample(e, now);
-  }, 1_000);
-  timer.unref();
+  // Progress is sampled every second, so a report reads how long since it last
+  // moved; only while parts are registered (a process without any, such as an
+  // API, keeps no timer for it).
+  let timer: NodeJS.Timeout | undefined;
+  const sampling = () => {
+    if (entries.size > 0 && !timer) {
+      timer = setInterval(() => {
+        const now = Date.now();
+        for (const e of entries) sample(e, now);
+      }, 1_000);
+      timer.unref();
+    } else if (entries.size === 0 && timer) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
 
   return {
     register(name, kind, probe) {
@@ -154,6 +166,7 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
         behindSince: undefined,
       };
       entries.add(entry);
+      sampling();
       return {
         setActive(active) {
           if (active !== entry.active) entry.lastProgressAt = Date.now();
@@ -169,6 +182,7 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
         },
         close() {
           entries.delete(entry);
+          sampling();
         },
       };
     },
@@ -180,6 +194,9 @@ export function createPipeline(options: PipelineOptions = {}): Pipeline {
       return this.report(head)
         .filter((r) => r.state === 'stalled')
         .map((r) => r.name);
+    },
+    size() {
+      return entries.size;
     },
   };
 }

@@ -138,4 +138,35 @@ describe('the shared pipeline report', () => {
       await publisher.stop();
     }
   });
+
+  it('a process without parts reads no head and writes nothing, until it has one', async () => {
+    const own = `${prefix}api:`; // a prefix of its own: the other tests' parts are not in it
+    const pipeline = createPipeline();
+    let heads = 0;
+    const publisher = publishPipeline(
+      redis,
+      pipeline,
+      async () => {
+        heads++;
+        return 1;
+      },
+      { prefix: own, everyMs: 50, process: 'api' },
+    );
+    try {
+      await sleep(500);
+      assert.equal(heads, 0);
+      assert.equal(await redis.hlen(`${own}health:known`), 0);
+      const part = pipeline.register('late@1', 'projection', { position: () => 1 });
+      part.setActive(true);
+      await until('the part reported', async () =>
+        (await redis.hexists(`${own}health:known`, `late@1:${process.pid}`)) === 1
+          ? true
+          : undefined,
+      );
+      assert.ok(heads > 0);
+      part.close();
+    } finally {
+      await publisher.stop();
+    }
+  });
 });

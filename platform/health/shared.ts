@@ -45,6 +45,8 @@ export function publishPipeline(
       .hdel(known, ...fields)
       .exec();
   const publish = async () => {
+    // a process without parts (the APIs) reads no head and sends nothing
+    if (pipeline.size() === 0 && published.size === 0) return;
     const reports = pipeline.report(await head().catch(() => undefined));
     const at = Date.now();
     const now = new Set<string>();
