@@ -285,6 +285,61 @@ async function dropBrokerState(redis: Redis, kafka: Kafka, merged: Partial<Proce
   await admin.disconnect();
 }
 
+/** The STREAMING_* environment of a harness (its child processes get the same). */
+function harnessEnv(
+  name: string,
+  tag: string,
+  dbUrl: string,
+  accounts: SimAccountDef[],
+  suppliers: SupplierDef[],
+  extra: Record<string, string> | undefined,
+): Record<string, string> {
+  return {
+    STREAMING_ENV: 'test',
+    STREAMING_LOG_LEVEL: 'error',
+    STREAMING_PASSWORD_SCRYPT_LOG_N: '12',
+    STREAMING_MYSQL_URL: dbUrl,
+    STREAMING_REDIS_URL: REDIS_URL,
+    STREAMING_SUPPLIERS: JSON.stringify(suppliers),
+    STREAMING_DEFAULT_SUPPLIERS: accounts.map((a) => a.id).join(','),
+    STREAMING_KAFKA_CLIENT_ID: `t-${name}-${tag}`,
+    ...extra,
+  };
+}
+
+/** The harness's own topic, group and Redis prefix, and timings short enough for tests. */
+function harnessOptionsOf(
+  name: string,
+  tag: string,
+  options: Partial<ProcessorOptions>,
+): Partial<ProcessorOptions> {
+  return {
+    dispatchTopic: `t.dispatch.${name}.${tag}`,
+    groupId: `t-dispatcher-${name}-${tag}`,
+    redisPrefix: `t:${tag}:`,
+    retryBaseMs: 200,
+    retryMaxMs: 2_000,
+    reconcileDelayMs: 500,
+    // believe a "not found" at once unless a test is about the query's lag
+    reconcileWindowMs: 0,
+    breakerCooldownMs: 1_000,
+    pollMs: 100,
+    ...options,
+  };
+}
+
+/** A call to the simulator's admin API; its JSON answer. */
+function simAdmin(simUrl: string) {
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${simUrl}/admin${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  };
+}
+
 export async function startHarness(
   name: string,
   accounts: SimAccountDef[],
@@ -300,32 +355,10 @@ export async function startHarness(
     ? await spawnSimulator()
     : await startSimulator({ port: 0 });
   const suppliers = accounts.map((a) => supplierOf(a, sim.url));
-  const env: Record<string, string> = {
-    STREAMING_ENV: 'test',
-    STREAMING_LOG_LEVEL: 'error',
-    STREAMING_PASSWORD_SCRYPT_LOG_N: '12',
-    STREAMING_MYSQL_URL: db.url,
-    STREAMING_REDIS_URL: REDIS_URL,
-    STREAMING_SUPPLIERS: JSON.stringify(suppliers),
-    STREAMING_DEFAULT_SUPPLIERS: accounts.map((a) => a.id).join(','),
-    STREAMING_KAFKA_CLIENT_ID: `t-${name}-${tag}`,
-    ...harnessOptions.env,
-  };
+  const env = harnessEnv(name, tag, db.url, accounts, suppliers, harnessOptions.env);
   const config = loadConfig(env);
   const kafka = createKafka(config);
-  const merged: Partial<ProcessorOptions> = {
-    dispatchTopic: `t.dispatch.${name}.${tag}`,
-    groupId: `t-dispatcher-${name}-${tag}`,
-    redisPrefix: `t:${tag}:`,
-    retryBaseMs: 200,
-    retryMaxMs: 2_000,
-    reconcileDelayMs: 500,
-    // believe a "not found" at once unless a test is about the query's lag
-    reconcileWindowMs: 0,
-    breakerCooldownMs: 1_000,
-    pollMs: 100,
-    ...options,
-  };
+  const merged = harnessOptionsOf(name, tag, options);
   const webhooks = await startWebhooks(config, logger, eventStore, redis, merged.redisPrefix!);
   for (const a of accounts)
     await seedAccount(
@@ -348,14 +381,7 @@ export async function startHarness(
     options: merged,
   };
 
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${sim.url}/admin${path}`, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return (await res.json()) as Record<string, unknown>;
-  };
+  const admin = simAdmin(sim.url);
 
   let seq = 0;
   return {
