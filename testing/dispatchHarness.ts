@@ -243,6 +243,26 @@ const isFinalIn = (states: Map<string, MessageState>, id: string) => {
   return s?.exists === true && FINAL.includes(s.status);
 };
 
+/** `count` messages accepted, as the command service would append them; their ids. */
+async function acceptMessages(
+  eventStore: MysqlEventStore,
+  accounts: SimAccountDef[],
+  nextSeq: () => number,
+  count: number,
+): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await Promise.all(
+    ids.map((messageId) =>
+      eventStore.append(
+        `message-${messageId}`,
+        [accepted(messageId, String(nextSeq()).padStart(8, '0'), accounts)],
+        'no_stream',
+      ),
+    ),
+  );
+  return ids;
+}
+
 /** Resolves when every message is final; rejects after timeoutMs naming some that are not. */
 function waitFinal(
   follow: ReturnType<typeof followStates>,
@@ -403,19 +423,7 @@ export async function startHarness(
       const r = (await admin('GET', '/received')) as { byMessageId: Record<string, number> };
       return r.byMessageId;
     },
-    async accept(count) {
-      const ids = Array.from({ length: count }, () => randomUUID());
-      await Promise.all(
-        ids.map((messageId) =>
-          eventStore.append(
-            `message-${messageId}`,
-            [accepted(messageId, String(seq++).padStart(8, '0'), accounts)],
-            'no_stream',
-          ),
-        ),
-      );
-      return ids;
-    },
+    accept: (count) => acceptMessages(eventStore, accounts, () => seq++, count),
     waitFinal: (ids, timeoutMs) => waitFinal(follow, ids, timeoutMs),
     async close() {
       await follow.sub.stop();
