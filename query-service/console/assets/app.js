@@ -181,6 +181,55 @@ function Login() {
 }
 
 // messages -----------------------------------------------------------------
+/** The message list's filters; `set(name)` handles a change of one. */
+function MessageFilters({ filters, set, reload }) {
+  return html`<div class="filters">
+    <label
+      >Status
+      <select name="status" value=${filters.status} onChange=${set('status')}>
+        ${[
+          '',
+          'accepted',
+          'submitted',
+          'uncertain',
+          'delivered',
+          'undelivered',
+          'failed',
+          'expired',
+        ].map((s) => html`<option value=${s}>${s || 'any'}</option>`)}
+      </select></label
+    >
+    <label
+      >Template
+      <input name="templateCode" value=${filters.templateCode} onChange=${set('templateCode')}
+    /></label>
+    <label>Mobile <input name="mobile" value=${filters.mobile} onChange=${set('mobile')} /></label>
+    <label
+      >From <input type="datetime-local" name="from" value=${filters.from} onChange=${set('from')}
+    /></label>
+    <label
+      >To <input type="datetime-local" name="to" value=${filters.to} onChange=${set('to')}
+    /></label>
+    <button class="plain" onClick=${reload} id="refresh">Refresh</button>
+  </div>`;
+}
+
+/** One message of the list; a click opens it. */
+function MessageRow({ m }) {
+  return html`<tr
+    class="click"
+    data-id=${m.messageId}
+    onClick=${() => (location.hash = `#/messages/${encodeURIComponent(m.messageId)}`)}
+  >
+    <td>${fmt(m.acceptedAt)}</td>
+    <td>${m.mobile}</td>
+    <td>${m.templateCode}</td>
+    <td><${Status} s=${m.status} /></td>
+    <td class="opt">${m.supplierAccount ?? ''}</td>
+    <td class="opt wrap">${m.content ?? ''}</td>
+  </tr>`;
+}
+
 function Messages() {
   const [filters, setFilters] = useState({
     status: '',
@@ -206,38 +255,7 @@ function Messages() {
   const items = state.data?.items ?? [];
   return html`<section class="card">
     <h2>Messages</h2>
-    <div class="filters">
-      <label
-        >Status
-        <select name="status" value=${filters.status} onChange=${set('status')}>
-          ${[
-            '',
-            'accepted',
-            'submitted',
-            'uncertain',
-            'delivered',
-            'undelivered',
-            'failed',
-            'expired',
-          ].map((s) => html`<option value=${s}>${s || 'any'}</option>`)}
-        </select></label
-      >
-      <label
-        >Template
-        <input name="templateCode" value=${filters.templateCode} onChange=${set('templateCode')}
-      /></label>
-      <label
-        >Mobile <input name="mobile" value=${filters.mobile} onChange=${set('mobile')}
-      /></label>
-      <label
-        >From
-        <input type="datetime-local" name="from" value=${filters.from} onChange=${set('from')}
-      /></label>
-      <label
-        >To <input type="datetime-local" name="to" value=${filters.to} onChange=${set('to')}
-      /></label>
-      <button class="plain" onClick=${reload} id="refresh">Refresh</button>
-    </div>
+    <${MessageFilters} filters=${filters} set=${set} reload=${reload} />
     <${Err} error=${state.error} />
     <div class="scroll">
       <table id="messages">
@@ -252,21 +270,7 @@ function Messages() {
           </tr>
         </thead>
         <tbody>
-          ${items.map(
-            (m) =>
-              html`<tr
-                class="click"
-                data-id=${m.messageId}
-                onClick=${() => (location.hash = `#/messages/${encodeURIComponent(m.messageId)}`)}
-              >
-                <td>${fmt(m.acceptedAt)}</td>
-                <td>${m.mobile}</td>
-                <td>${m.templateCode}</td>
-                <td><${Status} s=${m.status} /></td>
-                <td class="opt">${m.supplierAccount ?? ''}</td>
-                <td class="opt wrap">${m.content ?? ''}</td>
-              </tr>`,
-          )}
+          ${items.map((m) => html`<${MessageRow} m=${m} />`)}
         </tbody>
       </table>
     </div>
@@ -332,12 +336,102 @@ function MessageDetail({ id }) {
 }
 
 // templates ----------------------------------------------------------------
+/** The form for a new template, with what came of the last attempt. */
+function NewTemplate({ create, error, note }) {
+  return html`<section class="card">
+    <h2>New template</h2>
+    <form class="grid" onSubmit=${create} id="new-template">
+      <label>Name <input name="name" required maxlength="100" /></label>
+      <label
+        >Kind
+        <select name="kind">
+          <option value="notification">notification</option>
+          <option value="verification">verification</option>
+          <option value="marketing">marketing</option>
+        </select></label
+      >
+      <label>Signature <input name="signature" required maxlength="32" /></label>
+      <label
+        >Content
+        <textarea
+          name="content"
+          required
+          maxlength="1000"
+          placeholder="Hello, \${name}!"
+        ></textarea>
+      </label>
+      <button type="submit">Create</button>
+    </form>
+    <${Err} error=${error} />
+    ${note ? html`<p class="note" role="status">${note}</p>` : null}
+  </section>`;
+}
+
+/** One template of the list, its edit form in place while `editing` is its code. */
+function TemplateRow({ t, editing, save, setEditing }) {
+  return html`<tr data-code=${t.templateCode}>
+    <td><code>${t.templateCode}</code></td>
+    <td>${t.name}</td>
+    <td>${t.kind}</td>
+    <td>${t.signature ?? ''}</td>
+    <td class="wrap">
+      ${
+        editing === t.templateCode
+          ? html`<form onSubmit=${save} class="edit" id="edit-template">
+              <label
+                >Signature <input name="signature" defaultValue=${t.signature} maxlength="32"
+              /></label>
+              <label
+                >Content
+                <textarea name="content" defaultValue=${t.content}></textarea>
+              </label>
+              <button type="submit">Save</button>
+              <button type="button" class="plain" onClick=${() => setEditing(undefined)}>
+                Cancel
+              </button>
+            </form>`
+          : t.content
+      }
+    </td>
+    <td>
+      <${Status} s=${t.status ?? (t.enabled === false ? 'disabled' : 'enabled')} />
+      <div class="reviews"><${Reviews} list=${t.bindings} /></div>
+    </td>
+    <td>
+      <button class="plain" onClick=${() => setEditing(t.templateCode)}>Edit</button>
+    </td>
+  </tr>`;
+}
+
+/** The edited fields that differ from the template as listed. */
+function templateChange(form, before) {
+  const change = {};
+  for (const k of ['content', 'signature']) {
+    if (form.get(k) !== null && form.get(k) !== before[k]) change[k] = form.get(k);
+  }
+  return change;
+}
+
+/**
+ * The list is a read model: true until it shows the template just created
+ * (`waitFor`) and the change just saved (`expect`), and while a review is pending.
+ */
+function templatesPending(d, waitFor, expect) {
+  const shown = (code) => (d?.items ?? []).find((t) => t.templateCode === code);
+  return (
+    (waitFor && !shown(waitFor)) ||
+    (expect &&
+      Object.entries(expect).some(([k, v]) => k !== 'code' && shown(expect.code)?.[k] !== v)) ||
+    (d?.items ?? []).some((t) => (t.bindings ?? []).some((b) => b.status === 'pending'))
+  );
+}
+
 function Templates() {
   const [state, reload] = useLoad(() => query('/v1/templates?limit=100'), []);
   const [error, setError] = useState();
   const [note, setNote] = useState();
   const [editing, setEditing] = useState();
-  // the list is a read model: reload until it shows what was written
+  // what was written and not yet shown (templatesPending)
   const [waitFor, setWaitFor] = useState();
   const [expect, setExpect] = useState();
   const create = async (e) => {
@@ -364,10 +458,7 @@ function Templates() {
     const f = new FormData(e.target);
     try {
       const before = (state.data?.items ?? []).find((t) => t.templateCode === editing) ?? {};
-      const change = {};
-      for (const k of ['content', 'signature']) {
-        if (f.get(k) !== null && f.get(k) !== before[k]) change[k] = f.get(k);
-      }
+      const change = templateChange(f, before);
       if (Object.keys(change).length === 0) {
         setEditing(undefined);
         return;
@@ -382,48 +473,9 @@ function Templates() {
       setError(err);
     }
   };
-  const shown = (d, code) => (d?.items ?? []).find((t) => t.templateCode === code);
-  usePoll(
-    state,
-    reload,
-    (d) =>
-      (waitFor && !shown(d, waitFor)) ||
-      (expect &&
-        Object.entries(expect).some(
-          ([k, v]) => k !== 'code' && shown(d, expect.code)?.[k] !== v,
-        )) ||
-      (d?.items ?? []).some((t) => (t.bindings ?? []).some((b) => b.status === 'pending')),
-    [waitFor, expect],
-    400,
-  );
+  usePoll(state, reload, (d) => templatesPending(d, waitFor, expect), [waitFor, expect], 400);
   const items = state.data?.items ?? [];
-  return html`<section class="card">
-      <h2>New template</h2>
-      <form class="grid" onSubmit=${create} id="new-template">
-        <label>Name <input name="name" required maxlength="100" /></label>
-        <label
-          >Kind
-          <select name="kind">
-            <option value="notification">notification</option>
-            <option value="verification">verification</option>
-            <option value="marketing">marketing</option>
-          </select></label
-        >
-        <label>Signature <input name="signature" required maxlength="32" /></label>
-        <label
-          >Content
-          <textarea
-            name="content"
-            required
-            maxlength="1000"
-            placeholder="Hello, \${name}!"
-          ></textarea>
-        </label>
-        <button type="submit">Create</button>
-      </form>
-      <${Err} error=${error} />
-      ${note ? html`<p class="note" role="status">${note}</p>` : null}
-    </section>
+  return html`<${NewTemplate} create=${create} error=${error} note=${note} />
     <section class="card">
       <h2>Templates</h2>
       <${Err} error=${state.error} />
@@ -443,43 +495,12 @@ function Templates() {
           <tbody>
             ${items.map(
               (t) =>
-                html`<tr data-code=${t.templateCode}>
-                  <td><code>${t.templateCode}</code></td>
-                  <td>${t.name}</td>
-                  <td>${t.kind}</td>
-                  <td>${t.signature ?? ''}</td>
-                  <td class="wrap">
-                    ${
-                      editing === t.templateCode
-                        ? html`<form onSubmit=${save} class="edit" id="edit-template">
-                            <label
-                              >Signature
-                              <input name="signature" defaultValue=${t.signature} maxlength="32"
-                            /></label>
-                            <label
-                              >Content
-                              <textarea name="content" defaultValue=${t.content}></textarea>
-                            </label>
-                            <button type="submit">Save</button>
-                            <button
-                              type="button"
-                              class="plain"
-                              onClick=${() => setEditing(undefined)}
-                            >
-                              Cancel
-                            </button>
-                          </form>`
-                        : t.content
-                    }
-                  </td>
-                  <td>
-                    <${Status} s=${t.status ?? (t.enabled === false ? 'disabled' : 'enabled')} />
-                    <div class="reviews"><${Reviews} list=${t.bindings} /></div>
-                  </td>
-                  <td>
-                    <button class="plain" onClick=${() => setEditing(t.templateCode)}>Edit</button>
-                  </td>
-                </tr>`,
+                html`<${TemplateRow}
+                  t=${t}
+                  editing=${editing}
+                  save=${save}
+                  setEditing=${setEditing}
+                />`,
             )}
           </tbody>
         </table>
