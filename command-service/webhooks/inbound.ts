@@ -9,7 +9,12 @@ import {
   optOutStream,
 } from '../../domain/inbound/index.ts';
 import type { SupplierAccount } from '../../platform/config/index.ts';
-import { WrongExpectedVersionError, type EventMetadata } from '../../platform/eventStore/index.ts';
+import type { Redis } from 'ioredis';
+import {
+  WrongExpectedVersionError,
+  type EventMetadata,
+  type EventStore,
+} from '../../platform/eventStore/index.ts';
 import type { Logger } from '../../platform/logger/index.ts';
 import {
   lastMessageByAccountKey,
@@ -21,9 +26,14 @@ import type { InboundSms } from '../../suppliers/pushes.ts';
 import { inboundStream } from '../../contracts/index.ts';
 import { handle } from '../commandHandling/index.ts';
 import { extendCodeHolder } from '../managingTemplates/index.ts';
-import type { WebhookDeps } from './index.ts';
 
 type Vendor = 'aliyun' | 'tencent';
+
+/** What recording an inbound SMS reads and writes (the webhooks' deps have them). */
+interface InboundDeps {
+  eventStore: EventStore;
+  redis: Redis;
+}
 
 function inboundId(account: string, m: InboundSms): string {
   return createHash('sha256')
@@ -49,7 +59,7 @@ function inboundId(account: string, m: InboundSms): string {
  * to the number through this account, never another account's.
  */
 async function answered(
-  deps: WebhookDeps,
+  deps: InboundDeps,
   prefix: string,
   account: SupplierAccount,
   m: InboundSms,
@@ -76,7 +86,7 @@ async function answered(
 
 /** Appends inbound.received; on a repeated push, the link recorded the first time. */
 async function appendInbound(
-  deps: WebhookDeps,
+  deps: InboundDeps,
   id: string,
   data: Record<string, unknown>,
   meta: Partial<EventMetadata>,
@@ -101,7 +111,7 @@ async function appendInbound(
 
 /** Records one inbound SMS and applies its opt-out or opt-in keyword. */
 export async function recordInbound(
-  ctx: { deps: WebhookDeps; prefix: string; log: Logger },
+  ctx: { deps: InboundDeps; prefix: string; log: Logger },
   vendor: Vendor,
   account: SupplierAccount,
   m: InboundSms,
