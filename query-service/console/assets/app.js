@@ -509,6 +509,49 @@ function Templates() {
 }
 
 // signatures ---------------------------------------------------------------
+/** The form for a new signature, with what came of the last attempt. */
+function NewSignature({ create, error, note }) {
+  return html`<section class="card">
+    <h2>New signature</h2>
+    <p class="muted">
+      The name shown in 【】 before every message. Each supplier account reviews it; a message goes
+      only through accounts that approved both its signature and its template.
+    </p>
+    <form class="grid" onSubmit=${create} id="new-signature">
+      <label>Name <input name="name" required minlength="2" maxlength="12" /></label>
+      <label
+        >Supplier accounts (optional)
+        <input name="accounts" placeholder="default: every account" maxlength="400"
+      /></label>
+      <button type="submit">Register</button>
+    </form>
+    <${Err} error=${error} />
+    ${note ? html`<p class="note" role="status">${note}</p>` : null}
+  </section>`;
+}
+
+/** One signature with its reviews; `adding` is the one taking more accounts. */
+function SignatureRow({ x, adding, add, setAdding }) {
+  return html`<tr data-name=${x.name}>
+    <td><b>${x.name}</b></td>
+    <td class="reviews"><${Reviews} list=${x.accounts} /></td>
+    <td class="opt">${fmt(x.createdAt)}</td>
+    <td>
+      ${
+        adding === x.name
+          ? html`<form class="edit" onSubmit=${(e) => add(e, x)}>
+              <input name="accounts" placeholder="more accounts" required />
+              <button type="submit">Submit</button>
+              <button type="button" class="plain" onClick=${() => setAdding(undefined)}>
+                Cancel
+              </button>
+            </form>`
+          : html`<button class="plain" onClick=${() => setAdding(x.name)}>Add accounts</button>`
+      }
+    </td>
+  </tr>`;
+}
+
 function Signatures() {
   const [state, reload] = useLoad(() => query('/v1/signatures'), []);
   const [error, setError] = useState();
@@ -558,23 +601,7 @@ function Signatures() {
     }
   };
   const items = state.data?.items ?? [];
-  return html`<section class="card">
-      <h2>New signature</h2>
-      <p class="muted">
-        The name shown in 【】 before every message. Each supplier account reviews it; a message
-        goes only through accounts that approved both its signature and its template.
-      </p>
-      <form class="grid" onSubmit=${create} id="new-signature">
-        <label>Name <input name="name" required minlength="2" maxlength="12" /></label>
-        <label
-          >Supplier accounts (optional)
-          <input name="accounts" placeholder="default: every account" maxlength="400"
-        /></label>
-        <button type="submit">Register</button>
-      </form>
-      <${Err} error=${error} />
-      ${note ? html`<p class="note" role="status">${note}</p>` : null}
-    </section>
+  return html`<${NewSignature} create=${create} error=${error} note=${note} />
     <section class="card">
       <h2>Signatures <button class="plain" onClick=${reload}>Refresh</button></h2>
       <${Err} error=${state.error} />
@@ -591,30 +618,7 @@ function Signatures() {
           <tbody>
             ${items.map(
               (x) =>
-                html`<tr data-name=${x.name}>
-                  <td><b>${x.name}</b></td>
-                  <td class="reviews"><${Reviews} list=${x.accounts} /></td>
-                  <td class="opt">${fmt(x.createdAt)}</td>
-                  <td>
-                    ${
-                      adding === x.name
-                        ? html`<form class="edit" onSubmit=${(e) => add(e, x)}>
-                            <input name="accounts" placeholder="more accounts" required />
-                            <button type="submit">Submit</button>
-                            <button
-                              type="button"
-                              class="plain"
-                              onClick=${() => setAdding(undefined)}
-                            >
-                              Cancel
-                            </button>
-                          </form>`
-                        : html`<button class="plain" onClick=${() => setAdding(x.name)}>
-                            Add accounts
-                          </button>`
-                    }
-                  </td>
-                </tr>`,
+                html`<${SignatureRow} x=${x} adding=${adding} add=${add} setAdding=${setAdding} />`,
             )}
           </tbody>
         </table>
@@ -793,17 +797,9 @@ const COLORS = {
   failed: '#6b1d17',
 };
 
-function Charts() {
-  const [state] = useLoad(() => {
-    const to = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
-    const from = new Date(to.getTime() - 24 * 3_600_000);
-    return query(
-      '/v1/stats' + qs({ granularity: 'hour', from: from.toISOString(), to: to.toISOString() }),
-    );
-  }, []);
-  const buckets = state.data?.buckets ?? [];
-  // every hour of the window, with zeros where the API has no bucket
-  const to = state.data ? Date.parse(state.data.to) : Date.now();
+/** The 24 hours' series for the charts: every hour, with zeros where the API has no bucket. */
+function hourlySeries(data, buckets) {
+  const to = data ? Date.parse(data.to) : Date.now();
   const hours = [];
   for (let t = to - 24 * 3_600_000; t < to; t += 3_600_000) hours.push(t);
   const at = new Map(buckets.map((b) => [Math.floor(Date.parse(b.start) / 3_600_000), b]));
@@ -825,32 +821,50 @@ function Charts() {
       slot.map((b) => (b?.receiptLatencyMs ? b.receiptLatencyMs[p] / 1000 : null)),
     ),
   ];
+  return { statuses, byStatus, rate, latency };
+}
+
+/** Sent, delivered, delivery rate and receipt latency of the 24 hours. */
+function Kpis({ total, delivered, withLatency }) {
+  return html`<div class="kpis">
+    <div class="kpi"><span class="muted">Sent</span><b id="kpi-total">${total}</b></div>
+    <div class="kpi">
+      <span class="muted">Delivered</span><b id="kpi-delivered">${delivered}</b>
+    </div>
+    <div class="kpi">
+      <span class="muted">Delivery rate</span
+      ><b>${total ? ((100 * delivered) / total).toFixed(1) + ' %' : '–'}</b>
+    </div>
+    <div class="kpi">
+      <span class="muted">Receipt latency p50 / p99</span
+      ><b id="kpi-latency"
+        >${
+          withLatency.length
+            ? `${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p50)))} / ${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p99)))}`
+            : '–'
+        }</b
+      >
+    </div>
+  </div>`;
+}
+
+function Charts() {
+  const [state] = useLoad(() => {
+    const to = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
+    const from = new Date(to.getTime() - 24 * 3_600_000);
+    return query(
+      '/v1/stats' + qs({ granularity: 'hour', from: from.toISOString(), to: to.toISOString() }),
+    );
+  }, []);
+  const buckets = state.data?.buckets ?? [];
+  const { statuses, byStatus, rate, latency } = hourlySeries(state.data, buckets);
   const withLatency = buckets.filter((b) => b.receiptLatencyMs);
   const total = buckets.reduce((n, b) => n + (b.total ?? 0), 0);
   const delivered = buckets.reduce((n, b) => n + (b.byStatus?.delivered ?? 0), 0);
   return html`<section class="card">
     <h2>Last 24 hours</h2>
     <${Err} error=${state.error} />
-    <div class="kpis">
-      <div class="kpi"><span class="muted">Sent</span><b id="kpi-total">${total}</b></div>
-      <div class="kpi">
-        <span class="muted">Delivered</span><b id="kpi-delivered">${delivered}</b>
-      </div>
-      <div class="kpi">
-        <span class="muted">Delivery rate</span
-        ><b>${total ? ((100 * delivered) / total).toFixed(1) + ' %' : '–'}</b>
-      </div>
-      <div class="kpi">
-        <span class="muted">Receipt latency p50 / p99</span
-        ><b id="kpi-latency"
-          >${
-            withLatency.length
-              ? `${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p50)))} / ${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p99)))}`
-              : '–'
-          }</b
-        >
-      </div>
-    </div>
+    <${Kpis} total=${total} delivered=${delivered} withLatency=${withLatency} />
     ${
       state.data
         ? html`<div class="charts">
