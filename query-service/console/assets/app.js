@@ -908,15 +908,8 @@ const PALETTE = ['#2858c6', '#b25e00', '#1a7f37', '#8a63d2', '#c0362c', '#0e7c86
 const errorCodes = (s) => (s.rejections ?? []).filter((r) => !/^(ok|0)$/i.test(r.code));
 const HEALTH = { healthy: 'ok', degraded: 'pending', probing: 'probe', down: 'open', unknown: '' };
 
-function Suppliers() {
-  const [state, reload] = useLoad(() => {
-    const to = new Date();
-    const from = new Date(to.getTime() - 24 * 3_600_000);
-    return query('/v1/stats/suppliers' + qs({ from: from.toISOString(), to: to.toISOString() }));
-  }, []);
-  const list = state.data?.suppliers ?? [];
-  const series = state.data?.series;
-  // throughput: calls per second in each bucket, one line per account
+/** Calls per second in each bucket and the share not accepted, one line per account. */
+function supplierSeries(series) {
   const throughput = series
     ? [
         series.starts.map((t) => Date.parse(t) / 1000),
@@ -931,10 +924,80 @@ function Suppliers() {
         ),
       ]
     : null;
-  // error codes: one bar per code, summed over the accounts
+  return { throughput, failedShare };
+}
+
+/** The vendors' error codes summed over the accounts: one bar per code. */
+function codeTotals(list) {
   const codes = new Map();
   for (const s of list)
     for (const r of errorCodes(s)) codes.set(r.code, (codes.get(r.code) ?? 0) + r.count);
+  return codes;
+}
+
+/** One supplier account: health, breaker, calls, latency, error codes. */
+function SupplierRow({ s }) {
+  return html`<tr data-account=${s.account}>
+    <td><b>${s.account}</b> <span class="muted">${s.vendor ?? ''}</span></td>
+    <td><span class=${`status ${HEALTH[s.health] ?? ''}`}>${s.health ?? '–'}</span></td>
+    <td class="breaker">
+      ${
+        s.breaker
+          ? html`<${Status} s=${s.breaker.state} />
+              <span class="muted"
+                >${s.breaker.consecutiveFailures} failing in a
+                row${s.breaker.openUntil ? ` · until ${fmt(s.breaker.openUntil)}` : ''}</span
+              >`
+          : '–'
+      }
+    </td>
+    <td>${s.calls}</td>
+    <td>${s.successRate == null ? '–' : (100 * s.successRate).toFixed(1) + ' %'}</td>
+    <td class="opt">${s.maxPerSecond ?? '–'}</td>
+    <td class="opt">
+      ${s.latencyMs ? ['p50', 'p95', 'p99'].map((p) => Math.round(s.latencyMs[p])).join(' / ') + ' ms' : '–'}
+    </td>
+    <td class="wrap">
+      ${
+        errorCodes(s)
+          .map((r) => `${r.code} × ${r.count}`)
+          .join(', ') || '–'
+      }
+    </td>
+  </tr>`;
+}
+
+/** A bar per vendor error code, or a line saying there were none. */
+function ErrorCodesChart({ codes, codeNames }) {
+  return codeNames.length
+    ? html`<${Chart}
+        id="chart-errors"
+        title="Vendor error codes"
+        data=${[codeNames.map((_, i) => i), codeNames.map((c) => codes.get(c))]}
+        categories=${codeNames}
+        series=${[
+          {
+            label: 'calls',
+            stroke: '#c0362c',
+            fill: 'rgba(192, 54, 44, 0.35)',
+            paths: uPlot.paths.bars({ size: [0.5] }),
+            points: { show: false },
+          },
+        ]}
+      />`
+    : html`<p class="muted" id="no-error-codes">No vendor error codes in these 24 hours.</p>`;
+}
+
+function Suppliers() {
+  const [state, reload] = useLoad(() => {
+    const to = new Date();
+    const from = new Date(to.getTime() - 24 * 3_600_000);
+    return query('/v1/stats/suppliers' + qs({ from: from.toISOString(), to: to.toISOString() }));
+  }, []);
+  const list = state.data?.suppliers ?? [];
+  const series = state.data?.series;
+  const { throughput, failedShare } = supplierSeries(series);
+  const codes = codeTotals(list);
   const codeNames = [...codes.keys()].sort();
   const line = (label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 2 });
   return html`<section class="card">
@@ -955,39 +1018,7 @@ function Suppliers() {
           </tr>
         </thead>
         <tbody>
-          ${list.map(
-            (s) =>
-              html`<tr data-account=${s.account}>
-                <td><b>${s.account}</b> <span class="muted">${s.vendor ?? ''}</span></td>
-                <td><span class=${`status ${HEALTH[s.health] ?? ''}`}>${s.health ?? '–'}</span></td>
-                <td class="breaker">
-                  ${
-                    s.breaker
-                      ? html`<${Status} s=${s.breaker.state} />
-                          <span class="muted"
-                            >${s.breaker.consecutiveFailures} failing in a
-                            row${
-                              s.breaker.openUntil ? ` · until ${fmt(s.breaker.openUntil)}` : ''
-                            }</span
-                          >`
-                      : '–'
-                  }
-                </td>
-                <td>${s.calls}</td>
-                <td>${s.successRate == null ? '–' : (100 * s.successRate).toFixed(1) + ' %'}</td>
-                <td class="opt">${s.maxPerSecond ?? '–'}</td>
-                <td class="opt">
-                  ${s.latencyMs ? ['p50', 'p95', 'p99'].map((p) => Math.round(s.latencyMs[p])).join(' / ') + ' ms' : '–'}
-                </td>
-                <td class="wrap">
-                  ${
-                    errorCodes(s)
-                      .map((r) => `${r.code} × ${r.count}`)
-                      .join(', ') || '–'
-                  }
-                </td>
-              </tr>`,
-          )}
+          ${list.map((s) => html`<${SupplierRow} s=${s} />`)}
         </tbody>
       </table>
     </div>
@@ -1007,27 +1038,7 @@ function Suppliers() {
               yRange=${[0, 100]}
               series=${series.accounts.map((a, i) => ({ ...line(a.account, i), points: { show: true } }))}
             />
-            ${
-              codeNames.length
-                ? html`<${Chart}
-                    id="chart-errors"
-                    title="Vendor error codes"
-                    data=${[codeNames.map((_, i) => i), codeNames.map((c) => codes.get(c))]}
-                    categories=${codeNames}
-                    series=${[
-                      {
-                        label: 'calls',
-                        stroke: '#c0362c',
-                        fill: 'rgba(192, 54, 44, 0.35)',
-                        paths: uPlot.paths.bars({ size: [0.5] }),
-                        points: { show: false },
-                      },
-                    ]}
-                  />`
-                : html`<p class="muted" id="no-error-codes">
-                    No vendor error codes in these 24 hours.
-                  </p>`
-            }
+            <${ErrorCodesChart} codes=${codes} codeNames=${codeNames} />
           </div>`
         : null
     }
