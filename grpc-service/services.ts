@@ -69,6 +69,54 @@ function templateOut(view: Obj): Obj {
   return { ...view, kind: toEnum(KIND, view.kind) };
 }
 
+/** Messages/Send's request as the REST body it stands for. */
+function sendInput(req: Obj) {
+  return validateInput<Omit<SendInput, 'idempotencyKey'>>(
+    sendMessageBody,
+    defined({
+      templateCode: req.templateCode,
+      mobile: req.mobile,
+      params: req.params,
+      sendAt: req.sendAt,
+      statusCallback: req.statusCallback,
+    }),
+    'body',
+  );
+}
+
+/** Messages/SendBatch's request as the REST body it stands for. */
+function batchInput(req: Obj) {
+  return validateInput<Omit<BatchInput, 'idempotencyKey'>>(
+    sendBatchBody,
+    defined({
+      templateCode: req.templateCode,
+      // a repeated field has no presence in proto3: none sent is an empty list
+      recipients: ((req.recipients ?? []) as Obj[]).map(defined),
+      sendAt: req.sendAt,
+    }),
+    'body',
+  );
+}
+
+/** Messages/List's request as the REST query it stands for. */
+function listQuery(req: Obj) {
+  return validateInput<ListMessagesQuery>(
+    listMessagesQuery,
+    defined({
+      mobile: req.mobile,
+      template: req.template,
+      status: fromEnum(STATUS, req.status),
+      from: req.from,
+      to: req.to,
+      tenant: req.tenant,
+      limit: req.limit,
+      cursor: req.cursor,
+      after: req.after,
+    }),
+    'query',
+  );
+}
+
 export function messagesService(
   deps: GrpcDeps,
   options: CallOptions,
@@ -79,17 +127,7 @@ export function messagesService(
   };
   return {
     Send: unary(sendOptions, 'Messages/Send', async (req: Obj, ctx) => {
-      const body = validateInput<Omit<SendInput, 'idempotencyKey'>>(
-        sendMessageBody,
-        defined({
-          templateCode: req.templateCode,
-          mobile: req.mobile,
-          params: req.params,
-          sendAt: req.sendAt,
-          statusCallback: req.statusCallback,
-        }),
-        'body',
-      );
+      const body = sendInput(req);
       return acceptSend(
         deps,
         ctx.principal,
@@ -99,16 +137,7 @@ export function messagesService(
       );
     }),
     SendBatch: unary(options, 'Messages/SendBatch', async (req: Obj, ctx) => {
-      const body = validateInput<Omit<BatchInput, 'idempotencyKey'>>(
-        sendBatchBody,
-        defined({
-          templateCode: req.templateCode,
-          // a repeated field has no presence in proto3: none sent is an empty list
-          recipients: ((req.recipients ?? []) as Obj[]).map(defined),
-          sendAt: req.sendAt,
-        }),
-        'body',
-      );
+      const body = batchInput(req);
       const idempotencyKey = idempotencyKeyOf(metadataText(ctx.metadata, 'idempotency-key'));
       const answer = await sendBatch(deps, ctx.principal, { ...body, idempotencyKey }, ctx.meta);
       return {
@@ -129,21 +158,7 @@ export function messagesService(
       return messageOut(await getMessage(deps, ctx.principal, id, q.after));
     }),
     List: unary(options, 'Messages/List', async (req: Obj, ctx) => {
-      const q = validateInput<ListMessagesQuery>(
-        listMessagesQuery,
-        defined({
-          mobile: req.mobile,
-          template: req.template,
-          status: fromEnum(STATUS, req.status),
-          from: req.from,
-          to: req.to,
-          tenant: req.tenant,
-          limit: req.limit,
-          cursor: req.cursor,
-          after: req.after,
-        }),
-        'query',
-      );
+      const q = listQuery(req);
       const page = await listMessages(deps, ctx.principal, q);
       return { items: page.items.map(messageOut), nextCursor: page.nextCursor };
     }),

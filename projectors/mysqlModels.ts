@@ -39,34 +39,38 @@ const messageHistoryColumns = [
   'updated_position',
 ] as const;
 
+/** The row of a message just accepted. */
+function acceptedRow(event: RecordedEvent): Row {
+  const d = event.data;
+  const time = event.metadata.timestamp;
+  return {
+    message_id: d.messageId,
+    tenant_id: d.tenantId,
+    template_id: d.templateId,
+    template_code: d.templateCode,
+    kind: d.kind,
+    mobile: d.mobile,
+    content: text(d.content), // verification codes are already masked in the event
+    segments: d.segments,
+    encoding: d.encoding,
+    status: 'accepted' satisfies MessageStatus,
+    supplier_account: null,
+    supplier_message_id: null,
+    attempts: 0,
+    error_code: null,
+    error_message: null,
+    accepted_at: at(d.acceptedAt, time),
+    submitted_at: null,
+    delivered_at: null,
+    updated_at: new Date(time),
+    updated_position: event.position,
+  };
+}
+
 function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefined {
   const d = event.data;
   const time = event.metadata.timestamp;
-  if (event.type === 'sms.accepted.v1') {
-    if (row) return undefined;
-    return {
-      message_id: d.messageId,
-      tenant_id: d.tenantId,
-      template_id: d.templateId,
-      template_code: d.templateCode,
-      kind: d.kind,
-      mobile: d.mobile,
-      content: text(d.content), // verification codes are already masked in the event
-      segments: d.segments,
-      encoding: d.encoding,
-      status: 'accepted' satisfies MessageStatus,
-      supplier_account: null,
-      supplier_message_id: null,
-      attempts: 0,
-      error_code: null,
-      error_message: null,
-      accepted_at: at(d.acceptedAt, time),
-      submitted_at: null,
-      delivered_at: null,
-      updated_at: new Date(time),
-      updated_position: event.position,
-    };
-  }
+  if (event.type === 'sms.accepted.v1') return row ? undefined : acceptedRow(event);
   if (!row) return undefined; // an outcome without its acceptance (deleted by retention)
   const next: Row = { ...row, updated_at: new Date(time) };
   // the domain's statuses: a closed one is kept, whatever arrives later

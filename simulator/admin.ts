@@ -203,16 +203,9 @@ function bad(res: Response, status: number, error: string, issues?: string[]): v
   res.status(status).json({ error, ...(issues ? { issues } : {}) });
 }
 
-export function adminRouter(ctx: SimContext): Router {
-  const r = Router();
+/** The accounts: their settings, stats and what they received. */
+function accountRoutes(r: Router, ctx: SimContext): void {
   const { state } = ctx;
-
-  r.use(statusModesRouter(ctx));
-
-  r.get('/health', (_req, res) => {
-    res.json({ ok: true, accounts: state.accounts.size, messages: state.messages.length });
-  });
-
   r.get('/accounts', (_req, res) => {
     res.json({ accounts: [...state.accounts.values()].map(publicAccount) });
   });
@@ -264,7 +257,11 @@ export function adminRouter(ctx: SimContext): Router {
       messages: messages.slice(-1000).map((m) => ({ ...publicMessage(m), text: m.content })),
     });
   });
+}
 
+/** Signatures and templates at the vendor. */
+function catalogRoutes(r: Router, ctx: SimContext): void {
+  const { state } = ctx;
   // signatures and templates as the vendor console shows them; PUT seeds an
   // approved one (a template the tenant already has at the vendor)
   r.get('/accounts/:id/catalog', (req: Request<{ id: string }>, res) => {
@@ -313,7 +310,11 @@ export function adminRouter(ctx: SimContext): Router {
       status: body.status === 'rejected' ? 'rejected' : 'approved',
     });
   });
+}
 
+/** Every account's messages and the counts per message id. */
+function messageRoutes(r: Router, ctx: SimContext): void {
+  const { state } = ctx;
   r.get('/messages', (req, res) => {
     const outId = typeof req.query.outId === 'string' ? req.query.outId : undefined;
     const accountId = typeof req.query.accountId === 'string' ? req.query.accountId : undefined;
@@ -340,7 +341,43 @@ export function adminRouter(ctx: SimContext): Router {
     }
     res.json({ byMessageId, acceptedByMessageId });
   });
+}
 
+/** A pushed inbound SMS in the account's vendor's format. */
+function inboundPayload(
+  state: SimContext['state'],
+  account: SimAccount,
+  mobile: string,
+  text: string,
+  extend: string,
+  sign: string,
+) {
+  const { nationCode, national } = splitMobile(mobile);
+  const now = new Date();
+  return account.vendor === 'aliyun'
+    ? [
+        {
+          phone_number: nationCode === '86' ? national : mobile.slice(1),
+          send_time: chinaTime(now),
+          content: text,
+          sign_name: sign,
+          dest_code: extend,
+          sequence_id: state.nextSerial(),
+        },
+      ]
+    : {
+        extend,
+        mobile: national,
+        nationcode: nationCode,
+        sign,
+        text,
+        time: Math.floor(now.getTime() / 1000),
+      };
+}
+
+/** An inbound SMS from a number, pushed to the account's inboundUrl. */
+function inboundRoutes(r: Router, ctx: SimContext): void {
+  const { state } = ctx;
   r.post('/inbound', async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const account =
@@ -363,31 +400,25 @@ export function adminRouter(ctx: SimContext): Router {
       return bad(res, 400, 'extend: expected a string');
     const extend = typeof body.extend === 'string' ? body.extend : (original?.extendCode ?? '');
     const sign = typeof body.signName === 'string' ? body.signName : (account.signName ?? '');
-    const { nationCode, national } = splitMobile(mobile);
-    const now = new Date();
-    const payload =
-      account.vendor === 'aliyun'
-        ? [
-            {
-              phone_number: nationCode === '86' ? national : mobile.slice(1),
-              send_time: chinaTime(now),
-              content: body.text,
-              sign_name: sign,
-              dest_code: extend,
-              sequence_id: state.nextSerial(),
-            },
-          ]
-        : {
-            extend,
-            mobile: national,
-            nationcode: nationCode,
-            sign,
-            text: body.text,
-            time: Math.floor(now.getTime() / 1000),
-          };
+    const payload = inboundPayload(state, account, mobile, body.text, extend, sign);
     const pushed = await ctx.pusher.push(account, account.inboundUrl, payload, 1, 'inbound');
     res.status(pushed ? 200 : 502).json({ pushed, payload });
   });
+}
+
+export function adminRouter(ctx: SimContext): Router {
+  const r = Router();
+  const { state } = ctx;
+
+  r.use(statusModesRouter(ctx));
+
+  r.get('/health', (_req, res) => {
+    res.json({ ok: true, accounts: state.accounts.size, messages: state.messages.length });
+  });
+  accountRoutes(r, ctx);
+  catalogRoutes(r, ctx);
+  messageRoutes(r, ctx);
+  inboundRoutes(r, ctx);
 
   r.post('/reset', (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;

@@ -49,84 +49,94 @@ function chinaDay(d: Date): string {
   return chinaTime(d).slice(0, 10).replaceAll('-', '');
 }
 
+/**
+ * The account whose signature the request carries (key, method, version,
+ * timestamp, signature, fresh nonce); when refused, answered and nothing.
+ */
+function signedAccount(
+  ctx: SimContext,
+  req: Request,
+  params: Record<string, string>,
+  res: Response,
+): SimAccount | void {
+  for (const name of [
+    'AccessKeyId',
+    'Signature',
+    'SignatureNonce',
+    'Timestamp',
+    'Action',
+    'Version',
+  ]) {
+    if (!params[name])
+      return fail(res, 400, `Missing${name}`, `${name} is mandatory for this action.`);
+  }
+  const account = ctx.state.findByKey('aliyun', params.AccessKeyId ?? '');
+  if (!account)
+    return fail(res, 404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
+  if (params.SignatureMethod !== 'HMAC-SHA1') {
+    account.stats.authFailures++;
+    return fail(res, 400, 'InvalidSignatureMethod', 'Specified signature method is not supported.');
+  }
+  if (params.SignatureVersion !== '1.0') {
+    account.stats.authFailures++;
+    return fail(
+      res,
+      400,
+      'InvalidSignatureVersion',
+      'Specified signature version is not supported.',
+    );
+  }
+  const ts = params.Timestamp ?? '';
+  const when = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(ts) ? Date.parse(ts) : NaN;
+  if (Number.isNaN(when)) {
+    account.stats.authFailures++;
+    return fail(
+      res,
+      400,
+      'InvalidTimeStamp.Format',
+      'Specified time stamp or date value is not well formatted.',
+    );
+  }
+  if (Math.abs(Date.now() - when) > TIMESTAMP_SKEW_MS) {
+    account.stats.authFailures++;
+    return fail(
+      res,
+      400,
+      'InvalidTimeStamp.Expired',
+      'Specified time stamp or date value is expired.',
+    );
+  }
+  if (!aliyunSignatureMatches(req.method, params, account.accessKeySecret)) {
+    account.stats.authFailures++;
+    return fail(
+      res,
+      400,
+      'SignatureDoesNotMatch',
+      'Specified signature is not matched with our calculation.',
+    );
+  }
+  const nonceKey = `${account.accessKeyId}\0${params.SignatureNonce}`;
+  const seen = ctx.state.nonces.get(nonceKey);
+  if (seen !== undefined && Date.now() - seen < NONCE_TTL_MS) {
+    account.stats.authFailures++;
+    return fail(res, 400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
+  }
+  ctx.state.nonces.set(nonceKey, Date.now());
+  if (ctx.state.nonces.size > 50_000) {
+    for (const [k, t] of ctx.state.nonces)
+      if (Date.now() - t >= NONCE_TTL_MS) ctx.state.nonces.delete(k);
+  }
+  return account;
+}
+
 export function aliyunHandler(ctx: SimContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const params: Record<string, string> = {};
     flatten(req.query, params);
     if (req.method === 'POST') flatten(req.body, params);
 
-    for (const name of [
-      'AccessKeyId',
-      'Signature',
-      'SignatureNonce',
-      'Timestamp',
-      'Action',
-      'Version',
-    ]) {
-      if (!params[name])
-        return fail(res, 400, `Missing${name}`, `${name} is mandatory for this action.`);
-    }
-    const account = ctx.state.findByKey('aliyun', params.AccessKeyId ?? '');
-    if (!account)
-      return fail(res, 404, 'InvalidAccessKeyId.NotFound', 'Specified access key is not found.');
-    if (params.SignatureMethod !== 'HMAC-SHA1') {
-      account.stats.authFailures++;
-      return fail(
-        res,
-        400,
-        'InvalidSignatureMethod',
-        'Specified signature method is not supported.',
-      );
-    }
-    if (params.SignatureVersion !== '1.0') {
-      account.stats.authFailures++;
-      return fail(
-        res,
-        400,
-        'InvalidSignatureVersion',
-        'Specified signature version is not supported.',
-      );
-    }
-    const ts = params.Timestamp ?? '';
-    const when = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(ts) ? Date.parse(ts) : NaN;
-    if (Number.isNaN(when)) {
-      account.stats.authFailures++;
-      return fail(
-        res,
-        400,
-        'InvalidTimeStamp.Format',
-        'Specified time stamp or date value is not well formatted.',
-      );
-    }
-    if (Math.abs(Date.now() - when) > TIMESTAMP_SKEW_MS) {
-      account.stats.authFailures++;
-      return fail(
-        res,
-        400,
-        'InvalidTimeStamp.Expired',
-        'Specified time stamp or date value is expired.',
-      );
-    }
-    if (!aliyunSignatureMatches(req.method, params, account.accessKeySecret)) {
-      account.stats.authFailures++;
-      return fail(
-        res,
-        400,
-        'SignatureDoesNotMatch',
-        'Specified signature is not matched with our calculation.',
-      );
-    }
-    const nonceKey = `${account.accessKeyId}\0${params.SignatureNonce}`;
-    const seen = ctx.state.nonces.get(nonceKey);
-    if (seen !== undefined && Date.now() - seen < NONCE_TTL_MS) {
-      account.stats.authFailures++;
-      return fail(res, 400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
-    }
-    ctx.state.nonces.set(nonceKey, Date.now());
-    if (ctx.state.nonces.size > 50_000) {
-      for (const [k, t] of ctx.state.nonces)
-        if (Date.now() - t >= NONCE_TTL_MS) ctx.state.nonces.delete(k);
-    }
+    const account = signedAccount(ctx, req, params, res);
+    if (!account) return;
     if (params.Version !== '2017-05-25') {
       return fail(res, 400, 'InvalidVersion', 'Specified parameter Version is not valid.');
     }
@@ -279,6 +289,33 @@ function stringArray(text: string | undefined): string[] | undefined {
  * parameters and an extension code) per number, index by index. One BizId for
  * the whole call; any bad element refuses the whole call, as the vendor does.
  */
+/** TemplateParamJson: one object of string values per number (none given: empty ones). */
+function templateParamSets(
+  json: string | undefined,
+  count: number,
+): Record<string, string>[] | { code: string; message: string } {
+  if (json === undefined || json === '') return Array.from({ length: count }, () => ({}));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    return { code: 'isv.INVALID_JSON_PARAM', message: 'JSON参数不合法,只接受字符串值' };
+  }
+  const ok =
+    Array.isArray(parsed) &&
+    parsed.every(
+      (p) =>
+        p !== null &&
+        typeof p === 'object' &&
+        !Array.isArray(p) &&
+        Object.values(p as Record<string, unknown>).every((v) => typeof v === 'string'),
+    );
+  if (!ok) return { code: 'isv.INVALID_JSON_PARAM', message: 'JSON参数不合法,只接受字符串值' };
+  if ((parsed as unknown[]).length !== count)
+    return { code: 'isv.INVALID_PARAMETERS', message: '模板变量数量与手机号码数量不一致' };
+  return parsed as Record<string, string>[];
+}
+
 async function sendBatchSms(
   ctx: SimContext,
   account: SimAccount,
@@ -307,28 +344,8 @@ async function sendBatchSms(
     return answer(res, 'isv.MOBILE_COUNT_OVER_LIMIT', '手机号码数量超过限制');
   if (signs.length !== raw.length)
     return answer(res, 'isv.INVALID_PARAMETERS', '签名数量与手机号码数量不一致');
-  let paramSets: Record<string, string>[] = raw.map(() => ({}));
-  if (params.TemplateParamJson !== undefined && params.TemplateParamJson !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(params.TemplateParamJson);
-    } catch {
-      return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法,只接受字符串值');
-    }
-    const ok =
-      Array.isArray(parsed) &&
-      parsed.every(
-        (p) =>
-          p !== null &&
-          typeof p === 'object' &&
-          !Array.isArray(p) &&
-          Object.values(p as Record<string, unknown>).every((v) => typeof v === 'string'),
-      );
-    if (!ok) return answer(res, 'isv.INVALID_JSON_PARAM', 'JSON参数不合法,只接受字符串值');
-    if ((parsed as unknown[]).length !== raw.length)
-      return answer(res, 'isv.INVALID_PARAMETERS', '模板变量数量与手机号码数量不一致');
-    paramSets = parsed as Record<string, string>[];
-  }
+  const paramSets = templateParamSets(params.TemplateParamJson, raw.length);
+  if (!Array.isArray(paramSets)) return answer(res, paramSets.code, paramSets.message);
   const codes = stringArray(params.SmsUpExtendCodeJson);
   if (params.SmsUpExtendCodeJson !== undefined && (!codes || codes.length !== raw.length))
     return answer(res, 'isv.INVALID_PARAMETERS', '扩展码数量与手机号码数量不一致');

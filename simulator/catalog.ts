@@ -140,6 +140,70 @@ export type SendCheck =
 const ALIYUN_MAX = 35;
 const TENCENT_MAX = 12;
 
+/** Aliyun's checks of the params against an approved template: named, present, not too long. */
+function checkAliyunParams(
+  template: { content: string; type: number },
+  signName: string,
+  params: Record<string, string> | string[],
+): SendCheck {
+  const named = Array.isArray(params) ? {} : params;
+  let missing: string | undefined;
+  let tooLong: string | undefined;
+  const text = template.content.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    const v = named[name];
+    if (v === undefined) {
+      missing ??= name;
+      return '';
+    }
+    const isCode = template.type === 0 && /code/i.test(name);
+    if (isCode ? !/^[A-Za-z0-9]{4,6}$/.test(v) : [...v].length > ALIYUN_MAX) tooLong ??= name;
+    return v;
+  });
+  if (missing !== undefined) {
+    return {
+      ok: false,
+      code: 'isv.TEMPLATE_MISSING_PARAMETERS',
+      message: `模板缺少变量 ${missing}`,
+    };
+  }
+  if (tooLong !== undefined) {
+    return { ok: false, code: 'isv.PARAM_LENGTH_LIMIT', message: `参数超出长度限制 ${tooLong}` };
+  }
+  return { ok: true, text: `【${signName}】${text}` };
+}
+
+/** Tencent's: as many positional params as the template has, none too long. */
+function checkTencentParams(
+  template: { content: string },
+  signName: string,
+  params: Record<string, string> | string[],
+): SendCheck {
+  const list = Array.isArray(params) ? params : Object.values(params);
+  const slots = [...template.content.matchAll(/\{([0-9]+)\}/g)].map((m) => Number(m[1]));
+  const count = slots.length === 0 ? 0 : Math.max(...slots);
+  if (list.length !== count) {
+    return {
+      ok: false,
+      perNumber: true,
+      code: 'InvalidParameterValue.TemplateParameterFormatError',
+      message: `the template has ${count} parameters, the request ${list.length}`,
+    };
+  }
+  if (list.some((v) => [...v].length > TENCENT_MAX)) {
+    return {
+      ok: false,
+      perNumber: true,
+      code: 'InvalidParameterValue.TemplateParameterLengthLimit',
+      message: `a parameter is longer than ${TENCENT_MAX} characters`,
+    };
+  }
+  const text = template.content.replace(
+    /\{([0-9]+)\}/g,
+    (_m, n: string) => list[Number(n) - 1] ?? '',
+  );
+  return { ok: true, text: `【${signName}】${text}` };
+}
+
 /** What the vendor says to a SendSms for this signature, template and params. */
 export function checkSend(
   catalog: Catalog,
@@ -172,54 +236,7 @@ export function checkSend(
           message: 'signature is not approved or signature format is incorrect',
         };
   }
-  if (aliyun) {
-    const named = Array.isArray(params) ? {} : params;
-    let missing: string | undefined;
-    let tooLong: string | undefined;
-    const text = template.content.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
-      const v = named[name];
-      if (v === undefined) {
-        missing ??= name;
-        return '';
-      }
-      const isCode = template.type === 0 && /code/i.test(name);
-      if (isCode ? !/^[A-Za-z0-9]{4,6}$/.test(v) : [...v].length > ALIYUN_MAX) tooLong ??= name;
-      return v;
-    });
-    if (missing !== undefined) {
-      return {
-        ok: false,
-        code: 'isv.TEMPLATE_MISSING_PARAMETERS',
-        message: `模板缺少变量 ${missing}`,
-      };
-    }
-    if (tooLong !== undefined) {
-      return { ok: false, code: 'isv.PARAM_LENGTH_LIMIT', message: `参数超出长度限制 ${tooLong}` };
-    }
-    return { ok: true, text: `【${signName}】${text}` };
-  }
-  const list = Array.isArray(params) ? params : Object.values(params);
-  const slots = [...template.content.matchAll(/\{([0-9]+)\}/g)].map((m) => Number(m[1]));
-  const count = slots.length === 0 ? 0 : Math.max(...slots);
-  if (list.length !== count) {
-    return {
-      ok: false,
-      perNumber: true,
-      code: 'InvalidParameterValue.TemplateParameterFormatError',
-      message: `the template has ${count} parameters, the request ${list.length}`,
-    };
-  }
-  if (list.some((v) => [...v].length > TENCENT_MAX)) {
-    return {
-      ok: false,
-      perNumber: true,
-      code: 'InvalidParameterValue.TemplateParameterLengthLimit',
-      message: `a parameter is longer than ${TENCENT_MAX} characters`,
-    };
-  }
-  const text = template.content.replace(
-    /\{([0-9]+)\}/g,
-    (_m, n: string) => list[Number(n) - 1] ?? '',
-  );
-  return { ok: true, text: `【${signName}】${text}` };
+  return aliyun
+    ? checkAliyunParams(template, signName, params)
+    : checkTencentParams(template, signName, params);
 }

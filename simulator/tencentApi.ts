@@ -57,59 +57,71 @@ export function signedHost(host: string | undefined): string | undefined {
   return m ? m[1] : host;
 }
 
+/** The account whose TC3 signature the request carries; when refused, answered and nothing. */
+function signedAccount(
+  ctx: SimContext,
+  req: Request,
+  res: Response,
+): { account: SimAccount; rawBody: Buffer } | void {
+  const auth = parseAuthorization(header(req, 'authorization'));
+  if (!auth)
+    return error(
+      res,
+      'AuthFailure.InvalidAuthorization',
+      'Authorization in the request header is invalid.',
+    );
+  const account = ctx.state.findByKey('tencent', auth.secretId);
+  if (!account) return error(res, 'AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
+  const timestamp = header(req, 'x-tc-timestamp') ?? '';
+  const ts = /^\d+$/.test(timestamp) ? Number(timestamp) : NaN;
+  if (Number.isNaN(ts) || Math.abs(Date.now() / 1000 - ts) > MAX_SKEW_S) {
+    account.stats.authFailures++;
+    return error(
+      res,
+      'AuthFailure.SignatureExpire',
+      'Signature expired. Timestamp and server time cannot differ by more than five minutes.',
+    );
+  }
+  const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const [path = '/', query = ''] = req.originalUrl.split('?');
+  const headers: Record<string, string | undefined> = {};
+  for (const name of auth.signedHeaders)
+    headers[name] = name === 'host' ? signedHost(header(req, name)) : header(req, name);
+  const scopeOk =
+    auth.service === 'sms' &&
+    auth.date === new Date(ts * 1000).toISOString().slice(0, 10) &&
+    auth.signedHeaders.includes('content-type') &&
+    auth.signedHeaders.includes('host');
+  if (
+    !scopeOk ||
+    !tc3SignatureMatches({
+      method: req.method,
+      path,
+      query,
+      headers,
+      rawBody,
+      timestamp,
+      auth,
+      secretKey: account.accessKeySecret,
+    })
+  ) {
+    account.stats.authFailures++;
+    return error(
+      res,
+      'AuthFailure.SignatureFailure',
+      'The provided credentials could not be validated. Please check your signature is correct.',
+    );
+  }
+  return { account, rawBody };
+}
+
 export function tencentHandler(ctx: SimContext) {
   return async (req: Request, res: Response): Promise<void> => {
     if (req.method !== 'POST')
       return error(res, 'InvalidParameter', 'only POST with application/json is simulated');
-    const auth = parseAuthorization(header(req, 'authorization'));
-    if (!auth)
-      return error(
-        res,
-        'AuthFailure.InvalidAuthorization',
-        'Authorization in the request header is invalid.',
-      );
-    const account = ctx.state.findByKey('tencent', auth.secretId);
-    if (!account) return error(res, 'AuthFailure.SecretIdNotFound', 'The SecretId is not found.');
-    const timestamp = header(req, 'x-tc-timestamp') ?? '';
-    const ts = /^\d+$/.test(timestamp) ? Number(timestamp) : NaN;
-    if (Number.isNaN(ts) || Math.abs(Date.now() / 1000 - ts) > MAX_SKEW_S) {
-      account.stats.authFailures++;
-      return error(
-        res,
-        'AuthFailure.SignatureExpire',
-        'Signature expired. Timestamp and server time cannot differ by more than five minutes.',
-      );
-    }
-    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const [path = '/', query = ''] = req.originalUrl.split('?');
-    const headers: Record<string, string | undefined> = {};
-    for (const name of auth.signedHeaders)
-      headers[name] = name === 'host' ? signedHost(header(req, name)) : header(req, name);
-    const scopeOk =
-      auth.service === 'sms' &&
-      auth.date === new Date(ts * 1000).toISOString().slice(0, 10) &&
-      auth.signedHeaders.includes('content-type') &&
-      auth.signedHeaders.includes('host');
-    if (
-      !scopeOk ||
-      !tc3SignatureMatches({
-        method: req.method,
-        path,
-        query,
-        headers,
-        rawBody,
-        timestamp,
-        auth,
-        secretKey: account.accessKeySecret,
-      })
-    ) {
-      account.stats.authFailures++;
-      return error(
-        res,
-        'AuthFailure.SignatureFailure',
-        'The provided credentials could not be validated. Please check your signature is correct.',
-      );
-    }
+    const signed = signedAccount(ctx, req, res);
+    if (!signed) return;
+    const { account, rawBody } = signed;
     if (header(req, 'x-tc-version') !== '2021-01-11')
       return error(res, 'NoSuchVersion', 'The API version does not exist.');
     if (!header(req, 'x-tc-region'))
@@ -150,6 +162,72 @@ export function tencentHandler(ctx: SimContext) {
   };
 }
 
+/** The request's own mistakes (count, template, application, params, session); stats counted. */
+function sendProblem(
+  account: SimAccount,
+  body: Record<string, unknown>,
+  numbers: unknown[],
+  session: string,
+): [code: string, message: string] | undefined {
+  if (numbers.length > 1) {
+    account.stats.batchCalls++;
+    account.stats.batchNumbers += numbers.length;
+  }
+  if (numbers.length > 200)
+    return ['LimitExceeded.PhoneNumberCountLimit', 'More than 200 numbers in one request.'];
+  if (typeof body.TemplateId !== 'string' || body.TemplateId === '')
+    return ['MissingParameter', 'TemplateId is required.'];
+  if (typeof body.SmsSdkAppId !== 'string' || body.SmsSdkAppId === '')
+    return ['MissingParameter', 'SmsSdkAppId is required.'];
+  const params = body.TemplateParamSet ?? [];
+  if (!Array.isArray(params) || params.some((p) => typeof p !== 'string')) {
+    return [
+      'InvalidParameterValue.TemplateParameterFormatError',
+      'TemplateParamSet must be an array of strings.',
+    ];
+  }
+  if (Buffer.byteLength(session, 'utf8') >= 512)
+    return [
+      'InvalidParameterValue.ContentLengthLimit',
+      'SessionContext must be shorter than 512 bytes.',
+    ];
+  return undefined;
+}
+
+/** What the account took for one number. */
+function tencentMessage(
+  account: SimAccount,
+  body: Record<string, unknown>,
+  taken: {
+    session: string;
+    serialNo: string;
+    mobile: string;
+    signName: string;
+    params: string[];
+    content: string;
+  },
+): SimMessage {
+  const { session, serialNo, mobile, signName, params, content } = taken;
+  return {
+    accountId: account.id,
+    vendor: 'tencent',
+    messageId: session,
+    supplierMessageId: serialNo,
+    mobile,
+    signName,
+    templateCode: String(body.TemplateId),
+    params,
+    content,
+    segments: segmentsOf(content),
+    appId: String(body.SmsSdkAppId),
+    ...(typeof body.ExtendCode === 'string' && body.ExtendCode !== ''
+      ? { extendCode: body.ExtendCode }
+      : {}),
+    sentAt: new Date(),
+    status: 'pending',
+  };
+}
+
 async function sendSms(
   ctx: SimContext,
   account: SimAccount,
@@ -161,43 +239,12 @@ async function sendSms(
   const numbers = body.PhoneNumberSet;
   if (!Array.isArray(numbers) || numbers.length === 0)
     return error(res, 'MissingParameter', 'PhoneNumberSet is required.');
-  if (numbers.length > 1) {
-    account.stats.batchCalls++;
-    account.stats.batchNumbers += numbers.length;
-  }
-  if (numbers.length > 200)
-    return error(
-      res,
-      'LimitExceeded.PhoneNumberCountLimit',
-      'More than 200 numbers in one request.',
-    );
-  if (typeof body.TemplateId !== 'string' || body.TemplateId === '')
-    return error(res, 'MissingParameter', 'TemplateId is required.');
-  if (typeof body.SmsSdkAppId !== 'string' || body.SmsSdkAppId === '')
-    return error(res, 'MissingParameter', 'SmsSdkAppId is required.');
-  const params = body.TemplateParamSet ?? [];
-  if (!Array.isArray(params) || params.some((p) => typeof p !== 'string')) {
-    return error(
-      res,
-      'InvalidParameterValue.TemplateParameterFormatError',
-      'TemplateParamSet must be an array of strings.',
-    );
-  }
-  if (Buffer.byteLength(session, 'utf8') >= 512)
-    return error(
-      res,
-      'InvalidParameterValue.ContentLengthLimit',
-      'SessionContext must be shorter than 512 bytes.',
-    );
+  const problem = sendProblem(account, body, numbers, session);
+  if (problem) return error(res, ...problem);
+  const params = (body.TemplateParamSet ?? []) as string[]; // strings: sendProblem checked
   const signName = typeof body.SignName === 'string' ? body.SignName : '';
   // the vendor's own checks: approved template and signature, the params it needs
-  const check = checkSend(
-    ctx.catalog,
-    account,
-    signName,
-    String(body.TemplateId),
-    params as string[],
-  );
+  const check = checkSend(ctx.catalog, account, signName, String(body.TemplateId), params);
   if (!check.ok && !check.perNumber) {
     account.stats.rejected++;
     return error(res, check.code, check.message);
@@ -241,24 +288,14 @@ async function sendSms(
       };
     }
     const serialNo = `2433:${Date.now()}${String(ctx.state.nextSerial()).padStart(10, '0')}`;
-    const message: SimMessage = {
-      accountId: account.id,
-      vendor: 'tencent',
-      messageId: session,
-      supplierMessageId: serialNo,
+    const message = tencentMessage(account, body, {
+      session,
+      serialNo,
       mobile,
       signName,
-      templateCode: String(body.TemplateId),
       params,
       content,
-      segments: segmentsOf(content),
-      appId: String(body.SmsSdkAppId),
-      ...(typeof body.ExtendCode === 'string' && body.ExtendCode !== ''
-        ? { extendCode: body.ExtendCode }
-        : {}),
-      sentAt: new Date(),
-      status: 'pending',
-    };
+    });
     ctx.accept(account, message);
     return {
       ...base,
@@ -370,6 +407,117 @@ function ids(v: unknown): string[] | undefined {
   return v.map(String);
 }
 
+/** Seconds since the epoch, as the vendor gives a creation time. */
+const created = (at: number) => Math.floor(at / 1000);
+
+function addSmsSign(
+  ctx: SimContext,
+  account: SimAccount,
+  body: Record<string, unknown>,
+  res: Response,
+): void {
+  const name = typeof body.SignName === 'string' ? body.SignName : '';
+  if ([...name].length < 2 || [...name].length > 12)
+    return error(
+      res,
+      'InvalidParameterValue.InvalidSignName',
+      'SignName must have 2 to 12 characters.',
+    );
+  const s = ctx.catalog.applySignature(account, name);
+  return reply(res, { AddSignStatus: { SignId: Number(s.id), SignApplyId: Number(s.id) } });
+}
+
+function describeSmsSignList(
+  ctx: SimContext,
+  account: SimAccount,
+  body: Record<string, unknown>,
+  res: Response,
+): void {
+  const b = account.behaviour;
+  const wanted = ids(body.SignIdSet);
+  if (!wanted) return error(res, 'InvalidParameterValue', 'SignIdSet: 1 to 100 integer ids.');
+  const set = wanted.flatMap((id) => {
+    const s = ctx.catalog.signatureById(account.id, id);
+    if (!s) return [];
+    const status = statusOf(s, b);
+    return [
+      {
+        SignId: Number(s.id),
+        International: 0,
+        StatusCode: STATUS_CODE[status],
+        ReviewReply: status === 'rejected' ? (s.reason ?? '') : '',
+        SignName: s.name,
+        CreateTime: created(s.appliedAt),
+      },
+    ];
+  });
+  return reply(res, { DescribeSignListStatusSet: set });
+}
+
+function addSmsTemplate(
+  ctx: SimContext,
+  account: SimAccount,
+  body: Record<string, unknown>,
+  res: Response,
+): void {
+  const name = typeof body.TemplateName === 'string' ? body.TemplateName : '';
+  const content = typeof body.TemplateContent === 'string' ? body.TemplateContent : '';
+  if (name === '' || content === '')
+    return error(res, 'MissingParameter', 'TemplateName and TemplateContent are required.');
+  if (/\$\{/.test(content))
+    return error(
+      res,
+      'FailedOperation.TemplateParamSetNotMatchApprovedTemplate',
+      'Variables are written {1}, {2}, …',
+    );
+  const t = ctx.catalog.applyTemplate(account, {
+    name,
+    content,
+    type: Number(body.SmsType ?? 0) === 1 ? 2 : 1,
+  });
+  return reply(res, { AddTemplateStatus: { TemplateId: t.id } });
+}
+
+function describeSmsTemplateList(
+  ctx: SimContext,
+  account: SimAccount,
+  body: Record<string, unknown>,
+  res: Response,
+): void {
+  const b = account.behaviour;
+  const c = ctx.catalog.of(account.id);
+  const wanted = ids(body.TemplateIdSet);
+  if (!wanted) return error(res, 'InvalidParameterValue', 'TemplateIdSet: 1 to 100 integer ids.');
+  const set = wanted.flatMap((id) => {
+    const t = c.templates.get(id);
+    if (!t) return [];
+    const status = statusOf(t, b);
+    return [
+      {
+        TemplateId: Number(t.id),
+        International: 0,
+        StatusCode: STATUS_CODE[status],
+        ReviewReply: status === 'rejected' ? (t.reason ?? '') : '',
+        TemplateName: t.name,
+        TemplateContent: t.content,
+        CreateTime: created(t.appliedAt),
+      },
+    ];
+  });
+  return reply(res, { DescribeTemplateStatusSet: set });
+}
+
+/** The management APIs: signatures and templates, applied for and described. */
+const MANAGE: Record<
+  string,
+  (ctx: SimContext, account: SimAccount, body: Record<string, unknown>, res: Response) => void
+> = {
+  AddSmsSign: addSmsSign,
+  DescribeSmsSignList: describeSmsSignList,
+  AddSmsTemplate: addSmsTemplate,
+  DescribeSmsTemplateList: describeSmsTemplateList,
+};
+
 function manage(
   ctx: SimContext,
   account: SimAccount,
@@ -377,80 +525,5 @@ function manage(
   body: Record<string, unknown>,
   res: Response,
 ): void {
-  const b = account.behaviour;
-  const c = ctx.catalog.of(account.id);
-  const created = (at: number) => Math.floor(at / 1000);
-  switch (action) {
-    case 'AddSmsSign': {
-      const name = typeof body.SignName === 'string' ? body.SignName : '';
-      if ([...name].length < 2 || [...name].length > 12)
-        return error(
-          res,
-          'InvalidParameterValue.InvalidSignName',
-          'SignName must have 2 to 12 characters.',
-        );
-      const s = ctx.catalog.applySignature(account, name);
-      return reply(res, { AddSignStatus: { SignId: Number(s.id), SignApplyId: Number(s.id) } });
-    }
-    case 'DescribeSmsSignList': {
-      const wanted = ids(body.SignIdSet);
-      if (!wanted) return error(res, 'InvalidParameterValue', 'SignIdSet: 1 to 100 integer ids.');
-      const set = wanted.flatMap((id) => {
-        const s = ctx.catalog.signatureById(account.id, id);
-        if (!s) return [];
-        const status = statusOf(s, b);
-        return [
-          {
-            SignId: Number(s.id),
-            International: 0,
-            StatusCode: STATUS_CODE[status],
-            ReviewReply: status === 'rejected' ? (s.reason ?? '') : '',
-            SignName: s.name,
-            CreateTime: created(s.appliedAt),
-          },
-        ];
-      });
-      return reply(res, { DescribeSignListStatusSet: set });
-    }
-    case 'AddSmsTemplate': {
-      const name = typeof body.TemplateName === 'string' ? body.TemplateName : '';
-      const content = typeof body.TemplateContent === 'string' ? body.TemplateContent : '';
-      if (name === '' || content === '')
-        return error(res, 'MissingParameter', 'TemplateName and TemplateContent are required.');
-      if (/\$\{/.test(content))
-        return error(
-          res,
-          'FailedOperation.TemplateParamSetNotMatchApprovedTemplate',
-          'Variables are written {1}, {2}, …',
-        );
-      const t = ctx.catalog.applyTemplate(account, {
-        name,
-        content,
-        type: Number(body.SmsType ?? 0) === 1 ? 2 : 1,
-      });
-      return reply(res, { AddTemplateStatus: { TemplateId: t.id } });
-    }
-    case 'DescribeSmsTemplateList': {
-      const wanted = ids(body.TemplateIdSet);
-      if (!wanted)
-        return error(res, 'InvalidParameterValue', 'TemplateIdSet: 1 to 100 integer ids.');
-      const set = wanted.flatMap((id) => {
-        const t = c.templates.get(id);
-        if (!t) return [];
-        const status = statusOf(t, b);
-        return [
-          {
-            TemplateId: Number(t.id),
-            International: 0,
-            StatusCode: STATUS_CODE[status],
-            ReviewReply: status === 'rejected' ? (t.reason ?? '') : '',
-            TemplateName: t.name,
-            TemplateContent: t.content,
-            CreateTime: created(t.appliedAt),
-          },
-        ];
-      });
-      return reply(res, { DescribeTemplateStatusSet: set });
-    }
-  }
+  MANAGE[action]?.(ctx, account, body, res);
 }

@@ -56,6 +56,83 @@ export async function findFerretdb(cfg: StackConfig): Promise<string | undefined
   return undefined;
 }
 
+type BuildPaths = { home: string; ownBin: string; buildLog: string; version: string };
+
+/**
+ * `go install github.com/FerretDB/FerretDB/cmd/ferretdb@<v>` builds a binary that panics at
+ * start ("Invalid build/version/version.txt file content"): the module zip lacks the generated
+ * build/version/version.txt. So we copy the module source out of the module cache, write that
+ * file, and `go build` it into <dir>/bin/ferretdb.
+ */
+async function build(b: BuildPaths, ctx: Ctx): Promise<string> {
+  const { home, ownBin, buildLog, version } = b;
+  const go = goBin() as string;
+  const env = { ...process.env, GO111MODULE: 'on', GOFLAGS: '-buildvcs=false' };
+  fs.mkdirSync(home, { recursive: true });
+  fs.mkdirSync(path.dirname(ownBin), { recursive: true });
+  fs.writeFileSync(buildLog, '');
+  const t0 = Date.now();
+  ctx.say(`building ${version} with go (first time: a few minutes); log: ${buildLog}`);
+  return ticking(
+    ctx.say,
+    'building',
+    async () => {
+      const json = await capture(go, ['mod', 'download', '-json', `${MODULE}@${version}`], {
+        cwd: home,
+        env,
+        timeoutMs: 10 * 60_000,
+      }).catch((e: { output?: string; message: string }) => {
+        throw new StackError(
+          `ferretdb: go mod download ${MODULE}@${version} failed`,
+          (e.output ?? e.message).trim(),
+        );
+      });
+      const dir = (JSON.parse(json.slice(json.indexOf('{'))) as { Dir?: string }).Dir;
+      if (!dir) throw new StackError(`ferretdb: go mod download gave no source dir`, json);
+      const src = path.join(home, `src-${version}`);
+      fs.rmSync(src, { recursive: true, force: true });
+      fs.cpSync(dir, src, { recursive: true });
+      makeWritable(src);
+      fs.writeFileSync(path.join(src, 'build', 'version', 'version.txt'), `${version}\n`);
+      const tmpBin = `${ownBin}.partial`;
+      await runLogged(
+        `ferretdb: go build ${version}`,
+        go,
+        ['build', '-v', '-trimpath', '-o', tmpBin, './cmd/ferretdb'],
+        buildLog,
+        { cwd: src, env },
+      );
+      fs.renameSync(tmpBin, ownBin);
+      fs.rmSync(src, { recursive: true, force: true });
+      const got = await binaryVersion(ownBin);
+      if (got !== version) {
+        throw new StackError(`ferretdb: built ${ownBin} but it reports version ${got ?? '?'}`);
+      }
+      ctx.say(`built ${ownBin} in ${seconds(t0)} s`);
+      return ownBin;
+    },
+    buildLog,
+  );
+}
+
+/** Ready when the server answers a ping. */
+async function ping(host: string, port: number, timeoutMs: number): Promise<void> {
+  const { MongoClient } = await import('mongodb');
+  const client = new MongoClient(`mongodb://${host}:${port}/?directConnection=true`, {
+    serverSelectionTimeoutMS: timeoutMs,
+    connectTimeoutMS: timeoutMs,
+    socketTimeoutMS: timeoutMs,
+    monitorCommands: false,
+  });
+  try {
+    await client.connect();
+    const res = await client.db('admin').command({ ping: 1 });
+    if (res.ok !== 1) throw new Error(`ping answered ${JSON.stringify(res)}`);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
 export function ferretdb(cfg: StackConfig): Service {
   const { port, version } = cfg.ferretdb;
   const home = path.join(cfg.dir, 'ferretdb');
@@ -65,65 +142,10 @@ export function ferretdb(cfg: StackConfig): Service {
   const buildLog = path.join(home, 'build.log');
   const pidFile = path.join(cfg.dir, 'ferretdb.pid');
   const ownBin = path.join(cfg.dir, 'bin', 'ferretdb');
+  const paths: BuildPaths = { home, ownBin, buildLog, version };
   let bin: string | undefined;
 
   const findBinary = () => findFerretdb(cfg);
-
-  /**
-   * `go install github.com/FerretDB/FerretDB/cmd/ferretdb@<v>` builds a binary that panics at
-   * start ("Invalid build/version/version.txt file content"): the module zip lacks the generated
-   * build/version/version.txt. So we copy the module source out of the module cache, write that
-   * file, and `go build` it into <dir>/bin/ferretdb.
-   */
-  const build = async (ctx: Ctx): Promise<string> => {
-    const go = goBin() as string;
-    const env = { ...process.env, GO111MODULE: 'on', GOFLAGS: '-buildvcs=false' };
-    fs.mkdirSync(home, { recursive: true });
-    fs.mkdirSync(path.dirname(ownBin), { recursive: true });
-    fs.writeFileSync(buildLog, '');
-    const t0 = Date.now();
-    ctx.say(`building ${version} with go (first time: a few minutes); log: ${buildLog}`);
-    return ticking(
-      ctx.say,
-      'building',
-      async () => {
-        const json = await capture(go, ['mod', 'download', '-json', `${MODULE}@${version}`], {
-          cwd: home,
-          env,
-          timeoutMs: 10 * 60_000,
-        }).catch((e: { output?: string; message: string }) => {
-          throw new StackError(
-            `ferretdb: go mod download ${MODULE}@${version} failed`,
-            (e.output ?? e.message).trim(),
-          );
-        });
-        const dir = (JSON.parse(json.slice(json.indexOf('{'))) as { Dir?: string }).Dir;
-        if (!dir) throw new StackError(`ferretdb: go mod download gave no source dir`, json);
-        const src = path.join(home, `src-${version}`);
-        fs.rmSync(src, { recursive: true, force: true });
-        fs.cpSync(dir, src, { recursive: true });
-        makeWritable(src);
-        fs.writeFileSync(path.join(src, 'build', 'version', 'version.txt'), `${version}\n`);
-        const tmpBin = `${ownBin}.partial`;
-        await runLogged(
-          `ferretdb: go build ${version}`,
-          go,
-          ['build', '-v', '-trimpath', '-o', tmpBin, './cmd/ferretdb'],
-          buildLog,
-          { cwd: src, env },
-        );
-        fs.renameSync(tmpBin, ownBin);
-        fs.rmSync(src, { recursive: true, force: true });
-        const got = await binaryVersion(ownBin);
-        if (got !== version) {
-          throw new StackError(`ferretdb: built ${ownBin} but it reports version ${got ?? '?'}`);
-        }
-        ctx.say(`built ${ownBin} in ${seconds(t0)} s`);
-        return ownBin;
-      },
-      buildLog,
-    );
-  };
 
   return {
     name: 'ferretdb',
@@ -134,22 +156,7 @@ export function ferretdb(cfg: StackConfig): Service {
     readyTimeoutMs: 60_000,
     describe: () => `(FerretDB ${version}, SQLite backend, mongodb://${cfg.host}:${port}/)`,
 
-    async probe(timeoutMs: number): Promise<void> {
-      const { MongoClient } = await import('mongodb');
-      const client = new MongoClient(`mongodb://${cfg.host}:${port}/?directConnection=true`, {
-        serverSelectionTimeoutMS: timeoutMs,
-        connectTimeoutMS: timeoutMs,
-        socketTimeoutMS: timeoutMs,
-        monitorCommands: false,
-      });
-      try {
-        await client.connect();
-        const res = await client.db('admin').command({ ping: 1 });
-        if (res.ok !== 1) throw new Error(`ping answered ${JSON.stringify(res)}`);
-      } finally {
-        await client.close().catch(() => undefined);
-      }
-    },
+    probe: (timeoutMs: number) => ping(cfg.host, port, timeoutMs),
 
     async needs(): Promise<Needs> {
       bin = await findBinary();
@@ -164,7 +171,7 @@ export function ferretdb(cfg: StackConfig): Service {
 
     async prepare(ctx: Ctx): Promise<void> {
       bin ??= await findBinary();
-      if (!bin) bin = await build(ctx);
+      if (!bin) bin = await build(paths, ctx);
       else if (bin !== ownBin) ctx.say(`using existing ${bin} (${version})`);
       fs.mkdirSync(dataDir, { recursive: true });
       fs.mkdirSync(stateDir, { recursive: true });

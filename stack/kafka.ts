@@ -63,7 +63,8 @@ async function withoutNegativeTimeoutWarning<T>(fn: () => Promise<T>): Promise<T
   }
 }
 
-export function kafka(cfg: StackConfig): Service {
+/** Where the Kafka of one stack keeps its jars, data, config and logs. */
+function kafkaPaths(cfg: StackConfig) {
   const { port, controllerPort, version } = cfg.kafka;
   const home = path.join(cfg.dir, 'kafka');
   // A second stack (a test's private one) uses the jars of the default stack folder when that
@@ -87,155 +88,228 @@ export function kafka(cfg: StackConfig): Service {
   const pom = path.join(cfg.root, 'stack', 'kafka', 'pom.xml');
   const classpath = `${lib}${path.sep}*`;
 
-  const writeConfig = (): void => {
-    fs.mkdirSync(dataDir, { recursive: true });
-    const props: Record<string, string | number | boolean> = {
-      'process.roles': 'broker,controller',
-      'node.id': 1,
-      'controller.quorum.voters': `1@${cfg.host}:${controllerPort}`,
-      listeners: `PLAINTEXT://${cfg.host}:${port},CONTROLLER://${cfg.host}:${controllerPort}`,
-      'advertised.listeners': `PLAINTEXT://${cfg.host}:${port}`,
-      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'controller.listener.names': 'CONTROLLER',
-      'inter.broker.listener.name': 'PLAINTEXT',
-      'log.dirs': dataDir,
-      'offsets.topic.replication.factor': 1,
-      'transaction.state.log.replication.factor': 1,
-      'transaction.state.log.min.isr': 1,
-      'num.partitions': 4,
-      'auto.create.topics.enable': true,
-      'group.initial.rebalance.delay.ms': 0,
-      // Idle is idle (issue 12): a request handler thread wakes every 300 ms
-      // to look at the request queue and a network thread every 300 ms to
-      // poll its sockets, whether or not anything came (both intervals are
-      // fixed in Kafka). The defaults (8 and 3) are for a many-disk server;
-      // one machine running everything serves its few clients with 2 each.
-      'num.io.threads': 2,
-      'num.network.threads': 2,
-      // The active controller appends a no-op record to the metadata log
-      // every 500 ms (KIP-835: a health signal for the brokers' metadata lag
-      // metric), which the broker then fetches and applies: a raft append,
-      // a flush and a fetch twice a second. A single node has no other
-      // broker to lag; every 30 s is plenty for the metric.
-      'metadata.max.idle.interval.ms': 30_000,
-    };
-    fs.writeFileSync(
+  return {
+    cfg,
+    home,
+    lib,
+    libDone,
+    dataDir,
+    serverProps,
+    log4j,
+    toolsLog4j,
+    clusterIdFile,
+    logFile,
+    stdoutFile,
+    pidFile,
+    pom,
+    classpath,
+    port,
+    controllerPort,
+    version,
+  };
+}
+type KafkaPaths = ReturnType<typeof kafkaPaths>;
+
+function writeConfig(k: KafkaPaths): void {
+  const { dataDir, serverProps, log4j, toolsLog4j, logFile, port, controllerPort, cfg } = k;
+  fs.mkdirSync(dataDir, { recursive: true });
+  const props: Record<string, string | number | boolean> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@${cfg.host}:${controllerPort}`,
+    listeners: `PLAINTEXT://${cfg.host}:${port},CONTROLLER://${cfg.host}:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${cfg.host}:${port}`,
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'log.dirs': dataDir,
+    'offsets.topic.replication.factor': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'num.partitions': 4,
+    'auto.create.topics.enable': true,
+    'group.initial.rebalance.delay.ms': 0,
+    // Idle is idle (issue 12): a request handler thread wakes every 300 ms
+    // to look at the request queue and a network thread every 300 ms to
+    // poll its sockets, whether or not anything came (both intervals are
+    // fixed in Kafka). The defaults (8 and 3) are for a many-disk server;
+    // one machine running everything serves its few clients with 2 each.
+    'num.io.threads': 2,
+    'num.network.threads': 2,
+    // The active controller appends a no-op record to the metadata log
+    // every 500 ms (KIP-835: a health signal for the brokers' metadata lag
+    // metric), which the broker then fetches and applies: a raft append,
+    // a flush and a fetch twice a second. A single node has no other
+    // broker to lag; every 30 s is plenty for the metric.
+    'metadata.max.idle.interval.ms': 30_000,
+  };
+  fs.writeFileSync(
+    serverProps,
+    `# written by stack/kafka.ts on every start; edit stack/kafka.ts instead\n` +
+      Object.entries(props)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') +
+      '\n',
+  );
+  fs.writeFileSync(
+    log4j,
+    [
+      'log4j.rootLogger=INFO, file',
+      'log4j.appender.file=org.apache.log4j.RollingFileAppender',
+      `log4j.appender.file.File=${logFile}`,
+      'log4j.appender.file.MaxFileSize=20MB',
+      'log4j.appender.file.MaxBackupIndex=3',
+      'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.logger.org.apache.kafka=INFO',
+      'log4j.logger.kafka=INFO',
+      'log4j.logger.kafka.request.logger=WARN',
+      'log4j.logger.state.change.logger=WARN',
+      'log4j.logger.org.apache.kafka.clients=WARN',
+      '',
+    ].join('\n'),
+  );
+  fs.writeFileSync(
+    toolsLog4j,
+    [
+      'log4j.rootLogger=WARN, stderr',
+      'log4j.appender.stderr=org.apache.log4j.ConsoleAppender',
+      'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout',
+      'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n',
+      'log4j.appender.stderr.Target=System.err',
+      '',
+    ].join('\n'),
+  );
+}
+
+function checkJars(k: KafkaPaths): void {
+  const { lib, version } = k;
+  const jar = path.join(lib, `kafka_2.13-${version}.jar`);
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(jar);
+  } catch {
+    throw new StackError(`kafka: ${jar} is missing after the Maven fetch`);
+  }
+  // zip central directory entries hold the names uncompressed
+  for (const cls of ['kafka/Kafka.class', 'kafka/tools/StorageTool.class']) {
+    if (!bytes.includes(cls)) throw new StackError(`kafka: ${jar} has no ${cls}`);
+  }
+}
+
+async function fetchJars(k: KafkaPaths, ctx: Ctx): Promise<void> {
+  const { home, lib, libDone, pom, version } = k;
+  if (fs.existsSync(libDone)) return;
+  const mvn = which('mvn') as string;
+  const tmp = `${lib}.partial`;
+  const fetchLog = path.join(home, 'fetch.log');
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(lib, { recursive: true, force: true });
+  const t0 = Date.now();
+  ctx.say(`fetching Kafka ${version} jars from Maven Central with mvn (first time: ~10-60 s)`);
+  await ticking(
+    ctx.say,
+    'fetching jars',
+    () =>
+      runLogged(
+        'mvn dependency:copy-dependencies',
+        mvn,
+        [
+          '-q',
+          '-B',
+          '-f',
+          pom,
+          `-Dkafka.version=${version}`,
+          `-Dkafka.lib.dir=${tmp}`,
+          'dependency:copy-dependencies',
+        ],
+        fetchLog,
+      ),
+    fetchLog,
+  );
+  fs.renameSync(tmp, lib);
+  checkJars(k);
+  const jars = fs.readdirSync(lib).filter((f) => f.endsWith('.jar')).length;
+  fs.writeFileSync(libDone, `${jars} jars\n`);
+  ctx.say(`fetched ${jars} jars in ${seconds(t0)} s`);
+}
+
+async function formatOnce(k: KafkaPaths, ctx: Ctx): Promise<void> {
+  const { home, dataDir, serverProps, toolsLog4j, clusterIdFile, classpath } = k;
+  if (fs.existsSync(path.join(dataDir, 'meta.properties'))) return;
+  let clusterId = fs.existsSync(clusterIdFile) ? fs.readFileSync(clusterIdFile, 'utf8').trim() : '';
+  if (!clusterId) {
+    clusterId = newClusterId();
+    fs.writeFileSync(clusterIdFile, `${clusterId}\n`);
+  }
+  ctx.say(`formatting KRaft storage (cluster id ${clusterId})`);
+  await runLogged(
+    'kafka storage format',
+    javaBin() as string,
+    [
+      `-Dlog4j.configuration=file:${toolsLog4j}`,
+      '-cp',
+      classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId,
+      '-c',
       serverProps,
-      `# written by stack/kafka.ts on every start; edit stack/kafka.ts instead\n` +
-        Object.entries(props)
-          .map(([k, v]) => `${k}=${v}`)
-          .join('\n') +
-        '\n',
-    );
-    fs.writeFileSync(
-      log4j,
-      [
-        'log4j.rootLogger=INFO, file',
-        'log4j.appender.file=org.apache.log4j.RollingFileAppender',
-        `log4j.appender.file.File=${logFile}`,
-        'log4j.appender.file.MaxFileSize=20MB',
-        'log4j.appender.file.MaxBackupIndex=3',
-        'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
-        'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
-        'log4j.logger.org.apache.kafka=INFO',
-        'log4j.logger.kafka=INFO',
-        'log4j.logger.kafka.request.logger=WARN',
-        'log4j.logger.state.change.logger=WARN',
-        'log4j.logger.org.apache.kafka.clients=WARN',
-        '',
-      ].join('\n'),
-    );
-    fs.writeFileSync(
-      toolsLog4j,
-      [
-        'log4j.rootLogger=WARN, stderr',
-        'log4j.appender.stderr=org.apache.log4j.ConsoleAppender',
-        'log4j.appender.stderr.layout=org.apache.log4j.PatternLayout',
-        'log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n',
-        'log4j.appender.stderr.Target=System.err',
-        '',
-      ].join('\n'),
-    );
-  };
+    ],
+    path.join(home, 'format.log'),
+  );
+}
 
-  const checkJars = (): void => {
-    const jar = path.join(lib, `kafka_2.13-${version}.jar`);
-    let bytes: Buffer;
+/** Ready when the broker answers a cluster description with a broker in it and lists topics. */
+function probe(k: KafkaPaths, timeoutMs: number): Promise<void> {
+  const { cfg, port } = k;
+  return withoutNegativeTimeoutWarning(async () => {
+    const { Kafka, logLevel } = (await import('kafkajs')).default;
+    const admin = new Kafka({
+      clientId: 'streaming-stack',
+      brokers: [`${cfg.host}:${port}`],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: timeoutMs,
+      requestTimeout: timeoutMs,
+      retry: { retries: 0 },
+    }).admin();
     try {
-      bytes = fs.readFileSync(jar);
-    } catch {
-      throw new StackError(`kafka: ${jar} is missing after the Maven fetch`);
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      if (cluster.brokers.length === 0) throw new Error('no brokers registered yet');
+      await admin.listTopics();
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
-    // zip central directory entries hold the names uncompressed
-    for (const cls of ['kafka/Kafka.class', 'kafka/tools/StorageTool.class']) {
-      if (!bytes.includes(cls)) throw new StackError(`kafka: ${jar} has no ${cls}`);
+  });
+}
+
+async function needs(k: KafkaPaths): Promise<Needs> {
+  const { libDone, version } = k;
+  const missing: string[] = [];
+  const java = javaBin();
+  if (!java) {
+    missing.push('java not found (Kafka needs Java 17+): apt-get install openjdk-17-jre-headless');
+  } else {
+    const out = await capture(java, ['-version']).catch((e: { output?: string }) => e.output ?? '');
+    const major = javaMajor(out);
+    if (major === undefined || major < 17) {
+      missing.push(
+        `${java} is Java ${major ?? '?'} but Kafka ${version} needs Java 17+: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)`,
+      );
     }
-  };
+  }
+  if (!fs.existsSync(libDone) && !which('mvn')) {
+    missing.push('mvn not found (needed once to fetch the Kafka jars): apt-get install maven');
+  }
+  return { debs: [], missing };
+}
 
-  const fetchJars = async (ctx: Ctx): Promise<void> => {
-    if (fs.existsSync(libDone)) return;
-    const mvn = which('mvn') as string;
-    const tmp = `${lib}.partial`;
-    const fetchLog = path.join(home, 'fetch.log');
-    fs.rmSync(tmp, { recursive: true, force: true });
-    fs.rmSync(lib, { recursive: true, force: true });
-    const t0 = Date.now();
-    ctx.say(`fetching Kafka ${version} jars from Maven Central with mvn (first time: ~10-60 s)`);
-    await ticking(
-      ctx.say,
-      'fetching jars',
-      () =>
-        runLogged(
-          'mvn dependency:copy-dependencies',
-          mvn,
-          [
-            '-q',
-            '-B',
-            '-f',
-            pom,
-            `-Dkafka.version=${version}`,
-            `-Dkafka.lib.dir=${tmp}`,
-            'dependency:copy-dependencies',
-          ],
-          fetchLog,
-        ),
-      fetchLog,
-    );
-    fs.renameSync(tmp, lib);
-    checkJars();
-    const jars = fs.readdirSync(lib).filter((f) => f.endsWith('.jar')).length;
-    fs.writeFileSync(libDone, `${jars} jars\n`);
-    ctx.say(`fetched ${jars} jars in ${seconds(t0)} s`);
-  };
-
-  const formatOnce = async (ctx: Ctx): Promise<void> => {
-    if (fs.existsSync(path.join(dataDir, 'meta.properties'))) return;
-    let clusterId = fs.existsSync(clusterIdFile)
-      ? fs.readFileSync(clusterIdFile, 'utf8').trim()
-      : '';
-    if (!clusterId) {
-      clusterId = newClusterId();
-      fs.writeFileSync(clusterIdFile, `${clusterId}\n`);
-    }
-    ctx.say(`formatting KRaft storage (cluster id ${clusterId})`);
-    await runLogged(
-      'kafka storage format',
-      javaBin() as string,
-      [
-        `-Dlog4j.configuration=file:${toolsLog4j}`,
-        '-cp',
-        classpath,
-        'kafka.tools.StorageTool',
-        'format',
-        '-t',
-        clusterId,
-        '-c',
-        serverProps,
-      ],
-      path.join(home, 'format.log'),
-    );
-  };
-
+export function kafka(cfg: StackConfig): Service {
+  const k = kafkaPaths(cfg);
+  const { port, controllerPort, version, home, log4j, classpath, serverProps, logFile } = k;
+  const { stdoutFile, pidFile } = k;
   return {
     name: 'kafka',
     port,
@@ -246,56 +320,13 @@ export function kafka(cfg: StackConfig): Service {
     readyTimeoutMs: 120_000,
     describe: () => `(KRaft, controller ${cfg.host}:${controllerPort}, Kafka ${version})`,
 
-    probe: (timeoutMs: number): Promise<void> =>
-      withoutNegativeTimeoutWarning(async () => {
-        const { Kafka, logLevel } = (await import('kafkajs')).default;
-        const admin = new Kafka({
-          clientId: 'streaming-stack',
-          brokers: [`${cfg.host}:${port}`],
-          logLevel: logLevel.NOTHING,
-          connectionTimeout: timeoutMs,
-          requestTimeout: timeoutMs,
-          retry: { retries: 0 },
-        }).admin();
-        try {
-          await admin.connect();
-          const cluster = await admin.describeCluster();
-          if (cluster.brokers.length === 0) throw new Error('no brokers registered yet');
-          await admin.listTopics();
-        } finally {
-          await admin.disconnect().catch(() => undefined);
-        }
-      }),
-
-    async needs(): Promise<Needs> {
-      const missing: string[] = [];
-      const java = javaBin();
-      if (!java) {
-        missing.push(
-          'java not found (Kafka needs Java 17+): apt-get install openjdk-17-jre-headless',
-        );
-      } else {
-        const out = await capture(java, ['-version']).catch(
-          (e: { output?: string }) => e.output ?? '',
-        );
-        const major = javaMajor(out);
-        if (major === undefined || major < 17) {
-          missing.push(
-            `${java} is Java ${major ?? '?'} but Kafka ${version} needs Java 17+: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)`,
-          );
-        }
-      }
-      if (!fs.existsSync(libDone) && !which('mvn')) {
-        missing.push('mvn not found (needed once to fetch the Kafka jars): apt-get install maven');
-      }
-      return { debs: [], missing };
-    },
-
+    probe: (timeoutMs: number): Promise<void> => probe(k, timeoutMs),
+    needs: () => needs(k),
     async prepare(ctx: Ctx): Promise<void> {
       fs.mkdirSync(home, { recursive: true });
-      await fetchJars(ctx);
-      writeConfig();
-      await formatOnce(ctx);
+      await fetchJars(k, ctx);
+      writeConfig(k);
+      await formatOnce(k, ctx);
     },
 
     async start(ctx: Ctx) {

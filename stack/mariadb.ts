@@ -59,21 +59,113 @@ function bootstrapSql(cfg: StackConfig): string[] {
   ];
 }
 
-export function mariadb(cfg: StackConfig): Service {
+function mariadbPaths(cfg: StackConfig) {
   const home = path.join(cfg.dir, 'mariadb');
   const datadir = path.join(home, 'data');
-  const marker = path.join(datadir, '.streaming-initialized');
-  const socket = path.join(home, 'mariadb.sock');
-  const logFile = path.join(home, 'mariadbd.log');
+  return {
+    home,
+    datadir,
+    marker: path.join(datadir, '.streaming-initialized'),
+    socket: path.join(home, 'mariadb.sock'),
+    logFile: path.join(home, 'mariadbd.log'),
+    pidFile: path.join(cfg.dir, 'mariadb.pid'),
+    osUser: os.userInfo().username,
+  };
+}
+type Paths = ReturnType<typeof mariadbPaths>;
+
+const server = (): string | undefined => which('mariadbd', 'mysqld');
+const installDb = (): string | undefined => which('mariadb-install-db', 'mysql_install_db');
+
+/** Our user can log in to our database over TCP. */
+async function probeUser(cfg: StackConfig, timeoutMs: number): Promise<void> {
   const { port, database, user, password } = cfg.mariadb;
-  const osUser = os.userInfo().username;
-  const pidFile = path.join(cfg.dir, 'mariadb.pid');
+  return select1(await connect({ host: cfg.host, port, user, password, database, timeoutMs }));
+}
 
-  const server = (): string | undefined => which('mariadbd', 'mysqld');
-  const installDb = (): string | undefined => which('mariadb-install-db', 'mysql_install_db');
+/** A fresh datadir, marked as initialised once mariadb-install-db succeeded. */
+async function initDatadir(p: Paths, ctx: Ctx): Promise<void> {
+  const { datadir, osUser, home, marker } = p;
+  // a datadir without our marker is a half-finished initialisation: start over
+  fs.rmSync(datadir, { recursive: true, force: true });
+  fs.mkdirSync(datadir, { recursive: true });
+  const t0 = Date.now();
+  ctx.say(`initialising datadir ${datadir}`);
+  await runLogged(
+    'mariadb-install-db',
+    installDb() as string,
+    [
+      '--no-defaults',
+      `--datadir=${datadir}`,
+      `--user=${osUser}`,
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+    ],
+    path.join(home, 'install-db.log'),
+  );
+  fs.writeFileSync(marker, `${new Date().toISOString()}\n`);
+  ctx.say(`datadir initialised in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
 
-  const probe = async (timeoutMs: number): Promise<void> =>
-    select1(await connect({ host: cfg.host, port, user, password, database, timeoutMs }));
+function serverArgs(cfg: StackConfig, p: Paths, tmp: string): string[] {
+  const { datadir, socket, osUser, home, logFile } = p;
+  const { port } = cfg.mariadb;
+  return [
+    '--no-defaults',
+    `--datadir=${datadir}`,
+    `--socket=${socket}`,
+    `--port=${port}`,
+    `--bind-address=${cfg.host}`,
+    `--user=${osUser}`,
+    `--pid-file=${path.join(home, 'mariadbd.pid')}`,
+    `--log-error=${logFile}`,
+    `--tmpdir=${tmp}`,
+    '--skip-name-resolve',
+    '--innodb-flush-log-at-trx-commit=1',
+    '--max-connections=500',
+    '--innodb-buffer-pool-size=1G',
+    '--character-set-server=utf8mb4',
+    '--collation-server=utf8mb4_unicode_ci',
+  ];
+}
+
+/** Our database and user on the server (on someone else's, best effort). */
+async function bootstrap(cfg: StackConfig, p: Paths, ctx: Ctx, external: boolean): Promise<void> {
+  const { port, database, user, password } = cfg.mariadb;
+  const { socket } = p;
+  const probe = (timeoutMs: number) => probeUser(cfg, timeoutMs);
+  if (external) {
+    // Someone else's server: it is fine if our user already works; otherwise try root
+    // without a password over TCP (CI images) and create database + user, best effort.
+    try {
+      await probe(3000);
+      return;
+    } catch {
+      // fall through
+    }
+  }
+  const conn = external
+    ? await connect({ host: cfg.host, port, user: 'root', timeoutMs: 3000 }).catch((err: Error) => {
+        ctx.say(
+          `WARNING: cannot log in as ${user}/${password} nor as root without password (${err.message}); create database ${database} and user ${user} yourself`,
+        );
+        return undefined;
+      })
+    : await connect({ socketPath: socket, user: 'root', timeoutMs: 5000 });
+  if (!conn) return;
+  try {
+    for (const sql of bootstrapSql(cfg)) await conn.query(sql);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+  await probe(5000);
+}
+
+export function mariadb(cfg: StackConfig): Service {
+  const p = mariadbPaths(cfg);
+  const { home, datadir, marker, socket, logFile, pidFile } = p;
+  const { port, database, user, password } = cfg.mariadb;
+  const probe = (timeoutMs: number) => probeUser(cfg, timeoutMs);
 
   return {
     name: 'mariadb',
@@ -102,25 +194,7 @@ export function mariadb(cfg: StackConfig): Service {
         );
       }
       if (fs.existsSync(marker)) return;
-      // a datadir without our marker is a half-finished initialisation: start over
-      fs.rmSync(datadir, { recursive: true, force: true });
-      fs.mkdirSync(datadir, { recursive: true });
-      const t0 = Date.now();
-      ctx.say(`initialising datadir ${datadir}`);
-      await runLogged(
-        'mariadb-install-db',
-        installDb() as string,
-        [
-          '--no-defaults',
-          `--datadir=${datadir}`,
-          `--user=${osUser}`,
-          '--auth-root-authentication-method=normal',
-          '--skip-test-db',
-        ],
-        path.join(home, 'install-db.log'),
-      );
-      fs.writeFileSync(marker, `${new Date().toISOString()}\n`);
-      ctx.say(`datadir initialised in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      await initDatadir(p, ctx);
     },
 
     start(ctx: Ctx) {
@@ -128,57 +202,9 @@ export function mariadb(cfg: StackConfig): Service {
       fs.mkdirSync(tmp, { recursive: true });
       fs.rmSync(socket, { force: true });
       ctx.say(`starting mariadbd on ${cfg.host}:${port}`);
-      return startDetached(
-        server() as string,
-        [
-          '--no-defaults',
-          `--datadir=${datadir}`,
-          `--socket=${socket}`,
-          `--port=${port}`,
-          `--bind-address=${cfg.host}`,
-          `--user=${osUser}`,
-          `--pid-file=${path.join(home, 'mariadbd.pid')}`,
-          `--log-error=${logFile}`,
-          `--tmpdir=${tmp}`,
-          '--skip-name-resolve',
-          '--innodb-flush-log-at-trx-commit=1',
-          '--max-connections=500',
-          '--innodb-buffer-pool-size=1G',
-          '--character-set-server=utf8mb4',
-          '--collation-server=utf8mb4_unicode_ci',
-        ],
-        { logFile, pidFile },
-      );
+      return startDetached(server() as string, serverArgs(cfg, p, tmp), { logFile, pidFile });
     },
 
-    async afterReady(ctx: Ctx, external: boolean): Promise<void> {
-      if (external) {
-        // Someone else's server: it is fine if our user already works; otherwise try root
-        // without a password over TCP (CI images) and create database + user, best effort.
-        try {
-          await probe(3000);
-          return;
-        } catch {
-          // fall through
-        }
-      }
-      const conn = external
-        ? await connect({ host: cfg.host, port, user: 'root', timeoutMs: 3000 }).catch(
-            (err: Error) => {
-              ctx.say(
-                `WARNING: cannot log in as ${user}/${password} nor as root without password (${err.message}); create database ${database} and user ${user} yourself`,
-              );
-              return undefined;
-            },
-          )
-        : await connect({ socketPath: socket, user: 'root', timeoutMs: 5000 });
-      if (!conn) return;
-      try {
-        for (const sql of bootstrapSql(cfg)) await conn.query(sql);
-      } finally {
-        await conn.end().catch(() => undefined);
-      }
-      await probe(5000);
-    },
+    afterReady: (ctx: Ctx, external: boolean) => bootstrap(cfg, p, ctx, external),
   };
 }

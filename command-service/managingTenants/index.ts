@@ -178,21 +178,8 @@ function e164Of(mobile: string): string {
   return normalizeMobile(mobile);
 }
 
-/**
- * POST /v1/verified-numbers: a code to the number, from the platform (its
- * signature, the default suppliers), at most 10 a day per tenant, to the
- * tenant's countries only. `onCode` is for tests and tools (never logged).
- */
-export async function sendNumberCode(
-  deps: CommandDeps,
-  tenantId: string,
-  mobile: string,
-  meta: Meta,
-  now = Date.now(),
-  onCode?: (code: string) => void,
-): Promise<{ messageId: string; expiresAt: string }> {
-  const e164 = e164Of(mobile);
-  const state = await tenantState(deps, tenantId);
+/** A suspended tenant sends nothing, and a code goes only to the tenant's countries. */
+function allowedDestination(deps: CommandDeps, state: TenantState, e164: string): void {
   const { countries } = effectiveLimits(deps, state);
   const calling = callingCodeOf(e164);
   if (state.status === 'suspended') throw new AppError('TENANT_SUSPENDED');
@@ -203,6 +190,10 @@ export async function sendNumberCode(
       allowed: countries,
     });
   }
+}
+
+/** One of the tenant's NUMBER_CODES_PER_DAY codes of the day. */
+async function takeDailyCode(deps: CommandDeps, tenantId: string, now: number): Promise<void> {
   const day = dayWindow(now);
   const taken = await takeAttempt(deps.redis, [
     {
@@ -219,31 +210,23 @@ export async function sendNumberCode(
       { 'Retry-After': String(taken.retryAfterSeconds) },
     );
   }
-  const code = randomDigits(6);
-  onCode?.(code);
-  const messageId = randomUUID();
-  const expiresAt = new Date(now + NUMBER_CODE_TTL_MS).toISOString();
-  await handleTenant(
-    deps,
-    {
-      type: 'SendNumberCode',
-      data: {
-        tenantId,
-        startAs: deps.config.tenants.start,
-        mobile: e164,
-        codeHash: numberCodeHash(deps, tenantId, e164, code),
-        expiresAt,
-        messageId,
-      },
-    },
-    meta,
-  );
+}
+
+/** The platform's message carrying the code (sealed; the content masks it). */
+function numberCodeMessage(
+  deps: CommandDeps,
+  tenantId: string,
+  messageId: string,
+  e164: string,
+  code: string,
+  now: number,
+): SmsAcceptedData {
   const signature = deps.config.tenants.platformSignature;
   const content = 'Your code to verify this number with streaming is ${code}; valid 10 minutes.';
   const full = { code };
   const masked = { code: MASK };
   const { segments, encoding } = countSegments(renderMessage(signature, content, full));
-  const data: SmsAcceptedData = {
+  return {
     messageId,
     tenantId,
     templateId: NUMBER_TEMPLATE,
@@ -266,6 +249,45 @@ export async function sendNumberCode(
     verificationId: messageId,
     acceptedAt: new Date(now).toISOString(),
   };
+}
+
+/**
+ * POST /v1/verified-numbers: a code to the number, from the platform (its
+ * signature, the default suppliers), at most 10 a day per tenant, to the
+ * tenant's countries only. `onCode` is for tests and tools (never logged).
+ */
+export async function sendNumberCode(
+  deps: CommandDeps,
+  tenantId: string,
+  mobile: string,
+  meta: Meta,
+  now = Date.now(),
+  onCode?: (code: string) => void,
+): Promise<{ messageId: string; expiresAt: string }> {
+  const e164 = e164Of(mobile);
+  const state = await tenantState(deps, tenantId);
+  allowedDestination(deps, state, e164);
+  await takeDailyCode(deps, tenantId, now);
+  const code = randomDigits(6);
+  onCode?.(code);
+  const messageId = randomUUID();
+  const expiresAt = new Date(now + NUMBER_CODE_TTL_MS).toISOString();
+  await handleTenant(
+    deps,
+    {
+      type: 'SendNumberCode',
+      data: {
+        tenantId,
+        startAs: deps.config.tenants.start,
+        mobile: e164,
+        codeHash: numberCodeHash(deps, tenantId, e164, code),
+        expiresAt,
+        messageId,
+      },
+    },
+    meta,
+  );
+  const data = numberCodeMessage(deps, tenantId, messageId, e164, code, now);
   const events = messageDecider.decide({ type: 'Accept', data }, messageDecider.initialState());
   await deps.eventStore.append(messageStream(messageId), toNewEvents(events, meta), 'no_stream');
   return { messageId, expiresAt };

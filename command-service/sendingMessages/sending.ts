@@ -166,6 +166,133 @@ export async function acceptRecipient(
   return outcome!.answer;
 }
 
+/** Each recipient's outcome so far; a step refuses the recipients it throws for. */
+class Outcomes {
+  readonly list: RecipientOutcome[];
+
+  constructor(count: number) {
+    this.list = new Array<RecipientOutcome>(count);
+  }
+
+  refuse(index: number, error: unknown): void {
+    this.list[index] = { ok: false, error };
+  }
+
+  /** The items that pass `step` (those it throws for are refused). */
+  passing<T extends { index: number }, U>(items: readonly T[], step: (t: T) => U): U[] {
+    const out: U[] = [];
+    for (const item of items) {
+      try {
+        out.push(step(item));
+      } catch (err) {
+        this.refuse(item.index, err);
+      }
+    }
+    return out;
+  }
+}
+
+/** Steps 2b and 3 for one recipient: the routes that take its values, its E.164 mobile, its hash. */
+function going(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  routesApproved: readonly Route[],
+  { recipient, index }: { recipient: Recipient; index: number },
+): Going {
+  const routes = fittingRoutes(deps, template, routesApproved, recipient.params);
+  const mobile = e164Of(recipient.mobile);
+  const hash = requestHash({
+    templateCode: template.templateCode,
+    mobile,
+    params: recipient.params,
+    sendAt: recipient.sendAt,
+    ...(recipient.batch ? { batch: recipient.batch } : {}),
+    ...(recipient.statusCallback === undefined ? {} : { statusCallback: recipient.statusCallback }),
+  });
+  return { index, recipient, routes, mobile, hash };
+}
+
+/** Step 4: not opted out (marketing), and a message accepted already answers as it did. */
+async function screened(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  outcomes: Outcomes,
+  candidates: Going[],
+): Promise<Going[]> {
+  // both reads at once: each started after the request came
+  const keyed = candidates.filter((g) => g.recipient.idempotencyKey !== undefined);
+  const [optOuts, firsts] = await Promise.all([
+    optOutStates(
+      deps,
+      template,
+      candidates.map((g) => g.mobile),
+    ),
+    firstEvents(
+      deps,
+      keyed.map((g) => g.recipient.messageId),
+    ),
+  ]);
+  const notOptedOut = outcomes.passing(candidates, (g) => {
+    const optOut = optOuts.get(g.mobile);
+    if (optOut) checkNotOptedOut(template.kind, optOut);
+    return g;
+  });
+  return outcomes
+    .passing(notOptedOut, (g) => {
+      const earlier = earlierAnswer(firsts.get(g.recipient.messageId), g.hash);
+      if (earlier) outcomes.list[g.index] = { ok: true, answer: { ...earlier, repeated: true } };
+      return earlier ? undefined : g;
+    })
+    .filter((g): g is Going => g !== undefined);
+}
+
+/**
+ * Steps 5 and 6: the tenant may send there and every limit is reserved (a
+ * held or scheduled send: at send time), then each recipient's append.
+ */
+async function reserveAndAppend(
+  deps: CommandDeps,
+  template: ExistingTemplate,
+  outcomes: Outcomes,
+  candidates: Going[],
+  meta: Meta,
+  now: number,
+  prefetched: Prefetched | undefined,
+): Promise<void> {
+  // 5.
+  const tenant = await tenantState(deps, template.tenantId, prefetched);
+  const allowed = outcomes.passing(candidates, (g) => {
+    const platform = platformLimitsFor(deps, tenant, template, g.mobile);
+    return { ...g, platform, time: sendTimeOf(template, g.recipient.sendAt, now) };
+  });
+  const sendingNow = allowed.filter((g) => g.time.notBefore === undefined);
+  const reserved = reserveEach(
+    deps,
+    template,
+    sendingNow.map((g) => ({ e164: g.mobile, platform: g.platform })),
+    now,
+  );
+  const reservationOf = new Map(sendingNow.map((g, i) => [g.index, reserved[i]!]));
+  // 6. each as soon as its limits are reserved (Redis reserves the later
+  // recipients while the event store writes the first), the recipients of one
+  // script call in the same tick, so that the event store writes them together
+  const done = await Promise.allSettled(
+    allowed.map(async (g): Promise<RecipientOutcome> => {
+      const pending = reservationOf.get(g.index);
+      const reservation = pending === undefined ? NOTHING_RESERVED : await pending;
+      if (reservation instanceof Error) return { ok: false, error: reservation };
+      return {
+        ok: true,
+        answer: await appendOne(deps, template, g, g.time, reservation, meta, now),
+      };
+    }),
+  );
+  allowed.forEach((g, i) => {
+    const d = done[i]!;
+    outcomes.list[g.index] = d.status === 'fulfilled' ? d.value : { ok: false, error: d.reason };
+  });
+}
+
 /**
  * Messages of a sendable template, each on its own (a single send is one, a
  * batch up to 1,000), each step done for all of them at once: one read, one
@@ -193,117 +320,22 @@ export async function acceptRecipients(
   now = Date.now(),
   prefetched?: Prefetched,
 ): Promise<RecipientOutcome[]> {
-  const outcomes: RecipientOutcome[] = new Array(recipients.length);
-  const refuse = (index: number, error: unknown) => (outcomes[index] = { ok: false, error });
-  /** The recipients that pass `step` (those it throws for are refused). */
-  const passing = <T, U>(items: readonly T[], at: (t: T) => number, step: (t: T) => U): U[] => {
-    const out: U[] = [];
-    for (const item of items) {
-      try {
-        out.push(step(item));
-      } catch (err) {
-        refuse(at(item), err);
-      }
-    }
-    return out;
-  };
+  const outcomes = new Outcomes(recipients.length);
   // 2.
-  const withParams = passing(
+  const withParams = outcomes.passing(
     recipients.map((recipient, index) => ({ recipient, index })),
-    (r) => r.index,
     (r) => (checkParams(template.placeholders, r.recipient.params), r),
   );
-  if (withParams.length === 0) return outcomes;
+  if (withParams.length === 0) return outcomes.list;
   const routesApproved = typeof approved === 'function' ? await approved() : approved;
   // 2b. and 3.
-  let going: Going[] = passing(
-    withParams,
-    (r) => r.index,
-    ({ recipient, index }) => {
-      const routes = fittingRoutes(deps, template, routesApproved, recipient.params);
-      const mobile = e164Of(recipient.mobile);
-      const hash = requestHash({
-        templateCode: template.templateCode,
-        mobile,
-        params: recipient.params,
-        sendAt: recipient.sendAt,
-        ...(recipient.batch ? { batch: recipient.batch } : {}),
-        ...(recipient.statusCallback === undefined
-          ? {}
-          : { statusCallback: recipient.statusCallback }),
-      });
-      return { index, recipient, routes, mobile, hash };
-    },
-  );
-  // 4. (both reads at once: each started after the request came)
-  const keyed = going.filter((g) => g.recipient.idempotencyKey !== undefined);
-  const [optOuts, firsts] = await Promise.all([
-    optOutStates(
-      deps,
-      template,
-      going.map((g) => g.mobile),
-    ),
-    firstEvents(
-      deps,
-      keyed.map((g) => g.recipient.messageId),
-    ),
-  ]);
-  going = passing(
-    going,
-    (g) => g.index,
-    (g) => {
-      const optOut = optOuts.get(g.mobile);
-      if (optOut) checkNotOptedOut(template.kind, optOut);
-      return g;
-    },
-  );
-  going = passing(
-    going,
-    (g) => g.index,
-    (g) => {
-      const earlier = earlierAnswer(firsts.get(g.recipient.messageId), g.hash);
-      if (earlier) outcomes[g.index] = { ok: true, answer: { ...earlier, repeated: true } };
-      return earlier ? undefined : g;
-    },
-  ).filter((g): g is Going => g !== undefined);
-  if (going.length === 0) return outcomes;
-  // 5.
-  const tenant = await tenantState(deps, template.tenantId, prefetched);
-  const allowed = passing(
-    going,
-    (g) => g.index,
-    (g) => {
-      const platform = platformLimitsFor(deps, tenant, template, g.mobile);
-      return { ...g, platform, time: sendTimeOf(template, g.recipient.sendAt, now) };
-    },
-  );
-  const sendingNow = allowed.filter((g) => g.time.notBefore === undefined);
-  const reserved = reserveEach(
-    deps,
-    template,
-    sendingNow.map((g) => ({ e164: g.mobile, platform: g.platform })),
-    now,
-  );
-  const reservationOf = new Map(sendingNow.map((g, i) => [g.index, reserved[i]!]));
-  // 6. each as soon as its limits are reserved (Redis reserves the later
-  // recipients while the event store writes the first), the recipients of one
-  // script call in the same tick, so that the event store writes them together
-  const done = await Promise.allSettled(
-    allowed.map(async (g): Promise<RecipientOutcome> => {
-      const pending = reservationOf.get(g.index);
-      const reservation = pending === undefined ? NOTHING_RESERVED : await pending;
-      if (reservation instanceof Error) return { ok: false, error: reservation };
-      return {
-        ok: true,
-        answer: await appendOne(deps, template, g, g.time, reservation, meta, now),
-      };
-    }),
-  );
-  allowed.forEach((g, i) => {
-    const d = done[i]!;
-    outcomes[g.index] = d.status === 'fulfilled' ? d.value : { ok: false, error: d.reason };
-  });
-  return outcomes;
+  const candidates = outcomes.passing(withParams, (r) => going(deps, template, routesApproved, r));
+  // 4.
+  const fresh = await screened(deps, template, outcomes, candidates);
+  if (fresh.length === 0) return outcomes.list;
+  // 5. and 6.
+  await reserveAndAppend(deps, template, outcomes, fresh, meta, now, prefetched);
+  return outcomes.list;
 }
 
 /** Step 6 of one recipient: its `sms.accepted.v1`, the reservation given back if that fails. */

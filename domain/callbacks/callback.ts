@@ -204,102 +204,127 @@ function requireOwned(state: CallbackState, owner: Owner): ExistingCallback {
 const sameList = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** The data of one kind of command. */
+type DataOf<T extends CallbackCommand['type']> = Extract<CallbackCommand, { type: T }>['data'];
+
+function registerCallback(state: CallbackState, d: DataOf<'RegisterCallback'>): CallbackEvent[] {
+  if (state.exists) {
+    throw new DomainError('CALLBACK_EXISTS', 'A callback endpoint with that id exists.');
+  }
+  return [
+    {
+      type: 'callback.registered.v1',
+      data: {
+        callbackId: requireText(d.callbackId, 'callbackId'),
+        tenantId: requireText(d.tenantId, 'tenantId'),
+        url: validateCallbackUrl(d.url),
+        events: validateCallbackEvents(d.events),
+        sealedSecret: requireText(d.sealedSecret, 'sealedSecret'),
+      },
+    },
+  ];
+}
+
+function updateCallback(state: CallbackState, d: DataOf<'UpdateCallback'>): CallbackEvent[] {
+  const s = requireOwned(state, d);
+  const url = d.url === undefined ? undefined : validateCallbackUrl(d.url);
+  const events = d.events === undefined ? undefined : validateCallbackEvents(d.events);
+  const change = withoutUndefined({
+    url: url !== undefined && url !== s.url ? url : undefined,
+    events: events !== undefined && !sameList(events, s.events) ? events : undefined,
+    sealedSecret: d.sealedSecret,
+  });
+  const out: CallbackEvent[] = [];
+  if (Object.keys(change).length > 0) {
+    out.push({ type: 'callback.updated.v1', data: { callbackId: s.callbackId, ...change } });
+  }
+  // an update is the tenant's answer to a pause: the endpoint is tried again
+  if (s.paused) out.push({ type: 'callback.resumed.v1', data: { callbackId: s.callbackId } });
+  return out;
+}
+
+function resumeCallback(state: CallbackState, d: DataOf<'ResumeCallback'>): CallbackEvent[] {
+  const s = requireOwned(state, d);
+  return s.paused ? [{ type: 'callback.resumed.v1', data: { callbackId: s.callbackId } }] : [];
+}
+
+function deleteCallback(state: CallbackState, d: DataOf<'DeleteCallback'>): CallbackEvent[] {
+  const s = requireOwned(state, d);
+  return [{ type: 'callback.deleted.v1', data: { callbackId: s.callbackId } }];
+}
+
+function requestTest(state: CallbackState, d: DataOf<'RequestTest'>): CallbackEvent[] {
+  const s = requireOwned(state, d);
+  return [
+    {
+      type: 'callback.test-requested.v1',
+      data: { callbackId: s.callbackId, testId: requireText(d.testId, 'testId') },
+    },
+  ];
+}
+
+function requestReplay(state: CallbackState, d: DataOf<'RequestReplay'>): CallbackEvent[] {
+  const s = requireOwned(state, d);
+  const ids = d.deliveryIds;
+  if (ids !== undefined && ids.length === 0) {
+    throw new DomainError('VALIDATION_FAILED', 'deliveryIds, when given, lists some.', {
+      field: 'deliveryIds',
+    });
+  }
+  return [
+    {
+      type: 'callback.replay-requested.v1',
+      data: withoutUndefined({
+        callbackId: s.callbackId,
+        deliveryIds: ids === undefined ? undefined : [...new Set(ids)],
+      }),
+    },
+  ];
+}
+
+function pauseCallback(state: CallbackState, d: DataOf<'PauseCallback'>): CallbackEvent[] {
+  // the sender's verdict on an endpoint that is gone or already paused changes nothing
+  if (!state.exists || state.deleted || state.paused) return [];
+  return [
+    {
+      type: 'callback.paused.v1',
+      data: {
+        callbackId: state.callbackId,
+        reason: d.reason,
+        failingSince: d.failingSince,
+      },
+    },
+  ];
+}
+
+function recordDeadLetter(state: CallbackState, d: DataOf<'RecordDeadLetter'>): CallbackEvent[] {
+  if (!state.exists) return [];
+  return [
+    {
+      type: 'callback.delivery-dead-lettered.v1',
+      data: { callbackId: state.callbackId, ...d },
+    },
+  ];
+}
+
 function decide(command: CallbackCommand, state: CallbackState): CallbackEvent[] {
   switch (command.type) {
-    case 'RegisterCallback': {
-      const d = command.data;
-      if (state.exists) {
-        throw new DomainError('CALLBACK_EXISTS', 'A callback endpoint with that id exists.');
-      }
-      return [
-        {
-          type: 'callback.registered.v1',
-          data: {
-            callbackId: requireText(d.callbackId, 'callbackId'),
-            tenantId: requireText(d.tenantId, 'tenantId'),
-            url: validateCallbackUrl(d.url),
-            events: validateCallbackEvents(d.events),
-            sealedSecret: requireText(d.sealedSecret, 'sealedSecret'),
-          },
-        },
-      ];
-    }
-    case 'UpdateCallback': {
-      const s = requireOwned(state, command.data);
-      const d = command.data;
-      const url = d.url === undefined ? undefined : validateCallbackUrl(d.url);
-      const events = d.events === undefined ? undefined : validateCallbackEvents(d.events);
-      const change = withoutUndefined({
-        url: url !== undefined && url !== s.url ? url : undefined,
-        events: events !== undefined && !sameList(events, s.events) ? events : undefined,
-        sealedSecret: d.sealedSecret,
-      });
-      const out: CallbackEvent[] = [];
-      if (Object.keys(change).length > 0) {
-        out.push({ type: 'callback.updated.v1', data: { callbackId: s.callbackId, ...change } });
-      }
-      // an update is the tenant's answer to a pause: the endpoint is tried again
-      if (s.paused) out.push({ type: 'callback.resumed.v1', data: { callbackId: s.callbackId } });
-      return out;
-    }
-    case 'ResumeCallback': {
-      const s = requireOwned(state, command.data);
-      return s.paused ? [{ type: 'callback.resumed.v1', data: { callbackId: s.callbackId } }] : [];
-    }
-    case 'DeleteCallback': {
-      const s = requireOwned(state, command.data);
-      return [{ type: 'callback.deleted.v1', data: { callbackId: s.callbackId } }];
-    }
-    case 'RequestTest': {
-      const s = requireOwned(state, command.data);
-      return [
-        {
-          type: 'callback.test-requested.v1',
-          data: { callbackId: s.callbackId, testId: requireText(command.data.testId, 'testId') },
-        },
-      ];
-    }
-    case 'RequestReplay': {
-      const s = requireOwned(state, command.data);
-      const ids = command.data.deliveryIds;
-      if (ids !== undefined && ids.length === 0) {
-        throw new DomainError('VALIDATION_FAILED', 'deliveryIds, when given, lists some.', {
-          field: 'deliveryIds',
-        });
-      }
-      return [
-        {
-          type: 'callback.replay-requested.v1',
-          data: withoutUndefined({
-            callbackId: s.callbackId,
-            deliveryIds: ids === undefined ? undefined : [...new Set(ids)],
-          }),
-        },
-      ];
-    }
-    case 'PauseCallback': {
-      // the sender's verdict on an endpoint that is gone or already paused changes nothing
-      if (!state.exists || state.deleted || state.paused) return [];
-      return [
-        {
-          type: 'callback.paused.v1',
-          data: {
-            callbackId: state.callbackId,
-            reason: command.data.reason,
-            failingSince: command.data.failingSince,
-          },
-        },
-      ];
-    }
-    case 'RecordDeadLetter': {
-      if (!state.exists) return [];
-      return [
-        {
-          type: 'callback.delivery-dead-lettered.v1',
-          data: { callbackId: state.callbackId, ...command.data },
-        },
-      ];
-    }
+    case 'RegisterCallback':
+      return registerCallback(state, command.data);
+    case 'UpdateCallback':
+      return updateCallback(state, command.data);
+    case 'ResumeCallback':
+      return resumeCallback(state, command.data);
+    case 'DeleteCallback':
+      return deleteCallback(state, command.data);
+    case 'RequestTest':
+      return requestTest(state, command.data);
+    case 'RequestReplay':
+      return requestReplay(state, command.data);
+    case 'PauseCallback':
+      return pauseCallback(state, command.data);
+    case 'RecordDeadLetter':
+      return recordDeadLetter(state, command.data);
   }
 }
 

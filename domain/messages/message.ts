@@ -422,6 +422,215 @@ function cancellableBy(state: ExistingMessage, tenantId: string | undefined): bo
   return tenantId === undefined || state.accepted.tenantId === tenantId;
 }
 
+/** The data of one kind of command. */
+type DataOf<T extends MessageCommand['type']> = Extract<MessageCommand, { type: T }>['data'];
+
+function cancel(state: ExistingMessage, d: DataOf<'Cancel'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  if (s === 'cancelled') return [];
+  const at = requireIsoTime(d.at, 'at');
+  if (!dispatching) {
+    throw new DomainError(
+      'MESSAGE_NOT_CANCELLABLE',
+      `The message is ${s} already; only a message not yet submitted can be cancelled.`,
+      { status: s },
+    );
+  }
+  const due = dueAt(state);
+  if (due === undefined || Date.parse(due) - Date.parse(at) < CANCEL_MARGIN_MS) {
+    throw new DomainError(
+      'MESSAGE_NOT_CANCELLABLE',
+      'The message is being dispatched now; only a message not due yet can be cancelled.',
+      { status: s, dispatching: true },
+    );
+  }
+  return [
+    {
+      type: 'sms.cancelled.v1',
+      data: withoutUndefined({
+        messageId,
+        cancelledAt: at,
+        reason: d.reason,
+      }),
+    },
+  ];
+}
+
+function recordLimitsReserved(
+  state: ExistingMessage,
+  d: DataOf<'RecordLimitsReserved'>,
+): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  if (!dispatching || state.limitsReserved) return [];
+  return [
+    {
+      type: 'sms.limits-reserved.v1',
+      data: { messageId, reservedAt: requireIsoTime(d.reservedAt, 'reservedAt') },
+    },
+  ];
+}
+
+function recordSubmission(state: ExistingMessage, d: DataOf<'RecordSubmission'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  if (!dispatching && s !== 'uncertain') return [];
+  const reconciled = s === 'uncertain' ? true : d.reconciled;
+  return [
+    {
+      type: 'sms.submitted.v1',
+      data: withoutUndefined({
+        messageId,
+        supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+        supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
+        attempt: d.attempt ?? (reconciled ? state.attempts : state.attempts + 1),
+        latencyMs: optionalLatency(d.latencyMs),
+        reconciled,
+      }),
+    },
+  ];
+}
+
+function recordFailover(state: ExistingMessage, d: DataOf<'RecordFailover'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  // Out of uncertain only when the vendor refused the re-send of a
+  // submission it never saw (a refusal about the account): nothing was
+  // sent, so the next supplier is safe. Any other failover of an
+  // uncertain message would be blind.
+  const refusedResend = s === 'uncertain' && d.refusedResend === true;
+  if (!dispatching && !refusedResend) return [];
+  // without an explicit target, the next supplier in template order
+  const toAccount = d.toAccount ?? state.accepted.suppliers[state.supplierIndex + 1];
+  return [
+    {
+      type: 'sms.failed-over.v1',
+      data: withoutUndefined({
+        messageId,
+        fromAccount: requireText(d.fromAccount, 'fromAccount'),
+        toAccount,
+        reason: requireReason(d.reason),
+        refusedResend: refusedResend || undefined,
+      }),
+    },
+  ];
+}
+
+function scheduleRetry(state: ExistingMessage, d: DataOf<'ScheduleRetry'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  if (!dispatching) return [];
+  return [
+    {
+      type: 'sms.retry-scheduled.v1',
+      data: {
+        messageId,
+        supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+        attempt: d.attempt ?? state.attempts + 1,
+        dueAt: requireIsoTime(d.dueAt, 'dueAt'),
+        reason: requireReason(d.reason),
+      },
+    },
+  ];
+}
+
+function recordUncertain(state: ExistingMessage, d: DataOf<'RecordUncertain'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  if (!dispatching) return [];
+  return [
+    {
+      type: 'sms.submission-uncertain.v1',
+      data: {
+        messageId,
+        supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+        reason: requireReason(d.reason),
+        attempt: d.attempt ?? state.attempts + 1,
+      },
+    },
+  ];
+}
+
+function recordFailure(state: ExistingMessage, d: DataOf<'RecordFailure'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  const dispatching = s === 'accepted';
+  if (!dispatching && s !== 'uncertain') return [];
+  return [
+    {
+      type: 'sms.failed.v1',
+      data: withoutUndefined({
+        messageId,
+        supplierAccount:
+          d.supplierAccount === undefined
+            ? undefined
+            : requireText(d.supplierAccount, 'supplierAccount'),
+        reason: requireReason(d.reason),
+      }),
+    },
+  ];
+}
+
+function recordDelivery(state: ExistingMessage, d: DataOf<'RecordDelivery'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  if (closedStatuses.has(s)) return [];
+  return [
+    {
+      type: 'sms.delivered.v1',
+      data: {
+        messageId,
+        supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+        supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
+        deliveredAt: requireIsoTime(d.deliveredAt, 'deliveredAt'),
+      },
+    },
+  ];
+}
+
+function recordUndelivered(state: ExistingMessage, d: DataOf<'RecordUndelivered'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  if (closedStatuses.has(s)) return [];
+  return [
+    {
+      type: 'sms.undelivered.v1',
+      data: withoutUndefined({
+        messageId,
+        supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
+        supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
+        reportedAt: optionalIso(d.reportedAt, 'reportedAt'),
+        reason: requireReason(d.reason),
+      }),
+    },
+  ];
+}
+
+function recordExpiry(state: ExistingMessage, d: DataOf<'RecordExpiry'>): MessageEvent[] {
+  const messageId = state.messageId;
+  const s = state.status;
+  if (s !== 'submitted' && s !== 'uncertain') return [];
+  return [
+    {
+      type: 'sms.expired.v1',
+      data: withoutUndefined({
+        messageId,
+        supplierAccount: state.supplierAccount,
+        supplierMessageId: state.supplierMessageId,
+        expiredAt: requireIsoTime(d.expiredAt, 'expiredAt'),
+        reason: requireReason(d.reason),
+      }),
+    },
+  ];
+}
+
 function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
   if (command.type === 'Accept') {
     if (!state.exists) return [accept(command.data)];
@@ -430,184 +639,27 @@ function decide(command: MessageCommand, state: MessageState): MessageEvent[] {
   }
   if (!state.exists || (command.type === 'Cancel' && !cancellableBy(state, command.data.tenantId)))
     throw new DomainError('MESSAGE_NOT_FOUND', 'No such message.');
-  const messageId = state.messageId;
-  const s = state.status;
-  const dispatching = s === 'accepted';
   switch (command.type) {
-    case 'Cancel': {
-      if (s === 'cancelled') return [];
-      const at = requireIsoTime(command.data.at, 'at');
-      if (!dispatching) {
-        throw new DomainError(
-          'MESSAGE_NOT_CANCELLABLE',
-          `The message is ${s} already; only a message not yet submitted can be cancelled.`,
-          { status: s },
-        );
-      }
-      const due = dueAt(state);
-      if (due === undefined || Date.parse(due) - Date.parse(at) < CANCEL_MARGIN_MS) {
-        throw new DomainError(
-          'MESSAGE_NOT_CANCELLABLE',
-          'The message is being dispatched now; only a message not due yet can be cancelled.',
-          { status: s, dispatching: true },
-        );
-      }
-      return [
-        {
-          type: 'sms.cancelled.v1',
-          data: withoutUndefined({
-            messageId,
-            cancelledAt: at,
-            reason: command.data.reason,
-          }),
-        },
-      ];
-    }
-    case 'RecordLimitsReserved': {
-      if (!dispatching || state.limitsReserved) return [];
-      return [
-        {
-          type: 'sms.limits-reserved.v1',
-          data: { messageId, reservedAt: requireIsoTime(command.data.reservedAt, 'reservedAt') },
-        },
-      ];
-    }
-    case 'RecordSubmission': {
-      if (!dispatching && s !== 'uncertain') return [];
-      const d = command.data;
-      const reconciled = s === 'uncertain' ? true : d.reconciled;
-      return [
-        {
-          type: 'sms.submitted.v1',
-          data: withoutUndefined({
-            messageId,
-            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
-            supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
-            attempt: d.attempt ?? (reconciled ? state.attempts : state.attempts + 1),
-            latencyMs: optionalLatency(d.latencyMs),
-            reconciled,
-          }),
-        },
-      ];
-    }
-    case 'RecordFailover': {
-      const d = command.data;
-      // Out of uncertain only when the vendor refused the re-send of a
-      // submission it never saw (a refusal about the account): nothing was
-      // sent, so the next supplier is safe. Any other failover of an
-      // uncertain message would be blind.
-      const refusedResend = s === 'uncertain' && d.refusedResend === true;
-      if (!dispatching && !refusedResend) return [];
-      // without an explicit target, the next supplier in template order
-      const toAccount = d.toAccount ?? state.accepted.suppliers[state.supplierIndex + 1];
-      return [
-        {
-          type: 'sms.failed-over.v1',
-          data: withoutUndefined({
-            messageId,
-            fromAccount: requireText(d.fromAccount, 'fromAccount'),
-            toAccount,
-            reason: requireReason(d.reason),
-            refusedResend: refusedResend || undefined,
-          }),
-        },
-      ];
-    }
-    case 'ScheduleRetry': {
-      if (!dispatching) return [];
-      const d = command.data;
-      return [
-        {
-          type: 'sms.retry-scheduled.v1',
-          data: {
-            messageId,
-            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
-            attempt: d.attempt ?? state.attempts + 1,
-            dueAt: requireIsoTime(d.dueAt, 'dueAt'),
-            reason: requireReason(d.reason),
-          },
-        },
-      ];
-    }
-    case 'RecordUncertain': {
-      if (!dispatching) return [];
-      const d = command.data;
-      return [
-        {
-          type: 'sms.submission-uncertain.v1',
-          data: {
-            messageId,
-            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
-            reason: requireReason(d.reason),
-            attempt: d.attempt ?? state.attempts + 1,
-          },
-        },
-      ];
-    }
-    case 'RecordFailure': {
-      if (!dispatching && s !== 'uncertain') return [];
-      const d = command.data;
-      return [
-        {
-          type: 'sms.failed.v1',
-          data: withoutUndefined({
-            messageId,
-            supplierAccount:
-              d.supplierAccount === undefined
-                ? undefined
-                : requireText(d.supplierAccount, 'supplierAccount'),
-            reason: requireReason(d.reason),
-          }),
-        },
-      ];
-    }
-    case 'RecordDelivery': {
-      if (closedStatuses.has(s)) return [];
-      const d = command.data;
-      return [
-        {
-          type: 'sms.delivered.v1',
-          data: {
-            messageId,
-            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
-            supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
-            deliveredAt: requireIsoTime(d.deliveredAt, 'deliveredAt'),
-          },
-        },
-      ];
-    }
-    case 'RecordUndelivered': {
-      if (closedStatuses.has(s)) return [];
-      const d = command.data;
-      return [
-        {
-          type: 'sms.undelivered.v1',
-          data: withoutUndefined({
-            messageId,
-            supplierAccount: requireText(d.supplierAccount, 'supplierAccount'),
-            supplierMessageId: requireText(d.supplierMessageId, 'supplierMessageId'),
-            reportedAt: optionalIso(d.reportedAt, 'reportedAt'),
-            reason: requireReason(d.reason),
-          }),
-        },
-      ];
-    }
-    case 'RecordExpiry': {
-      if (s !== 'submitted' && s !== 'uncertain') return [];
-      const d = command.data;
-      return [
-        {
-          type: 'sms.expired.v1',
-          data: withoutUndefined({
-            messageId,
-            supplierAccount: state.supplierAccount,
-            supplierMessageId: state.supplierMessageId,
-            expiredAt: requireIsoTime(d.expiredAt, 'expiredAt'),
-            reason: requireReason(d.reason),
-          }),
-        },
-      ];
-    }
+    case 'Cancel':
+      return cancel(state, command.data);
+    case 'RecordLimitsReserved':
+      return recordLimitsReserved(state, command.data);
+    case 'RecordSubmission':
+      return recordSubmission(state, command.data);
+    case 'RecordFailover':
+      return recordFailover(state, command.data);
+    case 'ScheduleRetry':
+      return scheduleRetry(state, command.data);
+    case 'RecordUncertain':
+      return recordUncertain(state, command.data);
+    case 'RecordFailure':
+      return recordFailure(state, command.data);
+    case 'RecordDelivery':
+      return recordDelivery(state, command.data);
+    case 'RecordUndelivered':
+      return recordUndelivered(state, command.data);
+    case 'RecordExpiry':
+      return recordExpiry(state, command.data);
   }
 }
 
@@ -616,29 +668,79 @@ function tried(list: readonly string[], account: string | undefined): string[] {
   return account === undefined || list.includes(account) ? [...list] : [...list, account];
 }
 
+/** The state of a message just accepted. */
+function started(data: SmsAccepted['data']): ExistingMessage {
+  const suppliers = data.suppliers ?? [];
+  return {
+    exists: true,
+    messageId: data.messageId,
+    accepted: data,
+    status: 'accepted',
+    attempts: 0,
+    supplierIndex: 0,
+    currentAccount: suppliers[0],
+    accountAttempts: 0,
+    triedAccounts: [],
+    retryDueAt: undefined,
+    supplierAccount: undefined,
+    supplierMessageId: undefined,
+    lastReason: undefined,
+    deliveredAt: undefined,
+    notBefore: data.notBefore,
+    limitsReserved: data.limitsAtSend !== true,
+    cancelledAt: undefined,
+  };
+}
+
+function failedOver(state: ExistingMessage, d: SmsFailedOver['data']): ExistingMessage {
+  const suppliers = state.accepted.suppliers;
+  const target = d.toAccount === undefined ? -1 : suppliers.indexOf(d.toAccount);
+  const supplierIndex = target >= 0 ? target : state.supplierIndex + 1;
+  return {
+    ...state,
+    // out of uncertain (a refused re-send): dispatching again, to the next account
+    status: state.status === 'uncertain' ? 'accepted' : state.status,
+    attempts: state.attempts + 1,
+    supplierIndex,
+    currentAccount: d.toAccount ?? suppliers[supplierIndex],
+    accountAttempts: 0,
+    triedAccounts: tried(state.triedAccounts, d.fromAccount),
+    retryDueAt: undefined,
+    lastReason: d.reason,
+  };
+}
+
+function submitted(state: ExistingMessage, d: SmsSubmitted['data']): ExistingMessage {
+  const call = d.reconciled !== true;
+  return {
+    ...state,
+    status: 'submitted',
+    attempts: state.attempts + (call ? 1 : 0),
+    currentAccount: d.supplierAccount,
+    accountAttempts: state.accountAttempts + (call ? 1 : 0),
+    triedAccounts: tried(state.triedAccounts, d.supplierAccount),
+    retryDueAt: undefined,
+    supplierAccount: d.supplierAccount,
+    supplierMessageId: d.supplierMessageId,
+  };
+}
+
+function failedForGood(state: ExistingMessage, d: SmsFailed['data']): ExistingMessage {
+  const call = d.supplierAccount !== undefined && state.status !== 'uncertain';
+  return {
+    ...state,
+    status: 'failed',
+    attempts: state.attempts + (call ? 1 : 0),
+    triedAccounts: tried(state.triedAccounts, d.supplierAccount),
+    retryDueAt: undefined,
+    lastReason: d.reason,
+  };
+}
+
 function evolve(state: MessageState, event: MessageEvent): MessageState {
   if (event.type === 'sms.accepted.v1') {
     if (state.exists) return state;
-    const suppliers = event.data.suppliers ?? [];
-    return {
-      exists: true,
-      messageId: event.data.messageId,
-      accepted: event.data,
-      status: 'accepted',
-      attempts: 0,
-      supplierIndex: 0,
-      currentAccount: suppliers[0],
-      accountAttempts: 0,
-      triedAccounts: [],
-      retryDueAt: undefined,
-      supplierAccount: undefined,
-      supplierMessageId: undefined,
-      lastReason: undefined,
-      deliveredAt: undefined,
-      notBefore: event.data.notBefore,
-      limitsReserved: event.data.limitsAtSend !== true,
-      cancelledAt: undefined,
-    };
+    return started(event.data);
   }
   if (!state.exists) return state;
   switch (event.type) {
@@ -651,24 +753,8 @@ function evolve(state: MessageState, event: MessageEvent): MessageState {
       };
     case 'sms.limits-reserved.v1':
       return { ...state, limitsReserved: true };
-    case 'sms.failed-over.v1': {
-      const d = event.data;
-      const suppliers = state.accepted.suppliers;
-      const target = d.toAccount === undefined ? -1 : suppliers.indexOf(d.toAccount);
-      const supplierIndex = target >= 0 ? target : state.supplierIndex + 1;
-      return {
-        ...state,
-        // out of uncertain (a refused re-send): dispatching again, to the next account
-        status: state.status === 'uncertain' ? 'accepted' : state.status,
-        attempts: state.attempts + 1,
-        supplierIndex,
-        currentAccount: d.toAccount ?? suppliers[supplierIndex],
-        accountAttempts: 0,
-        triedAccounts: tried(state.triedAccounts, d.fromAccount),
-        retryDueAt: undefined,
-        lastReason: d.reason,
-      };
-    }
+    case 'sms.failed-over.v1':
+      return failedOver(state, event.data);
     case 'sms.retry-scheduled.v1':
       return {
         ...state,
@@ -691,31 +777,10 @@ function evolve(state: MessageState, event: MessageEvent): MessageState {
         supplierAccount: event.data.supplierAccount,
         lastReason: event.data.reason,
       };
-    case 'sms.submitted.v1': {
-      const call = event.data.reconciled !== true;
-      return {
-        ...state,
-        status: 'submitted',
-        attempts: state.attempts + (call ? 1 : 0),
-        currentAccount: event.data.supplierAccount,
-        accountAttempts: state.accountAttempts + (call ? 1 : 0),
-        triedAccounts: tried(state.triedAccounts, event.data.supplierAccount),
-        retryDueAt: undefined,
-        supplierAccount: event.data.supplierAccount,
-        supplierMessageId: event.data.supplierMessageId,
-      };
-    }
-    case 'sms.failed.v1': {
-      const call = event.data.supplierAccount !== undefined && state.status !== 'uncertain';
-      return {
-        ...state,
-        status: 'failed',
-        attempts: state.attempts + (call ? 1 : 0),
-        triedAccounts: tried(state.triedAccounts, event.data.supplierAccount),
-        retryDueAt: undefined,
-        lastReason: event.data.reason,
-      };
-    }
+    case 'sms.submitted.v1':
+      return submitted(state, event.data);
+    case 'sms.failed.v1':
+      return failedForGood(state, event.data);
     case 'sms.delivered.v1':
       return {
         ...state,

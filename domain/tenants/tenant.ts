@@ -150,6 +150,66 @@ export function validateTenantLimits(limits: TenantLimits): TenantLimits {
   return out;
 }
 
+function sendNumberCode(
+  current: TenantState,
+  tenantId: string,
+  d: Extract<TenantCommand, { type: 'SendNumberCode' }>['data'],
+): TenantEvent[] {
+  const state = withStart(current, tenantId, d.startAs);
+  if (state.verifiedNumbers.includes(d.mobile)) {
+    throw new DomainError('NUMBER_ALREADY_VERIFIED', 'This number is verified already.');
+  }
+  if (state.verifiedNumbers.length >= MAX_VERIFIED_NUMBERS) {
+    throw new DomainError(
+      'VERIFIED_NUMBERS_FULL',
+      `A trial tenant may verify at most ${MAX_VERIFIED_NUMBERS} numbers; ask an admin to activate the tenant.`,
+    );
+  }
+  return [
+    ...started(current, tenantId, d.startAs),
+    {
+      type: 'tenant.number-code-sent.v1',
+      data: {
+        tenantId,
+        mobile: requireText(d.mobile, 'mobile'),
+        codeHash: requireText(d.codeHash, 'codeHash'),
+        expiresAt: requireIsoTime(d.expiresAt, 'expiresAt'),
+        messageId: requireText(d.messageId, 'messageId'),
+      },
+    },
+  ];
+}
+
+function checkNumberCode(
+  current: TenantState,
+  tenantId: string,
+  d: Extract<TenantCommand, { type: 'CheckNumberCode' }>['data'],
+): TenantEvent[] {
+  const state = withStart(current, tenantId, d.startAs);
+  const pending = state.pending[d.mobile];
+  if (!pending) {
+    throw new DomainError('VERIFICATION_NOT_FOUND', 'No code was sent to this number.');
+  }
+  if (Date.parse(d.now) >= Date.parse(pending.expiresAt)) {
+    throw new DomainError('VERIFICATION_EXPIRED', 'The code has expired; request a new one.');
+  }
+  if (pending.attemptsLeft <= 0) {
+    throw new DomainError(
+      'VERIFICATION_ATTEMPTS_EXHAUSTED',
+      'No attempts left; request a new code.',
+    );
+  }
+  if (d.codeHash === pending.codeHash) {
+    return [{ type: 'tenant.number-verified.v1', data: { tenantId, mobile: d.mobile } }];
+  }
+  return [
+    {
+      type: 'tenant.number-check-failed.v1',
+      data: { tenantId, mobile: d.mobile, attemptsLeft: pending.attemptsLeft - 1 },
+    },
+  ];
+}
+
 function decide(command: TenantCommand, current: TenantState): TenantEvent[] {
   const { tenantId } = command.data;
   requireText(tenantId, 'tenantId');
@@ -183,58 +243,10 @@ function decide(command: TenantCommand, current: TenantState): TenantEvent[] {
           data: { tenantId, limits: validateTenantLimits(command.data.limits) },
         },
       ];
-    case 'SendNumberCode': {
-      const state = withStart(current, tenantId, command.data.startAs);
-      const d = command.data;
-      if (state.verifiedNumbers.includes(d.mobile)) {
-        throw new DomainError('NUMBER_ALREADY_VERIFIED', 'This number is verified already.');
-      }
-      if (state.verifiedNumbers.length >= MAX_VERIFIED_NUMBERS) {
-        throw new DomainError(
-          'VERIFIED_NUMBERS_FULL',
-          `A trial tenant may verify at most ${MAX_VERIFIED_NUMBERS} numbers; ask an admin to activate the tenant.`,
-        );
-      }
-      return [
-        ...started(current, tenantId, d.startAs),
-        {
-          type: 'tenant.number-code-sent.v1',
-          data: {
-            tenantId,
-            mobile: requireText(d.mobile, 'mobile'),
-            codeHash: requireText(d.codeHash, 'codeHash'),
-            expiresAt: requireIsoTime(d.expiresAt, 'expiresAt'),
-            messageId: requireText(d.messageId, 'messageId'),
-          },
-        },
-      ];
-    }
-    case 'CheckNumberCode': {
-      const state = withStart(current, tenantId, command.data.startAs);
-      const d = command.data;
-      const pending = state.pending[d.mobile];
-      if (!pending) {
-        throw new DomainError('VERIFICATION_NOT_FOUND', 'No code was sent to this number.');
-      }
-      if (Date.parse(d.now) >= Date.parse(pending.expiresAt)) {
-        throw new DomainError('VERIFICATION_EXPIRED', 'The code has expired; request a new one.');
-      }
-      if (pending.attemptsLeft <= 0) {
-        throw new DomainError(
-          'VERIFICATION_ATTEMPTS_EXHAUSTED',
-          'No attempts left; request a new code.',
-        );
-      }
-      if (d.codeHash === pending.codeHash) {
-        return [{ type: 'tenant.number-verified.v1', data: { tenantId, mobile: d.mobile } }];
-      }
-      return [
-        {
-          type: 'tenant.number-check-failed.v1',
-          data: { tenantId, mobile: d.mobile, attemptsLeft: pending.attemptsLeft - 1 },
-        },
-      ];
-    }
+    case 'SendNumberCode':
+      return sendNumberCode(current, tenantId, command.data);
+    case 'CheckNumberCode':
+      return checkNumberCode(current, tenantId, command.data);
   }
 }
 

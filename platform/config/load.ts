@@ -321,6 +321,99 @@ export function productionAccountProblems(a: {
   return problems;
 }
 
+type Fail = (variable: string, message: string) => void;
+
+/** The rules over STREAMING_SUPPLIERS and STREAMING_DEFAULT_SUPPLIERS together. */
+function checkSuppliers(
+  values: Collected['values'],
+  bad: Set<string>,
+  fail: Fail,
+  production: boolean,
+): void {
+  const accounts = (values.STREAMING_SUPPLIERS ?? []) as {
+    id: string;
+    vendor: string;
+    endpoint: string;
+    accessKeyId: string;
+    accessKeySecret: string;
+    webhookSecret: string;
+    webhookSourceCidrs?: string[];
+  }[];
+  const ids = accounts.map((a) => a.id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  const refused = production
+    ? accounts
+        .map((a, i) => ({
+          i,
+          id: a.id,
+          why: productionAccountProblems(a),
+        }))
+        .filter((r) => r.why.length > 0)
+    : [];
+  // Aliyun's SDK always requests "/" of the endpoint's host: a path would be ignored.
+  const cidrs = accounts
+    .flatMap((a, i) => (a.webhookSourceCidrs ?? []).map((c) => ({ i, problem: cidrProblem(c) })))
+    .find((c) => c.problem !== undefined);
+  const rooted = accounts.findIndex((a) => a.vendor === 'aliyun' && !isHostRoot(a.endpoint));
+  if (refused.length > 0) {
+    fail(
+      'STREAMING_SUPPLIERS',
+      `STREAMING_SUPPLIERS must hold real vendor accounts in production: ${refused
+        .map((r) => `[${r.i}] (${r.id}) ${r.why.join(', ')}`)
+        .join('; ')}`,
+    );
+  } else if (rooted !== -1) {
+    fail(
+      'STREAMING_SUPPLIERS',
+      `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${rooted}].endpoint of an aliyun account must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/ (got ${accounts[rooted]?.endpoint})`,
+    );
+  } else if (cidrs !== undefined) {
+    fail(
+      'STREAMING_SUPPLIERS',
+      `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${cidrs.i}].webhookSourceCidrs: ${cidrs.problem}`,
+    );
+  } else if (dup !== undefined) {
+    fail(
+      'STREAMING_SUPPLIERS',
+      `STREAMING_SUPPLIERS must have unique account ids ("${dup}" appears twice)`,
+    );
+  } else if (!bad.has('STREAMING_DEFAULT_SUPPLIERS')) {
+    const unknown = ((values.STREAMING_DEFAULT_SUPPLIERS ?? []) as string[]).filter(
+      (id) => !ids.includes(id),
+    );
+    if (unknown.length) {
+      fail(
+        'STREAMING_DEFAULT_SUPPLIERS',
+        `STREAMING_DEFAULT_SUPPLIERS must list account ids from STREAMING_SUPPLIERS (unknown: ${unknown.join(', ')}; configured: ${ids.join(', ')})`,
+      );
+    }
+  }
+}
+
+/** In production, keys have enough entropy and there is one key per purpose. */
+function checkKeys(raws: Collected['raws'], bad: Set<string>, fail: Fail): void {
+  const seen = new Map<string, string>();
+  for (const def of configDefinitions) {
+    const raw = raws[def.name];
+    if (def.key === undefined || raw === undefined || bad.has(def.name)) continue;
+    const reason = lowEntropyReason(raw, def.key);
+    if (reason !== undefined) {
+      fail(
+        def.name,
+        `${def.name} must be random in production: the value ${reason} (generate one with \`openssl rand -hex 32\`)`,
+      );
+      continue;
+    }
+    for (const form of secretForms(raw)) {
+      const other = seen.get(form.toString('base64'));
+      if (other !== undefined && other !== def.name) {
+        fail(def.name, `${def.name} must differ from ${other} (one key per purpose)`);
+      }
+      seen.set(form.toString('base64'), def.name);
+    }
+  }
+}
+
 function checkProblems({ values, raws, problems }: Collected, production: boolean): void {
   const bad = new Set(problems.map((p) => p.variable));
   const fail = (variable: string, message: string) => {
@@ -354,89 +447,8 @@ function checkProblems({ values, raws, problems }: Collected, production: boolea
       'STREAMING_KURRENTDB_URL must be set when STREAMING_EVENT_STORE=kurrentdb (a kurrentdb:// connection string)',
     );
   }
-  if (!bad.has('STREAMING_SUPPLIERS')) {
-    const accounts = (values.STREAMING_SUPPLIERS ?? []) as {
-      id: string;
-      vendor: string;
-      endpoint: string;
-      accessKeyId: string;
-      accessKeySecret: string;
-      webhookSecret: string;
-      webhookSourceCidrs?: string[];
-    }[];
-    const ids = accounts.map((a) => a.id);
-    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-    const refused = production
-      ? accounts
-          .map((a, i) => ({
-            i,
-            id: a.id,
-            why: productionAccountProblems(a),
-          }))
-          .filter((r) => r.why.length > 0)
-      : [];
-    // Aliyun's SDK always requests "/" of the endpoint's host: a path would be ignored.
-    const cidrs = accounts
-      .flatMap((a, i) => (a.webhookSourceCidrs ?? []).map((c) => ({ i, problem: cidrProblem(c) })))
-      .find((c) => c.problem !== undefined);
-    const rooted = accounts.findIndex((a) => a.vendor === 'aliyun' && !isHostRoot(a.endpoint));
-    if (refused.length > 0) {
-      fail(
-        'STREAMING_SUPPLIERS',
-        `STREAMING_SUPPLIERS must hold real vendor accounts in production: ${refused
-          .map((r) => `[${r.i}] (${r.id}) ${r.why.join(', ')}`)
-          .join('; ')}`,
-      );
-    } else if (rooted !== -1) {
-      fail(
-        'STREAMING_SUPPLIERS',
-        `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${rooted}].endpoint of an aliyun account must be a scheme and host only, e.g. https://dysmsapi.aliyuncs.com/ (got ${accounts[rooted]?.endpoint})`,
-      );
-    } else if (cidrs !== undefined) {
-      fail(
-        'STREAMING_SUPPLIERS',
-        `STREAMING_SUPPLIERS must be a JSON array of supplier accounts: [${cidrs.i}].webhookSourceCidrs: ${cidrs.problem}`,
-      );
-    } else if (dup !== undefined) {
-      fail(
-        'STREAMING_SUPPLIERS',
-        `STREAMING_SUPPLIERS must have unique account ids ("${dup}" appears twice)`,
-      );
-    } else if (!bad.has('STREAMING_DEFAULT_SUPPLIERS')) {
-      const unknown = ((values.STREAMING_DEFAULT_SUPPLIERS ?? []) as string[]).filter(
-        (id) => !ids.includes(id),
-      );
-      if (unknown.length) {
-        fail(
-          'STREAMING_DEFAULT_SUPPLIERS',
-          `STREAMING_DEFAULT_SUPPLIERS must list account ids from STREAMING_SUPPLIERS (unknown: ${unknown.join(', ')}; configured: ${ids.join(', ')})`,
-        );
-      }
-    }
-  }
-  if (production) {
-    // keys: enough entropy, and one key per purpose
-    const seen = new Map<string, string>();
-    for (const def of configDefinitions) {
-      const raw = raws[def.name];
-      if (def.key === undefined || raw === undefined || bad.has(def.name)) continue;
-      const reason = lowEntropyReason(raw, def.key);
-      if (reason !== undefined) {
-        fail(
-          def.name,
-          `${def.name} must be random in production: the value ${reason} (generate one with \`openssl rand -hex 32\`)`,
-        );
-        continue;
-      }
-      for (const form of secretForms(raw)) {
-        const other = seen.get(form.toString('base64'));
-        if (other !== undefined && other !== def.name) {
-          fail(def.name, `${def.name} must differ from ${other} (one key per purpose)`);
-        }
-        seen.set(form.toString('base64'), def.name);
-      }
-    }
-  }
+  if (!bad.has('STREAMING_SUPPLIERS')) checkSuppliers(values, bad, fail, production);
+  if (production) checkKeys(raws, bad, fail);
   if (
     production &&
     !bad.has('STREAMING_PASSWORD_SCRYPT_LOG_N') &&
@@ -480,28 +492,109 @@ type RawAccount = Omit<
 > &
   Partial<SupplierAccount>;
 
-function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
-  const s = (name: string) => v[name] as string;
-  const n = (name: string) => v[name] as number;
-  const list = (name: string) => v[name] as string[];
-  const opt = (name: string) => v[name] as string | undefined;
+/** Typed reads of the validated values (each was checked against its definition). */
+function reader(v: Record<string, unknown>) {
+  return {
+    s: (name: string) => v[name] as string,
+    n: (name: string) => v[name] as number,
+    list: (name: string) => v[name] as string[],
+    opt: (name: string) => v[name] as string | undefined,
+  };
+}
+type Reader = ReturnType<typeof reader>;
+
+function httpConfig({ s, n, list, opt }: Reader): Config['http'] {
   const cert = opt('STREAMING_TLS_CERT_FILE');
   const key = opt('STREAMING_TLS_KEY_FILE');
   return {
+    host: s('STREAMING_HTTP_HOST'),
+    commandPort: n('STREAMING_COMMAND_PORT'),
+    queryPort: n('STREAMING_QUERY_PORT'),
+    simulatorPort: n('STREAMING_SIMULATOR_PORT'),
+    grpcPort: n('STREAMING_GRPC_PORT'),
+    tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : undefined,
+    corsOrigins: list('STREAMING_CORS_ORIGINS'),
+    bodyLimitBytes: parseSize(s('STREAMING_BODY_LIMIT')) ?? 102400,
+    shutdownTimeoutMs: n('STREAMING_SHUTDOWN_TIMEOUT_MS'),
+    trustProxyHops: n('STREAMING_HTTP_TRUST_PROXY_HOPS'),
+  };
+}
+
+function authConfig({ s, n }: Reader): Config['auth'] {
+  return {
+    jwtSecret: s('STREAMING_JWT_SECRET'),
+    jwtIssuer: s('STREAMING_JWT_ISSUER'),
+    jwtAudience: s('STREAMING_JWT_AUDIENCE'),
+    jwtTtlSeconds: n('STREAMING_JWT_TTL_SECONDS'),
+    loginMaxFailures: n('STREAMING_LOGIN_MAX_FAILURES'),
+    loginMaxFailuresPerIp: n('STREAMING_LOGIN_MAX_FAILURES_PER_IP'),
+    loginMaxPerSecond: n('STREAMING_LOGIN_MAX_PER_SECOND'),
+    loginThrottleSeconds: n('STREAMING_LOGIN_THROTTLE_SECONDS'),
+    registerMaxPerIp: n('STREAMING_REGISTER_MAX_PER_IP'),
+    registerWindowSeconds: n('STREAMING_REGISTER_WINDOW_SECONDS'),
+    passwordLogN: n('STREAMING_PASSWORD_SCRYPT_LOG_N'),
+  };
+}
+
+function tenantsConfig({ s, n, list, opt }: Reader): Config['tenants'] {
+  return {
+    start:
+      (opt('STREAMING_TENANTS_START') as 'trial' | 'active' | undefined) ??
+      (s('STREAMING_ENV') === 'production' ? 'trial' : 'active'),
+    trialMaxPerDay: n('STREAMING_TRIAL_MAX_PER_DAY'),
+    maxPerDay: n('STREAMING_TENANT_MAX_PER_DAY'),
+    maxPerSecond: n('STREAMING_TENANT_MAX_PER_SECOND'),
+    mobileMaxPerDay: n('STREAMING_TENANT_MOBILE_MAX_PER_DAY'),
+    verificationMobileMaxPerDay: n('STREAMING_VERIFICATION_MOBILE_MAX_PER_DAY'),
+    countries: list('STREAMING_TENANT_COUNTRIES'),
+    platformSignature: s('STREAMING_PLATFORM_SIGNATURE'),
+  };
+}
+
+function suppliersConfig(
+  v: Record<string, unknown>,
+  { n }: Reader,
+  defaultSuppliers: boolean,
+): Config['suppliers'] {
+  return (v.STREAMING_SUPPLIERS as RawAccount[]).map((a) => ({
+    id: a.id,
+    vendor: a.vendor,
+    // the default accounts are the simulator's, on whatever port it was given
+    endpoint: defaultSuppliers
+      ? a.endpoint.replace('//127.0.0.1:8090/', `//127.0.0.1:${n('STREAMING_SIMULATOR_PORT')}/`)
+      : a.endpoint,
+    accessKeyId: a.accessKeyId,
+    accessKeySecret: a.accessKeySecret,
+    signName: a.signName,
+    webhookSecret: a.webhookSecret,
+    smsSdkAppId: a.smsSdkAppId,
+    region: a.region ?? (a.vendor === 'aliyun' ? 'cn-hangzhou' : 'ap-guangzhou'),
+    weight: a.weight ?? 1,
+    maxPerSecond: a.maxPerSecond ?? 100,
+    timeoutMs: a.timeoutMs ?? 5000,
+    webhookSourceCidrs: a.webhookSourceCidrs?.map((c) => c.trim()),
+  }));
+}
+
+function callbacksConfig({ s, n }: Reader): Config['callbacks'] {
+  return {
+    timeoutMs: parseDuration(s('STREAMING_CALLBACK_TIMEOUT')) ?? 5_000,
+    retryBaseMs: parseDuration(s('STREAMING_CALLBACK_RETRY_BASE')) ?? 5_000,
+    retryMaxMs: parseDuration(s('STREAMING_CALLBACK_RETRY_MAX')) ?? 3_600_000,
+    retryForMs: parseDuration(s('STREAMING_CALLBACK_RETRY_FOR')) ?? 86_400_000,
+    pauseAfterMs: parseDuration(s('STREAMING_CALLBACK_PAUSE_AFTER')) ?? 3_600_000,
+    concurrency: n('STREAMING_CALLBACK_CONCURRENCY'),
+    allowPrivate: s('STREAMING_ENV') !== 'production',
+  };
+}
+
+function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
+  const r = reader(v);
+  const { s, n, list, opt } = r;
+  return {
     env: s('STREAMING_ENV') as Environment,
     logLevel: s('STREAMING_LOG_LEVEL') as LogLevel,
-    http: {
-      host: s('STREAMING_HTTP_HOST'),
-      commandPort: n('STREAMING_COMMAND_PORT'),
-      queryPort: n('STREAMING_QUERY_PORT'),
-      simulatorPort: n('STREAMING_SIMULATOR_PORT'),
-      grpcPort: n('STREAMING_GRPC_PORT'),
-      tls: cert !== undefined && key !== undefined ? { certFile: cert, keyFile: key } : undefined,
-      corsOrigins: list('STREAMING_CORS_ORIGINS'),
-      bodyLimitBytes: parseSize(s('STREAMING_BODY_LIMIT')) ?? 102400,
-      shutdownTimeoutMs: n('STREAMING_SHUTDOWN_TIMEOUT_MS'),
-      trustProxyHops: n('STREAMING_HTTP_TRUST_PROXY_HOPS'),
-    },
+    http: httpConfig(r),
     metrics: { port: n('STREAMING_METRICS_PORT'), token: opt('STREAMING_METRICS_TOKEN') },
     start: { backgroundNice: n('STREAMING_BACKGROUND_NICE') },
     console: { commandUrl: opt('STREAMING_CONSOLE_COMMAND_URL') },
@@ -521,37 +614,14 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       kind: s('STREAMING_EVENT_STORE') as 'mysql' | 'kurrentdb',
       kurrentdbUrl: opt('STREAMING_KURRENTDB_URL'),
     },
-    auth: {
-      jwtSecret: s('STREAMING_JWT_SECRET'),
-      jwtIssuer: s('STREAMING_JWT_ISSUER'),
-      jwtAudience: s('STREAMING_JWT_AUDIENCE'),
-      jwtTtlSeconds: n('STREAMING_JWT_TTL_SECONDS'),
-      loginMaxFailures: n('STREAMING_LOGIN_MAX_FAILURES'),
-      loginMaxFailuresPerIp: n('STREAMING_LOGIN_MAX_FAILURES_PER_IP'),
-      loginMaxPerSecond: n('STREAMING_LOGIN_MAX_PER_SECOND'),
-      loginThrottleSeconds: n('STREAMING_LOGIN_THROTTLE_SECONDS'),
-      registerMaxPerIp: n('STREAMING_REGISTER_MAX_PER_IP'),
-      registerWindowSeconds: n('STREAMING_REGISTER_WINDOW_SECONDS'),
-      passwordLogN: n('STREAMING_PASSWORD_SCRYPT_LOG_N'),
-    },
+    auth: authConfig(r),
     codes: {
       hashKey: decodeKey32(s('STREAMING_CODE_HASH_KEY')) as Buffer,
       encryptionKey: decodeKey32(s('STREAMING_CODE_ENCRYPTION_KEY')) as Buffer,
       apiKeyHashKey: decodeKey32(s('STREAMING_API_KEY_HASH_KEY')) as Buffer,
     },
     audit: { key: decodeKey32(s('STREAMING_AUDIT_KEY')) as Buffer },
-    tenants: {
-      start:
-        (opt('STREAMING_TENANTS_START') as 'trial' | 'active' | undefined) ??
-        (s('STREAMING_ENV') === 'production' ? 'trial' : 'active'),
-      trialMaxPerDay: n('STREAMING_TRIAL_MAX_PER_DAY'),
-      maxPerDay: n('STREAMING_TENANT_MAX_PER_DAY'),
-      maxPerSecond: n('STREAMING_TENANT_MAX_PER_SECOND'),
-      mobileMaxPerDay: n('STREAMING_TENANT_MOBILE_MAX_PER_DAY'),
-      verificationMobileMaxPerDay: n('STREAMING_VERIFICATION_MOBILE_MAX_PER_DAY'),
-      countries: list('STREAMING_TENANT_COUNTRIES'),
-      platformSignature: s('STREAMING_PLATFORM_SIGNATURE'),
-    },
+    tenants: tenantsConfig(r),
     guard: {
       windowSeconds: n('STREAMING_GUARD_WINDOW_SECONDS'),
       minVolume: n('STREAMING_GUARD_MIN_VOLUME'),
@@ -559,24 +629,7 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       cooldownSeconds: n('STREAMING_GUARD_COOLDOWN_SECONDS'),
       prefixDigits: n('STREAMING_GUARD_PREFIX_DIGITS'),
     },
-    suppliers: (v.STREAMING_SUPPLIERS as RawAccount[]).map((a) => ({
-      id: a.id,
-      vendor: a.vendor,
-      // the default accounts are the simulator's, on whatever port it was given
-      endpoint: defaultSuppliers
-        ? a.endpoint.replace('//127.0.0.1:8090/', `//127.0.0.1:${n('STREAMING_SIMULATOR_PORT')}/`)
-        : a.endpoint,
-      accessKeyId: a.accessKeyId,
-      accessKeySecret: a.accessKeySecret,
-      signName: a.signName,
-      webhookSecret: a.webhookSecret,
-      smsSdkAppId: a.smsSdkAppId,
-      region: a.region ?? (a.vendor === 'aliyun' ? 'cn-hangzhou' : 'ap-guangzhou'),
-      weight: a.weight ?? 1,
-      maxPerSecond: a.maxPerSecond ?? 100,
-      timeoutMs: a.timeoutMs ?? 5000,
-      webhookSourceCidrs: a.webhookSourceCidrs?.map((c) => c.trim()),
-    })),
+    suppliers: suppliersConfig(v, r, defaultSuppliers),
     defaultSuppliers: list('STREAMING_DEFAULT_SUPPLIERS'),
     query: { readWaitMs: n('STREAMING_READ_WAIT_MS') },
     retention: {
@@ -595,15 +648,7 @@ function build(v: Record<string, unknown>, defaultSuppliers = false): Config {
       expireAfterMs: parseDuration(s('STREAMING_RECEIPT_EXPIRE_AFTER')) ?? 259_200_000,
       reconcileWindowMs: parseDuration(s('STREAMING_RECEIPT_RECONCILE_WINDOW')) ?? 600_000,
     },
-    callbacks: {
-      timeoutMs: parseDuration(s('STREAMING_CALLBACK_TIMEOUT')) ?? 5_000,
-      retryBaseMs: parseDuration(s('STREAMING_CALLBACK_RETRY_BASE')) ?? 5_000,
-      retryMaxMs: parseDuration(s('STREAMING_CALLBACK_RETRY_MAX')) ?? 3_600_000,
-      retryForMs: parseDuration(s('STREAMING_CALLBACK_RETRY_FOR')) ?? 86_400_000,
-      pauseAfterMs: parseDuration(s('STREAMING_CALLBACK_PAUSE_AFTER')) ?? 3_600_000,
-      concurrency: n('STREAMING_CALLBACK_CONCURRENCY'),
-      allowPrivate: s('STREAMING_ENV') !== 'production',
-    },
+    callbacks: callbacksConfig(r),
   };
 }
 

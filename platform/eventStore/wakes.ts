@@ -51,109 +51,128 @@ const connectionOptions = {
   retryStrategy: (times: number) => Math.min(200 * times, 2_000),
 } as const;
 
-export function redisAppendWakes(options: RedisWakesOptions): AppendWakes {
-  const id = randomUUID();
-  const coalesceMs = options.coalesceMs ?? 100;
-  const listeners = new Set<(position: number) => void>();
-  let publisher: Redis | undefined;
-  let subscriber: Redis | undefined;
-  let subscribed = false;
-  let wasDown = false;
-  let closed = false;
+/** One process's wakes: its coalescing publisher and its one subscriber connection. */
+class RedisAppendWakes implements AppendWakes {
+  private readonly id = randomUUID();
+  private readonly options: RedisWakesOptions;
+  private readonly coalesceMs: number;
+  private readonly listeners = new Set<(position: number) => void>();
+  private publisher: Redis | undefined;
+  private subscriber: Redis | undefined;
+  private subscribed = false;
+  private wasDown = false;
+  private closed = false;
+  // the appender's side: leading edge, then one PUBLISH per window
+  private lastSent = 0;
+  private highest = 0;
+  private sentUpTo = 0;
+  private timer: NodeJS.Timeout | undefined;
 
-  // ---- the appender's side: leading edge, then one PUBLISH per window
-  let lastSent = 0;
-  let highest = 0;
-  let sentUpTo = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const send = () => {
-    timer = undefined;
-    if (closed || highest <= sentUpTo) return;
-    if (!publisher) {
-      publisher = new Redis(options.url, connectionOptions);
-      publisher.on('error', () => undefined); // down: the subscribers' fallback poll covers it
-      publisher.on('ready', send); // what was committed while it connected
-      publisher.connect().catch(() => undefined);
+  constructor(options: RedisWakesOptions) {
+    this.options = options;
+    this.coalesceMs = options.coalesceMs ?? 100;
+  }
+
+  private readonly send = (): void => {
+    this.timer = undefined;
+    if (this.closed || this.highest <= this.sentUpTo) return;
+    if (!this.publisher) {
+      this.publisher = new Redis(this.options.url, connectionOptions);
+      this.publisher.on('error', () => undefined); // down: the subscribers' fallback poll covers it
+      this.publisher.on('ready', this.send); // what was committed while it connected
+      this.publisher.connect().catch(() => undefined);
     }
-    if (publisher.status !== 'ready') return;
-    lastSent = Date.now();
-    sentUpTo = highest;
-    publisher.publish(options.channel, `${id} ${highest}`).catch(() => undefined);
+    if (this.publisher.status !== 'ready') return;
+    this.lastSent = Date.now();
+    this.sentUpTo = this.highest;
+    this.publisher
+      .publish(this.options.channel, `${this.id} ${this.highest}`)
+      .catch(() => undefined);
   };
 
-  // ---- the subscribers' side: one connection, opened by the first listener
-  const wakeAll = (position: number) => {
-    for (const listener of listeners) listener(position);
-  };
-  const subscribe = () => {
-    const sub = new Redis(options.url, connectionOptions);
-    subscriber = sub;
+  // the subscribers' side: one connection, opened by the first listener
+  private wakeAll(position: number): void {
+    for (const listener of this.listeners) listener(position);
+  }
+
+  private onMessage(message: string): void {
+    const [from, at] = message.split(' ');
+    if (from === this.id) return; // our own commits woke our subscriptions already
+    const position = Number(at);
+    if (Number.isFinite(position)) this.wakeAll(position);
+  }
+
+  private onClose(): void {
+    if (!this.subscribed) return;
+    this.wasDown = true;
+    this.subscribed = false;
+    // the subscriptions sleep for the fallback interval: make them look now and poll as before
+    if (!this.closed) this.wakeAll(Infinity);
+  }
+
+  private subscribe(): void {
+    const sub = new Redis(this.options.url, connectionOptions);
+    this.subscriber = sub;
     sub.on('error', () => undefined);
-    sub.on('message', (_channel: string, message: string) => {
-      const [from, at] = message.split(' ');
-      if (from === id) return; // our own commits woke our subscriptions already
-      const position = Number(at);
-      if (Number.isFinite(position)) wakeAll(position);
-    });
-    sub.on('close', () => {
-      if (!subscribed) return;
-      wasDown = true;
-      subscribed = false;
-      // the subscriptions sleep for the fallback interval: make them look now and poll as before
-      if (!closed) wakeAll(Infinity);
-    });
+    sub.on('message', (_channel: string, message: string) => this.onMessage(message));
+    sub.on('close', () => this.onClose());
     let everSubscribed = false;
     sub.on('ready', () => {
-      if (closed) return;
+      if (this.closed) return;
       if (!everSubscribed) {
         // the first time (also when Redis was down at the start)
         sub
-          .subscribe(options.channel)
+          .subscribe(this.options.channel)
           .then(() => {
             everSubscribed = true;
-            subscribed = sub.status === 'ready';
+            this.subscribed = sub.status === 'ready';
           })
           .catch(() => undefined); // the connection dropped: the next 'ready' tries again
         return;
       }
       // ioredis subscribes again by itself after a reconnect; then read what the outage hid
-      subscribed = true;
-      if (wasDown) {
-        wasDown = false;
-        wakeAll(Infinity);
+      this.subscribed = true;
+      if (this.wasDown) {
+        this.wasDown = false;
+        this.wakeAll(Infinity);
       }
     });
     sub.connect().catch(() => undefined); // not there now: retryStrategy keeps trying
-  };
+  }
 
-  return {
-    committed(position: number): void {
-      if (closed) return;
-      highest = Math.max(highest, position);
-      if (timer) return;
-      const wait = lastSent + coalesceMs - Date.now();
-      if (wait <= 0) send();
-      else {
-        timer = setTimeout(send, wait);
-        timer.unref();
-      }
-    },
-    onWake(listener) {
-      listeners.add(listener);
-      if (!subscriber && !closed) subscribe();
-      return () => listeners.delete(listener);
-    },
-    get live() {
-      return subscribed && subscriber?.status === 'ready';
-    },
-    async close(): Promise<void> {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      listeners.clear();
-      subscribed = false;
-      for (const connection of [publisher, subscriber]) connection?.disconnect();
-      publisher = undefined;
-      subscriber = undefined;
-    },
-  };
+  committed(position: number): void {
+    if (this.closed) return;
+    this.highest = Math.max(this.highest, position);
+    if (this.timer) return;
+    const wait = this.lastSent + this.coalesceMs - Date.now();
+    if (wait <= 0) this.send();
+    else {
+      this.timer = setTimeout(this.send, wait);
+      this.timer.unref();
+    }
+  }
+
+  onWake(listener: (position: number) => void): () => void {
+    this.listeners.add(listener);
+    if (!this.subscriber && !this.closed) this.subscribe();
+    return () => this.listeners.delete(listener);
+  }
+
+  get live(): boolean {
+    return this.subscribed && this.subscriber?.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.listeners.clear();
+    this.subscribed = false;
+    for (const connection of [this.publisher, this.subscriber]) connection?.disconnect();
+    this.publisher = undefined;
+    this.subscriber = undefined;
+  }
+}
+
+export function redisAppendWakes(options: RedisWakesOptions): AppendWakes {
+  return new RedisAppendWakes(options);
 }

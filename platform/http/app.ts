@@ -171,6 +171,133 @@ function staticHeaders(middleware: RequestHandler): RequestHandler {
   };
 }
 
+/** Step 4: the access log (nothing to do when neither level would be written). */
+function accessLog(logger: Logger, name: string): RequestHandler {
+  return (req, res, next) => {
+    if (!logger.isLevelEnabled('debug') && !logger.isLevelEnabled('info')) return next();
+    const start = performance.now();
+    const { requestId, correlationId } = req;
+    res.once('close', () => {
+      const path = pathOf(req);
+      const level = PROBES.has(path) ? 'debug' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      const fields = {
+        service: name,
+        method: req.method,
+        path,
+        status: res.statusCode,
+        ms: Math.round((performance.now() - start) * 10) / 10,
+        requestId,
+        correlationId,
+        ...(res.writableFinished ? {} : { aborted: true }),
+      };
+      logger.log(level, 'request', fields);
+    });
+    next();
+  };
+}
+
+/**
+ * Step 5: CORS, only the configured origins; none when the list is empty
+ * (cors itself does nothing unless the origin is allowed: skip it then).
+ */
+function corsFor(config: HttpAppOptions['config']): RequestHandler {
+  // (cors itself does nothing unless the origin is allowed: skip it then)
+  const origins = new Set(config.http.corsOrigins);
+  // the web console is served by the query service: a page from the query
+  // port of the very host this request was sent to may call this service
+  const consoleOrigin = (req: Request, origin: string): boolean => {
+    try {
+      const o = new URL(origin);
+      const host = req.headers.host ? new URL(`http://${req.headers.host}`).hostname : undefined;
+      return o.hostname === host && o.port === String(config.http.queryPort);
+    } catch {
+      return false;
+    }
+  };
+  const corsMiddleware = cors({
+    origin: true, // reached only for an allowed origin (below)
+    exposedHeaders: ['X-Request-Id', 'X-Correlation-Id', 'Retry-After', 'Location', 'ETag'],
+    maxAge: 600,
+  });
+  return (req: Request, res: Response, next: NextFunction) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || !(origins.has(origin) || consoleOrigin(req, origin))) return next();
+    corsMiddleware(req, res, next);
+  };
+}
+
+/** Step 7: JSON bodies only. */
+function jsonBodies(limitBytes: number): RequestHandler {
+  const json = express.json({
+    limit: limitBytes,
+    strict: true,
+    type: () => true, // the media type is checked just below
+    verify: (req, _res, buf) => {
+      (req as Request).rawBody = buf;
+    },
+  });
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!hasBody(req)) return next();
+    if (!req.is(['application/json', 'application/*+json'])) {
+      const got = req.headers['content-type'] ?? 'no Content-Type';
+      return next(
+        new AppError('UNSUPPORTED_MEDIA_TYPE', `Send the body as application/json (got ${got}).`),
+      );
+    }
+    // Stream callbacks may run outside the request's async context: re-enter it.
+    const ctx = logContext();
+    json(req, res, (err?: unknown) =>
+      withLogContext(ctx, () => next(err === undefined ? undefined : bodyError(err, limitBytes))),
+    );
+  };
+}
+
+/** Step 8: this process's metrics on the API port, only behind STREAMING_METRICS_TOKEN. */
+function metricsRoute(app: Express, metricsToken: string | undefined): void {
+  if (metricsToken !== undefined) {
+    app.get('/metrics', async (req, res, next) => {
+      if (!metricsTokenMatches(req.headers.authorization, metricsToken)) {
+        return next(new AppError('UNAUTHENTICATED', 'Give Authorization: Bearer <metrics token>.'));
+      }
+      res.setHeader('Cache-Control', 'no-store');
+      res.type(METRICS_CONTENT_TYPE).send(await registry.metrics());
+    });
+  }
+}
+
+/** Step 9: the probes. */
+function probeRoutes(
+  app: Express,
+  readiness: HttpAppOptions['readiness'],
+  pipeline: HttpAppOptions['pipeline'],
+): void {
+  app.get('/healthz', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    let checks: Record<string, string>;
+    try {
+      checks = await readiness();
+    } catch (err) {
+      checks = { readiness: err instanceof Error ? err.message : String(err) };
+    }
+    const ready = Object.values(checks).every((state) => state === 'ok');
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
+  });
+  if (pipeline) {
+    // each processor and projection of this process: progressing, lagging, stalled or standby
+    app.get('/healthz/pipeline', async (_req, res) => {
+      const parts = await pipeline();
+      const stalled = parts.some((p) => p.state === 'stalled');
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(stalled ? 503 : 200).json({ status: stalled ? 'stalled' : 'ok', parts });
+    });
+  }
+}
+
 /**
  * An express app with the shared front half: request and correlation ids, log
  * context, access log, CORS, security headers, JSON bodies, /healthz and /readyz.
@@ -207,120 +334,21 @@ export function createHttpApp({
     withLogContext({ requestId: req.requestId, correlationId: req.correlationId }, next);
   });
 
-  // 4. access log (nothing to do when neither level would be written)
-  app.use((req, res, next) => {
-    if (!logger.isLevelEnabled('debug') && !logger.isLevelEnabled('info')) return next();
-    const start = performance.now();
-    const { requestId, correlationId } = req;
-    res.once('close', () => {
-      const path = pathOf(req);
-      const level = PROBES.has(path) ? 'debug' : 'info';
-      if (!logger.isLevelEnabled(level)) return;
-      const fields = {
-        service: name,
-        method: req.method,
-        path,
-        status: res.statusCode,
-        ms: Math.round((performance.now() - start) * 10) / 10,
-        requestId,
-        correlationId,
-        ...(res.writableFinished ? {} : { aborted: true }),
-      };
-      logger.log(level, 'request', fields);
-    });
-    next();
-  });
+  // 4. access log
+  app.use(accessLog(logger, name));
 
-  // 5. CORS: only the configured origins; none when the list is empty
-  // (cors itself does nothing unless the origin is allowed: skip it then)
-  const origins = new Set(config.http.corsOrigins);
-  // the web console is served by the query service: a page from the query
-  // port of the very host this request was sent to may call this service
-  const consoleOrigin = (req: Request, origin: string): boolean => {
-    try {
-      const o = new URL(origin);
-      const host = req.headers.host ? new URL(`http://${req.headers.host}`).hostname : undefined;
-      return o.hostname === host && o.port === String(config.http.queryPort);
-    } catch {
-      return false;
-    }
-  };
-  const corsMiddleware = cors({
-    origin: true, // reached only for an allowed origin (below)
-    exposedHeaders: ['X-Request-Id', 'X-Correlation-Id', 'Retry-After', 'Location', 'ETag'],
-    maxAge: 600,
-  });
-  app.use((req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin === undefined || !(origins.has(origin) || consoleOrigin(req, origin))) return next();
-    corsMiddleware(req, res, next);
-  });
+  // 5. CORS for the configured origins and the console
+  app.use(corsFor(config));
 
   // 6. security headers: helmet's, which do not depend on the request, worked out once
   app.use(staticHeaders(helmet()));
 
   // 7. JSON bodies only
-  const limitBytes = config.http.bodyLimitBytes;
-  const json = express.json({
-    limit: limitBytes,
-    strict: true,
-    type: () => true, // the media type is checked just below
-    verify: (req, _res, buf) => {
-      (req as Request).rawBody = buf;
-    },
-  });
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!hasBody(req)) return next();
-    if (!req.is(['application/json', 'application/*+json'])) {
-      const got = req.headers['content-type'] ?? 'no Content-Type';
-      return next(
-        new AppError('UNSUPPORTED_MEDIA_TYPE', `Send the body as application/json (got ${got}).`),
-      );
-    }
-    // Stream callbacks may run outside the request's async context: re-enter it.
-    const ctx = logContext();
-    json(req, res, (err?: unknown) =>
-      withLogContext(ctx, () => next(err === undefined ? undefined : bodyError(err, limitBytes))),
-    );
-  });
+  app.use(jsonBodies(config.http.bodyLimitBytes));
 
-  // 8. this process's metrics on the API port, only behind STREAMING_METRICS_TOKEN
-  const metricsToken = config.metrics?.token;
-  if (metricsToken !== undefined) {
-    app.get('/metrics', async (req, res, next) => {
-      if (!metricsTokenMatches(req.headers.authorization, metricsToken)) {
-        return next(new AppError('UNAUTHENTICATED', 'Give Authorization: Bearer <metrics token>.'));
-      }
-      res.setHeader('Cache-Control', 'no-store');
-      res.type(METRICS_CONTENT_TYPE).send(await registry.metrics());
-    });
-  }
-
-  // 9. probes
-  app.get('/healthz', (_req, res) => {
-    res.setHeader('Cache-Control', 'no-store');
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    let checks: Record<string, string>;
-    try {
-      checks = await readiness();
-    } catch (err) {
-      checks = { readiness: err instanceof Error ? err.message : String(err) };
-    }
-    const ready = Object.values(checks).every((state) => state === 'ok');
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
-  });
-  if (pipeline) {
-    // each processor and projection of this process: progressing, lagging, stalled or standby
-    app.get('/healthz/pipeline', async (_req, res) => {
-      const parts = await pipeline();
-      const stalled = parts.some((p) => p.state === 'stalled');
-      res.setHeader('Cache-Control', 'no-store');
-      res.status(stalled ? 503 : 200).json({ status: stalled ? 'stalled' : 'ok', parts });
-    });
-  }
+  // 8. /metrics behind its token, 9. probes
+  metricsRoute(app, config.metrics?.token);
+  probeRoutes(app, readiness, pipeline);
 
   return app;
 }

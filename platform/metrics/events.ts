@@ -83,98 +83,82 @@ export interface EventMetrics {
   close(): Promise<void>;
 }
 
-export async function startEventMetrics(
-  eventStore: EventStore,
-  logger?: Logger,
-): Promise<EventMetrics> {
-  const acceptedAt = new Map<string, number>();
-  const submittedAt = new Map<string, number>();
-  const remember = (map: Map<string, number>, id: string, at: number) => {
+/** When each message in flight was accepted and submitted (for the latencies of its end). */
+class MessageClock {
+  private readonly acceptedAt = new Map<string, number>();
+  private readonly submittedAt = new Map<string, number>();
+
+  private static remember(map: Map<string, number>, id: string, at: number): void {
     if (map.size >= MAX_TRACKED) map.delete(map.keys().next().value as string);
     map.set(id, at);
-  };
-  const final = (e: RecordedEvent, status: string) => {
+  }
+
+  accepted(e: RecordedEvent): void {
+    MessageClock.remember(this.acceptedAt, String(e.data.messageId), e.recordedAt.getTime());
+  }
+
+  submitted(e: RecordedEvent): void {
+    MessageClock.remember(this.submittedAt, String(e.data.messageId), e.recordedAt.getTime());
+  }
+
+  /** A final status: counted, with its receipt and end-to-end latencies; the message forgotten. */
+  final(e: RecordedEvent, status: string): void {
     const id = String(e.data.messageId);
     const account = str(e.data.supplierAccount);
     finals.inc({ account, status });
     const at = e.recordedAt.getTime();
-    const sub = submittedAt.get(id);
+    const sub = this.submittedAt.get(id);
     if (sub !== undefined && (status === 'delivered' || status === 'undelivered')) {
       receiptLatency.observe({ account }, Math.max(0, at - sub) / 1000);
     }
-    const acc = acceptedAt.get(id);
+    const acc = this.acceptedAt.get(id);
     if (acc !== undefined) endToEnd.observe({ status }, Math.max(0, at - acc) / 1000);
-    submittedAt.delete(id);
-    acceptedAt.delete(id);
-  };
+    this.submittedAt.delete(id);
+    this.acceptedAt.delete(id);
+  }
+}
 
-  const count = (e: RecordedEvent): void => {
-    const d = e.data;
-    switch (e.type) {
-      case 'sms.accepted.v1':
-        accepted.inc({ kind: str(d.kind) });
-        remember(acceptedAt, String(d.messageId), e.recordedAt.getTime());
-        break;
-      case 'sms.submitted.v1':
-        submissions.inc({ account: str(d.supplierAccount) });
-        remember(submittedAt, String(d.messageId), e.recordedAt.getTime());
-        break;
-      case 'sms.failed-over.v1':
-        failovers.inc({ account: str(d.fromAccount), code: codeOf(d.reason) });
-        break;
-      case 'sms.retry-scheduled.v1':
-        retries.inc({ account: str(d.supplierAccount), code: codeOf(d.reason) });
-        break;
-      case 'sms.submission-uncertain.v1':
-        uncertain.inc({ account: str(d.supplierAccount) });
-        break;
-      case 'receipt.received.v1':
-        receipts.inc({
-          account: str(d.account),
-          outcome: d.delivered === true ? 'delivered' : 'undelivered',
-        });
-        break;
-      case 'sms.delivered.v1':
-        final(e, 'delivered');
-        break;
-      case 'sms.undelivered.v1':
-        final(e, 'undelivered');
-        break;
-      case 'sms.failed.v1':
-        final(e, 'failed');
-        break;
-      case 'sms.expired.v1':
-        final(e, 'expired');
-        break;
-      case 'receipt.mismatched.v1':
-        mismatched.inc({ account: str(d.account), reason: str(d.reason, 'unknown') });
-        break;
-      case 'inbound.received.v1':
-        inbound.inc({ account: str(d.supplierAccount) });
-        break;
-    }
-  };
+/** What each counted event type adds to the metrics. */
+const COUNTERS: Record<string, (e: RecordedEvent, clock: MessageClock) => void> = {
+  'sms.accepted.v1': (e, clock) => {
+    accepted.inc({ kind: str(e.data.kind) });
+    clock.accepted(e);
+  },
+  'sms.submitted.v1': (e, clock) => {
+    submissions.inc({ account: str(e.data.supplierAccount) });
+    clock.submitted(e);
+  },
+  'sms.failed-over.v1': (e) =>
+    failovers.inc({ account: str(e.data.fromAccount), code: codeOf(e.data.reason) }),
+  'sms.retry-scheduled.v1': (e) =>
+    retries.inc({ account: str(e.data.supplierAccount), code: codeOf(e.data.reason) }),
+  'sms.submission-uncertain.v1': (e) => uncertain.inc({ account: str(e.data.supplierAccount) }),
+  'receipt.received.v1': (e) =>
+    receipts.inc({
+      account: str(e.data.account),
+      outcome: e.data.delivered === true ? 'delivered' : 'undelivered',
+    }),
+  'sms.delivered.v1': (e, clock) => clock.final(e, 'delivered'),
+  'sms.undelivered.v1': (e, clock) => clock.final(e, 'undelivered'),
+  'sms.failed.v1': (e, clock) => clock.final(e, 'failed'),
+  'sms.expired.v1': (e, clock) => clock.final(e, 'expired'),
+  'receipt.mismatched.v1': (e) =>
+    mismatched.inc({ account: str(e.data.account), reason: str(e.data.reason, 'unknown') }),
+  'inbound.received.v1': (e) => inbound.inc({ account: str(e.data.supplierAccount) }),
+};
 
+export async function startEventMetrics(
+  eventStore: EventStore,
+  logger?: Logger,
+): Promise<EventMetrics> {
+  const clock = new MessageClock();
   const reading = logger ? outage(logger, 'event metrics', 'the event store') : undefined;
   const from = await eventStore.headPosition();
   const subscription = eventStore.subscribe({
     after: from,
-    types: [
-      'sms.accepted.v1',
-      'sms.submitted.v1',
-      'sms.failed-over.v1',
-      'sms.retry-scheduled.v1',
-      'sms.submission-uncertain.v1',
-      'receipt.received.v1',
-      'sms.delivered.v1',
-      'sms.undelivered.v1',
-      'sms.failed.v1',
-      'sms.expired.v1',
-      'receipt.mismatched.v1',
-      'inbound.received.v1',
-    ],
+    types: Object.keys(COUNTERS),
     onEvents: async (events) => {
-      for (const e of events) count(e);
+      for (const e of events) COUNTERS[e.type]?.(e, clock);
     },
     // one line when the event store goes away, one when it is back
     onError: (err) => reading?.failed(err),

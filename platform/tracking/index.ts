@@ -38,6 +38,113 @@ export interface KafkaTrackerOptions {
   onRecovered?: (info: { outageMs: number; dropped: number }) => void;
 }
 
+/** A bounded buffer of tracking events, flushed to the bus while something is in it. */
+class KafkaTracker implements Tracker {
+  private readonly publisher: Publisher;
+  private readonly service: string;
+  private readonly options: KafkaTrackerOptions;
+  private readonly topic: string;
+  private readonly maxBuffered: number;
+  private readonly flushMs: number;
+  private buffer: TrackingEvent[] = [];
+  private inFlight: Promise<void> = Promise.resolve();
+  private dropped = 0;
+  private sent = 0;
+  private failingSince: number | undefined;
+  private droppedAtFailure = 0;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(publisher: Publisher, service: string, options: KafkaTrackerOptions) {
+    this.publisher = publisher;
+    this.service = service;
+    this.options = options;
+    this.topic = options.topic ?? TRACKING_TOPIC;
+    this.maxBuffered = options.maxBuffered ?? 10_000;
+    this.flushMs = options.flushMs ?? 200;
+  }
+
+  private async sendBuffered(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    try {
+      await this.publisher.publish(
+        this.topic,
+        batch.map((e) => ({ key: e.messageId ?? e.id, value: JSON.stringify(e) })),
+      );
+      this.sent += batch.length;
+      if (this.failingSince !== undefined) {
+        this.options.onRecovered?.({
+          outageMs: Date.now() - this.failingSince,
+          dropped: this.dropped - this.droppedAtFailure,
+        });
+        this.failingSince = undefined;
+      }
+    } catch (err) {
+      // back in front of what arrived meanwhile, within the bound (the oldest go first)
+      this.buffer = batch.concat(this.buffer);
+      if (this.buffer.length > this.maxBuffered) {
+        this.dropped += this.buffer.length - this.maxBuffered;
+        this.buffer = this.buffer.slice(this.buffer.length - this.maxBuffered);
+      }
+      if (this.failingSince === undefined) {
+        this.failingSince = Date.now();
+        this.droppedAtFailure = this.dropped;
+      }
+      this.options.onError?.(err);
+    }
+  }
+
+  readonly flush = (): Promise<void> => {
+    this.inFlight = this.inFlight.then(() => this.sendBuffered());
+    return this.inFlight;
+  };
+
+  // A flush is scheduled only while something is buffered: an idle service
+  // runs no timer at all (idle CPU, bench/system.ts).
+  private tick(): void {
+    this.timer = undefined;
+    if (this.closed) return;
+    // one send at a time: while Kafka is down a send waits for its connect attempt
+    void this.flush().then(() => {
+      if (this.buffer.length > 0) this.arm();
+    });
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined || this.closed) return;
+    this.timer = setTimeout(() => this.tick(), this.flushMs);
+    this.timer.unref();
+  }
+
+  track(event: TrackInput): void {
+    this.buffer.push({
+      ...event,
+      id: event.id ?? randomUUID(),
+      at: event.at ?? new Date().toISOString(),
+      service: this.service,
+    });
+    if (this.buffer.length > this.maxBuffered) {
+      this.buffer.shift();
+      this.dropped++;
+    }
+    this.arm();
+  }
+
+  stats() {
+    return { buffered: this.buffer.length, dropped: this.dropped, sent: this.sent };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.failingSince === undefined) await this.flush();
+    else if (this.buffer.length > 0)
+      this.options.onError?.(new Error(`${this.buffer.length} tracking events not sent at close`));
+  }
+}
+
 /**
  * A tracker over a bus publisher (which connects on its first publish, and
  * again after a failure), so that a service starts and runs while Kafka is down.
@@ -47,91 +154,5 @@ export function kafkaTracker(
   service: string,
   options: KafkaTrackerOptions = {},
 ): Tracker {
-  const topic = options.topic ?? TRACKING_TOPIC;
-  const maxBuffered = options.maxBuffered ?? 10_000;
-  let buffer: TrackingEvent[] = [];
-  let inFlight: Promise<void> = Promise.resolve();
-  let dropped = 0;
-  let sent = 0;
-  let failingSince: number | undefined;
-  let droppedAtFailure = 0;
-  let closed = false;
-
-  const sendBuffered = async () => {
-    if (buffer.length === 0) return;
-    const batch = buffer;
-    buffer = [];
-    try {
-      await publisher.publish(
-        topic,
-        batch.map((e) => ({ key: e.messageId ?? e.id, value: JSON.stringify(e) })),
-      );
-      sent += batch.length;
-      if (failingSince !== undefined) {
-        options.onRecovered?.({
-          outageMs: Date.now() - failingSince,
-          dropped: dropped - droppedAtFailure,
-        });
-        failingSince = undefined;
-      }
-    } catch (err) {
-      // back in front of what arrived meanwhile, within the bound (the oldest go first)
-      buffer = batch.concat(buffer);
-      if (buffer.length > maxBuffered) {
-        dropped += buffer.length - maxBuffered;
-        buffer = buffer.slice(buffer.length - maxBuffered);
-      }
-      if (failingSince === undefined) {
-        failingSince = Date.now();
-        droppedAtFailure = dropped;
-      }
-      options.onError?.(err);
-    }
-  };
-
-  const flush = () => {
-    inFlight = inFlight.then(sendBuffered);
-    return inFlight;
-  };
-  // A flush is scheduled only while something is buffered: an idle service
-  // runs no timer at all (idle CPU, bench/system.ts).
-  const flushMs = options.flushMs ?? 200;
-  let timer: NodeJS.Timeout | undefined;
-  const tick = () => {
-    timer = undefined;
-    if (closed) return;
-    // one send at a time: while Kafka is down a send waits for its connect attempt
-    void flush().then(() => {
-      if (buffer.length > 0) arm();
-    });
-  };
-  const arm = () => {
-    if (timer !== undefined || closed) return;
-    timer = setTimeout(tick, flushMs);
-    timer.unref();
-  };
-  return {
-    track(event) {
-      buffer.push({
-        ...event,
-        id: event.id ?? randomUUID(),
-        at: event.at ?? new Date().toISOString(),
-        service,
-      });
-      if (buffer.length > maxBuffered) {
-        buffer.shift();
-        dropped++;
-      }
-      arm();
-    },
-    flush,
-    stats: () => ({ buffered: buffer.length, dropped, sent }),
-    async close() {
-      closed = true;
-      if (timer !== undefined) clearTimeout(timer);
-      if (failingSince === undefined) await flush();
-      else if (buffer.length > 0)
-        options.onError?.(new Error(`${buffer.length} tracking events not sent at close`));
-    },
-  };
+  return new KafkaTracker(publisher, service, options);
 }

@@ -50,20 +50,10 @@ function parseRecord(text: string, format: 'ndjson' | 'csv'): AuditRecord | unde
   }
 }
 
-/**
- * Verifies an export. With key (STREAMING_AUDIT_KEY), the chain must be keyed
- * with it: an unkeyed or otherwise-keyed export fails, since anyone could
- * have recomputed its hashes. Without a key, a keyed export cannot be
- * checked and fails saying so.
- */
-export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
-  const raw = text.split('\n');
-  if (raw[raw.length - 1] === '') raw.pop();
-  const format = raw[0] === csvHeader() ? 'csv' : 'ndjson';
-  const start = format === 'csv' ? 1 : 0;
-  const problems: VerifyProblem[] = [];
+type Problems = VerifyProblem[];
 
-  // 1. the closing manifest
+/** Step 1: the closing manifest, and where the records end. */
+function readManifest(raw: string[], format: 'ndjson' | 'csv', start: number) {
   let manifest: Manifest['manifest'] | undefined;
   let end = raw.length;
   const lastText = raw[raw.length - 1];
@@ -84,41 +74,50 @@ export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
       // not a manifest
     }
   }
-  if (!manifest) {
-    problems.push({
-      line: raw.length,
-      kind: 'removed',
-      message:
-        'the closing manifest is missing: the file was cut short or its last line was changed',
-    });
-  }
+  return { manifest, end };
+}
 
-  // 1b. the key: the one the manifest names, and the one the caller holds
+/** Step 1b: the key: the one the manifest names, and the one the caller holds */
+function checkKey(
+  problems: Problems,
+  lineCount: number,
+  manifest: Manifest['manifest'] | undefined,
+  key: Buffer | undefined,
+): boolean {
   const keyed = manifest?.algorithm === 'hmac-sha256-chain';
   if (key && !keyed) {
     problems.push({
-      line: raw.length,
+      line: lineCount,
       kind: 'key',
       message:
         'the export is not keyed with the audit key (its hashes could have been recomputed by anyone)',
     });
   } else if (key && manifest?.keyId !== undefined && manifest.keyId !== auditKeyId(key)) {
     problems.push({
-      line: raw.length,
+      line: lineCount,
       kind: 'key',
       message: `the export names audit key ${manifest.keyId}, not the one given (${auditKeyId(key)})`,
     });
   } else if (!key && keyed) {
     problems.push({
-      line: raw.length,
+      line: lineCount,
       kind: 'key',
       message:
         'the export is keyed: give the audit key (--key or STREAMING_AUDIT_KEY) to verify it',
     });
   }
-  const chainKey = keyed || (key && !manifest) ? key : undefined;
+  return keyed;
+}
 
-  // 2. each record on its own: does its hash match its content?
+/** Step 2: each record on its own: does its hash match its content? */
+function readLines(
+  raw: string[],
+  format: 'ndjson' | 'csv',
+  start: number,
+  end: number,
+  keyed: boolean,
+  chainKey: Buffer | undefined,
+): Line[] {
   const lines: Line[] = [];
   for (let i = start; i < end; i++) {
     const record = parseRecord(raw[i]!, format);
@@ -128,9 +127,11 @@ export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
       recordHash(record, chainKey) === record.hash;
     lines.push(record ? { line: i + 1, record, selfOk } : { line: i + 1, selfOk: false });
   }
-  const count = manifest?.count ?? Math.max(0, ...lines.map((l) => l.record?.seq ?? 0));
+  return lines;
+}
 
-  // 3. which line holds each sequence number; extras are insertions
+/** Step 3: which line holds each sequence number; extras are insertions */
+function placeBySeq(problems: Problems, lines: Line[], count: number) {
   const bySeq = new Map<number, Line>();
   const genuine: Line[] = [];
   for (const l of lines) {
@@ -170,8 +171,11 @@ export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
       });
     }
   }
+  return { bySeq, genuine };
+}
 
-  // 4. gaps are removals, reported where the missing records belonged
+/** Step 4: gaps are removals, reported where the missing records belonged */
+function findGaps(problems: Problems, bySeq: Map<number, Line>, count: number, end: number) {
   for (let seq = 1; seq <= count; seq++) {
     if (bySeq.has(seq)) continue;
     let to = seq;
@@ -187,8 +191,10 @@ export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
     });
     seq = to;
   }
+}
 
-  // 5. order: sequence numbers must rise through the file
+/** Step 5: order: sequence numbers must rise through the file */
+function checkOrder(problems: Problems, genuine: Line[]) {
   let maxSeen: Line | undefined;
   for (const l of genuine) {
     if (maxSeen && l.record!.seq < maxSeen.record!.seq) {
@@ -199,8 +205,10 @@ export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
       });
     } else maxSeen = l;
   }
+}
 
-  // 6. links: each record chains to the hash of the one before it
+/** Step 6: links: each record chains to the hash of the one before it */
+function checkLinks(problems: Problems, genuine: Line[], bySeq: Map<number, Line>) {
   for (const l of genuine) {
     const seq = l.record!.seq;
     const prev = bySeq.get(seq - 1);
@@ -218,8 +226,17 @@ export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
       });
     }
   }
+}
 
-  // 7. the manifest's count and last hash
+/** Step 7: the manifest's count and last hash */
+function checkManifest(
+  problems: Problems,
+  manifest: Manifest['manifest'] | undefined,
+  bySeq: Map<number, Line>,
+  count: number,
+  end: number,
+  lines: Line[],
+) {
   if (manifest) {
     const lastRecord = bySeq.get(count)?.record;
     if (lastRecord && lastRecord.hash !== manifest.lastHash) {
@@ -233,6 +250,40 @@ export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
       problems.push({ line: end + 1, kind: 'manifest', message: 'the manifest counts no records' });
     }
   }
+}
+
+/**
+ * Verifies an export. With key (STREAMING_AUDIT_KEY), the chain must be keyed
+ * with it: an unkeyed or otherwise-keyed export fails, since anyone could
+ * have recomputed its hashes. Without a key, a keyed export cannot be
+ * checked and fails saying so.
+ */
+export function verifyAuditText(text: string, key?: Buffer): VerifyResult {
+  const raw = text.split('\n');
+  if (raw[raw.length - 1] === '') raw.pop();
+  const format = raw[0] === csvHeader() ? 'csv' : 'ndjson';
+  const start = format === 'csv' ? 1 : 0;
+  const problems: VerifyProblem[] = [];
+
+  const { manifest, end } = readManifest(raw, format, start);
+  if (!manifest) {
+    problems.push({
+      line: raw.length,
+      kind: 'removed',
+      message:
+        'the closing manifest is missing: the file was cut short or its last line was changed',
+    });
+  }
+
+  const keyed = checkKey(problems, raw.length, manifest, key);
+  const chainKey = keyed || (key && !manifest) ? key : undefined;
+  const lines = readLines(raw, format, start, end, keyed, chainKey);
+  const count = manifest?.count ?? Math.max(0, ...lines.map((l) => l.record?.seq ?? 0));
+  const { bySeq, genuine } = placeBySeq(problems, lines, count);
+  findGaps(problems, bySeq, count, end);
+  checkOrder(problems, genuine);
+  checkLinks(problems, genuine, bySeq);
+  checkManifest(problems, manifest, bySeq, count, end, lines);
   problems.sort((a, b) => a.line - b.line);
   return { ok: problems.length === 0, format, records: genuine.length, problems };
 }

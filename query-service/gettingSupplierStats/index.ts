@@ -117,27 +117,24 @@ const sortCounts = <K extends string>(m: Map<string, number>, name: K) =>
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, count]) => ({ [name]: k, count }) as Record<K, string> & { count: number });
 
-export async function supplierStats(
-  deps: Pick<SupplierStatsDeps, 'config' | 'mongo' | 'redis' | 'dispatchPrefix'>,
-  from: Date,
-  to: Date,
-  now: Date,
-) {
-  const minutes = await deps.mongo
-    .collection<MinuteDoc>(TRACKING_MINUTES)
-    .find(
-      { minute: { $gte: from, $lt: to } },
-      { projection: { minute: 1, suppliers: 1, rejections: 1, receiptMismatches: 1 } },
-    )
-    .toArray();
+type Acc = {
+  vendor: string | null;
+  outcomes: Map<string, number>;
+  codes: Map<string, number>;
+  weighted: { n: number; p50: number; p95: number; p99: number };
+  mismatches: Map<string, number>;
+};
 
-  type Acc = {
-    vendor: string | null;
-    outcomes: Map<string, number>;
-    codes: Map<string, number>;
-    weighted: { n: number; p50: number; p95: number; p99: number };
-    mismatches: Map<string, number>;
-  };
+const newAcc = (vendor: string | null): Acc => ({
+  vendor,
+  outcomes: new Map<string, number>(),
+  codes: new Map<string, number>(),
+  weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
+  mismatches: new Map<string, number>(),
+});
+
+/** The minutes' counts per account, the throughput series and the send rejections. */
+function foldMinutes(minutes: MinuteDoc[], from: Date, to: Date) {
   const accounts = new Map<string, Acc>();
   // calls per bucket and account, for the throughput chart
   const bucketMs =
@@ -147,13 +144,7 @@ export async function supplierStats(
   const seriesFailed = new Map<string, number[]>();
   const sendRejections = new Map<string, number>();
   const accountOf = (account: string, vendor: string | null): Acc =>
-    byKey(accounts, account, () => ({
-      vendor,
-      outcomes: new Map<string, number>(),
-      codes: new Map<string, number>(),
-      weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
-      mismatches: new Map<string, number>(),
-    }));
+    byKey(accounts, account, () => newAcc(vendor));
   for (const doc of minutes) {
     for (const m of doc.receiptMismatches ?? []) {
       const acc = accountOf(m.account, m.vendor);
@@ -188,36 +179,99 @@ export async function supplierStats(
       }
     }
   }
+  return { accounts, bucketMs, bucketCount, seriesCalls, seriesFailed, sendRejections };
+}
 
+/** Every call's latency per account from the raw events (while they are kept). */
+async function rawLatencies(
+  deps: Pick<SupplierStatsDeps, 'mongo'>,
+  from: Date,
+  to: Date,
+): Promise<Map<string, number[]>> {
+  const latencies = new Map<string, number[]>();
+  const cursor = deps.mongo
+    .collection<{ supplierAccount?: string; latencyMs?: number }>(TRACKING_EVENTS)
+    .find(
+      { type: 'supplier.call', minute: { $gte: from, $lt: to } },
+      { projection: { _id: 0, supplierAccount: 1, latencyMs: 1 } },
+    );
+  for await (const e of cursor) {
+    if (typeof e.latencyMs !== 'number') continue;
+    byKey(latencies, e.supplierAccount ?? '(none)', () => []).push(e.latencyMs);
+  }
+  return latencies;
+}
+
+/** One account's row: calls, outcomes, latency percentiles, rejections, breaker. */
+function accountStats(
+  account: string,
+  acc: Acc,
+  latencies: Map<string, number[]> | undefined,
+  maxPerSecond: number | null,
+  breaker: BreakerView | null,
+): SupplierStats {
+  const calls = [...acc.outcomes.values()].reduce((a, b) => a + b, 0);
+  const accepted = acc.outcomes.get('accepted') ?? 0;
+  let latencyMs: SupplierStats['latencyMs'] = null;
+  if (latencies) {
+    const sorted = (latencies.get(account) ?? []).sort((a, b) => a - b);
+    if (sorted.length) {
+      latencyMs = {
+        count: sorted.length,
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+      };
+    }
+  } else if (acc.weighted.n > 0) {
+    const w = acc.weighted;
+    latencyMs = { count: w.n, p50: w.p50 / w.n, p95: w.p95 / w.n, p99: w.p99 / w.n };
+  }
+  return {
+    account,
+    vendor: acc.vendor,
+    calls,
+    outcomes: Object.fromEntries([...acc.outcomes.entries()].sort()),
+    successRate: calls === 0 ? null : accepted / calls,
+    latencyMs,
+    rejections: sortCounts(acc.codes, 'code'),
+    mismatchedReceipts: {
+      total: [...acc.mismatches.values()].reduce((a, b) => a + b, 0),
+      reasons: sortCounts(acc.mismatches, 'reason'),
+    },
+    maxPerSecond,
+    breaker,
+    health: healthOf(breaker),
+  };
+}
+
+export async function supplierStats(
+  deps: Pick<SupplierStatsDeps, 'config' | 'mongo' | 'redis' | 'dispatchPrefix'>,
+  from: Date,
+  to: Date,
+  now: Date,
+) {
+  const minutes = await deps.mongo
+    .collection<MinuteDoc>(TRACKING_MINUTES)
+    .find(
+      { minute: { $gte: from, $lt: to } },
+      { projection: { minute: 1, suppliers: 1, rejections: 1, receiptMismatches: 1 } },
+    )
+    .toArray();
+
+  const { accounts, bucketMs, bucketCount, seriesCalls, seriesFailed, sendRejections } =
+    foldMinutes(minutes, from, to);
   // every configured account is listed, with no calls when it had none
   for (const a of deps.config.suppliers ?? []) {
-    byKey(accounts, a.id, () => ({
-      vendor: a.vendor,
-      outcomes: new Map<string, number>(),
-      codes: new Map<string, number>(),
-      mismatches: new Map<string, number>(),
-      weighted: { n: 0, p50: 0, p95: 0, p99: 0 },
-    }));
+    byKey(accounts, a.id, () => newAcc(a.vendor));
   }
 
   // Exact percentiles from the raw events while they are kept.
   const rawKeptFrom = now.getTime() - deps.config.tracking.ttlDays * 86_400_000;
   const samples = [...accounts.values()].reduce((n, a) => n + a.weighted.n, 0);
   const exact = from.getTime() >= rawKeptFrom && samples <= MAX_EXACT_SAMPLES;
-  const latencies = new Map<string, number[]>();
-  if (exact && samples > 0) {
-    const cursor = deps.mongo
-      .collection<{ supplierAccount?: string; latencyMs?: number }>(TRACKING_EVENTS)
-      .find(
-        { type: 'supplier.call', minute: { $gte: from, $lt: to } },
-        { projection: { _id: 0, supplierAccount: 1, latencyMs: 1 } },
-      );
-    for await (const e of cursor) {
-      if (typeof e.latencyMs !== 'number') continue;
-      byKey(latencies, e.supplierAccount ?? '(none)', () => []).push(e.latencyMs);
-    }
-  }
-
+  const latencies =
+    exact && samples > 0 ? await rawLatencies(deps, from, to) : new Map<string, number[]>();
   const configured = new Map((deps.config.suppliers ?? []).map((a) => [a.id, a]));
   const breakers = deps.redis
     ? await readBreakers(
@@ -231,41 +285,15 @@ export async function supplierStats(
 
   const suppliers: SupplierStats[] = [...accounts.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([account, acc]) => {
-      const calls = [...acc.outcomes.values()].reduce((a, b) => a + b, 0);
-      const accepted = acc.outcomes.get('accepted') ?? 0;
-      let latencyMs: SupplierStats['latencyMs'] = null;
-      if (exact) {
-        const sorted = (latencies.get(account) ?? []).sort((a, b) => a - b);
-        if (sorted.length) {
-          latencyMs = {
-            count: sorted.length,
-            p50: percentile(sorted, 50),
-            p95: percentile(sorted, 95),
-            p99: percentile(sorted, 99),
-          };
-        }
-      } else if (acc.weighted.n > 0) {
-        const w = acc.weighted;
-        latencyMs = { count: w.n, p50: w.p50 / w.n, p95: w.p95 / w.n, p99: w.p99 / w.n };
-      }
-      return {
+    .map(([account, acc]) =>
+      accountStats(
         account,
-        vendor: acc.vendor,
-        calls,
-        outcomes: Object.fromEntries([...acc.outcomes.entries()].sort()),
-        successRate: calls === 0 ? null : accepted / calls,
-        latencyMs,
-        rejections: sortCounts(acc.codes, 'code'),
-        mismatchedReceipts: {
-          total: [...acc.mismatches.values()].reduce((a, b) => a + b, 0),
-          reasons: sortCounts(acc.mismatches, 'reason'),
-        },
-        maxPerSecond: configured.get(account)?.maxPerSecond ?? null,
-        breaker: breakers.get(account) ?? null,
-        health: healthOf(breakers.get(account) ?? null),
-      };
-    });
+        acc,
+        exact ? latencies : undefined,
+        configured.get(account)?.maxPerSecond ?? null,
+        breakers.get(account) ?? null,
+      ),
+    );
   const zeros = () => new Array<number>(bucketCount).fill(0);
   return {
     from: from.toISOString(),

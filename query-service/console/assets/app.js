@@ -181,6 +181,55 @@ function Login() {
 }
 
 // messages -----------------------------------------------------------------
+/** The message list's filters; `set(name)` handles a change of one. */
+function MessageFilters({ filters, set, reload }) {
+  return html`<div class="filters">
+    <label
+      >Status
+      <select name="status" value=${filters.status} onChange=${set('status')}>
+        ${[
+          '',
+          'accepted',
+          'submitted',
+          'uncertain',
+          'delivered',
+          'undelivered',
+          'failed',
+          'expired',
+        ].map((s) => html`<option value=${s}>${s || 'any'}</option>`)}
+      </select></label
+    >
+    <label
+      >Template
+      <input name="templateCode" value=${filters.templateCode} onChange=${set('templateCode')}
+    /></label>
+    <label>Mobile <input name="mobile" value=${filters.mobile} onChange=${set('mobile')} /></label>
+    <label
+      >From <input type="datetime-local" name="from" value=${filters.from} onChange=${set('from')}
+    /></label>
+    <label
+      >To <input type="datetime-local" name="to" value=${filters.to} onChange=${set('to')}
+    /></label>
+    <button class="plain" onClick=${reload} id="refresh">Refresh</button>
+  </div>`;
+}
+
+/** One message of the list; a click opens it. */
+function MessageRow({ m }) {
+  return html`<tr
+    class="click"
+    data-id=${m.messageId}
+    onClick=${() => (location.hash = `#/messages/${encodeURIComponent(m.messageId)}`)}
+  >
+    <td>${fmt(m.acceptedAt)}</td>
+    <td>${m.mobile}</td>
+    <td>${m.templateCode}</td>
+    <td><${Status} s=${m.status} /></td>
+    <td class="opt">${m.supplierAccount ?? ''}</td>
+    <td class="opt wrap">${m.content ?? ''}</td>
+  </tr>`;
+}
+
 function Messages() {
   const [filters, setFilters] = useState({
     status: '',
@@ -206,38 +255,7 @@ function Messages() {
   const items = state.data?.items ?? [];
   return html`<section class="card">
     <h2>Messages</h2>
-    <div class="filters">
-      <label
-        >Status
-        <select name="status" value=${filters.status} onChange=${set('status')}>
-          ${[
-            '',
-            'accepted',
-            'submitted',
-            'uncertain',
-            'delivered',
-            'undelivered',
-            'failed',
-            'expired',
-          ].map((s) => html`<option value=${s}>${s || 'any'}</option>`)}
-        </select></label
-      >
-      <label
-        >Template
-        <input name="templateCode" value=${filters.templateCode} onChange=${set('templateCode')}
-      /></label>
-      <label
-        >Mobile <input name="mobile" value=${filters.mobile} onChange=${set('mobile')}
-      /></label>
-      <label
-        >From
-        <input type="datetime-local" name="from" value=${filters.from} onChange=${set('from')}
-      /></label>
-      <label
-        >To <input type="datetime-local" name="to" value=${filters.to} onChange=${set('to')}
-      /></label>
-      <button class="plain" onClick=${reload} id="refresh">Refresh</button>
-    </div>
+    <${MessageFilters} filters=${filters} set=${set} reload=${reload} />
     <${Err} error=${state.error} />
     <div class="scroll">
       <table id="messages">
@@ -252,21 +270,7 @@ function Messages() {
           </tr>
         </thead>
         <tbody>
-          ${items.map(
-            (m) =>
-              html`<tr
-                class="click"
-                data-id=${m.messageId}
-                onClick=${() => (location.hash = `#/messages/${encodeURIComponent(m.messageId)}`)}
-              >
-                <td>${fmt(m.acceptedAt)}</td>
-                <td>${m.mobile}</td>
-                <td>${m.templateCode}</td>
-                <td><${Status} s=${m.status} /></td>
-                <td class="opt">${m.supplierAccount ?? ''}</td>
-                <td class="opt wrap">${m.content ?? ''}</td>
-              </tr>`,
-          )}
+          ${items.map((m) => html`<${MessageRow} m=${m} />`)}
         </tbody>
       </table>
     </div>
@@ -332,12 +336,102 @@ function MessageDetail({ id }) {
 }
 
 // templates ----------------------------------------------------------------
+/** The form for a new template, with what came of the last attempt. */
+function NewTemplate({ create, error, note }) {
+  return html`<section class="card">
+    <h2>New template</h2>
+    <form class="grid" onSubmit=${create} id="new-template">
+      <label>Name <input name="name" required maxlength="100" /></label>
+      <label
+        >Kind
+        <select name="kind">
+          <option value="notification">notification</option>
+          <option value="verification">verification</option>
+          <option value="marketing">marketing</option>
+        </select></label
+      >
+      <label>Signature <input name="signature" required maxlength="32" /></label>
+      <label
+        >Content
+        <textarea
+          name="content"
+          required
+          maxlength="1000"
+          placeholder="Hello, \${name}!"
+        ></textarea>
+      </label>
+      <button type="submit">Create</button>
+    </form>
+    <${Err} error=${error} />
+    ${note ? html`<p class="note" role="status">${note}</p>` : null}
+  </section>`;
+}
+
+/** One template of the list, its edit form in place while `editing` is its code. */
+function TemplateRow({ t, editing, save, setEditing }) {
+  return html`<tr data-code=${t.templateCode}>
+    <td><code>${t.templateCode}</code></td>
+    <td>${t.name}</td>
+    <td>${t.kind}</td>
+    <td>${t.signature ?? ''}</td>
+    <td class="wrap">
+      ${
+        editing === t.templateCode
+          ? html`<form onSubmit=${save} class="edit" id="edit-template">
+              <label
+                >Signature <input name="signature" defaultValue=${t.signature} maxlength="32"
+              /></label>
+              <label
+                >Content
+                <textarea name="content" defaultValue=${t.content}></textarea>
+              </label>
+              <button type="submit">Save</button>
+              <button type="button" class="plain" onClick=${() => setEditing(undefined)}>
+                Cancel
+              </button>
+            </form>`
+          : t.content
+      }
+    </td>
+    <td>
+      <${Status} s=${t.status ?? (t.enabled === false ? 'disabled' : 'enabled')} />
+      <div class="reviews"><${Reviews} list=${t.bindings} /></div>
+    </td>
+    <td>
+      <button class="plain" onClick=${() => setEditing(t.templateCode)}>Edit</button>
+    </td>
+  </tr>`;
+}
+
+/** The edited fields that differ from the template as listed. */
+function templateChange(form, before) {
+  const change = {};
+  for (const k of ['content', 'signature']) {
+    if (form.get(k) !== null && form.get(k) !== before[k]) change[k] = form.get(k);
+  }
+  return change;
+}
+
+/**
+ * The list is a read model: true until it shows the template just created
+ * (`waitFor`) and the change just saved (`expect`), and while a review is pending.
+ */
+function templatesPending(d, waitFor, expect) {
+  const shown = (code) => (d?.items ?? []).find((t) => t.templateCode === code);
+  return (
+    (waitFor && !shown(waitFor)) ||
+    (expect &&
+      Object.entries(expect).some(([k, v]) => k !== 'code' && shown(expect.code)?.[k] !== v)) ||
+    (d?.items ?? []).some((t) => (t.bindings ?? []).some((b) => b.status === 'pending'))
+  );
+}
+
 function Templates() {
   const [state, reload] = useLoad(() => query('/v1/templates?limit=100'), []);
   const [error, setError] = useState();
   const [note, setNote] = useState();
   const [editing, setEditing] = useState();
-  // the list is a read model: reload until it shows what was written
+  // what was written and not yet shown (templatesPending)
   const [waitFor, setWaitFor] = useState();
   const [expect, setExpect] = useState();
   const create = async (e) => {
@@ -364,10 +458,7 @@ function Templates() {
     const f = new FormData(e.target);
     try {
       const before = (state.data?.items ?? []).find((t) => t.templateCode === editing) ?? {};
-      const change = {};
-      for (const k of ['content', 'signature']) {
-        if (f.get(k) !== null && f.get(k) !== before[k]) change[k] = f.get(k);
-      }
+      const change = templateChange(f, before);
       if (Object.keys(change).length === 0) {
         setEditing(undefined);
         return;
@@ -382,48 +473,9 @@ function Templates() {
       setError(err);
     }
   };
-  const shown = (d, code) => (d?.items ?? []).find((t) => t.templateCode === code);
-  usePoll(
-    state,
-    reload,
-    (d) =>
-      (waitFor && !shown(d, waitFor)) ||
-      (expect &&
-        Object.entries(expect).some(
-          ([k, v]) => k !== 'code' && shown(d, expect.code)?.[k] !== v,
-        )) ||
-      (d?.items ?? []).some((t) => (t.bindings ?? []).some((b) => b.status === 'pending')),
-    [waitFor, expect],
-    400,
-  );
+  usePoll(state, reload, (d) => templatesPending(d, waitFor, expect), [waitFor, expect], 400);
   const items = state.data?.items ?? [];
-  return html`<section class="card">
-      <h2>New template</h2>
-      <form class="grid" onSubmit=${create} id="new-template">
-        <label>Name <input name="name" required maxlength="100" /></label>
-        <label
-          >Kind
-          <select name="kind">
-            <option value="notification">notification</option>
-            <option value="verification">verification</option>
-            <option value="marketing">marketing</option>
-          </select></label
-        >
-        <label>Signature <input name="signature" required maxlength="32" /></label>
-        <label
-          >Content
-          <textarea
-            name="content"
-            required
-            maxlength="1000"
-            placeholder="Hello, \${name}!"
-          ></textarea>
-        </label>
-        <button type="submit">Create</button>
-      </form>
-      <${Err} error=${error} />
-      ${note ? html`<p class="note" role="status">${note}</p>` : null}
-    </section>
+  return html`<${NewTemplate} create=${create} error=${error} note=${note} />
     <section class="card">
       <h2>Templates</h2>
       <${Err} error=${state.error} />
@@ -443,43 +495,12 @@ function Templates() {
           <tbody>
             ${items.map(
               (t) =>
-                html`<tr data-code=${t.templateCode}>
-                  <td><code>${t.templateCode}</code></td>
-                  <td>${t.name}</td>
-                  <td>${t.kind}</td>
-                  <td>${t.signature ?? ''}</td>
-                  <td class="wrap">
-                    ${
-                      editing === t.templateCode
-                        ? html`<form onSubmit=${save} class="edit" id="edit-template">
-                            <label
-                              >Signature
-                              <input name="signature" defaultValue=${t.signature} maxlength="32"
-                            /></label>
-                            <label
-                              >Content
-                              <textarea name="content" defaultValue=${t.content}></textarea>
-                            </label>
-                            <button type="submit">Save</button>
-                            <button
-                              type="button"
-                              class="plain"
-                              onClick=${() => setEditing(undefined)}
-                            >
-                              Cancel
-                            </button>
-                          </form>`
-                        : t.content
-                    }
-                  </td>
-                  <td>
-                    <${Status} s=${t.status ?? (t.enabled === false ? 'disabled' : 'enabled')} />
-                    <div class="reviews"><${Reviews} list=${t.bindings} /></div>
-                  </td>
-                  <td>
-                    <button class="plain" onClick=${() => setEditing(t.templateCode)}>Edit</button>
-                  </td>
-                </tr>`,
+                html`<${TemplateRow}
+                  t=${t}
+                  editing=${editing}
+                  save=${save}
+                  setEditing=${setEditing}
+                />`,
             )}
           </tbody>
         </table>
@@ -488,6 +509,49 @@ function Templates() {
 }
 
 // signatures ---------------------------------------------------------------
+/** The form for a new signature, with what came of the last attempt. */
+function NewSignature({ create, error, note }) {
+  return html`<section class="card">
+    <h2>New signature</h2>
+    <p class="muted">
+      The name shown in 【】 before every message. Each supplier account reviews it; a message goes
+      only through accounts that approved both its signature and its template.
+    </p>
+    <form class="grid" onSubmit=${create} id="new-signature">
+      <label>Name <input name="name" required minlength="2" maxlength="12" /></label>
+      <label
+        >Supplier accounts (optional)
+        <input name="accounts" placeholder="default: every account" maxlength="400"
+      /></label>
+      <button type="submit">Register</button>
+    </form>
+    <${Err} error=${error} />
+    ${note ? html`<p class="note" role="status">${note}</p>` : null}
+  </section>`;
+}
+
+/** One signature with its reviews; `adding` is the one taking more accounts. */
+function SignatureRow({ x, adding, add, setAdding }) {
+  return html`<tr data-name=${x.name}>
+    <td><b>${x.name}</b></td>
+    <td class="reviews"><${Reviews} list=${x.accounts} /></td>
+    <td class="opt">${fmt(x.createdAt)}</td>
+    <td>
+      ${
+        adding === x.name
+          ? html`<form class="edit" onSubmit=${(e) => add(e, x)}>
+              <input name="accounts" placeholder="more accounts" required />
+              <button type="submit">Submit</button>
+              <button type="button" class="plain" onClick=${() => setAdding(undefined)}>
+                Cancel
+              </button>
+            </form>`
+          : html`<button class="plain" onClick=${() => setAdding(x.name)}>Add accounts</button>`
+      }
+    </td>
+  </tr>`;
+}
+
 function Signatures() {
   const [state, reload] = useLoad(() => query('/v1/signatures'), []);
   const [error, setError] = useState();
@@ -537,23 +601,7 @@ function Signatures() {
     }
   };
   const items = state.data?.items ?? [];
-  return html`<section class="card">
-      <h2>New signature</h2>
-      <p class="muted">
-        The name shown in 【】 before every message. Each supplier account reviews it; a message
-        goes only through accounts that approved both its signature and its template.
-      </p>
-      <form class="grid" onSubmit=${create} id="new-signature">
-        <label>Name <input name="name" required minlength="2" maxlength="12" /></label>
-        <label
-          >Supplier accounts (optional)
-          <input name="accounts" placeholder="default: every account" maxlength="400"
-        /></label>
-        <button type="submit">Register</button>
-      </form>
-      <${Err} error=${error} />
-      ${note ? html`<p class="note" role="status">${note}</p>` : null}
-    </section>
+  return html`<${NewSignature} create=${create} error=${error} note=${note} />
     <section class="card">
       <h2>Signatures <button class="plain" onClick=${reload}>Refresh</button></h2>
       <${Err} error=${state.error} />
@@ -570,30 +618,7 @@ function Signatures() {
           <tbody>
             ${items.map(
               (x) =>
-                html`<tr data-name=${x.name}>
-                  <td><b>${x.name}</b></td>
-                  <td class="reviews"><${Reviews} list=${x.accounts} /></td>
-                  <td class="opt">${fmt(x.createdAt)}</td>
-                  <td>
-                    ${
-                      adding === x.name
-                        ? html`<form class="edit" onSubmit=${(e) => add(e, x)}>
-                            <input name="accounts" placeholder="more accounts" required />
-                            <button type="submit">Submit</button>
-                            <button
-                              type="button"
-                              class="plain"
-                              onClick=${() => setAdding(undefined)}
-                            >
-                              Cancel
-                            </button>
-                          </form>`
-                        : html`<button class="plain" onClick=${() => setAdding(x.name)}>
-                            Add accounts
-                          </button>`
-                    }
-                  </td>
-                </tr>`,
+                html`<${SignatureRow} x=${x} adding=${adding} add=${add} setAdding=${setAdding} />`,
             )}
           </tbody>
         </table>
@@ -772,17 +797,9 @@ const COLORS = {
   failed: '#6b1d17',
 };
 
-function Charts() {
-  const [state] = useLoad(() => {
-    const to = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
-    const from = new Date(to.getTime() - 24 * 3_600_000);
-    return query(
-      '/v1/stats' + qs({ granularity: 'hour', from: from.toISOString(), to: to.toISOString() }),
-    );
-  }, []);
-  const buckets = state.data?.buckets ?? [];
-  // every hour of the window, with zeros where the API has no bucket
-  const to = state.data ? Date.parse(state.data.to) : Date.now();
+/** The 24 hours' series for the charts: every hour, with zeros where the API has no bucket. */
+function hourlySeries(data, buckets) {
+  const to = data ? Date.parse(data.to) : Date.now();
   const hours = [];
   for (let t = to - 24 * 3_600_000; t < to; t += 3_600_000) hours.push(t);
   const at = new Map(buckets.map((b) => [Math.floor(Date.parse(b.start) / 3_600_000), b]));
@@ -804,32 +821,50 @@ function Charts() {
       slot.map((b) => (b?.receiptLatencyMs ? b.receiptLatencyMs[p] / 1000 : null)),
     ),
   ];
+  return { statuses, byStatus, rate, latency };
+}
+
+/** Sent, delivered, delivery rate and receipt latency of the 24 hours. */
+function Kpis({ total, delivered, withLatency }) {
+  return html`<div class="kpis">
+    <div class="kpi"><span class="muted">Sent</span><b id="kpi-total">${total}</b></div>
+    <div class="kpi">
+      <span class="muted">Delivered</span><b id="kpi-delivered">${delivered}</b>
+    </div>
+    <div class="kpi">
+      <span class="muted">Delivery rate</span
+      ><b>${total ? ((100 * delivered) / total).toFixed(1) + ' %' : '–'}</b>
+    </div>
+    <div class="kpi">
+      <span class="muted">Receipt latency p50 / p99</span
+      ><b id="kpi-latency"
+        >${
+          withLatency.length
+            ? `${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p50)))} / ${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p99)))}`
+            : '–'
+        }</b
+      >
+    </div>
+  </div>`;
+}
+
+function Charts() {
+  const [state] = useLoad(() => {
+    const to = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000);
+    const from = new Date(to.getTime() - 24 * 3_600_000);
+    return query(
+      '/v1/stats' + qs({ granularity: 'hour', from: from.toISOString(), to: to.toISOString() }),
+    );
+  }, []);
+  const buckets = state.data?.buckets ?? [];
+  const { statuses, byStatus, rate, latency } = hourlySeries(state.data, buckets);
   const withLatency = buckets.filter((b) => b.receiptLatencyMs);
   const total = buckets.reduce((n, b) => n + (b.total ?? 0), 0);
   const delivered = buckets.reduce((n, b) => n + (b.byStatus?.delivered ?? 0), 0);
   return html`<section class="card">
     <h2>Last 24 hours</h2>
     <${Err} error=${state.error} />
-    <div class="kpis">
-      <div class="kpi"><span class="muted">Sent</span><b id="kpi-total">${total}</b></div>
-      <div class="kpi">
-        <span class="muted">Delivered</span><b id="kpi-delivered">${delivered}</b>
-      </div>
-      <div class="kpi">
-        <span class="muted">Delivery rate</span
-        ><b>${total ? ((100 * delivered) / total).toFixed(1) + ' %' : '–'}</b>
-      </div>
-      <div class="kpi">
-        <span class="muted">Receipt latency p50 / p99</span
-        ><b id="kpi-latency"
-          >${
-            withLatency.length
-              ? `${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p50)))} / ${seconds(Math.max(...withLatency.map((b) => b.receiptLatencyMs.p99)))}`
-              : '–'
-          }</b
-        >
-      </div>
-    </div>
+    <${Kpis} total=${total} delivered=${delivered} withLatency=${withLatency} />
     ${
       state.data
         ? html`<div class="charts">
@@ -873,15 +908,8 @@ const PALETTE = ['#2858c6', '#b25e00', '#1a7f37', '#8a63d2', '#c0362c', '#0e7c86
 const errorCodes = (s) => (s.rejections ?? []).filter((r) => !/^(ok|0)$/i.test(r.code));
 const HEALTH = { healthy: 'ok', degraded: 'pending', probing: 'probe', down: 'open', unknown: '' };
 
-function Suppliers() {
-  const [state, reload] = useLoad(() => {
-    const to = new Date();
-    const from = new Date(to.getTime() - 24 * 3_600_000);
-    return query('/v1/stats/suppliers' + qs({ from: from.toISOString(), to: to.toISOString() }));
-  }, []);
-  const list = state.data?.suppliers ?? [];
-  const series = state.data?.series;
-  // throughput: calls per second in each bucket, one line per account
+/** Calls per second in each bucket and the share not accepted, one line per account. */
+function supplierSeries(series) {
   const throughput = series
     ? [
         series.starts.map((t) => Date.parse(t) / 1000),
@@ -896,10 +924,80 @@ function Suppliers() {
         ),
       ]
     : null;
-  // error codes: one bar per code, summed over the accounts
+  return { throughput, failedShare };
+}
+
+/** The vendors' error codes summed over the accounts: one bar per code. */
+function codeTotals(list) {
   const codes = new Map();
   for (const s of list)
     for (const r of errorCodes(s)) codes.set(r.code, (codes.get(r.code) ?? 0) + r.count);
+  return codes;
+}
+
+/** One supplier account: health, breaker, calls, latency, error codes. */
+function SupplierRow({ s }) {
+  return html`<tr data-account=${s.account}>
+    <td><b>${s.account}</b> <span class="muted">${s.vendor ?? ''}</span></td>
+    <td><span class=${`status ${HEALTH[s.health] ?? ''}`}>${s.health ?? '–'}</span></td>
+    <td class="breaker">
+      ${
+        s.breaker
+          ? html`<${Status} s=${s.breaker.state} />
+              <span class="muted"
+                >${s.breaker.consecutiveFailures} failing in a
+                row${s.breaker.openUntil ? ` · until ${fmt(s.breaker.openUntil)}` : ''}</span
+              >`
+          : '–'
+      }
+    </td>
+    <td>${s.calls}</td>
+    <td>${s.successRate == null ? '–' : (100 * s.successRate).toFixed(1) + ' %'}</td>
+    <td class="opt">${s.maxPerSecond ?? '–'}</td>
+    <td class="opt">
+      ${s.latencyMs ? ['p50', 'p95', 'p99'].map((p) => Math.round(s.latencyMs[p])).join(' / ') + ' ms' : '–'}
+    </td>
+    <td class="wrap">
+      ${
+        errorCodes(s)
+          .map((r) => `${r.code} × ${r.count}`)
+          .join(', ') || '–'
+      }
+    </td>
+  </tr>`;
+}
+
+/** A bar per vendor error code, or a line saying there were none. */
+function ErrorCodesChart({ codes, codeNames }) {
+  return codeNames.length
+    ? html`<${Chart}
+        id="chart-errors"
+        title="Vendor error codes"
+        data=${[codeNames.map((_, i) => i), codeNames.map((c) => codes.get(c))]}
+        categories=${codeNames}
+        series=${[
+          {
+            label: 'calls',
+            stroke: '#c0362c',
+            fill: 'rgba(192, 54, 44, 0.35)',
+            paths: uPlot.paths.bars({ size: [0.5] }),
+            points: { show: false },
+          },
+        ]}
+      />`
+    : html`<p class="muted" id="no-error-codes">No vendor error codes in these 24 hours.</p>`;
+}
+
+function Suppliers() {
+  const [state, reload] = useLoad(() => {
+    const to = new Date();
+    const from = new Date(to.getTime() - 24 * 3_600_000);
+    return query('/v1/stats/suppliers' + qs({ from: from.toISOString(), to: to.toISOString() }));
+  }, []);
+  const list = state.data?.suppliers ?? [];
+  const series = state.data?.series;
+  const { throughput, failedShare } = supplierSeries(series);
+  const codes = codeTotals(list);
   const codeNames = [...codes.keys()].sort();
   const line = (label, i) => ({ label, stroke: PALETTE[i % PALETTE.length], width: 2 });
   return html`<section class="card">
@@ -920,39 +1018,7 @@ function Suppliers() {
           </tr>
         </thead>
         <tbody>
-          ${list.map(
-            (s) =>
-              html`<tr data-account=${s.account}>
-                <td><b>${s.account}</b> <span class="muted">${s.vendor ?? ''}</span></td>
-                <td><span class=${`status ${HEALTH[s.health] ?? ''}`}>${s.health ?? '–'}</span></td>
-                <td class="breaker">
-                  ${
-                    s.breaker
-                      ? html`<${Status} s=${s.breaker.state} />
-                          <span class="muted"
-                            >${s.breaker.consecutiveFailures} failing in a
-                            row${
-                              s.breaker.openUntil ? ` · until ${fmt(s.breaker.openUntil)}` : ''
-                            }</span
-                          >`
-                      : '–'
-                  }
-                </td>
-                <td>${s.calls}</td>
-                <td>${s.successRate == null ? '–' : (100 * s.successRate).toFixed(1) + ' %'}</td>
-                <td class="opt">${s.maxPerSecond ?? '–'}</td>
-                <td class="opt">
-                  ${s.latencyMs ? ['p50', 'p95', 'p99'].map((p) => Math.round(s.latencyMs[p])).join(' / ') + ' ms' : '–'}
-                </td>
-                <td class="wrap">
-                  ${
-                    errorCodes(s)
-                      .map((r) => `${r.code} × ${r.count}`)
-                      .join(', ') || '–'
-                  }
-                </td>
-              </tr>`,
-          )}
+          ${list.map((s) => html`<${SupplierRow} s=${s} />`)}
         </tbody>
       </table>
     </div>
@@ -972,27 +1038,7 @@ function Suppliers() {
               yRange=${[0, 100]}
               series=${series.accounts.map((a, i) => ({ ...line(a.account, i), points: { show: true } }))}
             />
-            ${
-              codeNames.length
-                ? html`<${Chart}
-                    id="chart-errors"
-                    title="Vendor error codes"
-                    data=${[codeNames.map((_, i) => i), codeNames.map((c) => codes.get(c))]}
-                    categories=${codeNames}
-                    series=${[
-                      {
-                        label: 'calls',
-                        stroke: '#c0362c',
-                        fill: 'rgba(192, 54, 44, 0.35)',
-                        paths: uPlot.paths.bars({ size: [0.5] }),
-                        points: { show: false },
-                      },
-                    ]}
-                  />`
-                : html`<p class="muted" id="no-error-codes">
-                    No vendor error codes in these 24 hours.
-                  </p>`
-            }
+            <${ErrorCodesChart} codes=${codes} codeNames=${codeNames} />
           </div>`
         : null
     }
