@@ -57,6 +57,48 @@ function timersOf(
   return { items, ended };
 }
 
+/**
+ * When the poller looks at the index next: an empty index is looked at less
+ * and less often (up to once a second); a timer indexed here that is due
+ * before then wakes the poller at once. Most timers are due minutes ahead
+ * (the receipt pull of every submission) and wake nothing.
+ */
+class PollPace {
+  private idleMs: number;
+  /** When the poller looks next at the latest; during a round, anything due within a nap counts. */
+  private nextLookAt = Infinity;
+  private readonly sleeper = napper();
+  private readonly pollMs: number;
+
+  constructor(pollMs: number) {
+    this.pollMs = pollMs;
+    this.idleMs = pollMs;
+  }
+
+  indexed(items: readonly { dueMs: number }[]): void {
+    let earliest = Infinity;
+    for (const i of items) if (i.dueMs < earliest) earliest = i.dueMs;
+    if (earliest <= this.nextLookAt) {
+      this.idleMs = this.pollMs;
+      this.sleeper.wake();
+    }
+  }
+
+  /** A round starts: it may read before timers indexed during it. */
+  looking(): void {
+    this.nextLookAt = Date.now() + MAX_IDLE_MS;
+  }
+
+  looked(dueCount: number): void {
+    this.idleMs = dueCount > 0 ? this.pollMs : Math.min(MAX_IDLE_MS, this.idleMs * 1.5);
+  }
+
+  nap(): Promise<void> {
+    this.nextLookAt = Date.now() + this.idleMs;
+    return this.sleeper.nap(this.idleMs);
+  }
+}
+
 export async function startTimers(deps: ProcessorDeps): Promise<Running> {
   const options = optionsOf(deps);
   const log = deps.logger.child({ component: 'timers' });
@@ -65,36 +107,23 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
     { topic: options.dispatchTopic, numPartitions: options.dispatchPartitions },
   ]);
   let producer: Publisher | undefined;
+  const pace = new PollPace(options.pollMs);
 
   const index = async (events: RecordedEvent[]) => {
     const { items, ended } = timersOf(events, options);
     await state.scheduleMany(items);
     await state.unscheduleMany(ended);
-    // most timers are due minutes ahead (the receipt pull of every submission):
-    // only one due before the poller looks anyway wakes it
-    let earliest = Infinity;
-    for (const i of items) if (i.dueMs < earliest) earliest = i.dueMs;
-    if (earliest <= nextLookAt) {
-      idleMs = options.pollMs;
-      sleeper.wake();
-    }
+    pace.indexed(items);
   };
 
-  // An empty index is looked at less and less often (up to once a second); a
-  // timer indexed here that is due before then wakes the poller at once.
-  let idleMs = options.pollMs;
-  // when the poller looks next at the latest; during a round, a look may have
-  // read before the timers just indexed, so anything due within a nap counts
-  let nextLookAt = Infinity;
-  const sleeper = napper();
   // one line when polling starts failing (Redis or Kafka away), one when it works again
   const polling = outage(log, 'timers', 'a dependency of its due timers');
   const poll = async (isClosed: () => boolean) => {
     while (!isClosed()) {
-      nextLookAt = Date.now() + MAX_IDLE_MS;
+      pace.looking();
       try {
         const due = await state.peekDue(Date.now(), 500);
-        idleMs = due.length > 0 ? options.pollMs : Math.min(MAX_IDLE_MS, idleMs * 1.5);
+        pace.looked(due.length);
         if (due.length > 0) {
           await producer!.publish(
             options.dispatchTopic,
@@ -108,8 +137,7 @@ export async function startTimers(deps: ProcessorDeps): Promise<Running> {
         polling.failed(err);
         await sleep(1_000);
       }
-      nextLookAt = Date.now() + idleMs;
-      await sleeper.nap(idleMs);
+      await pace.nap();
     }
   };
 
