@@ -378,7 +378,7 @@ const forgetTimelines = (key: string) => {
 const timelineId = 'message_timelines@1';
 /** How long the open versions of final messages may wait for their bulk delete. */
 export const GARBAGE_EVERY_MS = 60_000;
-const GARBAGE_MAX = 50_000;
+const GARBAGE_MAX = 5_000;
 /**
  * How far past a batch the high-water mark is set: one write per that many
  * positions, not one per batch; an instance that takes over looks up (by _id)
@@ -392,14 +392,16 @@ const HIGH_WATER_AHEAD = 5_000;
 // version is inserted as a document of its own into the open collection
 // (never updated), a final message's document is inserted once into the
 // final collection, and the open versions of final messages are deleted in
-// one deleteMany every GARBAGE_EVERY_MS (a minute): one scan of the open
-// collection a minute instead of one per batch. That scan decodes every open
-// document (measured: 1.8-3.4 s of FerretDB CPU for 100-5,000 ids over 10,000
-// open documents), which every 5 s, as before, was most of FerretDB's CPU
-// under a backlog; never deleting them would keep every message's versions
-// for the retention period (a year by default) on MongoDB too. Open documents
-// a crash leaves behind are hidden from readers by the final document (and
-// trimmed by retention).
+// one deleteMany once GARBAGE_MAX of them are waiting, or after
+// GARBAGE_EVERY_MS (a minute) when fewer come. That delete decodes every open
+// document and compares it with every id (measured: 1.8-3.4 s of FerretDB CPU
+// for 100-5,000 ids over 10,000 open documents), so it is cheapest when the
+// open collection stays small: a larger bound let the collection grow with
+// the waiting ids (with a bound of 50,000, FerretDB was 190% busy through
+// the idle window after a 60 s load at 400/s), and never deleting them would
+// keep every message's versions for the retention period (a year by default)
+// on MongoDB too. Open documents a crash leaves behind are hidden from
+// readers by the final document (and trimmed by retention).
 //
 // The single active instance (the projection lock) remembers what it wrote,
 // so it reads a document only after a restart. Before a batch writes, it
