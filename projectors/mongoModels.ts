@@ -476,6 +476,164 @@ async function findBefore(
   return { doc: { ...rest, _id: messageId }, open: true };
 }
 
+type Located = { doc: TimelineDoc; open: boolean };
+
+/** The sms events of message streams, per message, in order. */
+function eventsByMessage(events: RecordedEvent[]): Map<string, RecordedEvent[]> {
+  const byMessage = new Map<string, RecordedEvent[]>();
+  for (const e of events) {
+    if (!e.type.startsWith('sms.') || !e.streamId.startsWith('message-')) continue;
+    const id = String(e.data.messageId);
+    const list = byMessage.get(id) ?? [];
+    list.push(e);
+    byMessage.set(id, list);
+  }
+  return byMessage;
+}
+
+/** 1. the documents these events change: remembered, known new, or found by _id */
+async function existingTimelines(
+  state: TimelineState,
+  byMessage: Map<string, RecordedEvent[]>,
+  open: Collection<OpenDoc>,
+  final: Collection<TimelineDoc>,
+): Promise<Map<string, Located>> {
+  const existing = new Map<string, Located>();
+  const unknown: [string, number][] = [];
+  for (const [id, list] of byMessage) {
+    const known = state.docs.get(id);
+    if (known) existing.set(id, known);
+    else if (!(list[0]!.streamVersion === 0 && list[0]!.position > state.trustedAfter)) {
+      unknown.push([id, list[0]!.streamVersion]);
+    }
+  }
+  for (let i = 0; i < unknown.length; i += 50) {
+    const found = await Promise.all(
+      unknown.slice(i, i + 50).map(([id, v]) => findBefore(open, final, id, v)),
+    );
+    found.forEach((f, j) => f && existing.set(unknown[i + j]![0], f));
+  }
+  return existing;
+}
+
+/** A message's versions after its new events (undefined: nothing new, or no timeline yet). */
+async function foldMessage(
+  id: string,
+  list: RecordedEvent[],
+  before: Located | undefined,
+  deps: ProjectorDeps,
+): Promise<{ last: TimelineDoc; versions: TimelineDoc[] } | undefined> {
+  let seen = before?.doc.lastVersion ?? -1;
+  const fresh = list.filter((e) => {
+    if (e.streamVersion <= seen) return false; // seen before, or twice in this batch
+    seen = e.streamVersion;
+    return true;
+  });
+  if (fresh.length === 0) return undefined;
+  let from = before?.doc;
+  let steps = fresh;
+  if (fresh[0]!.streamVersion !== (before?.doc.lastVersion ?? -1) + 1) {
+    // a gap: rebuild this one document from its stream
+    const last = fresh[fresh.length - 1]!.streamVersion;
+    const stream = await deps.eventStore.readStream(`message-${id}`, { limit: last + 1 });
+    from = undefined;
+    steps = stream.filter((e) => e.streamVersion <= last);
+  }
+  const versions: TimelineDoc[] = [];
+  let next = from;
+  for (const e of steps) {
+    next = foldTimeline(next, [e]);
+    if (next) versions.push(next);
+  }
+  return next ? { last: next, versions } : undefined;
+}
+
+interface TimelinePlan {
+  writes: Located[];
+  toOpen: OpenDoc[];
+  toFinal: TimelineDoc[];
+  /** Final documents replaced (an event after the end). */
+  fromFinal: string[];
+  /** Open versions of the messages now final. */
+  garbage: string[];
+}
+
+/** 2. fold the new events in, one open version per event while in flight */
+async function planTimelines(
+  byMessage: Map<string, RecordedEvent[]>,
+  existing: Map<string, Located>,
+  deps: ProjectorDeps,
+): Promise<TimelinePlan> {
+  const plan: TimelinePlan = { writes: [], toOpen: [], toFinal: [], fromFinal: [], garbage: [] };
+  for (const [id, list] of byMessage) {
+    const before = existing.get(id);
+    const folded = await foldMessage(id, list, before, deps);
+    if (!folded) continue;
+    const closed = isClosedStatus(folded.last.status);
+    if (closed) {
+      if (before && !before.open) plan.fromFinal.push(id);
+      plan.toFinal.push(folded.last);
+      plan.garbage.push(...openVersions(folded.last)); // what it had in the open collection
+    } else {
+      plan.toOpen.push(...folded.versions.map(openDoc));
+    }
+    plan.writes.push({ doc: folded.last, open: !closed });
+  }
+  return plan;
+}
+
+/** Says how far this batch may write (ahead of it, so that most batches need not move it). */
+async function raiseHighWater(db: Db, collection: string, state: TimelineState, upTo: number) {
+  if (upTo <= state.highWater) return;
+  const mark = upTo + HIGH_WATER_AHEAD;
+  await db
+    .collection<CheckpointDoc>(mongoCheckpointCollection)
+    .updateOne(
+      { _id: highWaterId(timelineId, collection) },
+      { $max: { position: mark } },
+      { upsert: true },
+    );
+  state.highWater = mark;
+}
+
+/**
+ * 3. say how far this batch may write, then write: finals replaced (rare: an
+ * event after the end) are deleted first, so a crash leaves a document
+ * missing (rebuilt later), never two of them
+ */
+async function writeTimelines(
+  db: Db,
+  collection: string,
+  state: TimelineState,
+  plan: TimelinePlan,
+  upTo: number,
+) {
+  const open = db.collection<OpenDoc>(openTimelines(collection));
+  const final = db.collection<TimelineDoc>(collection);
+  const sweep =
+    state.garbage.length + plan.garbage.length >= GARBAGE_MAX ||
+    Date.now() - state.garbageSince >= GARBAGE_EVERY_MS;
+  await raiseHighWater(db, collection, state, upTo);
+  // one delete by _id each: FerretDB 1.x filters a $in by decoding every final document
+  if (plan.fromFinal.length > 0) {
+    await final.bulkWrite(
+      plan.fromFinal.map((id) => ({ deleteOne: { filter: { _id: id } } })),
+      { ordered: false },
+    );
+  }
+  await Promise.all([
+    insertIgnoringDuplicates(open, plan.toOpen),
+    insertIgnoringDuplicates(final, plan.toFinal),
+  ]);
+  // the open versions of final messages, once their final documents are in
+  state.garbage.push(...plan.garbage);
+  if (sweep && state.garbage.length > 0) {
+    await open.deleteMany({ _id: { $in: state.garbage } });
+    state.garbage = [];
+    state.garbageSince = Date.now();
+  }
+}
+
 export const messageTimelines = mongoProjection({
   name: 'message_timelines',
   version: 1,
@@ -485,124 +643,23 @@ export const messageTimelines = mongoProjection({
   concerns: (e) => e.type.startsWith('sms.') && e.streamId.startsWith('message-'),
   reset: (db, collection) => forgetTimelines(cacheKey(db, collection)),
   async applyDocs(db, collection, events, deps) {
-    const byMessage = new Map<string, RecordedEvent[]>();
-    for (const e of events) {
-      if (!e.type.startsWith('sms.') || !e.streamId.startsWith('message-')) continue;
-      const id = String(e.data.messageId);
-      const list = byMessage.get(id) ?? [];
-      list.push(e);
-      byMessage.set(id, list);
-    }
+    const byMessage = eventsByMessage(events);
     if (byMessage.size === 0) return;
     const open = db.collection<OpenDoc>(openTimelines(collection));
     const final = db.collection<TimelineDoc>(collection);
     const state = await timelineState(db, collection);
     if (state.docs.size > 100_000) state.docs.clear();
-
-    // 1. the documents these events change: remembered, known new, or found by _id
-    const existing = new Map<string, { doc: TimelineDoc; open: boolean }>();
-    const unknown: [string, number][] = [];
-    for (const [id, list] of byMessage) {
-      const known = state.docs.get(id);
-      if (known) existing.set(id, known);
-      else if (!(list[0]!.streamVersion === 0 && list[0]!.position > state.trustedAfter)) {
-        unknown.push([id, list[0]!.streamVersion]);
-      }
-    }
-    for (let i = 0; i < unknown.length; i += 50) {
-      const found = await Promise.all(
-        unknown.slice(i, i + 50).map(([id, v]) => findBefore(open, final, id, v)),
-      );
-      found.forEach((f, j) => f && existing.set(unknown[i + j]![0], f));
-    }
-
-    // 2. fold the new events in, one open version per event while in flight
-    const writes: { doc: TimelineDoc; open: boolean }[] = [];
-    const toOpen: OpenDoc[] = [];
-    const toFinal: TimelineDoc[] = [];
-    const fromFinal: string[] = [];
-    const garbage: string[] = [];
-    for (const [id, list] of byMessage) {
-      const before = existing.get(id);
-      let seen = before?.doc.lastVersion ?? -1;
-      const fresh = list.filter((e) => {
-        if (e.streamVersion <= seen) return false; // seen before, or twice in this batch
-        seen = e.streamVersion;
-        return true;
-      });
-      if (fresh.length === 0) continue;
-      let from = before?.doc;
-      let steps = fresh;
-      if (fresh[0]!.streamVersion !== (before?.doc.lastVersion ?? -1) + 1) {
-        // a gap: rebuild this one document from its stream
-        const last = fresh[fresh.length - 1]!.streamVersion;
-        const stream = await deps.eventStore.readStream(`message-${id}`, { limit: last + 1 });
-        from = undefined;
-        steps = stream.filter((e) => e.streamVersion <= last);
-      }
-      const versions: TimelineDoc[] = [];
-      let next = from;
-      for (const e of steps) {
-        next = foldTimeline(next, [e]);
-        if (next) versions.push(next);
-      }
-      if (!next) continue;
-      const closed = isClosedStatus(next.status);
-      if (closed) {
-        if (before && !before.open) fromFinal.push(id);
-        toFinal.push(next);
-        garbage.push(...openVersions(next)); // what it had in the open collection
-      } else {
-        toOpen.push(...versions.map(openDoc));
-      }
-      writes.push({ doc: next, open: !closed });
-    }
-    if (writes.length === 0) return;
-
-    // 3. say how far this batch may write, then write: finals replaced
-    //    (rare: an event after the end) are deleted first, so a crash leaves a
-    //    document missing (rebuilt later), never two of them
-    const upTo = events[events.length - 1]!.position;
-    const sweep =
-      state.garbage.length + garbage.length >= GARBAGE_MAX ||
-      Date.now() - state.garbageSince >= GARBAGE_EVERY_MS;
+    const existing = await existingTimelines(state, byMessage, open, final);
+    const plan = await planTimelines(byMessage, existing, deps);
+    if (plan.writes.length === 0) return;
     try {
-      if (upTo > state.highWater) {
-        // ahead of this batch, so that most batches need not move it
-        const mark = upTo + HIGH_WATER_AHEAD;
-        await db
-          .collection<CheckpointDoc>(mongoCheckpointCollection)
-          .updateOne(
-            { _id: highWaterId(timelineId, collection) },
-            { $max: { position: mark } },
-            { upsert: true },
-          );
-        state.highWater = mark;
-      }
-      // one delete by _id each: FerretDB 1.x filters a $in by decoding every final document
-      if (fromFinal.length > 0) {
-        await final.bulkWrite(
-          fromFinal.map((id) => ({ deleteOne: { filter: { _id: id } } })),
-          { ordered: false },
-        );
-      }
-      await Promise.all([
-        insertIgnoringDuplicates(open, toOpen),
-        insertIgnoringDuplicates(final, toFinal),
-      ]);
-      // the open versions of final messages, once their final documents are in
-      state.garbage.push(...garbage);
-      if (sweep && state.garbage.length > 0) {
-        await open.deleteMany({ _id: { $in: state.garbage } });
-        state.garbage = [];
-        state.garbageSince = Date.now();
-      }
+      await writeTimelines(db, collection, state, plan, events[events.length - 1]!.position);
     } catch (err) {
       // unsure what is stored now: forget, and let the retry read the documents
       forgetTimelines(cacheKey(db, collection));
       throw err;
     }
-    for (const w of writes) {
+    for (const w of plan.writes) {
       if (w.open) state.docs.set(w.doc._id, w);
       else state.docs.delete(w.doc._id); // final: rarely touched again, read if it is
     }
