@@ -3,16 +3,20 @@
 // pending requests or under a broker's throttle still looks again.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fixKafkaRequestQueue, kafkaRequestQueueClass } from './requestQueueFix.ts';
+import {
+  fixKafkaRequestQueue,
+  kafkaRequestQueueClass,
+  requestTimeoutCheckMs,
+} from './requestQueueFix.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-function queue() {
+function queue(options: { requestTimeout?: number; enforceRequestTimeout?: boolean } = {}) {
   const RequestQueue = kafkaRequestQueueClass();
   return new RequestQueue({
     maxInFlightRequests: 1,
-    requestTimeout: 1_000,
-    enforceRequestTimeout: false,
+    requestTimeout: options.requestTimeout ?? 1_000,
+    enforceRequestTimeout: options.enforceRequestTimeout ?? false,
     clientId: 'test',
     broker: 'localhost:0',
     logger: { namespace: () => silent, ...silent },
@@ -42,5 +46,34 @@ describe('fixKafkaRequestQueue', () => {
     q.scheduleCheckPendingRequests();
     assert.notEqual(q.throttleCheckTimeoutId, null);
     clearTimeout(q.throttleCheckTimeoutId!);
+  });
+
+  it('looks for timed-out requests every tenth of the timeout, between 100 ms and 1 s', () => {
+    assert.equal(requestTimeoutCheckMs(30_000), 1_000);
+    assert.equal(requestTimeoutCheckMs(5_000), 500);
+    assert.equal(requestTimeoutCheckMs(200), 100);
+  });
+
+  it('still fails an in-flight request that outlived its timeout', async () => {
+    const q = queue({ requestTimeout: 1_000, enforceRequestTimeout: true });
+    let timedOut = false;
+    q.inflight.set(1, {
+      sentAt: Date.now() - 5_000,
+      requestTimeout: 1_000,
+      timeoutRequest: () => (timedOut = true),
+    });
+    q.scheduleRequestTimeoutCheck();
+    try {
+      await new Promise((r) => setTimeout(r, requestTimeoutCheckMs(1_000) * 3));
+      assert.equal(timedOut, true);
+    } finally {
+      q.destroy();
+    }
+  });
+
+  it('keeps no timeout timer when timeouts are not enforced', () => {
+    const q = queue();
+    q.scheduleRequestTimeoutCheck();
+    assert.equal(q.requestTimeoutIntervalId, undefined);
   });
 });
