@@ -7,6 +7,8 @@ export {
   callbackStream,
   extendCodeStream,
   messageStream,
+  MESSAGE_STREAM_PREFIX,
+  isMessageStream,
   optOutStream,
   signatureNameStream,
   signatureStream,

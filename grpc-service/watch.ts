@@ -5,7 +5,7 @@
 // it handled resumes right after it: nothing lost, nothing repeated.
 import { once } from 'node:events';
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { statusOfEventType, type MessageEvent } from '../domain/index.ts';
+import { MESSAGE_STREAM_PREFIX, statusOfEventType, type MessageEvent } from '../domain/index.ts';
 import { canSee } from '../platform/auth/index.ts';
 import { AppError } from '../platform/errors/index.ts';
 import {
@@ -21,7 +21,6 @@ import { toEnum, type CallContext } from './calls.ts';
 import type { GrpcDeps } from './deps.ts';
 
 type Obj = Record<string, unknown>;
-const STREAM_PREFIX = 'message-';
 const TYPES = Object.keys(statusOfEventType);
 /** How often a watcher with nothing of its own is told how far the server looked. */
 const PROGRESS_EVERY_MS = 5_000;
@@ -139,9 +138,9 @@ export async function watchMessages(
     try {
       for (const event of events.map((e) => recorded<MessageEvent>(e))) {
         if (call.cancelled) return;
-        if (!event.streamId.startsWith(STREAM_PREFIX)) continue;
+        if (!event.streamId.startsWith(MESSAGE_STREAM_PREFIX)) continue;
         const status = statusOfEventType[event.type];
-        const messageId = event.streamId.slice(STREAM_PREFIX.length);
+        const messageId = event.streamId.slice(MESSAGE_STREAM_PREFIX.length);
         if (status === undefined || (ids && !ids.has(messageId))) continue;
         const owner = await ownerOf(event, messageId);
         if (!owner || !canSee(ctx.principal, owner.tenantId)) continue;

@@ -10,7 +10,12 @@
 // `read_model_pointers` ({_id: model, collection}); a swap rewrites that one
 // document. Without a pointer the collection has the model's own name.
 import type { Collection, Db, Document, OptionalUnlessRequiredId } from 'mongodb';
-import { isClosedStatus, statusOfEventType } from '../domain/messages/index.ts';
+import {
+  isClosedStatus,
+  isMessageStream,
+  messageStream,
+  statusOfEventType,
+} from '../domain/messages/index.ts';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import {
   READ_MODEL_POINTERS,
@@ -23,7 +28,7 @@ import {
 } from '../platform/readModels/index.ts';
 import { maskPayload } from './masking.ts';
 import type { Projection, ProjectorDeps, Target } from './types.ts';
-import { MONGO_CHECKPOINT_COLLECTION } from '../contracts/index.ts';
+import { AUDIT_LOG, MESSAGE_TIMELINES, MONGO_CHECKPOINT_COLLECTION } from '../contracts/index.ts';
 
 export const pointerCollection = READ_MODEL_POINTERS;
 export { liveCollection };
@@ -194,7 +199,7 @@ async function resolveTenants(
     streamTenants.set(cacheKey(db, collection), known);
   }
   const lookup = (e: RecordedEvent): string | undefined => {
-    if (e.type === 'verification.issued.v1') return `message-${String(e.data.messageId)}`;
+    if (e.type === 'verification.issued.v1') return messageStream(String(e.data.messageId));
     return e.streamVersion === 0 ? undefined : e.streamId;
   };
   const missing = new Set<string>();
@@ -253,7 +258,7 @@ export function auditDocument(event: RecordedEvent, tenantId: string | null): Do
 }
 
 export const auditLog = mongoProjection({
-  name: 'audit_log',
+  name: AUDIT_LOG,
   version: 1,
   reset: (db, collection) => void streamTenants.delete(cacheKey(db, collection)),
   indexes: [
@@ -482,7 +487,7 @@ type Located = { doc: TimelineDoc; open: boolean };
 function eventsByMessage(events: RecordedEvent[]): Map<string, RecordedEvent[]> {
   const byMessage = new Map<string, RecordedEvent[]>();
   for (const e of events) {
-    if (!e.type.startsWith('sms.') || !e.streamId.startsWith('message-')) continue;
+    if (!e.type.startsWith('sms.') || !isMessageStream(e.streamId)) continue;
     const id = String(e.data.messageId);
     const list = byMessage.get(id) ?? [];
     list.push(e);
@@ -535,7 +540,7 @@ async function foldMessage(
   if (fresh[0]!.streamVersion !== (before?.doc.lastVersion ?? -1) + 1) {
     // a gap: rebuild this one document from its stream
     const last = fresh[fresh.length - 1]!.streamVersion;
-    const stream = await deps.eventStore.readStream(`message-${id}`, { limit: last + 1 });
+    const stream = await deps.eventStore.readStream(messageStream(id), { limit: last + 1 });
     from = undefined;
     steps = stream.filter((e) => e.streamVersion <= last);
   }
@@ -635,12 +640,12 @@ async function writeTimelines(
 }
 
 export const messageTimelines = mongoProjection({
-  name: 'message_timelines',
+  name: MESSAGE_TIMELINES,
   version: 1,
   indexes: [{ key: { tenantId: 1 }, name: 'ix_tenant' }],
   batchWindowMs: 150,
   parts: timelineCollections,
-  concerns: (e) => e.type.startsWith('sms.') && e.streamId.startsWith('message-'),
+  concerns: (e) => e.type.startsWith('sms.') && isMessageStream(e.streamId),
   reset: (db, collection) => forgetTimelines(cacheKey(db, collection)),
   async applyDocs(db, collection, events, deps) {
     const byMessage = eventsByMessage(events);

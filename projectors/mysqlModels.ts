@@ -2,6 +2,7 @@
 import { isClosedStatus, isFinalStatus, type MessageStatus } from '../domain/messages/index.ts';
 import type { RecordedEvent } from '../platform/eventStore/index.ts';
 import { mysqlProjection, type Row, type RowModel } from './mysqlProjection.ts';
+import { INBOUND_MESSAGES, MESSAGE_HISTORY, OPT_OUTS } from '../contracts/index.ts';
 
 type Data = Record<string, unknown>;
 
@@ -149,7 +150,7 @@ function reduceMessage(row: Row | undefined, event: RecordedEvent): Row | undefi
 }
 
 export const messageHistoryModel: RowModel = {
-  table: 'message_history',
+  table: MESSAGE_HISTORY,
   key: 'message_id',
   columns: messageHistoryColumns,
   ddl: (t) => `CREATE TABLE IF NOT EXISTS \`${t}\` (
@@ -431,7 +432,7 @@ export const usersModel: RowModel = {
 
 // inbound_messages --------------------------------------------------------
 export const inboundModel: RowModel = {
-  table: 'inbound_messages',
+  table: INBOUND_MESSAGES,
   key: 'inbound_id',
   columns: [
     'inbound_id',
@@ -493,7 +494,7 @@ export const inboundModel: RowModel = {
 
 // opt_outs: the numbers opted out of a tenant's marketing, now --------------
 export const optOutsModel: RowModel = {
-  table: 'opt_outs',
+  table: OPT_OUTS,
   key: 'opt_out_id',
   columns: [
     'opt_out_id',
@@ -599,7 +600,7 @@ export const tenantsModel: RowModel = {
 };
 
 export const messageHistory = mysqlProjection({
-  name: 'message_history',
+  name: MESSAGE_HISTORY,
   version: 1,
   model: messageHistoryModel,
 });
@@ -611,9 +612,9 @@ export const signatures = mysqlProjection({
   model: signaturesModel,
 });
 export const inboundMessages = mysqlProjection({
-  name: 'inbound_messages',
+  name: INBOUND_MESSAGES,
   version: 1,
   model: inboundModel,
 });
 export const tenants = mysqlProjection({ name: 'tenants', version: 1, model: tenantsModel });
-export const optOuts = mysqlProjection({ name: 'opt_outs', version: 1, model: optOutsModel });
+export const optOuts = mysqlProjection({ name: OPT_OUTS, version: 1, model: optOutsModel });

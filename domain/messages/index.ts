@@ -1,6 +1,8 @@
 export {
   messageDecider,
   messageStream,
+  MESSAGE_STREAM_PREFIX,
+  isMessageStream,
   isFinal,
   isClosedStatus,
   isFinalStatus,

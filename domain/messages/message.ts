@@ -31,7 +31,12 @@ import {
   withoutUndefined,
 } from '../checks/index.ts';
 
-export const messageStream = (messageId: string): string => `message-${messageId}`;
+/** Every message's stream is `message-<messageId>`. */
+export const MESSAGE_STREAM_PREFIX = 'message-';
+export const messageStream = (messageId: string): string => `${MESSAGE_STREAM_PREFIX}${messageId}`;
+/** Whether a stream is a message's (and not a batch's, a receipt account's, ...). */
+export const isMessageStream = (streamId: string): boolean =>
+  streamId.startsWith(MESSAGE_STREAM_PREFIX);
 
 export type FailureReason = { code: string; message: string; retriable?: boolean };
 

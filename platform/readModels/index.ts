@@ -17,6 +17,7 @@
 // open versions of final messages in bulk every few seconds; a reader looks
 // in the final collection first, then walks the open versions.
 import type { Db, Document } from 'mongodb';
+import { MESSAGE_TIMELINES } from '../../contracts/index.ts';
 
 export const READ_MODEL_POINTERS = 'read_model_pointers';
 
@@ -83,7 +84,7 @@ export async function findTimeline(
   collection: string,
   messageId: string,
 ): Promise<TimelineDocument | null> {
-  const home = readModelDb(db, 'message_timelines');
+  const home = readModelDb(db, MESSAGE_TIMELINES);
   const final = home.collection<TimelineDocument>(collection);
   const open = home.collection<OpenTimelineDocument>(openTimelines(collection));
   const inFinal = () => final.findOne({ _id: messageId });

@@ -14,6 +14,7 @@ import {
   toCsvLine,
   type Manifest,
 } from './chain.ts';
+import { AUDIT_LOG } from '../../contracts/index.ts';
 
 export type AuditFormat = 'ndjson' | 'csv';
 
@@ -38,7 +39,7 @@ export async function countAuditRecords(
   deps: Pick<QueryDeps, 'mongo'>,
   q: AuditQuery,
 ): Promise<number> {
-  const collection = await liveCollection(deps.mongo.db, 'audit_log');
+  const collection = await liveCollection(deps.mongo.db, AUDIT_LOG);
   return deps.mongo.db.collection(collection).countDocuments(filterOf(q));
 }
 
@@ -49,7 +50,7 @@ export async function* auditLines(
   format: AuditFormat,
 ): AsyncGenerator<string> {
   const key = deps.config?.audit.key;
-  const collection = await liveCollection(deps.mongo.db, 'audit_log');
+  const collection = await liveCollection(deps.mongo.db, AUDIT_LOG);
   const cursor = deps.mongo.db
     .collection(collection)
     .find(filterOf(q))

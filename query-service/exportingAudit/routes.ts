@@ -7,6 +7,7 @@ import { auditExportQuery } from '../../schemas/openapi/query.ts';
 import { parseRange } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
 import { auditLines, type AuditFormat } from './export.ts';
+import { AUDIT_LOG } from '../../contracts/index.ts';
 
 export function auditRouter(deps: QueryDeps): Router {
   const router = Router();
@@ -23,7 +24,7 @@ export function auditRouter(deps: QueryDeps): Router {
         after?: number;
       }>(req);
       const { from, to } = parseRange(q);
-      await waitForReadModels(deps, ['audit_log'], q.after);
+      await waitForReadModels(deps, [AUDIT_LOG], q.after);
       const lines = auditLines(deps, { tenant: q.tenant, from, to }, q.format);
       // the first line before the headers: a failure up to here is still a problem response
       const first = await lines.next();

@@ -13,6 +13,7 @@ import {
   visibleTenant,
 } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
+import { INBOUND_MESSAGES } from '../../contracts/index.ts';
 
 export function inboundView(row: RowDataPacket) {
   return {
@@ -41,7 +42,7 @@ async function listInbound(deps: QueryDeps, req: Request) {
   const cursor = decodeTimeCursor(q.cursor);
   const { from, to } = parseRange(q);
   const tenant = visibleTenant(req, q.tenant);
-  await waitForReadModels(deps, ['inbound_messages'], q.after);
+  await waitForReadModels(deps, [INBOUND_MESSAGES], q.after);
   const conditions = sqlConditions();
   const { add } = conditions;
   if (tenant !== undefined) add('tenant_id = ?', tenant);
@@ -49,7 +50,7 @@ async function listInbound(deps: QueryDeps, req: Request) {
   if (from) add('received_at >= ?', from);
   if (to) add('received_at < ?', to);
   const { rows, nextCursor } = await newestFirstPage(deps.mysql, {
-    table: 'inbound_messages',
+    table: INBOUND_MESSAGES,
     timeColumn: 'received_at',
     idColumn: 'inbound_id',
     conditions,

@@ -17,6 +17,7 @@ import {
   visibleTenantOf,
 } from '../params.ts';
 import { liveCollection, waitForReadModels, type QueryDeps } from '../readModels.ts';
+import { MESSAGE_HISTORY, MESSAGE_TIMELINES } from '../../contracts/index.ts';
 
 export interface ListMessagesQuery {
   mobile?: string;
@@ -58,7 +59,7 @@ export async function listMessages(deps: QueryDeps, principal: Principal, q: Lis
   const cursor = decodeTimeCursor(q.cursor);
   const { from, to } = parseRange(q);
   const tenant = visibleTenantOf(principal, q.tenant);
-  await waitForReadModels(deps, ['message_history'], q.after);
+  await waitForReadModels(deps, [MESSAGE_HISTORY], q.after);
   const conditions = sqlConditions();
   const { add } = conditions;
   if (tenant !== undefined) add('tenant_id = ?', tenant);
@@ -68,7 +69,7 @@ export async function listMessages(deps: QueryDeps, principal: Principal, q: Lis
   if (from) add('accepted_at >= ?', from);
   if (to) add('accepted_at < ?', to);
   const { rows, nextCursor } = await newestFirstPage(deps.mysql, {
-    table: 'message_history',
+    table: MESSAGE_HISTORY,
     timeColumn: 'accepted_at',
     idColumn: 'message_id',
     conditions,
@@ -85,7 +86,7 @@ export async function getMessage(
   id: string,
   after: number | undefined,
 ) {
-  await waitForReadModels(deps, ['message_history', 'message_timelines'], after);
+  await waitForReadModels(deps, [MESSAGE_HISTORY, MESSAGE_TIMELINES], after);
   const [rows] = await deps.mysql.query<RowDataPacket[]>(
     'SELECT * FROM message_history WHERE message_id = ?',
     [id],
@@ -95,7 +96,7 @@ export async function getMessage(
   if (!row || !canSee(principal, String(row.tenant_id))) {
     throw new AppError('MESSAGE_NOT_FOUND', `No message ${id}.`);
   }
-  const collection = await liveCollection(deps.mongo.db, 'message_timelines');
+  const collection = await liveCollection(deps.mongo.db, MESSAGE_TIMELINES);
   let timeline = await findTimeline(deps.mongo.db, collection, id);
   if (!timeline) {
     // the projector replaces a document by delete and insert: look once more

@@ -10,6 +10,7 @@ import { validateQuery, validatedQuery } from '../../platform/http/index.ts';
 import { statsQuery } from '../../schemas/openapi/query.ts';
 import { parseRange, visibleTenant } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
+import { MESSAGE_HISTORY } from '../../contracts/index.ts';
 
 const MAX_DAYS = { hour: 31, day: 400 } as const;
 const HOUR = 3_600_000;
@@ -39,7 +40,7 @@ async function stats(deps: QueryDeps, req: Request) {
   // only one side given: the default span must still fit
   parseRange({ from: from.toISOString(), to: to.toISOString() }, MAX_DAYS[granularity]);
   const tenant = visibleTenant(req, q.tenant);
-  await waitForReadModels(deps, ['message_history'], q.after);
+  await waitForReadModels(deps, [MESSAGE_HISTORY], q.after);
   const format = granularity === 'hour' ? '%Y-%m-%dT%H:00:00.000Z' : '%Y-%m-%dT00:00:00.000Z';
   const [rows] = await deps.mysql.query<RowDataPacket[]>(
     `SELECT DATE_FORMAT(accepted_at, ?) AS bucket, status, supplier_account, template_code, COUNT(*) AS n

@@ -13,6 +13,7 @@ import {
   visibleTenant,
 } from '../params.ts';
 import { waitForReadModels, type QueryDeps } from '../readModels.ts';
+import { OPT_OUTS } from '../../contracts/index.ts';
 
 export function optOutView(row: RowDataPacket) {
   return {
@@ -34,14 +35,14 @@ async function listOptOuts(deps: QueryDeps, req: Request) {
   }>(req);
   const cursor = decodeTimeCursor(q.cursor);
   const tenant = visibleTenant(req, q.tenant);
-  await waitForReadModels(deps, ['opt_outs'], q.after);
+  await waitForReadModels(deps, [OPT_OUTS], q.after);
   const conditions = sqlConditions();
   const { add } = conditions;
   add('opted_out = ?', 1);
   if (tenant !== undefined) add('tenant_id = ?', tenant);
   if (q.mobile !== undefined) add('mobile = ?', e164(q.mobile));
   const { rows, nextCursor } = await newestFirstPage(deps.mysql, {
-    table: 'opt_outs',
+    table: OPT_OUTS,
     timeColumn: 'updated_at',
     idColumn: 'opt_out_id',
     conditions,
