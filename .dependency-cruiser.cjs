@@ -57,6 +57,30 @@ const forbidden = Object.entries(mayImport).map(([from, allowed]) => {
   };
 });
 
+// testing/ (harnesses and workloads shared by tests and benches) and bench/ sit beside the
+// product: no product folder imports them, and bench/ has its own support, not tests/'.
+forbidden.push({
+  name: 'product-imports-no-test-support',
+  severity: 'error',
+  comment: 'product code does not import tests/, testing/ or bench/',
+  from: { path: `^(${folders.join('|')})/` },
+  to: { path: '^(tests|testing|bench)/' },
+});
+forbidden.push({
+  name: 'bench-imports-no-tests',
+  severity: 'error',
+  comment: 'bench/ uses testing/ or its own support, not tests/',
+  from: { path: '^bench/' },
+  to: { path: '^tests/' },
+});
+forbidden.push({
+  name: 'testing-imports-no-tests',
+  severity: 'error',
+  comment: 'testing/ is shared by tests and benches, so it imports nothing of tests/',
+  from: { path: '^testing/' },
+  to: { path: '^tests/' },
+});
+
 forbidden.push({
   name: 'domain-has-no-io',
   severity: 'error',
