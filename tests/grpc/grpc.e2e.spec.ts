@@ -667,8 +667,14 @@ describe('gRPC API (streaming.v1) against the running system', () => {
     assert.ok(sent.ok);
     const id = String(sent.value.messageId);
     await eventually('the message to be final', async () => {
+      // the history row and the timeline are two projections: wait for both to be final
       const r = await http('GET', sys.query, `/v1/messages/${id}`);
-      return r.status === 200 && FINAL.has(String(r.json.status)) ? true : undefined;
+      const states = ((r.json.timeline as Obj | undefined)?.states ?? []) as Obj[];
+      return r.status === 200 &&
+        FINAL.has(String(r.json.status)) &&
+        states.some((s) => s.status === r.json.status)
+        ? true
+        : undefined;
     });
     assertTwins(
       await http('GET', sys.query, `/v1/messages/${id}?after=${String(sent.value.position)}`),
