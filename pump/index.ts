@@ -219,12 +219,12 @@ function isDuplicateKey(err: unknown): boolean {
 async function insertNew(
   db: Db,
   collection: string,
-  docs: Record<string, unknown>[],
+  docs: readonly { _id: string }[],
 ): Promise<Set<number>> {
   const duplicates = new Set<number>();
   if (docs.length === 0) return duplicates;
   try {
-    await db.collection(collection).insertMany(docs, { ordered: false });
+    await db.collection<{ _id: string }>(collection).insertMany(docs, { ordered: false });
   } catch (err) {
     const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
     const list = Array.isArray(writeErrors)
@@ -338,6 +338,134 @@ export async function recomputeMinutes(
   }
 }
 
+/** A raw event as stored in tracking_events. */
+type StoredTracking = Omit<TrackingEvent, 'at'> & {
+  _id: string;
+  at: Date;
+  minute: Date;
+  receivedAt: Date;
+};
+/** A recent minute's copy of a raw event: only what the aggregate reads. */
+type RecentCopy = RawTracking & { _id: string };
+interface DeadLetter {
+  _id: string;
+  reason: string;
+  raw: string | null;
+  topic: string | null;
+  partition: number | null;
+  offset: string | null;
+  receivedAt: Date;
+}
+
+function deadLetter(m: RawMessage, reason: string, receivedAt: Date): DeadLetter {
+  const text = m.value === null ? null : m.value.toString();
+  return {
+    _id: createHash('sha256')
+      .update(text ?? '\u0000null')
+      .digest('hex'),
+    reason,
+    raw: text === null ? null : text.slice(0, 16_384),
+    topic: m.topic ?? null,
+    partition: m.partition ?? null,
+    offset: m.offset ?? null,
+    receivedAt,
+  };
+}
+
+/** Parses a batch: the valid events once each (by id, enriched with the vendor), and the rest. */
+function sortBatch(
+  suppliers: Config['suppliers'],
+  messages: readonly RawMessage[],
+  receivedAt: Date,
+): { raws: Map<string, StoredTracking>; dead: Map<string, DeadLetter> } {
+  const vendors = new Map(suppliers.map((s) => [s.id, s.vendor]));
+  const raws = new Map<string, StoredTracking>();
+  const dead = new Map<string, DeadLetter>();
+  for (const m of messages) {
+    const parsed = parseTracking(m.value);
+    if (!parsed.ok) {
+      const letter = deadLetter(m, parsed.reason, receivedAt);
+      dead.set(letter._id, letter);
+      continue;
+    }
+    const e = parsed.event;
+    if (raws.has(e.id)) continue;
+    const at = new Date(e.at);
+    const vendor = e.vendor ?? (e.supplierAccount ? vendors.get(e.supplierAccount) : undefined);
+    raws.set(e.id, {
+      ...e,
+      _id: e.id,
+      at,
+      minute: floorMinute(at),
+      ...(vendor ? { vendor } : {}),
+      receivedAt,
+    });
+  }
+  return { raws, dead };
+}
+
+function recentCopy(doc: StoredTracking): RecentCopy {
+  const copy: RecentCopy = { _id: doc._id, type: doc.type, minute: doc.minute };
+  // absent stays absent (the driver would store an undefined field as null)
+  if (doc.supplierAccount !== undefined) copy.supplierAccount = doc.supplierAccount;
+  if (doc.vendor !== undefined) copy.vendor = doc.vendor;
+  if (doc.outcome !== undefined) copy.outcome = doc.outcome;
+  if (doc.code !== undefined) copy.code = doc.code;
+  if (doc.rule !== undefined) copy.rule = doc.rule;
+  if (doc.kind !== undefined) copy.kind = doc.kind;
+  if (doc.latencyMs !== undefined) copy.latencyMs = doc.latencyMs;
+  return copy;
+}
+
+type RecentGroups = Map<string, { minute: Date; docs: RecentCopy[] }>;
+
+/** The copies of the recent events, by their minute's collection. */
+function recentCopies(raws: Iterable<StoredTracking>, now: number): RecentGroups {
+  const groups: RecentGroups = new Map();
+  for (const doc of raws) {
+    if (!isRecent(doc.minute, now)) continue;
+    const name = recentCollection(doc.minute);
+    const group = groups.get(name) ?? { minute: doc.minute, docs: [] };
+    group.docs.push(recentCopy(doc));
+    groups.set(name, group);
+  }
+  return groups;
+}
+
+/** This pump becomes a writer of a minute before its first insert there. */
+async function claimMinutes(db: Db, tallies: MinuteTallies, groups: RecentGroups): Promise<void> {
+  const first = [...groups.values()].filter((g) => !tallies.minutes.has(minuteKey(g.minute)));
+  await insertNew(
+    db,
+    TRACKING_WRITERS,
+    first.map(({ minute }) => ({
+      _id: `${minuteKey(minute)}|${tallies.writer}`,
+      minute,
+      writer: tallies.writer,
+    })),
+  );
+  for (const { minute } of first) {
+    tallies.minutes.set(minuteKey(minute), { minute, tally: newMinuteTally() });
+  }
+}
+
+/** Inserts the copies and tallies what each insert added. */
+async function insertCopies(db: Db, groups: RecentGroups, tallies?: MinuteTallies): Promise<void> {
+  for (const [name, { minute, docs }] of groups) {
+    const entry = tallies?.minutes.get(minuteKey(minute));
+    let duplicates: Set<number>;
+    try {
+      duplicates = await insertNew(db, name, docs);
+    } catch (err) {
+      if (entry) entry.tally = null; // some may be in: no longer known exactly
+      throw err;
+    }
+    // what this insert added (a duplicate was there before, written by whoever recorded it)
+    const tally = entry?.tally;
+    if (tally) docs.forEach((d, i) => duplicates.has(i) || addToMinute(tally, d));
+  }
+}
+
 /**
  * Stores one batch: raw events, dead letters, then the touched minutes'
  * aggregates (left to the caller with deferMinutes).
@@ -349,92 +477,15 @@ export async function processBatch(
   options: { deferMinutes?: boolean; tallies?: MinuteTallies } = {},
 ): Promise<BatchResult> {
   const { tallies } = options;
-  const vendors = new Map(suppliers.map((s) => [s.id, s.vendor]));
-  const receivedAt = new Date();
-  const raws = new Map<string, Record<string, unknown>>();
-  const dead = new Map<string, Record<string, unknown>>();
-  for (const m of messages) {
-    const parsed = parseTracking(m.value);
-    if (!parsed.ok) {
-      const text = m.value === null ? null : m.value.toString();
-      const id = createHash('sha256')
-        .update(text ?? '\u0000null')
-        .digest('hex');
-      dead.set(id, {
-        _id: id,
-        reason: parsed.reason,
-        raw: text === null ? null : text.slice(0, 16_384),
-        topic: m.topic ?? null,
-        partition: m.partition ?? null,
-        offset: m.offset ?? null,
-        receivedAt,
-      });
-      continue;
-    }
-    const e = parsed.event;
-    const at = new Date(e.at);
-    const vendor = e.vendor ?? (e.supplierAccount ? vendors.get(e.supplierAccount) : undefined);
-    if (!raws.has(e.id)) {
-      raws.set(e.id, {
-        ...e,
-        _id: e.id,
-        at,
-        minute: floorMinute(at),
-        ...(vendor ? { vendor } : {}),
-        receivedAt,
-      });
-    }
-  }
+  const { raws, dead } = sortBatch(suppliers, messages, new Date());
   await insertNew(db, TRACKING_EVENTS, [...raws.values()]);
   // and each recent minute's copy, which its recompute reads
-  const now = Date.now();
-  const perMinute = new Map<string, { minute: Date; docs: Record<string, unknown>[] }>();
-  for (const doc of raws.values()) {
-    const minute = doc.minute as Date;
-    if (!isRecent(minute, now)) continue;
-    const name = recentCollection(minute);
-    // only what the aggregate reads: smaller documents, cheaper to write and to read
-    const copy: Record<string, unknown> = { _id: doc._id };
-    for (const field of Object.keys(RAW_FIELDS)) if (field in doc) copy[field] = doc[field];
-    const group = perMinute.get(name) ?? { minute, docs: [] };
-    group.docs.push(copy);
-    perMinute.set(name, group);
-  }
-  if (tallies) {
-    // this pump becomes a writer of a minute before its first insert there
-    const first = [...perMinute.values()].filter((g) => !tallies.minutes.has(minuteKey(g.minute)));
-    await insertNew(
-      db,
-      TRACKING_WRITERS,
-      first.map(({ minute }) => ({
-        _id: `${minuteKey(minute)}|${tallies.writer}`,
-        minute,
-        writer: tallies.writer,
-      })),
-    );
-    for (const { minute } of first) {
-      tallies.minutes.set(minuteKey(minute), { minute, tally: newMinuteTally() });
-    }
-  }
-  for (const [name, { minute, docs }] of perMinute) {
-    const entry = tallies?.minutes.get(minuteKey(minute));
-    let duplicates: Set<number>;
-    try {
-      duplicates = await insertNew(db, name, docs);
-    } catch (err) {
-      if (entry) entry.tally = null; // some may be in: no longer known exactly
-      throw err;
-    }
-    // what this insert added (a duplicate was there before, written by whoever recorded it)
-    if (entry?.tally) {
-      docs.forEach(
-        (d, i) => duplicates.has(i) || addToMinute(entry.tally!, d as unknown as RawTracking),
-      );
-    }
-  }
+  const groups = recentCopies(raws.values(), Date.now());
+  if (tallies) await claimMinutes(db, tallies, groups);
+  await insertCopies(db, groups, tallies);
   await insertNew(db, TRACKING_DEADLETTER, [...dead.values()]);
   const minutes = new Map<string, Date>();
-  for (const doc of raws.values()) minutes.set(minuteKey(doc.minute as Date), doc.minute as Date);
+  for (const doc of raws.values()) minutes.set(minuteKey(doc.minute), doc.minute);
   if (!options.deferMinutes) await recomputeMinutes(db, [...minutes.values()], tallies);
   return {
     stored: raws.size,
@@ -483,27 +534,32 @@ export interface Pump {
   close(): Promise<void>;
 }
 
-/** Starts the consumer group; offsets are committed only after a batch is in Mongo. */
-export async function startPump(deps: PumpDeps): Promise<Pump> {
-  const topic = deps.topic ?? deps.config.kafka.trackingTopic ?? TRACKING_TOPIC;
-  const groupId = deps.groupId ?? deps.config.kafka.pumpGroup ?? PUMP_GROUP;
-  const kafka = deps.kafka ?? createKafka(deps.config, deps.logger);
-  const ttlDays = deps.config.tracking.ttlDays;
-  const nativeTtl = await ensureTrackingCollections(deps.mongo.db, ttlDays);
-  let purger: NodeJS.Timeout | undefined;
-  if (!nativeTtl) {
-    const purge = () =>
-      purgeExpired(deps.mongo.db, ttlDays).catch((err: unknown) =>
-        deps.logger.warn('tracking purge failed', { err: String(err) }),
-      );
-    void purge();
-    purger = setInterval(() => void purge(), 600_000);
-    purger.unref();
-  }
-  // On a new broker nobody may have published yet: subscribing to a missing topic fails.
-  await ensureTopics(kafka, [{ topic }]);
-  const tallies = minuteTallies();
-  // minutes marked by a pump that stopped before recomputing them
+/** Where the server has no TTL indexes: purges expired raw events now and every 10 minutes. */
+function startPurger(deps: PumpDeps, ttlDays: number): NodeJS.Timeout {
+  const purge = () =>
+    purgeExpired(deps.mongo.db, ttlDays).catch((err: unknown) =>
+      deps.logger.warn('tracking purge failed', { err: String(err) }),
+    );
+  void purge();
+  const purger = setInterval(() => void purge(), 600_000);
+  purger.unref();
+  return purger;
+}
+
+interface Recomputer {
+  /** A batch touched minutes: the next round has work. */
+  mark(): void;
+  /** Stops the rounds and finishes the last one. */
+  close(): Promise<void>;
+}
+
+/**
+ * Recomputes the marked minutes every RECOMPUTE_EVERY_MS, or after five times
+ * as long as the last round took (a busy server spends at most a sixth of its
+ * time on it). Starts with a round: minutes marked by a pump that stopped
+ * before recomputing them.
+ */
+function startRecomputer(deps: PumpDeps, tallies: MinuteTallies): Recomputer {
   let recomputing: Promise<void> = Promise.resolve();
   let marked = true;
   const recompute = () => {
@@ -520,25 +576,32 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
       );
     return recomputing;
   };
-  // every RECOMPUTE_EVERY_MS, or after five times as long as the last round
-  // took (a busy server spends at most a sixth of its time on it)
-  let recomputer: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  const schedule = (lastMs: number) => {
-    if (stopped) return;
-    recomputer = setTimeout(
-      () => {
-        const started = Date.now();
-        void recompute().then(() => schedule(Date.now() - started));
-      },
-      Math.max(RECOMPUTE_EVERY_MS, 5 * lastMs),
-    );
-    recomputer.unref();
-  };
-  {
+  const round = () => {
     const started = Date.now();
     void recompute().then(() => schedule(Date.now() - started));
-  }
+  };
+  const schedule = (lastMs: number) => {
+    if (stopped) return;
+    timer = setTimeout(round, Math.max(RECOMPUTE_EVERY_MS, 5 * lastMs));
+    timer.unref();
+  };
+  round();
+  return {
+    mark: () => {
+      marked = true;
+    },
+    async close() {
+      stopped = true;
+      clearTimeout(timer);
+      await recompute();
+    },
+  };
+}
+
+/** Drops the old minute collections every minute. */
+function startDropper(deps: PumpDeps): NodeJS.Timeout {
   const dropper = setInterval(
     () =>
       void dropOldMinutes(deps.mongo.db).catch((err: unknown) =>
@@ -547,6 +610,22 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
     60_000,
   );
   dropper.unref();
+  return dropper;
+}
+
+/** Starts the consumer group; offsets are committed only after a batch is in Mongo. */
+export async function startPump(deps: PumpDeps): Promise<Pump> {
+  const topic = deps.topic ?? deps.config.kafka.trackingTopic ?? TRACKING_TOPIC;
+  const groupId = deps.groupId ?? deps.config.kafka.pumpGroup ?? PUMP_GROUP;
+  const kafka = deps.kafka ?? createKafka(deps.config, deps.logger);
+  const ttlDays = deps.config.tracking.ttlDays;
+  const nativeTtl = await ensureTrackingCollections(deps.mongo.db, ttlDays);
+  const purger = nativeTtl ? undefined : startPurger(deps, ttlDays);
+  // On a new broker nobody may have published yet: subscribing to a missing topic fails.
+  await ensureTopics(kafka, [{ topic }]);
+  const tallies = minuteTallies();
+  const recomputer = startRecomputer(deps, tallies);
+  const dropper = startDropper(deps);
   const consumer = await runSupervisedConsumer({
     name: 'pump',
     logger: deps.logger,
@@ -579,7 +658,7 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
           { deferMinutes: true, tallies },
         );
         await markDirty(deps.mongo.db, result.minuteDates);
-        marked = true;
+        recomputer.mark();
         if (result.deadLettered) {
           deps.logger.warn('malformed tracking events set aside', {
             count: result.deadLettered,
@@ -594,11 +673,9 @@ export async function startPump(deps: PumpDeps): Promise<Pump> {
   return {
     async close() {
       clearInterval(purger);
-      stopped = true;
-      clearTimeout(recomputer);
       clearInterval(dropper);
       await consumer.stop();
-      await recompute();
+      await recomputer.close();
     },
   };
 }
