@@ -281,8 +281,12 @@ function Messages() {
 function MessageDetail({ id }) {
   const [state, reload] = useLoad(() => query(`/v1/messages/${encodeURIComponent(id)}`), [id]);
   const m = state.data;
+  const catchUp = useRef(0);
   useEffect(() => {
-    if (!m || FINAL.includes(m.status)) return;
+    if (!m) return;
+    // the timeline is a projection of its own: it may show the final state a moment after the status
+    const settled = (m.timeline?.states ?? []).some((s) => s.status === m.status);
+    if (FINAL.includes(m.status) && (settled || ++catchUp.current > 20)) return;
     const t = setTimeout(reload, 1500);
     return () => clearTimeout(t);
   }, [m]);
@@ -474,38 +478,48 @@ function Templates() {
     }
   };
   usePoll(state, reload, (d) => templatesPending(d, waitFor, expect), [waitFor, expect], 400);
-  const items = state.data?.items ?? [];
   return html`<${NewTemplate} create=${create} error=${error} note=${note} />
-    <section class="card">
-      <h2>Templates</h2>
-      <${Err} error=${state.error} />
-      <div class="scroll">
-        <table id="templates">
-          <thead>
-            <tr>
-              <th>Code</th>
-              <th>Name</th>
-              <th>Kind</th>
-              <th>Signature</th>
-              <th>Content</th>
-              <th>State and reviews</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            ${items.map(
-              (t) =>
-                html`<${TemplateRow}
-                  t=${t}
-                  editing=${editing}
-                  save=${save}
-                  setEditing=${setEditing}
-                />`,
-            )}
-          </tbody>
-        </table>
-      </div>
-    </section>`;
+    <${TemplateTable}
+      items=${state.data?.items ?? []}
+      error=${state.error}
+      editing=${editing}
+      save=${save}
+      setEditing=${setEditing}
+    />`;
+}
+
+/** The tenant's templates, one row each (the one being edited as a form). */
+function TemplateTable({ items, error, editing, save, setEditing }) {
+  return html`<section class="card">
+    <h2>Templates</h2>
+    <${Err} error=${error} />
+    <div class="scroll">
+      <table id="templates">
+        <thead>
+          <tr>
+            <th>Code</th>
+            <th>Name</th>
+            <th>Kind</th>
+            <th>Signature</th>
+            <th>Content</th>
+            <th>State and reviews</th>
+            <th></th>
+          </tr>
+        </thead>
+        <tbody>
+          ${items.map(
+            (t) =>
+              html`<${TemplateRow}
+                t=${t}
+                editing=${editing}
+                save=${save}
+                setEditing=${setEditing}
+              />`,
+          )}
+        </tbody>
+      </table>
+    </div>
+  </section>`;
 }
 
 // signatures ---------------------------------------------------------------
