@@ -116,13 +116,14 @@ export function reflectionContract(healthProto: string): protoLoader.PackageDefi
   eachFileList((list) => {
     for (const bytes of list) {
       if (!files.has(bytes))
-        files.set(bytes, FileDescriptorProto.decode(bytes) as unknown as DescriptorFile);
+        files.set(bytes, FileDescriptorProto.toObject(FileDescriptorProto.decode(bytes)));
     }
     return list;
   });
   const definedIn = new Map<string, string>();
   for (const file of files.values()) {
-    for (const m of file.messageType ?? []) definedIn.set(`${file.package}.${m.name}`, file.name);
+    for (const m of file.messageType ?? [])
+      definedIn.set(`${file.package ?? ''}.${m.name}`, file.name ?? '');
   }
   const fixed = new Map<Buffer, Buffer>();
   const fix = (bytes: Buffer): Buffer => {
@@ -133,7 +134,7 @@ export function reflectionContract(healthProto: string): protoLoader.PackageDefi
       fixMapEntries(message);
       importTypes(file, message, definedIn);
     }
-    const out = Buffer.from(FileDescriptorProto.encode(file as never).finish());
+    const out = Buffer.from(FileDescriptorProto.encode(file).finish());
     fixed.set(bytes, out);
     return out;
   };
@@ -146,8 +147,9 @@ interface DescriptorMessage {
   field?: { typeName?: string; label?: unknown }[];
   nestedType?: (DescriptorMessage & { options?: { mapEntry?: boolean } })[];
 }
+/** A FileDescriptorProto as a plain object (toObject: a field not set is absent). */
 type DescriptorFile = {
-  name: string;
+  name?: string;
   package?: string;
   dependency?: string[];
   messageType?: DescriptorMessage[];
@@ -202,7 +204,7 @@ rpcRoot.loadSync(['google/rpc/status.proto', 'google/rpc/error_details.proto']);
 const Status = rpcRoot.lookupType('google.rpc.Status');
 const ErrorInfo = rpcRoot.lookupType('google.rpc.ErrorInfo');
 const RetryInfo = rpcRoot.lookupType('google.rpc.RetryInfo');
-const { FileDescriptorProto } = descriptor as unknown as { FileDescriptorProto: protobuf.Type };
+const { FileDescriptorProto } = descriptor;
 
 /** google.rpc.Status{code, message, details: [ErrorInfo, RetryInfo?]} as bytes. */
 export function statusDetails(status: {

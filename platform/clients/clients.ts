@@ -9,6 +9,7 @@ import type { Logger } from '../logger/index.ts';
 import type { Pipeline } from '../health/index.ts';
 import { outage } from '../health/outage.ts';
 import { fixKafkaRequestQueue } from '../kafka/requestQueueFix.ts';
+import { internalField } from './internals.ts';
 
 export type MysqlPool = mysql.Pool;
 
@@ -155,14 +156,18 @@ async function mongoReachable(url: string): Promise<boolean> {
 /** What the driver's monitors were doing (internal fields, for the log line only). */
 function monitorState(client: MongoClient): unknown {
   try {
-    const topology = (
-      client as unknown as { topology?: { s?: { servers?: Map<string, unknown> } } }
-    ).topology;
-    return [...(topology?.s?.servers?.values() ?? [])].map((server) => {
-      const m = (
-        server as { monitor?: { s?: { state?: string }; monitorId?: { toJSON?(): unknown } } }
-      ).monitor;
-      return { state: m?.s?.state, interval: m?.monitorId?.toJSON?.() };
+    const servers = internalField(client, 'topology', 's', 'servers');
+    if (!(servers instanceof Map)) return undefined;
+    return [...servers.values()].map((server: unknown) => {
+      const timer = internalField(server, 'monitor', 'monitorId');
+      const interval =
+        typeof timer === 'object' &&
+        timer !== null &&
+        'toJSON' in timer &&
+        typeof timer.toJSON === 'function'
+          ? (timer.toJSON as () => unknown).call(timer)
+          : undefined;
+      return { state: internalField(server, 'monitor', 's', 'state'), interval };
     });
   } catch {
     return undefined;

@@ -3,14 +3,18 @@
 // which emits 'error' and 'end' and holds the socket. The one place that
 // reaches for it (the named locks watch it, the event store's own connection
 // unrefs its socket).
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Connection, PoolConnection } from 'mysql2/promise';
+import { internalField } from './internals.ts';
 
 export interface CoreConnection extends EventEmitter {
   stream?: Socket;
 }
 
 export function coreConnectionOf(conn: Connection | PoolConnection): CoreConnection {
-  return (conn as unknown as { connection: CoreConnection }).connection;
+  const core = internalField(conn, 'connection');
+  if (!(core instanceof EventEmitter))
+    throw new Error('mysql2: no core connection under the promise one');
+  return core as CoreConnection;
 }

@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import type { Connection, Pool, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Socket } from 'node:net';
 import { coreConnectionOf } from '../clients/mysqlCore.ts';
+import { internalField } from '../clients/internals.ts';
 
 /** What mysql2 keeps of a pool's connection options (host, account, database, TLS). */
 interface PoolConnectionConfig {
@@ -23,8 +24,11 @@ interface PoolConnectionConfig {
 }
 
 function configOf(pool: Pool): PoolConnectionConfig {
-  return (pool.pool as unknown as { config: { connectionConfig: PoolConnectionConfig } }).config
-    .connectionConfig;
+  const options = internalField(pool.pool, 'config', 'connectionConfig');
+  if (typeof options !== 'object' || options === null) {
+    throw new Error('mysql2: no connection options on the pool');
+  }
+  return options as PoolConnectionConfig;
 }
 
 function socketOf(conn: Connection): Socket | undefined {

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import express, {
   type ErrorRequestHandler,
@@ -138,32 +140,42 @@ function normalize(err: unknown): unknown {
   return err;
 }
 
+/** A response that records the headers set on it and removed from it. */
+class HeaderRecorder extends ServerResponse {
+  readonly set: [string, string | number | readonly string[]][] = [];
+  readonly removed: string[] = [];
+  override setHeader(name: string, value: string | number | readonly string[]): this {
+    this.set.push([name, value]);
+    return super.setHeader(name, value);
+  }
+  override removeHeader(name: string): void {
+    this.removed.push(name);
+    super.removeHeader(name);
+  }
+}
+
+type NodeMiddleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (err?: unknown) => void,
+) => void;
+
 /**
  * The headers a request-independent middleware (helmet with its defaults) sets,
- * recorded once on a dummy response and then set on every response in one loop.
+ * recorded once on a response to a request of no connection and then set on
+ * every response in one loop.
  */
-function staticHeaders(middleware: RequestHandler): RequestHandler {
-  const headers: [string, string | number | readonly string[]][] = [];
-  const removed: string[] = [];
-  const fake = {
-    setHeader(name: string, value: string | number | readonly string[]) {
-      headers.push([name, value]);
-      return fake;
-    },
-    removeHeader(name: string) {
-      removed.push(name);
-    },
-  };
+function staticHeaders(middleware: NodeMiddleware): RequestHandler {
+  const req = new IncomingMessage(new Socket());
+  req.method = 'GET';
+  const recorder = new HeaderRecorder(req);
   let called = false;
-  middleware(
-    { method: 'GET', headers: {} } as Request,
-    fake as unknown as Response,
-    (err?: unknown) => {
-      if (err !== undefined) throw err instanceof Error ? err : new Error(String(err));
-      called = true;
-    },
-  );
+  middleware(req, recorder, (err?: unknown) => {
+    if (err !== undefined) throw err instanceof Error ? err : new Error(String(err));
+    called = true;
+  });
   if (!called) throw new Error('staticHeaders: the middleware did not call next synchronously');
+  const { set: headers, removed } = recorder;
   return (_req, res, next) => {
     for (const name of removed) res.removeHeader(name);
     for (const [name, value] of headers) res.setHeader(name, value);
