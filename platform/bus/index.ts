@@ -23,7 +23,7 @@ import {
 } from '@platformatic/kafka';
 import { createKafka } from '../clients/index.ts';
 import type { Config } from '../config/index.ts';
-import { brokenProducerState, createHealingProducer, type Sender } from '../kafka/index.ts';
+import { createHealingProducer, replacedWhenBroken, type Sender } from '../kafka/index.ts';
 import type { Logger } from '../logger/index.ts';
 
 /** A keyed record (the value is JSON text). */
@@ -98,32 +98,25 @@ function platformaticPublisher(
       retries: 8,
       retryDelay: 300,
     });
-  let current = create();
-  let replacing: Promise<void> | undefined;
-  const replace = (err: unknown) =>
-    (replacing ??= (async () => {
-      options.onReplaced?.(err);
-      const old = current;
-      current = create();
+  const healing = replacedWhenBroken(
+    create(),
+    async (old) => {
+      const next = create();
       await old.close(true).catch(() => undefined);
-    })().finally(() => (replacing = undefined)));
+      return next;
+    },
+    options.onReplaced,
+  );
   return {
     async publish(topic, records) {
       if (records.length === 0) return;
-      if (replacing) await replacing;
-      try {
-        await current.send({
-          messages: records.map((r) => ({ topic, key: r.key, value: r.value })),
-        });
-      } catch (err) {
-        // this publish still fails (the caller retries it); the next goes through a new producer
-        if (brokenProducerState(err)) await replace(err);
-        throw err;
-      }
+      // a failed publish is retried by the caller; after a broken state, through a new producer
+      await healing.send((p) =>
+        p.send({ messages: records.map((r) => ({ topic, key: r.key, value: r.value })) }),
+      );
     },
     async close() {
-      if (replacing) await replacing;
-      await current.close();
+      await (await healing.current()).close();
     },
   };
 }

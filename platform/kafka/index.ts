@@ -117,46 +117,67 @@ export function brokenProducerState(err: unknown, depth = 0): boolean {
 export type Sender = Pick<Producer, 'send' | 'disconnect'>;
 
 /**
- * createProducer's producer, replaced by a new one (a new producer id) when
- * a send fails because its idempotent state is broken; that send still
- * fails (the caller retries it, as after any failed send), the next one goes
- * through the new producer.
+ * A producer replaced by a new one (a new producer id, from `renew`) when a
+ * send fails because its idempotent state is broken; that send still fails
+ * (the caller retries it, as after any failed send), the next one goes
+ * through the new producer. Sends wait while a replacement is under way.
+ * The kafkajs producer and the @platformatic/kafka publisher (platform/bus)
+ * both heal through it.
  */
+export function replacedWhenBroken<P>(
+  first: P,
+  renew: (old: P) => Promise<P>,
+  onReplaced?: (err: unknown) => void,
+): { send<T>(op: (producer: P) => Promise<T>): Promise<T>; current(): Promise<P> } {
+  let current = first;
+  let replacing: Promise<void> | undefined;
+  const replace = (err: unknown) =>
+    (replacing ??= (async () => {
+      onReplaced?.(err);
+      current = await renew(current);
+    })().finally(() => (replacing = undefined)));
+  return {
+    async send(op) {
+      if (replacing) await replacing;
+      try {
+        return await op(current);
+      } catch (err) {
+        if (brokenProducerState(err)) await replace(err);
+        throw err;
+      }
+    },
+    async current() {
+      if (replacing) await replacing;
+      return current;
+    },
+  };
+}
+
+/** createProducer's producer, healed by replacedWhenBroken. */
 export async function createHealingProducer(
   kafka: Kafka,
   onReplaced?: (err: unknown) => void,
 ): Promise<Sender> {
-  let current: Producer = await createProducer(kafka);
-  let replacing: Promise<void> | undefined;
-  const replace = (err: unknown) => {
-    const old = current;
-    replacing ??= (async () => {
-      onReplaced?.(err);
+  const healing = replacedWhenBroken(
+    await createProducer(kafka),
+    async (old) => {
       await old.disconnect().catch(() => undefined);
-      current = kafka.producer({
+      const next = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: true,
         retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
       });
       // a broker still away: the next send connects it
-      await current.connect().catch(() => undefined);
-    })().finally(() => (replacing = undefined));
-    return replacing;
-  };
-  return {
-    async send(record) {
-      if (replacing) await replacing;
-      try {
-        return await current.send(record);
-      } catch (err) {
-        if (brokenProducerState(err)) await replace(err);
-        throw err;
-      }
+      await next.connect().catch(() => undefined);
+      return next;
     },
+    onReplaced,
+  );
+  return {
+    send: (record) => healing.send((p) => p.send(record)),
     async disconnect() {
-      if (replacing) await replacing;
-      await current.disconnect();
+      await (await healing.current()).disconnect();
     },
   };
 }
