@@ -21,7 +21,12 @@ function capture(level: 'info' | 'debug' = 'info') {
     }
   });
   const logger = createLogger({ logLevel: level }, { name: 'test', stream });
-  return { logger, lines };
+  /** Waits until `n` lines are written (the stream is asynchronous; a busy machine is slower). */
+  const written = async (n: number) => {
+    for (let i = 0; i < 500 && lines.length < n; i++) await sleep(10);
+    return lines;
+  };
+  return { logger, lines, written };
 }
 
 describe('maskSecretsInText', () => {
@@ -137,15 +142,16 @@ describe('maskValue', () => {
 
 describe('createLogger', () => {
   it('writes JSON lines with masking in message and metadata', async () => {
-    const { logger, lines } = capture();
+    const { logger, lines, written } = capture();
     logger.info('sending to 13800138000', {
       to: '+8613800138000',
       secret: 'x',
       body: { code: '654321' },
     });
     logger.debug('hidden at info');
-    await sleep(10);
-    assert.equal(lines.length, 1);
+    logger.info('last');
+    await written(2);
+    assert.equal(lines.length, 2, 'the debug line is not written at info');
     const [line] = lines;
     assert.equal(line?.message, 'sending to 138****8000');
     assert.equal(line?.to, '+86138****8000');
@@ -157,10 +163,10 @@ describe('createLogger', () => {
   });
 
   it('logs errors with message and stack, masked', async () => {
-    const { logger, lines } = capture();
+    const { logger, lines, written } = capture();
     logger.error('failed', { err: new Error('13800138000 rejected') });
     logger.error(new Error('top 13900139000'));
-    await sleep(10);
+    await written(2);
     const nested = lines[0]?.err as Record<string, unknown>;
     assert.equal(nested.message, '138****8000 rejected');
     assert.match(String(nested.stack), /138\*\*\*\*8000 rejected/);
@@ -171,7 +177,7 @@ describe('createLogger', () => {
 
 describe('log context', () => {
   it('follows the work through awaits, timers and concurrent requests', async () => {
-    const { logger, lines } = capture();
+    const { logger, lines, written } = capture();
     const request = (id: string, delay: number) =>
       withLogContext({ requestId: id, correlationId: `c-${id}` }, async () => {
         await sleep(delay);
@@ -187,19 +193,28 @@ describe('log context', () => {
       });
     await Promise.all([request('a', 20), request('b', 5)]);
     logger.info('outside');
-    await sleep(10);
-    const byMessage = lines.map((l) => [l.message, l.requestId, l.correlationId]);
-    assert.deepEqual(byMessage, [
-      ['step one', 'b', 'c-b'],
-      ['step two', 'b', 'c-b'],
-      ['step one', 'a', 'c-a'],
-      ['step two', 'a', 'c-a'],
-      ['outside', undefined, undefined],
+    await written(5);
+    // each request's lines carry its own context, in its order (how the two
+    // interleave depends on the machine's speed); the line outside carries none
+    const of = (id: string) =>
+      lines.filter((l) => l.requestId === id).map((l) => [l.message, l.correlationId]);
+    assert.deepEqual(of('a'), [
+      ['step one', 'c-a'],
+      ['step two', 'c-a'],
     ]);
+    assert.deepEqual(of('b'), [
+      ['step one', 'c-b'],
+      ['step two', 'c-b'],
+    ]);
+    assert.equal(lines.length, 5);
+    const outside = lines.find((l) => l.message === 'outside');
+    assert.ok(outside, 'the line outside is written');
+    assert.equal(outside.requestId, undefined);
+    assert.equal(outside.correlationId, undefined);
   });
 
   it('nests, lets explicit fields win, and accepts added fields', async () => {
-    const { logger, lines } = capture();
+    const { logger, written } = capture();
     await withLogContext({ requestId: 'r1' }, async () => {
       addLogContext({ tenantId: 't1' });
       await withLogContext({ correlationId: 'c1' }, async () => {
@@ -209,7 +224,7 @@ describe('log context', () => {
       logger.info('outer');
     });
     assert.deepEqual(logContext(), {});
-    await sleep(10);
+    const lines = await written(2);
     assert.equal(lines[0]?.requestId, 'explicit');
     assert.equal(lines[0]?.correlationId, 'c1');
     assert.equal(lines[0]?.tenantId, 't1');
