@@ -103,7 +103,10 @@ describe('Prometheus metrics of a running system', () => {
           const r = await call(`${sys.query}/v1/messages/${id}`, 'GET', undefined, token);
           const status = String(r.json.status);
           if (!['delivered', 'undelivered', 'failed'].includes(status)) return undefined;
-          const timeline = r.json.timeline as { attempts?: Attempt[] } | undefined;
+          const timeline = r.json.timeline as
+            { states?: { status: string }[]; attempts?: Attempt[] } | undefined;
+          // the timeline is a projection of its own: final there too
+          if (!(timeline?.states ?? []).some((st) => st.status === status)) return undefined;
           got.push({ status, attempts: timeline?.attempts ?? [] });
         }
         return got;
