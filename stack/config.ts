@@ -12,12 +12,7 @@ export interface StackConfig {
   mariadb: { port: number; database: string; user: string; password: string };
   redis: { port: number };
   kafka: { port: number; controllerPort: number; version: string };
-  /**
-   * `nice`: FerretDB runs that many steps below normal priority (0: normal). It
-   * serves only the read models and the pump, which the supervisor already
-   * runs at nice 10: when the cores are busy the APIs are served first.
-   */
-  ferretdb: { port: number; version: string; nice: number };
+  ferretdb: { port: number; version: string };
 }
 
 export type Env = Record<string, string | undefined>;
@@ -28,16 +23,6 @@ function port(env: Env, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 65535) {
     throw new StackError(`${name}=${raw} is not a TCP port (1-65535)`);
-  }
-  return n;
-}
-
-function niceness(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 19) {
-    throw new StackError(`${name}=${raw} is not a niceness (0-19)`);
   }
   return n;
 }
@@ -71,7 +56,6 @@ export function stackConfig(env: Env = process.env): StackConfig {
     ferretdb: {
       port: port(env, 'STREAMING_STACK_MONGO_PORT', 27017),
       version: ferretVersion.startsWith('v') ? ferretVersion : `v${ferretVersion}`,
-      nice: niceness(env, 'STREAMING_STACK_FERRETDB_NICE', 10),
     },
   };
 }

@@ -134,7 +134,7 @@ async function ping(host: string, port: number, timeoutMs: number): Promise<void
 }
 
 export function ferretdb(cfg: StackConfig): Service {
-  const { port, version, nice } = cfg.ferretdb;
+  const { port, version } = cfg.ferretdb;
   const home = path.join(cfg.dir, 'ferretdb');
   const dataDir = path.join(home, 'data');
   const stateDir = path.join(home, 'state');
@@ -154,8 +154,7 @@ export function ferretdb(cfg: StackConfig): Service {
     pidFile,
     logFile,
     readyTimeoutMs: 60_000,
-    describe: () =>
-      `(FerretDB ${version}, SQLite backend, mongodb://${cfg.host}:${port}/${nice ? `, nice ${nice}` : ''})`,
+    describe: () => `(FerretDB ${version}, SQLite backend, mongodb://${cfg.host}:${port}/)`,
 
     probe: (timeoutMs: number) => ping(cfg.host, port, timeoutMs),
 
@@ -192,7 +191,7 @@ export function ferretdb(cfg: StackConfig): Service {
           '--log-level=warn',
           '--debug-addr=-',
         ],
-        { logFile, pidFile, cwd: home, nice },
+        { logFile, pidFile, cwd: home },
       );
     },
   };

@@ -234,19 +234,13 @@ export interface Started {
 
 /**
  * Starts a long-running process detached from us (own process group, stdio to `logFile`,
- * unref'd) and records its pid in `pidFile`. With `nice` it starts under `nice -n`, so that
- * every thread it makes runs at that niceness (setpriority on a pid reaches one thread only);
- * `nice` execs the command, the pid stays the command's.
+ * unref'd) and records its pid in `pidFile`.
  */
 export function startDetached(
-  command: string,
-  commandArgs: string[],
-  opts: { logFile: string; pidFile: string; cwd?: string; env?: NodeJS.ProcessEnv; nice?: number },
+  cmd: string,
+  args: string[],
+  opts: { logFile: string; pidFile: string; cwd?: string; env?: NodeJS.ProcessEnv },
 ): Promise<Started> {
-  const niceBin = opts.nice ? which('nice') : undefined;
-  const [cmd, args] = niceBin
-    ? [niceBin, ['-n', String(opts.nice), command, ...commandArgs]]
-    : [command, commandArgs];
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const fd = fs.openSync(opts.logFile, 'a');
   fs.writeSync(fd, `\n--- ${new Date().toISOString()} $ ${[cmd, ...args].join(' ')}\n`);
