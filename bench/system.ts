@@ -41,6 +41,7 @@ import mysql from 'mysql2/promise';
 import * as prettier from 'prettier';
 import { defaultSupplierAccounts, loadConfig, redisPrefixOf } from '../platform/config/index.ts';
 import { readSharedPipeline } from '../platform/health/index.ts';
+import { dropReadModelDatabases } from '../platform/readModels/index.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
@@ -718,11 +719,9 @@ async function main(): Promise<void> {
     await admin.end().catch(() => undefined);
     await redis.flushdb().catch(() => undefined);
     redis.disconnect();
+    // the configured database and the read models' own beside it (`<db>_timelines`)
     const mongo = new MongoClient(mongoUrl.toString());
-    await mongo
-      .db()
-      .dropDatabase()
-      .catch(() => undefined);
+    await dropReadModelDatabases(mongo.db()).catch(() => undefined);
     await mongo.close().catch(() => undefined);
   }
 }
