@@ -238,18 +238,22 @@ async function insertNew(
   return duplicates;
 }
 
+/** What the aggregate reads of a raw event besides `type` and `minute` (each may be absent). */
+const OPTIONAL_RAW_FIELDS = [
+  'supplierAccount',
+  'vendor',
+  'outcome',
+  'code',
+  'rule',
+  'kind',
+  'latencyMs',
+] as const satisfies readonly (keyof RawTracking)[];
 const RAW_FIELDS = {
   _id: 0,
   type: 1,
   minute: 1,
-  supplierAccount: 1,
-  vendor: 1,
-  outcome: 1,
-  code: 1,
-  rule: 1,
-  kind: 1,
-  latencyMs: 1,
-} as const;
+  ...Object.fromEntries(OPTIONAL_RAW_FIELDS.map((field) => [field, 1])),
+};
 
 /** Recent minutes whose only writer is this pump (tallies), of those given. */
 async function ownMinutes(
@@ -407,13 +411,9 @@ function sortBatch(
 function recentCopy(doc: StoredTracking): RecentCopy {
   const copy: RecentCopy = { _id: doc._id, type: doc.type, minute: doc.minute };
   // absent stays absent (the driver would store an undefined field as null)
-  if (doc.supplierAccount !== undefined) copy.supplierAccount = doc.supplierAccount;
-  if (doc.vendor !== undefined) copy.vendor = doc.vendor;
-  if (doc.outcome !== undefined) copy.outcome = doc.outcome;
-  if (doc.code !== undefined) copy.code = doc.code;
-  if (doc.rule !== undefined) copy.rule = doc.rule;
-  if (doc.kind !== undefined) copy.kind = doc.kind;
-  if (doc.latencyMs !== undefined) copy.latencyMs = doc.latencyMs;
+  for (const field of OPTIONAL_RAW_FIELDS) {
+    if (doc[field] !== undefined) Object.assign(copy, { [field]: doc[field] });
+  }
   return copy;
 }
 
