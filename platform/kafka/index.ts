@@ -65,16 +65,20 @@ export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): 
 }
 
 /**
- * A connected idempotent producer: sends are acknowledged by all in-sync
- * replicas (acks = -1) and kafkajs retries them without duplicating.
+ * An idempotent producer, not connected yet: sends are acknowledged by all
+ * in-sync replicas (acks = -1) and kafkajs retries them without duplicating.
  */
-export async function createProducer(kafka: Kafka): Promise<Producer> {
-  const producer = kafka.producer({
+const idempotentProducer = (kafka: Kafka): Producer =>
+  kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: true,
     retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
+
+/** A connected idempotentProducer. */
+export async function createProducer(kafka: Kafka): Promise<Producer> {
+  const producer = idempotentProducer(kafka);
   await producer.connect();
   return producer;
 }
@@ -162,12 +166,7 @@ export async function createHealingProducer(
     await createProducer(kafka),
     async (old) => {
       await old.disconnect().catch(() => undefined);
-      const next = kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: true,
-        retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5_000 },
-      });
+      const next = idempotentProducer(kafka);
       // a broker still away: the next send connects it
       await next.connect().catch(() => undefined);
       return next;
