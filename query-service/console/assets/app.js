@@ -281,15 +281,18 @@ function Messages() {
 function MessageDetail({ id }) {
   const [state, reload] = useLoad(() => query(`/v1/messages/${encodeURIComponent(id)}`), [id]);
   const m = state.data;
-  const catchUp = useRef(0);
-  useEffect(() => {
-    if (!m) return;
-    // the timeline is a projection of its own: it may show the final state a moment after the status
-    const settled = (m.timeline?.states ?? []).some((s) => s.status === m.status);
-    if (FINAL.includes(m.status) && (settled || ++catchUp.current > 20)) return;
-    const t = setTimeout(reload, 1500);
-    return () => clearTimeout(t);
-  }, [m]);
+  // until it is final, and its timeline too (a projection of its own, which
+  // may show the final state a moment after the status)
+  usePoll(
+    state,
+    reload,
+    (d) =>
+      d !== undefined &&
+      !(FINAL.includes(d.status) && (d.timeline?.states ?? []).some((s) => s.status === d.status)),
+    [id],
+    1500,
+    Infinity,
+  );
   return html`<section class="card">
     <h2><a href="#/messages">Messages</a> › ${id}</h2>
     <${Err} error=${state.error} />
