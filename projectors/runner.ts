@@ -1,9 +1,13 @@
 // Runs a projection live: wait for its instance lock, read its checkpoint,
-// subscribe after it, and apply events in batches. Batches are formed by
-// time and count (batchesOf: a window opens at its first event, so an idle
-// projection keeps no timer; rxjs's bufferTime ticked every 20 ms forever,
-// for every projection: most of the idle projectors process's wakeups), then
-// rxjs concatMap applies them one at a time, in order.
+// subscribe after it, and apply events in batches, one at a time, in order
+// (appliedInBatches). A batch goes a window after its first event came, or
+// once full; an idle projection keeps no timer (rxjs's bufferTime ticked
+// every 20 ms forever, for every projection: most of the idle projectors
+// process's wakeups). What comes while a batch applies waits for it and goes
+// in the next one: under load, when applying takes longer than the window,
+// batches grow instead of queueing one small batch per window (each batch
+// costs a transaction, a checkpoint write and a round trip or more per read
+// model, whatever its size).
 //
 // Cost per batch: the apply lock (which a replay takes to pause this runner
 // before its swap) is kept across batches and given back between two batches
@@ -26,7 +30,7 @@
 //   event that still fails after `poisonAttempts` is parked in the dead-letter
 //   table with its error; the projection moves on past it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Observable, Subject, concatMap, filter, type OperatorFunction } from 'rxjs';
+import { Observable, Subject, type OperatorFunction } from 'rxjs';
 import {
   positionWaiters,
   type RecordedEvent,
@@ -327,11 +331,7 @@ class LiveProjection implements RunningProjection {
     this.input = subject;
     return new Promise<void>((resolve) => {
       subject
-        .pipe(
-          batchesOf(this.maxWaitMs, this.maxBatch),
-          filter((batch) => batch.length > 0),
-          concatMap((batch) => this.applyBatch(batch)),
-        )
+        .pipe(appliedInBatches(this.maxWaitMs, this.maxBatch, (batch) => this.applyBatch(batch)))
         .subscribe({
           error: (err: unknown) => {
             if (!(err instanceof TermEnded)) this.log.error('projection pipeline stopped', { err });
@@ -411,40 +411,78 @@ class LiveProjection implements RunningProjection {
 }
 
 /**
- * Batches of at most `max` items, each emitted `ms` after its first item came
- * (or once full); the rest on completion. Unlike bufferTime no timer runs
- * while nothing comes.
+ * Applies the items in batches of at most `max`, one batch at a time, in
+ * order. A batch goes `ms` after its first item came (or once full); items
+ * that come while a batch applies wait for it, and those that have waited
+ * `ms` by then go at once, together (so the batch size follows the time a
+ * batch takes). No timer runs while nothing waits. On completion what is left
+ * is applied before the output completes; a failed apply errors the output.
  */
-export function batchesOf<T>(ms: number, max: number): OperatorFunction<T, T[]> {
+export function appliedInBatches<T>(
+  ms: number,
+  max: number,
+  apply: (batch: T[]) => Promise<void>,
+): OperatorFunction<T, never> {
   return (source) =>
-    new Observable<T[]>((subscriber) => {
+    new Observable<never>((subscriber) => {
       let buffer: T[] = [];
+      let firstAt = 0; // when buffer[0] came
       let timer: NodeJS.Timeout | undefined;
-      const flush = () => {
+      let busy = false;
+      let completed = false;
+      let stopped = false;
+      const clear = () => {
         if (timer) clearTimeout(timer);
         timer = undefined;
-        if (buffer.length === 0) return;
-        const batch = buffer;
-        buffer = [];
-        subscriber.next(batch);
+      };
+      const go = () => {
+        if (busy || stopped) return;
+        if (buffer.length === 0) {
+          if (completed) subscriber.complete();
+          return;
+        }
+        const wait = completed || buffer.length >= max ? 0 : firstAt + ms - Date.now();
+        if (wait > 0) {
+          timer ??= setTimeout(() => {
+            timer = undefined;
+            go();
+          }, wait);
+          return;
+        }
+        clear();
+        const batch = buffer.length <= max ? buffer : buffer.slice(0, max);
+        buffer = buffer.length <= max ? [] : buffer.slice(max); // the rest has waited too: goes next
+        busy = true;
+        apply(batch).then(
+          () => {
+            busy = false;
+            go();
+          },
+          (err: unknown) => {
+            stopped = true;
+            subscriber.error(err);
+          },
+        );
       };
       const subscription = source.subscribe({
         next(item) {
+          if (buffer.length === 0) firstAt = Date.now();
           buffer.push(item);
-          if (buffer.length >= max) flush();
-          else timer ??= setTimeout(flush, ms);
+          go();
         },
         error(err: unknown) {
-          if (timer) clearTimeout(timer);
+          stopped = true;
+          clear();
           subscriber.error(err);
         },
         complete() {
-          flush();
-          subscriber.complete();
+          completed = true;
+          go();
         },
       });
       return () => {
-        if (timer) clearTimeout(timer);
+        stopped = true;
+        clear();
         subscription.unsubscribe();
       };
     });
