@@ -1,6 +1,6 @@
 export type * from './types.ts';
 export { WrongExpectedVersionError, InvalidEventError } from './errors.ts';
-export { MysqlEventStore, mysqlEventStoreSchema, type AppendStats } from './mysql.ts';
+export { LONG_STREAM, MysqlEventStore, mysqlEventStoreSchema, type AppendStats } from './mysql.ts';
 export { KurrentDbEventStore } from './kurrentdb.ts';
 export { completeMetadata } from './metadata.ts';
 export { validateEvent } from './validation.ts';

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import {
+  LONG_STREAM,
   MysqlEventStore,
   redisAppendWakes,
   WrongExpectedVersionError,
@@ -176,6 +177,73 @@ describe('mysql event store: appends written in one round trip', () => {
         [i],
       );
     }
+    await assertGapFree();
+  });
+  test('a long stream has its head read on its own, and appends to it stay exact', async () => {
+    // MariaDB reads every index entry of a stream named in `IN (…) GROUP BY`;
+    // the head of a long stream (a receipts inbox) is read with `= ?` instead
+    const long = `long-${randomUUID()}`;
+    const short = `short-${randomUUID()}`;
+    await store.append(
+      long,
+      Array.from({ length: LONG_STREAM + 10 }, (_, i) => retention(i)),
+      'no_stream',
+    );
+    await store.append(short, [retention(0)], 'no_stream');
+    await store.append(long, [retention(0)], 'any'); // its head read once: now known as long
+    const head = LONG_STREAM + 10; // LONG_STREAM + 11 events, versions from 0
+
+    const queries: string[] = [];
+    const pool = db.pool as unknown as { query: (...a: unknown[]) => unknown };
+    const query = pool.query.bind(pool);
+    pool.query = (...a: unknown[]) => {
+      queries.push(String(typeof a[0] === 'string' ? a[0] : (a[0] as { sql?: string }).sql));
+      return query(...a);
+    };
+    try {
+      // one coalesced batch: the long stream, a short one, a new one, and an
+      // expectation made stale by the append before it in the same batch
+      const opener = store.append(`open-${randomUUID()}`, [retention(0)], 'no_stream');
+      const onLong = store.append(long, [retention(1)], head);
+      const onShort = store.append(short, [retention(1)], 0);
+      const fresh = store.append(`fresh-${randomUUID()}`, [retention(0)], 'any');
+      const stale = store.append(long, [retention(2)], head);
+      const [, longResult, shortResult, freshResult, staleResult] = await Promise.allSettled([
+        opener,
+        onLong,
+        onShort,
+        fresh,
+        stale,
+      ]);
+      assert.equal(longResult!.status, 'fulfilled');
+      assert.equal(shortResult!.status, 'fulfilled');
+      assert.equal(freshResult!.status, 'fulfilled');
+      assert.equal(staleResult!.status, 'rejected');
+      const refused = (staleResult as PromiseRejectedResult).reason as unknown;
+      assert.ok(refused instanceof WrongExpectedVersionError);
+      assert.equal(refused.actual, head + 1);
+    } finally {
+      pool.query = query;
+    }
+    const versions = (await store.readStream(long)).map((e) => e.streamVersion);
+    assert.deepEqual(
+      versions,
+      Array.from({ length: head + 2 }, (_, i) => i),
+      'every version once, in order',
+    );
+    assert.deepEqual(
+      (await store.readStream(short)).map((e) => e.streamVersion),
+      [0, 1],
+    );
+    const reads = queries.filter((q) => q.includes('MAX(stream_version)'));
+    assert.ok(reads.length > 0, 'the heads were read');
+    for (const q of reads) {
+      assert.ok(!new RegExp(`IN \\([^)]*'${long}'`).test(q), `the long stream in an IN list: ${q}`);
+    }
+    assert.ok(
+      reads.some((q) => q.includes(`WHERE stream_id = '${long}'`)),
+      'the long stream read on its own',
+    );
     await assertGapFree();
   });
 
