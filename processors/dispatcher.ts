@@ -213,7 +213,11 @@ export class MessageDispatcher {
         deadline: held.at + supplier.config.timeoutMs + CLAIM_GRACE_MS,
       };
     }
-    return { kind: 'sent', account, outcome: await this.send(job.s, supplier) };
+    return {
+      kind: 'sent',
+      account,
+      outcome: await this.send(job.s, supplier, admission.probe === true),
+    };
   }
 
   /** The sealed params and content of a message, opened in memory right before the call. */
@@ -236,7 +240,11 @@ export class MessageDispatcher {
     }
   }
 
-  private async send(s: ExistingMessage, supplier: RegisteredSupplier): Promise<SendOutcome> {
+  private async send(
+    s: ExistingMessage,
+    supplier: RegisteredSupplier,
+    probe = false,
+  ): Promise<SendOutcome> {
     const a = s.accepted;
     const opened = this.opened(a);
     if (opened === undefined) {
@@ -273,7 +281,9 @@ export class MessageDispatcher {
       code: outcome.kind === 'accepted' ? 'OK' : outcome.code,
     });
     const healthy = outcome.kind === 'accepted' || outcome.kind === 'rejected';
-    const opening = await this.state.recordCall(supplier.config.id, healthy).catch(() => false);
+    const opening = await this.state
+      .recordCall(supplier.config.id, healthy, probe)
+      .catch(() => false);
     if (opening) this.markOpen(supplier.config.id);
     return outcome;
   }

@@ -74,7 +74,9 @@ end
 return n`;
 
 /** What admit() decided: go (the attempt is ours), or why not. */
-export type Admission = { kind: 'go' } | { kind: 'open' } | { kind: 'claimed'; claim: Claim };
+export type Admission =
+  /** probe: the half-open breaker's one test call (its outcome is written at once). */
+  { kind: 'go'; probe?: true } | { kind: 'open' } | { kind: 'claimed'; claim: Claim };
 
 const scripts = new Map<string, LuaScript<unknown>>();
 
@@ -126,10 +128,12 @@ export class DispatchState {
   /**
    * Records a call's health; resolves true when the breaker opened. Healthy
    * calls are counted in this process and written together every 200 ms (one
-   * round trip for many sends); a failure goes at once, after them.
+   * round trip for many sends); a failure goes at once, after them, and so
+   * does the outcome of a probe: a healthy probe closes the breaker now, not
+   * up to 200 ms later while every other send fails over.
    */
-  async recordCall(account: string, ok: boolean): Promise<boolean> {
-    if (ok) {
+  async recordCall(account: string, ok: boolean, probe = false): Promise<boolean> {
+    if (ok && !probe) {
       this.healthy.set(account, (this.healthy.get(account) ?? 0) + 1);
       if (!this.healthyTimer) {
         this.healthyTimer = setTimeout(() => void this.flushHealthy(), 200);
@@ -139,7 +143,7 @@ export class DispatchState {
     }
     this.closedUntil.delete(account);
     await this.flushHealthy(account);
-    return this.recordCalls(account, false, 1);
+    return this.recordCalls(account, ok, 1);
   }
 
   private async flushHealthy(only?: string): Promise<void> {
@@ -211,7 +215,7 @@ export class DispatchState {
       return { kind: 'open' };
     }
     if (value === 'closed') this.closedUntil.set(account, Date.now() + CLOSED_NOTE_MS);
-    if (code === 3) return { kind: 'go' };
+    if (code === 3) return value === 'probe' ? { kind: 'go', probe: true } : { kind: 'go' };
     return {
       kind: 'claimed',
       claim: value ? (JSON.parse(value) as Claim) : { ...claim, owner: '?', at: Date.now() },
