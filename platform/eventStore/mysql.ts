@@ -460,8 +460,7 @@ export class MysqlEventStore implements EventStore {
 
   /** The highest version of each stream (absent: no stream); one round trip, outside any lock. */
   private async readVersions(streamIds: string[]): Promise<Map<string, number>> {
-    const versions = new Map<string, number>();
-    if (streamIds.length === 0) return versions;
+    if (streamIds.length === 0) return new Map();
     this.stats.roundTrips += 1;
     const [rows] = await this.pool.query<RowDataPacket[]>(this.versionsQuery(streamIds));
     return this.versionsOf(rows);
@@ -470,8 +469,7 @@ export class MysqlEventStore implements EventStore {
   /** The heads of these streams, in one statement: long streams one by one, the others in an IN list. */
   private versionsQuery(streamIds: string[]): string {
     const long = streamIds.filter((id) => this.longStreams.has(id));
-    const short =
-      long.length === 0 ? streamIds : streamIds.filter((id) => !this.longStreams.has(id));
+    const short = streamIds.filter((id) => !this.longStreams.has(id));
     const parts = long.map((id) =>
       this.pool.format(
         'SELECT ? AS stream_id, MAX(stream_version) AS version FROM es_events WHERE stream_id = ?',
