@@ -5,8 +5,8 @@
 // restarted.
 import { loadConfig } from '../platform/config/index.ts';
 import { onShutdown } from '../platform/http/index.ts';
-import { SERVICE_NAMES, stack, type ServiceName } from '../stack/index.ts';
-import { startChildren, supervise } from './supervisor.ts';
+import { SERVICE_NAMES, stack, stackPids, type ServiceName } from '../stack/index.ts';
+import { lowerRunning, startChildren, supervise } from './supervisor.ts';
 import {
   aggregatedMetrics,
   enableProcessMetrics,
@@ -23,6 +23,9 @@ async function downServices(): Promise<ServiceName[]> {
   return down;
 }
 
+/** The stack services no send waits on. */
+const BACKGROUND_SERVICES: ServiceName[] = ['kafka', 'ferretdb'];
+
 export async function start(options: { stack: boolean }): Promise<void> {
   const config = loadConfig();
   const startedServices = options.stack ? await downServices() : [];
@@ -31,6 +34,16 @@ export async function start(options: { stack: boolean }): Promise<void> {
     const code = await stack('up');
     if (code !== 0) throw new Error('the local stack did not come up; see the lines above');
   }
+  // Kafka and FerretDB of the local stack serve the background children
+  // (relay, dispatch, projections, the pump) and a few query API reads (a
+  // message's timeline, supplier minutes), never a send: while the system
+  // runs they are at the background niceness too, so that when the cores are
+  // busy the command API and the MariaDB and Redis it waits on come first.
+  const restorePriorities = options.stack
+    ? Object.entries(stackPids({ services: BACKGROUND_SERVICES })).map(([name, pid]) =>
+        lowerRunning(name, pid, config.start.backgroundNice),
+      )
+    : [];
 
   const children = supervise(startChildren, { backgroundNice: config.start.backgroundNice });
   // one scrape for the system: this process asks each child for its metrics
@@ -47,6 +60,7 @@ export async function start(options: { stack: boolean }): Promise<void> {
     console.log('streaming: stopping…');
     await metrics?.close();
     await children.stop();
+    for (const restore of restorePriorities) restore();
     if (startedServices.length > 0) {
       console.log(
         `streaming: stopping the stack services it started: ${startedServices.join(', ')}`,

@@ -7,6 +7,7 @@
 // supervisor disappears (even by SIGKILL) notices through its IPC channel
 // and stops by itself.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { counter } from '../platform/metrics/index.ts';
@@ -166,6 +167,63 @@ function lower(child: ChildProcess, nice: number, log: (line: string) => void): 
     log(`streaming: could not lower the priority of pid ${child.pid}: ${String(err)}`);
     return 0;
   }
+}
+
+/**
+ * Lowers a running process that serves only background work (a stack service
+ * such as Kafka or FerretDB) `nice` steps below the supervisor, every thread
+ * of it: a thread's niceness is its own on Linux, and threads it starts later
+ * inherit it. Returns what puts the threads back where they were (a system
+ * that refuses either step is logged and left as it is).
+ */
+export function lowerRunning(
+  name: string,
+  pid: number,
+  nice: number,
+  log: (line: string) => void = (line) => console.log(line),
+): () => void {
+  if (nice <= 0) return () => undefined;
+  const target = Math.min(19, getPriority() + nice);
+  const before = new Map<number, number>();
+  const threads = (): number[] => {
+    try {
+      return readdirSync(`/proc/${pid}/task`).map(Number);
+    } catch {
+      return [pid]; // no /proc: the main thread alone
+    }
+  };
+  try {
+    // twice: a thread started by one not yet lowered is caught the second time
+    for (let pass = 0; pass < 2; pass++) {
+      for (const tid of threads()) {
+        if (before.has(tid)) continue;
+        try {
+          const was = getPriority(tid);
+          setPriority(tid, Math.max(was, target));
+          before.set(tid, was);
+        } catch (err) {
+          if (tid === pid) throw err; // a thread may end meanwhile; the process may not
+        }
+      }
+    }
+  } catch (err) {
+    log(`streaming: could not lower the priority of ${name} (pid ${pid}): ${String(err)}`);
+    return () => undefined;
+  }
+  log(`streaming: ${name} (pid ${pid}): no send waits on it, lowered to nice ${target}`);
+  return () => {
+    const was = before.get(pid) ?? 0;
+    let failed: unknown;
+    for (const tid of threads()) {
+      try {
+        setPriority(tid, before.get(tid) ?? was);
+      } catch (err) {
+        if (tid === pid) failed = err;
+      }
+    }
+    if (failed)
+      log(`streaming: could not restore the priority of ${name} (pid ${pid}): ${String(failed)}`);
+  };
 }
 
 /**

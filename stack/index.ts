@@ -301,6 +301,22 @@ async function status(cfg: StackConfig, svcs: Service[], print: Print): Promise<
 }
 
 /**
+ * The pid of each of these services that runs as ours (started by `stack up`
+ * from this folder); external servers and stopped services are absent.
+ */
+export function stackPids(
+  opts: Pick<StackOptions, 'env' | 'services'> = {},
+): Partial<Record<ServiceName, number>> {
+  const cfg = stackConfig(opts.env);
+  const pids: Partial<Record<ServiceName, number>> = {};
+  for (const svc of services(cfg, opts.services)) {
+    const pid = ourPid(svc.pidFile, svc.marker);
+    if (pid !== undefined) pids[svc.name] = pid;
+  }
+  return pids;
+}
+
+/**
  * Starts (`up`), stops (`down`) or reports (`status`) the local services: MariaDB, Redis,
  * Kafka (KRaft) and FerretDB on 127.0.0.1, with data under `.stack/` (STREAMING_STACK_DIR).
  * Returns the process exit code. Expected failures (missing tools, a service that does not
