@@ -5,8 +5,9 @@
 //                        [--drain-max 900] [--settle-max 180] [--cpu-prof]
 //   node bench/system.ts --idle-only [--windows 3] [--idle 60]
 //
-// Runs `streaming stack up` (what `npm start` does first), then
-// `streaming start --no-stack` — the same CLI, its supervisor and children,
+// Runs `streaming stack up` (to know the services' pids), then
+// `streaming start` — what `npm start` runs: the same CLI, its stack step
+// (which finds the services up), its supervisor and children,
 // the default configuration with the simulator and the default per-account
 // caps (100/s) — on a fresh MySQL database, a flushed Redis database (index
 // 12 of the configured server), a fresh Mongo database. It registers a
@@ -295,8 +296,11 @@ async function main(): Promise<void> {
       : {}),
   };
 
-  console.log(`bench/system: streaming start --no-stack (database ${dbName}) …`);
-  const system: ChildProcess = spawn(process.execPath, [cli, 'start', '--no-stack'], {
+  // `start` as `npm start` runs it: its stack step finds the services up (and
+  // so stops none of them afterwards) and lowers Kafka and FerretDB as it does
+  // for a user
+  console.log(`bench/system: streaming start (database ${dbName}) …`);
+  const system: ChildProcess = spawn(process.execPath, [cli, 'start'], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -608,7 +612,7 @@ async function main(): Promise<void> {
         loadAfter: loadAfter.map((n) => round(n, 2)),
       },
       setup:
-        'streaming start --no-stack (supervisor + children) after streaming stack up; autocannon in the bench process on the same machine; default simulator accounts' +
+        'streaming start (supervisor + children) after streaming stack up; autocannon in the bench process on the same machine; default simulator accounts' +
         (capArg !== undefined
           ? `, each capped at ${capArg}/s`
           : ' at their default cap (100/s each)'),
