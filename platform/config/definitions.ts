@@ -358,7 +358,7 @@ export const configDefinitions: readonly ConfigDefinition[] = [
     10,
     0,
     19,
-    '`npm start`: niceness of its background children (processors, callbacks, projectors, simulator), so that on busy cores the APIs are served first and the rest catches up from Kafka and the event store. 0: all alike.',
+    '`npm start`: niceness of its background children (processors, callbacks, projectors, simulator) and, while it runs, of Kafka and FerretDB in the local stack (every thread; put back on stop), so that on busy cores the APIs are served first and the rest catches up from Kafka and the event store. 0: all alike.',
   ),
   // stores
   {
