@@ -154,15 +154,13 @@ export function supervise(specs: ChildSpec[], options: SuperviseOptions = {}): S
 }
 
 /**
- * Lowers a child `nice` steps below the supervisor (at most to 19) and
- * returns its niceness; a system that refuses leaves it as it is (logged).
+ * Lowers a child `nice` steps below the supervisor and returns its niceness;
+ * a system that refuses leaves it as it is (logged).
  */
 function lower(child: ChildProcess, nice: number, log: (line: string) => void): number {
   if (nice <= 0 || child.pid === undefined) return 0;
-  const target = Math.min(19, getPriority() + nice);
   try {
-    setPriority(child.pid, target);
-    return target;
+    return lowerThreads(child.pid, nice).target;
   } catch (err) {
     log(`streaming: could not lower the priority of pid ${child.pid}: ${String(err)}`);
     return 0;
@@ -171,10 +169,9 @@ function lower(child: ChildProcess, nice: number, log: (line: string) => void): 
 
 /**
  * Lowers a running process that serves only background work (a stack service
- * such as Kafka or FerretDB) `nice` steps below the supervisor, every thread
- * of it: a thread's niceness is its own on Linux, and threads it starts later
- * inherit it. Returns what puts the threads back where they were (a system
- * that refuses either step is logged and left as it is).
+ * such as Kafka or FerretDB) `nice` steps below the supervisor. Returns what
+ * puts it back where it was (a system that refuses either step is logged and
+ * left as it is).
  */
 export function lowerRunning(
   name: string,
@@ -183,8 +180,31 @@ export function lowerRunning(
   log: (line: string) => void = (line) => console.log(line),
 ): () => void {
   if (nice <= 0) return () => undefined;
+  try {
+    const { target, restore } = lowerThreads(pid, nice);
+    log(`streaming: ${name} (pid ${pid}): no send waits on it, lowered to nice ${target}`);
+    return () => {
+      try {
+        restore();
+      } catch (err) {
+        log(`streaming: could not restore the priority of ${name} (pid ${pid}): ${String(err)}`);
+      }
+    };
+  } catch (err) {
+    log(`streaming: could not lower the priority of ${name} (pid ${pid}): ${String(err)}`);
+    return () => undefined;
+  }
+}
+
+/**
+ * Lowers every thread of a process `nice` steps below the supervisor (at
+ * most to 19): a thread's niceness is its own on Linux, and threads started
+ * later inherit their starter's. Throws when the process itself refuses (a
+ * thread that ends meanwhile does not count); restore() puts every thread
+ * back and throws likewise.
+ */
+function lowerThreads(pid: number, nice: number): { target: number; restore: () => void } {
   const target = Math.min(19, getPriority() + nice);
-  const before = new Map<number, number>();
   const threads = (): number[] => {
     try {
       return readdirSync(`/proc/${pid}/task`).map(Number);
@@ -192,38 +212,29 @@ export function lowerRunning(
       return [pid]; // no /proc: the main thread alone
     }
   };
-  try {
-    // twice: a thread started by one not yet lowered is caught the second time
-    for (let pass = 0; pass < 2; pass++) {
-      for (const tid of threads()) {
-        if (before.has(tid)) continue;
-        try {
-          const was = getPriority(tid);
-          setPriority(tid, Math.max(was, target));
-          before.set(tid, was);
-        } catch (err) {
-          if (tid === pid) throw err; // a thread may end meanwhile; the process may not
-        }
-      }
-    }
-  } catch (err) {
-    log(`streaming: could not lower the priority of ${name} (pid ${pid}): ${String(err)}`);
-    return () => undefined;
-  }
-  log(`streaming: ${name} (pid ${pid}): no send waits on it, lowered to nice ${target}`);
-  return () => {
-    const was = before.get(pid) ?? 0;
-    let failed: unknown;
+  const each = (set: (tid: number) => void) => {
+    let refused: unknown;
     for (const tid of threads()) {
       try {
-        setPriority(tid, before.get(tid) ?? was);
+        set(tid);
       } catch (err) {
-        if (tid === pid) failed = err;
+        if (tid === pid) refused = err;
       }
     }
-    if (failed)
-      log(`streaming: could not restore the priority of ${name} (pid ${pid}): ${String(failed)}`);
+    if (refused !== undefined) throw refused;
   };
+  const before = new Map<number, number>();
+  // twice: a thread started by one not yet lowered is caught the second time
+  for (let pass = 0; pass < 2; pass++) {
+    each((tid) => {
+      if (before.has(tid)) return;
+      const was = getPriority(tid);
+      setPriority(tid, Math.max(was, target));
+      before.set(tid, was);
+    });
+  }
+  const was = before.get(pid)!;
+  return { target, restore: () => each((tid) => setPriority(tid, before.get(tid) ?? was)) };
 }
 
 /**
