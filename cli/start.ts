@@ -5,7 +5,8 @@
 // restarted.
 import { loadConfig } from '../platform/config/index.ts';
 import { onShutdown } from '../platform/http/index.ts';
-import { SERVICE_NAMES, stack, stackPids, type ServiceName } from '../stack/index.ts';
+import path from 'node:path';
+import { SERVICE_NAMES, stack, stackConfig, stackPids, type ServiceName } from '../stack/index.ts';
 import { lowerRunning, startChildren, supervise } from './supervisor.ts';
 import {
   aggregatedMetrics,
@@ -45,6 +46,15 @@ export async function start(options: { stack: boolean }): Promise<void> {
       )
     : [];
 
+  // the simulator stands in for the vendors, who do not forget a review: its
+  // signatures and templates live in the stack's data folder, so that a
+  // template approved before a restart (of npm start or of the simulator
+  // child) is still approved after it
+  process.env.STREAMING_SIMULATOR_CATALOG ||= path.join(
+    stackConfig().dir,
+    'simulator',
+    'catalog.json',
+  );
   const children = supervise(startChildren, { backgroundNice: config.start.backgroundNice });
   // one scrape for the system: this process asks each child for its metrics
   enableProcessMetrics('supervisor');

@@ -3,6 +3,8 @@
 // unless the account's rejection rule matches (a regular expression over the
 // name and the text), then rejected with its reason. SendSms checks a message
 // against them and renders the text the handset gets.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Behaviour, SimAccount, Vendor } from './state.ts';
 
 export type ReviewState = 'pending' | 'approved' | 'rejected';
@@ -55,14 +57,78 @@ function verdictFor(
   return { verdict: 'approved' };
 }
 
+// one sequence for every catalog of the process, so that two simulators in
+// one test process never hand out the same id
 let serial = 0;
 function nextId(vendor: Vendor): string {
   serial += 1;
   return vendor === 'aliyun' ? `SMS_${String(460000000 + serial)}` : String(2_000_000 + serial);
 }
 
+/** What the catalog file holds (version 1). */
+interface CatalogFile {
+  version: 1;
+  serial: number;
+  accounts: Record<string, { signatures: SimSignature[]; templates: SimTemplate[] }>;
+}
+
+/**
+ * A vendor does not forget a review: with a file, every change is written to
+ * it (whole, through a rename, so that a crash leaves the old or the new
+ * one) and a simulator started again on the same file knows every signature
+ * and template it reviewed, and hands out no id twice.
+ */
 export class Catalog {
   private readonly byAccount = new Map<string, AccountCatalog>();
+  private readonly file: string | undefined;
+
+  constructor(file?: string) {
+    this.file = file;
+    if (file) this.load(file);
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    let data: CatalogFile;
+    try {
+      data = JSON.parse(text) as CatalogFile;
+    } catch (err) {
+      throw new Error(`simulator catalog ${file}: not JSON (${(err as Error).message})`, {
+        cause: err,
+      });
+    }
+    if (data.version !== 1 || typeof data.accounts !== 'object' || data.accounts === null) {
+      throw new Error(`simulator catalog ${file}: not a version 1 catalog`);
+    }
+    serial = Math.max(serial, Number(data.serial) || 0);
+    for (const [accountId, c] of Object.entries(data.accounts)) {
+      this.byAccount.set(accountId, {
+        signatures: new Map(c.signatures.map((s) => [s.name, s])),
+        templates: new Map(c.templates.map((t) => [t.id, t])),
+      });
+    }
+  }
+
+  private save(): void {
+    if (!this.file) return;
+    const data: CatalogFile = { version: 1, serial, accounts: {} };
+    for (const [accountId, c] of this.byAccount) {
+      data.accounts[accountId] = {
+        signatures: [...c.signatures.values()],
+        templates: [...c.templates.values()],
+      };
+    }
+    mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(data, null, 1)}\n`);
+    renameSync(tmp, this.file);
+  }
 
   of(accountId: string): AccountCatalog {
     let c = this.byAccount.get(accountId);
@@ -75,6 +141,7 @@ export class Catalog {
 
   clear(): void {
     this.byAccount.clear();
+    this.save();
   }
 
   applySignature(account: SimAccount, name: string): SimSignature {
@@ -88,6 +155,7 @@ export class Catalog {
       ...verdictFor(account.behaviour, name),
     };
     c.signatures.set(name, s);
+    this.save();
     return s;
   }
 
@@ -102,6 +170,7 @@ export class Catalog {
       ...verdictFor(account.behaviour, t.name, t.content),
     };
     this.of(account.id).templates.set(s.id, s);
+    this.save();
     return s;
   }
 
@@ -115,6 +184,7 @@ export class Catalog {
       verdict: t.verdict ?? 'approved',
       appliedAt: 0,
     });
+    this.save();
   }
 
   seedSignature(
@@ -123,6 +193,7 @@ export class Catalog {
     verdict: 'approved' | 'rejected' = 'approved',
   ): void {
     this.of(accountId).signatures.set(name, { name, id: nextId('tencent'), appliedAt: 0, verdict });
+    this.save();
   }
 
   signatureById(accountId: string, id: string): SimSignature | undefined {

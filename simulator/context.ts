@@ -21,10 +21,15 @@ export class SimContext {
   readonly state = new SimulatorState();
   readonly pusher = new Pusher();
   /** Signatures and templates per account. */
-  readonly catalog = new Catalog();
+  readonly catalog: Catalog;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly held = new Set<Response>();
   private closed = false;
+
+  /** catalogFile: where the reviews are kept across restarts (none: in memory only). */
+  constructor(catalogFile?: string) {
+    this.catalog = new Catalog(catalogFile);
+  }
 
   /** Apply the account's behaviour to one SendSms, in a fixed order of draws. */
   decide(account: SimAccount, defaults: { transient: string; reject: string }): SendDecision {

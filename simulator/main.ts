@@ -4,6 +4,9 @@
 // SIMULATOR_HOST (default 127.0.0.1). Accounts at start: STREAMING_SIMULATOR_ACCOUNTS,
 // either a JSON array of account specs or the path of a JSON file holding one;
 // without it, the two accounts of streaming's default configuration.
+// Signatures and templates it reviewed: in STREAMING_SIMULATOR_CATALOG, a
+// JSON file it reads at start and rewrites on every change (unset: memory
+// only; `npm start` sets it to the stack folder's simulator/catalog.json).
 import { readFileSync } from 'node:fs';
 import type { AccountSpec } from './admin.ts';
 import { runSimulator } from './run.ts';
@@ -31,6 +34,9 @@ const simulator = await runSimulator({
   port,
   host,
   accounts: loadAccounts(process.env.STREAMING_SIMULATOR_ACCOUNTS),
+  ...(process.env.STREAMING_SIMULATOR_CATALOG
+    ? { catalogFile: process.env.STREAMING_SIMULATOR_CATALOG }
+    : {}),
 });
 
 let stopping = false;

@@ -8,6 +8,8 @@ export interface RunSimulatorOptions {
   host?: string;
   /** Default: the two accounts matching streaming's default configuration. */
   accounts?: AccountSpec[];
+  /** The file that keeps the signatures and templates across restarts (none: in memory). */
+  catalogFile?: string;
   /** Where progress lines go (default stdout). */
   write?: (line: string) => void;
 }
@@ -18,10 +20,11 @@ export async function runSimulator(options: RunSimulatorOptions): Promise<Simula
     port: options.port,
     host: options.host ?? '127.0.0.1',
     accounts,
+    ...(options.catalogFile ? { catalogFile: options.catalogFile } : {}),
   });
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   write(
-    `supplier simulator listening on ${simulator.url} (aliyun: ${simulator.url}/, tencent: ${simulator.url}/ or ${simulator.url}/tencent/, admin: ${simulator.url}/admin/; accounts: ${accounts.map((a) => a.id).join(', ')})`,
+    `supplier simulator listening on ${simulator.url} (aliyun: ${simulator.url}/, tencent: ${simulator.url}/ or ${simulator.url}/tencent/, admin: ${simulator.url}/admin/; accounts: ${accounts.map((a) => a.id).join(', ')}; reviews kept in ${options.catalogFile ?? 'memory only'})`,
   );
   return simulator;
 }

@@ -24,6 +24,8 @@ export interface SimulatorOptions {
   port: number;
   host?: string;
   accounts?: AccountSpec[];
+  /** The file that keeps the signatures and templates across restarts (none: in memory). */
+  catalogFile?: string;
 }
 
 export interface Simulator {
@@ -70,7 +72,7 @@ export function createSimulatorApp(ctx: SimContext): express.Express {
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1';
-  const ctx = new SimContext();
+  const ctx = new SimContext(options.catalogFile);
   for (const spec of options.accounts ?? []) applyAccountSpec(ctx, spec.id, spec);
   const app = createSimulatorApp(ctx);
   const server: Server = await new Promise((resolve, reject) => {
