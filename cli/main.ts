@@ -64,6 +64,7 @@ program
   .description('run some components in this process (one per container in docker-compose.yml)')
   .argument('<components...>', 'command, query, processors, projectors, jobs, pump')
   .action(async (names: string[]) => {
+    (await import('./supervisor.ts')).watchSupervisor();
     const { serveForever } = await import('./serve.ts');
     await serveForever(names);
   });

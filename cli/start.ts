@@ -5,6 +5,7 @@
 // restarted.
 import { loadConfig } from '../platform/config/index.ts';
 import { onShutdown } from '../platform/http/index.ts';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { SERVICE_NAMES, stack, stackConfig, stackPids, type ServiceName } from '../stack/index.ts';
 import { lowerRunning, startChildren, supervise } from './supervisor.ts';
@@ -27,8 +28,51 @@ async function downServices(): Promise<ServiceName[]> {
 /** The stack services no send waits on. */
 const BACKGROUND_SERVICES: ServiceName[] = ['kafka', 'ferretdb'];
 
+/** Whether something already listens on host:port (a listen that fails with EADDRINUSE). */
+async function portTaken(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') resolve(true);
+      else reject(err);
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+}
+
+/**
+ * The ports npm start serves on, checked before anything starts: a second
+ * npm start (or another program on a port) is told so in one line, and
+ * starts nothing, rather than half starting and leaving background children
+ * that join the first system's work.
+ */
+async function checkPorts(config: ReturnType<typeof loadConfig>): Promise<void> {
+  const wanted: Array<[string, number, string]> = [
+    ['command API', config.http.commandPort, 'STREAMING_COMMAND_PORT'],
+    ['query API', config.http.queryPort, 'STREAMING_QUERY_PORT'],
+    ['gRPC API', config.http.grpcPort, 'STREAMING_GRPC_PORT'],
+    ['simulator', config.http.simulatorPort, 'STREAMING_SIMULATOR_PORT'],
+    ...(config.metrics.port > 0
+      ? [['metrics', config.metrics.port, 'STREAMING_METRICS_PORT'] as [string, number, string]]
+      : []),
+  ];
+  const taken: string[] = [];
+  for (const [what, port, variable] of wanted) {
+    if (await portTaken(config.http.host, port)) taken.push(`${port} (${what}, ${variable})`);
+  }
+  if (taken.length > 0) {
+    throw Object.assign(
+      new Error(
+        `${config.http.host}: ${taken.length > 1 ? 'ports' : 'port'} ${taken.join(', ')} already in use. Is streaming already running? Stop it (Ctrl-C where it runs), or choose other ports.`,
+      ),
+      { code: 'PORT_IN_USE' },
+    );
+  }
+}
+
 export async function start(options: { stack: boolean }): Promise<void> {
   const config = loadConfig();
+  await checkPorts(config);
   const startedServices = options.stack ? await downServices() : [];
   if (options.stack) {
     console.log('streaming: starting the local stack (npm run stack -- up)…');

@@ -237,12 +237,33 @@ function lowerThreads(pid: number, nice: number): { target: number; restore: () 
   return { target, restore: () => each((tid) => setPriority(tid, before.get(tid) ?? was)) };
 }
 
+/** What a supervised child does when its supervisor goes away (see watchSupervisor). */
+let onSupervisorGone: () => void = () => process.exit(1);
+
+/**
+ * In a supervised child, first thing: a supervisor that goes away while the
+ * child still starts (it failed to start itself, or was killed) ends the
+ * child at once; from reportToSupervisor on, it stops the child as SIGTERM
+ * does. Without this a child that was still starting missed the disconnect
+ * and ran on, unsupervised, until it crashed on its ready message.
+ */
+export function watchSupervisor(): void {
+  if (!process.send) return;
+  // gone before this ran (the disconnect event came and went)
+  if (!process.connected) onSupervisorGone();
+  process.once('disconnect', () => onSupervisorGone());
+}
+
 /**
  * In a supervised child: tell the supervisor it serves, and stop (as on
- * SIGTERM) when the supervisor goes away.
+ * SIGTERM) when the supervisor goes away, or now if it is already gone.
  */
 export function reportToSupervisor(stop: () => void): void {
   if (!process.send) return;
+  if (!process.connected) {
+    stop();
+    return;
+  }
+  onSupervisorGone = stop;
   process.send(READY_MESSAGE);
-  process.on('disconnect', stop);
 }

@@ -48,6 +48,8 @@ const stop = () => {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, stop);
 // Under `streaming start`'s supervisor: say it serves, and stop when the supervisor goes.
 if (process.send) {
-  process.send('streaming:ready');
-  process.on('disconnect', stop);
+  if (process.connected) {
+    process.send('streaming:ready');
+    process.on('disconnect', stop);
+  } else stop();
 }
