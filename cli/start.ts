@@ -4,7 +4,7 @@
 // the stack services that were not running before; a child that dies is
 // restarted.
 import { loadConfig } from '../platform/config/index.ts';
-import { onShutdown } from '../platform/http/index.ts';
+import { onShutdown, shutdown } from '../platform/http/index.ts';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { SERVICE_NAMES, stack, stackConfig, stackPids, type ServiceName } from '../stack/index.ts';
@@ -70,9 +70,30 @@ async function checkPorts(config: ReturnType<typeof loadConfig>): Promise<void> 
   }
 }
 
+/**
+ * Under npm (`npm start`): when npm goes, so does the system it started.
+ * npm passes its SIGINT and SIGTERM on to the script (which execs this
+ * process, so they arrive here), but a killed npm (SIGKILL, an OOM kill)
+ * passes nothing: this process is then reparented, which it sees within a
+ * second, and stops as on SIGTERM. Run directly (`node cli/main.ts start`,
+ * `streaming start`) it keeps running however its parent ends.
+ */
+function stopWithNpm(): void {
+  if (process.env.npm_lifecycle_event !== 'start') return;
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    console.log(`streaming: npm (pid ${parent}) is gone; stopping…`);
+    void shutdown('npm gone').then(() => process.exit(process.exitCode ?? 0));
+  }, 1_000);
+  watch.unref();
+}
+
 export async function start(options: { stack: boolean }): Promise<void> {
   const config = loadConfig();
   await checkPorts(config);
+  stopWithNpm();
   const startedServices = options.stack ? await downServices() : [];
   if (options.stack) {
     console.log('streaming: starting the local stack (npm run stack -- up)…');
