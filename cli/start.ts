@@ -4,7 +4,7 @@
 // the stack services that were not running before; a child that dies is
 // restarted.
 import { loadConfig } from '../platform/config/index.ts';
-import { onShutdown, shutdown } from '../platform/http/index.ts';
+import { ignoreRepeatedSignals, onShutdown, shutdown } from '../platform/http/index.ts';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { SERVICE_NAMES, stack, stackConfig, stackPids, type ServiceName } from '../stack/index.ts';
@@ -80,6 +80,8 @@ async function checkPorts(config: ReturnType<typeof loadConfig>): Promise<void> 
  */
 function stopWithNpm(): void {
   if (process.env.npm_lifecycle_event !== 'start') return;
+  // a terminal's Ctrl-C reaches npm and this process; npm passes it on again
+  ignoreRepeatedSignals(1_000);
   const parent = process.ppid;
   const watch = setInterval(() => {
     if (process.ppid === parent) return;

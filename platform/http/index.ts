@@ -17,6 +17,7 @@ export {
 } from './validate.ts';
 export {
   startHttpServer,
+  ignoreRepeatedSignals,
   onShutdown,
   shutdown,
   type HttpServerOptions,

@@ -100,12 +100,26 @@ const handlers: ShutdownHandler[] = [];
 let shutdownLogger: Logger | undefined;
 let shuttingDown: Promise<void> | undefined;
 let installed = false;
+let firstSignalAt = 0;
+let repeatGraceMs = 0;
+
+/**
+ * A signal that comes again within `ms` of the first is that one passed on
+ * (npm passes a terminal's Ctrl-C on to its script, which got it from the
+ * terminal already): ignored, instead of being taken for a second Ctrl-C
+ * that exits at once.
+ */
+export function ignoreRepeatedSignals(ms: number): void {
+  repeatGraceMs = ms;
+}
 
 function onSignal(signal: NodeJS.Signals): void {
   if (shuttingDown) {
+    if (Date.now() - firstSignalAt < repeatGraceMs) return;
     shutdownLogger?.warn('second signal during shutdown: exiting now', { signal });
     process.exit(1);
   }
+  firstSignalAt = Date.now();
   void shutdown(signal).then(() => process.exit(process.exitCode ?? 0));
 }
 

@@ -6,6 +6,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -113,6 +114,29 @@ async function npmStart(): Promise<{ npm: ChildProcess; supervisor: number; chil
 }
 
 describe('npm start ends with npm', () => {
+  test(
+    'Ctrl-C on its terminal (SIGINT to npm and the supervisor) stops it in order',
+    TIMEOUT,
+    async () => {
+      const { npm, supervisor, children } = await npmStart();
+      let output = '';
+      npm.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+      npm.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+      const exited = once(npm, 'exit');
+      // what a terminal does: the signal to its foreground process group, and
+      // npm passes its own on to the script
+      process.kill(supervisor, 'SIGINT');
+      npm.kill('SIGINT');
+      const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
+      await until('the children to end', () => !children.some(alive), 60_000);
+      // the second SIGINT was npm passing the first on, not a second Ctrl-C
+      // (which exits at once, code 1, before the children are stopped)
+      assert.match(output, /streaming: stopping/);
+      assert.ok(code === 0 || signal === 'SIGINT', `npm ended with ${code ?? signal}: ${output}`);
+      assert.ok(!alive(supervisor));
+    },
+  );
+
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     test(`${signal} to npm stops the supervisor and every child`, TIMEOUT, async () => {
       const { npm, supervisor, children } = await npmStart();
