@@ -3,11 +3,17 @@
 // terminal, every core used). Ctrl-C stops everything it started, including
 // the stack services that were not running before; a child that dies is
 // restarted.
-import { loadConfig } from '../platform/config/index.ts';
+import { loadConfig, type Config } from '../platform/config/index.ts';
 import { ignoreRepeatedSignals, onShutdown, shutdown } from '../platform/http/index.ts';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { SERVICE_NAMES, stack, stackConfig, stackPids, type ServiceName } from '../stack/index.ts';
+import {
+  SERVICE_NAMES,
+  portOpen,
+  stack,
+  stackConfig,
+  stackPids,
+  type ServiceName,
+} from '../stack/index.ts';
 import { lowerRunning, startChildren, supervise } from './supervisor.ts';
 import {
   aggregatedMetrics,
@@ -28,25 +34,13 @@ async function downServices(): Promise<ServiceName[]> {
 /** The stack services no send waits on. */
 const BACKGROUND_SERVICES: ServiceName[] = ['kafka', 'ferretdb'];
 
-/** Whether something already listens on host:port (a listen that fails with EADDRINUSE). */
-async function portTaken(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') resolve(true);
-      else reject(err);
-    });
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(false)));
-  });
-}
-
 /**
  * The ports npm start serves on, checked before anything starts: a second
  * npm start (or another program on a port) is told so in one line, and
  * starts nothing, rather than half starting and leaving background children
  * that join the first system's work.
  */
-async function checkPorts(config: ReturnType<typeof loadConfig>): Promise<void> {
+async function checkPorts(config: Config): Promise<void> {
   const wanted: Array<[string, number, string]> = [
     ['command API', config.http.commandPort, 'STREAMING_COMMAND_PORT'],
     ['query API', config.http.queryPort, 'STREAMING_QUERY_PORT'],
@@ -58,7 +52,7 @@ async function checkPorts(config: ReturnType<typeof loadConfig>): Promise<void> 
   ];
   const taken: string[] = [];
   for (const [what, port, variable] of wanted) {
-    if (await portTaken(config.http.host, port)) taken.push(`${port} (${what}, ${variable})`);
+    if (await portOpen(config.http.host, port)) taken.push(`${port} (${what}, ${variable})`);
   }
   if (taken.length > 0) {
     throw Object.assign(

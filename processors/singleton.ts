@@ -85,7 +85,6 @@ class CheckpointSaver {
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.saving.catch(() => undefined);
     await this.saveNow();
   }
 

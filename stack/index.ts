@@ -23,7 +23,7 @@ import {
 import { redis } from './redis.ts';
 import type { Ctx, Service, ServiceName } from './service.ts';
 
-export { stackConfig, StackError, findFerretdb };
+export { stackConfig, StackError, findFerretdb, isAlive, portOpen };
 export type { Env, Print, ServiceName, StackConfig };
 
 export type StackCommand = 'up' | 'down' | 'status';

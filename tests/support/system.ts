@@ -10,6 +10,7 @@ import { MongoClient } from 'mongodb';
 import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { defaultSupplierAccounts } from '../../platform/config/index.ts';
+import { isAlive } from '../../stack/index.ts';
 
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -71,15 +72,6 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Ports base+0 command, +1 query, +2 gRPC, +10 simulator, +20 metrics. */
 export async function startSystem(
   name: string,
@@ -136,7 +128,7 @@ export async function startSystem(
       await once(child, 'exit');
       clearTimeout(t);
     }
-    for (const pid of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of pids()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     const mongo = new MongoClient(`mongodb://127.0.0.1:27017/${mongoDbName}`);
     await dropReadModelDatabases(mongo.db(mongoDbName)).catch(() => undefined);
     await mongo.close();

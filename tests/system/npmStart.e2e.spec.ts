@@ -16,6 +16,7 @@ import { MongoClient } from 'mongodb';
 import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { defaultSupplierAccounts } from '../../platform/config/index.ts';
+import { isAlive } from '../../stack/index.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const TIMEOUT = { timeout: 240_000 };
@@ -26,15 +27,6 @@ async function freePort(): Promise<number> {
   const { port } = s.address() as AddressInfo;
   await new Promise((r) => s.close(r));
   return port;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function parentOf(pid: number): number {
@@ -55,7 +47,7 @@ const databases: TestDatabase[] = [];
 const mongoNames: string[] = [];
 const leftovers: number[] = [];
 after(async () => {
-  for (const pid of leftovers) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of leftovers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   for (const db of databases) await db.drop();
   const mongo = new MongoClient('mongodb://127.0.0.1:27017/');
   await mongo.connect();
@@ -128,12 +120,12 @@ describe('npm start ends with npm', () => {
       process.kill(supervisor, 'SIGINT');
       npm.kill('SIGINT');
       const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
-      await until('the children to end', () => !children.some(alive), 60_000);
+      await until('the children to end', () => !children.some(isAlive), 60_000);
       // the second SIGINT was npm passing the first on, not a second Ctrl-C
       // (which exits at once, code 1, before the children are stopped)
       assert.match(output, /streaming: stopping/);
       assert.ok(code === 0 || signal === 'SIGINT', `npm ended with ${code ?? signal}: ${output}`);
-      assert.ok(!alive(supervisor));
+      assert.ok(!isAlive(supervisor));
     },
   );
 
@@ -143,7 +135,7 @@ describe('npm start ends with npm', () => {
       npm.kill(signal);
       await until(
         'the supervisor and its children to end',
-        () => ![supervisor, ...children].some(alive),
+        () => ![supervisor, ...children].some(isAlive),
         60_000,
       );
     });

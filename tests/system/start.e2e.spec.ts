@@ -14,6 +14,7 @@ import { MongoClient } from 'mongodb';
 import { freshDatabase, type TestDatabase } from '../../testing/mysql.ts';
 import { dropReadModelDatabases } from '../../platform/readModels/index.ts';
 import { defaultSupplierAccounts } from '../../platform/config/index.ts';
+import { isAlive } from '../../stack/index.ts';
 
 const main = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const ports = { command: 18080, query: 18081, grpc: 18082, simulator: 18090, metrics: 19464 };
@@ -56,15 +57,6 @@ function childPids(log: string): Record<string, number> {
   for (const m of log.matchAll(/streaming: started (\w+) \(pid (\d+)\)/g))
     pids[m[1]!] = Number(m[2]);
   return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // the default simulator accounts, pointed at this test's simulator port
@@ -153,7 +145,7 @@ describe('streaming start, as a user runs it', () => {
     }
     // children stop by themselves when their supervisor is gone; make sure
     for (const pid of Object.values(childPids(output))) {
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
     const mongo = new MongoClient(`mongodb://127.0.0.1:27017/${mongoDbName}`);
     await dropReadModelDatabases(mongo.db(mongoDbName)).catch(() => undefined);
@@ -412,7 +404,7 @@ describe('streaming start, as a user runs it', () => {
         ? now
         : undefined;
     });
-    assert.ok(alive(after.processors!) && alive(after.command!));
+    assert.ok(isAlive(after.processors!) && isAlive(after.command!));
     assert.ok(
       getPriority(after.processors!) > getPriority(after.command!),
       'a restarted background child is lowered again',
@@ -460,7 +452,7 @@ describe('streaming start, as a user runs it', () => {
     child.kill('SIGINT');
     const [code] = await exited;
     assert.equal(code, 0, output.slice(-2000));
-    for (const pid of pids) assert.equal(alive(pid), false, `child ${pid} stopped`);
+    for (const pid of pids) assert.equal(isAlive(pid), false, `child ${pid} stopped`);
     await assert.rejects(fetch(`${base}/healthz`));
     await assert.rejects(fetch(`${simBase}/admin/health`));
   });
